@@ -1,0 +1,1735 @@
+#!/usr/bin/env python3
+"""Local AWS emulator: moto's server app behind a WSGI middleware.
+
+The middleware adds what moto lacks for this product (CodePipeline webhooks,
+job results, action executions and pipeline state, CodeBuild UpdateProject,
+CodeStar connections / CodeConnections), corrects moto answers that would
+make an AWS-correct client fail, records every AWS call, and injects faults
+(latency, throttling, IAM propagation delay, outage). See README.md.
+
+Run: python emulator/shim.py [--host 127.0.0.1] [--port 0] [--verbose]
+Prints exactly one line `READY http://HOST:PORT` on stdout once listening and
+exits when stdin reaches EOF or on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import io
+import json
+import logging
+import os
+import random
+import re
+import signal
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape as xml_escape
+
+from moto.codebuild.models import codebuild_backends
+from moto.codepipeline.models import codepipeline_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.moto_api._internal.models import moto_api_backend
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+ACCOUNT_ID = DEFAULT_ACCOUNT_ID
+DEFAULT_REGION = "us-east-1"
+
+# Operation-name prefixes AWS uses for operations that change nothing.
+READ_ONLY_PREFIXES = (
+    "Get",
+    "List",
+    "Describe",
+    "Head",
+    "BatchGet",
+    "Test",
+    "Lookup",
+    "Search",
+    "Check",
+    "Receive",
+    "Poll",
+)
+
+QUERY_PROTOCOL_NAMESPACES = {
+    "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
+    "sns": "http://sns.amazonaws.com/doc/2010-03-31/",
+    "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
+}
+
+# Signing names by X-Amz-Target prefix, for requests that carry no SigV4 scope.
+SERVICE_BY_TARGET_PREFIX = {
+    "CodePipeline_20150709": "codepipeline",
+    "CodeBuild_20161006": "codebuild",
+    "CodeStar_connections_20191201": "codestar-connections",
+    "CodeConnections_20231201": "codeconnections",
+    "Logs_20140328": "logs",
+    "AWSEvents": "events",
+    "AmazonSQS": "sqs",
+    "secretsmanager": "secretsmanager",
+    "AmazonEC2ContainerRegistry_V20150921": "ecr",
+    "ResourceGroupsTaggingAPI_20170126": "tagging",
+}
+
+CREDENTIAL_SCOPE = re.compile(
+    r"Credential=[^/,\s]+/\d{8}/(?P<region>[^/,\s]+)/(?P<service>[^/,\s]+)/aws4_request"
+)
+
+# Timestamp members moto's CodePipeline answers as ISO-8601 strings. AWS's
+# JSON protocol sends epoch seconds, and the Rust SDK rejects anything else
+# ("failed to parse timestamp"), so these are converted on the way out.
+CODEPIPELINE_TIMESTAMP_KEYS = frozenset(
+    {"created", "updated", "startTime", "lastUpdateTime", "lastStatusChange", "lastTriggered"}
+)
+
+# Stands in for a location moto insists on; never leaves the shim.
+PLACEHOLDER_LOCATION = "emulator-placeholder-location"
+
+CONNECTION_PROVIDER_TYPES = {
+    "Bitbucket",
+    "GitHub",
+    "GitHubEnterpriseServer",
+    "GitLab",
+    "GitLabSelfManaged",
+    "AzureDevOps",
+}
+CONNECTION_STATUSES = {"PENDING", "AVAILABLE", "ERROR"}
+JOB_FAILURE_TYPES = {
+    "JobFailed",
+    "ConfigurationError",
+    "PermissionError",
+    "RevisionOutOfSync",
+    "RevisionUnavailable",
+    "SystemUnavailable",
+}
+WEBHOOK_AUTHENTICATION_TYPES = {"GITHUB_HMAC", "IP", "UNAUTHENTICATED"}
+OUTPUT_VARIABLES_MAX_BYTES = 122_880
+
+log = logging.getLogger("emulator")
+
+
+# --------------------------------------------------------------------------
+# Requests and responses
+# --------------------------------------------------------------------------
+
+
+class AwsError(Exception):
+    """An AWS service error, rendered in the wire shape of the caller's protocol."""
+
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    reason: str = ""
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    def with_body(self, body: bytes) -> "Response":
+        headers = [(k, v) for k, v in self.headers if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(body))))
+        return Response(self.status, headers, body, self.reason)
+
+
+@dataclass
+class AwsRequest:
+    environ: dict[str, Any]
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: bytes
+    service: str
+    region: str
+    protocol: str  # "json", "query", "rest-xml" or "rest-json"
+    operation: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mutating(self) -> bool:
+        if self.protocol in ("rest-xml", "rest-json"):
+            return self.method not in ("GET", "HEAD")
+        return not self.operation.startswith(READ_ONLY_PREFIXES)
+
+    def header(self, name: str) -> str | None:
+        return self.environ.get("HTTP_" + name.upper().replace("-", "_"))
+
+
+def request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def json_response(req: AwsRequest, payload: dict[str, Any], status: int = 200) -> Response:
+    body = json.dumps(payload).encode()
+    return Response(
+        status,
+        [
+            ("Content-Type", json_content_type(req)),
+            ("x-amzn-RequestId", request_id()),
+            ("Content-Length", str(len(body))),
+        ],
+        body,
+    )
+
+
+def json_content_type(req: AwsRequest) -> str:
+    sent = req.environ.get("CONTENT_TYPE", "")
+    return sent if sent.startswith("application/x-amz-json") else "application/x-amz-json-1.1"
+
+
+def error_response(req: AwsRequest, error: AwsError) -> Response:
+    """Render an error exactly as the request's protocol carries errors."""
+    rid = request_id()
+    if req.protocol == "json":
+        body = json.dumps({"__type": error.code, "message": error.message}).encode()
+        headers = [
+            ("Content-Type", json_content_type(req)),
+            ("x-amzn-ErrorType", error.code),
+            ("x-amzn-RequestId", rid),
+        ]
+    elif req.protocol == "query":
+        namespace = QUERY_PROTOCOL_NAMESPACES.get(req.service, "")
+        fault_type = "Receiver" if error.status >= 500 else "Sender"
+        body = (
+            f'<ErrorResponse xmlns="{namespace}"><Error><Type>{fault_type}</Type>'
+            f"<Code>{xml_escape(error.code)}</Code><Message>{xml_escape(error.message)}</Message>"
+            f"</Error><RequestId>{rid}</RequestId></ErrorResponse>"
+        ).encode()
+        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", rid)]
+    elif req.protocol == "rest-xml":
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{xml_escape(error.code)}</Code>'
+            f"<Message>{xml_escape(error.message)}</Message><RequestId>{rid}</RequestId></Error>"
+        ).encode()
+        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", rid)]
+    else:
+        fault_type = "Service" if error.status >= 500 else "User"
+        payload: dict[str, Any] = {"Type": fault_type, "message": error.message}
+        if error.code == "TooManyRequestsException":
+            payload["Reason"] = "CallerRateLimitExceeded"
+        body = json.dumps(payload).encode()
+        headers = [
+            ("Content-Type", "application/json"),
+            ("x-amzn-ErrorType", error.code),
+            ("x-amzn-RequestId", rid),
+        ]
+    headers.append(("Content-Length", str(len(body))))
+    return Response(error.status, headers, body)
+
+
+def throttling_error(req: AwsRequest) -> AwsError:
+    if req.protocol == "query":
+        return AwsError("Throttling", "Rate exceeded", 400)
+    if req.protocol == "rest-xml":
+        return AwsError("SlowDown", "Please reduce your request rate.", 503)
+    if req.protocol == "rest-json":
+        return AwsError("TooManyRequestsException", "Rate exceeded", 429)
+    return AwsError("ThrottlingException", "Rate exceeded", 400)
+
+
+def outage_error(req: AwsRequest) -> AwsError:
+    # Each protocol's real generic 500: S3 says InternalError, Lambda models
+    # ServiceException, the JSON and query protocols say InternalFailure.
+    if req.protocol == "rest-xml":
+        return AwsError("InternalError", "We encountered an internal error. Please try again.", 500)
+    if req.protocol == "rest-json":
+        return AwsError("ServiceException", "The service encountered an internal error.", 500)
+    return AwsError(
+        "InternalFailure",
+        "The request processing has failed because of an unknown error, exception or failure.",
+        500,
+    )
+
+
+# --------------------------------------------------------------------------
+# Recognising the service and the operation
+# --------------------------------------------------------------------------
+
+
+def read_body(environ: dict[str, Any]) -> bytes:
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        try:
+            return stream.read(int(length))
+        except ValueError:
+            return b""
+    if environ.get("wsgi.input_terminated"):
+        return stream.read()
+    return b""
+
+
+def signing_scope(environ: dict[str, Any], query: dict[str, list[str]]) -> tuple[str | None, str | None]:
+    match = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if match:
+        return match.group("service"), match.group("region")
+    presigned = query.get("X-Amz-Credential")
+    if presigned:
+        parts = presigned[0].split("/")
+        if len(parts) >= 4:
+            return parts[3], parts[2]
+    return None, None
+
+
+def s3_bucket_and_key(environ: dict[str, Any], path: str) -> tuple[str | None, str | None]:
+    host = environ.get("HTTP_HOST", "").split(":")[0]
+    virtual = re.match(r"^(?P<bucket>.+?)\.(s3[.-]|localhost$)", host)
+    if virtual:
+        key = path.lstrip("/")
+        return virtual.group("bucket"), key or None
+    parts = path.lstrip("/").split("/", 1)
+    bucket = parts[0] or None
+    key = parts[1] if len(parts) > 1 and parts[1] else None
+    return bucket, key
+
+
+S3_BUCKET_SUBRESOURCES = {
+    "versioning": "BucketVersioning",
+    "policy": "BucketPolicy",
+    "tagging": "BucketTagging",
+    "encryption": "BucketEncryption",
+    "publicAccessBlock": "PublicAccessBlock",
+    "lifecycle": "BucketLifecycleConfiguration",
+    "notification": "BucketNotificationConfiguration",
+    "acl": "BucketAcl",
+    "cors": "BucketCors",
+    "ownershipControls": "BucketOwnershipControls",
+    "website": "BucketWebsite",
+    "logging": "BucketLogging",
+    "replication": "BucketReplication",
+    "accelerate": "BucketAccelerateConfiguration",
+    "object-lock": "ObjectLockConfiguration",
+    "policyStatus": "BucketPolicyStatus",
+    "requestPayment": "BucketRequestPayment",
+    "analytics": "BucketAnalyticsConfiguration",
+    "metrics": "BucketMetricsConfiguration",
+    "inventory": "BucketInventoryConfiguration",
+    "intelligent-tiering": "BucketIntelligentTieringConfiguration",
+    "location": "BucketLocation",
+}
+S3_OBJECT_SUBRESOURCES = {
+    "tagging": "ObjectTagging",
+    "acl": "ObjectAcl",
+    "retention": "ObjectRetention",
+    "legal-hold": "ObjectLegalHold",
+    "attributes": "ObjectAttributes",
+}
+S3_VERB = {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}
+
+
+def s3_operation(environ: dict[str, Any], method: str, path: str, query: dict[str, list[str]]) -> str:
+    bucket, key = s3_bucket_and_key(environ, path)
+    if bucket is None:
+        return "ListBuckets" if method == "GET" else f"{method} /"
+    if key is None:
+        if method == "HEAD":
+            return "HeadBucket"
+        if method == "POST" and "delete" in query:
+            return "DeleteObjects"
+        if method == "GET":
+            if "versions" in query:
+                return "ListObjectVersions"
+            if "uploads" in query:
+                return "ListMultipartUploads"
+        if method == "DELETE" and "lifecycle" in query:
+            return "DeleteBucketLifecycle"
+        for sub, name in S3_BUCKET_SUBRESOURCES.items():
+            if sub in query and method in S3_VERB:
+                return S3_VERB[method] + name
+        if method == "GET":
+            return "ListObjectsV2" if query.get("list-type") == ["2"] else "ListObjects"
+        return {"PUT": "CreateBucket", "DELETE": "DeleteBucket"}.get(method, f"{method} bucket")
+    copy = "HTTP_X_AMZ_COPY_SOURCE" in environ
+    if method == "HEAD":
+        return "HeadObject"
+    if method == "POST":
+        if "uploads" in query:
+            return "CreateMultipartUpload"
+        if "uploadId" in query:
+            return "CompleteMultipartUpload"
+        if "restore" in query:
+            return "RestoreObject"
+        if "select" in query:
+            return "SelectObjectContent"
+        return "POST object"
+    if "uploadId" in query:
+        if method == "PUT":
+            return "UploadPartCopy" if copy else "UploadPart"
+        return {"GET": "ListParts", "DELETE": "AbortMultipartUpload"}.get(method, f"{method} object")
+    for sub, name in S3_OBJECT_SUBRESOURCES.items():
+        if sub in query and method in S3_VERB:
+            return S3_VERB[method] + name
+    if method == "PUT":
+        return "CopyObject" if copy else "PutObject"
+    return {"GET": "GetObject", "DELETE": "DeleteObject"}.get(method, f"{method} object")
+
+
+_FN = r"[^/]+"
+LAMBDA_ROUTES: list[tuple[re.Pattern[str], dict[str, str]]] = [
+    (re.compile(p), ops)
+    for p, ops in [
+        (r"^/2015-03-31/functions/?$", {"GET": "ListFunctions", "POST": "CreateFunction"}),
+        (rf"^/2015-03-31/functions/{_FN}/?$", {"GET": "GetFunction", "DELETE": "DeleteFunction"}),
+        (rf"^/2015-03-31/functions/{_FN}/code/?$", {"PUT": "UpdateFunctionCode"}),
+        (
+            rf"^/2015-03-31/functions/{_FN}/configuration/?$",
+            {"GET": "GetFunctionConfiguration", "PUT": "UpdateFunctionConfiguration"},
+        ),
+        (rf"^/2015-03-31/functions/{_FN}/policy/?$", {"GET": "GetPolicy", "POST": "AddPermission"}),
+        (rf"^/2015-03-31/functions/{_FN}/policy/{_FN}/?$", {"DELETE": "RemovePermission"}),
+        (rf"^/2015-03-31/functions/{_FN}/invocations/?$", {"POST": "Invoke"}),
+        (rf"^/2014-11-13/functions/{_FN}/invoke-async/?$", {"POST": "InvokeAsync"}),
+        (
+            rf"^/2015-03-31/functions/{_FN}/versions/?$",
+            {"GET": "ListVersionsByFunction", "POST": "PublishVersion"},
+        ),
+        (rf"^/2015-03-31/functions/{_FN}/aliases/?$", {"GET": "ListAliases", "POST": "CreateAlias"}),
+        (
+            rf"^/2015-03-31/functions/{_FN}/aliases/{_FN}/?$",
+            {"GET": "GetAlias", "PUT": "UpdateAlias", "DELETE": "DeleteAlias"},
+        ),
+        (
+            rf"^/2019-09-25/functions/{_FN}/event-invoke-config/?$",
+            {
+                "GET": "GetFunctionEventInvokeConfig",
+                "PUT": "PutFunctionEventInvokeConfig",
+                "POST": "UpdateFunctionEventInvokeConfig",
+                "DELETE": "DeleteFunctionEventInvokeConfig",
+            },
+        ),
+        (
+            rf"^/2019-09-25/functions/{_FN}/event-invoke-config/list/?$",
+            {"GET": "ListFunctionEventInvokeConfigs"},
+        ),
+        (r"^/2017-03-31/tags/.+$", {"GET": "ListTags", "POST": "TagResource", "DELETE": "UntagResource"}),
+        (
+            rf"^/2017-10-31/functions/{_FN}/concurrency/?$",
+            {"PUT": "PutFunctionConcurrency", "DELETE": "DeleteFunctionConcurrency"},
+        ),
+        (rf"^/2019-09-30/functions/{_FN}/concurrency/?$", {"GET": "GetFunctionConcurrency"}),
+        (
+            r"^/2015-03-31/event-source-mappings/?$",
+            {"GET": "ListEventSourceMappings", "POST": "CreateEventSourceMapping"},
+        ),
+        (
+            rf"^/2015-03-31/event-source-mappings/{_FN}/?$",
+            {
+                "GET": "GetEventSourceMapping",
+                "PUT": "UpdateEventSourceMapping",
+                "DELETE": "DeleteEventSourceMapping",
+            },
+        ),
+        (
+            rf"^/2021-10-31/functions/{_FN}/url/?$",
+            {
+                "GET": "GetFunctionUrlConfig",
+                "POST": "CreateFunctionUrlConfig",
+                "PUT": "UpdateFunctionUrlConfig",
+                "DELETE": "DeleteFunctionUrlConfig",
+            },
+        ),
+        (r"^/2018-10-31/layers/?$", {"GET": "ListLayers"}),
+        (
+            rf"^/2018-10-31/layers/{_FN}/versions/?$",
+            {"GET": "ListLayerVersions", "POST": "PublishLayerVersion"},
+        ),
+        (
+            rf"^/2018-10-31/layers/{_FN}/versions/{_FN}/?$",
+            {"GET": "GetLayerVersion", "DELETE": "DeleteLayerVersion"},
+        ),
+        (r"^/2016-08-19/account-settings/?$", {"GET": "GetAccountSettings"}),
+    ]
+]
+
+
+def lambda_operation(method: str, path: str) -> str:
+    for pattern, operations in LAMBDA_ROUTES:
+        if pattern.match(path) and method in operations:
+            return operations[method]
+    return f"{method} {path}"
+
+
+def parse_aws_request(environ: dict[str, Any], body: bytes) -> AwsRequest:
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    path = environ.get("PATH_INFO", "/")
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    service, region = signing_scope(environ, query)
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    content_type = environ.get("CONTENT_TYPE", "")
+    params: dict[str, Any] = {}
+
+    if target:
+        protocol = "json"
+        operation = target.rsplit(".", 1)[-1]
+        service = service or SERVICE_BY_TARGET_PREFIX.get(target.rsplit(".", 1)[0], "unknown")
+        try:
+            loaded = json.loads(body or b"{}")
+            params = loaded if isinstance(loaded, dict) else {}
+        except ValueError:
+            params = {}
+    elif service not in ("s3", "lambda") and (
+        "Action" in query
+        or (
+            content_type.startswith("application/x-www-form-urlencoded")
+            and "Action" in parse_qs(body.decode("utf-8", "replace"))
+        )
+    ):
+        protocol = "query"
+        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        merged = {**query, **form}
+        params = {key: values[0] for key, values in merged.items()}
+        operation = params.get("Action", "Unknown")
+        service = service or "unknown"
+    else:
+        if service is None:
+            service = "lambda" if re.match(r"^/20\d\d-\d\d-\d\d/", path) else "s3"
+        if service == "s3":
+            protocol = "rest-xml"
+            operation = s3_operation(environ, method, path, query)
+        else:
+            protocol = "rest-json"
+            operation = lambda_operation(method, path) if service == "lambda" else f"{method} {path}"
+            if body and content_type.startswith("application/json"):
+                try:
+                    loaded = json.loads(body)
+                    params = loaded if isinstance(loaded, dict) else {}
+                except ValueError:
+                    params = {}
+    return AwsRequest(
+        environ=environ,
+        method=method,
+        path=path,
+        query=query,
+        body=body,
+        service=service,
+        region=region or DEFAULT_REGION,
+        protocol=protocol,
+        operation=operation,
+        params=params,
+    )
+
+
+# --------------------------------------------------------------------------
+# Shim state
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Faults:
+    latency_ms: float = 0.0
+    throttle_probability: float = 0.0
+    seed: int | None = None
+    iam_propagation_seconds: float = 0.0
+    outage_after_mutating_calls: int | None = None
+    rng: random.Random = field(default_factory=random.Random)
+    mutating_calls_since_faults: int = 0
+    throttled: int = 0
+    propagation_rejections: int = 0
+
+    FIELDS = (
+        "latency_ms",
+        "throttle_probability",
+        "seed",
+        "iam_propagation_seconds",
+        "outage_after_mutating_calls",
+    )
+
+    @classmethod
+    def from_json(cls, payload: Any) -> "Faults":
+        if not isinstance(payload, dict):
+            raise ValueError("the fault set must be a JSON object, e.g. {\"latency_ms\": 100}")
+        unknown = sorted(set(payload) - set(cls.FIELDS))
+        if unknown:
+            raise ValueError(f"unknown fault field(s) {unknown}; use only {list(cls.FIELDS)}")
+
+        def number(name: str, minimum: float = 0.0, maximum: float | None = None) -> float:
+            value = payload.get(name, 0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+            if value < minimum or (maximum is not None and value > maximum):
+                bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+                raise ValueError(f"{name} must be {bound}, got {value}")
+            return float(value)
+
+        seed = payload.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"seed must be an integer, got {seed!r}")
+        outage = payload.get("outage_after_mutating_calls")
+        if outage is not None and (isinstance(outage, bool) or not isinstance(outage, int) or outage < 0):
+            raise ValueError(f"outage_after_mutating_calls must be an integer >= 0, got {outage!r}")
+        return cls(
+            latency_ms=number("latency_ms"),
+            throttle_probability=number("throttle_probability", 0.0, 1.0),
+            seed=seed,
+            iam_propagation_seconds=number("iam_propagation_seconds"),
+            outage_after_mutating_calls=outage,
+            rng=random.Random(seed),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "latency_ms": self.latency_ms,
+            "throttle_probability": self.throttle_probability,
+            "seed": self.seed,
+            "iam_propagation_seconds": self.iam_propagation_seconds,
+            "outage_after_mutating_calls": self.outage_after_mutating_calls,
+            "mutating_calls_since_faults": self.mutating_calls_since_faults,
+            "throttled": self.throttled,
+            "propagation_rejections": self.propagation_rejections,
+        }
+
+    @property
+    def outage_active(self) -> bool:
+        return (
+            self.outage_after_mutating_calls is not None
+            and self.mutating_calls_since_faults >= self.outage_after_mutating_calls
+        )
+
+
+@dataclass
+class Job:
+    job_id: str
+    data: dict[str, Any]
+    status: str = "Created"
+    results: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "jobId": self.job_id,
+            "status": self.status,
+            "results": self.results,
+            "outcomes": self.outcomes,
+            "data": self.data,
+        }
+
+
+@dataclass
+class Webhook:
+    definition: dict[str, Any]
+    url: str
+    arn: str
+    tags: dict[str, str] = field(default_factory=dict)
+    registered: bool = False
+
+    def list_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"definition": self.definition, "url": self.url, "arn": self.arn}
+        if self.tags:
+            item["tags"] = [{"key": k, "value": v} for k, v in self.tags.items()]
+        return item
+
+
+class ShimState:
+    """Everything the shim keeps besides moto's own state."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.clear()
+
+    def clear(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.faults = Faults()
+        self.clear_resources()
+
+    def clear_resources(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.webhooks: dict[str, Webhook] = {}
+        # connection id (the ARN's last segment) -> connection; the same
+        # connection answers to both the codestar-connections and the
+        # codeconnections ARN, as in AWS.
+        self.connections: dict[str, dict[str, Any]] = {}
+        self.role_created_at: dict[str, float] = {}
+        self.bucket_policies: dict[str, bytes] = {}
+        # (pipelineName, pipelineExecutionId) -> seeded answers
+        self.executions: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def configure_moto() -> None:
+    """Let Lambda functions run without Docker; applied at start and after every reset."""
+    lambda_config = dict(moto_api_backend.get_config().get("lambda") or {})
+    lambda_config["use_docker"] = False
+    moto_api_backend.set_config({"lambda": lambda_config})
+
+
+def epoch_seconds(value: Any) -> Any:
+    """Epoch seconds for an ISO-8601 string or datetime; anything else unchanged."""
+    if isinstance(value, datetime.datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    else:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
+
+
+def timestamps_to_epoch(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: epoch_seconds(item) if key in CODEPIPELINE_TIMESTAMP_KEYS else timestamps_to_epoch(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [timestamps_to_epoch(item) for item in value]
+    return value
+
+
+def role_name(role: str) -> str:
+    """The role name from an ARN (arn:aws:iam::ACCOUNT:role/path/NAME) or a bare name."""
+    return role.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+
+
+def require(params: dict[str, Any], name: str) -> Any:
+    value = params.get(name)
+    if value in (None, "", [], {}):
+        raise AwsError("ValidationException", f"1 validation error detected: Value at '{name}' failed to satisfy constraint: Member must not be null")
+    return value
+
+
+# --------------------------------------------------------------------------
+# The middleware
+# --------------------------------------------------------------------------
+
+
+Handler = Callable[["Shim", AwsRequest], Response | None]
+
+
+class Shim:
+    """WSGI app: control API under /_shim/, moto behind everything else."""
+
+    def __init__(self) -> None:
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.state = ShimState()
+        configure_moto()
+
+    # ---- WSGI entry ----
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_shim/") or path == "/_shim":
+            response = self.control(environ)
+        elif path.startswith("/moto-api"):
+            response = self.moto_api(environ)
+        else:
+            response = self.aws_call(environ)
+        reason = response.reason or HTTP_REASONS.get(response.status, "")
+        start_response(f"{response.status} {reason}".strip(), response.headers)
+        return [response.body]
+
+    def moto_api(self, environ: dict[str, Any]) -> Response:
+        body = read_body(environ)
+        response = self.call_moto(environ, body)
+        if environ.get("PATH_INFO", "").rstrip("/") == "/moto-api/reset" and response.status < 300:
+            configure_moto()
+            with self.state.lock:
+                self.state.clear_resources()
+        return response
+
+    def call_moto(
+        self,
+        environ: dict[str, Any],
+        body: bytes,
+        *,
+        method: str | None = None,
+        query_string: str | None = None,
+    ) -> Response:
+        env = dict(environ)
+        env["wsgi.input"] = io.BytesIO(body)
+        env["CONTENT_LENGTH"] = str(len(body))
+        env.pop("HTTP_TRANSFER_ENCODING", None)
+        if method is not None:
+            env["REQUEST_METHOD"] = method
+        if query_string is not None:
+            env["QUERY_STRING"] = query_string
+        captured: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"] = status
+            captured["headers"] = list(headers)
+            return chunks.append
+
+        result = self.moto(env, start_response)
+        try:
+            for chunk in result:
+                chunks.append(chunk)
+        finally:
+            close = getattr(result, "close", None)
+            if close:
+                close()
+        code, _, reason = captured.get("status", "500 Internal Server Error").partition(" ")
+        return Response(int(code), captured.get("headers", []), b"".join(chunks), reason)
+
+    def forward(self, req: AwsRequest, body: bytes | None = None) -> Response:
+        if body is None:
+            return self.call_moto(req.environ, req.body)
+        env = dict(req.environ)
+        # The body changed, so checksums computed by the client no longer hold.
+        for key in list(env):
+            if key == "HTTP_CONTENT_MD5" or key.startswith("HTTP_X_AMZ_CHECKSUM_"):
+                del env[key]
+        if "HTTP_X_AMZ_CONTENT_SHA256" in env:
+            env["HTTP_X_AMZ_CONTENT_SHA256"] = "UNSIGNED-PAYLOAD"
+        return self.call_moto(env, body)
+
+    def aws_call(self, environ: dict[str, Any]) -> Response:
+        started = time.time()
+        body = read_body(environ)
+        req = parse_aws_request(environ, body)
+        state = self.state
+        with state.lock:
+            faults = state.faults
+            latency = faults.latency_ms
+        fault: str | None = None
+        if latency > 0:
+            time.sleep(latency / 1000.0)
+            fault = "latency"
+
+        response: Response | None = None
+        with state.lock:
+            if faults.outage_active:
+                fault = "outage"
+                response = error_response(req, outage_error(req))
+            elif faults.throttle_probability > 0 and faults.rng.random() < faults.throttle_probability:
+                fault = "throttle"
+                faults.throttled += 1
+                response = error_response(req, throttling_error(req))
+            else:
+                rejection = self.propagation_rejection(req)
+                if rejection is not None:
+                    fault = "iam_propagation"
+                    faults.propagation_rejections += 1
+                    response = error_response(req, rejection)
+
+        if response is None:
+            try:
+                response = self.handle(req)
+            except AwsError as error:
+                response = error_response(req, error)
+            except Exception as error:  # noqa: BLE001 - a crash must still answer the client
+                log.exception("shim failed on %s %s", req.service, req.operation)
+                response = error_response(
+                    req, AwsError("InternalFailure", f"emulator shim error: {error!r}", 500)
+                )
+            with state.lock:
+                if req.mutating and state.faults is faults:
+                    faults.mutating_calls_since_faults += 1
+                self.observe(req, response)
+
+        with state.lock:
+            state.calls.append(
+                {
+                    "service": req.service,
+                    "operation": req.operation,
+                    "status": response.status,
+                    "mutating": req.mutating,
+                    "fault": fault,
+                    "time": started,
+                    "duration_ms": round((time.time() - started) * 1000.0, 3),
+                }
+            )
+        return response
+
+    def handle(self, req: AwsRequest) -> Response:
+        handler = SERVED.get((req.service, req.operation))
+        answered = handler(self, req) if handler is not None else None
+        response = answered if answered is not None else self.forward(req)
+        if req.service == "s3" and response.status == 403 and not response.body and req.method != "HEAD":
+            # moto denies object calls by a bucket policy with an empty body;
+            # AWS sends an AccessDenied error document that SDKs parse.
+            return error_response(req, AwsError("AccessDenied", "Access Denied", 403))
+        return response
+
+    def observe(self, req: AwsRequest, response: Response) -> None:
+        """Learn from successful answers passing through (caller holds the lock)."""
+        if response.status >= 300 or req.service != "iam":
+            return
+        name = req.params.get("RoleName")
+        if not name:
+            return
+        if req.operation == "CreateRole":
+            self.state.role_created_at[name] = time.time()
+        elif req.operation == "DeleteRole":
+            self.state.role_created_at.pop(name, None)
+
+    def propagation_rejection(self, req: AwsRequest) -> AwsError | None:
+        """AWS's answer while a new role is not yet visible to the service (caller holds the lock)."""
+        window = self.state.faults.iam_propagation_seconds
+        if window <= 0:
+            return None
+        role: Any = None
+        if req.service == "lambda" and req.operation in ("CreateFunction", "UpdateFunctionConfiguration"):
+            role = req.params.get("Role")
+            error = ("InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda.")
+        elif req.service == "codebuild" and req.operation in ("CreateProject", "UpdateProject"):
+            role = req.params.get("serviceRole")
+            arn = role if isinstance(role, str) and role.startswith("arn:") else f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"
+            error = ("InvalidInputException", f"CodeBuild is not authorized to perform: sts:AssumeRole on {arn}")
+        elif req.service == "codepipeline" and req.operation in ("CreatePipeline", "UpdatePipeline"):
+            pipeline = req.params.get("pipeline")
+            role = pipeline.get("roleArn") if isinstance(pipeline, dict) else None
+            error = ("InvalidStructureException", f"CodePipeline is not authorized to perform AssumeRole on role {role}")
+        else:
+            return None
+        if not isinstance(role, str) or not role:
+            return None
+        created = self.state.role_created_at.get(role_name(role))
+        if created is None or time.time() - created >= window:
+            return None
+        return AwsError(*error, 400)
+
+    # ---- control API ----
+
+    def control(self, environ: dict[str, Any]) -> Response:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        path = environ.get("PATH_INFO", "").rstrip("/")
+        raw = read_body(environ)
+        try:
+            payload = json.loads(raw) if raw.strip() else {}
+        except ValueError as error:
+            return control_json({"error": f"the request body is not JSON ({error}); send a JSON object"}, 400)
+        state = self.state
+        try:
+            if path == "/_shim/reset" and method == "POST":
+                moto_api_backend.reset()
+                configure_moto()
+                with state.lock:
+                    state.clear()
+                return control_json({"reset": True})
+            if path == "/_shim/calls":
+                with state.lock:
+                    if method == "GET":
+                        return control_json(list(state.calls))
+                    if method == "DELETE":
+                        state.calls.clear()
+                        return control_json({"cleared": True})
+            if path == "/_shim/faults":
+                with state.lock:
+                    if method == "GET":
+                        return control_json(state.faults.to_json())
+                    if method == "POST":
+                        state.faults = Faults.from_json(payload)
+                        return control_json(state.faults.to_json())
+                    if method == "DELETE":
+                        state.faults = Faults()
+                        return control_json(state.faults.to_json())
+            if path == "/_shim/codepipeline/jobs" and method == "POST":
+                return self.register_job(payload)
+            job_match = re.match(r"^/_shim/codepipeline/jobs/(?P<id>[^/]+)$", path)
+            if job_match and method == "GET":
+                with state.lock:
+                    job = state.jobs.get(job_match.group("id"))
+                    if job is None:
+                        return control_json(
+                            {"error": f"no job {job_match.group('id')!r} is registered; POST /_shim/codepipeline/jobs first"},
+                            404,
+                        )
+                    return control_json(job.to_json())
+            if path == "/_shim/codepipeline/executions" and method == "POST":
+                return self.seed_execution(payload)
+            if path == "/_shim/codepipeline/webhooks" and method == "GET":
+                with state.lock:
+                    return control_json(
+                        [{**hook.list_item(), "registered": hook.registered} for hook in state.webhooks.values()]
+                    )
+            status_match = re.match(r"^/_shim/connections/(?P<arn>.+)/status$", path)
+            if status_match and method == "POST":
+                return self.set_connection_status(status_match.group("arn"), payload)
+        except ValueError as error:
+            return control_json({"error": str(error)}, 400)
+        return control_json(
+            {
+                "error": f"no control endpoint {method} {path}",
+                "endpoints": [
+                    "POST /_shim/reset",
+                    "GET|DELETE /_shim/calls",
+                    "GET|POST|DELETE /_shim/faults",
+                    "POST /_shim/codepipeline/jobs",
+                    "GET /_shim/codepipeline/jobs/{jobId}",
+                    "POST /_shim/codepipeline/executions",
+                    "GET /_shim/codepipeline/webhooks",
+                    "POST /_shim/connections/{connectionArn}/status",
+                ],
+            },
+            404,
+        )
+
+    def register_job(self, payload: Any) -> Response:
+        if not isinstance(payload, dict):
+            raise ValueError('a job must be a JSON object, e.g. {"pipelineName": "p", "actionName": "Deploy"}')
+        job_id = payload.get("jobId") or str(uuid.uuid4())
+        if not isinstance(job_id, str):
+            raise ValueError(f"jobId must be a string, got {job_id!r}")
+        data = {key: value for key, value in payload.items() if key != "jobId"}
+        with self.state.lock:
+            self.state.jobs[job_id] = Job(job_id=job_id, data=data)
+        return control_json({"jobId": job_id})
+
+    def seed_execution(self, payload: Any) -> Response:
+        if not isinstance(payload, dict):
+            raise ValueError("an execution seed must be a JSON object with pipelineName and pipelineExecution")
+        pipeline_name = payload.get("pipelineName")
+        execution = payload.get("pipelineExecution")
+        if not isinstance(pipeline_name, str) or not pipeline_name:
+            raise ValueError("pipelineName (a non-empty string) is required")
+        if not isinstance(execution, dict) or not isinstance(execution.get("pipelineExecutionId"), str):
+            raise ValueError("pipelineExecution must be an object with a string pipelineExecutionId")
+        details = payload.get("actionExecutionDetails", [])
+        if not isinstance(details, list) or not all(isinstance(item, dict) for item in details):
+            raise ValueError("actionExecutionDetails must be a list of objects")
+        execution_id = execution["pipelineExecutionId"]
+        execution = timestamps_to_epoch({"pipelineName": pipeline_name, **execution})
+        details = [
+            timestamps_to_epoch({"pipelineExecutionId": execution_id, **detail}) for detail in details
+        ]
+        with self.state.lock:
+            self.state.executions[(pipeline_name, execution_id)] = {
+                "pipelineExecution": execution,
+                "actionExecutionDetails": details,
+            }
+        return control_json({"pipelineName": pipeline_name, "pipelineExecutionId": execution_id})
+
+    def set_connection_status(self, arn: str, payload: Any) -> Response:
+        status = payload.get("status") if isinstance(payload, dict) else None
+        if status not in CONNECTION_STATUSES:
+            raise ValueError(f"status must be one of {sorted(CONNECTION_STATUSES)}, got {status!r}")
+        with self.state.lock:
+            connection = self.state.connections.get(connection_id(arn))
+            if connection is None:
+                return control_json(
+                    {"error": f"no connection {arn!r}; create it with CreateConnection and URL-encode its ARN in the path"},
+                    404,
+                )
+            connection["ConnectionStatus"] = status
+            return control_json(public_connection(connection))
+
+
+def control_json(payload: Any, status: int = 200) -> Response:
+    body = json.dumps(payload).encode()
+    return Response(
+        status,
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        body,
+    )
+
+
+HTTP_REASONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+# --------------------------------------------------------------------------
+# CodePipeline
+# --------------------------------------------------------------------------
+
+
+def pipeline_backend(req: AwsRequest) -> Any:
+    return codepipeline_backends[ACCOUNT_ID][req.region]
+
+
+def webhook_arn(req: AwsRequest, name: str) -> str:
+    return f"arn:aws:codepipeline:{req.region}:{ACCOUNT_ID}:webhook:{name}"
+
+
+def put_webhook(shim: Shim, req: AwsRequest) -> Response:
+    definition = require(req.params, "webhook")
+    if not isinstance(definition, dict):
+        raise AwsError("ValidationException", "webhook must be a structure")
+    for member in ("name", "targetPipeline", "targetAction", "filters", "authentication", "authenticationConfiguration"):
+        if member not in definition:
+            raise AwsError(
+                "ValidationException",
+                f"1 validation error detected: Value at 'webhook.{member}' failed to satisfy constraint: Member must not be null",
+            )
+    authentication = definition["authentication"]
+    if authentication not in WEBHOOK_AUTHENTICATION_TYPES:
+        raise AwsError(
+            "ValidationException",
+            f"1 validation error detected: Value '{authentication}' at 'webhook.authentication' failed to satisfy "
+            f"constraint: Member must satisfy enum value set: {sorted(WEBHOOK_AUTHENTICATION_TYPES)}",
+        )
+    auth_config = definition.get("authenticationConfiguration") or {}
+    if authentication == "GITHUB_HMAC" and not auth_config.get("SecretToken"):
+        raise AwsError("InvalidWebhookAuthenticationParametersException", "SecretToken is required for GITHUB_HMAC authentication")
+    if authentication == "IP" and not auth_config.get("AllowedIPRange"):
+        raise AwsError("InvalidWebhookAuthenticationParametersException", "AllowedIPRange is required for IP authentication")
+    for rule in definition["filters"]:
+        if not isinstance(rule, dict) or not str(rule.get("jsonPath", "")).startswith("$"):
+            raise AwsError("InvalidWebhookFilterPatternException", f"Invalid JsonPath in webhook filter: {rule!r}")
+    if definition["targetPipeline"] not in pipeline_backend(req).pipelines:
+        raise AwsError(
+            "PipelineNotFoundException",
+            f"Account '{ACCOUNT_ID}' does not have a pipeline with name '{definition['targetPipeline']}'",
+        )
+    tags = {tag["key"]: tag["value"] for tag in req.params.get("tags") or []}
+    name = definition["name"]
+    with shim.state.lock:
+        existing = shim.state.webhooks.get(name)
+        if existing is not None:
+            existing.definition = definition
+            existing.tags.update(tags)
+            hook = existing
+        else:
+            token = uuid.uuid4().hex + uuid.uuid4().hex
+            hook = Webhook(
+                definition=definition,
+                url=f"https://{req.region}.webhooks.aws/trigger?t={token}&v=1",
+                arn=webhook_arn(req, name),
+                tags=tags,
+            )
+            shim.state.webhooks[name] = hook
+        item = hook.list_item()
+    return json_response(req, {"webhook": item})
+
+
+def list_webhooks(shim: Shim, req: AwsRequest) -> Response:
+    with shim.state.lock:
+        items = [hook.list_item() for hook in shim.state.webhooks.values()]
+    return json_response(req, {"webhooks": items})
+
+
+def delete_webhook(shim: Shim, req: AwsRequest) -> Response:
+    name = require(req.params, "name")
+    with shim.state.lock:
+        shim.state.webhooks.pop(name, None)
+    return json_response(req, {})
+
+
+def set_webhook_registration(registered: bool) -> Handler:
+    def handler(shim: Shim, req: AwsRequest) -> Response:
+        name = req.params.get("webhookName")
+        with shim.state.lock:
+            hook = shim.state.webhooks.get(name) if name else None
+            if hook is None:
+                raise AwsError("WebhookNotFoundException", f"The specified webhook {name} was not found")
+            hook.registered = registered
+        return json_response(req, {})
+
+    return handler
+
+
+def find_job(shim: Shim, req: AwsRequest) -> Job:
+    job_id = require(req.params, "jobId")
+    job = shim.state.jobs.get(job_id)
+    if job is None:
+        raise AwsError("JobNotFoundException", f"The job with ID {job_id} was not found")
+    return job
+
+
+def record_job_result(shim: Shim, req: AwsRequest, check: Callable[[Job], str]) -> Response:
+    with shim.state.lock:
+        job = find_job(shim, req)
+        job.results.append(req.params)
+        try:
+            if job.status in ("Succeeded", "Failed"):
+                raise AwsError(
+                    "InvalidJobStateException",
+                    f"The job {job.job_id} is in state {job.status} and can no longer be updated",
+                )
+            job.status = check(job)
+        except AwsError as error:
+            job.outcomes.append(error.code)
+            raise
+        job.outcomes.append("accepted")
+    return json_response(req, {})
+
+
+def put_job_success_result(shim: Shim, req: AwsRequest) -> Response:
+    params = req.params
+
+    def check(job: Job) -> str:
+        token = params.get("continuationToken")
+        variables = params.get("outputVariables")
+        if token is not None and variables:
+            raise AwsError(
+                "ValidationException",
+                "outputVariables can only be provided when the job is complete; do not combine them with a continuationToken",
+            )
+        if token is not None and not (1 <= len(token) <= 2048):
+            raise AwsError("ValidationException", "continuationToken must be 1 to 2048 characters long")
+        summary = (params.get("executionDetails") or {}).get("summary")
+        if summary is not None and len(summary) > 2048:
+            raise AwsError("ValidationException", "executionDetails.summary must be at most 2048 characters long")
+        if variables and len(json.dumps(variables, separators=(",", ":")).encode()) > OUTPUT_VARIABLES_MAX_BYTES:
+            raise AwsError("ValidationException", f"outputVariables together exceed {OUTPUT_VARIABLES_MAX_BYTES} bytes")
+        return "InProgress" if token is not None else "Succeeded"
+
+    return record_job_result(shim, req, check)
+
+
+def put_job_failure_result(shim: Shim, req: AwsRequest) -> Response:
+    params = req.params
+
+    def check(job: Job) -> str:
+        details = params.get("failureDetails")
+        if not isinstance(details, dict):
+            raise AwsError("ValidationException", "failureDetails is required")
+        if details.get("type") not in JOB_FAILURE_TYPES:
+            raise AwsError(
+                "ValidationException",
+                f"failureDetails.type must be one of {sorted(JOB_FAILURE_TYPES)}, got {details.get('type')!r}",
+            )
+        message = details.get("message")
+        if not isinstance(message, str) or not (1 <= len(message) <= 5000):
+            raise AwsError("ValidationException", "failureDetails.message must be 1 to 5000 characters long")
+        return "Failed"
+
+    return record_job_result(shim, req, check)
+
+
+def pipeline_known(shim: Shim, req: AwsRequest, name: str) -> bool:
+    return name in pipeline_backend(req).pipelines or any(key[0] == name for key in shim.state.executions)
+
+
+def moto_execution_known(req: AwsRequest, pipeline_name: str, execution_id: str) -> bool:
+    pipeline = pipeline_backend(req).pipelines.get(pipeline_name)
+    return pipeline is not None and execution_id in pipeline.executions
+
+
+def pipeline_not_found(name: str) -> AwsError:
+    return AwsError("PipelineNotFoundException", f"Account '{ACCOUNT_ID}' does not have a pipeline with name '{name}'")
+
+
+def execution_not_found(pipeline_name: str, execution_id: str) -> AwsError:
+    return AwsError(
+        "PipelineExecutionNotFoundException",
+        f"Account '{ACCOUNT_ID}' does not have an execution with id '{execution_id}' for pipeline '{pipeline_name}'",
+    )
+
+
+def get_pipeline_execution(shim: Shim, req: AwsRequest) -> Response | None:
+    name = require(req.params, "pipelineName")
+    execution_id = require(req.params, "pipelineExecutionId")
+    with shim.state.lock:
+        seeded = shim.state.executions.get((name, execution_id))
+        if seeded is not None:
+            return json_response(req, {"pipelineExecution": seeded["pipelineExecution"]})
+        if not pipeline_known(shim, req, name):
+            raise pipeline_not_found(name)
+        if name not in pipeline_backend(req).pipelines:
+            raise execution_not_found(name, execution_id)
+    return None  # moto knows executions started by StartPipelineExecution
+
+
+def list_action_executions(shim: Shim, req: AwsRequest) -> Response:
+    name = require(req.params, "pipelineName")
+    wanted = (req.params.get("filter") or {}).get("pipelineExecutionId")
+    with shim.state.lock:
+        if not pipeline_known(shim, req, name):
+            raise pipeline_not_found(name)
+        seeded = [(key[1], value) for key, value in shim.state.executions.items() if key[0] == name]
+        if wanted is not None:
+            matching = [value for execution_id, value in seeded if execution_id == wanted]
+            if not matching and not moto_execution_known(req, name, wanted):
+                raise execution_not_found(name, wanted)
+        else:
+            # Most recent execution first, as AWS lists them.
+            matching = [value for _, value in reversed(seeded)]
+        details = [detail for value in matching for detail in value["actionExecutionDetails"]]
+    max_results = req.params.get("maxResults")
+    if isinstance(max_results, int) and max_results > 0:
+        details = details[:max_results]
+    return json_response(req, {"actionExecutionDetails": details})
+
+
+def get_pipeline_state(shim: Shim, req: AwsRequest) -> Response:
+    name = require(req.params, "name")
+    pipeline = pipeline_backend(req).pipelines.get(name)
+    if pipeline is None:
+        raise pipeline_not_found(name)
+    definition = pipeline.pipeline
+    return json_response(
+        req,
+        {
+            "pipelineName": name,
+            "pipelineVersion": definition.get("version", 1),
+            "stageStates": [
+                {
+                    "stageName": stage["name"],
+                    "inboundTransitionState": {"enabled": True},
+                    "actionStates": [{"actionName": action["name"]} for action in stage.get("actions", [])],
+                }
+                for stage in definition.get("stages", [])
+            ],
+            "created": epoch_seconds(pipeline._created),
+            "updated": epoch_seconds(pipeline._updated),
+        },
+    )
+
+
+def codepipeline_forward_fixing_timestamps(shim: Shim, req: AwsRequest) -> Response:
+    response = shim.forward(req)
+    if response.status != 200 or not response.body:
+        return response
+    try:
+        payload = json.loads(response.body)
+    except ValueError:
+        return response
+    return response.with_body(json.dumps(timestamps_to_epoch(payload)).encode())
+
+
+def webhook_for_arn(shim: Shim, arn: Any) -> Webhook | None:
+    if not isinstance(arn, str) or ":webhook:" not in arn:
+        return None
+    hook = shim.state.webhooks.get(arn.rsplit(":webhook:", 1)[1])
+    if hook is None or hook.arn != arn:
+        raise AwsError("ResourceNotFoundException", f"The webhook {arn} was not found")
+    return hook
+
+
+def codepipeline_list_tags(shim: Shim, req: AwsRequest) -> Response | None:
+    with shim.state.lock:
+        hook = webhook_for_arn(shim, req.params.get("resourceArn"))
+        if hook is None:
+            return None
+        tags = [{"key": k, "value": v} for k, v in sorted(hook.tags.items())]
+    return json_response(req, {"tags": tags})
+
+
+def codepipeline_tag(shim: Shim, req: AwsRequest) -> Response | None:
+    with shim.state.lock:
+        hook = webhook_for_arn(shim, req.params.get("resourceArn"))
+        if hook is None:
+            return None
+        for tag in req.params.get("tags") or []:
+            hook.tags[tag["key"]] = tag["value"]
+    return json_response(req, {})
+
+
+def codepipeline_untag(shim: Shim, req: AwsRequest) -> Response | None:
+    with shim.state.lock:
+        hook = webhook_for_arn(shim, req.params.get("resourceArn"))
+        if hook is None:
+            return None
+        for key in req.params.get("tagKeys") or []:
+            hook.tags.pop(key, None)
+    return json_response(req, {})
+
+
+# --------------------------------------------------------------------------
+# CodeBuild
+# --------------------------------------------------------------------------
+
+LOCATION_OPTIONAL_SOURCE_TYPES = {"CODEPIPELINE", "NO_SOURCE"}
+
+
+def codebuild_create_project(shim: Shim, req: AwsRequest) -> Response:
+    params = json.loads(json.dumps(req.params))  # a copy to fill in
+    originals: dict[str, str | None] = {}
+    for member, optional_types in (("source", LOCATION_OPTIONAL_SOURCE_TYPES), ("artifacts", {"CODEPIPELINE"})):
+        section = params.get(member)
+        if isinstance(section, dict) and section.get("type") in optional_types and not section.get("location"):
+            originals[member] = section.get("location")
+            section["location"] = PLACEHOLDER_LOCATION
+    if not originals:
+        return shim.forward(req)
+    response = shim.forward(req, json.dumps(params).encode())
+    if response.status != 200:
+        return response
+    name = params.get("name")
+    with shim.state.lock:
+        project = codebuild_backends[ACCOUNT_ID][req.region].codebuild_projects.get(name)
+        if project is not None:
+            # Take the placeholder out of moto's stored project too, so every
+            # later read (BatchGetProjects, StartBuild) sees what was sent.
+            restore_locations(project.project_metadata, originals)
+    payload = json.loads(response.body)
+    restore_locations(payload.get("project", {}), originals)
+    return response.with_body(json.dumps(payload).encode())
+
+
+def restore_locations(project: dict[str, Any], originals: dict[str, str | None]) -> None:
+    for member, original in originals.items():
+        section = project.get(member)
+        if isinstance(section, dict) and section.get("location") == PLACEHOLDER_LOCATION:
+            if original is None:
+                del section["location"]
+            else:
+                section["location"] = original
+
+
+# UpdateProject members and where moto keeps them in project_metadata.
+UPDATABLE_PROJECT_MEMBERS = (
+    "description",
+    "source",
+    "secondarySources",
+    "sourceVersion",
+    "secondarySourceVersions",
+    "artifacts",
+    "secondaryArtifacts",
+    "cache",
+    "environment",
+    "serviceRole",
+    "timeoutInMinutes",
+    "queuedTimeoutInMinutes",
+    "encryptionKey",
+    "tags",
+    "vpcConfig",
+    "logsConfig",
+    "fileSystemLocations",
+    "buildBatchConfig",
+    "concurrentBuildLimit",
+    "autoRetryLimit",
+)
+
+
+def codebuild_update_project(shim: Shim, req: AwsRequest) -> Response:
+    name = require(req.params, "name")
+    backend = codebuild_backends[ACCOUNT_ID][req.region]
+    with shim.state.lock:
+        project = backend.codebuild_projects.get(name)
+        if project is None:
+            project = next((p for p in backend.codebuild_projects.values() if p.arn == name), None)
+        if project is None:
+            raise AwsError(
+                "ResourceNotFoundException",
+                f"Failed to call UpdateProject, reason: Project {name} not found",
+            )
+        validate_project_update(req.params)
+        metadata = project.project_metadata
+        for member in UPDATABLE_PROJECT_MEMBERS:
+            if member not in req.params:
+                continue
+            value = req.params[member]
+            if member == "serviceRole":
+                if not value.startswith("arn:"):
+                    value = f"arn:aws:iam::{ACCOUNT_ID}:role/service-role/{value}"
+                project.service_role = value
+            if member == "tags":
+                project.tags = value
+            metadata[member] = value
+        if "badgeEnabled" in req.params:
+            metadata["badge"] = {"badgeEnabled": bool(req.params["badgeEnabled"])}
+        metadata["lastModifiedDate"] = time.time()
+        project_name = project.project_metadata["name"]
+    # Read the result back through moto's BatchGetProjects so the answer is
+    # serialised exactly like every other CodeBuild answer.
+    env = dict(req.environ)
+    env["HTTP_X_AMZ_TARGET"] = "CodeBuild_20161006.BatchGetProjects"
+    read_back = shim.call_moto(env, json.dumps({"names": [project_name]}).encode())
+    projects = json.loads(read_back.body).get("projects") if read_back.status == 200 else None
+    if not projects:
+        raise AwsError("InternalFailure", f"the updated project {project_name} could not be read back", 500)
+    return json_response(req, {"project": projects[0]})
+
+
+def validate_project_update(params: dict[str, Any]) -> None:
+    source = params.get("source")
+    if source is not None and source.get("type") not in {
+        "BITBUCKET",
+        "CODECOMMIT",
+        "CODEPIPELINE",
+        "GITHUB",
+        "GITHUB_ENTERPRISE",
+        "GITLAB",
+        "GITLAB_SELF_MANAGED",
+        "NO_SOURCE",
+        "S3",
+    }:
+        raise AwsError("InvalidInputException", "Invalid type provided: Project source type")
+    artifacts = params.get("artifacts")
+    if artifacts is not None and artifacts.get("type") not in {"CODEPIPELINE", "S3", "NO_ARTIFACTS"}:
+        raise AwsError("InvalidInputException", "Invalid type provided: Artifact type")
+    role = params.get("serviceRole")
+    if role is not None and (not isinstance(role, str) or not role):
+        raise AwsError("InvalidInputException", "Invalid service role")
+
+
+# --------------------------------------------------------------------------
+# CodeStar connections / CodeConnections
+# --------------------------------------------------------------------------
+
+
+def connection_id(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def public_connection(connection: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in connection.items() if key != "Tags"}
+
+
+def find_connection(shim: Shim, arn: Any, member: str = "ConnectionArn") -> dict[str, Any]:
+    if not isinstance(arn, str) or not arn:
+        raise AwsError("ValidationException", f"{member} is required")
+    connection = shim.state.connections.get(connection_id(arn))
+    if connection is None:
+        raise AwsError("ResourceNotFoundException", f"Connection {arn} does not exist")
+    return connection
+
+
+def create_connection(shim: Shim, req: AwsRequest) -> Response:
+    name = req.params.get("ConnectionName")
+    if not isinstance(name, str) or not (1 <= len(name) <= 32):
+        raise AwsError("ValidationException", "ConnectionName must be 1 to 32 characters long")
+    provider = req.params.get("ProviderType")
+    host_arn = req.params.get("HostArn")
+    if host_arn is None and provider not in CONNECTION_PROVIDER_TYPES:
+        raise AwsError(
+            "ValidationException",
+            f"ProviderType must be one of {sorted(CONNECTION_PROVIDER_TYPES)} when no HostArn is given, got {provider!r}",
+        )
+    tags = req.params.get("Tags") or []
+    unique = str(uuid.uuid4())
+    arn = f"arn:aws:{req.service}:{req.region}:{ACCOUNT_ID}:connection/{unique}"
+    connection: dict[str, Any] = {
+        "ConnectionName": name,
+        "ConnectionArn": arn,
+        "ProviderType": provider,
+        "OwnerAccountId": ACCOUNT_ID,
+        "ConnectionStatus": "PENDING",
+        "Tags": {tag["Key"]: tag["Value"] for tag in tags},
+    }
+    if host_arn is not None:
+        connection["HostArn"] = host_arn
+    with shim.state.lock:
+        shim.state.connections[unique] = connection
+    answer: dict[str, Any] = {"ConnectionArn": arn}
+    if tags:
+        answer["Tags"] = tags
+    return json_response(req, answer)
+
+
+def get_connection(shim: Shim, req: AwsRequest) -> Response:
+    with shim.state.lock:
+        connection = public_connection(find_connection(shim, req.params.get("ConnectionArn")))
+    return json_response(req, {"Connection": connection})
+
+
+def list_connections(shim: Shim, req: AwsRequest) -> Response:
+    provider = req.params.get("ProviderTypeFilter")
+    host = req.params.get("HostArnFilter")
+    with shim.state.lock:
+        found = [
+            public_connection(connection)
+            for connection in shim.state.connections.values()
+            if (provider is None or connection.get("ProviderType") == provider)
+            and (host is None or connection.get("HostArn") == host)
+        ]
+    return json_response(req, {"Connections": found})
+
+
+def delete_connection(shim: Shim, req: AwsRequest) -> Response:
+    arn = req.params.get("ConnectionArn")
+    with shim.state.lock:
+        find_connection(shim, arn)
+        del shim.state.connections[connection_id(arn)]
+    return json_response(req, {})
+
+
+def connection_tag(shim: Shim, req: AwsRequest) -> Response:
+    with shim.state.lock:
+        connection = find_connection(shim, req.params.get("ResourceArn"), "ResourceArn")
+        for tag in req.params.get("Tags") or []:
+            connection["Tags"][tag["Key"]] = tag["Value"]
+    return json_response(req, {})
+
+
+def connection_untag(shim: Shim, req: AwsRequest) -> Response:
+    with shim.state.lock:
+        connection = find_connection(shim, req.params.get("ResourceArn"), "ResourceArn")
+        for key in req.params.get("TagKeys") or []:
+            connection["Tags"].pop(key, None)
+    return json_response(req, {})
+
+
+def connection_list_tags(shim: Shim, req: AwsRequest) -> Response:
+    with shim.state.lock:
+        connection = find_connection(shim, req.params.get("ResourceArn"), "ResourceArn")
+        tags = [{"Key": k, "Value": v} for k, v in connection["Tags"].items()]
+    return json_response(req, {"Tags": tags})
+
+
+# --------------------------------------------------------------------------
+# S3 bucket policies
+# --------------------------------------------------------------------------
+
+
+def evaluable_policy(document: bytes) -> bytes | None:
+    """The policy moto can evaluate, or None when no statement is left.
+
+    moto enforces Deny statements but ignores their Condition, so a
+    conditional Deny (typically "deny unless aws:SecureTransport") would deny
+    everything over plain HTTP. Those statements are dropped.
+    """
+    try:
+        policy = json.loads(document)
+    except ValueError:
+        return document
+    if not isinstance(policy, dict):
+        return document
+    statements = policy.get("Statement")
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list):
+        return document
+    kept = [s for s in statements if not (isinstance(s, dict) and s.get("Effect") == "Deny" and "Condition" in s)]
+    if len(kept) == len(statements):
+        return document
+    if not kept:
+        return None
+    return json.dumps({**policy, "Statement": kept}).encode()
+
+
+def s3_put_bucket_policy(shim: Shim, req: AwsRequest) -> Response:
+    bucket, _ = s3_bucket_and_key(req.environ, req.path)
+    forwarded = evaluable_policy(req.body)
+    if forwarded is None:
+        # Nothing for moto to evaluate: clear whatever policy moto holds (this
+        # also answers NoSuchBucket for an unknown bucket) and answer like AWS.
+        response = shim.call_moto(req.environ, b"", method="DELETE", query_string="policy")
+    elif forwarded is req.body:
+        response = shim.forward(req)
+    else:
+        response = shim.forward(req, forwarded)
+    if response.status < 300 and bucket:
+        with shim.state.lock:
+            shim.state.bucket_policies[bucket] = req.body
+    return response
+
+
+def s3_get_bucket_policy(shim: Shim, req: AwsRequest) -> Response | None:
+    bucket, _ = s3_bucket_and_key(req.environ, req.path)
+    with shim.state.lock:
+        stored = shim.state.bucket_policies.get(bucket) if bucket else None
+    if stored is None:
+        return None
+    return Response(
+        200,
+        [
+            ("Content-Type", "application/json"),
+            ("x-amz-request-id", request_id()),
+            ("Content-Length", str(len(stored))),
+        ],
+        stored,
+    )
+
+
+def s3_forget_policy_on_success(shim: Shim, req: AwsRequest) -> Response:
+    response = shim.forward(req)
+    bucket, _ = s3_bucket_and_key(req.environ, req.path)
+    if response.status < 300 and bucket:
+        with shim.state.lock:
+            shim.state.bucket_policies.pop(bucket, None)
+    return response
+
+
+SERVED: dict[tuple[str, str], Handler] = {
+    ("codepipeline", "PutWebhook"): put_webhook,
+    ("codepipeline", "ListWebhooks"): list_webhooks,
+    ("codepipeline", "DeleteWebhook"): delete_webhook,
+    ("codepipeline", "RegisterWebhookWithThirdParty"): set_webhook_registration(True),
+    ("codepipeline", "DeregisterWebhookWithThirdParty"): set_webhook_registration(False),
+    ("codepipeline", "PutJobSuccessResult"): put_job_success_result,
+    ("codepipeline", "PutJobFailureResult"): put_job_failure_result,
+    ("codepipeline", "GetPipelineExecution"): get_pipeline_execution,
+    ("codepipeline", "ListActionExecutions"): list_action_executions,
+    ("codepipeline", "GetPipelineState"): get_pipeline_state,
+    ("codepipeline", "ListTagsForResource"): codepipeline_list_tags,
+    ("codepipeline", "TagResource"): codepipeline_tag,
+    ("codepipeline", "UntagResource"): codepipeline_untag,
+    ("codepipeline", "GetPipeline"): codepipeline_forward_fixing_timestamps,
+    ("codepipeline", "ListPipelines"): codepipeline_forward_fixing_timestamps,
+    ("codepipeline", "ListPipelineExecutions"): codepipeline_forward_fixing_timestamps,
+    ("codebuild", "CreateProject"): codebuild_create_project,
+    ("codebuild", "UpdateProject"): codebuild_update_project,
+    ("s3", "PutBucketPolicy"): s3_put_bucket_policy,
+    ("s3", "GetBucketPolicy"): s3_get_bucket_policy,
+    ("s3", "DeleteBucketPolicy"): s3_forget_policy_on_success,
+    ("s3", "DeleteBucket"): s3_forget_policy_on_success,
+}
+for _service in ("codestar-connections", "codeconnections"):
+    SERVED.update(
+        {
+            (_service, "CreateConnection"): create_connection,
+            (_service, "GetConnection"): get_connection,
+            (_service, "ListConnections"): list_connections,
+            (_service, "DeleteConnection"): delete_connection,
+            (_service, "TagResource"): connection_tag,
+            (_service, "UntagResource"): connection_untag,
+            (_service, "ListTagsForResource"): connection_list_tags,
+        }
+    )
+
+
+# --------------------------------------------------------------------------
+# Process
+# --------------------------------------------------------------------------
+
+
+def exit_when_stdin_closes() -> None:
+    try:
+        while sys.stdin.buffer.read(65536):
+            pass
+    except (OSError, ValueError):
+        pass
+    os._exit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local AWS emulator (moto behind the product's shim).")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--ignore-stdin",
+        action="store_true",
+        help="keep running when stdin closes (for running detached; stop it with SIGTERM)",
+    )
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO if args.verbose else logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.ERROR)
+
+    def stop(signum: int, frame: Any) -> None:
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if not args.ignore_stdin:
+        threading.Thread(target=exit_when_stdin_closes, name="stdin-watch", daemon=True).start()
+
+    server = make_server(args.host, args.port, Shim(), threaded=True, request_handler=MotoRequestHandler)
+    # moto builds URLs pointing back at itself from this.
+    os.environ.setdefault("MOTO_PORT", str(server.server_port))
+    sys.stdout.write(f"READY http://{args.host}:{server.server_port}\n")
+    sys.stdout.flush()
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+//! The local AWS emulator: one shim-over-moto process per [`Emulator`], stopped on drop.
+
+use crate::{http, workspace_root};
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long the emulator may take to import moto and start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Region and credentials every test client uses against the emulator.
+pub const REGION: &str = "us-east-1";
+pub const ACCESS_KEY: &str = "testing";
+pub const SECRET_KEY: &str = "testing";
+/// moto's account id.
+pub const ACCOUNT_ID: &str = "123456789012";
+
+/// One AWS call as the emulator recorded it.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Call {
+    pub service: String,
+    pub operation: String,
+    pub status: u16,
+    pub mutating: bool,
+    #[serde(default)]
+    pub fault: Option<String>,
+}
+
+/// A running emulator process. Dropping it kills the process.
+#[derive(Debug)]
+pub struct Emulator {
+    child: Child,
+    // Held open so the shim sees EOF (and exits) when this process dies without dropping us.
+    _stdin: Option<ChildStdin>,
+    port: u16,
+    endpoint: String,
+}
+
+/// The project-local venv's Python, or an error telling the user how to create it.
+pub fn venv_python() -> Result<PathBuf> {
+    let python = workspace_root().join(".venv/bin/python");
+    if !python.exists() {
+        bail!(
+            "the emulator's Python environment is missing ({}): run `cargo xtask setup` \
+             (or `cargo xtask ci`, which runs it) to create it",
+            python.display()
+        );
+    }
+    Ok(python)
+}
+
+impl Emulator {
+    /// Starts a fresh emulator on a free loopback port and waits until it answers.
+    pub fn start() -> Result<Self> {
+        let python = venv_python()?;
+        let script = workspace_root().join("emulator/shim.py");
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {} {}", python.display(), script.display()))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().context("emulator stdout")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let _ = tx.send(line);
+            // Keep draining so the shim never blocks on a full pipe.
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+        let line = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("the emulator did not report READY within {START_TIMEOUT:?}");
+            }
+        };
+        let Some(endpoint) = line.trim().strip_prefix("READY ").map(str::to_owned) else {
+            let status = child.wait().ok();
+            bail!("the emulator exited before it was ready (status {status:?}, said {line:?})");
+        };
+        let port = endpoint
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .with_context(|| format!("no port in {endpoint}"))?;
+        Ok(Self {
+            child,
+            _stdin: stdin,
+            port,
+            endpoint,
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Environment for a child process (a Lambda binary, the bootstrap CLI) to reach the emulator.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_REGION", REGION),
+            ("AWS_DEFAULT_REGION", REGION),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// SDK configuration pointing at this emulator with static test credentials.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                ACCESS_KEY, SECRET_KEY, None, None, "testkit",
+            ))
+            .load()
+            .await
+    }
+
+    fn control(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
+        let bytes = body.map(serde_json::to_vec).transpose()?;
+        let response = http::request(self.port, method, path, bytes.as_deref())?;
+        let text = String::from_utf8_lossy(&response.body);
+        if !(200..300).contains(&response.status) {
+            bail!(
+                "emulator control {method} {path} answered {}: {text}",
+                response.status
+            );
+        }
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text)
+            .with_context(|| format!("emulator control {method} {path}: {text}"))
+    }
+
+    /// Clears moto's and the shim's state (resources, calls, faults, jobs).
+    pub fn reset(&self) -> Result<()> {
+        self.control("POST", "/_shim/reset", None).map(drop)
+    }
+
+    /// Every AWS call received since start (or since the last reset / [`Self::clear_calls`]).
+    pub fn calls(&self) -> Result<Vec<Call>> {
+        Ok(serde_json::from_value(self.control(
+            "GET",
+            "/_shim/calls",
+            None,
+        )?)?)
+    }
+
+    pub fn clear_calls(&self) -> Result<()> {
+        self.control("DELETE", "/_shim/calls", None).map(drop)
+    }
+
+    /// Calls that changed something (create, put, update, delete, tag, ...).
+    pub fn mutating_calls(&self) -> Result<Vec<Call>> {
+        Ok(self.calls()?.into_iter().filter(|c| c.mutating).collect())
+    }
+
+    /// Replaces the injected faults, e.g. `{"latency_ms": 100, "throttle_probability": 0.2, "seed": 1}`.
+    pub fn set_faults(&self, faults: Value) -> Result<()> {
+        self.control("POST", "/_shim/faults", Some(&faults))
+            .map(drop)
+    }
+
+    pub fn clear_faults(&self) -> Result<()> {
+        self.control("DELETE", "/_shim/faults", None).map(drop)
+    }
+
+    pub fn faults(&self) -> Result<Value> {
+        self.control("GET", "/_shim/faults", None)
+    }
+
+    /// Registers a CodePipeline job (as CodePipeline would before invoking the Lambda); returns its id.
+    pub fn create_job(&self, job: Value) -> Result<String> {
+        let created = self.control("POST", "/_shim/codepipeline/jobs", Some(&job))?;
+        created["jobId"]
+            .as_str()
+            .map(str::to_owned)
+            .context("emulator returned no jobId")
+    }
+
+    /// The job's status and every result reported for it.
+    pub fn job(&self, job_id: &str) -> Result<Value> {
+        self.control("GET", &format!("/_shim/codepipeline/jobs/{job_id}"), None)
+    }
+
+    /// Seeds what GetPipelineExecution and ListActionExecutions answer for one execution.
+    pub fn seed_execution(&self, execution: Value) -> Result<()> {
+        self.control("POST", "/_shim/codepipeline/executions", Some(&execution))
+            .map(drop)
+    }
+
+    /// Simulates the console handshake that makes a CodeStar connection AVAILABLE.
+    pub fn set_connection_status(&self, connection_arn: &str, status: &str) -> Result<()> {
+        let path = format!(
+            "/_shim/connections/{}/status",
+            percent_encode(connection_arn)
+        );
+        self.control(
+            "POST",
+            &path,
+            Some(&serde_json::json!({ "status": status })),
+        )
+        .map(drop)
+    }
+}
+
+fn percent_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

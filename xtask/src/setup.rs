@@ -1,0 +1,37 @@
+//! Creates the project-local Python venv with the pinned emulator and build tools.
+//!
+//! Idempotent: a stamp file records the hash of `emulator/requirements.txt`, so a second run
+//! costs nothing and a changed pin reinstalls.
+
+use crate::{root, sh, step};
+use anyhow::{Context, Result};
+
+pub fn run() -> Result<()> {
+    let root = root();
+    let venv = root.join(".venv");
+    let requirements = root.join("emulator/requirements.txt");
+    let wanted = std::fs::read(&requirements)
+        .with_context(|| format!("reading {}", requirements.display()))?;
+    let stamp = venv.join(".requirements-installed");
+    if std::fs::read(&stamp).ok().as_deref() == Some(wanted.as_slice()) {
+        return Ok(());
+    }
+    step("setting up .venv (local AWS emulator, cargo-lambda, zig)");
+    if !venv.join("bin/python").exists() {
+        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+        sh(&python, &["-m", "venv", ".venv"])?;
+    }
+    let pip = venv.join("bin/pip").display().to_string();
+    sh(
+        &pip,
+        &[
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            "emulator/requirements.txt",
+        ],
+    )?;
+    std::fs::write(&stamp, wanted)?;
+    Ok(())
+}
