@@ -24,3 +24,24 @@ pub mod tags {
 pub const DEPLOYMENT_REQUESTED_DETAIL_TYPE: &str = "Deployment Requested";
 /// EventBridge source of the events the deploy-handler emits.
 pub const DEPLOYMENT_EVENT_SOURCE: &str = "rust-pipeline.deploy-handler";
+
+/// Environment variables the bootstrap sets on the CodeBuild project; `buildspec.yml` reads
+/// exactly these plus the ones CodeBuild itself provides ([`codebuild_env::PROVIDED`]).
+pub mod codebuild_env {
+    pub const ACCOUNT_ID: &str = "AWS_ACCOUNT_ID";
+    pub const REPOSITORY_URI: &str = "REPOSITORY_URI";
+    pub const REPOSITORY_NAME: &str = "REPOSITORY_NAME";
+    pub const PIPELINE_ENV: &str = "PIPELINE_ENV";
+    /// Directory (relative to the source root) holding the Dockerfile to build; default `.`.
+    pub const DOCKER_CONTEXT: &str = "DOCKER_CONTEXT";
+    /// Every variable the bootstrap sets, in a stable order.
+    pub const SET_BY_BOOTSTRAP: [&str; 5] = [ACCOUNT_ID, REPOSITORY_URI, REPOSITORY_NAME, PIPELINE_ENV, DOCKER_CONTEXT];
+    /// Variables CodeBuild provides to every build.
+    pub const PROVIDED: [&str; 5] = [
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "CODEBUILD_RESOLVED_SOURCE_VERSION",
+        "CODEBUILD_BUILD_SUCCEEDING",
+        "CODEBUILD_SRC_DIR",
+    ];
+}
