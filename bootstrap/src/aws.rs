@@ -1,0 +1,105 @@
+//! SDK clients for every service the stack uses, built once from the standard AWS chain.
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use std::time::Duration;
+
+/// The account and region being deployed to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub account_id: String,
+    pub region: String,
+}
+
+impl Target {
+    /// `aws`, `aws-cn` or `aws-us-gov`, from the region.
+    pub fn partition(&self) -> &'static str {
+        if self.region.starts_with("cn-") {
+            "aws-cn"
+        } else if self.region.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        }
+    }
+
+    /// `arn:{partition}:{service}:{region}:{account}:{resource}`.
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        format!("arn:{}:{service}:{}:{}:{resource}", self.partition(), self.region, self.account_id)
+    }
+
+    /// IAM ARNs have no region.
+    pub fn iam_arn(&self, resource: &str) -> String {
+        format!("arn:{}:iam::{}:{resource}", self.partition(), self.account_id)
+    }
+
+    pub fn role_arn(&self, role: &str) -> String {
+        self.iam_arn(&format!("role/{role}"))
+    }
+
+    pub fn dns_suffix(&self) -> &'static str {
+        if self.partition() == "aws-cn" { "amazonaws.com.cn" } else { "amazonaws.com" }
+    }
+}
+
+/// One client per service, sharing one configuration.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub codebuild: aws_sdk_codebuild::Client,
+    pub codepipeline: aws_sdk_codepipeline::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub connections: aws_sdk_codestarconnections::Client,
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
+}
+
+/// Loads the standard chain (env, profile, SSO, IMDS...) with `region` overriding it, us-east-1
+/// when nothing is configured, and a retry budget sized for control-plane throttling.
+pub async fn load_config(region: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(8)
+            .with_initial_backoff(Duration::from_millis(200))
+            .with_max_backoff(Duration::from_secs(10)),
+    );
+    if let Some(region) = region {
+        loader = loader.region(Region::new(region.to_owned()));
+    }
+    let config = loader.load().await;
+    if config.region().is_some() {
+        return config;
+    }
+    config.into_builder().region(Region::new("us-east-1")).build()
+}
+
+impl Clients {
+    pub fn new(config: &SdkConfig) -> Self {
+        // A custom endpoint (AWS_ENDPOINT_URL, e.g. a local emulator) cannot serve virtual-host
+        // bucket addressing, so S3 goes path-style whenever one is configured.
+        let s3_config = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some())
+            .build();
+        Self {
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            ecr: aws_sdk_ecr::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
+            lambda: aws_sdk_lambda::Client::new(config),
+            codebuild: aws_sdk_codebuild::Client::new(config),
+            codepipeline: aws_sdk_codepipeline::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            sns: aws_sdk_sns::Client::new(config),
+            events: aws_sdk_eventbridge::Client::new(config),
+            sts: aws_sdk_sts::Client::new(config),
+            secrets: aws_sdk_secretsmanager::Client::new(config),
+            connections: aws_sdk_codestarconnections::Client::new(config),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(config),
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! Desired and observed state as data: one typed spec per resource kind.
+//!
+//! A spec is what the bootstrap wants a resource to look like; observing a resource yields the
+//! same spec type read back from AWS, normalised to the same shape, so that [`crate::plan`] can
+//! compare the two field by field without knowing any service.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+pub type Tags = BTreeMap<String, String>;
+
+/// Resource kinds, in the order a plan lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Kind {
+    Role,
+    LogGroup,
+    Secret,
+    Connection,
+    Bucket,
+    Repository,
+    Topic,
+    Function,
+    Project,
+    Pipeline,
+    Webhook,
+    Rule,
+    Permission,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Role => "iam role",
+            Kind::LogGroup => "log group",
+            Kind::Secret => "secret",
+            Kind::Connection => "codestar connection",
+            Kind::Bucket => "s3 bucket",
+            Kind::Repository => "ecr repository",
+            Kind::Topic => "sns topic",
+            Kind::Function => "lambda function",
+            Kind::Project => "codebuild project",
+            Kind::Pipeline => "codepipeline",
+            Kind::Webhook => "pipeline webhook",
+            Kind::Rule => "eventbridge rule",
+            Kind::Permission => "lambda permission",
+        }
+    }
+}
+
+/// A resource's identity: its kind and its deterministic AWS name.
+///
+/// For a [`Kind::Permission`] the name is `FUNCTION/STATEMENT_ID`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ResourceId {
+    pub kind: Kind,
+    pub name: String,
+}
+
+impl ResourceId {
+    pub fn new(kind: Kind, name: impl Into<String>) -> Self {
+        Self { kind, name: name.into() }
+    }
+}
+
+impl fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind.label(), self.name)
+    }
+}
+
+/// One resource of the desired state.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Desired {
+    pub id: ResourceId,
+    pub spec: Spec,
+    /// Resources that must exist before this one can be created.
+    pub depends_on: Vec<ResourceId>,
+}
+
+/// What observing found for one resource.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Observed {
+    /// The resource read back, normalised to the shape of its desired spec.
+    pub spec: Spec,
+    /// All tags on the resource (ownership is decided from these).
+    pub tags: Tags,
+    /// The ARN AWS reports, when it has one.
+    pub arn: Option<String>,
+    /// A status worth showing (e.g. a connection's PENDING), when the kind has one.
+    pub status: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Spec {
+    Role(RoleSpec),
+    LogGroup(LogGroupSpec),
+    Secret(SecretSpec),
+    Connection(ConnectionSpec),
+    Bucket(BucketSpec),
+    Repository(RepositorySpec),
+    Topic(TopicSpec),
+    Function(FunctionSpec),
+    Project(ProjectSpec),
+    Pipeline(PipelineSpec),
+    Webhook(WebhookSpec),
+    Rule(RuleSpec),
+    Permission(PermissionSpec),
+}
+
+impl Spec {
+    /// Tags the spec asks for; `None` for kinds AWS cannot tag (their owner carries the tags).
+    pub fn tags(&self) -> Option<&Tags> {
+        match self {
+            Spec::Role(s) => Some(&s.tags),
+            Spec::LogGroup(s) => Some(&s.tags),
+            Spec::Secret(s) => Some(&s.tags),
+            Spec::Connection(s) => Some(&s.tags),
+            Spec::Bucket(s) => Some(&s.tags),
+            Spec::Repository(s) => Some(&s.tags),
+            Spec::Topic(s) => Some(&s.tags),
+            Spec::Function(s) => Some(&s.tags),
+            Spec::Project(s) => Some(&s.tags),
+            Spec::Pipeline(s) => Some(&s.tags),
+            Spec::Webhook(s) => Some(&s.tags),
+            Spec::Rule(s) => Some(&s.tags),
+            Spec::Permission(_) => None,
+        }
+    }
+}
+
+/// IAM role with one inline policy (named [`RoleSpec::inline_policy_name`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoleSpec {
+    pub name: String,
+    pub description: String,
+    pub trust_policy: Value,
+    pub inline_policy_name: String,
+    pub inline_policy: Value,
+    pub tags: Tags,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogGroupSpec {
+    pub name: String,
+    pub retention_days: i32,
+    pub tags: Tags,
+}
+
+/// A Secrets Manager secret whose value the bootstrap generates once and never rotates
+/// (the GitHub webhook's HMAC secret). The value is never part of a spec.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecretSpec {
+    pub name: String,
+    pub description: String,
+    pub tags: Tags,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionSpec {
+    pub name: String,
+    /// `GitHub`.
+    pub provider_type: String,
+    pub tags: Tags,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BucketSpec {
+    pub name: String,
+    pub versioning: bool,
+    /// `AES256` or `aws:kms`.
+    pub sse_algorithm: String,
+    pub kms_key_id: Option<String>,
+    /// Days after which current objects expire.
+    pub expire_days: i32,
+    /// Days after which noncurrent versions expire.
+    pub noncurrent_expire_days: i32,
+    pub abort_multipart_days: i32,
+    /// All four Block Public Access settings on.
+    pub block_public_access: bool,
+    /// `BucketOwnerEnforced`.
+    pub object_ownership: String,
+    pub policy: Value,
+    pub tags: Tags,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RepositorySpec {
+    pub name: String,
+    pub tag_immutable: bool,
+    pub scan_on_push: bool,
+    /// `AES256` or `KMS`.
+    pub encryption_type: String,
+    pub kms_key: Option<String>,
+    pub lifecycle_policy: Value,
+    pub repository_policy: Value,
+    pub tags: Tags,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Subscription {
+    /// `email` or `https`.
+    pub protocol: String,
+    pub endpoint: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopicSpec {
+    pub name: String,
+    pub policy: Value,
+    /// KMS key for encryption at rest, when one is configured.
+    pub kms_key_id: Option<String>,
+    /// Sorted.
+    pub subscriptions: Vec<Subscription>,
+    pub tags: Tags,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FunctionSpec {
+    pub name: String,
+    pub role_arn: String,
+    /// `provided.al2023`.
+    pub runtime: String,
+    /// `bootstrap`.
+    pub handler: String,
+    /// `x86_64` or `arm64`, read from the zip's ELF header.
+    pub architecture: String,
+    pub memory_mb: i32,
+    pub timeout_seconds: i32,
+    pub environment: BTreeMap<String, String>,
+    pub log_group: String,
+    /// `JSON`.
+    pub log_format: String,
+    /// Base64 SHA-256 of the zip, as Lambda reports `CodeSha256`.
+    pub code_sha256: String,
+    /// The zip on disk; not compared (the hash stands for it).
+    #[serde(skip)]
+    pub zip_path: PathBuf,
+    /// Asynchronous invocation: where failed events go, and how often Lambda retries.
+    pub on_failure_destination: Option<String>,
+    pub max_retry_attempts: Option<i32>,
+    pub tags: Tags,
+}
+
+/// A statement in a function's resource policy letting a service invoke it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PermissionSpec {
+    pub function_name: String,
+    pub statement_id: String,
+    pub principal: String,
+    pub source_arn: String,
+    pub source_account: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectSpec {
+    pub name: String,
+    pub service_role_arn: String,
+    pub image: String,
+    pub compute_type: String,
+    /// `LINUX_CONTAINER` or `ARM_CONTAINER`.
+    pub environment_type: String,
+    pub privileged_mode: bool,
+    pub environment: BTreeMap<String, String>,
+    /// Path of the buildspec in the source (`buildspec.yml`).
+    pub buildspec: String,
+    pub log_group: String,
+    pub timeout_minutes: i32,
+    pub queued_timeout_minutes: i32,
+    /// Local cache modes, e.g. `LOCAL_DOCKER_LAYER_CACHE`.
+    pub cache_modes: Vec<String>,
+    pub tags: Tags,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "provider", rename_all = "snake_case")]
+pub enum SourceSpec {
+    /// GitHub version 1 action (owner ThirdParty), started by a CodePipeline webhook.
+    GithubWebhook {
+        owner: String,
+        repo: String,
+        branch: String,
+    },
+    /// CodeStarSourceConnection with a push trigger (V2 pipeline).
+    Connection {
+        /// `None` until the connection exists ("known after apply").
+        connection_arn: Option<String>,
+        full_repository_id: String,
+        branch: String,
+        file_path_includes: Vec<String>,
+        file_path_excludes: Vec<String>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PipelineSpec {
+    pub name: String,
+    pub role_arn: String,
+    /// `V1` or `V2`.
+    pub pipeline_type: String,
+    pub artifact_bucket: String,
+    pub source: SourceSpec,
+    pub build_project: String,
+    pub deploy_function: String,
+    /// JSON text handed to the deploy-handler as `UserParameters` (≤ 1000 chars).
+    pub deploy_user_parameters: String,
+    pub tags: Tags,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebhookFilter {
+    pub json_path: String,
+    pub match_equals: String,
+}
+
+/// CodePipeline webhook for the GitHub version 1 source. Its secret token lives in the
+/// [`SecretSpec`] named by `secret_name` and is never part of the spec.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebhookSpec {
+    pub name: String,
+    pub target_pipeline: String,
+    pub target_action: String,
+    pub filters: Vec<WebhookFilter>,
+    /// `GITHUB_HMAC`.
+    pub authentication: String,
+    pub secret_name: String,
+    /// Registered with GitHub (RegisterWebhookWithThirdParty).
+    pub registered: bool,
+    pub tags: Tags,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleTarget {
+    pub id: String,
+    pub arn: String,
+    pub max_event_age_seconds: i32,
+    pub max_retry_attempts: i32,
+    /// `InputTransformer` as (paths map, template), for readable messages sent straight to SNS.
+    pub input_paths: Option<BTreeMap<String, String>>,
+    pub input_template: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleSpec {
+    pub name: String,
+    pub description: String,
+    pub event_pattern: Value,
+    /// Sorted by id.
+    pub targets: Vec<RuleTarget>,
+    pub tags: Tags,
+}

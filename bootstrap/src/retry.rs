@@ -1,0 +1,54 @@
+//! Waiting out IAM eventual consistency: a new role is not usable by a service at once.
+
+use crate::progress::Progress;
+use crate::model::ResourceId;
+use anyhow::Result;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// How long a create may keep failing because its role has not propagated (Terraform's figure).
+pub const IAM_PROPAGATION_BUDGET: Duration = Duration::from_secs(120);
+
+/// Runs `op` until it succeeds, fails for another reason, or `budget` is spent, retrying while
+/// `is_propagation` says the failure is a not-yet-usable role. Each wait is announced.
+pub async fn while_role_propagates<T, E, F, Fut>(
+    progress: &Progress,
+    id: &ResourceId,
+    role_arn: &str,
+    budget: Duration,
+    is_propagation: impl Fn(&E) -> bool,
+    mut op: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match op().await {
+            Ok(value) => return Ok(value),
+            Err(err) if is_propagation(&err) => {
+                let waited = started.elapsed();
+                if waited + delay > budget {
+                    anyhow::bail!(
+                        "{id}: the role {role_arn} was still not usable after {:.0?} (IAM propagation); \
+                         AWS said: {}. Check the role's trust policy, then run the command again: \
+                         it resumes where it stopped",
+                        waited,
+                        crate::error_text(&err)
+                    );
+                }
+                progress.resource_detail(
+                    id,
+                    "waiting",
+                    &format!("IAM role {role_arn} not usable yet (propagation), retrying in {delay:.1?}, {:.0?} waited", waited),
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(8));
+            }
+            Err(err) => return Err(anyhow::Error::new(err).context(format!("{id}"))),
+        }
+    }
+}
