@@ -1,0 +1,15 @@
+//! deploy-handler: the CodePipeline Deploy-stage job worker. Reads the build's image artifact,
+//! triggers the deployment (signed webhook and/or EventBridge) and always reports the job result.
+
+pub mod artifact;
+pub mod event;
+pub mod handler;
+pub mod image;
+pub mod inflight;
+pub mod panic_report;
+pub mod params;
+pub mod report;
+pub mod targets;
+
+/// Boxed future used by the narrow dependency traits, so the handler takes `&Deps` of trait objects.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -1,0 +1,188 @@
+//! The action's `UserParameters`: an optional JSON object with a small, documented set of keys.
+
+use serde::Deserialize;
+
+/// CodePipeline's limit for an action configuration value.
+pub const MAX_USER_PARAMETERS_LEN: usize = 1000;
+/// Upper bound for `timeoutSeconds`: CodePipeline gives an action at most 24 hours in all.
+pub const MAX_TIMEOUT_SECONDS: u64 = 24 * 60 * 60;
+const MAX_NAME_LEN: usize = 128;
+
+/// Keys accepted in `UserParameters` (see README): all optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UserParameters {
+    /// Environment named in the deployment event (default: the function's `PIPELINE_ENV`).
+    pub environment: Option<String>,
+    /// Service to deploy; selects the container in `imagedefinitions.json` (default `app`).
+    pub service: Option<String>,
+    /// Overrides `DEPLOY_WEBHOOK_URL` for this action.
+    pub webhook_url: Option<String>,
+    /// Longest a long (202 Accepted) deployment may stay in progress before the job fails.
+    pub timeout_seconds: Option<u64>,
+    /// Debug builds only: panic inside the handler, to prove the panic hook reports the job.
+    #[cfg(debug_assertions)]
+    #[serde(default)]
+    pub panic_for_test: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsError {
+    #[error(
+        "UserParameters is {len} characters; CodePipeline allows at most {MAX_USER_PARAMETERS_LEN}: \
+         shorten the action's UserParameters"
+    )]
+    TooLong { len: usize },
+    #[error(
+        "UserParameters is not a valid JSON object ({problem}); set it to e.g. \
+         {{\"environment\": \"dev\", \"service\": \"app\"}} with only the keys \
+         environment, service, webhookUrl, timeoutSeconds"
+    )]
+    Invalid { problem: String },
+    #[error("UserParameters key `{key}` {problem}")]
+    BadValue { key: &'static str, problem: String },
+}
+
+impl UserParameters {
+    /// `None` or blank means "no parameters": every key has a default.
+    pub fn parse(raw: Option<&str>) -> Result<Self, ParamsError> {
+        let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(Self::default());
+        };
+        let len = raw.chars().count();
+        if len > MAX_USER_PARAMETERS_LEN {
+            return Err(ParamsError::TooLong { len });
+        }
+        let params: Self = serde_json::from_str(raw).map_err(|e| ParamsError::Invalid {
+            problem: e.to_string(),
+        })?;
+        params.validate()?;
+        Ok(params)
+    }
+
+    fn validate(&self) -> Result<(), ParamsError> {
+        for (key, value) in [
+            ("environment", &self.environment),
+            ("service", &self.service),
+        ] {
+            if let Some(value) = value
+                && (value.is_empty()
+                    || value.len() > MAX_NAME_LEN
+                    || value.chars().any(char::is_control))
+            {
+                return Err(ParamsError::BadValue {
+                    key,
+                    problem: format!(
+                        "must be 1-{MAX_NAME_LEN} printable characters; got {value:?}"
+                    ),
+                });
+            }
+        }
+        if let Some(seconds) = self.timeout_seconds
+            && !(1..=MAX_TIMEOUT_SECONDS).contains(&seconds)
+        {
+            return Err(ParamsError::BadValue {
+                key: "timeoutSeconds",
+                problem: format!("must be between 1 and {MAX_TIMEOUT_SECONDS}; got {seconds}"),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn service(&self) -> &str {
+        self.service.as_deref().unwrap_or("app")
+    }
+
+    #[cfg(debug_assertions)]
+    pub fn wants_test_panic(&self) -> bool {
+        self.panic_for_test
+    }
+
+    #[cfg(not(debug_assertions))]
+    pub fn wants_test_panic(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_or_blank_means_defaults() {
+        assert_eq!(
+            UserParameters::parse(None).unwrap(),
+            UserParameters::default()
+        );
+        assert_eq!(
+            UserParameters::parse(Some("  ")).unwrap(),
+            UserParameters::default()
+        );
+        assert_eq!(UserParameters::default().service(), "app");
+    }
+
+    #[test]
+    fn reads_every_documented_key() {
+        let p = UserParameters::parse(Some(
+            r#"{"environment":"prod","service":"api","webhookUrl":"https://deploy.example.com/hook","timeoutSeconds":900}"#,
+        ))
+        .unwrap();
+        assert_eq!(p.environment.as_deref(), Some("prod"));
+        assert_eq!(p.service(), "api");
+        assert_eq!(
+            p.webhook_url.as_deref(),
+            Some("https://deploy.example.com/hook")
+        );
+        assert_eq!(p.timeout_seconds, Some(900));
+        assert!(!p.wants_test_panic());
+    }
+
+    #[test]
+    fn rejects_unknown_keys_bad_json_and_overlong_text() {
+        let unknown = UserParameters::parse(Some(r#"{"enviroment":"dev"}"#)).unwrap_err();
+        assert!(
+            unknown.to_string().contains("unknown field `enviroment`"),
+            "{unknown}"
+        );
+        assert!(unknown.to_string().contains("only the keys"), "{unknown}");
+
+        let not_json = UserParameters::parse(Some("environment=dev")).unwrap_err();
+        assert!(
+            matches!(not_json, ParamsError::Invalid { .. }),
+            "{not_json}"
+        );
+
+        let array = UserParameters::parse(Some("[1]")).unwrap_err();
+        assert!(matches!(array, ParamsError::Invalid { .. }), "{array}");
+
+        let long = format!(r#"{{"service":"{}"}}"#, "a".repeat(1000));
+        assert_eq!(
+            UserParameters::parse(Some(&long)).unwrap_err(),
+            ParamsError::TooLong { len: long.len() }
+        );
+    }
+
+    #[test]
+    fn rejects_out_of_range_values() {
+        for bad in [
+            r#"{"timeoutSeconds":0}"#,
+            r#"{"timeoutSeconds":86401}"#,
+            r#"{"service":""}"#,
+        ] {
+            let err = UserParameters::parse(Some(bad)).unwrap_err();
+            assert!(matches!(err, ParamsError::BadValue { .. }), "{bad}: {err}");
+        }
+        assert!(UserParameters::parse(Some(r#"{"timeoutSeconds":-1}"#)).is_err());
+    }
+
+    #[test]
+    fn test_panic_key_is_accepted_only_in_debug_builds() {
+        let parsed = UserParameters::parse(Some(r#"{"panicForTest":true}"#));
+        if cfg!(debug_assertions) {
+            assert!(parsed.unwrap().wants_test_panic());
+        } else {
+            assert!(parsed.is_err());
+        }
+    }
+}

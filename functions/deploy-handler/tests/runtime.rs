@@ -1,0 +1,574 @@
+//! The compiled deploy-handler under the Lambda Runtime API emulator, against the local AWS
+//! emulator: real zips in its S3, jobs registered in its CodePipeline, results read back.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hmac::{Hmac, Mac};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use serde_json::{Value, json};
+use testkit::{Emulator, LambdaProcess, RuntimeApi};
+
+const BUCKET: &str = "artifacts-123456789012-dev";
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+const DIGEST_URI: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app-dev@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Harness {
+    emu: Emulator,
+    rt: RuntimeApi,
+    process: LambdaProcess,
+    s3: aws_sdk_s3::Client,
+    init_ms: u128,
+}
+
+impl Harness {
+    async fn start(extra_env: &[(&str, &str)]) -> Self {
+        let emu = Emulator::start().expect("the local AWS emulator starts");
+        let config = emu.sdk_config().await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
+        );
+        s3.create_bucket()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .expect("create the artifact bucket");
+        let rt = RuntimeApi::start()
+            .await
+            .expect("the Runtime API emulator starts");
+        let mut env: Vec<(String, String)> = emu.env();
+        env.push(("PIPELINE_ENV".into(), "dev".into()));
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        // Cargo builds this package's binary for its integration tests, so it is always current.
+        let binary = PathBuf::from(env!("CARGO_BIN_EXE_deploy-handler"));
+        let process = LambdaProcess::spawn(&binary, &rt, &env).expect("the function starts");
+        let first_next = rt
+            .wait_for_first_next(Duration::from_secs(20))
+            .await
+            .expect("the function polls /next");
+        let init_ms = first_next.duration_since(process.spawned_at()).as_millis();
+        Self {
+            emu,
+            rt,
+            process,
+            s3,
+            init_ms,
+        }
+    }
+
+    async fn put_artifact(&self, key: &str, body: Vec<u8>) {
+        self.s3
+            .put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .expect("upload the artifact");
+    }
+
+    fn job_event(
+        &self,
+        job_id: &str,
+        key: &str,
+        user_parameters: Option<&str>,
+        continuation: Option<&str>,
+    ) -> Value {
+        let mut event = json!({"CodePipeline.job": {
+            "id": job_id,
+            "accountId": "123456789012",
+            "data": {
+                "actionConfiguration": {"configuration": {"FunctionName": "deploy-handler-dev"}},
+                "inputArtifacts": [{
+                    "name": "BuildOutput",
+                    "revision": COMMIT,
+                    "location": {"type": "S3", "s3Location": {"bucketName": BUCKET, "objectKey": key}}
+                }],
+                "outputArtifacts": [],
+                "artifactCredentials": {
+                    "accessKeyId": "ASIAARTIFACTCREDENTIALS",
+                    "secretAccessKey": "artifact-secret-access-key",
+                    "sessionToken": "artifact-session-token",
+                    "expirationTime": 1_900_000_000_000_u64
+                }
+            }
+        }});
+        let data = &mut event["CodePipeline.job"]["data"];
+        if let Some(p) = user_parameters {
+            data["actionConfiguration"]["configuration"]["UserParameters"] = p.into();
+        }
+        if let Some(t) = continuation {
+            data["continuationToken"] = t.into();
+        }
+        event
+    }
+
+    fn new_job(&self) -> String {
+        self.emu
+            .create_job(json!({"pipelineName": "pipeline-dev", "actionName": "Deploy"}))
+            .expect("register the job")
+    }
+
+    async fn invoke(&self, event: Value) -> testkit::Invocation {
+        self.rt
+            .invoke(event, WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}\nfunction logs:\n{}", self.process.logs()))
+    }
+
+    fn job(&self, job_id: &str) -> Value {
+        self.emu.job(job_id).expect("read the job")
+    }
+
+    fn assert_logs_clean(&self) {
+        let logs = self.process.logs();
+        for secret in [
+            "artifact-secret-access-key",
+            "artifact-session-token",
+            "ASIAARTIFACTCREDENTIALS",
+            "hook-secret-value",
+        ] {
+            assert!(
+                !logs.contains(secret),
+                "{secret} leaked into the logs:\n{logs}"
+            );
+        }
+    }
+}
+
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content) in entries {
+        writer
+            .start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(content).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+fn image_detail_zip() -> Vec<u8> {
+    zip_of(&[(
+        "imageDetail.json",
+        format!(r#"{{"ImageURI":"{DIGEST_URI}"}}"#).as_bytes(),
+    )])
+}
+
+fn failure(job: &Value) -> (&str, &str) {
+    let details = &job["results"][0]["failureDetails"];
+    (
+        details["type"].as_str().unwrap_or_default(),
+        details["message"].as_str().unwrap_or_default(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_detail_succeeds_with_output_variables() {
+    let h = Harness::start(&[]).await;
+    h.put_artifact("p/ok.zip", image_detail_zip()).await;
+    let job_id = h.new_job();
+    let invocation = h.invoke(h.job_event(&job_id, "p/ok.zip", None, None)).await;
+    assert!(
+        invocation.result.is_ok(),
+        "{:?}\n{}",
+        invocation.result,
+        h.process.logs()
+    );
+
+    let job = h.job(&job_id);
+    assert_eq!(job["status"], "Succeeded", "{job:#}");
+    let result = &job["results"][0];
+    let variables = &result["outputVariables"];
+    assert_eq!(variables["IMAGE_URI"], DIGEST_URI);
+    assert_eq!(
+        variables["IMAGE_DIGEST"],
+        DIGEST_URI.split_once('@').unwrap().1
+    );
+    assert_eq!(variables["COMMIT_ID"], COMMIT);
+    assert_eq!(variables["DEPLOYMENT_ID"], job_id.as_str());
+    assert!(
+        result["executionDetails"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("recorded only"),
+        "{result:#}"
+    );
+    assert!(result.get("continuationToken").is_none());
+
+    let logs = h.process.logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains(r#""message":"deployment""#))
+        .unwrap_or_else(|| panic!("no deployment log line:\n{logs}"));
+    let line: Value = serde_json::from_str(line).expect("the deployment log line is JSON");
+    let fields = &line["fields"];
+    assert_eq!(fields["job_id"], job_id.as_str(), "{line:#}");
+    assert_eq!(fields["outcome"], "succeeded", "{line:#}");
+    assert_eq!(fields["image_uri"], DIGEST_URI, "{line:#}");
+    assert_eq!(fields["commit"], COMMIT, "{line:#}");
+    assert_eq!(fields["pipeline"], "pipeline-dev", "{line:#}");
+    assert!(fields["duration_ms"].is_u64(), "{line:#}");
+    h.assert_logs_clean();
+    eprintln!(
+        "init (spawn to first /next): {} ms; invocation {:?}",
+        h.init_ms, invocation.duration
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_definitions_succeeds_for_the_named_service() {
+    let h = Harness::start(&[]).await;
+    let defs = br#"[{"name":"worker","imageUri":"123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:1"},
+                    {"name":"api","imageUri":"123456789012.dkr.ecr.us-east-1.amazonaws.com/api-dev:v42"}]"#;
+    h.put_artifact("p/defs.zip", zip_of(&[("imagedefinitions.json", defs)]))
+        .await;
+    let job_id = h.new_job();
+    h.invoke(h.job_event(&job_id, "p/defs.zip", Some(r#"{"service":"api"}"#), None))
+        .await;
+    let job = h.job(&job_id);
+    assert_eq!(job["status"], "Succeeded", "{job:#}");
+    let variables = &job["results"][0]["outputVariables"];
+    assert_eq!(
+        variables["IMAGE_URI"],
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/api-dev:v42"
+    );
+    assert_eq!(variables["IMAGE_TAG"], "v42");
+    assert!(variables.get("IMAGE_DIGEST").is_none(), "{variables:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_object_and_non_zip_fail_with_their_types() {
+    let h = Harness::start(&[]).await;
+    let missing = h.new_job();
+    h.invoke(h.job_event(&missing, "p/nothing-here.zip", None, None))
+        .await;
+    let job = h.job(&missing);
+    assert_eq!(job["status"], "Failed", "{job:#}");
+    let (kind, message) = failure(&job);
+    assert_eq!(kind, "RevisionUnavailable", "{message}");
+    assert!(
+        message.contains("p/nothing-here.zip") && message.contains("re-run the pipeline"),
+        "{message}"
+    );
+
+    h.put_artifact("p/text.zip", b"this is not a zip".to_vec())
+        .await;
+    let not_zip = h.new_job();
+    h.invoke(h.job_event(&not_zip, "p/text.zip", None, None))
+        .await;
+    let job = h.job(&not_zip);
+    let (kind, message) = failure(&job);
+    assert_eq!(
+        (job["status"].as_str(), kind),
+        (Some("Failed"), "JobFailed"),
+        "{job:#}"
+    );
+    assert!(message.contains("not a zip archive"), "{message}");
+
+    let bad_params = h.new_job();
+    h.invoke(h.job_event(&bad_params, "p/text.zip", Some(r#"{"region":"x"}"#), None))
+        .await;
+    let job = h.job(&bad_params);
+    let (kind, message) = failure(&job);
+    assert_eq!(kind, "ConfigurationError", "{message}");
+    assert!(message.contains("unknown field `region`"), "{message}");
+    h.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_delivery_is_success_not_an_error() {
+    let h = Harness::start(&[]).await;
+    h.put_artifact("p/ok.zip", image_detail_zip()).await;
+    let job_id = h.new_job();
+    let event = h.job_event(&job_id, "p/ok.zip", None, None);
+    let first = h.invoke(event.clone()).await;
+    let second = h.invoke(event).await;
+    assert!(first.result.is_ok(), "{:?}", first.result);
+    let second = second
+        .result
+        .expect("a re-delivered job must not be an invocation error");
+    assert_eq!(second["report"], "already_finished", "{second:#}");
+    let job = h.job(&job_id);
+    assert_eq!(job["status"], "Succeeded");
+    assert_eq!(
+        job["outcomes"],
+        json!(["accepted", "InvalidJobStateException"]),
+        "{job:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panic_is_reported_as_the_jobs_failure() {
+    let h = Harness::start(&[]).await;
+    let job_id = h.new_job();
+    let started = Instant::now();
+    let invocation = h
+        .invoke(h.job_event(&job_id, "p/any.zip", Some(r#"{"panicForTest":true}"#), None))
+        .await;
+    assert!(
+        invocation.result.is_err(),
+        "the panic surfaces as an invocation error too: {:?}",
+        invocation.result
+    );
+    let job = h.job(&job_id);
+    assert_eq!(job["status"], "Failed", "{job:#}\n{}", h.process.logs());
+    let (kind, message) = failure(&job);
+    assert_eq!(kind, "JobFailed");
+    assert!(
+        message
+            .starts_with("deploy-handler panicked: panic requested by UserParameters panicForTest"),
+        "{message}"
+    );
+    assert!(
+        message.contains("handler.rs:") && message.contains("see the function's logs"),
+        "{message}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "reporting the panic took {:?}",
+        started.elapsed()
+    );
+
+    // The process survives (unwinding build) and the next job is handled normally.
+    h.put_artifact("p/ok.zip", image_detail_zip()).await;
+    let next = h.new_job();
+    h.invoke(h.job_event(&next, "p/ok.zip", None, None)).await;
+    assert_eq!(h.job(&next)["status"], "Succeeded");
+}
+
+/// A webhook receiver on 127.0.0.1:0 that records requests and answers from a script.
+#[derive(Clone, Debug)]
+struct Received {
+    method: String,
+    path: String,
+    signature: Option<String>,
+    deployment_id: Option<String>,
+    body: Bytes,
+}
+
+struct Receiver {
+    url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+async fn receiver(script: Vec<(u16, Option<&'static str>, &'static str)>) -> Receiver {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks/deploy", listener.local_addr().unwrap());
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let script = Arc::new(Mutex::new(VecDeque::from(script)));
+    let log = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (log, script) = (log.clone(), script.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let (log, script) = (log.clone(), script.clone());
+                    async move {
+                        let header = |name: &str| {
+                            req.headers()
+                                .get(name)
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_owned)
+                        };
+                        let (method, path) =
+                            (req.method().to_string(), req.uri().path().to_owned());
+                        let (signature, deployment_id) =
+                            (header("x-signature-256"), header("x-deployment-id"));
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        log.lock().unwrap().push(Received {
+                            method,
+                            path,
+                            signature,
+                            deployment_id,
+                            body,
+                        });
+                        let (status, location, text) = script
+                            .lock()
+                            .unwrap()
+                            .pop_front()
+                            .unwrap_or((500, None, "script exhausted"));
+                        let mut response = Response::builder().status(status);
+                        if let Some(location) = location {
+                            response = response.header("location", location);
+                        }
+                        Ok::<_, Infallible>(response.body(Full::new(Bytes::from(text))).unwrap())
+                    }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await;
+            });
+        }
+    });
+    Receiver { url, received }
+}
+
+fn verify(secret: &[u8], body: &[u8], header: Option<&str>) -> bool {
+    let Some(hex_mac) = header.and_then(|h| h.strip_prefix("sha256=")) else {
+        return false;
+    };
+    let Ok(expected) = hex::decode(hex_mac) else {
+        return false;
+    };
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).unwrap();
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_receives_a_verifiable_signed_event() {
+    let hook = receiver(vec![(503, None, "warming up"), (200, None, "ok")]).await;
+    let h = Harness::start(&[
+        ("DEPLOY_WEBHOOK_URL", hook.url.as_str()),
+        ("DEPLOY_WEBHOOK_SECRET", "hook-secret-value"),
+    ])
+    .await;
+    h.put_artifact("p/ok.zip", image_detail_zip()).await;
+    let job_id = h.new_job();
+    h.invoke(h.job_event(
+        &job_id,
+        "p/ok.zip",
+        Some(r#"{"environment":"staging"}"#),
+        None,
+    ))
+    .await;
+
+    let job = h.job(&job_id);
+    assert_eq!(job["status"], "Succeeded", "{job:#}\n{}", h.process.logs());
+    let received = hook.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 2, "one retry after the 503: {received:?}");
+    for request in &received {
+        assert_eq!(
+            (request.method.as_str(), request.path.as_str()),
+            ("POST", "/hooks/deploy")
+        );
+        assert!(
+            verify(
+                b"hook-secret-value",
+                &request.body,
+                request.signature.as_deref()
+            ),
+            "bad signature on {request:?}"
+        );
+        assert!(!verify(
+            b"another-secret",
+            &request.body,
+            request.signature.as_deref()
+        ));
+        assert_eq!(request.deployment_id.as_deref(), Some(job_id.as_str()));
+    }
+    let event: Value = serde_json::from_slice(&received[1].body).unwrap();
+    assert_eq!(event["deploymentId"], job_id.as_str());
+    assert_eq!(event["image"]["uri"], DIGEST_URI);
+    assert_eq!(event["image"]["repository"], "app-dev");
+    assert_eq!(event["commit"], COMMIT);
+    assert_eq!(event["environment"], "staging");
+    assert_eq!(event["pipeline"], "pipeline-dev");
+    assert!(
+        event["requestedAt"].as_str().unwrap().ends_with('Z'),
+        "{event:#}"
+    );
+    h.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_webhook_continues_until_the_deployment_succeeds() {
+    let hook = receiver(vec![
+        (202, Some("/deployments/42"), ""),
+        (
+            200,
+            None,
+            r#"{"status":"IN_PROGRESS","message":"1 of 2 tasks healthy"}"#,
+        ),
+        (
+            200,
+            None,
+            r#"{"status":"SUCCEEDED","message":"2 of 2 tasks healthy"}"#,
+        ),
+    ])
+    .await;
+    let h = Harness::start(&[
+        ("DEPLOY_WEBHOOK_URL", hook.url.as_str()),
+        ("DEPLOY_WEBHOOK_SECRET", "hook-secret-value"),
+    ])
+    .await;
+    h.put_artifact("p/ok.zip", image_detail_zip()).await;
+    let job_id = h.new_job();
+
+    h.invoke(h.job_event(&job_id, "p/ok.zip", None, None)).await;
+    let job = h.job(&job_id);
+    assert_eq!(job["status"], "InProgress", "{job:#}\n{}", h.process.logs());
+    let token = job["results"][0]["continuationToken"]
+        .as_str()
+        .expect("a continuation token")
+        .to_owned();
+    assert!(
+        job["results"][0].get("outputVariables").is_none(),
+        "{job:#}"
+    );
+    let state: Value = serde_json::from_str(&token).unwrap();
+    assert!(
+        state["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("/deployments/42"),
+        "{state:#}"
+    );
+    assert_eq!(state["deploymentId"], job_id.as_str());
+
+    h.invoke(h.job_event(&job_id, "p/ok.zip", None, Some(&token)))
+        .await;
+    let job = h.job(&job_id);
+    assert_eq!(job["status"], "InProgress", "{job:#}");
+    assert_eq!(job["results"][1]["continuationToken"], token.as_str());
+
+    h.invoke(h.job_event(&job_id, "p/ok.zip", None, Some(&token)))
+        .await;
+    let job = h.job(&job_id);
+    assert_eq!(job["status"], "Succeeded", "{job:#}");
+    assert_eq!(
+        job["results"][2]["outputVariables"]["IMAGE_URI"],
+        DIGEST_URI
+    );
+    assert!(
+        job["results"][2]["executionDetails"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("2 of 2 tasks healthy")
+    );
+
+    let received = hook.received.lock().unwrap().clone();
+    let polls: Vec<_> = received.iter().filter(|r| r.method == "GET").collect();
+    assert_eq!(polls.len(), 2, "{received:?}");
+    for poll in polls {
+        assert_eq!(poll.path, "/deployments/42");
+        assert!(
+            verify(b"hook-secret-value", b"", poll.signature.as_deref()),
+            "status GET must be signed over the empty body"
+        );
+    }
+}
