@@ -25,12 +25,21 @@ impl Target {
 
     /// `arn:{partition}:{service}:{region}:{account}:{resource}`.
     pub fn arn(&self, service: &str, resource: &str) -> String {
-        format!("arn:{}:{service}:{}:{}:{resource}", self.partition(), self.region, self.account_id)
+        format!(
+            "arn:{}:{service}:{}:{}:{resource}",
+            self.partition(),
+            self.region,
+            self.account_id
+        )
     }
 
     /// IAM ARNs have no region.
     pub fn iam_arn(&self, resource: &str) -> String {
-        format!("arn:{}:iam::{}:{resource}", self.partition(), self.account_id)
+        format!(
+            "arn:{}:iam::{}:{resource}",
+            self.partition(),
+            self.account_id
+        )
     }
 
     pub fn role_arn(&self, role: &str) -> String {
@@ -38,7 +47,11 @@ impl Target {
     }
 
     pub fn dns_suffix(&self) -> &'static str {
-        if self.partition() == "aws-cn" { "amazonaws.com.cn" } else { "amazonaws.com" }
+        if self.partition() == "aws-cn" {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        }
     }
 }
 
@@ -76,7 +89,10 @@ pub async fn load_config(region: Option<&str>) -> SdkConfig {
     if config.region().is_some() {
         return config;
     }
-    config.into_builder().region(Region::new("us-east-1")).build()
+    config
+        .into_builder()
+        .region(Region::new("us-east-1"))
+        .build()
 }
 
 impl Clients {
@@ -84,7 +100,10 @@ impl Clients {
         // A custom endpoint (AWS_ENDPOINT_URL, e.g. a local emulator) cannot serve virtual-host
         // bucket addressing, so S3 goes path-style whenever one is configured.
         let s3_config = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some())
+            .force_path_style(
+                config.endpoint_url().is_some()
+                    || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some(),
+            )
             .build();
         Self {
             s3: aws_sdk_s3::Client::from_conf(s3_config),

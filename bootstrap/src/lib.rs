@@ -2,8 +2,16 @@
 //! CI/CD pipeline. Desired state is data ([`desired`]), observing is IO ([`observe`]),
 //! [`plan::plan`] is a pure function of the two, and [`apply`] executes a plan.
 
+pub mod artifacts;
 pub mod aws;
+pub mod cli;
+pub mod config;
+pub mod desired;
+pub mod engine;
 pub mod model;
+pub mod ops;
+pub mod plan;
+pub mod policies;
 pub mod progress;
 pub mod resources;
 pub mod retry;

@@ -1,1 +1,67 @@
-fn main() {}
+//! `bootstrap`: wires the CLI to the operations and maps results to exit codes.
+
+use bootstrap::cli::{Cli, Command};
+use bootstrap::config::{self, Layer, Need};
+use bootstrap::ops::{self, Output};
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { 1 } else { 0 };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BOOTSTRAP_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: could not start the async runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let output = Output::from(cli.output);
+    let file = config::read_file(cli.config.as_deref())?;
+    let region = cli.region.or_else(|| file.region.clone());
+    let region = region.as_deref();
+    match cli.command {
+        Command::Plan(inputs) => {
+            let config = config::resolve(Layer::from(inputs), file, Need::Everything)?;
+            ops::plan(&config, region, output).await
+        }
+        Command::Deploy { inputs, yes } => {
+            let config = config::resolve(Layer::from(inputs), file, Need::Everything)?;
+            ops::deploy(&config, region, output, yes).await.map(|()| 0)
+        }
+        Command::Destroy { env, yes } => {
+            let config = config::resolve(Layer::from(env), file, Need::EnvOnly)?;
+            ops::destroy(&config, region, output, yes).await.map(|()| 0)
+        }
+        Command::Outputs(env) => {
+            let config = config::resolve(Layer::from(env), file, Need::EnvOnly)?;
+            ops::outputs(&config, region, output).await.map(|()| 0)
+        }
+    }
+}

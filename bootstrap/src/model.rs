@@ -61,7 +61,10 @@ pub struct ResourceId {
 
 impl ResourceId {
     pub fn new(kind: Kind, name: impl Into<String>) -> Self {
-        Self { kind, name: name.into() }
+        Self {
+            kind,
+            name: name.into(),
+        }
     }
 }
 

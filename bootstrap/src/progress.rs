@@ -11,7 +11,10 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(quiet: bool) -> Self {
-        Self { quiet, started: Instant::now() }
+        Self {
+            quiet,
+            started: Instant::now(),
+        }
     }
 
     pub fn quiet() -> Self {

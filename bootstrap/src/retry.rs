@@ -1,7 +1,7 @@
 //! Waiting out IAM eventual consistency: a new role is not usable by a service at once.
 
-use crate::progress::Progress;
 use crate::model::ResourceId;
+use crate::progress::Progress;
 use anyhow::Result;
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -1,0 +1,405 @@
+//! The deployment's inputs: flags win over `BOOTSTRAP_*` environment variables, which win over
+//! `bootstrap.toml`, which wins over defaults. Everything is validated before any AWS call.
+
+use anyhow::{Context, Result, bail};
+use pipeline_common::EnvName;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// How a GitHub push reaches the pipeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceMode {
+    /// GitHub version 1 source action started by a CodePipeline webhook (the default).
+    GithubWebhook,
+    /// CodeStar connection with a push trigger (AWS's recommended way).
+    Codeconnections,
+}
+
+impl std::str::FromStr for SourceMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "github-webhook" => Ok(Self::GithubWebhook),
+            "codeconnections" => Ok(Self::Codeconnections),
+            other => Err(format!(
+                "unknown source `{other}`: use `github-webhook` or `codeconnections`"
+            )),
+        }
+    }
+}
+
+/// Optional inputs as given by one layer (flags/env, or the file); `None` = not given there.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Layer {
+    pub env: Option<String>,
+    pub region: Option<String>,
+    pub github_repo: Option<String>,
+    pub branch: Option<String>,
+    pub source: Option<SourceMode>,
+    pub github_token_secret: Option<String>,
+    pub connection_arn: Option<String>,
+    pub file_path_includes: Option<Vec<String>>,
+    pub file_path_excludes: Option<Vec<String>>,
+    pub notify_email: Option<Vec<String>>,
+    pub notify_url: Option<Vec<String>>,
+    pub notify_states: Option<Vec<String>>,
+    pub artifacts_dir: Option<PathBuf>,
+    pub tag: Option<BTreeMap<String, String>>,
+    pub log_retention_days: Option<i32>,
+    pub deploy_webhook_url: Option<String>,
+    pub deploy_webhook_secret_arn: Option<String>,
+    pub lambda_memory_mb: Option<i32>,
+    pub deploy_timeout_seconds: Option<i32>,
+    pub build_timeout_minutes: Option<i32>,
+}
+
+/// Validated configuration of one environment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub env: EnvName,
+    pub region: Option<String>,
+    pub github_owner: String,
+    pub github_repo: String,
+    pub branch: String,
+    pub source: SourceMode,
+    pub github_token_secret: Option<String>,
+    pub connection_arn: Option<String>,
+    pub file_path_includes: Vec<String>,
+    pub file_path_excludes: Vec<String>,
+    pub notify_emails: Vec<String>,
+    pub notify_urls: Vec<String>,
+    pub notify_states: Vec<String>,
+    pub artifacts_dir: PathBuf,
+    pub tags: BTreeMap<String, String>,
+    pub log_retention_days: i32,
+    pub deploy_webhook_url: Option<String>,
+    pub deploy_webhook_secret_arn: Option<String>,
+    pub lambda_memory_mb: i32,
+    pub deploy_timeout_seconds: i32,
+    pub build_timeout_minutes: i32,
+}
+
+/// CloudWatch Logs accepts only these retention periods.
+pub const RETENTION_DAYS: [i32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// Reads `bootstrap.toml` (or the given path); a missing default file is fine, a missing
+/// explicit one or a malformed one is an error naming the line.
+pub fn read_file(path: Option<&Path>) -> Result<Layer> {
+    let (path, explicit) = match path {
+        Some(p) => (p.to_path_buf(), true),
+        None => (PathBuf::from("bootstrap.toml"), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok(Layer::default());
+        }
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    };
+    toml::from_str(&text).map_err(|err| {
+        anyhow::anyhow!(
+            "{} is not valid: {}\nfix the file (keys are the long flag names, e.g. github-repo = \"owner/repo\")",
+            path.display(),
+            err.to_string().trim_end()
+        )
+    })
+}
+
+fn pick<T>(first: Option<T>, second: Option<T>) -> Option<T> {
+    first.or(second)
+}
+
+/// What a command needs: `deploy`/`plan` need the source repository, `destroy`/`outputs` do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    Everything,
+    EnvOnly,
+}
+
+/// Merges the layers (flags and environment first, then the file) and validates every value.
+pub fn resolve(given: Layer, file: Layer, need: Need) -> Result<Config> {
+    let env_raw = pick(given.env, file.env).context(
+        "no environment given: pass --env NAME (or set BOOTSTRAP_ENV, or `env` in bootstrap.toml)",
+    )?;
+    let env = EnvName::parse(&env_raw)?;
+    let repo = pick(given.github_repo, file.github_repo);
+    let (github_owner, github_repo) = match (repo, need) {
+        (Some(repo), _) => parse_repo(&repo)?,
+        (None, Need::EnvOnly) => (String::new(), String::new()),
+        (None, Need::Everything) => bail!(
+            "no source repository given: pass --github-repo OWNER/REPO (or BOOTSTRAP_GITHUB_REPO, or `github-repo` in bootstrap.toml)"
+        ),
+    };
+    let branch = pick(given.branch, file.branch).unwrap_or_else(|| "main".to_owned());
+    if branch.is_empty() || branch.contains(char::is_whitespace) || branch.starts_with("refs/") {
+        bail!("branch `{branch}` is not valid: give the plain branch name, e.g. --branch main");
+    }
+    let log_retention_days = pick(given.log_retention_days, file.log_retention_days).unwrap_or(30);
+    if !RETENTION_DAYS.contains(&log_retention_days) {
+        bail!(
+            "--log-retention-days {log_retention_days} is not a period CloudWatch Logs accepts; use one of {RETENTION_DAYS:?}"
+        );
+    }
+    let mut tags = file.tag.unwrap_or_default();
+    tags.extend(given.tag.unwrap_or_default());
+    for (key, value) in &tags {
+        validate_tag(key, value)?;
+    }
+    let notify_emails = pick(given.notify_email, file.notify_email).unwrap_or_default();
+    for email in &notify_emails {
+        let valid = email
+            .split_once('@')
+            .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'));
+        if !valid {
+            bail!("--notify-email `{email}` is not an email address");
+        }
+    }
+    let notify_urls = pick(given.notify_url, file.notify_url).unwrap_or_default();
+    for url in &notify_urls {
+        if !url.starts_with("https://") {
+            bail!("--notify-url `{url}` must be an https:// URL (SNS delivers to HTTPS endpoints)");
+        }
+    }
+    let notify_states = pick(given.notify_states, file.notify_states).unwrap_or_else(|| {
+        ["STARTED", "SUCCEEDED", "FAILED"]
+            .map(String::from)
+            .to_vec()
+    });
+    for state in &notify_states {
+        if state.is_empty() || !state.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+            bail!(
+                "--notify-states `{state}` is not a pipeline state; use upper-case names like STARTED,SUCCEEDED,FAILED"
+            );
+        }
+    }
+    let deploy_webhook_url = pick(given.deploy_webhook_url, file.deploy_webhook_url);
+    if let Some(url) = &deploy_webhook_url {
+        if !url.starts_with("https://") {
+            bail!(
+                "--deploy-webhook-url `{url}` must be an https:// URL (the deployment event is signed, not encrypted)"
+            );
+        }
+    }
+    let lambda_memory_mb = pick(given.lambda_memory_mb, file.lambda_memory_mb).unwrap_or(128);
+    if !(128..=10240).contains(&lambda_memory_mb) {
+        bail!("--lambda-memory-mb {lambda_memory_mb} is outside Lambda's 128..=10240");
+    }
+    let deploy_timeout_seconds =
+        pick(given.deploy_timeout_seconds, file.deploy_timeout_seconds).unwrap_or(120);
+    if !(10..=900).contains(&deploy_timeout_seconds) {
+        bail!(
+            "--deploy-timeout-seconds {deploy_timeout_seconds} is outside 10..=900 (Lambda's limit is 900)"
+        );
+    }
+    let build_timeout_minutes =
+        pick(given.build_timeout_minutes, file.build_timeout_minutes).unwrap_or(30);
+    if !(5..=2160).contains(&build_timeout_minutes) {
+        bail!("--build-timeout-minutes {build_timeout_minutes} is outside CodeBuild's 5..=2160");
+    }
+    let source = pick(given.source, file.source).unwrap_or(SourceMode::GithubWebhook);
+    let connection_arn = pick(given.connection_arn, file.connection_arn);
+    if let Some(arn) = &connection_arn {
+        if !(arn.starts_with("arn:")
+            && (arn.contains(":codestar-connections:") || arn.contains(":codeconnections:")))
+        {
+            bail!("--connection-arn `{arn}` is not a CodeStar/CodeConnections connection ARN");
+        }
+    }
+    Ok(Config {
+        env,
+        region: pick(given.region, file.region),
+        github_owner,
+        github_repo,
+        branch,
+        source,
+        github_token_secret: pick(given.github_token_secret, file.github_token_secret),
+        connection_arn,
+        file_path_includes: pick(given.file_path_includes, file.file_path_includes)
+            .unwrap_or_default(),
+        file_path_excludes: pick(given.file_path_excludes, file.file_path_excludes)
+            .unwrap_or_default(),
+        notify_emails,
+        notify_urls,
+        notify_states,
+        artifacts_dir: pick(given.artifacts_dir, file.artifacts_dir)
+            .unwrap_or_else(|| PathBuf::from("target/lambda")),
+        tags,
+        log_retention_days,
+        deploy_webhook_url,
+        deploy_webhook_secret_arn: pick(
+            given.deploy_webhook_secret_arn,
+            file.deploy_webhook_secret_arn,
+        ),
+        lambda_memory_mb,
+        deploy_timeout_seconds,
+        build_timeout_minutes,
+    })
+}
+
+fn parse_repo(raw: &str) -> Result<(String, String)> {
+    let valid_part = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    match raw.split_once('/') {
+        Some((owner, repo)) if valid_part(owner) && valid_part(repo) => {
+            Ok((owner.to_owned(), repo.to_owned()))
+        }
+        _ => bail!("--github-repo `{raw}` is not OWNER/REPO (e.g. --github-repo octo-org/service)"),
+    }
+}
+
+fn validate_tag(key: &str, value: &str) -> Result<()> {
+    use pipeline_common::tags;
+    if [tags::MANAGED_BY, tags::ENVIRONMENT].contains(&key) {
+        bail!("--tag {key}=... is reserved: the bootstrap sets {key} itself to prove ownership");
+    }
+    if key.is_empty() || key.len() > 128 || value.len() > 256 || key.starts_with("aws:") {
+        bail!(
+            "--tag {key}={value} breaks AWS tag rules (key 1-128 chars, not starting with aws:, value up to 256 chars)"
+        );
+    }
+    Ok(())
+}
+
+/// Parses `KEY=VALUE` (for `--tag`).
+pub fn parse_tag(raw: &str) -> Result<(String, String), String> {
+    raw.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("--tag `{raw}` is not KEY=VALUE"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(env: &str) -> Layer {
+        Layer {
+            env: Some(env.into()),
+            github_repo: Some("octo/app".into()),
+            ..Layer::default()
+        }
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_defaults_fill_the_rest() {
+        let file: Layer = toml::from_str(
+            "env = \"prod\"\nbranch = \"release\"\nlog-retention-days = 7\n[tag]\nteam = \"a\"\n",
+        )
+        .unwrap();
+        let mut given = layer("dev");
+        given.tag = Some(BTreeMap::from([("team".into(), "b".into())]));
+        let config = resolve(given, file, Need::Everything).unwrap();
+        assert_eq!(config.env.as_str(), "dev");
+        assert_eq!(config.branch, "release");
+        assert_eq!(config.log_retention_days, 7);
+        assert_eq!(config.tags["team"], "b");
+        assert_eq!(config.source, SourceMode::GithubWebhook);
+        assert_eq!(config.artifacts_dir, PathBuf::from("target/lambda"));
+    }
+
+    #[test]
+    fn each_bad_input_is_named_with_its_fix() {
+        let cases: Vec<(Layer, &str)> = vec![
+            (
+                Layer {
+                    env: Some("Dev".into()),
+                    ..layer("x")
+                },
+                "lowercase",
+            ),
+            (
+                Layer {
+                    github_repo: Some("no-slash".into()),
+                    ..layer("dev")
+                },
+                "OWNER/REPO",
+            ),
+            (
+                Layer {
+                    log_retention_days: Some(8),
+                    ..layer("dev")
+                },
+                "retention",
+            ),
+            (
+                Layer {
+                    notify_email: Some(vec!["nobody".into()]),
+                    ..layer("dev")
+                },
+                "email",
+            ),
+            (
+                Layer {
+                    notify_url: Some(vec!["http://x".into()]),
+                    ..layer("dev")
+                },
+                "https://",
+            ),
+            (
+                Layer {
+                    tag: Some(BTreeMap::from([("ManagedBy".into(), "me".into())])),
+                    ..layer("dev")
+                },
+                "reserved",
+            ),
+            (
+                Layer {
+                    branch: Some("refs/heads/main".into()),
+                    ..layer("dev")
+                },
+                "plain branch",
+            ),
+        ];
+        for (given, expected) in cases {
+            let err = resolve(given, Layer::default(), Need::Everything)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{err} should mention {expected}");
+        }
+        let err = resolve(Layer::default(), Layer::default(), Need::EnvOnly)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--env"), "{err}");
+        let err = resolve(
+            Layer {
+                env: Some("dev".into()),
+                ..Layer::default()
+            },
+            Layer::default(),
+            Need::Everything,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--github-repo"), "{err}");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_rejected_with_the_line() {
+        let dir = std::env::temp_dir().join(format!("bootstrap-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bootstrap.toml");
+        std::fs::write(&path, "env = \"dev\"\ngithub_repo = \"a/b\"\n").unwrap();
+        let err = read_file(Some(&path)).unwrap_err().to_string();
+        assert!(
+            err.contains("github_repo") && err.contains("github-repo"),
+            "{err}"
+        );
+        std::fs::write(&path, "env = [\n").unwrap();
+        assert!(
+            read_file(Some(&path))
+                .unwrap_err()
+                .to_string()
+                .contains("not valid")
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,569 @@
+//! The desired state of one environment, built as data from the configuration.
+
+use crate::artifacts::LambdaZip;
+use crate::aws::Target;
+use crate::config::{Config, SourceMode};
+use crate::model::*;
+use crate::policies::{self, Arns};
+use pipeline_common::{EnvName, codebuild_env, env_vars, tags};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// CodeBuild's managed image for Docker builds on x86_64.
+pub const BUILD_IMAGE: &str = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
+/// Tagged images the repository keeps.
+pub const KEEP_TAGGED_IMAGES: u32 = 30;
+/// Artifacts and their old versions expire after this many days.
+pub const ARTIFACT_EXPIRY_DAYS: i32 = 30;
+pub const INLINE_POLICY_NAME: &str = "permissions";
+/// Statement id of the permission letting the events rule invoke the notifier.
+pub const EVENTS_PERMISSION_SID: &str = "events-rule-invoke";
+
+/// The Lambda zips the environment deploys.
+#[derive(Clone, Debug)]
+pub struct Zips {
+    pub deploy_handler: LambdaZip,
+    pub event_notifier: LambdaZip,
+}
+
+/// Values only known once something exists (a created connection's ARN).
+#[derive(Clone, Debug, Default)]
+pub struct Late {
+    pub connection_arn: Option<String>,
+}
+
+pub fn arns(env: &EnvName, target: &Target) -> Arns {
+    let n = env.names();
+    let bucket = n.artifact_bucket(&target.account_id);
+    Arns {
+        bucket: format!("arn:{}:s3:::{bucket}", target.partition()),
+        repository: target.arn("ecr", &format!("repository/{}", n.ecr_repository())),
+        project: target.arn("codebuild", &format!("project/{}", n.codebuild_project())),
+        report_groups: target.arn(
+            "codebuild",
+            &format!("report-group/{}-*", n.codebuild_project()),
+        ),
+        pipeline: target.arn("codepipeline", &n.pipeline()),
+        deploy_handler: target.arn("lambda", &format!("function:{}", n.deploy_handler())),
+        codebuild_log_group: target.arn("logs", &format!("log-group:{}", n.codebuild_log_group())),
+        deploy_handler_log_group: target.arn(
+            "logs",
+            &format!("log-group:{}", n.deploy_handler_log_group()),
+        ),
+        event_notifier_log_group: target.arn(
+            "logs",
+            &format!("log-group:{}", n.event_notifier_log_group()),
+        ),
+        topic: target.arn("sns", &n.notification_topic()),
+        failed_rule: target.arn("events", &format!("rule/{}", n.failed_rule())),
+        event_bus: target.arn("events", "event-bus/default"),
+        codebuild_role: target.role_arn(&n.codebuild_role()),
+        pipeline_role: target.role_arn(&n.pipeline_role()),
+        event_notifier_role: target.role_arn(&n.event_notifier_role()),
+    }
+}
+
+pub fn repository_uri(env: &EnvName, target: &Target) -> String {
+    format!(
+        "{}.dkr.ecr.{}.{}/{}",
+        target.account_id,
+        target.region,
+        target.dns_suffix(),
+        env.names().ecr_repository()
+    )
+}
+
+fn id(kind: Kind, name: impl Into<String>) -> ResourceId {
+    ResourceId::new(kind, name)
+}
+
+/// Every resource an environment can own, whatever its configuration (both source modes):
+/// what `destroy` removes and what `deploy` deletes when no longer desired.
+pub fn inventory(env: &EnvName, target: &Target) -> Vec<ResourceId> {
+    let n = env.names();
+    let mut ids = vec![
+        id(Kind::Role, n.codebuild_role()),
+        id(Kind::Role, n.pipeline_role()),
+        id(Kind::Role, n.deploy_handler_role()),
+        id(Kind::Role, n.event_notifier_role()),
+        id(Kind::LogGroup, n.codebuild_log_group()),
+        id(Kind::LogGroup, n.deploy_handler_log_group()),
+        id(Kind::LogGroup, n.event_notifier_log_group()),
+        id(Kind::Secret, n.webhook_secret()),
+        id(Kind::Connection, n.connection()),
+        id(Kind::Bucket, n.artifact_bucket(&target.account_id)),
+        id(Kind::Repository, n.ecr_repository()),
+        id(Kind::Topic, n.notification_topic()),
+        id(Kind::Function, n.deploy_handler()),
+        id(Kind::Function, n.event_notifier()),
+        id(Kind::Project, n.codebuild_project()),
+        id(Kind::Pipeline, n.pipeline()),
+        id(Kind::Webhook, n.webhook()),
+        id(Kind::Rule, n.events_rule()),
+        id(Kind::Rule, n.failed_rule()),
+        id(
+            Kind::Permission,
+            format!("{}/{EVENTS_PERMISSION_SID}", n.event_notifier()),
+        ),
+    ];
+    ids.sort();
+    ids
+}
+
+pub fn resource_tags(config: &Config) -> Tags {
+    let mut all = config.tags.clone();
+    all.insert(
+        tags::PROJECT.to_owned(),
+        config
+            .tags
+            .get(tags::PROJECT)
+            .cloned()
+            .unwrap_or_else(|| tags::PROJECT_VALUE.to_owned()),
+    );
+    all.insert(tags::ENVIRONMENT.to_owned(), config.env.to_string());
+    all.insert(
+        tags::MANAGED_BY.to_owned(),
+        tags::MANAGED_BY_VALUE.to_owned(),
+    );
+    all
+}
+
+/// Builds the whole desired state. Pure: same inputs, same output.
+pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<Desired> {
+    let env = &config.env;
+    let n = env.names();
+    let arns = arns(env, target);
+    let tags = resource_tags(config);
+    let connection_arn = config
+        .connection_arn
+        .clone()
+        .or_else(|| late.connection_arn.clone());
+    let webhook_mode = config.source == SourceMode::GithubWebhook;
+    let mut out = Vec::new();
+    let mut push = |kind: Kind, name: String, spec: Spec, depends_on: Vec<ResourceId>| {
+        out.push(Desired {
+            id: id(kind, name),
+            spec,
+            depends_on,
+        });
+    };
+
+    // Roles: policies name computed ARNs, so roles depend on nothing.
+    let roles = [
+        (
+            n.codebuild_role(),
+            "codebuild.amazonaws.com",
+            "CodeBuild builds and pushes the image",
+            policies::codebuild_role(&arns),
+        ),
+        (
+            n.pipeline_role(),
+            "codepipeline.amazonaws.com",
+            "CodePipeline runs Source, Build and Deploy",
+            policies::pipeline_role(&arns, connection_arn.as_deref()),
+        ),
+        (
+            n.deploy_handler_role(),
+            "lambda.amazonaws.com",
+            "deploy-handler reports job results and triggers deployments",
+            policies::deploy_handler_role(&arns, true, config.deploy_webhook_secret_arn.as_deref()),
+        ),
+        (
+            n.event_notifier_role(),
+            "lambda.amazonaws.com",
+            "event-notifier reads failure details and publishes notifications",
+            policies::event_notifier_role(&arns),
+        ),
+    ];
+    for (name, service, description, policy) in roles {
+        let spec = RoleSpec {
+            name: name.clone(),
+            description: format!("{description} ({env})"),
+            trust_policy: policies::trust(service, target),
+            inline_policy_name: INLINE_POLICY_NAME.to_owned(),
+            inline_policy: policy,
+            tags: tags.clone(),
+        };
+        push(Kind::Role, name, Spec::Role(spec), vec![]);
+    }
+
+    for group in [
+        n.codebuild_log_group(),
+        n.deploy_handler_log_group(),
+        n.event_notifier_log_group(),
+    ] {
+        let spec = LogGroupSpec {
+            name: group.clone(),
+            retention_days: config.log_retention_days,
+            tags: tags.clone(),
+        };
+        push(Kind::LogGroup, group, Spec::LogGroup(spec), vec![]);
+    }
+
+    let bucket = n.artifact_bucket(&target.account_id);
+    push(
+        Kind::Bucket,
+        bucket.clone(),
+        Spec::Bucket(BucketSpec {
+            name: bucket.clone(),
+            versioning: true,
+            sse_algorithm: "AES256".to_owned(),
+            kms_key_id: None,
+            expire_days: ARTIFACT_EXPIRY_DAYS,
+            noncurrent_expire_days: ARTIFACT_EXPIRY_DAYS,
+            abort_multipart_days: 7,
+            block_public_access: true,
+            object_ownership: "BucketOwnerEnforced".to_owned(),
+            policy: policies::bucket(&arns),
+            tags: tags.clone(),
+        }),
+        // The policy names the roles as principals, and AWS rejects principals that don't exist.
+        vec![
+            id(Kind::Role, n.pipeline_role()),
+            id(Kind::Role, n.codebuild_role()),
+        ],
+    );
+
+    push(
+        Kind::Repository,
+        n.ecr_repository(),
+        Spec::Repository(RepositorySpec {
+            name: n.ecr_repository(),
+            tag_immutable: true,
+            scan_on_push: true,
+            encryption_type: "AES256".to_owned(),
+            kms_key: None,
+            lifecycle_policy: policies::repository_lifecycle(KEEP_TAGGED_IMAGES),
+            repository_policy: policies::repository(&arns),
+            tags: tags.clone(),
+        }),
+        vec![id(Kind::Role, n.codebuild_role())],
+    );
+
+    let mut subscriptions: Vec<Subscription> = config
+        .notify_emails
+        .iter()
+        .map(|e| Subscription {
+            protocol: "email".to_owned(),
+            endpoint: e.clone(),
+        })
+        .chain(config.notify_urls.iter().map(|u| Subscription {
+            protocol: "https".to_owned(),
+            endpoint: u.clone(),
+        }))
+        .collect();
+    subscriptions.sort();
+    subscriptions.dedup();
+    push(
+        Kind::Topic,
+        n.notification_topic(),
+        Spec::Topic(TopicSpec {
+            name: n.notification_topic(),
+            policy: policies::topic(&arns, target),
+            // EventBridge cannot publish to a topic encrypted with the AWS managed key
+            // (alias/aws/sns), and the FAILED rule publishes directly; see README "Encryption".
+            kms_key_id: None,
+            subscriptions,
+            tags: tags.clone(),
+        }),
+        vec![id(Kind::Role, n.event_notifier_role())],
+    );
+
+    let mut deploy_env = BTreeMap::from([
+        (env_vars::PIPELINE_ENV.to_owned(), env.to_string()),
+        (env_vars::DEPLOY_EVENT_BUS.to_owned(), "default".to_owned()),
+    ]);
+    if let Some(url) = &config.deploy_webhook_url {
+        deploy_env.insert(env_vars::DEPLOY_WEBHOOK_URL.to_owned(), url.clone());
+    }
+    if let Some(secret) = &config.deploy_webhook_secret_arn {
+        deploy_env.insert(
+            env_vars::DEPLOY_WEBHOOK_SECRET_ARN.to_owned(),
+            secret.clone(),
+        );
+    }
+    let notifier_env = BTreeMap::from([
+        (env_vars::PIPELINE_ENV.to_owned(), env.to_string()),
+        (env_vars::NOTIFY_TOPIC_ARN.to_owned(), arns.topic.clone()),
+        (
+            env_vars::NOTIFY_STATES.to_owned(),
+            config.notify_states.join(","),
+        ),
+    ]);
+    let functions = [
+        (
+            n.deploy_handler(),
+            n.deploy_handler_role(),
+            n.deploy_handler_log_group(),
+            &zips.deploy_handler,
+            deploy_env,
+            config.deploy_timeout_seconds,
+            None,
+            None,
+        ),
+        (
+            n.event_notifier(),
+            n.event_notifier_role(),
+            n.event_notifier_log_group(),
+            &zips.event_notifier,
+            notifier_env,
+            30,
+            Some(arns.topic.clone()),
+            Some(2),
+        ),
+    ];
+    for (name, role, log_group, zip, environment, timeout, destination, retries) in functions {
+        let mut depends_on = vec![
+            id(Kind::Role, role.clone()),
+            id(Kind::LogGroup, log_group.clone()),
+        ];
+        if destination.is_some() {
+            depends_on.push(id(Kind::Topic, n.notification_topic()));
+        }
+        push(
+            Kind::Function,
+            name.clone(),
+            Spec::Function(FunctionSpec {
+                name,
+                role_arn: target.role_arn(&role),
+                runtime: "provided.al2023".to_owned(),
+                handler: "bootstrap".to_owned(),
+                architecture: zip.architecture.clone(),
+                memory_mb: config.lambda_memory_mb,
+                timeout_seconds: timeout,
+                environment,
+                log_group,
+                log_format: "JSON".to_owned(),
+                code_sha256: zip.code_sha256.clone(),
+                zip_path: zip.path.clone(),
+                on_failure_destination: destination,
+                max_retry_attempts: retries,
+                tags: tags.clone(),
+            }),
+            depends_on,
+        );
+    }
+
+    let build_env = BTreeMap::from([
+        (
+            codebuild_env::ACCOUNT_ID.to_owned(),
+            target.account_id.clone(),
+        ),
+        (
+            codebuild_env::REPOSITORY_URI.to_owned(),
+            repository_uri(env, target),
+        ),
+        (
+            codebuild_env::REPOSITORY_NAME.to_owned(),
+            n.ecr_repository(),
+        ),
+        (codebuild_env::PIPELINE_ENV.to_owned(), env.to_string()),
+        (codebuild_env::DOCKER_CONTEXT.to_owned(), ".".to_owned()),
+    ]);
+    push(
+        Kind::Project,
+        n.codebuild_project(),
+        Spec::Project(ProjectSpec {
+            name: n.codebuild_project(),
+            service_role_arn: target.role_arn(&n.codebuild_role()),
+            image: BUILD_IMAGE.to_owned(),
+            compute_type: "BUILD_GENERAL1_SMALL".to_owned(),
+            environment_type: "LINUX_CONTAINER".to_owned(),
+            privileged_mode: true,
+            environment: build_env,
+            buildspec: "buildspec.yml".to_owned(),
+            log_group: n.codebuild_log_group(),
+            timeout_minutes: config.build_timeout_minutes,
+            queued_timeout_minutes: 60,
+            cache_modes: vec![
+                "LOCAL_DOCKER_LAYER_CACHE".to_owned(),
+                "LOCAL_SOURCE_CACHE".to_owned(),
+            ],
+            tags: tags.clone(),
+        }),
+        vec![
+            id(Kind::Role, n.codebuild_role()),
+            id(Kind::LogGroup, n.codebuild_log_group()),
+        ],
+    );
+
+    let (source, pipeline_type) = if webhook_mode {
+        (
+            SourceSpec::GithubWebhook {
+                owner: config.github_owner.clone(),
+                repo: config.github_repo.clone(),
+                branch: config.branch.clone(),
+            },
+            "V1",
+        )
+    } else {
+        (
+            SourceSpec::Connection {
+                connection_arn: connection_arn.clone(),
+                full_repository_id: format!("{}/{}", config.github_owner, config.github_repo),
+                branch: config.branch.clone(),
+                file_path_includes: config.file_path_includes.clone(),
+                file_path_excludes: config.file_path_excludes.clone(),
+            },
+            "V2",
+        )
+    };
+    let mut pipeline_deps = vec![
+        id(Kind::Role, n.pipeline_role()),
+        id(Kind::Bucket, bucket.clone()),
+        id(Kind::Project, n.codebuild_project()),
+        id(Kind::Function, n.deploy_handler()),
+    ];
+    if !webhook_mode && config.connection_arn.is_none() {
+        pipeline_deps.push(id(Kind::Connection, n.connection()));
+    }
+    let user_parameters =
+        json!({ "environment": env.as_str(), "service": n.ecr_repository() }).to_string();
+    push(
+        Kind::Pipeline,
+        n.pipeline(),
+        Spec::Pipeline(PipelineSpec {
+            name: n.pipeline(),
+            role_arn: target.role_arn(&n.pipeline_role()),
+            pipeline_type: pipeline_type.to_owned(),
+            artifact_bucket: bucket,
+            source,
+            build_project: n.codebuild_project(),
+            deploy_function: n.deploy_handler(),
+            deploy_user_parameters: user_parameters,
+            tags: tags.clone(),
+        }),
+        pipeline_deps,
+    );
+
+    if webhook_mode {
+        push(
+            Kind::Secret,
+            n.webhook_secret(),
+            Spec::Secret(SecretSpec {
+                name: n.webhook_secret(),
+                description: format!(
+                    "HMAC secret of the GitHub webhook of {} (generated once, never printed)",
+                    n.pipeline()
+                ),
+                tags: tags.clone(),
+            }),
+            vec![],
+        );
+        push(
+            Kind::Webhook,
+            n.webhook(),
+            Spec::Webhook(WebhookSpec {
+                name: n.webhook(),
+                target_pipeline: n.pipeline(),
+                target_action: "Source".to_owned(),
+                filters: vec![WebhookFilter {
+                    json_path: "$.ref".to_owned(),
+                    match_equals: format!("refs/heads/{}", config.branch),
+                }],
+                authentication: "GITHUB_HMAC".to_owned(),
+                secret_name: n.webhook_secret(),
+                registered: true,
+                tags: tags.clone(),
+            }),
+            vec![
+                id(Kind::Pipeline, n.pipeline()),
+                id(Kind::Secret, n.webhook_secret()),
+            ],
+        );
+    } else if config.connection_arn.is_none() {
+        push(
+            Kind::Connection,
+            n.connection(),
+            Spec::Connection(ConnectionSpec {
+                name: n.connection(),
+                provider_type: "GitHub".to_owned(),
+                tags: tags.clone(),
+            }),
+            vec![],
+        );
+    }
+
+    let pipeline_arn = arns.pipeline.clone();
+    let notify_states: Vec<&str> = {
+        let mut states: Vec<&str> = config.notify_states.iter().map(String::as_str).collect();
+        if !states.contains(&"FAILED") {
+            states.push("FAILED");
+        }
+        states
+    };
+    push(
+        Kind::Rule,
+        n.events_rule(),
+        Spec::Rule(RuleSpec {
+            name: n.events_rule(),
+            description: format!("{} state changes to the event-notifier", n.pipeline()),
+            event_pattern: json!({
+                "source": ["aws.codepipeline"],
+                "detail-type": ["CodePipeline Pipeline Execution State Change", "CodePipeline Action Execution State Change"],
+                "resources": [pipeline_arn],
+                "detail": { "state": notify_states }
+            }),
+            targets: vec![RuleTarget {
+                id: "event-notifier".to_owned(),
+                arn: target.arn("lambda", &format!("function:{}", n.event_notifier())),
+                max_event_age_seconds: 3600,
+                max_retry_attempts: 8,
+                input_paths: None,
+                input_template: None,
+            }],
+            tags: tags.clone(),
+        }),
+        vec![id(Kind::Function, n.event_notifier())],
+    );
+    push(
+        Kind::Rule,
+        n.failed_rule(),
+        Spec::Rule(RuleSpec {
+            name: n.failed_rule(),
+            description: format!(
+                "{} FAILED straight to SNS, so failure mail arrives even if the notifier is broken",
+                n.pipeline()
+            ),
+            event_pattern: json!({
+                "source": ["aws.codepipeline"],
+                "detail-type": ["CodePipeline Pipeline Execution State Change"],
+                "resources": [arns.pipeline],
+                "detail": { "state": ["FAILED"] }
+            }),
+            targets: vec![RuleTarget {
+                id: "notifications-topic".to_owned(),
+                arn: arns.topic.clone(),
+                max_event_age_seconds: 3600,
+                max_retry_attempts: 8,
+                input_paths: Some(BTreeMap::from([
+                    ("pipeline".to_owned(), "$.detail.pipeline".to_owned()),
+                    ("execution".to_owned(), "$.detail.execution-id".to_owned()),
+                    ("time".to_owned(), "$.time".to_owned()),
+                ])),
+                input_template: Some(format!(
+                    "\"Pipeline <pipeline> FAILED at <time> (execution <execution>). Details: https://{region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/<pipeline>/executions/<execution>/timeline?region={region}\"",
+                    region = target.region
+                )),
+            }],
+            tags: tags.clone(),
+        }),
+        vec![id(Kind::Topic, n.notification_topic())],
+    );
+
+    push(
+        Kind::Permission,
+        format!("{}/{EVENTS_PERMISSION_SID}", n.event_notifier()),
+        Spec::Permission(PermissionSpec {
+            function_name: n.event_notifier(),
+            statement_id: EVENTS_PERMISSION_SID.to_owned(),
+            principal: "events.amazonaws.com".to_owned(),
+            source_arn: target.arn("events", &format!("rule/{}", n.events_rule())),
+            source_account: target.account_id.clone(),
+        }),
+        vec![id(Kind::Function, n.event_notifier())],
+    );
+
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}

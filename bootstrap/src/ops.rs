@@ -1,0 +1,497 @@
+//! The four commands' operations: plan, deploy, destroy, outputs. They compose config,
+//! desired state, observation, the pure plan and the engine; the CLI layer only parses.
+
+use crate::artifacts;
+use crate::aws::{self, Clients, Target};
+use crate::config::{Config, SourceMode};
+use crate::desired::{self, Late, Zips};
+use crate::engine;
+use crate::model::{Kind, ResourceId};
+use crate::plan::{self, Action, Plan};
+use crate::progress::Progress;
+use crate::resources::{self, Ctx, Inputs};
+use crate::secret::Secret;
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::io::IsTerminal;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+/// Clients plus where they point, resolved once per command.
+#[derive(Debug)]
+pub struct Session {
+    pub clients: Clients,
+    pub target: Target,
+    pub progress: Progress,
+    pub output: Output,
+}
+
+impl Session {
+    pub async fn connect(region: Option<&str>, output: Output) -> Result<Self> {
+        let config = aws::load_config(region).await;
+        let region = config
+            .region()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        let clients = Clients::new(&config);
+        let identity = clients.sts.get_caller_identity().send().await.map_err(|err| {
+            anyhow::anyhow!(
+                "could not find out which AWS account to use: {}\ncheck your credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, `aws sso login`) and AWS_ENDPOINT_URL",
+                crate::error_text(&err)
+            )
+        })?;
+        let account_id = identity
+            .account()
+            .context("STS returned no account id")?
+            .to_owned();
+        Ok(Self {
+            clients,
+            target: Target { account_id, region },
+            progress: Progress::new(output == Output::Json),
+            output,
+        })
+    }
+
+    pub fn ctx<'a>(&'a self, inputs: &'a Inputs) -> Ctx<'a> {
+        Ctx {
+            clients: &self.clients,
+            target: &self.target,
+            progress: &self.progress,
+            inputs,
+        }
+    }
+}
+
+/// Everything `plan` computed, for printing and for `deploy` to apply.
+#[derive(Debug)]
+pub struct Planned {
+    pub desired: Vec<crate::model::Desired>,
+    pub observed: engine::ObservedMap,
+    pub plan: Plan,
+}
+
+async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<Planned> {
+    let zips = Zips {
+        deploy_handler: artifacts::read(&config.artifacts_dir, "deploy-handler")?,
+        event_notifier: artifacts::read(&config.artifacts_dir, "event-notifier")?,
+    };
+    let ctx = session.ctx(inputs);
+    let inventory = desired::inventory(&config.env, &session.target);
+    let observed = engine::observe_all(ctx, &inventory).await?;
+    let connection_id = ResourceId::new(Kind::Connection, config.env.names().connection());
+    let late = Late {
+        connection_arn: observed
+            .get(&connection_id)
+            .and_then(Option::as_ref)
+            .and_then(|o| o.arn.clone()),
+    };
+    let desired = desired::build(config, &session.target, &zips, &late);
+    let plan = plan::plan(&desired, &observed, &inventory, config.env.as_str());
+    Ok(Planned {
+        desired,
+        observed,
+        plan,
+    })
+}
+
+#[derive(Serialize)]
+struct PlanReport<'a> {
+    env: &'a str,
+    account: &'a str,
+    region: &'a str,
+    changes: &'a [plan::Change],
+    summary: std::collections::BTreeMap<&'static str, usize>,
+    /// Every IAM policy document, so anyone can audit them.
+    policies: Value,
+}
+
+fn policies_of(planned: &Planned) -> Value {
+    let mut out = serde_json::Map::new();
+    for want in &planned.desired {
+        if let crate::model::Spec::Role(role) = &want.spec {
+            out.insert(
+                role.name.clone(),
+                json!({ "trust": role.trust_policy, "inline": role.inline_policy }),
+            );
+        }
+    }
+    Value::Object(out)
+}
+
+fn print_plan(session: &Session, config: &Config, planned: &Planned) {
+    let counts = planned.plan.counts();
+    if session.output == Output::Json {
+        let report = PlanReport {
+            env: config.env.as_str(),
+            account: &session.target.account_id,
+            region: &session.target.region,
+            changes: &planned.plan.changes,
+            summary: counts,
+            policies: policies_of(planned),
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+        return;
+    }
+    println!(
+        "Plan for environment `{}` (account {}, {}):",
+        config.env, session.target.account_id, session.target.region
+    );
+    for change in &planned.plan.changes {
+        let (symbol, detail) = match &change.action {
+            Action::Create => ("+ create   ", String::new()),
+            Action::Update { fields } => ("~ update   ", format!("  ({})", fields.join(", "))),
+            Action::Unchanged => ("  unchanged", String::new()),
+            Action::Delete => ("- delete   ", String::new()),
+            Action::Conflict { reason } => ("! conflict ", format!("\n      {reason}")),
+        };
+        println!("  {symbol} {}{detail}", change.id);
+    }
+    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} to {k}")).collect();
+    println!(
+        "{}",
+        summary
+            .join(", ")
+            .replace("to unchanged", "unchanged")
+            .replace("to conflict", "in conflict")
+    );
+}
+
+/// `plan`: 0 when nothing would change, 2 when something would.
+pub async fn plan(config: &Config, region: Option<&str>, output: Output) -> Result<u8> {
+    let session = Session::connect(region, output).await?;
+    let planned = compute(&session, config, &Inputs::default()).await?;
+    print_plan(&session, config, &planned);
+    Ok(if planned.plan.has_changes() { 2 } else { 0 })
+}
+
+fn confirm(verb: &str, yes: bool) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to {verb} without confirmation: there is no terminal to ask on; add --yes to proceed"
+        );
+    }
+    eprint!("Do you want to {verb}? Only 'yes' will be accepted: ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if answer.trim() != "yes" {
+        bail!("{verb} cancelled; nothing was changed");
+    }
+    Ok(())
+}
+
+async fn github_token(session: &Session, config: &Config) -> Result<Secret> {
+    if let Some(name) = &config.github_token_secret {
+        let inputs = Inputs::default();
+        return resources::secrets::read_value(session.ctx(&inputs), name)
+            .await
+            .with_context(|| format!("reading the GitHub token from the secret `{name}`"));
+    }
+    match std::env::var("GITHUB_TOKEN") {
+        Ok(token) if !token.trim().is_empty() => Ok(Secret::new(token.trim())),
+        _ => bail!(
+            "the GitHub source (version 1 action) needs an OAuth token: set GITHUB_TOKEN, or pass \
+             --github-token-secret NAME of a Secrets Manager secret holding it"
+        ),
+    }
+}
+
+/// `deploy`: create or converge everything, then print the outputs.
+pub async fn deploy(
+    config: &Config,
+    region: Option<&str>,
+    output: Output,
+    yes: bool,
+) -> Result<()> {
+    let session = Session::connect(region, output).await?;
+    let mut inputs = Inputs::default();
+    let mut planned = compute(&session, config, &inputs).await?;
+    if let Some(conflict) = planned.plan.conflicts().first() {
+        if let Action::Conflict { reason } = &conflict.action {
+            bail!("{reason}\nnothing was changed");
+        }
+    }
+    if !planned.plan.has_changes() {
+        session
+            .progress
+            .line("no changes: everything is up to date");
+        return print_outputs(&session, config, &inputs).await;
+    }
+    if output == Output::Text {
+        print_plan(&session, config, &planned);
+    }
+    confirm("deploy these changes", yes)?;
+    let pipeline_id = ResourceId::new(Kind::Pipeline, config.env.names().pipeline());
+    let pipeline_changes = matches!(
+        planned.plan.action(&pipeline_id),
+        Some(Action::Create | Action::Update { .. })
+    );
+    if config.source == SourceMode::GithubWebhook {
+        if pipeline_changes {
+            inputs.github_token = Some(github_token(&session, config).await?);
+        }
+        session.progress.line(
+            "note: the GitHub version 1 source action is no longer recommended by AWS; \
+             `--source codeconnections` uses a CodeStar connection instead",
+        );
+    }
+    // A connection's ARN carries a random id: create it first so the pipeline and its role can name it.
+    if config.source == SourceMode::Codeconnections && config.connection_arn.is_none() {
+        let connection_id = ResourceId::new(Kind::Connection, config.env.names().connection());
+        if let Some(want) = planned.desired.iter().find(|d| d.id == connection_id) {
+            if matches!(planned.plan.action(&connection_id), Some(Action::Create)) {
+                session.progress.resource(&connection_id, "creating");
+                resources::create(session.ctx(&inputs), want).await?;
+                planned = compute(&session, config, &inputs).await?;
+            }
+        }
+    }
+    engine::apply(
+        session.ctx(&inputs),
+        &planned.plan,
+        &planned.desired,
+        &planned.observed,
+    )
+    .await?;
+    let counts = planned.plan.counts();
+    session.progress.line(&format!(
+        "deploy finished in {:.1?}: {} created, {} updated, {} deleted, {} unchanged",
+        session.progress.elapsed(),
+        counts.get("create").unwrap_or(&0),
+        counts.get("update").unwrap_or(&0),
+        counts.get("delete").unwrap_or(&0),
+        counts.get("unchanged").unwrap_or(&0),
+    ));
+    if !config.notify_emails.is_empty() {
+        session.progress.line("email subscriptions stay pending until each recipient confirms the message AWS sends them");
+    }
+    print_outputs(&session, config, &inputs).await
+}
+
+/// `destroy`: remove everything the environment owns, then verify nothing is left.
+pub async fn destroy(
+    config: &Config,
+    region: Option<&str>,
+    output: Output,
+    yes: bool,
+) -> Result<()> {
+    let session = Session::connect(region, output).await?;
+    let inputs = Inputs::default();
+    let ctx = session.ctx(&inputs);
+    let env = config.env.as_str();
+    let inventory = desired::inventory(&config.env, &session.target);
+    let observed = engine::observe_all(ctx, &inventory).await?;
+    let existing: Vec<&ResourceId> = inventory
+        .iter()
+        .filter(|id| matches!(observed.get(*id), Some(Some(_))))
+        .collect();
+    if output == Output::Text {
+        println!(
+            "Destroy environment `{env}` (account {}, {}):",
+            session.target.account_id, session.target.region
+        );
+        for id in &existing {
+            let ours = observed[*id]
+                .as_ref()
+                .is_some_and(|o| o.spec.tags().is_none() || plan::owned(&o.tags, env));
+            println!(
+                "  {} {id}",
+                if ours {
+                    "- delete"
+                } else {
+                    "! keep (not ours)"
+                }
+            );
+        }
+        if existing.is_empty() {
+            println!("  nothing to delete");
+        }
+    }
+    if !existing.is_empty() {
+        confirm(&format!("destroy environment `{env}`"), yes)?;
+    }
+    let deleted = engine::destroy(ctx, &inventory, &observed, env).await?;
+    let after = engine::observe_all(ctx, &inventory).await?;
+    let remaining: Vec<String> = after
+        .iter()
+        .filter_map(|(id, o)| {
+            o.as_ref()
+                .filter(|o| o.spec.tags().is_none() || plan::owned(&o.tags, env))
+                .map(|_| id.to_string())
+        })
+        .chain(tagged_leftovers(&session, env).await)
+        .collect();
+    if output == Output::Json {
+        let deleted: Vec<String> = deleted.iter().map(ToString::to_string).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({ "env": env, "deleted": deleted, "remaining": remaining })
+            )?
+        );
+    }
+    if !remaining.is_empty() {
+        bail!(
+            "destroy finished but these remain:\n  {}\nrun destroy again; if they persist, remove them by hand",
+            remaining.join("\n  ")
+        );
+    }
+    session.progress.line(&format!(
+        "destroy finished in {:.1?}: {} deleted, nothing of `{env}` remains",
+        session.progress.elapsed(),
+        deleted.len()
+    ));
+    Ok(())
+}
+
+/// Anything still tagged as ours, through the Resource Groups Tagging API (which can lag behind
+/// deletions for a few seconds, so it is asked a few times).
+async fn tagged_leftovers(session: &Session, env: &str) -> Vec<String> {
+    use aws_sdk_resourcegroupstagging::types::TagFilter;
+    use pipeline_common::tags;
+    let mut last = Vec::new();
+    for attempt in 0..4 {
+        if attempt > 0 {
+            session
+                .progress
+                .line("waiting for the tagging API to reflect the deletions");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+        let response = session
+            .clients
+            .tagging
+            .get_resources()
+            .tag_filters(
+                TagFilter::builder()
+                    .key(tags::ENVIRONMENT)
+                    .values(env)
+                    .build(),
+            )
+            .tag_filters(
+                TagFilter::builder()
+                    .key(tags::MANAGED_BY)
+                    .values(tags::MANAGED_BY_VALUE)
+                    .build(),
+            )
+            .send()
+            .await;
+        match response {
+            Ok(page) => {
+                last = page
+                    .resource_tag_mapping_list()
+                    .iter()
+                    .filter_map(|m| m.resource_arn().map(str::to_owned))
+                    .collect();
+                if last.is_empty() {
+                    return last;
+                }
+            }
+            Err(err) => {
+                session.progress.line(&format!(
+                    "could not double-check through the tagging API ({}); the per-service check above passed",
+                    crate::error_text(&err)
+                ));
+                return Vec::new();
+            }
+        }
+    }
+    last
+}
+
+/// `outputs`: what users wire into other systems.
+pub async fn outputs(config: &Config, region: Option<&str>, output: Output) -> Result<()> {
+    let session = Session::connect(region, output).await?;
+    print_outputs(&session, config, &Inputs::default()).await
+}
+
+async fn print_outputs(session: &Session, config: &Config, inputs: &Inputs) -> Result<()> {
+    let ctx = session.ctx(inputs);
+    let n = config.env.names();
+    let target = &session.target;
+    let ids = [
+        ResourceId::new(Kind::Pipeline, n.pipeline()),
+        ResourceId::new(Kind::Connection, n.connection()),
+    ];
+    let observed = engine::observe_all(ctx, &ids).await?;
+    let Some(Some(_pipeline)) = observed.get(&ids[0]) else {
+        bail!(
+            "environment `{}` is not deployed in account {} ({}): run `bootstrap deploy --env {}` first",
+            config.env,
+            target.account_id,
+            target.region,
+            config.env
+        );
+    };
+    let webhook_url = resources::webhook::url_of(ctx, &n.webhook()).await?;
+    let connection = observed.get(&ids[1]).and_then(Option::as_ref);
+    let mut outputs = serde_json::Map::new();
+    let console = format!("https://{}.console.aws.amazon.com", target.region);
+    outputs.insert(
+        "pipelineUrl".into(),
+        json!(format!(
+            "{console}/codesuite/codepipeline/pipelines/{}/view?region={}",
+            n.pipeline(),
+            target.region
+        )),
+    );
+    outputs.insert(
+        "ecrRepositoryUri".into(),
+        json!(desired::repository_uri(&config.env, target)),
+    );
+    outputs.insert(
+        "artifactBucket".into(),
+        json!(n.artifact_bucket(&target.account_id)),
+    );
+    outputs.insert(
+        "deployHandlerArn".into(),
+        json!(target.arn("lambda", &format!("function:{}", n.deploy_handler()))),
+    );
+    outputs.insert(
+        "eventNotifierArn".into(),
+        json!(target.arn("lambda", &format!("function:{}", n.event_notifier()))),
+    );
+    outputs.insert(
+        "notificationTopicArn".into(),
+        json!(target.arn("sns", &n.notification_topic())),
+    );
+    if let Some(url) = webhook_url {
+        outputs.insert("webhookUrl".into(), json!(url));
+    }
+    if let Some(connection) = connection {
+        outputs.insert("connectionArn".into(), json!(connection.arn));
+        outputs.insert("connectionStatus".into(), json!(connection.status));
+    }
+    if session.output == Output::Json {
+        println!("{}", serde_json::to_string_pretty(&Value::Object(outputs))?);
+    } else {
+        println!("Outputs of environment `{}`:", config.env);
+        for (key, value) in &outputs {
+            println!(
+                "  {key:<22} {}",
+                value
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| value.to_string())
+            );
+        }
+        if connection.and_then(|c| c.status.as_deref()) == Some("PENDING") {
+            println!(
+                "\nThe GitHub connection is PENDING: open {console}/codesuite/settings/connections?region={} , choose {} and \
+                 'Update pending connection' to authorize GitHub; the pipeline starts on the next push after that.",
+                target.region,
+                n.connection()
+            );
+        }
+    }
+    Ok(())
+}

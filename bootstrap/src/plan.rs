@@ -1,0 +1,298 @@
+//! The pure heart of the reconciler: `plan(desired, observed)` decides, per resource, whether
+//! to create, update (and which fields), leave alone, delete, or refuse. No IO happens here.
+
+use crate::model::{Desired, Observed, ResourceId, Spec, Tags};
+use pipeline_common::tags;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    /// The fields whose desired and observed values differ (drift included).
+    Update {
+        fields: Vec<String>,
+    },
+    Unchanged,
+    /// Ours, but no longer desired (e.g. the webhook after switching to a connection).
+    Delete,
+    /// Carries our name but not our tags: never touched.
+    Conflict {
+        reason: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Change {
+    pub id: ResourceId,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.changes
+            .iter()
+            .any(|c| !matches!(c.action, Action::Unchanged))
+    }
+
+    pub fn conflicts(&self) -> Vec<&Change> {
+        self.changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Conflict { .. }))
+            .collect()
+    }
+
+    pub fn action(&self, id: &ResourceId) -> Option<&Action> {
+        self.changes.iter().find(|c| &c.id == id).map(|c| &c.action)
+    }
+
+    /// Counts per action, for the summary line.
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        for change in &self.changes {
+            let key = match change.action {
+                Action::Create => "create",
+                Action::Update { .. } => "update",
+                Action::Unchanged => "unchanged",
+                Action::Delete => "delete",
+                Action::Conflict { .. } => "conflict",
+            };
+            *counts.entry(key).or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// Is a resource with these tags ours, for this environment?
+pub fn owned(observed_tags: &Tags, env: &str) -> bool {
+    observed_tags.get(tags::MANAGED_BY).map(String::as_str) == Some(tags::MANAGED_BY_VALUE)
+        && observed_tags.get(tags::ENVIRONMENT).map(String::as_str) == Some(env)
+}
+
+fn ownership_conflict(id: &ResourceId, observed: &Observed, env: &str) -> Option<Action> {
+    // Resources AWS cannot tag (Lambda permissions) belong to whoever owns their parent.
+    observed.spec.tags()?;
+    if owned(&observed.tags, env) {
+        return None;
+    }
+    Some(Action::Conflict {
+        reason: format!(
+            "{id} exists but is not managed by this tool for environment `{env}` (it lacks the tags \
+             {}={} and {}={env}); rename or delete it yourself, or pick another --env",
+            tags::MANAGED_BY,
+            tags::MANAGED_BY_VALUE,
+            tags::ENVIRONMENT
+        ),
+    })
+}
+
+/// Top-level spec fields whose values differ, in the spec's field order.
+pub fn differing_fields(desired: &Spec, observed: &Spec) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(d)), Ok(serde_json::Value::Object(o))) = (
+        serde_json::to_value(desired),
+        serde_json::to_value(observed),
+    ) else {
+        return vec!["type".to_owned()];
+    };
+    d.iter()
+        .filter(|(key, value)| o.get(key.as_str()) != Some(value))
+        .map(|(key, _)| key.clone())
+        .collect()
+}
+
+/// Compares every desired resource with what was observed, and every observed resource that
+/// is no longer desired (`stale`) becomes a delete when it is ours.
+pub fn plan(
+    desired: &[Desired],
+    observed: &BTreeMap<ResourceId, Option<Observed>>,
+    stale: &[ResourceId],
+    env: &str,
+) -> Plan {
+    let mut changes = Vec::new();
+    for want in desired {
+        let action = match observed.get(&want.id).and_then(Option::as_ref) {
+            None => Action::Create,
+            Some(have) => ownership_conflict(&want.id, have, env).unwrap_or_else(|| {
+                let fields = differing_fields(&want.spec, &have.spec);
+                if fields.is_empty() {
+                    Action::Unchanged
+                } else {
+                    Action::Update { fields }
+                }
+            }),
+        };
+        changes.push(Change {
+            id: want.id.clone(),
+            action,
+        });
+    }
+    for id in stale {
+        if desired.iter().any(|d| &d.id == id) {
+            continue;
+        }
+        if let Some(Some(have)) = observed.get(id) {
+            let action =
+                ownership_conflict(id, have, env).map_or(Action::Delete, |_| Action::Unchanged);
+            if action == Action::Delete {
+                changes.push(Change {
+                    id: id.clone(),
+                    action,
+                });
+            }
+        }
+    }
+    changes.sort_by(|a, b| a.id.cmp(&b.id));
+    Plan { changes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, LogGroupSpec, PermissionSpec};
+
+    fn our_tags(env: &str) -> Tags {
+        Tags::from([
+            (
+                tags::MANAGED_BY.to_owned(),
+                tags::MANAGED_BY_VALUE.to_owned(),
+            ),
+            (tags::ENVIRONMENT.to_owned(), env.to_owned()),
+        ])
+    }
+
+    fn log_group(name: &str, retention: i32, tags: Tags) -> Spec {
+        Spec::LogGroup(LogGroupSpec {
+            name: name.to_owned(),
+            retention_days: retention,
+            tags,
+        })
+    }
+
+    fn desired(name: &str, retention: i32) -> Desired {
+        Desired {
+            id: ResourceId::new(Kind::LogGroup, name),
+            spec: log_group(name, retention, our_tags("dev")),
+            depends_on: vec![],
+        }
+    }
+
+    fn seen(spec: Spec, tags: Tags) -> Option<Observed> {
+        Some(Observed {
+            spec,
+            tags,
+            arn: None,
+            status: None,
+        })
+    }
+
+    #[test]
+    fn absent_is_created_equal_is_unchanged_drift_is_an_update_of_that_field() {
+        let want = vec![desired("a", 30), desired("b", 30), desired("c", 30)];
+        let observed = BTreeMap::from([
+            (want[0].id.clone(), None),
+            (
+                want[1].id.clone(),
+                seen(log_group("b", 30, our_tags("dev")), our_tags("dev")),
+            ),
+            (
+                want[2].id.clone(),
+                seen(log_group("c", 7, our_tags("dev")), our_tags("dev")),
+            ),
+        ]);
+        let plan = plan(&want, &observed, &[], "dev");
+        assert_eq!(plan.action(&want[0].id), Some(&Action::Create));
+        assert_eq!(plan.action(&want[1].id), Some(&Action::Unchanged));
+        assert_eq!(
+            plan.action(&want[2].id),
+            Some(&Action::Update {
+                fields: vec!["retention_days".into()]
+            })
+        );
+        assert!(plan.has_changes());
+    }
+
+    #[test]
+    fn a_resource_without_our_tags_is_a_conflict_never_an_update() {
+        let want = vec![desired("a", 30)];
+        let foreign = Tags::from([("team".to_owned(), "other".to_owned())]);
+        let observed = BTreeMap::from([(
+            want[0].id.clone(),
+            seen(log_group("a", 7, foreign.clone()), foreign),
+        )]);
+        let plan = plan(&want, &observed, &[], "dev");
+        assert!(matches!(
+            plan.action(&want[0].id),
+            Some(Action::Conflict { .. })
+        ));
+        assert_eq!(plan.conflicts().len(), 1);
+    }
+
+    #[test]
+    fn another_environments_resource_is_a_conflict() {
+        let want = vec![desired("a", 30)];
+        let observed = BTreeMap::from([(
+            want[0].id.clone(),
+            seen(log_group("a", 30, our_tags("prod")), our_tags("prod")),
+        )]);
+        assert!(matches!(
+            plan(&want, &observed, &[], "dev").action(&want[0].id),
+            Some(Action::Conflict { .. })
+        ));
+    }
+
+    #[test]
+    fn stale_resources_are_deleted_only_when_ours() {
+        let ours = ResourceId::new(Kind::LogGroup, "old");
+        let theirs = ResourceId::new(Kind::LogGroup, "foreign");
+        let gone = ResourceId::new(Kind::LogGroup, "gone");
+        let observed = BTreeMap::from([
+            (
+                ours.clone(),
+                seen(log_group("old", 30, our_tags("dev")), our_tags("dev")),
+            ),
+            (
+                theirs.clone(),
+                seen(log_group("foreign", 30, Tags::new()), Tags::new()),
+            ),
+            (gone.clone(), None),
+        ]);
+        let plan = plan(
+            &[],
+            &observed,
+            &[ours.clone(), theirs.clone(), gone.clone()],
+            "dev",
+        );
+        assert_eq!(plan.action(&ours), Some(&Action::Delete));
+        assert_eq!(plan.action(&theirs), None);
+        assert_eq!(plan.action(&gone), None);
+    }
+
+    #[test]
+    fn untaggable_resources_are_not_ownership_checked() {
+        let spec = Spec::Permission(PermissionSpec {
+            function_name: "f".into(),
+            statement_id: "s".into(),
+            principal: "events.amazonaws.com".into(),
+            source_arn: "arn".into(),
+            source_account: "1".into(),
+        });
+        let id = ResourceId::new(Kind::Permission, "f/s");
+        let want = vec![Desired {
+            id: id.clone(),
+            spec: spec.clone(),
+            depends_on: vec![],
+        }];
+        let observed = BTreeMap::from([(id.clone(), seen(spec, Tags::new()))]);
+        assert_eq!(
+            plan(&want, &observed, &[], "dev").action(&id),
+            Some(&Action::Unchanged)
+        );
+    }
+}

@@ -1,0 +1,315 @@
+//! Every IAM and resource policy the stack creates, as pure functions of names and ARNs.
+//!
+//! Actions are always explicit; a wildcard resource appears only for the actions listed in
+//! [`WILDCARD_RESOURCE_ACTIONS`], each with the reason AWS leaves no narrower choice.
+
+use crate::aws::Target;
+use serde_json::{Value, json};
+
+/// Actions that AWS authorises only on `"Resource": "*"`.
+pub const WILDCARD_RESOURCE_ACTIONS: [(&str, &str); 4] = [
+    (
+        "ecr:GetAuthorizationToken",
+        "the registry login token is account-wide; ECR defines no resource type for it",
+    ),
+    (
+        "codepipeline:PutJobSuccessResult",
+        "job-result actions support no resource-level permissions (jobs have no ARN)",
+    ),
+    (
+        "codepipeline:PutJobFailureResult",
+        "job-result actions support no resource-level permissions (jobs have no ARN)",
+    ),
+    (
+        "codepipeline:GetJobDetails",
+        "job actions support no resource-level permissions (jobs have no ARN)",
+    ),
+];
+
+fn statement(sid: &str, actions: &[&str], resources: Vec<String>) -> Value {
+    json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources })
+}
+
+fn document(statements: Vec<Value>) -> Value {
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// Trust policy for one service principal, limited to our account (confused-deputy protection).
+pub fn trust(service: &str, target: &Target) -> Value {
+    document(vec![json!({
+        "Effect": "Allow",
+        "Principal": { "Service": service },
+        "Action": "sts:AssumeRole",
+        "Condition": { "StringEquals": { "aws:SourceAccount": target.account_id } }
+    })])
+}
+
+/// The ARNs the policies refer to, all computable before anything exists.
+#[derive(Clone, Debug)]
+pub struct Arns {
+    pub bucket: String,
+    pub repository: String,
+    pub project: String,
+    pub report_groups: String,
+    pub pipeline: String,
+    pub deploy_handler: String,
+    pub codebuild_log_group: String,
+    pub deploy_handler_log_group: String,
+    pub event_notifier_log_group: String,
+    pub topic: String,
+    pub failed_rule: String,
+    pub event_bus: String,
+    pub codebuild_role: String,
+    pub pipeline_role: String,
+    pub event_notifier_role: String,
+}
+
+fn log_write(sid: &str, group_arn: &str) -> Value {
+    statement(
+        sid,
+        &["logs:CreateLogStream", "logs:PutLogEvents"],
+        vec![format!("{group_arn}:*")],
+    )
+}
+
+pub fn codebuild_role(arns: &Arns) -> Value {
+    document(vec![
+        log_write("WriteBuildLogs", &arns.codebuild_log_group),
+        statement(
+            "ReadSourceWriteArtifacts",
+            &["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            vec![format!("{}/*", arns.bucket)],
+        ),
+        statement(
+            "LocateArtifactBucket",
+            &["s3:GetBucketAcl", "s3:GetBucketLocation"],
+            vec![arns.bucket.clone()],
+        ),
+        statement(
+            "LogInToEcr",
+            &["ecr:GetAuthorizationToken"],
+            vec!["*".to_owned()],
+        ),
+        statement(
+            "PushAndPullImages",
+            &[
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:CompleteLayerUpload",
+                "ecr:DescribeImages",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:InitiateLayerUpload",
+                "ecr:PutImage",
+                "ecr:UploadLayerPart",
+            ],
+            vec![arns.repository.clone()],
+        ),
+        statement(
+            "PublishTestReports",
+            &[
+                "codebuild:BatchPutTestCases",
+                "codebuild:CreateReport",
+                "codebuild:CreateReportGroup",
+                "codebuild:UpdateReport",
+            ],
+            vec![arns.report_groups.clone()],
+        ),
+    ])
+}
+
+pub fn pipeline_role(arns: &Arns, connection_arn: Option<&str>) -> Value {
+    let mut statements = vec![
+        statement(
+            "ArtifactObjects",
+            &["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            vec![format!("{}/*", arns.bucket)],
+        ),
+        statement(
+            "ArtifactBucket",
+            &["s3:GetBucketLocation", "s3:GetBucketVersioning"],
+            vec![arns.bucket.clone()],
+        ),
+        statement(
+            "RunBuild",
+            &["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
+            vec![arns.project.clone()],
+        ),
+        statement(
+            "InvokeDeployHandler",
+            &["lambda:InvokeFunction"],
+            vec![arns.deploy_handler.clone()],
+        ),
+    ];
+    if let Some(connection) = connection_arn {
+        let action = if connection.contains(":codeconnections:") {
+            "codeconnections:UseConnection"
+        } else {
+            "codestar-connections:UseConnection"
+        };
+        statements.push(statement(
+            "UseGitHubConnection",
+            &[action],
+            vec![connection.to_owned()],
+        ));
+    }
+    document(statements)
+}
+
+pub fn deploy_handler_role(
+    arns: &Arns,
+    event_bus: bool,
+    webhook_secret_arn: Option<&str>,
+) -> Value {
+    let mut statements = vec![
+        log_write("WriteFunctionLogs", &arns.deploy_handler_log_group),
+        statement(
+            "ReportJobResults",
+            &[
+                "codepipeline:GetJobDetails",
+                "codepipeline:PutJobFailureResult",
+                "codepipeline:PutJobSuccessResult",
+            ],
+            vec!["*".to_owned()],
+        ),
+    ];
+    if event_bus {
+        statements.push(statement(
+            "EmitDeploymentEvents",
+            &["events:PutEvents"],
+            vec![arns.event_bus.clone()],
+        ));
+    }
+    if let Some(secret) = webhook_secret_arn {
+        statements.push(statement(
+            "ReadWebhookSigningSecret",
+            &["secretsmanager:GetSecretValue"],
+            vec![secret.to_owned()],
+        ));
+    }
+    document(statements)
+}
+
+pub fn event_notifier_role(arns: &Arns) -> Value {
+    document(vec![
+        log_write("WriteFunctionLogs", &arns.event_notifier_log_group),
+        statement(
+            "PublishNotifications",
+            &["sns:Publish"],
+            vec![arns.topic.clone()],
+        ),
+        statement(
+            "ReadFailureDetails",
+            &[
+                "codepipeline:GetPipelineExecution",
+                "codepipeline:ListActionExecutions",
+            ],
+            vec![arns.pipeline.clone()],
+        ),
+    ])
+}
+
+/// Bucket policy: TLS only, and the pipeline and build roles get exactly the object calls they make.
+pub fn bucket(arns: &Arns) -> Value {
+    let objects = format!("{}/*", arns.bucket);
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [arns.bucket, objects],
+                "Condition": { "Bool": { "aws:SecureTransport": "false" } }
+            },
+            {
+                "Sid": "PipelineAndBuildObjects",
+                "Effect": "Allow",
+                "Principal": { "AWS": [arns.pipeline_role, arns.codebuild_role] },
+                "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                "Resource": objects
+            }
+        ]
+    })
+}
+
+/// Repository policy: only the build role pushes and pulls.
+pub fn repository(arns: &Arns) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "BuildRolePushPull",
+            "Effect": "Allow",
+            "Principal": { "AWS": arns.codebuild_role },
+            "Action": [
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:CompleteLayerUpload",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:InitiateLayerUpload",
+                "ecr:PutImage",
+                "ecr:UploadLayerPart"
+            ]
+        }]
+    })
+}
+
+/// Expire untagged images after 7 days; keep the newest `keep` tagged images.
+pub fn repository_lifecycle(keep: u32) -> Value {
+    json!({
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": "expire untagged images after 7 days",
+                "selection": { "tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 7 },
+                "action": { "type": "expire" }
+            },
+            {
+                "rulePriority": 2,
+                "description": format!("keep the last {keep} tagged images"),
+                "selection": { "tagStatus": "tagged", "tagPatternList": ["*"], "countType": "imageCountMoreThan", "countNumber": keep },
+                "action": { "type": "expire" }
+            }
+        ]
+    })
+}
+
+/// Topic policy: only our FAILED rule (by source ARN) and our notifier role may publish.
+pub fn topic(arns: &Arns, target: &Target) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "FailedRulePublishes",
+                "Effect": "Allow",
+                "Principal": { "Service": "events.amazonaws.com" },
+                "Action": "sns:Publish",
+                "Resource": arns.topic,
+                "Condition": { "ArnEquals": { "aws:SourceArn": arns.failed_rule } }
+            },
+            {
+                "Sid": "NotifierPublishes",
+                "Effect": "Allow",
+                "Principal": { "AWS": arns.event_notifier_role },
+                "Action": "sns:Publish",
+                "Resource": arns.topic,
+                "Condition": { "StringEquals": { "aws:SourceAccount": target.account_id } }
+            }
+        ]
+    })
+}
+
+/// Every action in a policy document, for audits.
+pub fn actions(policy: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for statement in policy["Statement"].as_array().into_iter().flatten() {
+        match &statement["Action"] {
+            Value::String(a) => out.push(a.clone()),
+            Value::Array(list) => {
+                out.extend(list.iter().filter_map(|a| a.as_str().map(str::to_owned)))
+            }
+            _ => {}
+        }
+    }
+    out
+}
