@@ -1,0 +1,235 @@
+//! The whole stack against the local emulator, through the real `bootstrap` binary: deploy from
+//! nothing, a no-op re-deploy, drift repaired, two environments side by side, bad input, a
+//! foreign resource, and destroy leaving nothing behind.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use testkit::Emulator;
+
+struct Cli<'a> {
+    emulator: &'a Emulator,
+    artifacts: PathBuf,
+    workdir: PathBuf,
+}
+
+impl Cli<'_> {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+            .args(args)
+            .arg("--artifacts-dir")
+            .arg(&self.artifacts)
+            .envs(self.emulator.env())
+            .env("GITHUB_TOKEN", "gh-token-for-tests-0123456789")
+            .current_dir(&self.workdir)
+            .output()
+            .expect("bootstrap runs")
+    }
+
+    fn run_env_only(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+            .args(args)
+            .envs(self.emulator.env())
+            .current_dir(&self.workdir)
+            .output()
+            .expect("bootstrap runs")
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+#[track_caller]
+fn assert_code(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "exit code; output:\n{}", text(output));
+}
+
+/// A zip holding a `bootstrap` that is an x86_64 ELF header: enough for Lambda's emulator.
+fn fake_lambda_zips(dir: &Path) {
+    for function in ["deploy-handler", "event-notifier"] {
+        let mut elf = vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0];
+        elf.resize(18, 0);
+        elf.extend_from_slice(&0x3E_u16.to_le_bytes());
+        elf.extend_from_slice(function.as_bytes());
+        elf.resize(256, 0);
+        std::fs::create_dir_all(dir.join(function)).expect("dir");
+        let file = std::fs::File::create(dir.join(function).join("bootstrap.zip")).expect("zip file");
+        let mut zip = zip::ZipWriter::new(file);
+        zip.start_file("bootstrap", zip::write::SimpleFileOptions::default().unix_permissions(0o755)).expect("entry");
+        zip.write_all(&elf).expect("write");
+        zip.finish().expect("finish");
+    }
+}
+
+fn setup(name: &str, emulator: &Emulator) -> Cli<'_> {
+    let workdir = std::env::temp_dir().join(format!("bootstrap-stack-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&workdir);
+    let artifacts = workdir.join("lambda");
+    fake_lambda_zips(&artifacts);
+    Cli { emulator, artifacts, workdir }
+}
+
+fn plan_json(cli: &Cli<'_>, env: &str) -> (i32, Value) {
+    let output = cli.run(&["plan", "--env", env, "--github-repo", "octo/app", "--output", "json"]);
+    let code = output.status.code().unwrap_or(-1);
+    let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("plan json: {e}\n{}", text(&output)));
+    (code, json)
+}
+
+fn changed(plan: &Value) -> Vec<(String, String, Vec<String>)> {
+    plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["action"] != "unchanged")
+        .map(|c| {
+            let fields = c["fields"].as_array().map(|f| f.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
+            (c["action"].as_str().unwrap_or_default().to_owned(), c["id"]["name"].as_str().unwrap_or_default().to_owned(), fields)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_noop_drift_and_destroy() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("lifecycle", &emulator);
+    let config = emulator.sdk_config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let bucket = format!("artifacts-{}-dev", testkit::ACCOUNT_ID);
+
+    let (code, plan) = plan_json(&cli, "dev");
+    assert_eq!(code, 2, "a fresh account needs changes");
+    assert!(changed(&plan).iter().all(|(action, _, _)| action == "create"));
+    assert!(plan["policies"]["codebuild-role-dev"]["inline"]["Statement"].is_array(), "plan prints the policies");
+
+    let deployed = cli.run(&["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes", "--output", "json"]);
+    assert_code(&deployed, 0);
+    let outputs: Value = serde_json::from_slice(&deployed.stdout).expect("deploy prints outputs as JSON");
+    assert_eq!(outputs["artifactBucket"], bucket.as_str());
+    assert!(outputs["webhookUrl"].as_str().is_some_and(|u| u.starts_with("https://")), "{outputs}");
+    assert!(!text(&deployed).contains("gh-token-for-tests"), "the GitHub token leaked");
+
+    // Read back what matters.
+    let versioning = s3.get_bucket_versioning().bucket(&bucket).send().await.expect("versioning");
+    assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
+    let repo = ecr.describe_repositories().repository_names("app-dev").send().await.expect("repo");
+    let repo = &repo.repositories()[0];
+    assert_eq!(repo.image_tag_mutability().map(|m| m.as_str()), Some("IMMUTABLE"));
+    assert_eq!(repo.image_scanning_configuration().map(|c| c.scan_on_push()), Some(true));
+
+    // No-op: plan says nothing to do, deploy sends no mutating call.
+    let (code, plan) = plan_json(&cli, "dev");
+    assert_eq!(code, 0, "unexpected changes: {:?}", changed(&plan));
+    emulator.clear_calls().expect("clear");
+    assert_code(&cli.run(&["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes"]), 0);
+    let mutating = emulator.mutating_calls().expect("calls");
+    assert!(mutating.is_empty(), "a no-op deploy mutated: {mutating:?}");
+
+    // Drift on three resources: plan names exactly those fields, deploy puts them back.
+    s3.put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder().status(aws_sdk_s3::types::BucketVersioningStatus::Suspended).build(),
+        )
+        .send()
+        .await
+        .expect("drift versioning");
+    ecr.put_image_tag_mutability()
+        .repository_name("app-dev")
+        .image_tag_mutability(aws_sdk_ecr::types::ImageTagMutability::Mutable)
+        .send()
+        .await
+        .expect("drift mutability");
+    logs.put_retention_policy().log_group_name("/aws/codebuild/build-dev").retention_in_days(1).send().await.expect("drift retention");
+    let (code, plan) = plan_json(&cli, "dev");
+    assert_eq!(code, 2);
+    let mut drift = changed(&plan);
+    drift.sort();
+    assert_eq!(
+        drift,
+        vec![
+            ("update".to_owned(), "/aws/codebuild/build-dev".to_owned(), vec!["retention_days".to_owned()]),
+            ("update".to_owned(), "app-dev".to_owned(), vec!["tag_immutable".to_owned()]),
+            ("update".to_owned(), bucket.clone(), vec!["versioning".to_owned()]),
+        ]
+    );
+    assert_code(&cli.run(&["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes"]), 0);
+    assert_eq!(plan_json(&cli, "dev").0, 0, "deploy repaired the drift");
+
+    // Destroy: nothing left; a second destroy is a success.
+    let destroyed = cli.run_env_only(&["destroy", "--env", "dev", "--yes", "--output", "json"]);
+    assert_code(&destroyed, 0);
+    let report: Value = serde_json::from_slice(&destroyed.stdout).expect("destroy json");
+    assert_eq!(report["remaining"], serde_json::json!([]));
+    let (code, plan) = plan_json(&cli, "dev");
+    assert_eq!(code, 2);
+    assert!(changed(&plan).iter().all(|(action, _, _)| action == "create"), "something survived destroy: {plan}");
+    assert!(s3.head_bucket().bucket(&bucket).send().await.is_err(), "bucket survived");
+    assert_code(&cli.run_env_only(&["destroy", "--env", "dev", "--yes"]), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_environments_live_side_by_side() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("side-by-side", &emulator);
+    for env in ["blue", "green"] {
+        assert_code(&cli.run(&["deploy", "--env", env, "--github-repo", "octo/app", "--yes"]), 0);
+    }
+    assert_code(&cli.run_env_only(&["destroy", "--env", "blue", "--yes"]), 0);
+    let (code, plan) = plan_json(&cli, "green");
+    assert_eq!(code, 0, "destroying blue touched green: {:?}", changed(&plan));
+    assert_code(&cli.run_env_only(&["destroy", "--env", "green", "--yes"]), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_named_and_touches_nothing() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("bad-input", &emulator);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["deploy", "--env", "Prod_1", "--github-repo", "octo/app", "--yes"], "lowercase"),
+        (vec!["deploy", "--env", &"a".repeat(41), "--github-repo", "octo/app", "--yes"], "longest allowed is 40"),
+        (vec!["deploy", "--env", "dev", "--github-repo", "not-a-repo", "--yes"], "OWNER/REPO"),
+        (vec!["deploy", "--env", "dev", "--github-repo", "octo/app", "--log-retention-days", "8", "--yes"], "retention"),
+        (vec!["deploy", "--env", "dev", "--github-repo", "octo/app"], "--yes"),
+    ];
+    for (args, expected) in cases {
+        let output = cli.run(&args);
+        assert_code(&output, 1);
+        assert!(text(&output).contains(expected), "{args:?} should say {expected}:\n{}", text(&output));
+    }
+    let missing_zip = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+        .args(["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes", "--artifacts-dir", "/nonexistent"])
+        .envs(emulator.env())
+        .output()
+        .expect("runs");
+    assert_code(&missing_zip, 1);
+    assert!(text(&missing_zip).contains("cargo xtask dist"), "{}", text(&missing_zip));
+    std::fs::write(cli.workdir.join("bootstrap.toml"), "env = \"dev\"\ngithub_repo = \"octo/app\"\n").expect("toml");
+    let malformed = cli.run(&["plan"]);
+    assert_code(&malformed, 1);
+    assert!(text(&malformed).contains("bootstrap.toml"), "{}", text(&malformed));
+    let mutating = emulator.mutating_calls().expect("calls");
+    assert!(mutating.is_empty(), "bad input changed something: {mutating:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_foreign_resource_with_our_name_is_never_touched() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("foreign", &emulator);
+    let config = emulator.sdk_config().await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    logs.create_log_group().log_group_name("/aws/codebuild/build-dev").send().await.expect("foreign group");
+    logs.put_retention_policy().log_group_name("/aws/codebuild/build-dev").retention_in_days(7).send().await.expect("retention");
+    emulator.clear_calls().expect("clear");
+    let output = cli.run(&["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes"]);
+    assert_code(&output, 1);
+    assert!(text(&output).contains("/aws/codebuild/build-dev") && text(&output).contains("not managed"), "{}", text(&output));
+    assert!(emulator.mutating_calls().expect("calls").is_empty(), "deploy changed something before refusing");
+    assert_code(&cli.run_env_only(&["destroy", "--env", "dev", "--yes"]), 0);
+    let groups = logs.describe_log_groups().log_group_name_prefix("/aws/codebuild/build-dev").send().await.expect("groups");
+    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(7), "destroy touched the foreign group");
+}
