@@ -642,7 +642,7 @@ mod tests {
         for want in &all {
             assert!(want.id.name.contains("dev"), "{} lacks the env suffix", want.id);
             if let Some(tags) = want.spec.tags() {
-                assert_eq!(tags.get("ManagedBy").map(String::as_str), Some(pipeline_common::tags::MANAGED_BY_VALUE));
+                assert_eq!(tags.get("ManagedBy").map(String::as_str), Some(tags::MANAGED_BY_VALUE));
                 assert_eq!(tags.get("Environment").map(String::as_str), Some("dev"));
                 assert!(tags.contains_key("Project"));
             }

@@ -9,6 +9,17 @@ use std::time::{Duration, Instant};
 /// How long a create may keep failing because its role has not propagated (Terraform's figure).
 pub const IAM_PROPAGATION_BUDGET: Duration = Duration::from_secs(120);
 
+/// `BOOTSTRAP_IAM_PROPAGATION_BUDGET_SECONDS` overrides every propagation budget (for accounts
+/// where IAM is slow, and for tests of the give-up path).
+pub const BUDGET_VARIABLE: &str = "BOOTSTRAP_IAM_PROPAGATION_BUDGET_SECONDS";
+
+fn configured_budget(default: Duration) -> Duration {
+    std::env::var(BUDGET_VARIABLE)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(default, Duration::from_secs)
+}
+
 /// Runs `op` until it succeeds, fails for another reason, or `budget` is spent, retrying while
 /// `is_propagation` says the failure is a not-yet-usable role. Each wait is announced.
 pub async fn while_role_propagates<T, E, F, Fut>(
@@ -24,6 +35,7 @@ where
     Fut: Future<Output = Result<T, E>>,
     E: std::error::Error + Send + Sync + 'static,
 {
+    let budget = configured_budget(budget);
     let started = Instant::now();
     let mut delay = Duration::from_millis(500);
     loop {

@@ -2,94 +2,12 @@
 //! nothing, a no-op re-deploy, drift repaired, two environments side by side, bad input, a
 //! foreign resource, and destroy leaving nothing behind.
 
+mod common;
+
+use common::{assert_code, changed, plan_json, setup, text};
 use serde_json::Value;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use testkit::Emulator;
-
-struct Cli<'a> {
-    emulator: &'a Emulator,
-    artifacts: PathBuf,
-    workdir: PathBuf,
-}
-
-impl Cli<'_> {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_bootstrap"))
-            .args(args)
-            .arg("--artifacts-dir")
-            .arg(&self.artifacts)
-            .envs(self.emulator.env())
-            .env("GITHUB_TOKEN", "gh-token-for-tests-0123456789")
-            .current_dir(&self.workdir)
-            .output()
-            .expect("bootstrap runs")
-    }
-
-    fn run_env_only(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_bootstrap"))
-            .args(args)
-            .envs(self.emulator.env())
-            .current_dir(&self.workdir)
-            .output()
-            .expect("bootstrap runs")
-    }
-}
-
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
-#[track_caller]
-fn assert_code(output: &Output, code: i32) {
-    assert_eq!(output.status.code(), Some(code), "exit code; output:\n{}", text(output));
-}
-
-/// A zip holding a `bootstrap` that is an x86_64 ELF header: enough for Lambda's emulator.
-fn fake_lambda_zips(dir: &Path) {
-    for function in ["deploy-handler", "event-notifier"] {
-        let mut elf = vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0];
-        elf.resize(18, 0);
-        elf.extend_from_slice(&0x3E_u16.to_le_bytes());
-        elf.extend_from_slice(function.as_bytes());
-        elf.resize(256, 0);
-        std::fs::create_dir_all(dir.join(function)).expect("dir");
-        let file = std::fs::File::create(dir.join(function).join("bootstrap.zip")).expect("zip file");
-        let mut zip = zip::ZipWriter::new(file);
-        zip.start_file("bootstrap", zip::write::SimpleFileOptions::default().unix_permissions(0o755)).expect("entry");
-        zip.write_all(&elf).expect("write");
-        zip.finish().expect("finish");
-    }
-}
-
-fn setup(name: &str, emulator: &Emulator) -> Cli<'_> {
-    let workdir = std::env::temp_dir().join(format!("bootstrap-stack-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&workdir);
-    let artifacts = workdir.join("lambda");
-    fake_lambda_zips(&artifacts);
-    Cli { emulator, artifacts, workdir }
-}
-
-fn plan_json(cli: &Cli<'_>, env: &str) -> (i32, Value) {
-    let output = cli.run(&["plan", "--env", env, "--github-repo", "octo/app", "--output", "json"]);
-    let code = output.status.code().unwrap_or(-1);
-    let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("plan json: {e}\n{}", text(&output)));
-    (code, json)
-}
-
-fn changed(plan: &Value) -> Vec<(String, String, Vec<String>)> {
-    plan["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .filter(|c| c["action"] != "unchanged")
-        .map(|c| {
-            let fields = c["fields"].as_array().map(|f| f.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
-            (c["action"].as_str().unwrap_or_default().to_owned(), c["id"]["name"].as_str().unwrap_or_default().to_owned(), fields)
-        })
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deploy_noop_drift_and_destroy() {
@@ -189,9 +107,10 @@ async fn two_environments_live_side_by_side() {
 async fn bad_input_is_named_and_touches_nothing() {
     let emulator = Emulator::start().expect("emulator");
     let cli = setup("bad-input", &emulator);
+    let too_long = "a".repeat(41);
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["deploy", "--env", "Prod_1", "--github-repo", "octo/app", "--yes"], "lowercase"),
-        (vec!["deploy", "--env", &"a".repeat(41), "--github-repo", "octo/app", "--yes"], "longest allowed is 40"),
+        (vec!["deploy", "--env", &too_long, "--github-repo", "octo/app", "--yes"], "longest allowed is 40"),
         (vec!["deploy", "--env", "dev", "--github-repo", "not-a-repo", "--yes"], "OWNER/REPO"),
         (vec!["deploy", "--env", "dev", "--github-repo", "octo/app", "--log-retention-days", "8", "--yes"], "retention"),
         (vec!["deploy", "--env", "dev", "--github-repo", "octo/app"], "--yes"),

@@ -1,0 +1,241 @@
+//! Faults, crashes, concurrency and data: the deployer converges through all of them.
+//! Figures these tests print are recorded in RELIABILITY.md.
+
+mod common;
+
+use common::{Cli, assert_code, changed, inventory, plan_json, setup, text};
+use serde_json::json;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use testkit::Emulator;
+
+const DEPLOY: [&str; 6] = ["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes"];
+
+fn deploy(cli: &Cli<'_>) -> std::process::Output {
+    cli.run(&DEPLOY)
+}
+
+fn destroy(cli: &Cli<'_>) -> std::process::Output {
+    cli.run_env_only(&["destroy", "--env", "dev", "--yes"])
+}
+
+#[track_caller]
+fn assert_converged(cli: &Cli<'_>) {
+    let (code, plan) = plan_json(cli, "dev");
+    assert_eq!(code, 0, "not converged: {:?}", changed(&plan));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_in_every_protocol_is_retried_until_deploy_and_destroy_converge() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("throttle", &emulator);
+    emulator.set_faults(json!({ "throttle_probability": 0.2, "seed": 7 })).expect("faults");
+    let started = Instant::now();
+    assert_code(&deploy(&cli), 0);
+    let deploy_time = started.elapsed();
+    assert_converged(&cli);
+    assert_code(&destroy(&cli), 0);
+    let calls = emulator.calls().expect("calls");
+    let throttled: Vec<_> = calls.iter().filter(|c| c.fault.as_deref() == Some("throttle")).collect();
+    let services: std::collections::BTreeSet<&str> = throttled.iter().map(|c| c.service.as_str()).collect();
+    eprintln!(
+        "throttling 20%: {} calls, {} throttled and retried, services {services:?}, deploy {deploy_time:.1?}",
+        calls.len(),
+        throttled.len()
+    );
+    assert!(throttled.len() >= 10, "the fault was not exercised");
+    for service in ["s3", "iam", "lambda", "codepipeline"] {
+        assert!(services.contains(service), "{service} was never throttled; the test proves nothing for it");
+    }
+    emulator.clear_faults().expect("clear");
+    assert!(inventory(&emulator).await.is_empty(), "destroy under throttling leaked: {:?}", inventory(&emulator).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn iam_propagation_is_waited_out_and_a_too_slow_one_is_named() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("propagation", &emulator);
+    emulator.set_faults(json!({ "iam_propagation_seconds": 10 })).expect("faults");
+    let started = Instant::now();
+    let output = deploy(&cli);
+    assert_code(&output, 0);
+    let log = text(&output);
+    assert!(log.contains("not usable yet (propagation)"), "progress does not say what it waits for:\n{log}");
+    let rejections = emulator.faults().expect("faults")["propagation_rejections"].as_u64().unwrap_or(0);
+    eprintln!("IAM propagation 10 s: deploy took {:.1?}, {rejections} rejected attempts", started.elapsed());
+    assert!(rejections > 0, "the fault was not exercised");
+    emulator.clear_faults().expect("clear");
+    assert_converged(&cli);
+    assert_code(&destroy(&cli), 0);
+
+    // A delay longer than the retry budget: a clear error naming resource and cause, then a re-run converges.
+    emulator.set_faults(json!({ "iam_propagation_seconds": 60 })).expect("faults");
+    let output = Command::new(common::BIN)
+        .args(DEPLOY)
+        .arg("--artifacts-dir")
+        .arg(&cli.artifacts)
+        .envs(emulator.env())
+        .env("GITHUB_TOKEN", "gh-token")
+        .env("BOOTSTRAP_IAM_PROPAGATION_BUDGET_SECONDS", "2")
+        .current_dir(&cli.workdir)
+        .output()
+        .expect("runs");
+    assert_code(&output, 1);
+    let log = text(&output);
+    assert!(log.contains("IAM propagation") && log.contains("arn:aws:iam::123456789012:role/"), "{log}");
+    assert!(log.contains("run the command again"), "{log}");
+    emulator.clear_faults().expect("clear");
+    assert_code(&deploy(&cli), 0);
+    assert_converged(&cli);
+}
+
+/// Deploy with an outage after every possible number of mutating calls, then a normal deploy:
+/// always the same end state, nothing duplicated, nothing leaked. The same for destroy.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_after_any_mutating_call_converges_on_the_next_run() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("crash", &emulator);
+    assert_code(&deploy(&cli), 0);
+    let clean = inventory(&emulator).await;
+    let deploy_mutations = emulator.mutating_calls().expect("calls").len();
+    emulator.clear_calls().expect("clear");
+    assert_code(&destroy(&cli), 0);
+    let destroy_mutations = emulator.mutating_calls().expect("calls").len();
+    eprintln!("a fresh deploy makes {deploy_mutations} mutating calls, a destroy {destroy_mutations}");
+    assert!(deploy_mutations > 20);
+
+    for n in 1..=deploy_mutations {
+        emulator.reset().expect("reset");
+        emulator.set_faults(json!({ "outage_after_mutating_calls": n })).expect("faults");
+        let crashed = deploy(&cli);
+        emulator.clear_faults().expect("clear");
+        assert_code(&deploy(&cli), 0);
+        let state = inventory(&emulator).await;
+        assert_eq!(state, clean, "outage after {n} calls (first run exit {:?}) left a different state", crashed.status.code());
+    }
+    for n in 1..=destroy_mutations {
+        emulator.reset().expect("reset");
+        assert_code(&deploy(&cli), 0);
+        emulator.set_faults(json!({ "outage_after_mutating_calls": n })).expect("faults");
+        let _ = destroy(&cli);
+        emulator.clear_faults().expect("clear");
+        assert_code(&destroy(&cli), 0);
+        assert_eq!(inventory(&emulator).await, Vec::<String>::new(), "destroy outage after {n} calls leaked");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deploy_or_destroy_killed_midway_converges_on_the_next_run() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("sigkill", &emulator);
+    assert_code(&deploy(&cli), 0);
+    let clean = inventory(&emulator).await;
+    emulator.reset().expect("reset");
+    // Slow calls make "midway" land at different steps for each delay.
+    for delay_ms in [150_u64, 400, 700, 1000, 1400] {
+        emulator.reset().expect("reset");
+        emulator.set_faults(json!({ "latency_ms": 15 })).expect("faults");
+        let mut child = Command::new(common::BIN)
+            .args(DEPLOY)
+            .arg("--artifacts-dir")
+            .arg(&cli.artifacts)
+            .envs(emulator.env())
+            .env("GITHUB_TOKEN", "gh-token")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("deploy starts");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        emulator.clear_faults().expect("clear");
+        assert_code(&deploy(&cli), 0);
+        assert_eq!(inventory(&emulator).await, clean, "deploy killed after {delay_ms} ms did not converge");
+
+        emulator.set_faults(json!({ "latency_ms": 15 })).expect("faults");
+        let mut child = Command::new(common::BIN)
+            .args(["destroy", "--env", "dev", "--yes"])
+            .envs(emulator.env())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("destroy starts");
+        std::thread::sleep(Duration::from_millis(delay_ms / 2));
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        emulator.clear_faults().expect("clear");
+        assert_code(&destroy(&cli), 0);
+        assert!(inventory(&emulator).await.is_empty(), "destroy killed after {} ms leaked", delay_ms / 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_deploys_converge() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("concurrent", &emulator);
+    let spawn = |env: &str| {
+        Command::new(common::BIN)
+            .args(["deploy", "--env", env, "--github-repo", "octo/app", "--yes"])
+            .arg("--artifacts-dir")
+            .arg(&cli.artifacts)
+            .envs(emulator.env())
+            .env("GITHUB_TOKEN", "gh-token")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("deploy starts")
+    };
+    // Two environments at once don't interfere.
+    let (a, b) = (spawn("dev"), spawn("qa"));
+    assert_code(&a.wait_with_output().expect("dev"), 0);
+    assert_code(&b.wait_with_output().expect("qa"), 0);
+    assert_converged(&cli);
+    assert_eq!(plan_json(&cli, "qa").0, 0);
+    // The same environment twice at once: both converge to the same state (every step adopts
+    // what the other created), nothing duplicated.
+    assert_code(&cli.run_env_only(&["destroy", "--env", "dev", "--yes"]), 0);
+    let (first, second) = (spawn("dev"), spawn("dev"));
+    let first = first.wait_with_output().expect("first");
+    let second = second.wait_with_output().expect("second");
+    if !(first.status.success() && second.status.success()) {
+        // A race lost to AWS's own conflict checks must leave a state the next run repairs.
+        assert_code(&deploy(&cli), 0);
+    }
+    assert_converged(&cli);
+    let state = inventory(&emulator).await;
+    let webhooks = state.iter().filter(|l| l.starts_with("webhook webhook-dev")).count();
+    assert_eq!(webhooks, 1, "{state:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn destroy_removes_buckets_full_of_versions_and_repositories_full_of_images() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("data", &emulator);
+    assert_code(&deploy(&cli), 0);
+    let config = emulator.sdk_config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    let bucket = format!("artifacts-{}-dev", testkit::ACCOUNT_ID);
+    for i in 0..150 {
+        let key = format!("pipeline-dev/SourceOutp/object-{i}");
+        for version in 0..2 {
+            s3.put_object().bucket(&bucket).key(&key).body(format!("v{version}").into_bytes().into()).send().await.expect("put");
+        }
+        if i % 3 == 0 {
+            s3.delete_object().bucket(&bucket).key(&key).send().await.expect("delete marker");
+        }
+    }
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    for i in 0..5 {
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": { "mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023, "digest": format!("sha256:{:064x}", i + 1) },
+            "layers": []
+        });
+        ecr.put_image().repository_name("app-dev").image_manifest(manifest.to_string()).image_tag(format!("commit{i}")).send().await.expect("image");
+    }
+    let started = Instant::now();
+    assert_code(&destroy(&cli), 0);
+    eprintln!("destroy with 300 versions, 50 delete markers and 5 images took {:.1?}", started.elapsed());
+    assert!(inventory(&emulator).await.is_empty(), "left: {:?}", inventory(&emulator).await);
+}
