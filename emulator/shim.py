@@ -29,9 +29,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape as xml_escape
 
+from moto.awslambda.utils import get_backend as lambda_backend
 from moto.codebuild.models import codebuild_backends
 from moto.codepipeline.models import codepipeline_backends
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -1648,7 +1649,58 @@ def s3_forget_policy_on_success(shim: Shim, req: AwsRequest) -> Response:
     return response
 
 
+def codepipeline_create_pipeline(shim: Shim, req: AwsRequest) -> Response:
+    """AWS answers PipelineNameInUseException for a taken name; moto an InvalidStructureException."""
+    pipeline = req.params.get("pipeline")
+    name = pipeline.get("name") if isinstance(pipeline, dict) else None
+    if isinstance(name, str) and name in pipeline_backend(req).pipelines:
+        raise AwsError("PipelineNameInUseException", f"A pipeline with the name '{name}' already exists in account '{ACCOUNT_ID}'")
+    return shim.forward(req)
+
+
+def lambda_put_event_invoke_config(shim: Shim, req: AwsRequest) -> Response:
+    """AWS replaces a function's invoke configuration; moto appends and keeps answering the first."""
+    match = re.match(r"^/[0-9-]+/functions/([^/]+)/event-invoke-config", req.path)
+    if match:
+        name = unquote(match.group(1))
+        try:
+            function = lambda_backend(ACCOUNT_ID, req.region).get_function(name)
+        except Exception:  # unknown function: moto answers the proper error below
+            function = None
+        if function is not None:
+            previous = list(function.event_invoke_config)
+            function.event_invoke_config = []
+            response = shim.forward(req)
+            if response.status >= 300:
+                function.event_invoke_config = previous
+            return response
+    return shim.forward(req)
+
+
+def s3_get_bucket_versioning(shim: Shim, req: AwsRequest) -> Response:
+    """moto names the answer's root `GetBucketVersioningResponse`; AWS (and SDKs that check the
+    root, like the Rust one) use `VersioningConfiguration`."""
+    response = shim.forward(req)
+    if response.status != 200:
+        return response
+    fixed = re.sub(rb"(</?)GetBucketVersioningResponse\b", rb"\1VersioningConfiguration", response.body)
+    return response.with_body(fixed)
+
+
+def ecr_put_image_scanning_configuration(shim: Shim, req: AwsRequest) -> Response:
+    """AWS reads a missing `scanOnPush` as false, and SDKs leave a false boolean out
+    (`"imageScanningConfiguration": {}`); moto ignores an empty configuration, so turning
+    scanning off would silently do nothing. Spell the false out."""
+    config = req.params.get("imageScanningConfiguration")
+    if not isinstance(config, dict) or "scanOnPush" in config:
+        return shim.forward(req)
+    params = {**req.params, "imageScanningConfiguration": {**config, "scanOnPush": False}}
+    return shim.forward(req, json.dumps(params).encode())
+
+
 SERVED: dict[tuple[str, str], Handler] = {
+    ("lambda", "PutFunctionEventInvokeConfig"): lambda_put_event_invoke_config,
+    ("codepipeline", "CreatePipeline"): codepipeline_create_pipeline,
     ("codepipeline", "PutWebhook"): put_webhook,
     ("codepipeline", "ListWebhooks"): list_webhooks,
     ("codepipeline", "DeleteWebhook"): delete_webhook,
@@ -1669,6 +1721,8 @@ SERVED: dict[tuple[str, str], Handler] = {
     ("codebuild", "UpdateProject"): codebuild_update_project,
     ("s3", "PutBucketPolicy"): s3_put_bucket_policy,
     ("s3", "GetBucketPolicy"): s3_get_bucket_policy,
+    ("s3", "GetBucketVersioning"): s3_get_bucket_versioning,
+    ("ecr", "PutImageScanningConfiguration"): ecr_put_image_scanning_configuration,
     ("s3", "DeleteBucketPolicy"): s3_forget_policy_on_success,
     ("s3", "DeleteBucket"): s3_forget_policy_on_success,
 }

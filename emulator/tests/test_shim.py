@@ -692,6 +692,34 @@ def test_unconditional_deny_still_reaches_moto(shim: str) -> None:
     assert error_code(raised.value) == "AccessDenied"
 
 
+def test_bucket_versioning_answers_with_aws_root_element(shim: str) -> None:
+    s3 = client(shim, "s3")
+    s3.create_bucket(Bucket="versioned")
+    s3.put_bucket_versioning(Bucket="versioned", VersioningConfiguration={"Status": "Enabled"})
+    bodies: list[bytes] = []
+    s3.meta.events.register(
+        "after-call.s3.GetBucketVersioning",
+        lambda http_response, **_: bodies.append(http_response.content),
+    )
+    assert s3.get_bucket_versioning(Bucket="versioned")["Status"] == "Enabled"
+    body = bodies[0].decode()
+    assert "<VersioningConfiguration" in body and body.rstrip().endswith("</VersioningConfiguration>")
+    assert "GetBucketVersioningResponse" not in body
+
+
+def test_ecr_scanning_turns_off_when_scan_on_push_is_left_out(shim: str) -> None:
+    ecr = client(shim, "ecr")
+    ecr.create_repository(repositoryName="scanned", imageScanningConfiguration={"scanOnPush": True})
+    # What an SDK sends for scanOnPush=false: the default value is omitted.
+    ecr.meta.events.register(
+        "before-parameter-build.ecr.PutImageScanningConfiguration",
+        lambda params, **_: params["imageScanningConfiguration"].pop("scanOnPush", None),
+    )
+    ecr.put_image_scanning_configuration(repositoryName="scanned", imageScanningConfiguration={"scanOnPush": False})
+    repository = ecr.describe_repositories(repositoryNames=["scanned"])["repositories"][0]
+    assert repository["imageScanningConfiguration"] == {"scanOnPush": False}
+
+
 def test_policy_on_unknown_bucket_is_no_such_bucket(shim: str) -> None:
     with pytest.raises(ClientError) as raised:
         client(shim, "s3").put_bucket_policy(Bucket="ghost", Policy=TLS_ONLY_POLICY)
@@ -710,3 +738,45 @@ def test_reset_clears_shim_state(shim: str) -> None:
         control(shim, "GET", f"/_shim/codepipeline/jobs/{job_id}")
     assert raised.value.code == 404
 
+
+
+# ---------------------------------------------------------------- lambda
+
+
+def test_put_function_event_invoke_config_replaces_the_previous_one(shim: str) -> None:
+    role_arn = create_role(shim, "invoke-config-role", "lambda.amazonaws.com")
+    lam = client(shim, "lambda")
+    lam.create_function(
+        FunctionName="invoke-config",
+        Runtime="provided.al2023",
+        Handler="bootstrap",
+        Role=role_arn,
+        Code={"ZipFile": make_zip()},
+    )
+    destination = {"OnFailure": {"Destination": "arn:aws:sns:us-east-1:123456789012:failures"}}
+    lam.put_function_event_invoke_config(FunctionName="invoke-config", MaximumRetryAttempts=2, DestinationConfig=destination)
+    lam.put_function_event_invoke_config(FunctionName="invoke-config", MaximumRetryAttempts=0)
+    config = lam.get_function_event_invoke_config(FunctionName="invoke-config")
+    assert config["MaximumRetryAttempts"] == 0
+    assert "OnFailure" not in config.get("DestinationConfig", {})
+    with pytest.raises(ClientError) as error:
+        lam.put_function_event_invoke_config(FunctionName="absent", MaximumRetryAttempts=0)
+    assert error_code(error.value) == "ResourceNotFoundException"
+
+
+def make_zip() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("bootstrap", b"binary")
+    return buffer.getvalue()
+
+
+def test_create_pipeline_with_a_taken_name_is_pipeline_name_in_use(shim: str) -> None:
+    name = create_pipeline(shim, "taken-pipeline")
+    role = client(shim, "iam").get_role(RoleName=f"{name}-role")["Role"]["Arn"]
+    with pytest.raises(ClientError) as error:
+        client(shim, "codepipeline").create_pipeline(pipeline=pipeline_definition(name, role))
+    assert error_code(error.value) == "PipelineNameInUseException"

@@ -1,21 +1,198 @@
-//! Connection resources (not implemented yet).
+//! CodeStar connections to GitHub. AWS creates them PENDING; a person completes the handshake
+//! in the console once. Their ARN holds a UUID, so they are found by name.
 
 use super::Ctx;
-use crate::model::{ConnectionSpec, Observed};
-use anyhow::{Result, bail};
+use super::util::TagChanges;
+use crate::model::{ConnectionSpec, Observed, Spec, Tags};
+use anyhow::{Context, Result};
+use aws_sdk_codestarconnections::types::{Connection, ProviderType, Tag};
 
-pub async fn observe(_ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
-    bail!("observing {name}: not implemented yet")
+fn connection_tags(tags: &Tags) -> Result<Vec<Tag>> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .context("building the connection's tags")
 }
 
-pub async fn create(_ctx: Ctx<'_>, spec: &ConnectionSpec) -> Result<()> {
-    bail!("creating {}: not implemented yet", spec.name)
+/// The GitHub connection with this name, by listing every page (names are unique per account).
+async fn find(ctx: Ctx<'_>, name: &str) -> Result<Option<Connection>> {
+    let pages: Vec<_> = ctx
+        .clients
+        .connections
+        .list_connections()
+        .provider_type_filter(ProviderType::Github)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .context("listing CodeStar connections")?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.connections())
+        .find(|c| c.connection_name() == Some(name))
+        .cloned())
 }
 
-pub async fn update(_ctx: Ctx<'_>, desired: &ConnectionSpec, _observed: &ConnectionSpec) -> Result<()> {
-    bail!("updating {}: not implemented yet", desired.name)
+/// The connection's ARN, `None` when there is no connection of that name.
+pub async fn arn_of(ctx: Ctx<'_>, name: &str) -> Result<Option<String>> {
+    Ok(find(ctx, name)
+        .await?
+        .and_then(|c| c.connection_arn().map(str::to_owned)))
 }
 
-pub async fn delete(_ctx: Ctx<'_>, name: &str) -> Result<()> {
-    bail!("deleting {name}: not implemented yet")
+pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
+    let Some(arn) = arn_of(ctx, name).await? else {
+        return Ok(None);
+    };
+    let connections = &ctx.clients.connections;
+    let connection = match connections
+        .get_connection()
+        .connection_arn(&arn)
+        .send()
+        .await
+    {
+        Ok(out) => out.connection().cloned(),
+        // Deleted between the listing and now.
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            return Ok(None);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let Some(connection) = connection else {
+        return Ok(None);
+    };
+    let tags: Tags = connections
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .context("reading the connection's tags")?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect();
+    let spec = ConnectionSpec {
+        name: name.to_owned(),
+        provider_type: connection
+            .provider_type()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
+        tags: tags.clone(),
+    };
+    let status = connection
+        .connection_status()
+        .map(|s| s.as_str().to_owned());
+    Ok(Some(Observed {
+        spec: Spec::Connection(spec),
+        tags,
+        arn: Some(arn),
+        status,
+    }))
+}
+
+pub async fn create(ctx: Ctx<'_>, spec: &ConnectionSpec) -> Result<()> {
+    // CreateConnection does not refuse a duplicate name, so look first: a crash after create
+    // must not leave two connections (and two handshakes) behind.
+    if let Some(existing) = observe(ctx, &spec.name).await? {
+        let Spec::Connection(observed) = &existing.spec else {
+            anyhow::bail!(
+                "connection {} read back as another kind of resource",
+                spec.name
+            );
+        };
+        update(ctx, spec, observed).await?;
+        if existing.status.as_deref() == Some("PENDING") {
+            announce_handshake(ctx, &spec.name);
+        }
+        return Ok(());
+    }
+    ctx.clients
+        .connections
+        .create_connection()
+        .connection_name(&spec.name)
+        .provider_type(ProviderType::from(spec.provider_type.as_str()))
+        .set_tags(Some(connection_tags(&spec.tags)?))
+        .send()
+        .await?;
+    announce_handshake(ctx, &spec.name);
+    Ok(())
+}
+
+/// The one manual step AWS requires before a connection can be used.
+fn announce_handshake(ctx: Ctx<'_>, name: &str) {
+    ctx.progress.line(&format!(
+        "connection {name} is PENDING until GitHub is authorized: Open \
+         https://console.aws.amazon.com/codesuite/settings/connections?region={region}, choose {name}, \
+         choose 'Update pending connection' and authorize GitHub",
+        region = ctx.target.region
+    ));
+}
+
+/// Only tags can change; name and provider are the connection's identity.
+pub async fn update(
+    ctx: Ctx<'_>,
+    desired: &ConnectionSpec,
+    observed: &ConnectionSpec,
+) -> Result<()> {
+    if desired.tags == observed.tags {
+        return Ok(());
+    }
+    let arn = arn_of(ctx, &desired.name).await?.with_context(|| {
+        format!(
+            "connection {} disappeared while updating its tags; run the command again",
+            desired.name
+        )
+    })?;
+    let connections = &ctx.clients.connections;
+    let TagChanges {
+        remove: stale,
+        set: changed,
+    } = TagChanges::between(&desired.tags, &observed.tags);
+    if !stale.is_empty() {
+        connections
+            .untag_resource()
+            .resource_arn(&arn)
+            .set_tag_keys(Some(stale))
+            .send()
+            .await
+            .context("removing tags")?;
+    }
+    if !changed.is_empty() {
+        connections
+            .tag_resource()
+            .resource_arn(&arn)
+            .set_tags(Some(connection_tags(&changed)?))
+            .send()
+            .await
+            .context("tagging")?;
+    }
+    Ok(())
+}
+
+pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
+    let Some(arn) = arn_of(ctx, name).await? else {
+        return Ok(());
+    };
+    match ctx
+        .clients
+        .connections
+        .delete_connection()
+        .connection_arn(&arn)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(err.into()),
+    }
 }

@@ -1,21 +1,341 @@
-//! Repository resources (not implemented yet).
+//! ECR repositories for the built images: tag mutability, scanning, encryption, lifecycle and
+//! repository policies. Encryption is fixed at creation; everything else converges in place.
 
 use super::Ctx;
-use crate::model::{RepositorySpec, Observed};
-use anyhow::{Result, bail};
+use super::util::TagChanges;
+use crate::model::{Observed, RepositorySpec, Spec, Tags};
+use anyhow::{Context, Result, bail};
+use aws_sdk_ecr::types::{
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Tag,
+};
+use serde_json::Value;
 
-pub async fn observe(_ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
-    bail!("observing {name}: not implemented yet")
+fn mutability(tag_immutable: bool) -> ImageTagMutability {
+    if tag_immutable {
+        ImageTagMutability::Immutable
+    } else {
+        ImageTagMutability::Mutable
+    }
 }
 
-pub async fn create(_ctx: Ctx<'_>, spec: &RepositorySpec) -> Result<()> {
-    bail!("creating {}: not implemented yet", spec.name)
+fn ecr_tags(tags: &Tags) -> Result<Vec<Tag>> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .context("building the repository's tags")
 }
 
-pub async fn update(_ctx: Ctx<'_>, desired: &RepositorySpec, _observed: &RepositorySpec) -> Result<()> {
-    bail!("updating {}: not implemented yet", desired.name)
+/// A policy document as text, or `Null` for "none".
+fn parse_policy(text: Option<&str>, what: &str) -> Result<Value> {
+    text.map(|t| serde_json::from_str(t).with_context(|| format!("the {what} is not JSON")))
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
-pub async fn delete(_ctx: Ctx<'_>, name: &str) -> Result<()> {
-    bail!("deleting {name}: not implemented yet")
+pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
+    let ecr = &ctx.clients.ecr;
+    let described = match ecr
+        .describe_repositories()
+        .repository_names(name)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_repository_not_found_exception()) =>
+        {
+            return Ok(None);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let Some(repository) = described
+        .repositories()
+        .iter()
+        .find(|r| r.repository_name() == Some(name))
+    else {
+        return Ok(None);
+    };
+    let arn = repository
+        .repository_arn()
+        .map(str::to_owned)
+        .unwrap_or_else(|| ctx.target.arn("ecr", &format!("repository/{name}")));
+
+    let tags: Tags = ecr
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .context("reading the repository's tags")?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect();
+
+    let lifecycle_policy = match ecr
+        .get_lifecycle_policy()
+        .repository_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => parse_policy(out.lifecycle_policy_text(), "lifecycle policy")?,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_lifecycle_policy_not_found_exception()) =>
+        {
+            Value::Null
+        }
+        Err(err) => return Err(anyhow::Error::new(err).context("reading the lifecycle policy")),
+    };
+    let repository_policy = match ecr
+        .get_repository_policy()
+        .repository_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => parse_policy(out.policy_text(), "repository policy")?,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_repository_policy_not_found_exception()) =>
+        {
+            Value::Null
+        }
+        Err(err) => return Err(anyhow::Error::new(err).context("reading the repository policy")),
+    };
+
+    let encryption = repository.encryption_configuration();
+    let spec = RepositorySpec {
+        name: name.to_owned(),
+        tag_immutable: repository.image_tag_mutability() == Some(&ImageTagMutability::Immutable),
+        scan_on_push: repository
+            .image_scanning_configuration()
+            .is_some_and(|s| s.scan_on_push()),
+        // A repository created without an encryption configuration is AES256 in AWS.
+        encryption_type: encryption
+            .map_or("AES256", |e| e.encryption_type().as_str())
+            .to_owned(),
+        kms_key: encryption.and_then(|e| e.kms_key()).map(str::to_owned),
+        lifecycle_policy,
+        repository_policy,
+        tags: tags.clone(),
+    };
+    Ok(Some(Observed {
+        spec: Spec::Repository(spec),
+        tags,
+        arn: Some(arn),
+        status: None,
+    }))
+}
+
+pub async fn create(ctx: Ctx<'_>, spec: &RepositorySpec) -> Result<()> {
+    let ecr = &ctx.clients.ecr;
+    let encryption = EncryptionConfiguration::builder()
+        .encryption_type(EncryptionType::from(spec.encryption_type.as_str()))
+        .set_kms_key(spec.kms_key.clone())
+        .build()
+        .context("building the encryption configuration")?;
+    let created = ecr
+        .create_repository()
+        .repository_name(&spec.name)
+        .image_tag_mutability(mutability(spec.tag_immutable))
+        .image_scanning_configuration(
+            ImageScanningConfiguration::builder()
+                .scan_on_push(spec.scan_on_push)
+                .build(),
+        )
+        .encryption_configuration(encryption)
+        .set_tags(Some(ecr_tags(&spec.tags)?))
+        .send()
+        .await;
+    match created {
+        Ok(_) => {
+            put_lifecycle_policy(ctx, spec).await?;
+            put_repository_policy(ctx, spec).await
+        }
+        // A crash after create left it behind: converge what is there.
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_repository_already_exists_exception()) =>
+        {
+            let observed = observe(ctx, &spec.name).await?.with_context(|| {
+                format!("repository {} exists but cannot be read back", spec.name)
+            })?;
+            let Spec::Repository(observed) = observed.spec else {
+                bail!(
+                    "repository {} read back as another kind of resource",
+                    spec.name
+                );
+            };
+            update(ctx, spec, &observed).await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub async fn update(
+    ctx: Ctx<'_>,
+    desired: &RepositorySpec,
+    observed: &RepositorySpec,
+) -> Result<()> {
+    if (&desired.encryption_type, &desired.kms_key)
+        != (&observed.encryption_type, &observed.kms_key)
+    {
+        bail!(
+            "repository {name} is encrypted with {have} (key {have_key}) but {want} (key {want_key}) is wanted, \
+             and ECR cannot change a repository's encryption after creation. To recreate it, delete it together \
+             with its images (`aws ecr delete-repository --repository-name {name} --force`) and run the command \
+             again; the next build pushes the image again",
+            name = desired.name,
+            have = observed.encryption_type,
+            have_key = observed.kms_key.as_deref().unwrap_or("AWS managed"),
+            want = desired.encryption_type,
+            want_key = desired.kms_key.as_deref().unwrap_or("AWS managed"),
+        );
+    }
+    let ecr = &ctx.clients.ecr;
+    if desired.tag_immutable != observed.tag_immutable {
+        ecr.put_image_tag_mutability()
+            .repository_name(&desired.name)
+            .image_tag_mutability(mutability(desired.tag_immutable))
+            .send()
+            .await
+            .context("setting image tag mutability")?;
+    }
+    if desired.scan_on_push != observed.scan_on_push {
+        ecr.put_image_scanning_configuration()
+            .repository_name(&desired.name)
+            .image_scanning_configuration(
+                ImageScanningConfiguration::builder()
+                    .scan_on_push(desired.scan_on_push)
+                    .build(),
+            )
+            .send()
+            .await
+            .context("setting scan on push")?;
+    }
+    if desired.lifecycle_policy != observed.lifecycle_policy {
+        put_lifecycle_policy(ctx, desired).await?;
+    }
+    if desired.repository_policy != observed.repository_policy {
+        put_repository_policy(ctx, desired).await?;
+    }
+    if desired.tags != observed.tags {
+        let arn = ctx
+            .target
+            .arn("ecr", &format!("repository/{}", desired.name));
+        let TagChanges {
+            remove: stale,
+            set: changed,
+        } = TagChanges::between(&desired.tags, &observed.tags);
+        if !stale.is_empty() {
+            ecr.untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(stale))
+                .send()
+                .await
+                .context("removing tags")?;
+        }
+        if !changed.is_empty() {
+            ecr.tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(ecr_tags(&changed)?))
+                .send()
+                .await
+                .context("tagging")?;
+        }
+    }
+    Ok(())
+}
+
+async fn put_lifecycle_policy(ctx: Ctx<'_>, spec: &RepositorySpec) -> Result<()> {
+    let ecr = &ctx.clients.ecr;
+    if spec.lifecycle_policy.is_null() {
+        match ecr
+            .delete_lifecycle_policy()
+            .repository_name(&spec.name)
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_lifecycle_policy_not_found_exception()) =>
+            {
+                return Ok(());
+            }
+            Err(err) => {
+                return Err(anyhow::Error::new(err).context("removing the lifecycle policy"));
+            }
+        }
+    }
+    let text = serde_json::to_string(&spec.lifecycle_policy)
+        .context("serialising the lifecycle policy")?;
+    ecr.put_lifecycle_policy()
+        .repository_name(&spec.name)
+        .lifecycle_policy_text(text)
+        .send()
+        .await
+        .context("setting the lifecycle policy")?;
+    Ok(())
+}
+
+async fn put_repository_policy(ctx: Ctx<'_>, spec: &RepositorySpec) -> Result<()> {
+    let ecr = &ctx.clients.ecr;
+    if spec.repository_policy.is_null() {
+        match ecr
+            .delete_repository_policy()
+            .repository_name(&spec.name)
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_repository_policy_not_found_exception()) =>
+            {
+                return Ok(());
+            }
+            Err(err) => {
+                return Err(anyhow::Error::new(err).context("removing the repository policy"));
+            }
+        }
+    }
+    let text = serde_json::to_string(&spec.repository_policy)
+        .context("serialising the repository policy")?;
+    ecr.set_repository_policy()
+        .repository_name(&spec.name)
+        .policy_text(text)
+        .send()
+        .await
+        .context("setting the repository policy")?;
+    Ok(())
+}
+
+/// Deletes the repository with every image in it.
+pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
+    match ctx
+        .clients
+        .ecr
+        .delete_repository()
+        .repository_name(name)
+        .force(true)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_repository_not_found_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(err.into()),
+    }
 }

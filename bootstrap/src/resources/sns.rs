@@ -1,21 +1,276 @@
-//! Topic resources (not implemented yet).
+//! SNS topics for pipeline notifications, with their access policy, encryption key and
+//! subscriptions. Email subscriptions wait for the recipient to confirm them.
 
 use super::Ctx;
-use crate::model::{TopicSpec, Observed};
-use anyhow::{Result, bail};
+use super::util::TagChanges;
+use crate::model::{Observed, Spec, Subscription, Tags, TopicSpec};
+use anyhow::{Context, Result};
+use aws_sdk_sns::types::Tag;
+use std::collections::HashMap;
 
-pub async fn observe(_ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
-    bail!("observing {name}: not implemented yet")
+/// What SNS reports as the ARN of a subscription nobody has confirmed yet.
+const PENDING_CONFIRMATION: &str = "PendingConfirmation";
+
+fn sns_tags(tags: &Tags) -> Result<Vec<Tag>> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .context("building the topic's tags")
 }
 
-pub async fn create(_ctx: Ctx<'_>, spec: &TopicSpec) -> Result<()> {
-    bail!("creating {}: not implemented yet", spec.name)
+/// A subscription as listed, with the ARN needed to remove it (`None` while pending).
+struct Listed {
+    subscription: Subscription,
+    arn: Option<String>,
 }
 
-pub async fn update(_ctx: Ctx<'_>, desired: &TopicSpec, _observed: &TopicSpec) -> Result<()> {
-    bail!("updating {}: not implemented yet", desired.name)
+async fn list_subscriptions(ctx: Ctx<'_>, topic_arn: &str) -> Result<Vec<Listed>> {
+    let items: Vec<aws_sdk_sns::types::Subscription> = ctx
+        .clients
+        .sns
+        .list_subscriptions_by_topic()
+        .topic_arn(topic_arn)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .context("listing the topic's subscriptions")?;
+    let mut listed: Vec<Listed> = items
+        .into_iter()
+        .map(|s| Listed {
+            subscription: Subscription {
+                protocol: s.protocol().unwrap_or_default().to_owned(),
+                endpoint: s.endpoint().unwrap_or_default().to_owned(),
+            },
+            arn: s
+                .subscription_arn()
+                .filter(|arn| *arn != PENDING_CONFIRMATION)
+                .map(str::to_owned),
+        })
+        .collect();
+    listed.sort_by(|a, b| a.subscription.cmp(&b.subscription));
+    Ok(listed)
 }
 
-pub async fn delete(_ctx: Ctx<'_>, name: &str) -> Result<()> {
-    bail!("deleting {name}: not implemented yet")
+pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
+    let sns = &ctx.clients.sns;
+    let arn = ctx.target.arn("sns", name);
+    let attributes = match sns.get_topic_attributes().topic_arn(&arn).send().await {
+        Ok(out) => out.attributes().cloned().unwrap_or_default(),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_not_found_exception()) =>
+        {
+            return Ok(None);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let tags: Tags = sns
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .context("reading the topic's tags")?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect();
+    let policy = attributes
+        .get("Policy")
+        .map(|text| serde_json::from_str(text).context("the topic policy is not JSON"))
+        .transpose()?
+        .unwrap_or_default();
+    let mut subscriptions: Vec<Subscription> = list_subscriptions(ctx, &arn)
+        .await?
+        .into_iter()
+        .map(|l| l.subscription)
+        .collect();
+    subscriptions.dedup();
+    let spec = TopicSpec {
+        name: name.to_owned(),
+        policy,
+        kms_key_id: attributes
+            .get("KmsMasterKeyId")
+            .filter(|k| !k.is_empty())
+            .cloned(),
+        subscriptions,
+        tags: tags.clone(),
+    };
+    Ok(Some(Observed {
+        spec: Spec::Topic(spec),
+        tags,
+        arn: Some(arn),
+        status: None,
+    }))
+}
+
+pub async fn create(ctx: Ctx<'_>, spec: &TopicSpec) -> Result<()> {
+    let mut attributes = HashMap::new();
+    if !spec.policy.is_null() {
+        attributes.insert(
+            "Policy".to_owned(),
+            serde_json::to_string(&spec.policy).context("serialising the topic policy")?,
+        );
+    }
+    if let Some(key) = &spec.kms_key_id {
+        attributes.insert("KmsMasterKeyId".to_owned(), key.clone());
+    }
+    // CreateTopic is idempotent for the same name, attributes and tags, so a crash-and-retry
+    // lands here again harmlessly; the observe below converges whatever differs.
+    let arn = ctx
+        .clients
+        .sns
+        .create_topic()
+        .name(&spec.name)
+        .set_attributes(Some(attributes))
+        .set_tags(Some(sns_tags(&spec.tags)?))
+        .send()
+        .await?
+        .topic_arn()
+        .map(str::to_owned)
+        .unwrap_or_else(|| ctx.target.arn("sns", &spec.name));
+    let existing: Vec<Subscription> = list_subscriptions(ctx, &arn)
+        .await?
+        .into_iter()
+        .map(|l| l.subscription)
+        .collect();
+    for wanted in spec.subscriptions.iter().filter(|s| !existing.contains(s)) {
+        subscribe(ctx, &arn, wanted).await?;
+    }
+    Ok(())
+}
+
+async fn subscribe(ctx: Ctx<'_>, topic_arn: &str, subscription: &Subscription) -> Result<()> {
+    let answer = ctx
+        .clients
+        .sns
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol(&subscription.protocol)
+        .endpoint(&subscription.endpoint)
+        .send()
+        .await
+        .with_context(|| {
+            format!(
+                "subscribing {} {}",
+                subscription.protocol, subscription.endpoint
+            )
+        })?;
+    if subscription.protocol == "email" || answer.subscription_arn() == Some(PENDING_CONFIRMATION) {
+        ctx.progress.line(&format!(
+            "{} must confirm the subscription to {topic_arn}: AWS sent a confirmation message; \
+             notifications reach it only after the link in that message is followed",
+            subscription.endpoint
+        ));
+    }
+    Ok(())
+}
+
+pub async fn update(ctx: Ctx<'_>, desired: &TopicSpec, observed: &TopicSpec) -> Result<()> {
+    let sns = &ctx.clients.sns;
+    let arn = ctx.target.arn("sns", &desired.name);
+    if desired.policy != observed.policy {
+        let text = if desired.policy.is_null() {
+            String::new()
+        } else {
+            serde_json::to_string(&desired.policy).context("serialising the topic policy")?
+        };
+        sns.set_topic_attributes()
+            .topic_arn(&arn)
+            .attribute_name("Policy")
+            .attribute_value(text)
+            .send()
+            .await
+            .context("setting the topic policy")?;
+    }
+    if desired.kms_key_id != observed.kms_key_id {
+        // An empty key id turns encryption at rest off.
+        sns.set_topic_attributes()
+            .topic_arn(&arn)
+            .attribute_name("KmsMasterKeyId")
+            .attribute_value(desired.kms_key_id.clone().unwrap_or_default())
+            .send()
+            .await
+            .context("setting the topic's KMS key")?;
+    }
+    if desired.subscriptions != observed.subscriptions {
+        let listed = list_subscriptions(ctx, &arn).await?;
+        for wanted in desired
+            .subscriptions
+            .iter()
+            .filter(|s| !listed.iter().any(|l| &l.subscription == *s))
+        {
+            subscribe(ctx, &arn, wanted).await?;
+        }
+        for extra in listed
+            .iter()
+            .filter(|l| !desired.subscriptions.contains(&l.subscription))
+        {
+            let Some(subscription_arn) = &extra.arn else {
+                ctx.progress.line(&format!(
+                    "cannot remove the pending subscription {} {} from {arn}: SNS gives unconfirmed \
+                     subscriptions no ARN; it expires by itself after 3 days unless confirmed",
+                    extra.subscription.protocol, extra.subscription.endpoint
+                ));
+                continue;
+            };
+            match sns
+                .unsubscribe()
+                .subscription_arn(subscription_arn)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_not_found_exception()) => {}
+                Err(err) => {
+                    return Err(anyhow::Error::new(err)
+                        .context(format!("unsubscribing {subscription_arn}")));
+                }
+            }
+        }
+    }
+    if desired.tags != observed.tags {
+        let TagChanges {
+            remove: stale,
+            set: changed,
+        } = TagChanges::between(&desired.tags, &observed.tags);
+        if !stale.is_empty() {
+            sns.untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(stale))
+                .send()
+                .await
+                .context("removing tags")?;
+        }
+        if !changed.is_empty() {
+            sns.tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(sns_tags(&changed)?))
+                .send()
+                .await
+                .context("tagging")?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the topic and with it every subscription. DeleteTopic of an absent topic succeeds.
+pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
+    let arn = ctx.target.arn("sns", name);
+    match ctx.clients.sns.delete_topic().topic_arn(&arn).send().await {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_not_found_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(err.into()),
+    }
 }
