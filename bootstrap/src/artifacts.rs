@@ -76,6 +76,7 @@ pub fn architecture_of_elf(header: &[u8]) -> Result<&'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::io::Write;

@@ -179,12 +179,10 @@ pub fn resolve(given: Layer, file: Layer, need: Need) -> Result<Config> {
         }
     }
     let deploy_webhook_url = pick(given.deploy_webhook_url, file.deploy_webhook_url);
-    if let Some(url) = &deploy_webhook_url {
-        if !url.starts_with("https://") {
-            bail!(
-                "--deploy-webhook-url `{url}` must be an https:// URL (the deployment event is signed, not encrypted)"
-            );
-        }
+    if let Some(url) = &deploy_webhook_url
+        && !url.starts_with("https://")
+    {
+        bail!("--deploy-webhook-url `{url}` must be an https:// URL (the deployment event is signed, not encrypted)");
     }
     let lambda_memory_mb = pick(given.lambda_memory_mb, file.lambda_memory_mb).unwrap_or(128);
     if !(128..=10240).contains(&lambda_memory_mb) {
@@ -204,12 +202,11 @@ pub fn resolve(given: Layer, file: Layer, need: Need) -> Result<Config> {
     }
     let source = pick(given.source, file.source).unwrap_or(SourceMode::GithubWebhook);
     let connection_arn = pick(given.connection_arn, file.connection_arn);
-    if let Some(arn) = &connection_arn {
-        if !(arn.starts_with("arn:")
-            && (arn.contains(":codestar-connections:") || arn.contains(":codeconnections:")))
-        {
-            bail!("--connection-arn `{arn}` is not a CodeStar/CodeConnections connection ARN");
-        }
+    let is_connection = |arn: &str| {
+        arn.starts_with("arn:") && (arn.contains(":codestar-connections:") || arn.contains(":codeconnections:"))
+    };
+    if let Some(arn) = connection_arn.as_deref().filter(|arn| !is_connection(arn)) {
+        bail!("--connection-arn `{arn}` is not a CodeStar/CodeConnections connection ARN");
     }
     Ok(Config {
         env,
@@ -278,6 +275,7 @@ pub fn parse_tag(raw: &str) -> Result<(String, String), String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

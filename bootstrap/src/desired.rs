@@ -569,6 +569,7 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::config::{Layer, Need, resolve};

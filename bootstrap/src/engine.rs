@@ -51,10 +51,8 @@ pub async fn apply(
     desired: &[Desired],
     observed: &ObservedMap,
 ) -> Result<()> {
-    if let Some(conflict) = plan.conflicts().first() {
-        if let Action::Conflict { reason } = &conflict.action {
-            bail!("{reason}");
-        }
+    if let Some(Action::Conflict { reason }) = plan.conflicts().first().map(|c| &c.action) {
+        bail!("{reason}");
     }
     let by_id: BTreeMap<&ResourceId, &Desired> = desired.iter().map(|d| (&d.id, d)).collect();
     let mut done: BTreeSet<ResourceId> = BTreeSet::new();

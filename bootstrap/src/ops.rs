@@ -216,10 +216,8 @@ pub async fn deploy(
     let session = Session::connect(region, output).await?;
     let mut inputs = Inputs::default();
     let mut planned = compute(&session, config, &inputs).await?;
-    if let Some(conflict) = planned.plan.conflicts().first() {
-        if let Action::Conflict { reason } = &conflict.action {
-            bail!("{reason}\nnothing was changed");
-        }
+    if let Some(Action::Conflict { reason }) = planned.plan.conflicts().first().map(|c| &c.action) {
+        bail!("{reason}\nnothing was changed");
     }
     if !planned.plan.has_changes() {
         session
@@ -248,12 +246,13 @@ pub async fn deploy(
     // A connection's ARN carries a random id: create it first so the pipeline and its role can name it.
     if config.source == SourceMode::Codeconnections && config.connection_arn.is_none() {
         let connection_id = ResourceId::new(Kind::Connection, config.env.names().connection());
-        if let Some(want) = planned.desired.iter().find(|d| d.id == connection_id) {
-            if matches!(planned.plan.action(&connection_id), Some(Action::Create)) {
-                session.progress.resource(&connection_id, "creating");
-                resources::create(session.ctx(&inputs), want).await?;
-                planned = compute(&session, config, &inputs).await?;
-            }
+        let to_create = planned.desired.iter().find(|d| {
+            d.id == connection_id && matches!(planned.plan.action(&d.id), Some(Action::Create))
+        });
+        if let Some(want) = to_create {
+            session.progress.resource(&connection_id, "creating");
+            resources::create(session.ctx(&inputs), want).await?;
+            planned = compute(&session, config, &inputs).await?;
         }
     }
     engine::apply(

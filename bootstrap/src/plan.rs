@@ -153,6 +153,7 @@ pub fn plan(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::model::{Kind, LogGroupSpec, PermissionSpec};

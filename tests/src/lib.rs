@@ -3,3 +3,4 @@
 //! [`buildspec_runner`] runs `buildspec.yml`'s phases locally the way CodeBuild would.
 
 pub mod buildspec_runner;
+pub mod e2e;

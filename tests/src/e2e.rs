@@ -1,0 +1,2019 @@
+//! The whole pipeline rehearsed on one machine: `bootstrap deploy` against the local emulator,
+//! a signed GitHub push checked against the deployed webhook, the source artifact, the
+//! project's `buildspec.yml` run with stand-in `docker`/`aws`, the real deploy-handler and
+//! event-notifier binaries, notifications read back from SNS, and `bootstrap destroy`.
+//!
+//! Everything that AWS would do is done from what the deploy created and is read back from the
+//! emulator (pipeline, project, webhook, rules, function configuration), never re-derived, so
+//! the rehearsal fails when the deployed configuration is wrong. What is simulated is said so
+//! in the narration.
+
+pub mod events;
+pub mod github;
+pub mod support;
+
+use crate::buildspec_runner::{Buildspec, PhaseStatus, RunConfig, run_buildspec};
+use anyhow::{Context, Result, bail};
+use events::{Execution, Level};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use support::{Narrator, now_iso8601, random_hex, uuid};
+use testkit::{Emulator, LambdaProcess, RuntimeApi};
+
+const STANDIN_DOCKER: &str = include_str!("e2e/standin_docker.py");
+const STANDIN_AWS: &str = include_str!("e2e/standin_aws.py");
+const INVOKE_WAIT: Duration = Duration::from_secs(60);
+
+/// What to rehearse and with which binaries.
+#[derive(Clone, Debug)]
+pub struct DemoOptions {
+    pub env: String,
+    pub github_repo: String,
+    pub branch: String,
+    pub bootstrap_bin: PathBuf,
+    pub deploy_handler_bin: PathBuf,
+    pub event_notifier_bin: PathBuf,
+    /// Directory holding `deploy-handler/bootstrap.zip` and `event-notifier/bootstrap.zip`.
+    pub artifacts_dir: PathBuf,
+    /// The sample application (the repository's content at each commit).
+    pub app_dir: PathBuf,
+    /// The project's `buildspec.yml`, committed at the repository's root.
+    pub buildspec: PathBuf,
+    /// Print each step for people.
+    pub narrate: bool,
+}
+
+impl DemoOptions {
+    /// The workspace's sample app and buildspec, environment `demo`, binaries from `target/debug`.
+    pub fn for_workspace(artifacts_dir: PathBuf) -> Result<Self> {
+        let root = testkit::workspace_root();
+        Ok(Self {
+            env: "demo".into(),
+            github_repo: "example-org/hello-app".into(),
+            branch: "main".into(),
+            bootstrap_bin: testkit::lambda_binary("bootstrap")?,
+            deploy_handler_bin: testkit::lambda_binary("deploy-handler")?,
+            event_notifier_bin: testkit::lambda_binary("event-notifier")?,
+            artifacts_dir,
+            app_dir: root.join("examples/hello-app"),
+            buildspec: root.join("buildspec.yml"),
+            narrate: true,
+        })
+    }
+}
+
+/// Everything the rehearsal observed, for tests and for the closing summary.
+#[derive(Clone, Debug)]
+pub struct DemoReport {
+    /// `bootstrap deploy --output json`.
+    pub outputs: Value,
+    pub wrong_branch_push: PushCheck,
+    pub runs: Vec<RunReport>,
+    pub destroy: DestroyReport,
+    pub total: Duration,
+}
+
+/// CodePipeline's checks of one push delivered to the webhook.
+#[derive(Clone, Debug)]
+pub struct PushCheck {
+    pub git_ref: String,
+    pub signature_valid: bool,
+    pub filters: Vec<github::FilterVerdict>,
+    /// Whether CodePipeline would start an execution.
+    pub starts_execution: bool,
+    /// AWS calls that changed something while the push was handled (none when nothing starts).
+    pub mutating_calls: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    pub label: String,
+    pub commit: String,
+    pub execution_id: String,
+    pub push: PushCheck,
+    pub source_key: String,
+    pub source_version_id: Option<String>,
+    pub build: BuildReport,
+    /// The image under the build's tag in ECR after the run, if any.
+    pub image: Option<EcrImage>,
+    /// Whether ECR refused a second, different image under the same tag (tag immutability).
+    pub retag_refused: Option<bool>,
+    pub deploy: Option<DeployReport>,
+    /// `SUCCEEDED` or `FAILED`.
+    pub pipeline_state: String,
+    pub events: Vec<EventDelivery>,
+    pub notifications: Vec<Notification>,
+    /// CodePipeline job-result calls made during this run.
+    pub job_result_calls: usize,
+    pub duration: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct BuildReport {
+    pub succeeded: bool,
+    /// `(phase, failing command's first line)` when the build failed.
+    pub failure: Option<(String, String)>,
+    /// Every stand-in tool call, e.g. `["docker", "push", "…"]`.
+    pub tool_calls: Vec<Vec<String>>,
+    pub exported: BTreeMap<String, String>,
+    pub output_key: Option<String>,
+    pub log: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EcrImage {
+    pub tag: String,
+    pub digest: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct DeployReport {
+    pub job_id: String,
+    /// The job as the emulator recorded it (`status`, `results`).
+    pub job: Value,
+    pub status: String,
+    pub output_variables: BTreeMap<String, String>,
+}
+
+/// One state-change event and where EventBridge's rules sent it.
+#[derive(Clone, Debug)]
+pub struct EventDelivery {
+    pub detail_type: String,
+    pub state: String,
+    pub what: String,
+    pub matched_rules: Vec<String>,
+    /// What each target answered, e.g. `event-notifier: published`.
+    pub deliveries: Vec<String>,
+}
+
+/// One SNS message as a subscriber receives it.
+#[derive(Clone, Debug)]
+pub struct Notification {
+    pub subject: Option<String>,
+    /// The message (the notifier's machine-readable body, or the rule's plain text).
+    pub message: String,
+    pub attributes: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct DestroyReport {
+    pub deleted: Vec<String>,
+    pub remaining: Vec<String>,
+    /// Anything of the environment still found by listing each service after destroy.
+    pub leftovers: Vec<String>,
+}
+
+struct Clients {
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+    sns: aws_sdk_sns::Client,
+    codepipeline: aws_sdk_codepipeline::Client,
+    codebuild: aws_sdk_codebuild::Client,
+    events: aws_sdk_eventbridge::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+    ecr: aws_sdk_ecr::Client,
+    lambda: aws_sdk_lambda::Client,
+    sts: aws_sdk_sts::Client,
+    iam: aws_sdk_iam::Client,
+}
+
+impl Clients {
+    fn new(sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(sdk)
+                    .force_path_style(true)
+                    .build(),
+            ),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+            codepipeline: aws_sdk_codepipeline::Client::new(sdk),
+            codebuild: aws_sdk_codebuild::Client::new(sdk),
+            events: aws_sdk_eventbridge::Client::new(sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(sdk),
+            ecr: aws_sdk_ecr::Client::new(sdk),
+            lambda: aws_sdk_lambda::Client::new(sdk),
+            sts: aws_sdk_sts::Client::new(sdk),
+            iam: aws_sdk_iam::Client::new(sdk),
+        }
+    }
+}
+
+/// One action of the deployed pipeline.
+#[derive(Clone, Debug)]
+struct Action {
+    stage: String,
+    name: String,
+    category: String,
+    owner: String,
+    provider: String,
+    configuration: BTreeMap<String, String>,
+    output_artifact: Option<String>,
+}
+
+/// A deployed EventBridge rule and its targets.
+#[derive(Clone, Debug)]
+struct Rule {
+    name: String,
+    pattern: Value,
+    targets: Vec<RuleTarget>,
+}
+
+#[derive(Clone, Debug)]
+struct RuleTarget {
+    arn: String,
+    input_paths: Vec<(String, String)>,
+    input_template: Option<String>,
+}
+
+/// What the deploy created, read back from the emulator.
+#[derive(Debug)]
+struct Deployed {
+    pipeline: String,
+    pipeline_arn: String,
+    pipeline_role_arn: String,
+    bucket: String,
+    source: Action,
+    build: Action,
+    deploy: Action,
+    build_env: Vec<(String, String)>,
+    buildspec_name: String,
+    webhook_name: String,
+    webhook_arn: String,
+    webhook_url: String,
+    webhook_filters: Vec<github::Filter>,
+    webhook_secret_token: String,
+    github_secret: String,
+    deploy_handler_env: Vec<(String, String)>,
+    notifier_env: Vec<(String, String)>,
+    notifier_arn: String,
+    topic_arn: String,
+    repository: String,
+    rules: Vec<Rule>,
+    account: String,
+    region: String,
+}
+
+struct Inbox {
+    queue_url: String,
+    subscription_arn: String,
+}
+
+/// Runs the whole rehearsal: deploy, a wrong-branch push, a green run, a run whose unit test
+/// fails, destroy. Fails with a message naming the step whenever the product misbehaves.
+pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
+    let say = Narrator::new(opts.narrate);
+    say.step("Starting the local AWS emulator");
+    let emu = Emulator::start().context("starting the local AWS emulator")?;
+    say.say(&format!("emulator listening on {}", emu.endpoint()));
+    say.simulated("every AWS API call below goes to this emulator (moto plus the project's shim), not to an AWS account");
+    let sdk = emu.sdk_config().await;
+    let clients = Clients::new(&sdk);
+
+    say.step(&format!(
+        "Deploying environment `{}` with `bootstrap deploy`",
+        opts.env
+    ));
+    let deploy_stdout = bootstrap(
+        opts,
+        &emu,
+        &[
+            "deploy",
+            "--env",
+            &opts.env,
+            "--github-repo",
+            &opts.github_repo,
+            "--branch",
+            &opts.branch,
+            "--yes",
+            "--output",
+            "json",
+            "--artifacts-dir",
+            &opts.artifacts_dir.display().to_string(),
+        ],
+        &say,
+    )
+    .await?;
+    let outputs: Value = serde_json::from_str(last_json_document(&deploy_stdout)).with_context(|| {
+        format!("`bootstrap deploy --output json` printed no JSON outputs; it printed:\n{deploy_stdout}")
+    })?;
+    for (key, value) in outputs.as_object().into_iter().flatten() {
+        say.say(&format!("{key:<22} {}", value.as_str().unwrap_or_default()));
+    }
+    let deployed = read_deployed(&clients, opts, &outputs).await?;
+    say.say(&format!(
+        "read back: pipeline {} (Source → Build → Deploy), project {}, webhook {}, rules {}",
+        deployed.pipeline,
+        deployed
+            .build
+            .configuration
+            .get("ProjectName")
+            .map_or("?", String::as_str),
+        deployed.webhook_name,
+        deployed
+            .rules
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+
+    let inbox = subscribe_inbox(&clients, &deployed.topic_arn).await?;
+    say.say("subscribed an SQS queue to the notification topic, to read what email subscribers would get");
+
+    let runtime_deploy = RuntimeApi::start().await?;
+    let runtime_notify = RuntimeApi::start().await?;
+    let mut deploy_env = deployed.deploy_handler_env.clone();
+    deploy_env.extend(emu.env());
+    deploy_env.push((
+        "AWS_LAMBDA_FUNCTION_NAME".into(),
+        deployed
+            .deploy
+            .configuration
+            .get("FunctionName")
+            .cloned()
+            .unwrap_or_default(),
+    ));
+    let deploy_handler =
+        LambdaProcess::spawn(&opts.deploy_handler_bin, &runtime_deploy, &deploy_env)?;
+    let mut notifier_env = deployed.notifier_env.clone();
+    notifier_env.extend(emu.env());
+    notifier_env.push((
+        "AWS_LAMBDA_FUNCTION_NAME".into(),
+        opts_names(opts)?.names().event_notifier(),
+    ));
+    let notifier = LambdaProcess::spawn(&opts.event_notifier_bin, &runtime_notify, &notifier_env)?;
+    runtime_notify
+        .wait_for_first_next(Duration::from_secs(20))
+        .await
+        .with_context(|| {
+            format!(
+                "the event-notifier did not start; its logs:\n{}",
+                notifier.logs()
+            )
+        })?;
+    runtime_deploy
+        .wait_for_first_next(Duration::from_secs(20))
+        .await
+        .with_context(|| {
+            format!(
+                "the deploy-handler did not start; its logs:\n{}",
+                deploy_handler.logs()
+            )
+        })?;
+    say.simulated("both Lambda functions run as local processes under a Lambda Runtime API emulator, with the environment read from their deployed configuration");
+
+    let emulator_matches_patterns = emulator_evaluates_patterns(&clients).await;
+    if !emulator_matches_patterns {
+        say.simulated("the emulator's EventBridge TestEventPattern does not evaluate patterns, so the deployed rules' patterns are matched locally (exact values and nested fields, as the rules use)");
+    }
+    let scratch = tempfile::tempdir()?;
+    let ctx = RunContext {
+        emulator_matches_patterns,
+        opts,
+        emu: &emu,
+        clients: &clients,
+        deployed: &deployed,
+        runtime_deploy: &runtime_deploy,
+        runtime_notify: &runtime_notify,
+        deploy_handler: &deploy_handler,
+        notifier: &notifier,
+        inbox: &inbox,
+        say: &say,
+        scratch: scratch.path(),
+    };
+
+    say.step("A push to another branch");
+    let feature_commit = github::Commit {
+        id: random_hex(40),
+        message: "Fix a typo in the README".into(),
+        author: "Ada Lovelace".into(),
+    };
+    let wrong_branch_push = deliver_push(&ctx, "docs/readme-typo", &feature_commit).await?;
+    if wrong_branch_push.starts_execution {
+        bail!(
+            "a push to refs/heads/docs/readme-typo would start {}: the webhook filter must only pass {}",
+            deployed.pipeline,
+            opts.branch
+        );
+    }
+    say.say("nothing starts: no execution, no artifact, no build");
+
+    let mut runs = Vec::new();
+    runs.push(run_once(&ctx, "green", "Greet people by name", false).await?);
+    runs.push(
+        run_once(
+            &ctx,
+            "failing unit test",
+            "Break the greeting on purpose",
+            true,
+        )
+        .await?,
+    );
+
+    say.step("Cleaning up the demo's own subscription");
+    clients
+        .sns
+        .unsubscribe()
+        .subscription_arn(&inbox.subscription_arn)
+        .send()
+        .await?;
+    clients
+        .sqs
+        .delete_queue()
+        .queue_url(&inbox.queue_url)
+        .send()
+        .await?;
+    drop(deploy_handler);
+    drop(notifier);
+
+    say.step(&format!(
+        "Destroying environment `{}` with `bootstrap destroy`",
+        opts.env
+    ));
+    let destroy_stdout = bootstrap(
+        opts,
+        &emu,
+        &["destroy", "--env", &opts.env, "--yes", "--output", "json"],
+        &say,
+    )
+    .await?;
+    let destroyed: Value =
+        serde_json::from_str(last_json_document(&destroy_stdout)).with_context(|| {
+            format!(
+                "`bootstrap destroy --output json` printed no JSON; it printed:\n{destroy_stdout}"
+            )
+        })?;
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect()
+    };
+    let leftovers = leftovers(&clients, opts).await?;
+    let destroy = DestroyReport {
+        deleted: strings(&destroyed["deleted"]),
+        remaining: strings(&destroyed["remaining"]),
+        leftovers,
+    };
+    say.say(&format!(
+        "bootstrap deleted {} resources and reports none remaining",
+        destroy.deleted.len()
+    ));
+    if destroy.leftovers.is_empty() {
+        say.say("double-checked by listing every service: nothing of the environment is left");
+    } else {
+        say.say(&format!("LEFT BEHIND: {}", destroy.leftovers.join(", ")));
+    }
+
+    let total = say.elapsed();
+    say.step(&format!("Done in {:.1}s", total.as_secs_f64()));
+    for run in &runs {
+        say.say(&format!(
+            "run `{}`: commit {} → {} ({} notifications, {:.1}s)",
+            run.label,
+            &run.commit[..12],
+            run.pipeline_state,
+            run.notifications.len(),
+            run.duration.as_secs_f64()
+        ));
+    }
+    Ok(DemoReport {
+        outputs,
+        wrong_branch_push,
+        runs,
+        destroy,
+        total,
+    })
+}
+
+fn opts_names(opts: &DemoOptions) -> Result<pipeline_common::EnvName> {
+    pipeline_common::EnvName::parse(&opts.env).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// `bootstrap deploy --output json` prints progress on stderr and one JSON document on stdout.
+fn last_json_document(stdout: &str) -> &str {
+    stdout.find('{').map_or(stdout, |start| &stdout[start..])
+}
+
+async fn bootstrap(
+    opts: &DemoOptions,
+    emu: &Emulator,
+    args: &[&str],
+    say: &Narrator,
+) -> Result<String> {
+    let started = Instant::now();
+    let output = tokio::process::Command::new(&opts.bootstrap_bin)
+        .args(args)
+        .envs(emu.env())
+        .env("GITHUB_TOKEN", "demo-token-not-used-by-the-emulator")
+        .env_remove("BOOTSTRAP_CONFIG")
+        .current_dir(opts.artifacts_dir.parent().unwrap_or(Path::new(".")))
+        .kill_on_drop(true)
+        .output()
+        .await
+        .with_context(|| format!("starting {}", opts.bootstrap_bin.display()))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    say.block(stderr.trim_end());
+    if !output.status.success() {
+        bail!(
+            "`bootstrap {}` failed ({}):\n{stderr}\n{stdout}",
+            args.join(" "),
+            output.status
+        );
+    }
+    say.say(&format!(
+        "`bootstrap {}` finished in {:.1}s",
+        args[0],
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(stdout)
+}
+
+async fn read_deployed(clients: &Clients, opts: &DemoOptions, outputs: &Value) -> Result<Deployed> {
+    let env = opts_names(opts)?;
+    let names = env.names();
+    let pipeline_name = names.pipeline();
+    let got = clients
+        .codepipeline
+        .get_pipeline()
+        .name(&pipeline_name)
+        .send()
+        .await
+        .with_context(|| format!("GetPipeline {pipeline_name} after deploy"))?;
+    let pipeline = got
+        .pipeline()
+        .context("GetPipeline answered without a pipeline")?;
+    let pipeline_arn = got
+        .metadata()
+        .and_then(|m| m.pipeline_arn())
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            format!(
+                "arn:aws:codepipeline:{}:{}:{pipeline_name}",
+                testkit::REGION,
+                testkit::ACCOUNT_ID
+            )
+        });
+    let mut actions = Vec::new();
+    for stage in pipeline.stages() {
+        for action in stage.actions() {
+            let type_id = action
+                .action_type_id()
+                .context("an action without actionTypeId")?;
+            actions.push(Action {
+                stage: stage.name().to_owned(),
+                name: action.name().to_owned(),
+                category: type_id.category().as_str().to_owned(),
+                owner: type_id.owner().as_str().to_owned(),
+                provider: type_id.provider().to_owned(),
+                configuration: action
+                    .configuration()
+                    .map(|c| c.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+                output_artifact: action
+                    .output_artifacts()
+                    .first()
+                    .map(|a| a.name().to_owned()),
+            });
+        }
+    }
+    let find = |category: &str| -> Result<Action> {
+        actions.iter().find(|a| a.category == category).cloned().with_context(|| {
+            format!("the deployed pipeline {pipeline_name} has no {category} action; redeploy with `bootstrap deploy`")
+        })
+    };
+    let (source, build, deploy) = (find("Source")?, find("Build")?, find("Invoke")?);
+    let bucket = pipeline
+        .artifact_store()
+        .map(|s| s.location().to_owned())
+        .or_else(|| outputs["artifactBucket"].as_str().map(str::to_owned))
+        .context("the pipeline has no artifact store")?;
+
+    let project_name = build
+        .configuration
+        .get("ProjectName")
+        .cloned()
+        .context("the Build action names no ProjectName")?;
+    let projects = clients
+        .codebuild
+        .batch_get_projects()
+        .names(&project_name)
+        .send()
+        .await?;
+    let project = projects
+        .projects()
+        .first()
+        .with_context(|| format!("CodeBuild project {project_name} does not exist"))?;
+    let build_env: Vec<(String, String)> = project
+        .environment()
+        .map(|e| {
+            e.environment_variables()
+                .iter()
+                .map(|v| (v.name().to_owned(), v.value().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let buildspec_name = project
+        .source()
+        .and_then(|s| s.buildspec())
+        .filter(|b| !b.is_empty())
+        .unwrap_or("buildspec.yml")
+        .to_owned();
+
+    let webhooks = clients.codepipeline.list_webhooks().send().await?;
+    let webhook = webhooks
+        .webhooks()
+        .iter()
+        .find(|w| {
+            w.definition()
+                .is_some_and(|d| d.target_pipeline() == pipeline_name)
+        })
+        .with_context(|| {
+            format!("no webhook targets {pipeline_name}: pushes would never start it")
+        })?;
+    let definition = webhook.definition().context("webhook without definition")?;
+    let webhook_filters = definition
+        .filters()
+        .iter()
+        .map(|f| github::Filter {
+            json_path: f.json_path().to_owned(),
+            match_equals: f.match_equals().map(str::to_owned),
+        })
+        .collect();
+    let webhook_secret_token = definition
+        .authentication_configuration()
+        .and_then(|a| a.secret_token())
+        .unwrap_or_default()
+        .to_owned();
+    let github_secret = clients
+        .secrets
+        .get_secret_value()
+        .secret_id(names.webhook_secret())
+        .send()
+        .await
+        .with_context(|| format!("reading the webhook secret {}", names.webhook_secret()))?
+        .secret_string()
+        .context("the webhook secret has no string value")?
+        .to_owned();
+
+    let function_env = |name: String| async move {
+        let config = clients
+            .lambda
+            .get_function_configuration()
+            .function_name(&name)
+            .send()
+            .await
+            .with_context(|| format!("GetFunctionConfiguration {name}"))?;
+        let vars: Vec<(String, String)> = config
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        Ok::<_, anyhow::Error>((vars, config.function_arn().unwrap_or_default().to_owned()))
+    };
+    let deploy_function = deploy
+        .configuration
+        .get("FunctionName")
+        .cloned()
+        .context("the Deploy action names no FunctionName")?;
+    let (deploy_handler_env, _) = function_env(deploy_function).await?;
+    let (notifier_env, notifier_arn) = function_env(names.event_notifier()).await?;
+    let topic_arn = notifier_env
+        .iter()
+        .find(|(k, _)| k == pipeline_common::env_vars::NOTIFY_TOPIC_ARN)
+        .map(|(_, v)| v.clone())
+        .context("the event-notifier has no NOTIFY_TOPIC_ARN")?;
+
+    let mut rules = Vec::new();
+    for rule_name in [names.events_rule(), names.failed_rule()] {
+        let rule = clients
+            .events
+            .describe_rule()
+            .name(&rule_name)
+            .send()
+            .await
+            .with_context(|| format!("DescribeRule {rule_name}"))?;
+        let pattern: Value = serde_json::from_str(
+            rule.event_pattern()
+                .context("a rule without an event pattern")?,
+        )?;
+        let listed = clients
+            .events
+            .list_targets_by_rule()
+            .rule(&rule_name)
+            .send()
+            .await?;
+        let targets = listed
+            .targets()
+            .iter()
+            .map(|t| RuleTarget {
+                arn: t.arn().to_owned(),
+                input_paths: t
+                    .input_transformer()
+                    .and_then(|i| i.input_paths_map())
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+                input_template: t.input_transformer().map(|i| i.input_template().to_owned()),
+            })
+            .collect();
+        rules.push(Rule {
+            name: rule_name,
+            pattern,
+            targets,
+        });
+    }
+
+    Ok(Deployed {
+        pipeline: pipeline_name,
+        pipeline_arn,
+        pipeline_role_arn: pipeline.role_arn().to_owned(),
+        bucket,
+        source,
+        build,
+        deploy,
+        build_env,
+        buildspec_name,
+        webhook_name: definition.name().to_owned(),
+        webhook_arn: webhook.arn().unwrap_or_default().to_owned(),
+        webhook_url: webhook.url().to_owned(),
+        webhook_filters,
+        webhook_secret_token,
+        github_secret,
+        deploy_handler_env,
+        notifier_env,
+        notifier_arn,
+        topic_arn,
+        repository: names.ecr_repository(),
+        rules,
+        account: testkit::ACCOUNT_ID.to_owned(),
+        region: testkit::REGION.to_owned(),
+    })
+}
+
+async fn subscribe_inbox(clients: &Clients, topic_arn: &str) -> Result<Inbox> {
+    let queue_url = clients
+        .sqs
+        .create_queue()
+        .queue_name("demo-notification-inbox")
+        .send()
+        .await?
+        .queue_url()
+        .context("CreateQueue returned no URL")?
+        .to_owned();
+    let attributes = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await?;
+    let queue_arn = attributes
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .context("the inbox queue has no ARN")?
+        .clone();
+    let subscription = clients
+        .sns
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .attributes("RawMessageDelivery", "false")
+        .send()
+        .await
+        .with_context(|| format!("subscribing the inbox to {topic_arn}"))?;
+    Ok(Inbox {
+        queue_url,
+        subscription_arn: subscription
+            .subscription_arn()
+            .unwrap_or_default()
+            .to_owned(),
+    })
+}
+
+struct RunContext<'a> {
+    emulator_matches_patterns: bool,
+    opts: &'a DemoOptions,
+    emu: &'a Emulator,
+    clients: &'a Clients,
+    deployed: &'a Deployed,
+    runtime_deploy: &'a RuntimeApi,
+    runtime_notify: &'a RuntimeApi,
+    deploy_handler: &'a LambdaProcess,
+    notifier: &'a LambdaProcess,
+    inbox: &'a Inbox,
+    say: &'a Narrator,
+    scratch: &'a Path,
+}
+
+/// Signs a push as GitHub does and checks it as CodePipeline does.
+async fn deliver_push(
+    ctx: &RunContext<'_>,
+    branch: &str,
+    commit: &github::Commit,
+) -> Result<PushCheck> {
+    let d = ctx.deployed;
+    ctx.emu.clear_calls()?;
+    let payload = github::push_payload(&ctx.opts.github_repo, branch, &random_hex(40), commit);
+    let body = serde_json::to_vec(&payload)?;
+    // GitHub signs with the secret the user pasted into the repository's webhook settings.
+    let header = github::signature_header(d.github_secret.as_bytes(), &body);
+    ctx.say.say(&format!(
+        "GitHub sends push {} ({}) to {} with X-Hub-Signature-256: {}…",
+        payload["ref"].as_str().unwrap_or_default(),
+        &commit.id[..12],
+        d.webhook_url,
+        &header[..19]
+    ));
+    ctx.say.simulated("on AWS, GitHub calls the webhook URL and CodePipeline checks and starts the execution; here the same checks run locally against the deployed webhook");
+    // CodePipeline verifies with the SecretToken stored in the webhook definition.
+    let signature_valid =
+        github::signature_is_valid(d.webhook_secret_token.as_bytes(), &body, &header);
+    let filters = github::evaluate_filters(
+        &d.webhook_filters,
+        &payload,
+        &d.source
+            .configuration
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>(),
+    )?;
+    for verdict in &filters {
+        ctx.say.say(&format!(
+            "filter {} == {:?}: found {:?} → {}",
+            verdict.json_path,
+            verdict.expected.as_deref().unwrap_or("(exists)"),
+            verdict.found.as_deref().unwrap_or("nothing"),
+            if verdict.matched { "match" } else { "no match" }
+        ));
+    }
+    ctx.say.say(&format!(
+        "signature {}",
+        if signature_valid {
+            "verified with the webhook's secret"
+        } else {
+            "REJECTED"
+        }
+    ));
+    let starts_execution =
+        signature_valid && !filters.is_empty() && filters.iter().all(|f| f.matched);
+    let mutating_calls = ctx
+        .emu
+        .mutating_calls()?
+        .into_iter()
+        .map(|c| format!("{} {}", c.service, c.operation))
+        .collect();
+    Ok(PushCheck {
+        git_ref: payload["ref"].as_str().unwrap_or_default().to_owned(),
+        signature_valid,
+        filters,
+        starts_execution,
+        mutating_calls,
+    })
+}
+
+/// Delivers one state-change event through the deployed rules, as EventBridge would.
+async fn emit(
+    ctx: &RunContext<'_>,
+    execution: &Execution,
+    level: Level<'_>,
+    state: &str,
+    log: &mut Vec<EventDelivery>,
+) -> Result<()> {
+    let event = events::state_change(execution, &level, state, &uuid(), &now_iso8601());
+    let what = match &level {
+        Level::Pipeline => format!("pipeline {state}"),
+        Level::Stage(stage) => format!("stage {stage} {state}"),
+        Level::Action { stage, action, .. } => format!("action {stage}/{action} {state}"),
+    };
+    let event_text = event.to_string();
+    let mut matched_rules = Vec::new();
+    let mut deliveries = Vec::new();
+    for rule in &ctx.deployed.rules {
+        if !rule_matches(ctx, rule, &event, &event_text).await? {
+            continue;
+        }
+        matched_rules.push(rule.name.clone());
+        for target in &rule.targets {
+            if target.arn == ctx.deployed.notifier_arn {
+                let invocation = ctx
+                    .runtime_notify
+                    .invoke(event.clone(), INVOKE_WAIT)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "the event-notifier did not answer; its logs:\n{}",
+                            ctx.notifier.logs()
+                        )
+                    })?;
+                let outcome = match &invocation.result {
+                    Ok(answer) => answer["outcome"].as_str().unwrap_or("answered").to_owned(),
+                    Err(error) => bail!(
+                        "the event-notifier failed on {what}: {error}\nits logs:\n{}",
+                        ctx.notifier.logs()
+                    ),
+                };
+                deliveries.push(format!("event-notifier: {outcome}"));
+            } else if target.arn == ctx.deployed.topic_arn {
+                let message = match &target.input_template {
+                    Some(template) => {
+                        events::transform_input(&event, &target.input_paths, template)?
+                    }
+                    None => event_text.clone(),
+                };
+                ctx.clients
+                    .sns
+                    .publish()
+                    .topic_arn(&target.arn)
+                    .message(message)
+                    .send()
+                    .await
+                    .with_context(|| {
+                        format!("publishing rule {}'s message to {}", rule.name, target.arn)
+                    })?;
+                deliveries.push("SNS topic: published".to_owned());
+            } else {
+                deliveries.push(format!("{}: not simulated", target.arn));
+            }
+        }
+    }
+    ctx.say.say(&format!(
+        "event: {what}{}",
+        if matched_rules.is_empty() {
+            " (no rule matches)".to_owned()
+        } else {
+            format!(
+                " → {} → {}",
+                matched_rules.join(", "),
+                deliveries.join(", ")
+            )
+        }
+    ));
+    log.push(EventDelivery {
+        detail_type: event["detail-type"].as_str().unwrap_or_default().to_owned(),
+        state: state.to_owned(),
+        what,
+        matched_rules,
+        deliveries,
+    });
+    Ok(())
+}
+
+/// TestEventPattern decides when the emulator really evaluates patterns (see
+/// [`emulator_evaluates_patterns`]); otherwise the local matcher does, and both must agree.
+async fn rule_matches(
+    ctx: &RunContext<'_>,
+    rule: &Rule,
+    event: &Value,
+    event_text: &str,
+) -> Result<bool> {
+    let local = events::pattern_matches(&rule.pattern, event)?;
+    if !ctx.emulator_matches_patterns {
+        return Ok(local);
+    }
+    let answer = ctx
+        .clients
+        .events
+        .test_event_pattern()
+        .event_pattern(rule.pattern.to_string())
+        .event(event_text)
+        .send()
+        .await
+        .with_context(|| format!("TestEventPattern for rule {}", rule.name))?;
+    if answer.result() != local {
+        bail!(
+            "TestEventPattern says {} but the local matcher says {local} for rule {}: the rehearsal's matcher is wrong",
+            answer.result(),
+            rule.name
+        );
+    }
+    Ok(local)
+}
+
+/// moto 5.2 answers TestEventPattern with an empty body (so `false`) for every input; a
+/// pattern that must match tells a real evaluator from that stub.
+async fn emulator_evaluates_patterns(clients: &Clients) -> bool {
+    let event = json!({"version": "0", "id": "probe", "detail-type": "probe", "source": "aws.codepipeline",
+        "account": testkit::ACCOUNT_ID, "time": now_iso8601(), "region": testkit::REGION, "resources": [], "detail": {}});
+    let matching = clients
+        .events
+        .test_event_pattern()
+        .event_pattern(r#"{"source":["aws.codepipeline"]}"#)
+        .event(event.to_string())
+        .send()
+        .await;
+    let other = clients
+        .events
+        .test_event_pattern()
+        .event_pattern(r#"{"source":["aws.s3"]}"#)
+        .event(event.to_string())
+        .send()
+        .await;
+    matches!((matching, other), (Ok(yes), Ok(no)) if yes.result() && !no.result())
+}
+
+async fn run_once(
+    ctx: &RunContext<'_>,
+    label: &str,
+    message: &str,
+    fail_tests: bool,
+) -> Result<RunReport> {
+    let started = Instant::now();
+    let d = ctx.deployed;
+    let say = ctx.say;
+    say.step(&format!(
+        "Run `{label}`: push \"{message}\" to {}",
+        ctx.opts.branch
+    ));
+    let commit = github::Commit {
+        id: random_hex(40),
+        message: message.into(),
+        author: "Ada Lovelace".into(),
+    };
+    let push = deliver_push(ctx, &ctx.opts.branch, &commit).await?;
+    if !push.starts_execution {
+        bail!(
+            "a signed push to {} did not pass the deployed webhook's checks ({:?}); the pipeline would never start",
+            ctx.opts.branch,
+            push
+        );
+    }
+    ctx.emu.clear_calls()?;
+    let execution = Execution {
+        pipeline: d.pipeline.clone(),
+        pipeline_arn: d.pipeline_arn.clone(),
+        execution_id: uuid(),
+        region: d.region.clone(),
+        account: d.account.clone(),
+        start_time: now_iso8601(),
+        webhook_arn: d.webhook_arn.clone(),
+    };
+    say.say(&format!(
+        "CodePipeline starts execution {}",
+        execution.execution_id
+    ));
+    let mut events_log = Vec::new();
+    emit(ctx, &execution, Level::Pipeline, "STARTED", &mut events_log).await?;
+
+    // Source: the repository at the commit, zipped into the artifact bucket.
+    let source_level = |state_result: Option<Value>| Level::Action {
+        stage: &d.source.stage,
+        action: &d.source.name,
+        category: "Source",
+        provider: &d.source.provider,
+        owner: &d.source.owner,
+        result: state_result,
+    };
+    emit(
+        ctx,
+        &execution,
+        Level::Stage(&d.source.stage),
+        "STARTED",
+        &mut events_log,
+    )
+    .await?;
+    emit(
+        ctx,
+        &execution,
+        source_level(None),
+        "STARTED",
+        &mut events_log,
+    )
+    .await?;
+    let checkout = ctx.scratch.join(format!("checkout-{}", &commit.id[..12]));
+    copy_dir(&ctx.opts.app_dir, &checkout)?;
+    std::fs::copy(&ctx.opts.buildspec, checkout.join("buildspec.yml"))
+        .context("copying buildspec.yml into the commit")?;
+    if fail_tests {
+        // The sample app's documented switch: an empty FAIL_TESTS file makes its tests fail.
+        std::fs::write(checkout.join("FAIL_TESTS"), "")?;
+        say.say("this commit adds examples/hello-app/FAIL_TESTS, which makes a unit test fail");
+    }
+    let source_zip = support::zip_dir(&checkout)?;
+    let source_key = artifact_key(
+        &d.pipeline,
+        d.source
+            .output_artifact
+            .as_deref()
+            .unwrap_or("SourceArtifact"),
+    );
+    let put = ctx
+        .clients
+        .s3
+        .put_object()
+        .bucket(&d.bucket)
+        .key(&source_key)
+        .body(source_zip.clone().into())
+        .metadata("codepipeline-artifact-revision-summary", &commit.message)
+        .send()
+        .await
+        .with_context(|| {
+            format!(
+                "uploading the source artifact to s3://{}/{source_key}",
+                d.bucket
+            )
+        })?;
+    let source_version_id = put.version_id().map(str::to_owned);
+    say.say(&format!(
+        "source artifact s3://{}/{source_key} ({} bytes, object version {}), revision {}",
+        d.bucket,
+        source_zip.len(),
+        source_version_id.as_deref().unwrap_or("none"),
+        commit.id
+    ));
+    say.simulated("on AWS, the GitHub source action downloads the commit's archive; here the sample app directory is the commit");
+    let source_result = json!({
+        "external-execution-id": commit.id,
+        "external-execution-summary": commit.message,
+        "external-execution-url": format!("https://github.com/{}/commit/{}", ctx.opts.github_repo, commit.id),
+    });
+    emit(
+        ctx,
+        &execution,
+        source_level(Some(source_result)),
+        "SUCCEEDED",
+        &mut events_log,
+    )
+    .await?;
+    emit(
+        ctx,
+        &execution,
+        Level::Stage(&d.source.stage),
+        "SUCCEEDED",
+        &mut events_log,
+    )
+    .await?;
+
+    // Build.
+    let build_id = format!(
+        "{}:{}",
+        d.build
+            .configuration
+            .get("ProjectName")
+            .map_or("build", String::as_str),
+        uuid()
+    );
+    let build_level = |result: Option<Value>| Level::Action {
+        stage: &d.build.stage,
+        action: &d.build.name,
+        category: "Build",
+        provider: &d.build.provider,
+        owner: &d.build.owner,
+        result,
+    };
+    emit(
+        ctx,
+        &execution,
+        Level::Stage(&d.build.stage),
+        "STARTED",
+        &mut events_log,
+    )
+    .await?;
+    emit(
+        ctx,
+        &execution,
+        build_level(None),
+        "STARTED",
+        &mut events_log,
+    )
+    .await?;
+    let build = run_build(ctx, &commit, &source_key, &build_id).await?;
+    let image_tag = commit.id[..12].to_owned();
+    let image = ecr_image(ctx.clients, &d.repository, &image_tag).await?;
+    let build_url = format!(
+        "https://{0}.console.aws.amazon.com/codesuite/codebuild/projects/{1}/build/{2}/log?region={0}",
+        d.region,
+        d.build
+            .configuration
+            .get("ProjectName")
+            .map_or("", String::as_str),
+        build_id.replace(':', "%3A")
+    );
+
+    let mut retag_refused = None;
+    let mut deploy = None;
+    let pipeline_state;
+    if let Some((phase, command)) = &build.failure {
+        let summary = format!(
+            "Build terminated with state: FAILED. Phase: {}, Code: COMMAND_EXECUTION_ERROR, Message: Error while executing command: {command}. Reason: exit status 1",
+            phase.to_uppercase()
+        );
+        say.say(&format!("build FAILED in {phase}: {command}"));
+        match &image {
+            Some(found) => say.say(&format!(
+                "UNEXPECTED: ECR holds {}:{}",
+                d.repository, found.tag
+            )),
+            None => say.say(&format!(
+                "nothing was pushed: ECR has no {}:{image_tag}",
+                d.repository
+            )),
+        }
+        let result = json!({"external-execution-id": build_id, "external-execution-summary": summary, "external-execution-url": build_url, "error-code": "JobFailed"});
+        emit(
+            ctx,
+            &execution,
+            build_level(Some(result)),
+            "FAILED",
+            &mut events_log,
+        )
+        .await?;
+        emit(
+            ctx,
+            &execution,
+            Level::Stage(&d.build.stage),
+            "FAILED",
+            &mut events_log,
+        )
+        .await?;
+        seed_failed_execution(ctx, &execution, &commit, &d.build, &summary, &build_url).await?;
+        say.say("Deploy does not run: the Build stage failed");
+        emit(ctx, &execution, Level::Pipeline, "FAILED", &mut events_log).await?;
+        pipeline_state = "FAILED".to_owned();
+    } else {
+        let found = image.clone().with_context(|| {
+            format!(
+                "the build succeeded but ECR has no image {}:{image_tag}",
+                d.repository
+            )
+        })?;
+        say.say(&format!(
+            "image {}:{} pushed ({})",
+            d.repository, found.tag, found.digest
+        ));
+        retag_refused = Some(retag_is_refused(ctx.clients, &d.repository, &image_tag).await?);
+        say.say(&format!(
+            "ECR tag immutability: pushing different content under {image_tag} again is {}",
+            if retag_refused == Some(true) {
+                "refused (ImageTagAlreadyExistsException)"
+            } else {
+                "ACCEPTED (the repository is not immutable!)"
+            }
+        ));
+        let result = json!({"external-execution-id": build_id, "external-execution-summary": "Build succeeded", "external-execution-url": build_url});
+        emit(
+            ctx,
+            &execution,
+            build_level(Some(result)),
+            "SUCCEEDED",
+            &mut events_log,
+        )
+        .await?;
+        emit(
+            ctx,
+            &execution,
+            Level::Stage(&d.build.stage),
+            "SUCCEEDED",
+            &mut events_log,
+        )
+        .await?;
+
+        let output_key = build
+            .output_key
+            .clone()
+            .context("a successful build wrote no output artifact")?;
+        let report = run_deploy(ctx, &execution, &commit, &output_key, &mut events_log).await?;
+        pipeline_state = if report.status == "Succeeded" {
+            "SUCCEEDED"
+        } else {
+            "FAILED"
+        }
+        .to_owned();
+        if pipeline_state == "FAILED" {
+            let summary = report.job["results"][0]["failureDetails"]["message"]
+                .as_str()
+                .unwrap_or("deploy failed")
+                .to_owned();
+            seed_failed_execution(ctx, &execution, &commit, &d.deploy, &summary, "").await?;
+        }
+        emit(
+            ctx,
+            &execution,
+            Level::Pipeline,
+            &pipeline_state,
+            &mut events_log,
+        )
+        .await?;
+        deploy = Some(report);
+    }
+
+    let job_result_calls = ctx
+        .emu
+        .calls()?
+        .iter()
+        .filter(|c| c.service == "codepipeline" && c.operation.starts_with("PutJob"))
+        .count();
+    let published = events_log
+        .iter()
+        .flat_map(|e| &e.deliveries)
+        .filter(|x| x.ends_with(": published"))
+        .count();
+    let notifications = drain_inbox(ctx, published).await?;
+    say.say(&format!(
+        "{} notification(s) arrived at the subscription:",
+        notifications.len()
+    ));
+    for notification in &notifications {
+        say.block(&render_notification(notification));
+    }
+    say.simulated("on AWS, EventBridge invokes the event-notifier and publishes to SNS itself; here each event CodePipeline would emit is matched against the deployed rules and delivered the same way");
+    Ok(RunReport {
+        label: label.to_owned(),
+        commit: commit.id,
+        execution_id: execution.execution_id,
+        push,
+        source_key,
+        source_version_id,
+        build,
+        image,
+        retag_refused,
+        deploy,
+        pipeline_state,
+        events: events_log,
+        notifications,
+        job_result_calls,
+        duration: started.elapsed(),
+    })
+}
+
+/// `pipeline/ArtifactNa/abc1234`: CodePipeline keeps the first 10 characters of the name.
+fn artifact_key(pipeline: &str, artifact: &str) -> String {
+    let short: String = artifact.chars().take(10).collect();
+    format!("{pipeline}/{short}/{}", random_hex(7))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let path = entry?.path();
+        let target = to.join(path.file_name().context("a file without a name")?);
+        if path.is_dir() {
+            copy_dir(&path, &target)?;
+        } else {
+            std::fs::copy(&path, &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// The buildspec as the runner takes it (`env.variables` and each phase's `commands`).
+fn parse_buildspec(text: &str) -> Result<Buildspec> {
+    let yaml: serde_yaml::Value =
+        serde_yaml::from_str(text).context("buildspec.yml is not valid YAML")?;
+    let mut spec = Buildspec::default();
+    if let Some(variables) = yaml["env"]["variables"].as_mapping() {
+        for (name, value) in variables {
+            let value = match value {
+                serde_yaml::Value::String(s) => s.clone(),
+                other => serde_yaml::to_string(other)?.trim().to_owned(),
+            };
+            spec.variables.push((
+                name.as_str()
+                    .context("a variable name that is not a string")?
+                    .to_owned(),
+                value,
+            ));
+        }
+    }
+    let phases = yaml["phases"]
+        .as_mapping()
+        .context("buildspec.yml has no `phases`")?;
+    for (name, phase) in phases {
+        let name = name.as_str().context("a phase name that is not a string")?;
+        let commands = phase["commands"]
+            .as_sequence()
+            .with_context(|| format!("phase {name} has no `commands` list"))?
+            .iter()
+            .map(|c| {
+                c.as_str()
+                    .map(str::to_owned)
+                    .context("a command that is not a string")
+            })
+            .collect::<Result<Vec<_>>>()?;
+        spec.phases.insert(name.to_owned(), commands);
+    }
+    Ok(spec)
+}
+
+fn artifact_files(text: &str) -> Result<Vec<String>> {
+    let yaml: serde_yaml::Value = serde_yaml::from_str(text)?;
+    Ok(yaml["artifacts"]["files"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_owned))
+        .collect())
+}
+
+async fn run_build(
+    ctx: &RunContext<'_>,
+    commit: &github::Commit,
+    source_key: &str,
+    build_id: &str,
+) -> Result<BuildReport> {
+    let d = ctx.deployed;
+    let say = ctx.say;
+    let object = ctx
+        .clients
+        .s3
+        .get_object()
+        .bucket(&d.bucket)
+        .key(source_key)
+        .send()
+        .await
+        .with_context(|| {
+            format!(
+                "CodeBuild reading its source s3://{}/{source_key}",
+                d.bucket
+            )
+        })?;
+    let bytes = object.body.collect().await?.into_bytes();
+    let build_dir = ctx.scratch.join(format!("codebuild-{}", &commit.id[..12]));
+    let src = build_dir.join("src");
+    std::fs::create_dir_all(&src)?;
+    let files = support::unzip_into(&bytes, &src)?;
+    let buildspec_text =
+        std::fs::read_to_string(src.join(&d.buildspec_name)).with_context(|| {
+            format!(
+                "the source has no {} at its root, which the CodeBuild project {} runs",
+                d.buildspec_name, build_id
+            )
+        })?;
+    let buildspec = parse_buildspec(&buildspec_text)?;
+    let tools = build_dir.join("tools");
+    let state = build_dir.join("standin-state");
+    std::fs::create_dir_all(&tools)?;
+    std::fs::create_dir_all(&state)?;
+    let python = testkit::workspace_root().join(".venv/bin/python");
+    for (name, script) in [("docker", STANDIN_DOCKER), ("aws", STANDIN_AWS)] {
+        let path = tools.join(name);
+        std::fs::write(&path, format!("#!{}\n{script}", python.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        }
+    }
+    let mut config = RunConfig::new(&src, &tools);
+    config.command_timeout = Duration::from_secs(120);
+    config.env.extend(d.build_env.iter().cloned());
+    for (name, value) in [
+        ("CODEBUILD_RESOLVED_SOURCE_VERSION", commit.id.clone()),
+        (
+            "CODEBUILD_SOURCE_VERSION",
+            format!("arn:aws:s3:::{}/{source_key}", d.bucket),
+        ),
+        ("CODEBUILD_BUILD_ID", build_id.to_owned()),
+        (
+            "CODEBUILD_INITIATOR",
+            format!("codepipeline/{}", d.pipeline),
+        ),
+        ("AWS_REGION", d.region.clone()),
+        ("AWS_DEFAULT_REGION", d.region.clone()),
+        ("STANDIN_STATE_DIR", state.display().to_string()),
+        (
+            "STANDIN_IMAGE_PATH",
+            format!(
+                "{}:/usr/local/bin:/usr/bin:/bin",
+                python.parent().unwrap_or(Path::new("/")).display()
+            ),
+        ),
+    ] {
+        config.env.push((name.to_owned(), value));
+    }
+    config.env.extend(ctx.emu.env());
+    say.say(&format!(
+        "CodeBuild runs {} ({} files) with the project's variables: {}",
+        d.buildspec_name,
+        files,
+        d.build_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
+    say.simulated("on AWS the build runs in CodeBuild's container with Docker and the AWS CLI; here the buildspec's phases run with bash and stand-in `docker`/`aws` commands: the tests really run (with the host's Python), the image manifest is really pushed to the emulator's ECR");
+    let outcome = tokio::task::spawn_blocking(move || run_buildspec(&buildspec, &config)).await??;
+    let tool_calls = std::fs::read_to_string(state.join("calls.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .map(|call| {
+            let mut words = vec![call["tool"].as_str().unwrap_or_default().to_owned()];
+            words.extend(
+                call["args"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| a.as_str().map(str::to_owned)),
+            );
+            words
+        })
+        .collect::<Vec<_>>();
+    for call in &tool_calls {
+        let line = call.join(" ");
+        say.say(&format!(
+            "  $ {}",
+            if line.len() > 110 {
+                format!("{}…", &line[..110])
+            } else {
+                line
+            }
+        ));
+    }
+    let spec_again = parse_buildspec(&buildspec_text)?;
+    // The tool call that failed names the command better than the multi-line script holding it.
+    let last_tool_call = tool_calls.last().map(|call| call.join(" "));
+    let failure = outcome.phases.iter().find_map(|phase| match &phase.status {
+        PhaseStatus::Failed { command_index, .. } => {
+            let script_line = spec_again
+                .phases
+                .get(&phase.name)
+                .and_then(|c| c.get(*command_index))
+                .and_then(|c| {
+                    c.lines()
+                        .map(str::trim)
+                        .find(|l| !l.is_empty() && !l.starts_with("set "))
+                })
+                .unwrap_or_default()
+                .to_owned();
+            Some((
+                phase.name.clone(),
+                last_tool_call.clone().unwrap_or(script_line),
+            ))
+        }
+        _ => None,
+    });
+    let log_tail: Vec<&str> = outcome
+        .log
+        .lines()
+        .filter(|l| {
+            l.contains("FAIL")
+                || l.contains("ERROR")
+                || l.contains("Ran ")
+                || l.contains("Pushed")
+                || l.contains("nothing is pushed")
+        })
+        .collect();
+    say.block(&log_tail.join("\n"));
+    let exported: BTreeMap<String, String> = ["IMAGE_TAG", "IMAGE_DIGEST"]
+        .iter()
+        .filter_map(|k| {
+            outcome
+                .final_env
+                .get(*k)
+                .map(|v| ((*k).to_owned(), v.clone()))
+        })
+        .collect();
+    let mut output_key = None;
+    if outcome.succeeded() {
+        let mut entries = Vec::new();
+        for file in artifact_files(&buildspec_text)? {
+            let bytes = std::fs::read(src.join(&file)).with_context(|| format!("the build succeeded but wrote no {file}, which buildspec.yml lists as an artifact"))?;
+            entries.push((file, bytes));
+        }
+        let key = artifact_key(
+            &d.pipeline,
+            d.build
+                .output_artifact
+                .as_deref()
+                .unwrap_or("BuildArtifact"),
+        );
+        ctx.clients
+            .s3
+            .put_object()
+            .bucket(&d.bucket)
+            .key(&key)
+            .body(support::zip_entries(&entries)?.into())
+            .send()
+            .await?;
+        say.say(&format!(
+            "build output artifact s3://{}/{key} ({})",
+            d.bucket,
+            entries
+                .iter()
+                .map(|e| e.0.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        output_key = Some(key);
+    }
+    Ok(BuildReport {
+        succeeded: outcome.succeeded(),
+        failure,
+        tool_calls,
+        exported,
+        output_key,
+        log: outcome.log,
+    })
+}
+
+async fn ecr_image(clients: &Clients, repository: &str, tag: &str) -> Result<Option<EcrImage>> {
+    let answer = clients
+        .ecr
+        .describe_images()
+        .repository_name(repository)
+        .image_ids(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_tag(tag)
+                .build(),
+        )
+        .send()
+        .await;
+    match answer {
+        Ok(found) => Ok(found.image_details().first().map(|image| EcrImage {
+            tag: tag.to_owned(),
+            digest: image.image_digest().unwrap_or_default().to_owned(),
+        })),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_image_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(error) => {
+            Err(anyhow::Error::new(error).context(format!("DescribeImages {repository}:{tag}")))
+        }
+    }
+}
+
+/// Pushes a different manifest under an existing tag; an immutable repository must refuse it.
+async fn retag_is_refused(clients: &Clients, repository: &str, tag: &str) -> Result<bool> {
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": format!("sha256:{}", random_hex(64))},
+        "layers": []
+    });
+    let answer = clients
+        .ecr
+        .put_image()
+        .repository_name(repository)
+        .image_tag(tag)
+        .image_manifest(manifest.to_string())
+        .image_manifest_media_type("application/vnd.docker.distribution.manifest.v2+json")
+        .send()
+        .await;
+    match answer {
+        Ok(_) => Ok(false),
+        Err(error)
+            if error.as_service_error().is_some_and(|e| {
+                e.is_image_tag_already_exists_exception() || e.is_image_already_exists_exception()
+            }) =>
+        {
+            Ok(true)
+        }
+        Err(error) => {
+            Err(anyhow::Error::new(error).context(format!("PutImage {repository}:{tag}")))
+        }
+    }
+}
+
+async fn run_deploy(
+    ctx: &RunContext<'_>,
+    execution: &Execution,
+    commit: &github::Commit,
+    output_key: &str,
+    log: &mut Vec<EventDelivery>,
+) -> Result<DeployReport> {
+    let d = ctx.deployed;
+    let action = &d.deploy;
+    let level = |result: Option<Value>| Level::Action {
+        stage: &action.stage,
+        action: &action.name,
+        category: "Invoke",
+        provider: &action.provider,
+        owner: &action.owner,
+        result,
+    };
+    emit(ctx, execution, Level::Stage(&action.stage), "STARTED", log).await?;
+    emit(ctx, execution, level(None), "STARTED", log).await?;
+    // CodePipeline hands the function short-lived credentials of the pipeline's role for the artifacts.
+    let assumed = ctx
+        .clients
+        .sts
+        .assume_role()
+        .role_arn(&d.pipeline_role_arn)
+        .role_session_name(format!("codepipeline-{}", &execution.execution_id[..8]))
+        .send()
+        .await
+        .with_context(|| format!("assuming the pipeline role {}", d.pipeline_role_arn))?;
+    let credentials = assumed
+        .credentials()
+        .context("AssumeRole returned no credentials")?;
+    let job_id = ctx.emu.create_job(
+        json!({"pipelineName": d.pipeline, "stageName": action.stage, "actionName": action.name}),
+    )?;
+    let mut configuration = json!({});
+    for (key, value) in &action.configuration {
+        configuration[key] = json!(value);
+    }
+    let event = json!({"CodePipeline.job": {
+        "id": job_id,
+        "accountId": d.account,
+        "data": {
+            "actionConfiguration": {"configuration": configuration},
+            "inputArtifacts": [{
+                "name": d.build.output_artifact.clone().unwrap_or_default(),
+                "revision": commit.id,
+                "location": {"type": "S3", "s3Location": {"bucketName": d.bucket, "objectKey": output_key}}
+            }],
+            "outputArtifacts": [],
+            "artifactCredentials": {
+                "accessKeyId": credentials.access_key_id(),
+                "secretAccessKey": credentials.secret_access_key(),
+                "sessionToken": credentials.session_token(),
+                "expirationTime": 1_900_000_000_000_u64
+            }
+        }
+    }});
+    ctx.say.say(&format!(
+        "CodePipeline invokes {} with job {job_id} (UserParameters {})",
+        action
+            .configuration
+            .get("FunctionName")
+            .map_or("?", String::as_str),
+        action
+            .configuration
+            .get("UserParameters")
+            .map_or("none", String::as_str)
+    ));
+    let invocation = ctx
+        .runtime_deploy
+        .invoke(event, INVOKE_WAIT)
+        .await
+        .with_context(|| {
+            format!(
+                "the deploy-handler did not answer; its logs:\n{}",
+                ctx.deploy_handler.logs()
+            )
+        })?;
+    if let Err(error) = &invocation.result {
+        bail!(
+            "the deploy-handler's invocation failed: {error}\nits logs:\n{}",
+            ctx.deploy_handler.logs()
+        );
+    }
+    let job = ctx.emu.job(&job_id)?;
+    let status = job["status"].as_str().unwrap_or_default().to_owned();
+    let last = job["results"]
+        .as_array()
+        .and_then(|r| r.last())
+        .cloned()
+        .unwrap_or(Value::Null);
+    let output_variables: BTreeMap<String, String> = last["outputVariables"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    ctx.say.say(&format!(
+        "the deploy-handler reported the job {status} in {:.0?}",
+        invocation.duration
+    ));
+    for (key, value) in &output_variables {
+        ctx.say.say(&format!("  output variable {key} = {value}"));
+    }
+    let (state, result) = if status == "Succeeded" {
+        (
+            "SUCCEEDED",
+            json!({"external-execution-id": job_id, "external-execution-summary": last["executionDetails"]["summary"]}),
+        )
+    } else {
+        (
+            "FAILED",
+            json!({"external-execution-id": job_id, "external-execution-summary": last["failureDetails"]["message"], "error-code": last["failureDetails"]["type"]}),
+        )
+    };
+    emit(ctx, execution, level(Some(result)), state, log).await?;
+    emit(ctx, execution, Level::Stage(&action.stage), state, log).await?;
+    Ok(DeployReport {
+        job_id,
+        job,
+        status,
+        output_variables,
+    })
+}
+
+/// What GetPipelineExecution / ListActionExecutions answer for a failed run, so the
+/// event-notifier's enrichment finds the failed action as it would on AWS.
+async fn seed_failed_execution(
+    ctx: &RunContext<'_>,
+    execution: &Execution,
+    commit: &github::Commit,
+    failed: &Action,
+    summary: &str,
+    url: &str,
+) -> Result<()> {
+    let d = ctx.deployed;
+    let now = now_iso8601();
+    let mut details = vec![json!({
+        "stageName": d.source.stage, "actionName": d.source.name, "status": "Succeeded",
+        "startTime": execution.start_time, "lastUpdateTime": execution.start_time,
+        "input": {"actionTypeId": {"category": "Source", "owner": d.source.owner, "provider": d.source.provider, "version": "1"}},
+        "output": {"executionResult": {"externalExecutionId": commit.id, "externalExecutionSummary": commit.message}}
+    })];
+    if failed.stage != d.build.stage {
+        details.push(json!({"stageName": d.build.stage, "actionName": d.build.name, "status": "Succeeded", "startTime": execution.start_time, "lastUpdateTime": now}));
+    }
+    details.push(json!({
+        "stageName": failed.stage, "actionName": failed.name, "status": "Failed",
+        "startTime": execution.start_time, "lastUpdateTime": now,
+        "input": {"actionTypeId": {"category": failed.category, "owner": failed.owner, "provider": failed.provider, "version": "1"}},
+        "output": {"executionResult": {"externalExecutionSummary": summary, "externalExecutionUrl": url, "errorDetails": {"code": "JobFailed", "message": summary}}}
+    }));
+    ctx.emu.seed_execution(json!({
+        "pipelineName": d.pipeline,
+        "pipelineExecution": {
+            "pipelineExecutionId": execution.execution_id,
+            "pipelineVersion": 1,
+            "status": "Failed",
+            "trigger": {"triggerType": "Webhook", "triggerDetail": d.webhook_arn},
+            "artifactRevisions": [{
+                "name": d.source.output_artifact.clone().unwrap_or_default(),
+                "revisionId": commit.id,
+                "revisionSummary": commit.message,
+                "revisionUrl": format!("https://github.com/{}/commit/{}", ctx.opts.github_repo, commit.id)
+            }]
+        },
+        "actionExecutionDetails": details
+    }))?;
+    ctx.say.simulated("the emulator cannot run a pipeline execution, so what CodePipeline would record for this failed run is seeded for the notifier to look up");
+    Ok(())
+}
+
+/// Reads every SNS envelope that reached the inbox, waiting up to 10 s for at least `expected`.
+async fn drain_inbox(ctx: &RunContext<'_>, expected: usize) -> Result<Vec<Notification>> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut out = Vec::new();
+    loop {
+        let received = ctx
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(&ctx.inbox.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await?;
+        for message in received.messages() {
+            let envelope: Value = serde_json::from_str(message.body().unwrap_or("{}"))
+                .context("an SNS envelope that is not JSON")?;
+            out.push(Notification {
+                subject: envelope["Subject"].as_str().map(str::to_owned),
+                message: envelope["Message"].as_str().unwrap_or_default().to_owned(),
+                attributes: envelope["MessageAttributes"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v["Value"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect(),
+            });
+            if let Some(handle) = message.receipt_handle() {
+                ctx.clients
+                    .sqs
+                    .delete_message()
+                    .queue_url(&ctx.inbox.queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await?;
+            }
+        }
+        if (received.messages().is_empty() && out.len() >= expected) || Instant::now() > deadline {
+            return Ok(out);
+        }
+    }
+}
+
+/// A notification as its email would read: subject, then the facts of the message.
+pub fn render_notification(notification: &Notification) -> String {
+    let subject = notification
+        .subject
+        .clone()
+        .unwrap_or_else(|| "AWS Notification Message".to_owned());
+    let mut text = format!("Subject: {subject}\n");
+    match serde_json::from_str::<Value>(&notification.message) {
+        Ok(body) if body.is_object() => {
+            for (label, value) in [
+                ("Pipeline", &body["pipeline"]),
+                ("Environment", &body["environment"]),
+                ("State", &body["state"]),
+                ("Stage", &body["stage"]),
+                ("Action", &body["action"]),
+                ("Execution", &body["executionId"]),
+                ("Commit", &body["commit"]["id"]),
+                ("Message", &body["commit"]["message"]),
+                ("Repository", &body["commit"]["repository"]),
+            ] {
+                if let Some(value) = value.as_str() {
+                    text.push_str(&format!("{label}: {value}\n"));
+                }
+            }
+            for failure in body["failures"].as_array().into_iter().flatten() {
+                text.push_str(&format!(
+                    "Failed: {}/{}: {} ({})\n",
+                    failure["stage"].as_str().unwrap_or("?"),
+                    failure["action"].as_str().unwrap_or("?"),
+                    failure["summary"].as_str().unwrap_or(""),
+                    failure["errorCode"].as_str().unwrap_or("")
+                ));
+            }
+            if let Some(url) = body["consoleUrl"].as_str() {
+                text.push_str(&format!("Details: {url}\n"));
+            }
+        }
+        _ => text.push_str(&notification.message),
+    }
+    text
+}
+
+/// Anything of the environment still found by listing each service.
+async fn leftovers(clients: &Clients, opts: &DemoOptions) -> Result<Vec<String>> {
+    let suffix = format!("-{}", opts.env);
+    let ours = |name: &str| {
+        name.ends_with(&suffix)
+            || name.contains(&format!("{suffix}-"))
+            || name.contains(&format!("{suffix}/"))
+    };
+    let mut left = Vec::new();
+    for f in clients.lambda.list_functions().send().await?.functions() {
+        if let Some(name) = f.function_name().filter(|n| ours(n)) {
+            left.push(format!("function {name}"));
+        }
+    }
+    for b in clients.s3.list_buckets().send().await?.buckets() {
+        if let Some(name) = b.name().filter(|n| ours(n)) {
+            left.push(format!("bucket {name}"));
+        }
+    }
+    for r in clients
+        .ecr
+        .describe_repositories()
+        .send()
+        .await?
+        .repositories()
+    {
+        if let Some(name) = r.repository_name().filter(|n| ours(n)) {
+            left.push(format!("repository {name}"));
+        }
+    }
+    for p in clients
+        .codepipeline
+        .list_pipelines()
+        .send()
+        .await?
+        .pipelines()
+    {
+        if let Some(name) = p.name().filter(|n| ours(n)) {
+            left.push(format!("pipeline {name}"));
+        }
+    }
+    for w in clients
+        .codepipeline
+        .list_webhooks()
+        .send()
+        .await?
+        .webhooks()
+    {
+        if let Some(name) = w.definition().map(|d| d.name()).filter(|n| ours(n)) {
+            left.push(format!("webhook {name}"));
+        }
+    }
+    for name in clients.codebuild.list_projects().send().await?.projects() {
+        if ours(name) {
+            left.push(format!("project {name}"));
+        }
+    }
+    for r in clients.events.list_rules().send().await?.rules() {
+        if let Some(name) = r.name().filter(|n| ours(n)) {
+            left.push(format!("rule {name}"));
+        }
+    }
+    for t in clients.sns.list_topics().send().await?.topics() {
+        if let Some(arn) = t.topic_arn().filter(|n| ours(n)) {
+            left.push(format!("topic {arn}"));
+        }
+    }
+    for s in clients.secrets.list_secrets().send().await?.secret_list() {
+        if let Some(name) = s.name().filter(|n| ours(n)) {
+            left.push(format!("secret {name}"));
+        }
+    }
+    for r in clients.iam.list_roles().send().await?.roles() {
+        if ours(r.role_name()) {
+            left.push(format!("role {}", r.role_name()));
+        }
+    }
+    Ok(left)
+}

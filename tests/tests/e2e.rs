@@ -1,0 +1,230 @@
+//! The whole pipeline on the local emulator, both runs: a green commit that is built, pushed
+//! and deployed, and a commit whose unit test fails, then destroy. Same flow as `cargo xtask demo`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use integration_tests::e2e::{DemoOptions, run_pipeline_demo};
+
+/// The Lambda zips `cargo xtask dist` builds, or stand-ins holding the debug binaries (CI runs
+/// `cargo test --workspace` without `dist`): bootstrap only needs a zip with a `bootstrap` ELF.
+fn artifacts_dir(scratch: &Path) -> PathBuf {
+    let built = testkit::target_dir().join("lambda");
+    if ["deploy-handler", "event-notifier"]
+        .iter()
+        .all(|f| built.join(f).join("bootstrap.zip").exists())
+    {
+        return built;
+    }
+    for function in ["deploy-handler", "event-notifier"] {
+        let binary = std::fs::read(testkit::lambda_binary(function).unwrap()).unwrap();
+        let dir = scratch.join(function);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut zip =
+            zip::ZipWriter::new(std::fs::File::create(dir.join("bootstrap.zip")).unwrap());
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .unix_permissions(0o755);
+        zip.start_file("bootstrap", options).unwrap();
+        zip.write_all(&binary).unwrap();
+        zip.finish().unwrap();
+    }
+    scratch.to_path_buf()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_is_built_deployed_and_notified_and_a_failing_test_stops_the_pipeline() {
+    let scratch = tempfile::tempdir().unwrap();
+    let options = DemoOptions::for_workspace(artifacts_dir(scratch.path())).unwrap();
+    let report = run_pipeline_demo(&options)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+
+    assert!(
+        report.outputs["pipelineUrl"]
+            .as_str()
+            .unwrap()
+            .contains("pipeline-demo"),
+        "{}",
+        report.outputs
+    );
+
+    // A push to another branch is signed correctly but filtered out, and changes nothing.
+    let wrong = &report.wrong_branch_push;
+    assert!(wrong.signature_valid, "{wrong:?}");
+    assert!(!wrong.starts_execution, "{wrong:?}");
+    assert_eq!(
+        wrong.filters[0].expected.as_deref(),
+        Some("refs/heads/main")
+    );
+    assert!(wrong.mutating_calls.is_empty(), "{wrong:?}");
+
+    assert_eq!(report.runs.len(), 2);
+    let green = &report.runs[0];
+    assert!(green.push.starts_execution);
+    assert!(green.build.succeeded, "{}", green.build.log);
+    assert_eq!(green.pipeline_state, "SUCCEEDED");
+    let tag = &green.commit[..12];
+    let image = green
+        .image
+        .as_ref()
+        .expect("the green run's image is in ECR");
+    assert_eq!(image.tag, tag);
+    assert!(image.digest.starts_with("sha256:"), "{image:?}");
+    assert_eq!(
+        green.build.exported.get("IMAGE_TAG").map(String::as_str),
+        Some(tag)
+    );
+    assert_eq!(
+        green.retag_refused,
+        Some(true),
+        "the repository must be tag-immutable"
+    );
+    assert!(
+        green
+            .build
+            .tool_calls
+            .iter()
+            .any(|c| c[..2] == ["docker", "push"]),
+        "{:?}",
+        green.build.tool_calls
+    );
+    let deploy = green.deploy.as_ref().expect("Deploy ran");
+    assert_eq!(deploy.status, "Succeeded", "{:#}", deploy.job);
+    assert_eq!(
+        deploy.output_variables.get("IMAGE_TAG").map(String::as_str),
+        Some(tag)
+    );
+    assert_eq!(
+        deploy.output_variables.get("COMMIT_ID"),
+        Some(&green.commit)
+    );
+    assert!(
+        deploy
+            .output_variables
+            .get("IMAGE_URI")
+            .unwrap()
+            .contains(&format!("app-demo:{tag}"))
+    );
+    let subjects: Vec<&str> = green
+        .notifications
+        .iter()
+        .filter_map(|n| n.subject.as_deref())
+        .collect();
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.starts_with("[STARTED] pipeline-demo")),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.starts_with("[SUCCEEDED] pipeline-demo")),
+        "{subjects:?}"
+    );
+    assert!(
+        !subjects.iter().any(|s| s.starts_with("[FAILED]")),
+        "{subjects:?}"
+    );
+    let succeeded = green
+        .notifications
+        .iter()
+        .find(|n| {
+            n.subject
+                .as_deref()
+                .is_some_and(|s| s.starts_with("[SUCCEEDED]"))
+        })
+        .unwrap();
+    assert!(
+        succeeded.message.contains(&green.execution_id),
+        "{}",
+        succeeded.message
+    );
+    // Stage events match no rule; the notifier acknowledges action progress without mail.
+    assert!(
+        green
+            .events
+            .iter()
+            .filter(|e| e.detail_type.contains("Stage"))
+            .all(|e| e.matched_rules.is_empty())
+    );
+
+    let red = &report.runs[1];
+    assert!(!red.build.succeeded);
+    assert_eq!(
+        red.build.failure.as_ref().map(|f| f.0.as_str()),
+        Some("build"),
+        "{}",
+        red.build.log
+    );
+    assert_eq!(red.pipeline_state, "FAILED");
+    assert!(
+        red.image.is_none(),
+        "nothing may be pushed: {:?}",
+        red.image
+    );
+    assert!(
+        !red.build
+            .tool_calls
+            .iter()
+            .any(|c| c[..2] == ["docker", "push"]),
+        "{:?}",
+        red.build.tool_calls
+    );
+    assert!(
+        red.deploy.is_none(),
+        "Deploy must not run after a failed build"
+    );
+    assert_eq!(
+        red.job_result_calls, 0,
+        "no CodePipeline job may be reported in the failing run"
+    );
+    let failed: Vec<_> = red
+        .notifications
+        .iter()
+        .filter(|n| {
+            n.subject
+                .as_deref()
+                .is_some_and(|s| s.starts_with("[FAILED] pipeline-demo"))
+        })
+        .collect();
+    assert!(
+        failed
+            .iter()
+            .any(|n| n.subject.as_deref().unwrap().contains("Build")),
+        "{:?}",
+        red.notifications
+    );
+    let pipeline_failed = failed
+        .iter()
+        .find(|n| {
+            n.attributes
+                .get("detail_type")
+                .is_some_and(|d| d.contains("Pipeline Execution"))
+        })
+        .expect("a pipeline FAILED notification");
+    let body: serde_json::Value = serde_json::from_str(&pipeline_failed.message).unwrap();
+    assert_eq!(body["failures"][0]["stage"], "Build", "{body:#}");
+    assert!(
+        body["failures"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("docker build --target test"),
+        "{body:#}"
+    );
+    assert_eq!(body["commit"]["id"], red.commit.as_str());
+    assert!(
+        red.notifications
+            .iter()
+            .any(|n| n.subject.is_none() && n.message.contains("Pipeline pipeline-demo FAILED")),
+        "the FAILED rule's direct SNS message: {:?}",
+        red.notifications
+    );
+
+    assert!(report.destroy.remaining.is_empty(), "{:?}", report.destroy);
+    assert!(report.destroy.leftovers.is_empty(), "{:?}", report.destroy);
+    assert!(!report.destroy.deleted.is_empty());
+}
