@@ -152,3 +152,36 @@ async fn a_foreign_resource_with_our_name_is_never_touched() {
     let groups = logs.describe_log_groups().log_group_name_prefix("/aws/codebuild/build-dev").send().await.expect("groups");
     assert_eq!(groups.log_groups()[0].retention_in_days(), Some(7), "destroy touched the foreign group");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_appear_in_no_output_plan_or_error() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("secrets", &emulator);
+    let mut everything = String::new();
+    for args in [
+        vec!["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes"],
+        vec!["plan", "--env", "dev", "--github-repo", "octo/app", "--output", "json"],
+        vec!["deploy", "--env", "dev", "--github-repo", "octo/app", "--branch", "release", "--yes", "--output", "json"],
+        vec!["deploy", "--env", "dev", "--github-repo", "octo/app", "--branch", "bad branch", "--yes"],
+    ] {
+        everything.push_str(&text(&cli.run(&args)));
+    }
+    for args in [vec!["outputs", "--env", "dev", "--output", "json"], vec!["outputs", "--env", "dev"]] {
+        everything.push_str(&text(&cli.run_env_only(&args)));
+    }
+    let config = emulator.sdk_config().await;
+    let secret = aws_sdk_secretsmanager::Client::new(&config)
+        .get_secret_value()
+        .secret_id("pipeline-webhook-secret-dev")
+        .send()
+        .await
+        .expect("the webhook secret exists")
+        .secret_string()
+        .expect("string secret")
+        .to_owned();
+    assert!(secret.len() >= 64, "the webhook secret should be 32+ random bytes");
+    everything.push_str(&text(&cli.run_env_only(&["destroy", "--env", "dev", "--yes", "--output", "json"])));
+    for leaked in ["gh-token-for-tests-0123456789", secret.as_str()] {
+        assert!(!everything.contains(leaked), "a secret appeared in the output:\n{everything}");
+    }
+}

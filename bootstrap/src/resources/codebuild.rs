@@ -1,21 +1,297 @@
-//! Project resources (not implemented yet).
+//! CodeBuild projects that build the image as the pipeline's Build stage (source and artifacts
+//! come from CodePipeline; logs go to our log group).
 
 use super::Ctx;
-use crate::model::{ProjectSpec, Observed};
-use anyhow::{Result, bail};
+use crate::model::{Kind, Observed, ProjectSpec, ResourceId, Spec, Tags};
+use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
+use anyhow::{Context, Result, bail};
+use aws_sdk_codebuild::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_codebuild::types::{
+    ArtifactsType, CacheMode, CacheType, CloudWatchLogsConfig, ComputeType, EnvironmentType,
+    EnvironmentVariable, EnvironmentVariableType, LogsConfig, LogsConfigStatusType, Project,
+    ProjectArtifacts, ProjectCache, ProjectEnvironment, ProjectSource, SourceType, Tag,
+};
 
-pub async fn observe(_ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
-    bail!("observing {name}: not implemented yet")
+pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
+    let out = ctx
+        .clients
+        .codebuild
+        .batch_get_projects()
+        .names(name)
+        .send()
+        .await?;
+    if out.projects_not_found().iter().any(|n| n == name) {
+        return Ok(None);
+    }
+    let Some(project) = out.projects().iter().find(|p| p.name() == Some(name)) else {
+        return Ok(None);
+    };
+    let spec = project_spec(name, project);
+    let tags = spec.tags.clone();
+    Ok(Some(Observed {
+        spec: Spec::Project(spec),
+        tags,
+        arn: project.arn().map(str::to_owned),
+        status: None,
+    }))
 }
 
-pub async fn create(_ctx: Ctx<'_>, spec: &ProjectSpec) -> Result<()> {
-    bail!("creating {}: not implemented yet", spec.name)
+/// Reads a project back in the shape of [`ProjectSpec`]. A source or artifacts type other than
+/// CODEPIPELINE has no field of its own, so it shows in `buildspec` to surface as drift.
+fn project_spec(name: &str, project: &Project) -> ProjectSpec {
+    let source = project.source();
+    let source_type = source.map(|s| s.r#type().as_str()).unwrap_or("none");
+    let artifacts_type = project
+        .artifacts()
+        .map(|a| a.r#type().as_str())
+        .unwrap_or("none");
+    let buildspec = source.and_then(|s| s.buildspec()).unwrap_or_default();
+    let buildspec = if source_type == "CODEPIPELINE" && artifacts_type == "CODEPIPELINE" {
+        buildspec.to_owned()
+    } else {
+        format!("{buildspec} (source {source_type}, artifacts {artifacts_type})")
+    };
+    let environment = project.environment();
+    let cloud_watch = project.logs_config().and_then(|l| l.cloud_watch_logs());
+    let log_group = match cloud_watch {
+        Some(cw) if *cw.status() == LogsConfigStatusType::Enabled => {
+            cw.group_name().unwrap_or_default().to_owned()
+        }
+        _ => String::new(),
+    };
+    let mut cache_modes: Vec<String> = match project.cache() {
+        Some(cache) if *cache.r#type() == CacheType::Local => cache
+            .modes()
+            .iter()
+            .map(|m| m.as_str().to_owned())
+            .collect(),
+        _ => Vec::new(),
+    };
+    cache_modes.sort();
+    ProjectSpec {
+        name: name.to_owned(),
+        service_role_arn: project.service_role().unwrap_or_default().to_owned(),
+        image: environment
+            .map(|e| e.image().to_owned())
+            .unwrap_or_default(),
+        compute_type: environment
+            .map(|e| e.compute_type().as_str().to_owned())
+            .unwrap_or_default(),
+        environment_type: environment
+            .map(|e| e.r#type().as_str().to_owned())
+            .unwrap_or_default(),
+        privileged_mode: environment
+            .and_then(|e| e.privileged_mode())
+            .unwrap_or(false),
+        // A variable of another type (parameter store, secrets manager) keeps its type in the value
+        // so that it differs from the plain-text one we want.
+        environment: environment
+            .map(|e| {
+                e.environment_variables()
+                    .iter()
+                    .map(|v| {
+                        let value = match v.r#type() {
+                            None | Some(EnvironmentVariableType::Plaintext) => v.value().to_owned(),
+                            Some(other) => format!("{}:{}", other.as_str(), v.value()),
+                        };
+                        (v.name().to_owned(), value)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        buildspec,
+        log_group,
+        timeout_minutes: project.timeout_in_minutes().unwrap_or(60),
+        queued_timeout_minutes: project.queued_timeout_in_minutes().unwrap_or(480),
+        cache_modes,
+        tags: project
+            .tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                ))
+            })
+            .collect::<Tags>(),
+    }
 }
 
-pub async fn update(_ctx: Ctx<'_>, desired: &ProjectSpec, _observed: &ProjectSpec) -> Result<()> {
-    bail!("updating {}: not implemented yet", desired.name)
+/// Everything CreateProject and UpdateProject send, built once.
+struct Definition {
+    source: ProjectSource,
+    artifacts: ProjectArtifacts,
+    environment: ProjectEnvironment,
+    logs: LogsConfig,
+    cache: ProjectCache,
+    tags: Vec<Tag>,
 }
 
-pub async fn delete(_ctx: Ctx<'_>, name: &str) -> Result<()> {
-    bail!("deleting {name}: not implemented yet")
+fn definition(spec: &ProjectSpec) -> Result<Definition> {
+    let variables = spec
+        .environment
+        .iter()
+        .map(|(k, v)| {
+            EnvironmentVariable::builder()
+                .name(k)
+                .value(v)
+                .r#type(EnvironmentVariableType::Plaintext)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .context("building the environment variables")?;
+    let cache = if spec.cache_modes.is_empty() {
+        ProjectCache::builder().r#type(CacheType::NoCache).build()
+    } else {
+        ProjectCache::builder()
+            .r#type(CacheType::Local)
+            .set_modes(Some(
+                spec.cache_modes
+                    .iter()
+                    .map(|m| CacheMode::from(m.as_str()))
+                    .collect(),
+            ))
+            .build()
+    }
+    .context("building the cache settings")?;
+    Ok(Definition {
+        source: ProjectSource::builder()
+            .r#type(SourceType::Codepipeline)
+            .buildspec(&spec.buildspec)
+            .build()
+            .context("building the source")?,
+        artifacts: ProjectArtifacts::builder()
+            .r#type(ArtifactsType::Codepipeline)
+            .build()
+            .context("building the artifacts")?,
+        environment: ProjectEnvironment::builder()
+            .r#type(EnvironmentType::from(spec.environment_type.as_str()))
+            .image(&spec.image)
+            .compute_type(ComputeType::from(spec.compute_type.as_str()))
+            .privileged_mode(spec.privileged_mode)
+            .set_environment_variables(Some(variables))
+            .build()
+            .context("building the environment")?,
+        logs: LogsConfig::builder()
+            .cloud_watch_logs(
+                CloudWatchLogsConfig::builder()
+                    .status(LogsConfigStatusType::Enabled)
+                    .group_name(&spec.log_group)
+                    .build()
+                    .context("building the logs settings")?,
+            )
+            .build(),
+        cache,
+        tags: spec
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect(),
+    })
+}
+
+/// CodeBuild cannot assume the service role yet. AWS models no narrower type than
+/// InvalidInputException, so the message tells propagation apart from a bad definition.
+fn is_propagation<E: ProvideErrorMetadata>(
+    err: &SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> bool {
+    err.code() == Some("InvalidInputException")
+        && err
+            .message()
+            .is_some_and(|m| m.contains("not authorized to perform"))
+}
+
+pub async fn create(ctx: Ctx<'_>, spec: &ProjectSpec) -> Result<()> {
+    let id = ResourceId::new(Kind::Project, &spec.name);
+    let def = definition(spec)?;
+    let codebuild = &ctx.clients.codebuild;
+    let created = while_role_propagates(
+        ctx.progress,
+        &id,
+        &spec.service_role_arn,
+        IAM_PROPAGATION_BUDGET,
+        is_propagation,
+        || {
+            codebuild
+                .create_project()
+                .name(&spec.name)
+                .source(def.source.clone())
+                .artifacts(def.artifacts.clone())
+                .environment(def.environment.clone())
+                .service_role(&spec.service_role_arn)
+                .logs_config(def.logs.clone())
+                .timeout_in_minutes(spec.timeout_minutes)
+                .queued_timeout_in_minutes(spec.queued_timeout_minutes)
+                .cache(def.cache.clone())
+                .set_tags(Some(def.tags.clone()))
+                .send()
+        },
+    )
+    .await;
+    match created {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            let exists = err
+                .downcast_ref::<SdkError<aws_sdk_codebuild::operation::create_project::CreateProjectError>>()
+                .and_then(|e| e.as_service_error())
+                .is_some_and(|e| e.is_resource_already_exists_exception());
+            if !exists {
+                return Err(err);
+            }
+            // Left behind by a crash after CreateProject: converge it instead of failing.
+            let observed = observe(ctx, &spec.name).await?.context(
+                "CreateProject says the project exists but it cannot be read; run again",
+            )?;
+            let Spec::Project(observed) = observed.spec else {
+                bail!("observing a project returned another kind")
+            };
+            update(ctx, spec, &observed).await
+        }
+    }
+}
+
+/// UpdateProject replaces the whole definition, tags included (CodeBuild has no tag calls).
+pub async fn update(ctx: Ctx<'_>, desired: &ProjectSpec, observed: &ProjectSpec) -> Result<()> {
+    if desired == observed {
+        return Ok(());
+    }
+    let id = ResourceId::new(Kind::Project, &desired.name);
+    let def = definition(desired)?;
+    let codebuild = &ctx.clients.codebuild;
+    while_role_propagates(
+        ctx.progress,
+        &id,
+        &desired.service_role_arn,
+        IAM_PROPAGATION_BUDGET,
+        is_propagation,
+        || {
+            codebuild
+                .update_project()
+                .name(&desired.name)
+                .source(def.source.clone())
+                .artifacts(def.artifacts.clone())
+                .environment(def.environment.clone())
+                .service_role(&desired.service_role_arn)
+                .logs_config(def.logs.clone())
+                .timeout_in_minutes(desired.timeout_minutes)
+                .queued_timeout_in_minutes(desired.queued_timeout_minutes)
+                .cache(def.cache.clone())
+                .set_tags(Some(def.tags.clone()))
+                .send()
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// DeleteProject succeeds for a project that does not exist, so deleting twice is fine.
+pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
+    ctx.clients
+        .codebuild
+        .delete_project()
+        .name(name)
+        .send()
+        .await
+        .context("DeleteProject failed")?;
+    Ok(())
 }

@@ -1,21 +1,443 @@
-//! Pipeline resources (not implemented yet).
+//! The pipeline itself: Source (GitHub v1 webhook source or a CodeStar connection with a push
+//! trigger) → Build (the CodeBuild project) → Deploy (the deploy-handler Lambda).
 
 use super::Ctx;
-use crate::model::{PipelineSpec, Observed};
-use anyhow::{Result, bail};
+use super::util::TagChanges;
+use crate::model::{Kind, Observed, PipelineSpec, ResourceId, SourceSpec, Spec, Tags};
+use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
+use anyhow::{Context, Result, bail};
+use aws_sdk_codepipeline::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_codepipeline::types::{
+    ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType,
+    ExecutionMode, GitBranchFilterCriteria, GitConfiguration, GitFilePathFilterCriteria,
+    GitPushFilter, InputArtifact, OutputArtifact, PipelineDeclaration, PipelineTriggerDeclaration,
+    PipelineTriggerProviderType, PipelineType, StageDeclaration, Tag,
+};
+use std::collections::HashMap;
 
-pub async fn observe(_ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
-    bail!("observing {name}: not implemented yet")
+const SOURCE_STAGE: &str = "Source";
+const BUILD_STAGE: &str = "Build";
+const DEPLOY_STAGE: &str = "Deploy";
+const SOURCE_ACTION: &str = "Source";
+const SOURCE_OUTPUT: &str = "SourceOutput";
+const BUILD_OUTPUT: &str = "BuildOutput";
+
+pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
+    let codepipeline = &ctx.clients.codepipeline;
+    let out = match codepipeline.get_pipeline().name(name).send().await {
+        Ok(out) => out,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_pipeline_not_found_exception()) =>
+        {
+            return Ok(None);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let declaration = out
+        .pipeline()
+        .context("GetPipeline answered without a declaration")?;
+    let arn = out
+        .metadata()
+        .and_then(|m| m.pipeline_arn())
+        .map_or_else(|| ctx.target.arn("codepipeline", name), str::to_owned);
+    let tags: Tags = codepipeline
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .context("listing the pipeline's tags")?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect();
+    let mut spec = pipeline_spec(declaration);
+    spec.tags = tags.clone();
+    Ok(Some(Observed {
+        spec: Spec::Pipeline(spec),
+        tags,
+        arn: Some(arn),
+        status: None,
+    }))
 }
 
-pub async fn create(_ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<()> {
-    bail!("creating {}: not implemented yet", spec.name)
+fn action<'d>(declaration: &'d PipelineDeclaration, stage: &str) -> Option<&'d ActionDeclaration> {
+    declaration
+        .stages()
+        .iter()
+        .find(|s| s.name() == stage)
+        .and_then(|s| s.actions().first())
 }
 
-pub async fn update(_ctx: Ctx<'_>, desired: &PipelineSpec, _observed: &PipelineSpec) -> Result<()> {
-    bail!("updating {}: not implemented yet", desired.name)
+fn config_value(action: Option<&ActionDeclaration>, key: &str) -> String {
+    action
+        .and_then(|a| a.configuration())
+        .and_then(|c| c.get(key))
+        .cloned()
+        .unwrap_or_default()
 }
 
-pub async fn delete(_ctx: Ctx<'_>, name: &str) -> Result<()> {
-    bail!("deleting {name}: not implemented yet")
+/// Reads a declaration back as a spec (tags are filled in by the caller). The OAuth token comes
+/// back masked and is never read.
+pub fn pipeline_spec(declaration: &PipelineDeclaration) -> PipelineSpec {
+    let source = action(declaration, SOURCE_STAGE);
+    let provider = source
+        .and_then(|a| a.action_type_id())
+        .map(|t| t.provider())
+        .unwrap_or_default();
+    let source_spec = if provider == "CodeStarSourceConnection" {
+        let push = declaration
+            .triggers()
+            .iter()
+            .find(|t| *t.provider_type() == PipelineTriggerProviderType::CodeStarSourceConnection)
+            .and_then(|t| t.git_configuration())
+            .and_then(|g| g.push().first());
+        let paths = push.and_then(|p| p.file_paths());
+        // Kept in the order given: CodePipeline stores the lists as sent.
+        let includes = paths.map(|p| p.includes().to_vec()).unwrap_or_default();
+        let excludes = paths.map(|p| p.excludes().to_vec()).unwrap_or_default();
+        let configured_branch = config_value(source, "BranchName");
+        // A missing or different trigger branch means pushes would not start the pipeline: show it
+        // as a different branch so that it is converged.
+        let trigger_branches = push
+            .and_then(|p| p.branches())
+            .map(|b| b.includes().to_vec())
+            .unwrap_or_default();
+        let branch = if trigger_branches == [configured_branch.clone()] {
+            configured_branch
+        } else {
+            format!("{configured_branch} (trigger {trigger_branches:?})")
+        };
+        SourceSpec::Connection {
+            connection_arn: source
+                .and_then(|a| a.configuration())
+                .and_then(|c| c.get("ConnectionArn"))
+                .cloned(),
+            full_repository_id: config_value(source, "FullRepositoryId"),
+            branch,
+            file_path_includes: includes,
+            file_path_excludes: excludes,
+        }
+    } else {
+        SourceSpec::GithubWebhook {
+            owner: config_value(source, "Owner"),
+            repo: config_value(source, "Repo"),
+            branch: config_value(source, "Branch"),
+        }
+    };
+    let deploy = action(declaration, DEPLOY_STAGE);
+    PipelineSpec {
+        name: declaration.name().to_owned(),
+        role_arn: declaration.role_arn().to_owned(),
+        pipeline_type: declaration
+            .pipeline_type()
+            .map_or("V1", |t| t.as_str())
+            .to_owned(),
+        artifact_bucket: declaration
+            .artifact_store()
+            .map(|s| s.location().to_owned())
+            .unwrap_or_default(),
+        source: source_spec,
+        build_project: config_value(action(declaration, BUILD_STAGE), "ProjectName"),
+        deploy_function: config_value(deploy, "FunctionName"),
+        deploy_user_parameters: config_value(deploy, "UserParameters"),
+        tags: Tags::new(),
+    }
+}
+
+fn action_type(
+    category: ActionCategory,
+    owner: ActionOwner,
+    provider: &str,
+) -> Result<ActionTypeId> {
+    ActionTypeId::builder()
+        .category(category)
+        .owner(owner)
+        .provider(provider)
+        .version("1")
+        .build()
+        .context("building an action type")
+}
+
+fn artifact_in(name: &str) -> Result<InputArtifact> {
+    InputArtifact::builder()
+        .name(name)
+        .build()
+        .context("building an input artifact")
+}
+
+fn artifact_out(name: &str) -> Result<OutputArtifact> {
+    OutputArtifact::builder()
+        .name(name)
+        .build()
+        .context("building an output artifact")
+}
+
+fn stage(name: &str, action: ActionDeclaration) -> Result<StageDeclaration> {
+    StageDeclaration::builder()
+        .name(name)
+        .actions(action)
+        .build()
+        .with_context(|| format!("building stage {name}"))
+}
+
+/// The full declaration for `spec`, the GitHub token included for a version 1 source.
+pub fn declaration(ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<PipelineDeclaration> {
+    let mut triggers = Vec::new();
+    let (source_type, source_config): (ActionTypeId, HashMap<String, String>) = match &spec.source {
+        SourceSpec::GithubWebhook {
+            owner,
+            repo,
+            branch,
+        } => {
+            let token = ctx.inputs.github_token.as_ref().context(
+                "the pipeline's GitHub (version 1) source needs a GitHub OAuth token: set GITHUB_TOKEN or --github-token-secret",
+            )?;
+            (
+                action_type(ActionCategory::Source, ActionOwner::ThirdParty, "GitHub")?,
+                HashMap::from([
+                    ("Owner".to_owned(), owner.clone()),
+                    ("Repo".to_owned(), repo.clone()),
+                    ("Branch".to_owned(), branch.clone()),
+                    ("OAuthToken".to_owned(), token.expose().to_owned()),
+                    // The webhook starts the pipeline; polling would start it twice.
+                    ("PollForSourceChanges".to_owned(), "false".to_owned()),
+                ]),
+            )
+        }
+        SourceSpec::Connection {
+            connection_arn,
+            full_repository_id,
+            branch,
+            file_path_includes,
+            file_path_excludes,
+        } => {
+            let connection_arn = connection_arn
+                .as_ref()
+                .context("the pipeline's source connection has no ARN yet: create the CodeStar connection first")?;
+            let mut push = GitPushFilter::builder()
+                .branches(GitBranchFilterCriteria::builder().includes(branch).build());
+            if !file_path_includes.is_empty() || !file_path_excludes.is_empty() {
+                push = push.file_paths(
+                    GitFilePathFilterCriteria::builder()
+                        .set_includes(
+                            (!file_path_includes.is_empty()).then(|| file_path_includes.clone()),
+                        )
+                        .set_excludes(
+                            (!file_path_excludes.is_empty()).then(|| file_path_excludes.clone()),
+                        )
+                        .build(),
+                );
+            }
+            triggers.push(
+                PipelineTriggerDeclaration::builder()
+                    .provider_type(PipelineTriggerProviderType::CodeStarSourceConnection)
+                    .git_configuration(
+                        GitConfiguration::builder()
+                            .source_action_name(SOURCE_ACTION)
+                            .push(push.build())
+                            .build()
+                            .context("building the trigger's git configuration")?,
+                    )
+                    .build()
+                    .context("building the push trigger")?,
+            );
+            (
+                action_type(
+                    ActionCategory::Source,
+                    ActionOwner::Aws,
+                    "CodeStarSourceConnection",
+                )?,
+                HashMap::from([
+                    ("ConnectionArn".to_owned(), connection_arn.clone()),
+                    ("FullRepositoryId".to_owned(), full_repository_id.clone()),
+                    ("BranchName".to_owned(), branch.clone()),
+                    ("OutputArtifactFormat".to_owned(), "CODE_ZIP".to_owned()),
+                ]),
+            )
+        }
+    };
+    let source = ActionDeclaration::builder()
+        .name(SOURCE_ACTION)
+        .action_type_id(source_type)
+        .set_configuration(Some(source_config))
+        .output_artifacts(artifact_out(SOURCE_OUTPUT)?)
+        .run_order(1)
+        .build()
+        .context("building the source action")?;
+    let build = ActionDeclaration::builder()
+        .name(BUILD_STAGE)
+        .action_type_id(action_type(
+            ActionCategory::Build,
+            ActionOwner::Aws,
+            "CodeBuild",
+        )?)
+        .configuration("ProjectName", &spec.build_project)
+        .input_artifacts(artifact_in(SOURCE_OUTPUT)?)
+        .output_artifacts(artifact_out(BUILD_OUTPUT)?)
+        .run_order(1)
+        .build()
+        .context("building the build action")?;
+    let deploy = ActionDeclaration::builder()
+        .name(DEPLOY_STAGE)
+        .action_type_id(action_type(
+            ActionCategory::Invoke,
+            ActionOwner::Aws,
+            "Lambda",
+        )?)
+        .configuration("FunctionName", &spec.deploy_function)
+        .configuration("UserParameters", &spec.deploy_user_parameters)
+        .input_artifacts(artifact_in(BUILD_OUTPUT)?)
+        .run_order(1)
+        .build()
+        .context("building the deploy action")?;
+    let pipeline_type = PipelineType::from(spec.pipeline_type.as_str());
+    // V2 runs every push (QUEUED); V1 keeps its only mode, SUPERSEDED.
+    let execution_mode = (pipeline_type == PipelineType::V2).then_some(ExecutionMode::Queued);
+    PipelineDeclaration::builder()
+        .name(&spec.name)
+        .role_arn(&spec.role_arn)
+        .artifact_store(
+            ArtifactStore::builder()
+                .r#type(ArtifactStoreType::S3)
+                .location(&spec.artifact_bucket)
+                .build()
+                .context("building the artifact store")?,
+        )
+        .stages(stage(SOURCE_STAGE, source)?)
+        .stages(stage(BUILD_STAGE, build)?)
+        .stages(stage(DEPLOY_STAGE, deploy)?)
+        .pipeline_type(pipeline_type)
+        .set_execution_mode(execution_mode)
+        .set_triggers((!triggers.is_empty()).then_some(triggers))
+        .build()
+        .context("building the pipeline declaration")
+}
+
+/// CodePipeline cannot assume the role yet. AWS models no narrower type than
+/// InvalidStructureException, so the message tells propagation apart from a bad declaration.
+fn is_propagation<E: ProvideErrorMetadata>(
+    err: &SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> bool {
+    err.code() == Some("InvalidStructureException")
+        && err.message().is_some_and(|m| m.contains("not authorized"))
+}
+
+fn sdk_tags(tags: &Tags) -> Result<Vec<Tag>> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .context("building a tag")
+        })
+        .collect()
+}
+
+pub async fn create(ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<()> {
+    let id = ResourceId::new(Kind::Pipeline, &spec.name);
+    let declaration = declaration(ctx, spec)?;
+    let tags = sdk_tags(&spec.tags)?;
+    let codepipeline = &ctx.clients.codepipeline;
+    let created = while_role_propagates(
+        ctx.progress,
+        &id,
+        &spec.role_arn,
+        IAM_PROPAGATION_BUDGET,
+        is_propagation,
+        || {
+            codepipeline
+                .create_pipeline()
+                .pipeline(declaration.clone())
+                .set_tags(Some(tags.clone()))
+                .send()
+        },
+    )
+    .await;
+    match created {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            let exists = err
+                .downcast_ref::<SdkError<aws_sdk_codepipeline::operation::create_pipeline::CreatePipelineError>>()
+                .and_then(|e| e.as_service_error())
+                .is_some_and(|e| e.is_pipeline_name_in_use_exception());
+            if !exists {
+                return Err(err);
+            }
+            // Left behind by a crash after CreatePipeline: converge it instead of failing.
+            let observed = observe(ctx, &spec.name).await?.context(
+                "CreatePipeline says the name is in use but GetPipeline cannot find it; run again",
+            )?;
+            let Spec::Pipeline(observed) = observed.spec else {
+                bail!("observing a pipeline returned another kind")
+            };
+            update(ctx, spec, &observed).await
+        }
+    }
+}
+
+pub async fn update(ctx: Ctx<'_>, desired: &PipelineSpec, observed: &PipelineSpec) -> Result<()> {
+    let codepipeline = &ctx.clients.codepipeline;
+    let mut desired_untagged = desired.clone();
+    desired_untagged.tags = observed.tags.clone();
+    if desired_untagged != *observed {
+        let id = ResourceId::new(Kind::Pipeline, &desired.name);
+        let declaration = declaration(ctx, desired)?;
+        while_role_propagates(
+            ctx.progress,
+            &id,
+            &desired.role_arn,
+            IAM_PROPAGATION_BUDGET,
+            is_propagation,
+            || {
+                codepipeline
+                    .update_pipeline()
+                    .pipeline(declaration.clone())
+                    .send()
+            },
+        )
+        .await?;
+    }
+    let changes = TagChanges::between(&desired.tags, &observed.tags);
+    if !changes.is_empty() {
+        let arn = ctx.target.arn("codepipeline", &desired.name);
+        if !changes.remove.is_empty() {
+            codepipeline
+                .untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(changes.remove))
+                .send()
+                .await
+                .context("removing tags")?;
+        }
+        if !changes.set.is_empty() {
+            codepipeline
+                .tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(sdk_tags(&changes.set)?))
+                .send()
+                .await
+                .context("setting tags")?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
+    match ctx
+        .clients
+        .codepipeline
+        .delete_pipeline()
+        .name(name)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        // AWS answers success for an unknown pipeline; DeletePipeline models no not-found type,
+        // so an emulator's PipelineNotFoundException is matched by its code.
+        Err(err) if err.code() == Some("PipelineNotFoundException") => Ok(()),
+        Err(err) => Err(anyhow::Error::new(err).context("DeletePipeline failed")),
+    }
 }

@@ -1,21 +1,308 @@
-//! Rule resources (not implemented yet).
+//! EventBridge rules with their targets (retry policy and input transformer per target).
 
 use super::Ctx;
-use crate::model::{RuleSpec, Observed};
-use anyhow::{Result, bail};
+use super::util::TagChanges;
+use crate::model::{Observed, RuleSpec, RuleTarget, Spec, Tags};
+use anyhow::{Context, Result, bail};
+use aws_sdk_eventbridge::types::{InputTransformer, RetryPolicy, RuleState, Tag, Target};
+use serde_json::Value;
 
-pub async fn observe(_ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
-    bail!("observing {name}: not implemented yet")
+/// EventBridge's retry defaults, reported when a target has no retry policy of its own.
+const DEFAULT_MAX_EVENT_AGE_SECONDS: i32 = 86_400;
+const DEFAULT_MAX_RETRY_ATTEMPTS: i32 = 185;
+
+pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
+    let events = &ctx.clients.events;
+    let rule = match events.describe_rule().name(name).send().await {
+        Ok(out) => out,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            return Ok(None);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let event_pattern = match rule.event_pattern() {
+        Some(text) => {
+            serde_json::from_str(text).context("the rule's event pattern is not valid JSON")?
+        }
+        None => Value::Null,
+    };
+    let arn = rule.arn().map_or_else(
+        || ctx.target.arn("events", &format!("rule/{name}")),
+        str::to_owned,
+    );
+    let tags: Tags = events
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .context("listing the rule's tags")?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect();
+    let mut targets = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = events
+            .list_targets_by_rule()
+            .rule(name)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .context("listing the rule's targets")?;
+        targets.extend(page.targets().iter().map(target_spec));
+        next_token = page.next_token().map(str::to_owned);
+        if next_token.is_none() {
+            break;
+        }
+    }
+    targets.sort_by(|a, b| a.id.cmp(&b.id));
+    let spec = RuleSpec {
+        name: name.to_owned(),
+        description: rule.description().unwrap_or_default().to_owned(),
+        event_pattern,
+        targets,
+        tags: tags.clone(),
+    };
+    let status = rule.state().map(|s| s.as_str().to_owned());
+    Ok(Some(Observed {
+        spec: Spec::Rule(spec),
+        tags,
+        arn: Some(arn),
+        status,
+    }))
 }
 
-pub async fn create(_ctx: Ctx<'_>, spec: &RuleSpec) -> Result<()> {
-    bail!("creating {}: not implemented yet", spec.name)
+fn target_spec(target: &Target) -> RuleTarget {
+    let retry = target.retry_policy();
+    let transformer = target.input_transformer();
+    RuleTarget {
+        id: target.id().to_owned(),
+        arn: target.arn().to_owned(),
+        max_event_age_seconds: retry
+            .and_then(|r| r.maximum_event_age_in_seconds())
+            .unwrap_or(DEFAULT_MAX_EVENT_AGE_SECONDS),
+        max_retry_attempts: retry
+            .and_then(|r| r.maximum_retry_attempts())
+            .unwrap_or(DEFAULT_MAX_RETRY_ATTEMPTS),
+        input_paths: transformer
+            .and_then(|t| t.input_paths_map())
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        input_template: transformer.map(|t| t.input_template().to_owned()),
+    }
 }
 
-pub async fn update(_ctx: Ctx<'_>, desired: &RuleSpec, _observed: &RuleSpec) -> Result<()> {
-    bail!("updating {}: not implemented yet", desired.name)
+fn sdk_target(target: &RuleTarget) -> Result<Target> {
+    let transformer = match &target.input_template {
+        Some(template) => Some(
+            InputTransformer::builder()
+                .set_input_paths_map(target.input_paths.clone().map(|m| m.into_iter().collect()))
+                .input_template(template)
+                .build()
+                .context("building an input transformer")?,
+        ),
+        None => None,
+    };
+    Target::builder()
+        .id(&target.id)
+        .arn(&target.arn)
+        .retry_policy(
+            RetryPolicy::builder()
+                .maximum_event_age_in_seconds(target.max_event_age_seconds)
+                .maximum_retry_attempts(target.max_retry_attempts)
+                .build(),
+        )
+        .set_input_transformer(transformer)
+        .build()
+        .with_context(|| format!("building target {}", target.id))
 }
 
-pub async fn delete(_ctx: Ctx<'_>, name: &str) -> Result<()> {
-    bail!("deleting {name}: not implemented yet")
+async fn put_rule(ctx: Ctx<'_>, spec: &RuleSpec, tags: Option<Vec<Tag>>) -> Result<()> {
+    let pattern =
+        serde_json::to_string(&spec.event_pattern).context("serialising the event pattern")?;
+    ctx.clients
+        .events
+        .put_rule()
+        .name(&spec.name)
+        .event_pattern(pattern)
+        .description(&spec.description)
+        .state(RuleState::Enabled)
+        .set_tags(tags)
+        .send()
+        .await
+        .context("PutRule failed; check the event pattern")?;
+    Ok(())
+}
+
+async fn put_targets(ctx: Ctx<'_>, rule: &str, targets: &[&RuleTarget]) -> Result<()> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let sdk_targets = targets
+        .iter()
+        .map(|t| sdk_target(t))
+        .collect::<Result<Vec<_>>>()?;
+    let out = ctx
+        .clients
+        .events
+        .put_targets()
+        .rule(rule)
+        .set_targets(Some(sdk_targets))
+        .send()
+        .await
+        .context("PutTargets failed")?;
+    if out.failed_entry_count() > 0 {
+        let reasons: Vec<String> = out
+            .failed_entries()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {} {}",
+                    e.target_id().unwrap_or("?"),
+                    e.error_code().unwrap_or(""),
+                    e.error_message().unwrap_or("")
+                )
+            })
+            .collect();
+        bail!(
+            "EventBridge rejected targets of rule {rule} ({}); fix the target ARNs or their permissions and run again",
+            reasons.join("; ")
+        );
+    }
+    Ok(())
+}
+
+fn eventbridge_tags(tags: &Tags) -> Result<Vec<Tag>> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .context("building a tag")
+        })
+        .collect()
+}
+
+pub async fn create(ctx: Ctx<'_>, spec: &RuleSpec) -> Result<()> {
+    // PutRule is an upsert, so a rule left behind by a crash is simply converged.
+    put_rule(ctx, spec, Some(eventbridge_tags(&spec.tags)?)).await?;
+    put_targets(ctx, &spec.name, &spec.targets.iter().collect::<Vec<_>>()).await
+}
+
+pub async fn update(ctx: Ctx<'_>, desired: &RuleSpec, observed: &RuleSpec) -> Result<()> {
+    let events = &ctx.clients.events;
+    if desired.event_pattern != observed.event_pattern
+        || desired.description != observed.description
+    {
+        put_rule(ctx, desired, None).await?;
+    }
+    let changed: Vec<&RuleTarget> = desired
+        .targets
+        .iter()
+        .filter(|t| !observed.targets.contains(t))
+        .collect();
+    put_targets(ctx, &desired.name, &changed).await?;
+    let extra: Vec<String> = observed
+        .targets
+        .iter()
+        .filter(|o| !desired.targets.iter().any(|d| d.id == o.id))
+        .map(|o| o.id.clone())
+        .collect();
+    if !extra.is_empty() {
+        remove_targets(ctx, &desired.name, extra).await?;
+    }
+    let changes = TagChanges::between(&desired.tags, &observed.tags);
+    if !changes.is_empty() {
+        let arn = ctx.target.arn("events", &format!("rule/{}", desired.name));
+        if !changes.remove.is_empty() {
+            events
+                .untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(changes.remove))
+                .send()
+                .await
+                .context("removing tags")?;
+        }
+        if !changes.set.is_empty() {
+            events
+                .tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(eventbridge_tags(&changes.set)?))
+                .send()
+                .await
+                .context("setting tags")?;
+        }
+    }
+    Ok(())
+}
+
+async fn remove_targets(ctx: Ctx<'_>, rule: &str, ids: Vec<String>) -> Result<()> {
+    for chunk in ids.chunks(10) {
+        let out = ctx
+            .clients
+            .events
+            .remove_targets()
+            .rule(rule)
+            .set_ids(Some(chunk.to_vec()))
+            .send()
+            .await
+            .context("RemoveTargets failed")?;
+        if out.failed_entry_count() > 0 {
+            bail!(
+                "EventBridge could not remove {} target(s) of rule {rule}; run again",
+                out.failed_entry_count()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Removes every target (EventBridge refuses to delete a rule that has any), then the rule.
+pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
+    let events = &ctx.clients.events;
+    let mut ids = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = match events
+            .list_targets_by_rule()
+            .rule(name)
+            .set_next_token(next_token)
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return Ok(());
+            }
+            Err(err) => return Err(anyhow::Error::new(err).context("listing the rule's targets")),
+        };
+        ids.extend(page.targets().iter().map(|t| t.id().to_owned()));
+        next_token = page.next_token().map(str::to_owned);
+        if next_token.is_none() {
+            break;
+        }
+    }
+    if !ids.is_empty() {
+        remove_targets(ctx, name, ids).await?;
+    }
+    match events.delete_rule().name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(err.into()),
+    }
 }

@@ -1,21 +1,308 @@
-//! Role resources (not implemented yet).
+//! IAM roles: one trust policy and one inline policy per role, tagged for ownership.
 
 use super::Ctx;
-use crate::model::{RoleSpec, Observed};
-use anyhow::{Result, bail};
+use super::util::{TagChanges, parse_policy};
+use crate::model::{Kind, Observed, ResourceId, RoleSpec, Spec, Tags};
+use anyhow::{Context, Result};
+use aws_sdk_iam::types::Tag;
+use serde_json::Value;
 
-pub async fn observe(_ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
-    bail!("observing {name}: not implemented yet")
+/// Reads the role; its inline policy is the only one it has, or — when someone added others —
+/// the one named like the role, else the first by name (the others are reported, never touched).
+pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
+    let iam = &ctx.clients.iam;
+    let role = match iam.get_role().role_name(name).send().await {
+        Ok(out) => out.role.context("GetRole answered without a role")?,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception()) =>
+        {
+            return Ok(None);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let trust_policy = match role.assume_role_policy_document() {
+        Some(doc) => parse_policy(doc).context("reading the role's trust policy")?,
+        None => Value::Null,
+    };
+    let mut policy_names = inline_policy_names(ctx, name).await?;
+    policy_names.sort();
+    let ours = policy_names
+        .iter()
+        .position(|p| p == name)
+        .or(if policy_names.is_empty() {
+            None
+        } else {
+            Some(0)
+        });
+    let (inline_policy_name, inline_policy) = match ours {
+        Some(index) => {
+            let policy_name = policy_names.remove(index);
+            let document = iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(&policy_name)
+                .send()
+                .await
+                .with_context(|| format!("reading the inline policy {policy_name}"))?;
+            let value = parse_policy(document.policy_document())
+                .with_context(|| format!("reading the inline policy {policy_name}"))?;
+            (policy_name, value)
+        }
+        None => (String::new(), Value::Null),
+    };
+    if !policy_names.is_empty() {
+        ctx.progress.resource_detail(
+            &ResourceId::new(Kind::Role, name),
+            "note",
+            &format!(
+                "has inline policies the bootstrap does not manage (left alone): {}",
+                policy_names.join(", ")
+            ),
+        );
+    }
+    let tags = role_tags(ctx, name).await?;
+    let spec = RoleSpec {
+        name: name.to_owned(),
+        description: role.description().unwrap_or_default().to_owned(),
+        trust_policy,
+        inline_policy_name,
+        inline_policy,
+        tags: tags.clone(),
+    };
+    Ok(Some(Observed {
+        spec: Spec::Role(spec),
+        tags,
+        arn: Some(role.arn().to_owned()),
+        status: None,
+    }))
 }
 
-pub async fn create(_ctx: Ctx<'_>, spec: &RoleSpec) -> Result<()> {
-    bail!("creating {}: not implemented yet", spec.name)
+async fn inline_policy_names(ctx: Ctx<'_>, name: &str) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let mut pages = ctx
+        .clients
+        .iam
+        .list_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        names.extend(
+            page.context("listing the role's inline policies")?
+                .policy_names,
+        );
+    }
+    Ok(names)
 }
 
-pub async fn update(_ctx: Ctx<'_>, desired: &RoleSpec, _observed: &RoleSpec) -> Result<()> {
-    bail!("updating {}: not implemented yet", desired.name)
+async fn role_tags(ctx: Ctx<'_>, name: &str) -> Result<Tags> {
+    let mut tags = Tags::new();
+    let mut pages = ctx
+        .clients
+        .iam
+        .list_role_tags()
+        .role_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for tag in page.context("listing the role's tags")?.tags {
+            tags.insert(tag.key, tag.value);
+        }
+    }
+    Ok(tags)
 }
 
-pub async fn delete(_ctx: Ctx<'_>, name: &str) -> Result<()> {
-    bail!("deleting {name}: not implemented yet")
+fn iam_tags(tags: &Tags) -> Result<Vec<Tag>> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .context("building an IAM tag")
+        })
+        .collect()
+}
+
+fn policy_text(value: &Value) -> Result<String> {
+    serde_json::to_string(value).context("serialising a policy document")
+}
+
+pub async fn create(ctx: Ctx<'_>, spec: &RoleSpec) -> Result<()> {
+    let created = ctx
+        .clients
+        .iam
+        .create_role()
+        .role_name(&spec.name)
+        .description(&spec.description)
+        .assume_role_policy_document(policy_text(&spec.trust_policy)?)
+        .set_tags(Some(iam_tags(&spec.tags)?))
+        .send()
+        .await;
+    match created {
+        Ok(_) => put_inline_policy(ctx, spec).await,
+        // A crash after CreateRole left the role behind: converge it instead of failing.
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_entity_already_exists_exception()) =>
+        {
+            let observed = observe(ctx, &spec.name)
+                .await?
+                .context("the role exists according to CreateRole but GetRole cannot find it; run the command again")?;
+            let Spec::Role(observed) = observed.spec else {
+                anyhow::bail!("observing a role returned another kind")
+            };
+            update(ctx, spec, &observed).await
+        }
+        Err(err) => Err(anyhow::Error::new(err).context(
+            "CreateRole failed; check the trust policy and the caller's iam:CreateRole permission",
+        )),
+    }
+}
+
+async fn put_inline_policy(ctx: Ctx<'_>, spec: &RoleSpec) -> Result<()> {
+    ctx.clients
+        .iam
+        .put_role_policy()
+        .role_name(&spec.name)
+        .policy_name(&spec.inline_policy_name)
+        .policy_document(policy_text(&spec.inline_policy)?)
+        .send()
+        .await
+        .with_context(|| format!("putting the inline policy {}", spec.inline_policy_name))?;
+    Ok(())
+}
+
+pub async fn update(ctx: Ctx<'_>, desired: &RoleSpec, observed: &RoleSpec) -> Result<()> {
+    let iam = &ctx.clients.iam;
+    if desired.trust_policy != observed.trust_policy {
+        iam.update_assume_role_policy()
+            .role_name(&desired.name)
+            .policy_document(policy_text(&desired.trust_policy)?)
+            .send()
+            .await
+            .context("updating the trust policy")?;
+    }
+    if desired.inline_policy_name != observed.inline_policy_name
+        || desired.inline_policy != observed.inline_policy
+    {
+        put_inline_policy(ctx, desired).await?;
+    }
+    if desired.description != observed.description {
+        iam.update_role()
+            .role_name(&desired.name)
+            .description(&desired.description)
+            .send()
+            .await
+            .context("updating the description")?;
+    }
+    let changes = TagChanges::between(&desired.tags, &observed.tags);
+    if !changes.remove.is_empty() {
+        iam.untag_role()
+            .role_name(&desired.name)
+            .set_tag_keys(Some(changes.remove))
+            .send()
+            .await
+            .context("removing tags")?;
+    }
+    if !changes.set.is_empty() {
+        iam.tag_role()
+            .role_name(&desired.name)
+            .set_tags(Some(iam_tags(&changes.set)?))
+            .send()
+            .await
+            .context("setting tags")?;
+    }
+    Ok(())
+}
+
+/// Deletes every inline policy, detaches every managed policy, leaves every instance profile,
+/// then deletes the role (IAM refuses to delete a role that still has any of these).
+pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
+    let iam = &ctx.clients.iam;
+    let policies = match inline_policy_names(ctx, name).await {
+        Ok(names) => names,
+        Err(err) if is_no_such_entity(&err) => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    for policy in policies {
+        iam.delete_role_policy()
+            .role_name(name)
+            .policy_name(&policy)
+            .send()
+            .await
+            .with_context(|| format!("deleting the inline policy {policy}"))?;
+    }
+    let mut attached = iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .send();
+    let mut arns = Vec::new();
+    while let Some(page) = attached.next().await {
+        arns.extend(
+            page.context("listing attached managed policies")?
+                .attached_policies
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|p| p.policy_arn),
+        );
+    }
+    for arn in arns {
+        iam.detach_role_policy()
+            .role_name(name)
+            .policy_arn(&arn)
+            .send()
+            .await
+            .with_context(|| format!("detaching the managed policy {arn}"))?;
+    }
+    let mut profiles_pages = iam
+        .list_instance_profiles_for_role()
+        .role_name(name)
+        .into_paginator()
+        .send();
+    let mut profiles = Vec::new();
+    while let Some(page) = profiles_pages.next().await {
+        profiles.extend(
+            page.context("listing instance profiles")?
+                .instance_profiles
+                .into_iter()
+                .map(|p| p.instance_profile_name),
+        );
+    }
+    for profile in profiles {
+        iam.remove_role_from_instance_profile()
+            .role_name(name)
+            .instance_profile_name(&profile)
+            .send()
+            .await
+            .with_context(|| format!("removing the role from instance profile {profile}"))?;
+    }
+    match iam.delete_role().role_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(anyhow::Error::new(err).context(
+            "DeleteRole failed; something still references the role, remove it and run again",
+        )),
+    }
+}
+
+fn is_no_such_entity(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<aws_sdk_iam::error::SdkError<
+                aws_sdk_iam::operation::list_role_policies::ListRolePoliciesError,
+            >>()
+            .and_then(|e| e.as_service_error())
+            .is_some_and(|e| e.is_no_such_entity_exception())
+    })
 }

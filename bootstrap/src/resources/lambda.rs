@@ -1,42 +1,578 @@
-//! Function resources (not implemented yet).
+//! Lambda functions (zip packages with their asynchronous-invocation settings) and the
+//! resource-policy statements that let other services invoke them.
 
 use super::Ctx;
-use crate::model::{FunctionSpec, Observed};
-use anyhow::{Result, bail};
+use super::util::TagChanges;
+use crate::model::{FunctionSpec, Kind, Observed, PermissionSpec, ResourceId, Spec, Tags};
+use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
+use anyhow::{Context, Result, bail};
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    Architecture, DestinationConfig, Environment, FunctionCode, LastUpdateStatus, LogFormat,
+    LoggingConfig, OnFailure, PackageType, Runtime, State,
+};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
-pub async fn observe(_ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
-    bail!("observing {name}: not implemented yet")
+/// How long to wait for a function to leave `Pending` / an update `InProgress` before giving up.
+const READY_BUDGET: Duration = Duration::from_secs(300);
+
+pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
+    let lambda = &ctx.clients.lambda;
+    let function = match lambda.get_function().function_name(name).send().await {
+        Ok(out) => out,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            return Ok(None);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let config = function
+        .configuration()
+        .context("GetFunction answered without a configuration")?;
+    let tags: Tags = function
+        .tags()
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let (on_failure_destination, max_retry_attempts) = match lambda
+        .get_function_event_invoke_config()
+        .function_name(name)
+        .send()
+        .await
+    {
+        Ok(invoke) => (
+            invoke
+                .destination_config()
+                .and_then(|d| d.on_failure())
+                .and_then(|f| f.destination())
+                .map(str::to_owned),
+            invoke.maximum_retry_attempts(),
+        ),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            (None, None)
+        }
+        Err(err) => {
+            return Err(
+                anyhow::Error::new(err).context("reading the asynchronous invocation settings")
+            );
+        }
+    };
+    let logging = config.logging_config();
+    let spec = FunctionSpec {
+        name: name.to_owned(),
+        role_arn: config.role().unwrap_or_default().to_owned(),
+        runtime: config
+            .runtime()
+            .map(|r| r.as_str().to_owned())
+            .unwrap_or_default(),
+        handler: config.handler().unwrap_or_default().to_owned(),
+        architecture: config
+            .architectures()
+            .first()
+            .map_or("x86_64", |a| a.as_str())
+            .to_owned(),
+        memory_mb: config.memory_size().unwrap_or(128),
+        timeout_seconds: config.timeout().unwrap_or(3),
+        environment: config
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        log_group: logging
+            .and_then(|l| l.log_group())
+            .map_or_else(|| format!("/aws/lambda/{name}"), str::to_owned),
+        log_format: logging
+            .and_then(|l| l.log_format())
+            .map_or("Text", |f| f.as_str())
+            .to_owned(),
+        code_sha256: config.code_sha256().unwrap_or_default().to_owned(),
+        zip_path: Default::default(),
+        on_failure_destination,
+        max_retry_attempts,
+        tags: tags.clone(),
+    };
+    let status = config.state().map(|s| s.as_str().to_owned());
+    Ok(Some(Observed {
+        spec: Spec::Function(spec),
+        tags,
+        arn: config.function_arn().map(str::to_owned),
+        status,
+    }))
 }
 
-pub async fn create(_ctx: Ctx<'_>, spec: &FunctionSpec) -> Result<()> {
-    bail!("creating {}: not implemented yet", spec.name)
+fn read_zip(spec: &FunctionSpec) -> Result<Blob> {
+    let bytes = std::fs::read(&spec.zip_path).with_context(|| {
+        format!(
+            "reading the package {} of function {}: build it first (cargo lambda build --release --output-format zip)",
+            spec.zip_path.display(),
+            spec.name
+        )
+    })?;
+    Ok(Blob::new(bytes))
 }
 
-pub async fn update(_ctx: Ctx<'_>, desired: &FunctionSpec, _observed: &FunctionSpec) -> Result<()> {
-    bail!("updating {}: not implemented yet", desired.name)
+fn environment(spec: &FunctionSpec) -> Environment {
+    Environment::builder()
+        .set_variables(Some(spec.environment.clone().into_iter().collect()))
+        .build()
 }
 
-pub async fn delete(_ctx: Ctx<'_>, name: &str) -> Result<()> {
-    bail!("deleting {name}: not implemented yet")
+fn logging_config(spec: &FunctionSpec) -> LoggingConfig {
+    LoggingConfig::builder()
+        .log_format(LogFormat::from(spec.log_format.as_str()))
+        .log_group(&spec.log_group)
+        .build()
+}
+
+/// A role Lambda cannot use yet. AWS models no narrower type than InvalidParameterValueException,
+/// so the message tells propagation apart from a real misconfiguration.
+fn is_propagation<E: ProvideErrorMetadata>(
+    err: &SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> bool {
+    err.code() == Some("InvalidParameterValueException")
+        && err.message().is_some_and(|m| {
+            m.contains("cannot be assumed by Lambda")
+                || m.contains("execution role does not have permissions")
+        })
+}
+
+pub async fn create(ctx: Ctx<'_>, spec: &FunctionSpec) -> Result<()> {
+    let id = ResourceId::new(Kind::Function, &spec.name);
+    let zip = read_zip(spec)?;
+    let lambda = &ctx.clients.lambda;
+    let created = while_role_propagates(
+        ctx.progress,
+        &id,
+        &spec.role_arn,
+        IAM_PROPAGATION_BUDGET,
+        is_propagation,
+        || {
+            lambda
+                .create_function()
+                .function_name(&spec.name)
+                .package_type(PackageType::Zip)
+                .code(FunctionCode::builder().zip_file(zip.clone()).build())
+                .runtime(Runtime::from(spec.runtime.as_str()))
+                .handler(&spec.handler)
+                .role(&spec.role_arn)
+                .architectures(Architecture::from(spec.architecture.as_str()))
+                .memory_size(spec.memory_mb)
+                .timeout(spec.timeout_seconds)
+                .environment(environment(spec))
+                .logging_config(logging_config(spec))
+                .set_tags(Some(spec.tags.clone().into_iter().collect()))
+                .send()
+        },
+    )
+    .await;
+    if let Err(err) = created {
+        let exists = err
+            .downcast_ref::<SdkError<aws_sdk_lambda::operation::create_function::CreateFunctionError>>()
+            .and_then(|e| e.as_service_error())
+            .is_some_and(|e| e.is_resource_conflict_exception());
+        if !exists {
+            return Err(err);
+        }
+        // Left behind by a crash after CreateFunction: converge it instead of failing.
+        let observed = observe(ctx, &spec.name).await?.context(
+            "CreateFunction says the function exists but GetFunction cannot find it; run again",
+        )?;
+        let Spec::Function(observed) = observed.spec else {
+            bail!("observing a function returned another kind")
+        };
+        return update(ctx, spec, &observed).await;
+    }
+    if spec.on_failure_destination.is_some() || spec.max_retry_attempts.is_some() {
+        wait_until_ready(ctx, &id).await?;
+        put_invoke_config(ctx, spec).await?;
+    }
+    Ok(())
+}
+
+async fn put_invoke_config(ctx: Ctx<'_>, spec: &FunctionSpec) -> Result<()> {
+    let destination = spec.on_failure_destination.as_ref().map(|d| {
+        DestinationConfig::builder()
+            .on_failure(OnFailure::builder().destination(d).build())
+            .build()
+    });
+    ctx.clients
+        .lambda
+        .put_function_event_invoke_config()
+        .function_name(&spec.name)
+        .set_destination_config(destination)
+        .set_maximum_retry_attempts(spec.max_retry_attempts)
+        .send()
+        .await
+        .context(
+            "setting the asynchronous invocation settings (on-failure destination, retries)",
+        )?;
+    Ok(())
+}
+
+/// Waits until the function accepts another change: not `Pending`, no update `InProgress`.
+async fn wait_until_ready(ctx: Ctx<'_>, id: &ResourceId) -> Result<()> {
+    let started = Instant::now();
+    let mut announced = false;
+    loop {
+        let config = ctx
+            .clients
+            .lambda
+            .get_function_configuration()
+            .function_name(&id.name)
+            .send()
+            .await?;
+        let busy = config.state() == Some(&State::Pending)
+            || config.last_update_status() == Some(&LastUpdateStatus::InProgress);
+        if !busy {
+            return Ok(());
+        }
+        if started.elapsed() > READY_BUDGET {
+            bail!(
+                "{id} is still busy with a previous change after {READY_BUDGET:?}; wait until it settles, then run again"
+            );
+        }
+        if !announced {
+            ctx.progress
+                .resource_detail(id, "waiting", "for the previous change to finish");
+            announced = true;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+fn config_differs(desired: &FunctionSpec, observed: &FunctionSpec) -> bool {
+    desired.role_arn != observed.role_arn
+        || desired.runtime != observed.runtime
+        || desired.handler != observed.handler
+        || desired.memory_mb != observed.memory_mb
+        || desired.timeout_seconds != observed.timeout_seconds
+        || desired.environment != observed.environment
+        || desired.log_group != observed.log_group
+        || desired.log_format != observed.log_format
+}
+
+pub async fn update(ctx: Ctx<'_>, desired: &FunctionSpec, observed: &FunctionSpec) -> Result<()> {
+    let id = ResourceId::new(Kind::Function, &desired.name);
+    let lambda = &ctx.clients.lambda;
+    let function_arn = ctx
+        .target
+        .arn("lambda", &format!("function:{}", desired.name));
+    if desired.code_sha256 != observed.code_sha256 || desired.architecture != observed.architecture
+    {
+        let zip = read_zip(desired)?;
+        wait_until_ready(ctx, &id).await?;
+        lambda
+            .update_function_code()
+            .function_name(&desired.name)
+            .zip_file(zip)
+            .architectures(Architecture::from(desired.architecture.as_str()))
+            .send()
+            .await
+            .context("uploading the new code")?;
+    }
+    if config_differs(desired, observed) {
+        wait_until_ready(ctx, &id).await?;
+        while_role_propagates(
+            ctx.progress,
+            &id,
+            &desired.role_arn,
+            IAM_PROPAGATION_BUDGET,
+            is_propagation,
+            || {
+                lambda
+                    .update_function_configuration()
+                    .function_name(&desired.name)
+                    .role(&desired.role_arn)
+                    .runtime(Runtime::from(desired.runtime.as_str()))
+                    .handler(&desired.handler)
+                    .memory_size(desired.memory_mb)
+                    .timeout(desired.timeout_seconds)
+                    .environment(environment(desired))
+                    .logging_config(logging_config(desired))
+                    .send()
+            },
+        )
+        .await?;
+    }
+    if desired.on_failure_destination != observed.on_failure_destination
+        || desired.max_retry_attempts != observed.max_retry_attempts
+    {
+        wait_until_ready(ctx, &id).await?;
+        if desired.on_failure_destination.is_none() && desired.max_retry_attempts.is_none() {
+            match lambda
+                .delete_function_event_invoke_config()
+                .function_name(&desired.name)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_resource_not_found_exception()) => {}
+                Err(err) => {
+                    return Err(anyhow::Error::new(err)
+                        .context("removing the asynchronous invocation settings"));
+                }
+            }
+        } else {
+            put_invoke_config(ctx, desired).await?;
+        }
+    }
+    let changes = TagChanges::between(&desired.tags, &observed.tags);
+    if !changes.remove.is_empty() {
+        lambda
+            .untag_resource()
+            .resource(&function_arn)
+            .set_tag_keys(Some(changes.remove))
+            .send()
+            .await
+            .context("removing tags")?;
+    }
+    if !changes.set.is_empty() {
+        lambda
+            .tag_resource()
+            .resource(&function_arn)
+            .set_tags(Some(changes.set.into_iter().collect::<HashMap<_, _>>()))
+            .send()
+            .await
+            .context("setting tags")?;
+    }
+    Ok(())
+}
+
+pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
+    match ctx
+        .clients
+        .lambda
+        .delete_function()
+        .function_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn split_permission_name(name: &str) -> Result<(&str, &str)> {
+    name.split_once('/')
+        .filter(|(f, s)| !f.is_empty() && !s.is_empty())
+        .with_context(|| format!("a permission is named FUNCTION/STATEMENT_ID, got {name:?}"))
+}
+
+/// Looks a key up ignoring case: policies spell condition keys `AWS:SourceArn` or `aws:SourceArn`.
+fn get_ignoring_case<'v>(object: &'v Value, key: &str) -> Option<&'v Value> {
+    object
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+}
+
+fn condition_value(statement: &Value, operator: &str, key: &str) -> String {
+    get_ignoring_case(statement, "Condition")
+        .and_then(|c| get_ignoring_case(c, operator))
+        .and_then(|o| get_ignoring_case(o, key))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The statement `statement_id` of a function's resource policy, read back as a spec.
+pub fn permission_from_policy(
+    policy: &Value,
+    function_name: &str,
+    statement_id: &str,
+) -> Option<PermissionSpec> {
+    let statements = policy.get("Statement")?;
+    let statements: Vec<&Value> = match statements {
+        Value::Array(items) => items.iter().collect(),
+        single => vec![single],
+    };
+    let statement = statements
+        .into_iter()
+        .find(|s| s.get("Sid").and_then(Value::as_str) == Some(statement_id))?;
+    let principal = match statement.get("Principal") {
+        Some(Value::String(p)) => p.clone(),
+        Some(p) => p
+            .get("Service")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        None => String::new(),
+    };
+    Some(PermissionSpec {
+        function_name: function_name.to_owned(),
+        statement_id: statement_id.to_owned(),
+        principal,
+        source_arn: condition_value(statement, "ArnLike", "AWS:SourceArn"),
+        source_account: condition_value(statement, "StringEquals", "AWS:SourceAccount"),
+    })
 }
 
 /// `name` is `FUNCTION/STATEMENT_ID`.
-pub async fn observe_permission(_ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
-    bail!("observing permission {name}: not implemented yet")
+pub async fn observe_permission(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
+    let (function, statement_id) = split_permission_name(name)?;
+    let policy = match ctx
+        .clients
+        .lambda
+        .get_policy()
+        .function_name(function)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            return Ok(None);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let Some(text) = policy.policy() else {
+        return Ok(None);
+    };
+    let document: Value =
+        serde_json::from_str(text).context("the function's resource policy is not valid JSON")?;
+    Ok(
+        permission_from_policy(&document, function, statement_id).map(|spec| Observed {
+            spec: Spec::Permission(spec),
+            tags: Tags::new(),
+            arn: None,
+            status: None,
+        }),
+    )
 }
 
-pub async fn create_permission(_ctx: Ctx<'_>, spec: &crate::model::PermissionSpec) -> Result<()> {
-    bail!("creating permission {}: not implemented yet", spec.statement_id)
+pub async fn create_permission(ctx: Ctx<'_>, spec: &PermissionSpec) -> Result<()> {
+    match add_permission(ctx, spec).await {
+        Ok(()) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_conflict_exception()) =>
+        {
+            // The statement id is taken (a crash after AddPermission, or an edited statement): replace it.
+            remove_permission(ctx, &spec.function_name, &spec.statement_id).await?;
+            add_permission(ctx, spec)
+                .await
+                .context("adding the permission after removing the old statement")
+        }
+        Err(err) => Err(anyhow::Error::new(err).context("AddPermission failed")),
+    }
+}
+
+async fn add_permission(
+    ctx: Ctx<'_>,
+    spec: &PermissionSpec,
+) -> Result<(), SdkError<aws_sdk_lambda::operation::add_permission::AddPermissionError>> {
+    let mut request = ctx
+        .clients
+        .lambda
+        .add_permission()
+        .function_name(&spec.function_name)
+        .statement_id(&spec.statement_id)
+        .action("lambda:InvokeFunction")
+        .principal(&spec.principal);
+    if !spec.source_arn.is_empty() {
+        request = request.source_arn(&spec.source_arn);
+    }
+    if !spec.source_account.is_empty() {
+        request = request.source_account(&spec.source_account);
+    }
+    request.send().await.map(drop)
+}
+
+async fn remove_permission(ctx: Ctx<'_>, function: &str, statement_id: &str) -> Result<()> {
+    match ctx
+        .clients
+        .lambda
+        .remove_permission()
+        .function_name(function)
+        .statement_id(statement_id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(anyhow::Error::new(err)
+            .context(format!("removing statement {statement_id} from {function}"))),
+    }
 }
 
 pub async fn update_permission(
-    _ctx: Ctx<'_>,
-    desired: &crate::model::PermissionSpec,
-    _observed: &crate::model::PermissionSpec,
+    ctx: Ctx<'_>,
+    desired: &PermissionSpec,
+    observed: &PermissionSpec,
 ) -> Result<()> {
-    bail!("updating permission {}: not implemented yet", desired.statement_id)
+    if desired == observed {
+        return Ok(());
+    }
+    // A statement cannot be edited in place: replace it.
+    remove_permission(ctx, &observed.function_name, &observed.statement_id).await?;
+    add_permission(ctx, desired)
+        .await
+        .context("adding the changed permission")
 }
 
-pub async fn delete_permission(_ctx: Ctx<'_>, name: &str) -> Result<()> {
-    bail!("deleting permission {name}: not implemented yet")
+pub async fn delete_permission(ctx: Ctx<'_>, name: &str) -> Result<()> {
+    let (function, statement_id) = split_permission_name(name)?;
+    remove_permission(ctx, function, statement_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn permission_is_read_from_the_statement_with_its_sid() {
+        let policy = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "other", "Principal": {"Service": "sns.amazonaws.com"}},
+            {"Sid": "events", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+             "Action": "lambda:InvokeFunction",
+             "Condition": {"ArnLike": {"AWS:SourceArn": "arn:aws:events:us-east-1:1:rule/r"},
+                           "StringEquals": {"aws:SourceAccount": "1"}}}
+        ]});
+        let spec = permission_from_policy(&policy, "fn", "events").expect("found");
+        assert_eq!(spec.principal, "events.amazonaws.com");
+        assert_eq!(spec.source_arn, "arn:aws:events:us-east-1:1:rule/r");
+        assert_eq!(spec.source_account, "1");
+        assert_eq!(permission_from_policy(&policy, "fn", "missing"), None);
+    }
+
+    #[test]
+    fn permission_name_needs_both_parts() {
+        assert_eq!(
+            split_permission_name("fn/sid").expect("valid"),
+            ("fn", "sid")
+        );
+        assert!(split_permission_name("fn").is_err());
+        assert!(split_permission_name("/sid").is_err());
+    }
 }

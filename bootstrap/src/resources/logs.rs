@@ -7,8 +7,16 @@ use anyhow::{Context, Result};
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let logs = &ctx.clients.logs;
     // DescribeLogGroups filters by prefix only: pick the exact name out of the page.
-    let page = logs.describe_log_groups().log_group_name_prefix(name).send().await?;
-    let Some(group) = page.log_groups().iter().find(|g| g.log_group_name() == Some(name)) else {
+    let page = logs
+        .describe_log_groups()
+        .log_group_name_prefix(name)
+        .send()
+        .await?;
+    let Some(group) = page
+        .log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(name))
+    else {
         return Ok(None);
     };
     let arn = group
@@ -23,16 +31,33 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         .tags()
         .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
-    let spec = LogGroupSpec { name: name.to_owned(), retention_days: group.retention_in_days().unwrap_or(0), tags: tags.clone() };
-    Ok(Some(Observed { spec: Spec::LogGroup(spec), tags, arn: Some(arn), status: None }))
+    let spec = LogGroupSpec {
+        name: name.to_owned(),
+        retention_days: group.retention_in_days().unwrap_or(0),
+        tags: tags.clone(),
+    };
+    Ok(Some(Observed {
+        spec: Spec::LogGroup(spec),
+        tags,
+        arn: Some(arn),
+        status: None,
+    }))
 }
 
 pub async fn create(ctx: Ctx<'_>, spec: &LogGroupSpec) -> Result<()> {
     let logs = &ctx.clients.logs;
-    let created = logs.create_log_group().log_group_name(&spec.name).set_tags(Some(spec.tags.clone().into_iter().collect())).send().await;
+    let created = logs
+        .create_log_group()
+        .log_group_name(&spec.name)
+        .set_tags(Some(spec.tags.clone().into_iter().collect()))
+        .send()
+        .await;
     if let Err(err) = created {
         // A crash between create and retention leaves the group behind: adopt it.
-        if !err.as_service_error().is_some_and(|e| e.is_resource_already_exists_exception()) {
+        if !err
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_already_exists_exception())
+        {
             return Err(err.into());
         }
     }
@@ -44,12 +69,31 @@ pub async fn update(ctx: Ctx<'_>, desired: &LogGroupSpec, observed: &LogGroupSpe
         put_retention(ctx, desired).await?;
     }
     if desired.tags != observed.tags {
-        let arn = ctx.target.arn("logs", &format!("log-group:{}", desired.name));
-        let stale: Vec<String> = observed.tags.keys().filter(|k| !desired.tags.contains_key(*k)).cloned().collect();
+        let arn = ctx
+            .target
+            .arn("logs", &format!("log-group:{}", desired.name));
+        let stale: Vec<String> = observed
+            .tags
+            .keys()
+            .filter(|k| !desired.tags.contains_key(*k))
+            .cloned()
+            .collect();
         if !stale.is_empty() {
-            ctx.clients.logs.untag_resource().resource_arn(&arn).set_tag_keys(Some(stale)).send().await?;
+            ctx.clients
+                .logs
+                .untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(stale))
+                .send()
+                .await?;
         }
-        ctx.clients.logs.tag_resource().resource_arn(&arn).set_tags(Some(desired.tags.clone().into_iter().collect())).send().await?;
+        ctx.clients
+            .logs
+            .tag_resource()
+            .resource_arn(&arn)
+            .set_tags(Some(desired.tags.clone().into_iter().collect()))
+            .send()
+            .await?;
     }
     Ok(())
 }
@@ -67,9 +111,22 @@ async fn put_retention(ctx: Ctx<'_>, spec: &LogGroupSpec) -> Result<()> {
 }
 
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
-    match ctx.clients.logs.delete_log_group().log_group_name(name).send().await {
+    match ctx
+        .clients
+        .logs
+        .delete_log_group()
+        .log_group_name(name)
+        .send()
+        .await
+    {
         Ok(_) => Ok(()),
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(())
+        }
         Err(err) => Err(err.into()),
     }
 }

@@ -16,6 +16,7 @@ pub mod logs;
 pub mod s3;
 pub mod secrets;
 pub mod sns;
+pub mod util;
 pub mod webhook;
 
 use crate::aws::{Clients, Target};
@@ -99,7 +100,10 @@ pub async fn update(ctx: Ctx<'_>, desired: &Desired, observed: &Observed) -> Res
             webhook::update(ctx, d, o, &secret).await
         }
         (Spec::Rule(d), Spec::Rule(o)) => events::update(ctx, d, o).await,
-        _ => bail!("{}: observed a different kind of resource than desired", desired.id),
+        _ => bail!(
+            "{}: observed a different kind of resource than desired",
+            desired.id
+        ),
     };
     result.map_err(|e| e.context(format!("updating {}", desired.id)))
 }

@@ -1,26 +1,259 @@
-//! Webhook resources (not implemented yet).
+//! The CodePipeline webhook that starts a GitHub (version 1) source on push, registered with
+//! GitHub. Its HMAC secret is passed in and never read back, printed or logged.
 
 use super::Ctx;
-use crate::model::{WebhookSpec, Observed};
-use anyhow::{Result, bail};
+use super::util::TagChanges;
+use crate::model::{Observed, Spec, Tags, WebhookFilter, WebhookSpec};
+use crate::secret::Secret;
+use anyhow::{Context, Result};
+use aws_sdk_codepipeline::types::{
+    ListWebhookItem, Tag, WebhookAuthConfiguration, WebhookAuthenticationType, WebhookDefinition,
+    WebhookFilterRule,
+};
+use pipeline_common::EnvName;
 
-pub async fn observe(_ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
-    bail!("observing {name}: not implemented yet")
+async fn find(ctx: Ctx<'_>, name: &str) -> Result<Option<ListWebhookItem>> {
+    let mut next_token = None;
+    loop {
+        let page = ctx
+            .clients
+            .codepipeline
+            .list_webhooks()
+            .set_next_token(next_token)
+            .send()
+            .await
+            .context("listing webhooks")?;
+        if let Some(item) = page
+            .webhooks()
+            .iter()
+            .find(|w| w.definition().is_some_and(|d| d.name() == name))
+        {
+            return Ok(Some(item.clone()));
+        }
+        next_token = page.next_token().map(str::to_owned);
+        if next_token.is_none() {
+            return Ok(None);
+        }
+    }
 }
 
-pub async fn create(_ctx: Ctx<'_>, spec: &WebhookSpec, _secret: &crate::secret::Secret) -> Result<()> {
-    bail!("creating {}: not implemented yet", spec.name)
+/// AWS cannot say which secret a webhook's token came from: the secret's name follows from the
+/// webhook's through the environment's resource names.
+fn secret_name_of(webhook: &str) -> String {
+    webhook
+        .strip_prefix("webhook-")
+        .and_then(|env| EnvName::parse(env).ok())
+        .map(|env| env.names().webhook_secret())
+        .unwrap_or_default()
+}
+
+pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
+    let Some(item) = find(ctx, name).await? else {
+        return Ok(None);
+    };
+    let definition = item
+        .definition()
+        .context("ListWebhooks answered an item without a definition")?;
+    let arn = item.arn().map(str::to_owned);
+    let tags: Tags = match &arn {
+        Some(arn) => ctx
+            .clients
+            .codepipeline
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .context("listing the webhook's tags")?
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect(),
+        None => Tags::new(),
+    };
+    let spec = WebhookSpec {
+        name: name.to_owned(),
+        target_pipeline: definition.target_pipeline().to_owned(),
+        target_action: definition.target_action().to_owned(),
+        filters: definition
+            .filters()
+            .iter()
+            .map(|f| WebhookFilter {
+                json_path: f.json_path().to_owned(),
+                match_equals: f.match_equals().unwrap_or_default().to_owned(),
+            })
+            .collect(),
+        authentication: definition.authentication().as_str().to_owned(),
+        secret_name: secret_name_of(name),
+        // AWS offers no call that tells whether a webhook is registered with GitHub: an existing
+        // webhook is taken as registered (create registers it; a failed registration fails create).
+        registered: true,
+        tags: tags.clone(),
+    };
+    Ok(Some(Observed {
+        spec: Spec::Webhook(spec),
+        tags,
+        arn,
+        status: Some(item.url().to_owned()),
+    }))
+}
+
+fn definition(spec: &WebhookSpec, secret: &Secret) -> Result<WebhookDefinition> {
+    let filters = spec
+        .filters
+        .iter()
+        .map(|f| {
+            WebhookFilterRule::builder()
+                .json_path(&f.json_path)
+                .match_equals(&f.match_equals)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .context("building the webhook filters")?;
+    WebhookDefinition::builder()
+        .name(&spec.name)
+        .target_pipeline(&spec.target_pipeline)
+        .target_action(&spec.target_action)
+        .set_filters(Some(filters))
+        .authentication(WebhookAuthenticationType::from(
+            spec.authentication.as_str(),
+        ))
+        .authentication_configuration(
+            WebhookAuthConfiguration::builder()
+                .secret_token(secret.expose())
+                .build(),
+        )
+        .build()
+        // The builder error names only missing fields, never values: the secret cannot leak here.
+        .context("building the webhook definition")
+}
+
+fn sdk_tags(tags: &Tags) -> Result<Vec<Tag>> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .context("building a tag")
+        })
+        .collect()
+}
+
+async fn put(
+    ctx: Ctx<'_>,
+    spec: &WebhookSpec,
+    secret: &Secret,
+    tags: Option<Vec<Tag>>,
+) -> Result<()> {
+    ctx.clients
+        .codepipeline
+        .put_webhook()
+        .webhook(definition(spec, secret)?)
+        .set_tags(tags)
+        .send()
+        .await
+        .with_context(|| {
+            format!(
+                "PutWebhook failed; check that pipeline {} and its action {} exist",
+                spec.target_pipeline, spec.target_action
+            )
+        })?;
+    Ok(())
+}
+
+async fn register(ctx: Ctx<'_>, name: &str) -> Result<()> {
+    ctx.clients
+        .codepipeline
+        .register_webhook_with_third_party()
+        .webhook_name(name)
+        .send()
+        .await
+        .context("registering the webhook with GitHub failed; check that the GitHub token may admin the repository's hooks")?;
+    Ok(())
+}
+
+/// PutWebhook is an upsert keeping the url and arn, so a crash after it is simply converged.
+pub async fn create(ctx: Ctx<'_>, spec: &WebhookSpec, secret: &Secret) -> Result<()> {
+    put(ctx, spec, secret, Some(sdk_tags(&spec.tags)?)).await?;
+    if spec.registered {
+        register(ctx, &spec.name).await?;
+    }
+    Ok(())
 }
 
 pub async fn update(
-    _ctx: Ctx<'_>,
+    ctx: Ctx<'_>,
     desired: &WebhookSpec,
-    _observed: &WebhookSpec,
-    _secret: &crate::secret::Secret,
+    observed: &WebhookSpec,
+    secret: &Secret,
 ) -> Result<()> {
-    bail!("updating {}: not implemented yet", desired.name)
+    let definition_differs = desired.target_pipeline != observed.target_pipeline
+        || desired.target_action != observed.target_action
+        || desired.filters != observed.filters
+        || desired.authentication != observed.authentication
+        || desired.secret_name != observed.secret_name;
+    if definition_differs {
+        put(ctx, desired, secret, None).await?;
+    }
+    if desired.registered && (!observed.registered || definition_differs) {
+        register(ctx, &desired.name).await?;
+    }
+    let changes = TagChanges::between(&desired.tags, &observed.tags);
+    if !changes.is_empty() {
+        let arn = ctx
+            .target
+            .arn("codepipeline", &format!("webhook:{}", desired.name));
+        let codepipeline = &ctx.clients.codepipeline;
+        if !changes.remove.is_empty() {
+            codepipeline
+                .untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(changes.remove))
+                .send()
+                .await
+                .context("removing tags")?;
+        }
+        if !changes.set.is_empty() {
+            codepipeline
+                .tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(sdk_tags(&changes.set)?))
+                .send()
+                .await
+                .context("setting tags")?;
+        }
+    }
+    Ok(())
 }
 
-pub async fn delete(_ctx: Ctx<'_>, name: &str) -> Result<()> {
-    bail!("deleting {name}: not implemented yet")
+pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
+    let codepipeline = &ctx.clients.codepipeline;
+    match codepipeline
+        .deregister_webhook_with_third_party()
+        .webhook_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_webhook_not_found_exception()) => {}
+        Err(err) => {
+            return Err(anyhow::Error::new(err).context("deregistering the webhook from GitHub"));
+        }
+    }
+    // DeleteWebhook succeeds for an unknown name.
+    codepipeline
+        .delete_webhook()
+        .name(name)
+        .send()
+        .await
+        .context("DeleteWebhook failed")?;
+    Ok(())
+}
+
+/// The webhook's URL (for the outputs), `None` when it does not exist.
+pub async fn url_of(ctx: Ctx<'_>, name: &str) -> Result<Option<String>> {
+    Ok(find(ctx, name).await?.map(|item| item.url().to_owned()))
 }

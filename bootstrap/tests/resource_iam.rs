@@ -1,0 +1,195 @@
+//! IAM role module against the local emulator: create, observe, converge drift, delete.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use bootstrap::aws::{Clients, Target};
+use bootstrap::model::{RoleSpec, Spec, Tags};
+use bootstrap::progress::Progress;
+use bootstrap::resources::{Ctx, Inputs, iam};
+use serde_json::json;
+
+fn role_spec(name: &str) -> RoleSpec {
+    RoleSpec {
+        name: name.into(),
+        description: "Runs the deploy handler".into(),
+        trust_policy: json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+        }),
+        inline_policy_name: "deploy".into(),
+        inline_policy: json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::artifacts/*"}]
+        }),
+        tags: Tags::from([
+            ("project".into(), "pipeline".into()),
+            ("env".into(), "dev".into()),
+        ]),
+    }
+}
+
+async fn observed_spec(ctx: Ctx<'_>, name: &str) -> Option<RoleSpec> {
+    iam::observe(ctx, name)
+        .await
+        .unwrap()
+        .map(|o| match o.spec {
+            Spec::Role(s) => s,
+            other => panic!("observed another kind: {other:?}"),
+        })
+}
+
+#[tokio::test]
+async fn role_lifecycle_converges_drift_and_deletes_everything() {
+    let emu = testkit::Emulator::start().unwrap();
+    let config = emu.sdk_config().await;
+    let clients = Clients::new(&config);
+    let target = Target {
+        account_id: testkit::ACCOUNT_ID.into(),
+        region: "us-east-1".into(),
+    };
+    let progress = Progress::quiet();
+    let inputs = Inputs::default();
+    let ctx = Ctx {
+        clients: &clients,
+        target: &target,
+        progress: &progress,
+        inputs: &inputs,
+    };
+
+    let name = "pipeline-dev-deploy-handler";
+    assert_eq!(observed_spec(ctx, name).await, None);
+    let spec = role_spec(name);
+    iam::create(ctx, &spec).await.unwrap();
+    let observed = iam::observe(ctx, name).await.unwrap().unwrap();
+    assert_eq!(
+        observed.arn.as_deref(),
+        Some("arn:aws:iam::123456789012:role/pipeline-dev-deploy-handler")
+    );
+    assert_eq!(observed.tags, spec.tags);
+    assert_eq!(observed_spec(ctx, name).await.unwrap(), spec);
+
+    // Unchanged: no mutating call at all.
+    emu.clear_calls().unwrap();
+    iam::update(ctx, &spec, &observed_spec(ctx, name).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(emu.mutating_calls().unwrap(), vec![]);
+
+    // Crash recovery: creating again adopts the existing role.
+    iam::create(ctx, &spec).await.unwrap();
+    assert_eq!(observed_spec(ctx, name).await.unwrap(), spec);
+
+    // Drift made behind our back: the inline policy edited, a tag removed, trust changed.
+    clients
+        .iam
+        .put_role_policy()
+        .role_name(name)
+        .policy_name("deploy")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    clients
+        .iam
+        .untag_role()
+        .role_name(name)
+        .tag_keys("env")
+        .send()
+        .await
+        .unwrap();
+    clients
+        .iam
+        .update_assume_role_policy()
+        .role_name(name)
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let drifted = observed_spec(ctx, name).await.unwrap();
+    assert_eq!(drifted.inline_policy["Statement"][0]["Action"], json!("*"));
+    assert!(!drifted.tags.contains_key("env"));
+    assert_eq!(
+        drifted.trust_policy["Statement"][0]["Principal"]["Service"],
+        json!("ec2.amazonaws.com")
+    );
+
+    // Desired changes too: new description, a tag value changed, one added.
+    let mut changed = spec.clone();
+    changed.description = "Runs the deploy handler (v2)".into();
+    changed.tags.insert("project".into(), "pipeline-2".into());
+    changed.tags.insert("owner".into(), "platform".into());
+    emu.clear_calls().unwrap();
+    iam::update(ctx, &changed, &drifted).await.unwrap();
+    let ops: Vec<String> = emu
+        .mutating_calls()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "UpdateAssumeRolePolicy",
+            "PutRolePolicy",
+            "UpdateRole",
+            "TagRole"
+        ]
+    );
+    assert_eq!(observed_spec(ctx, name).await.unwrap(), changed);
+
+    // Only a removed tag: just UntagRole.
+    let mut fewer_tags = changed.clone();
+    fewer_tags.tags.remove("owner");
+    emu.clear_calls().unwrap();
+    iam::update(ctx, &fewer_tags, &changed).await.unwrap();
+    let ops: Vec<String> = emu
+        .mutating_calls()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(ops, ["UntagRole"]);
+    assert_eq!(observed_spec(ctx, name).await.unwrap(), fewer_tags);
+
+    // Delete must also clear what blocks DeleteRole: a foreign inline policy, a managed policy, an instance profile.
+    clients.iam.put_role_policy().role_name(name).policy_name("zz-foreign").policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:ListQueues","Resource":"*"}]}"#).send().await.unwrap();
+    assert_eq!(
+        observed_spec(ctx, name).await.unwrap(),
+        fewer_tags,
+        "a foreign inline policy is not taken for ours"
+    );
+    let managed = clients
+        .iam
+        .create_policy()
+        .policy_name("extra")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    clients
+        .iam
+        .attach_role_policy()
+        .role_name(name)
+        .policy_arn(managed.policy().unwrap().arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    clients
+        .iam
+        .create_instance_profile()
+        .instance_profile_name("profile")
+        .send()
+        .await
+        .unwrap();
+    clients
+        .iam
+        .add_role_to_instance_profile()
+        .instance_profile_name("profile")
+        .role_name(name)
+        .send()
+        .await
+        .unwrap();
+
+    iam::delete(ctx, name).await.unwrap();
+    assert_eq!(observed_spec(ctx, name).await, None);
+    iam::delete(ctx, name).await.unwrap();
+}
