@@ -663,6 +663,8 @@ class ShimState:
         self.connections: dict[str, dict[str, Any]] = {}
         self.role_created_at: dict[str, float] = {}
         self.bucket_policies: dict[str, bytes] = {}
+        # function name -> LoggingConfig, which moto neither stores nor reports
+        self.function_logging: dict[str, dict[str, Any]] = {}
         # (pipelineName, pipelineExecutionId) -> seeded answers
         self.executions: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -1658,6 +1660,62 @@ def codepipeline_create_pipeline(shim: Shim, req: AwsRequest) -> Response:
     return shim.forward(req)
 
 
+def with_logging_config(shim: Shim, configuration: dict[str, Any]) -> None:
+    """Adds the LoggingConfig AWS reports (the stored one, else AWS's default) to a configuration."""
+    name = configuration.get("FunctionName")
+    if not isinstance(name, str):
+        return
+    with shim.state.lock:
+        stored = dict(shim.state.function_logging.get(name, {}))
+    configuration["LoggingConfig"] = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}", **stored}
+
+
+def json_body(response: Response) -> dict[str, Any] | None:
+    try:
+        loaded = json.loads(response.body)
+    except ValueError:
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def lambda_store_logging_config(shim: Shim, req: AwsRequest) -> Response:
+    """CreateFunction / UpdateFunctionConfiguration: remember the LoggingConfig moto drops."""
+    response = shim.forward(req)
+    body = json_body(response) if response.status < 300 else None
+    if body is None:
+        return response
+    logging_config = req.params.get("LoggingConfig")
+    name = body.get("FunctionName")
+    if isinstance(logging_config, dict) and isinstance(name, str):
+        with shim.state.lock:
+            merged = {**shim.state.function_logging.get(name, {}), **logging_config}
+            shim.state.function_logging[name] = {k: v for k, v in merged.items() if k in ("LogFormat", "LogGroup")}
+    with_logging_config(shim, body)
+    return response.with_body(json.dumps(body).encode())
+
+
+def lambda_report_logging_config(shim: Shim, req: AwsRequest) -> Response:
+    """GetFunction / GetFunctionConfiguration: answer the LoggingConfig as AWS does."""
+    response = shim.forward(req)
+    body = json_body(response) if response.status < 300 else None
+    if body is None:
+        return response
+    configuration = body.get("Configuration") if req.operation == "GetFunction" else body
+    if isinstance(configuration, dict):
+        with_logging_config(shim, configuration)
+    return response.with_body(json.dumps(body).encode())
+
+
+def lambda_forget_logging_config(shim: Shim, req: AwsRequest) -> Response:
+    response = shim.forward(req)
+    match = re.match(r"^/[0-9-]+/functions/([^/]+)/?$", req.path)
+    if response.status < 300 and match and "Qualifier" not in req.query:
+        name = unquote(match.group(1)).rsplit(":", 1)[-1]  # a name, or an ARN ending in it
+        with shim.state.lock:
+            shim.state.function_logging.pop(name, None)
+    return response
+
+
 def lambda_put_event_invoke_config(shim: Shim, req: AwsRequest) -> Response:
     """AWS replaces a function's invoke configuration; moto appends and keeps answering the first."""
     match = re.match(r"^/[0-9-]+/functions/([^/]+)/event-invoke-config", req.path)
@@ -1700,6 +1758,11 @@ def ecr_put_image_scanning_configuration(shim: Shim, req: AwsRequest) -> Respons
 
 SERVED: dict[tuple[str, str], Handler] = {
     ("lambda", "PutFunctionEventInvokeConfig"): lambda_put_event_invoke_config,
+    ("lambda", "CreateFunction"): lambda_store_logging_config,
+    ("lambda", "UpdateFunctionConfiguration"): lambda_store_logging_config,
+    ("lambda", "GetFunction"): lambda_report_logging_config,
+    ("lambda", "GetFunctionConfiguration"): lambda_report_logging_config,
+    ("lambda", "DeleteFunction"): lambda_forget_logging_config,
     ("codepipeline", "CreatePipeline"): codepipeline_create_pipeline,
     ("codepipeline", "PutWebhook"): put_webhook,
     ("codepipeline", "ListWebhooks"): list_webhooks,

@@ -50,15 +50,12 @@ async fn observed_function(ctx: Ctx<'_>, name: &str) -> Option<FunctionSpec> {
         })
 }
 
-/// moto 5.2.5 neither stores nor reports a function's LoggingConfig: it always reads back as
-/// the default (text format, `/aws/lambda/NAME`). Comparisons against the emulator therefore take
-/// those two fields as moto reports them; everything else is compared as desired.
-fn as_moto_reports(spec: &FunctionSpec) -> FunctionSpec {
-    let mut spec = spec.clone();
-    spec.log_group = format!("/aws/lambda/{}", spec.name);
-    spec.log_format = "Text".into();
-    spec.zip_path = Default::default();
-    spec
+/// What observe reports for `spec`: everything but the zip path, which is not observable.
+fn as_observed(spec: &FunctionSpec) -> FunctionSpec {
+    FunctionSpec {
+        zip_path: Default::default(),
+        ..spec.clone()
+    }
 }
 
 fn operations(emu: &testkit::Emulator) -> Vec<String> {
@@ -129,35 +126,38 @@ async fn function_lifecycle_and_permissions() {
         read_back.code_sha256, sha,
         "Lambda reports the zip's base64 SHA-256"
     );
-    assert_eq!(read_back, as_moto_reports(&spec));
+    assert_eq!(read_back, as_observed(&spec));
 
     emu.clear_calls().unwrap();
-    lambda::update(ctx, &as_moto_reports(&spec), &read_back)
-        .await
-        .unwrap();
+    lambda::update(ctx, &spec, &read_back).await.unwrap();
     assert_eq!(operations(&emu), Vec::<String>::new());
 
     // Crash recovery: creating again converges instead of failing.
     lambda::create(ctx, &spec).await.unwrap();
 
     // New code only: UpdateFunctionCode, nothing else.
-    let mut new_code = as_moto_reports(&spec);
-    new_code.zip_path = zip_path.clone();
+    let mut new_code = spec.clone();
     new_code.code_sha256 = write_zip(&zip_path, b"\x7fELF second build");
     emu.clear_calls().unwrap();
     lambda::update(ctx, &new_code, &read_back).await.unwrap();
     assert_eq!(operations(&emu), ["UpdateFunctionCode"]);
     assert_eq!(
         observed_function(ctx, name).await.unwrap(),
-        as_moto_reports(&new_code)
+        as_observed(&new_code)
     );
 
-    // Drift: someone changes memory and removes a tag; we also change role, env, retries, tags.
+    // Drift: someone changes memory and the log format and removes a tag; we also change role,
+    // env, retries, tags.
     clients
         .lambda
         .update_function_configuration()
         .function_name(name)
         .memory_size(1024)
+        .logging_config(
+            aws_sdk_lambda::types::LoggingConfig::builder()
+                .log_format(aws_sdk_lambda::types::LogFormat::Text)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -171,6 +171,8 @@ async fn function_lifecycle_and_permissions() {
         .unwrap();
     let drifted = observed_function(ctx, name).await.unwrap();
     assert_eq!(drifted.memory_mb, 1024);
+    assert_eq!(drifted.log_format, "Text");
+    assert_eq!(drifted.log_group, "/pipeline/dev/deploy-handler");
     assert!(drifted.tags.is_empty());
     let mut changed = new_code.clone();
     changed.role_arn = other_role_arn;
@@ -192,7 +194,7 @@ async fn function_lifecycle_and_permissions() {
     );
     assert_eq!(
         observed_function(ctx, name).await.unwrap(),
-        as_moto_reports(&changed)
+        as_observed(&changed)
     );
 
     // Permissions: create, observe, no-op, change (replace), delete.

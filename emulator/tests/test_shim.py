@@ -780,3 +780,24 @@ def test_create_pipeline_with_a_taken_name_is_pipeline_name_in_use(shim: str) ->
     with pytest.raises(ClientError) as error:
         client(shim, "codepipeline").create_pipeline(pipeline=pipeline_definition(name, role))
     assert error_code(error.value) == "PipelineNameInUseException"
+
+
+def test_lambda_logging_config_is_kept_and_reported_like_aws(shim: str) -> None:
+    role_arn = create_role(shim, "logging-role", "lambda.amazonaws.com")
+    lam = client(shim, "lambda")
+    lam.create_function(FunctionName="plain", Runtime="provided.al2023", Handler="bootstrap", Role=role_arn, Code={"ZipFile": make_zip()})
+    assert lam.get_function(FunctionName="plain")["Configuration"]["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/plain"}
+    created = lam.create_function(
+        FunctionName="logged",
+        Runtime="provided.al2023",
+        Handler="bootstrap",
+        Role=role_arn,
+        Code={"ZipFile": make_zip()},
+        LoggingConfig={"LogFormat": "JSON", "LogGroup": "/app/logged"},
+    )
+    assert created["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": "/app/logged"}
+    lam.update_function_configuration(FunctionName="logged", LoggingConfig={"LogGroup": "/app/other"})
+    assert lam.get_function_configuration(FunctionName="logged")["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": "/app/other"}
+    lam.delete_function(FunctionName="logged")
+    lam.create_function(FunctionName="logged", Runtime="provided.al2023", Handler="bootstrap", Role=role_arn, Code={"ZipFile": make_zip()})
+    assert lam.get_function(FunctionName="logged")["Configuration"]["LoggingConfig"]["LogFormat"] == "Text"

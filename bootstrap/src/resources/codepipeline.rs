@@ -441,3 +441,86 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         Err(err) => Err(anyhow::Error::new(err).context("DeletePipeline failed")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection_declaration(trigger_branch: Option<&str>) -> PipelineDeclaration {
+        let source = ActionDeclaration::builder()
+            .name(SOURCE_ACTION)
+            .action_type_id(
+                action_type(
+                    ActionCategory::Source,
+                    ActionOwner::Aws,
+                    "CodeStarSourceConnection",
+                )
+                .expect("type"),
+            )
+            .configuration(
+                "ConnectionArn",
+                "arn:aws:codestar-connections:us-east-1:1:connection/x",
+            )
+            .configuration("FullRepositoryId", "acme/app")
+            .configuration("BranchName", "main")
+            .build()
+            .expect("action");
+        let mut builder = PipelineDeclaration::builder()
+            .name("p")
+            .role_arn("arn:aws:iam::1:role/r")
+            .stages(stage(SOURCE_STAGE, source).expect("stage"))
+            .pipeline_type(PipelineType::V2);
+        if let Some(branch) = trigger_branch {
+            builder = builder.triggers(
+                PipelineTriggerDeclaration::builder()
+                    .provider_type(PipelineTriggerProviderType::CodeStarSourceConnection)
+                    .git_configuration(
+                        GitConfiguration::builder()
+                            .source_action_name(SOURCE_ACTION)
+                            .push(
+                                GitPushFilter::builder()
+                                    .branches(
+                                        GitBranchFilterCriteria::builder().includes(branch).build(),
+                                    )
+                                    .build(),
+                            )
+                            .build()
+                            .expect("git"),
+                    )
+                    .build()
+                    .expect("trigger"),
+            );
+        }
+        builder.build().expect("declaration")
+    }
+
+    fn branch_of(spec: &PipelineSpec) -> &str {
+        match &spec.source {
+            SourceSpec::Connection { branch, .. } => branch,
+            SourceSpec::GithubWebhook { .. } => panic!("read back as a GitHub source"),
+        }
+    }
+
+    #[test]
+    fn a_matching_push_trigger_reads_back_as_the_branch() {
+        let spec = pipeline_spec(&connection_declaration(Some("main")));
+        assert_eq!(branch_of(&spec), "main");
+        assert_eq!(spec.pipeline_type, "V2");
+        assert_eq!(
+            spec.build_project, "",
+            "a missing Build stage reads as no project, so it differs"
+        );
+    }
+
+    #[test]
+    fn a_missing_or_different_trigger_shows_as_drift() {
+        assert_ne!(
+            branch_of(&pipeline_spec(&connection_declaration(None))),
+            "main"
+        );
+        assert_ne!(
+            branch_of(&pipeline_spec(&connection_declaration(Some("dev")))),
+            "main"
+        );
+    }
+}
