@@ -182,7 +182,9 @@ pub fn resolve(given: Layer, file: Layer, need: Need) -> Result<Config> {
     if let Some(url) = &deploy_webhook_url
         && !url.starts_with("https://")
     {
-        bail!("--deploy-webhook-url `{url}` must be an https:// URL (the deployment event is signed, not encrypted)");
+        bail!(
+            "--deploy-webhook-url `{url}` must be an https:// URL (the deployment event is signed, not encrypted)"
+        );
     }
     let lambda_memory_mb = pick(given.lambda_memory_mb, file.lambda_memory_mb).unwrap_or(128);
     if !(128..=10240).contains(&lambda_memory_mb) {
@@ -203,7 +205,8 @@ pub fn resolve(given: Layer, file: Layer, need: Need) -> Result<Config> {
     let source = pick(given.source, file.source).unwrap_or(SourceMode::GithubWebhook);
     let connection_arn = pick(given.connection_arn, file.connection_arn);
     let is_connection = |arn: &str| {
-        arn.starts_with("arn:") && (arn.contains(":codestar-connections:") || arn.contains(":codeconnections:"))
+        arn.starts_with("arn:")
+            && (arn.contains(":codestar-connections:") || arn.contains(":codeconnections:"))
     };
     if let Some(arn) = connection_arn.as_deref().filter(|arn| !is_connection(arn)) {
         bail!("--connection-arn `{arn}` is not a CodeStar/CodeConnections connection ARN");

@@ -578,15 +578,25 @@ mod tests {
     use std::path::PathBuf;
 
     fn target() -> Target {
-        Target { account_id: "123456789012".into(), region: "eu-west-1".into() }
+        Target {
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+        }
     }
 
     fn zip(arch: &str) -> LambdaZip {
-        LambdaZip { path: PathBuf::from("x.zip"), code_sha256: "abc=".into(), architecture: arch.into() }
+        LambdaZip {
+            path: PathBuf::from("x.zip"),
+            code_sha256: "abc=".into(),
+            architecture: arch.into(),
+        }
     }
 
     fn zips() -> Zips {
-        Zips { deploy_handler: zip("arm64"), event_notifier: zip("x86_64") }
+        Zips {
+            deploy_handler: zip("arm64"),
+            event_notifier: zip("x86_64"),
+        }
     }
 
     fn config(source: &str) -> Config {
@@ -601,17 +611,26 @@ mod tests {
     }
 
     fn statements(policy: &Value) -> Vec<&Value> {
-        policy["Statement"].as_array().map(|s| s.iter().collect()).unwrap_or_default()
+        policy["Statement"]
+            .as_array()
+            .map(|s| s.iter().collect())
+            .unwrap_or_default()
     }
 
     #[test]
     fn no_wildcard_action_and_wildcard_resources_only_where_listed() {
         for source in ["github-webhook", "codeconnections"] {
             for want in build(&config(source), &target(), &zips(), &Late::default()) {
-                let Spec::Role(role) = &want.spec else { continue };
+                let Spec::Role(role) = &want.spec else {
+                    continue;
+                };
                 for policy in [&role.inline_policy, &role.trust_policy] {
                     for action in actions(policy) {
-                        assert!(!action.contains('*'), "{}: wildcard action {action}", role.name);
+                        assert!(
+                            !action.contains('*'),
+                            "{}: wildcard action {action}",
+                            role.name
+                        );
                     }
                 }
                 for statement in statements(&role.inline_policy) {
@@ -631,39 +650,81 @@ mod tests {
                     }
                 }
                 let condition = &role.trust_policy["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"];
-                assert_eq!(condition, "123456789012", "{}: trust without aws:SourceAccount", role.name);
+                assert_eq!(
+                    condition, "123456789012",
+                    "{}: trust without aws:SourceAccount",
+                    role.name
+                );
             }
         }
     }
 
     #[test]
     fn every_resource_is_named_for_the_env_and_tagged_as_ours() {
-        let all = build(&config("github-webhook"), &target(), &zips(), &Late::default());
-        assert_eq!(all, build(&config("github-webhook"), &target(), &zips(), &Late::default()), "deterministic");
+        let all = build(
+            &config("github-webhook"),
+            &target(),
+            &zips(),
+            &Late::default(),
+        );
+        assert_eq!(
+            all,
+            build(
+                &config("github-webhook"),
+                &target(),
+                &zips(),
+                &Late::default()
+            ),
+            "deterministic"
+        );
         for want in &all {
-            assert!(want.id.name.contains("dev"), "{} lacks the env suffix", want.id);
+            assert!(
+                want.id.name.contains("dev"),
+                "{} lacks the env suffix",
+                want.id
+            );
             if let Some(tags) = want.spec.tags() {
-                assert_eq!(tags.get("ManagedBy").map(String::as_str), Some(tags::MANAGED_BY_VALUE));
+                assert_eq!(
+                    tags.get("ManagedBy").map(String::as_str),
+                    Some(tags::MANAGED_BY_VALUE)
+                );
                 assert_eq!(tags.get("Environment").map(String::as_str), Some("dev"));
                 assert!(tags.contains_key("Project"));
             }
             for dep in &want.depends_on {
-                assert!(all.iter().any(|d| &d.id == dep), "{} depends on {dep}, which is not desired", want.id);
+                assert!(
+                    all.iter().any(|d| &d.id == dep),
+                    "{} depends on {dep}, which is not desired",
+                    want.id
+                );
             }
         }
         let inventory = inventory(&config("github-webhook").env, &target());
         for want in &all {
-            assert!(inventory.contains(&want.id), "{} is missing from the inventory destroy uses", want.id);
+            assert!(
+                inventory.contains(&want.id),
+                "{} is missing from the inventory destroy uses",
+                want.id
+            );
         }
     }
 
     #[test]
     fn source_modes_shape_the_pipeline() {
-        let webhook = build(&config("github-webhook"), &target(), &zips(), &Late::default());
+        let webhook = build(
+            &config("github-webhook"),
+            &target(),
+            &zips(),
+            &Late::default(),
+        );
         assert!(webhook.iter().any(|d| d.id.kind == Kind::Webhook));
         assert!(webhook.iter().any(|d| d.id.kind == Kind::Secret));
         assert!(!webhook.iter().any(|d| d.id.kind == Kind::Connection));
-        let late = Late { connection_arn: Some("arn:aws:codestar-connections:eu-west-1:123456789012:connection/x".into()) };
+        let late = Late {
+            connection_arn: Some(
+                "arn:aws:codestar-connections:eu-west-1:123456789012:connection/x".into(),
+            ),
+        };
         let connections = build(&config("codeconnections"), &target(), &zips(), &late);
         assert!(!connections.iter().any(|d| d.id.kind == Kind::Webhook));
         let pipeline = connections.iter().find_map(|d| match &d.spec {
@@ -672,7 +733,13 @@ mod tests {
         });
         let pipeline = pipeline.expect("pipeline");
         assert_eq!(pipeline.pipeline_type, "V2");
-        assert!(matches!(&pipeline.source, SourceSpec::Connection { connection_arn: Some(_), .. }));
+        assert!(matches!(
+            &pipeline.source,
+            SourceSpec::Connection {
+                connection_arn: Some(_),
+                ..
+            }
+        ));
         assert!(pipeline.deploy_user_parameters.len() <= 1000);
         let role = connections
             .iter()
@@ -681,14 +748,25 @@ mod tests {
                 _ => None,
             })
             .expect("pipeline role");
-        assert!(actions(&role.inline_policy).contains(&"codestar-connections:UseConnection".to_owned()));
+        assert!(
+            actions(&role.inline_policy).contains(&"codestar-connections:UseConnection".to_owned())
+        );
     }
 
     #[test]
     fn functions_take_the_architecture_of_their_zip() {
-        for want in build(&config("github-webhook"), &target(), &zips(), &Late::default()) {
+        for want in build(
+            &config("github-webhook"),
+            &target(),
+            &zips(),
+            &Late::default(),
+        ) {
             if let Spec::Function(f) = &want.spec {
-                let expected = if f.name.starts_with("deploy-handler") { "arm64" } else { "x86_64" };
+                let expected = if f.name.starts_with("deploy-handler") {
+                    "arm64"
+                } else {
+                    "x86_64"
+                };
                 assert_eq!(f.architecture, expected);
             }
         }

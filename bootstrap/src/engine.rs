@@ -159,7 +159,7 @@ pub async fn destroy(
         let Some(Some(have)) = observed.get(id) else {
             continue;
         };
-        if have.spec.tags().is_some() && !crate::plan::owned(&have.tags, env) {
+        if !crate::plan::is_ours(have, env) {
             ctx.progress.resource_detail(
                 id,
                 "skipped",

@@ -94,6 +94,9 @@ pub struct Observed {
     pub arn: Option<String>,
     /// A status worth showing (e.g. a connection's PENDING), when the kind has one.
     pub status: Option<String>,
+    /// Untagged, but exactly what a crash between creating and tagging leaves (only for kinds
+    /// whose create call cannot carry tags, e.g. an empty S3 bucket): adopted, not refused.
+    pub crash_leftover: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -302,7 +302,7 @@ pub async fn destroy(
         for id in &existing {
             let ours = observed[*id]
                 .as_ref()
-                .is_some_and(|o| o.spec.tags().is_none() || plan::owned(&o.tags, env));
+                .is_some_and(|o| plan::is_ours(o, env));
             println!(
                 "  {} {id}",
                 if ours {
@@ -325,7 +325,7 @@ pub async fn destroy(
         .iter()
         .filter_map(|(id, o)| {
             o.as_ref()
-                .filter(|o| o.spec.tags().is_none() || plan::owned(&o.tags, env))
+                .filter(|o| plan::is_ours(o, env))
                 .map(|_| id.to_string())
         })
         .chain(tagged_leftovers(&session, env).await)

@@ -76,10 +76,14 @@ pub fn owned(observed_tags: &Tags, env: &str) -> bool {
         && observed_tags.get(tags::ENVIRONMENT).map(String::as_str) == Some(env)
 }
 
+/// May we change or delete this resource? Ours by tags; untaggable kinds (Lambda permissions)
+/// belong to whoever owns their parent; a crash leftover of a create that could not tag is ours.
+pub fn is_ours(observed: &Observed, env: &str) -> bool {
+    observed.spec.tags().is_none() || owned(&observed.tags, env) || observed.crash_leftover
+}
+
 fn ownership_conflict(id: &ResourceId, observed: &Observed, env: &str) -> Option<Action> {
-    // Resources AWS cannot tag (Lambda permissions) belong to whoever owns their parent.
-    observed.spec.tags()?;
-    if owned(&observed.tags, env) {
+    if is_ours(observed, env) {
         return None;
     }
     Some(Action::Conflict {
@@ -186,6 +190,7 @@ mod tests {
 
     fn seen(spec: Spec, tags: Tags) -> Option<Observed> {
         Some(Observed {
+            crash_leftover: false,
             spec,
             tags,
             arn: None,
@@ -273,6 +278,25 @@ mod tests {
         assert_eq!(plan.action(&ours), Some(&Action::Delete));
         assert_eq!(plan.action(&theirs), None);
         assert_eq!(plan.action(&gone), None);
+    }
+
+    #[test]
+    fn an_untagged_crash_leftover_is_adopted_and_retagged() {
+        let want = vec![desired("a", 30)];
+        let leftover = Observed {
+            spec: log_group("a", 30, Tags::new()),
+            tags: Tags::new(),
+            arn: None,
+            status: None,
+            crash_leftover: true,
+        };
+        let observed = BTreeMap::from([(want[0].id.clone(), Some(leftover))]);
+        assert_eq!(
+            plan(&want, &observed, &[], "dev").action(&want[0].id),
+            Some(&Action::Update {
+                fields: vec!["tags".into()]
+            })
+        );
     }
 
     #[test]

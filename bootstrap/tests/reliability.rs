@@ -9,7 +9,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use testkit::Emulator;
 
-const DEPLOY: [&str; 6] = ["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes"];
+const DEPLOY: [&str; 6] = [
+    "deploy",
+    "--env",
+    "dev",
+    "--github-repo",
+    "octo/app",
+    "--yes",
+];
 
 fn deploy(cli: &Cli<'_>) -> std::process::Output {
     cli.run(&DEPLOY)
@@ -29,15 +36,21 @@ fn assert_converged(cli: &Cli<'_>) {
 async fn throttling_in_every_protocol_is_retried_until_deploy_and_destroy_converge() {
     let emulator = Emulator::start().expect("emulator");
     let cli = setup("throttle", &emulator);
-    emulator.set_faults(json!({ "throttle_probability": 0.2, "seed": 7 })).expect("faults");
+    emulator
+        .set_faults(json!({ "throttle_probability": 0.2, "seed": 7 }))
+        .expect("faults");
     let started = Instant::now();
     assert_code(&deploy(&cli), 0);
     let deploy_time = started.elapsed();
     assert_converged(&cli);
     assert_code(&destroy(&cli), 0);
     let calls = emulator.calls().expect("calls");
-    let throttled: Vec<_> = calls.iter().filter(|c| c.fault.as_deref() == Some("throttle")).collect();
-    let services: std::collections::BTreeSet<&str> = throttled.iter().map(|c| c.service.as_str()).collect();
+    let throttled: Vec<_> = calls
+        .iter()
+        .filter(|c| c.fault.as_deref() == Some("throttle"))
+        .collect();
+    let services: std::collections::BTreeSet<&str> =
+        throttled.iter().map(|c| c.service.as_str()).collect();
     eprintln!(
         "throttling 20%: {} calls, {} throttled and retried, services {services:?}, deploy {deploy_time:.1?}",
         calls.len(),
@@ -45,31 +58,50 @@ async fn throttling_in_every_protocol_is_retried_until_deploy_and_destroy_conver
     );
     assert!(throttled.len() >= 10, "the fault was not exercised");
     for service in ["s3", "iam", "lambda", "codepipeline"] {
-        assert!(services.contains(service), "{service} was never throttled; the test proves nothing for it");
+        assert!(
+            services.contains(service),
+            "{service} was never throttled; the test proves nothing for it"
+        );
     }
     emulator.clear_faults().expect("clear");
-    assert!(inventory(&emulator).await.is_empty(), "destroy under throttling leaked: {:?}", inventory(&emulator).await);
+    assert!(
+        inventory(&emulator).await.is_empty(),
+        "destroy under throttling leaked: {:?}",
+        inventory(&emulator).await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn iam_propagation_is_waited_out_and_a_too_slow_one_is_named() {
     let emulator = Emulator::start().expect("emulator");
     let cli = setup("propagation", &emulator);
-    emulator.set_faults(json!({ "iam_propagation_seconds": 10 })).expect("faults");
+    emulator
+        .set_faults(json!({ "iam_propagation_seconds": 10 }))
+        .expect("faults");
     let started = Instant::now();
     let output = deploy(&cli);
     assert_code(&output, 0);
     let log = text(&output);
-    assert!(log.contains("not usable yet (propagation)"), "progress does not say what it waits for:\n{log}");
-    let rejections = emulator.faults().expect("faults")["propagation_rejections"].as_u64().unwrap_or(0);
-    eprintln!("IAM propagation 10 s: deploy took {:.1?}, {rejections} rejected attempts", started.elapsed());
+    assert!(
+        log.contains("not usable yet (propagation)"),
+        "progress does not say what it waits for:\n{log}"
+    );
+    let rejections = emulator.faults().expect("faults")["propagation_rejections"]
+        .as_u64()
+        .unwrap_or(0);
+    eprintln!(
+        "IAM propagation 10 s: deploy took {:.1?}, {rejections} rejected attempts",
+        started.elapsed()
+    );
     assert!(rejections > 0, "the fault was not exercised");
     emulator.clear_faults().expect("clear");
     assert_converged(&cli);
     assert_code(&destroy(&cli), 0);
 
     // A delay longer than the retry budget: a clear error naming resource and cause, then a re-run converges.
-    emulator.set_faults(json!({ "iam_propagation_seconds": 60 })).expect("faults");
+    emulator
+        .set_faults(json!({ "iam_propagation_seconds": 60 }))
+        .expect("faults");
     let output = Command::new(common::BIN)
         .args(DEPLOY)
         .arg("--artifacts-dir")
@@ -82,7 +114,10 @@ async fn iam_propagation_is_waited_out_and_a_too_slow_one_is_named() {
         .expect("runs");
     assert_code(&output, 1);
     let log = text(&output);
-    assert!(log.contains("IAM propagation") && log.contains("arn:aws:iam::123456789012:role/"), "{log}");
+    assert!(
+        log.contains("IAM propagation") && log.contains("arn:aws:iam::123456789012:role/"),
+        "{log}"
+    );
     assert!(log.contains("run the command again"), "{log}");
     emulator.clear_faults().expect("clear");
     assert_code(&deploy(&cli), 0);
@@ -101,26 +136,41 @@ async fn a_crash_after_any_mutating_call_converges_on_the_next_run() {
     emulator.clear_calls().expect("clear");
     assert_code(&destroy(&cli), 0);
     let destroy_mutations = emulator.mutating_calls().expect("calls").len();
-    eprintln!("a fresh deploy makes {deploy_mutations} mutating calls, a destroy {destroy_mutations}");
+    eprintln!(
+        "a fresh deploy makes {deploy_mutations} mutating calls, a destroy {destroy_mutations}"
+    );
     assert!(deploy_mutations > 20);
 
     for n in 1..=deploy_mutations {
         emulator.reset().expect("reset");
-        emulator.set_faults(json!({ "outage_after_mutating_calls": n })).expect("faults");
+        emulator
+            .set_faults(json!({ "outage_after_mutating_calls": n }))
+            .expect("faults");
         let crashed = deploy(&cli);
         emulator.clear_faults().expect("clear");
         assert_code(&deploy(&cli), 0);
         let state = inventory(&emulator).await;
-        assert_eq!(state, clean, "outage after {n} calls (first run exit {:?}) left a different state", crashed.status.code());
+        assert_eq!(
+            state,
+            clean,
+            "outage after {n} calls (first run exit {:?}) left a different state",
+            crashed.status.code()
+        );
     }
     for n in 1..=destroy_mutations {
         emulator.reset().expect("reset");
         assert_code(&deploy(&cli), 0);
-        emulator.set_faults(json!({ "outage_after_mutating_calls": n })).expect("faults");
+        emulator
+            .set_faults(json!({ "outage_after_mutating_calls": n }))
+            .expect("faults");
         let _ = destroy(&cli);
         emulator.clear_faults().expect("clear");
         assert_code(&destroy(&cli), 0);
-        assert_eq!(inventory(&emulator).await, Vec::<String>::new(), "destroy outage after {n} calls leaked");
+        assert_eq!(
+            inventory(&emulator).await,
+            Vec::<String>::new(),
+            "destroy outage after {n} calls leaked"
+        );
     }
 }
 
@@ -134,7 +184,9 @@ async fn a_deploy_or_destroy_killed_midway_converges_on_the_next_run() {
     // Slow calls make "midway" land at different steps for each delay.
     for delay_ms in [150_u64, 400, 700, 1000, 1400] {
         emulator.reset().expect("reset");
-        emulator.set_faults(json!({ "latency_ms": 15 })).expect("faults");
+        emulator
+            .set_faults(json!({ "latency_ms": 15 }))
+            .expect("faults");
         let mut child = Command::new(common::BIN)
             .args(DEPLOY)
             .arg("--artifacts-dir")
@@ -150,9 +202,15 @@ async fn a_deploy_or_destroy_killed_midway_converges_on_the_next_run() {
         let _ = child.wait();
         emulator.clear_faults().expect("clear");
         assert_code(&deploy(&cli), 0);
-        assert_eq!(inventory(&emulator).await, clean, "deploy killed after {delay_ms} ms did not converge");
+        assert_eq!(
+            inventory(&emulator).await,
+            clean,
+            "deploy killed after {delay_ms} ms did not converge"
+        );
 
-        emulator.set_faults(json!({ "latency_ms": 15 })).expect("faults");
+        emulator
+            .set_faults(json!({ "latency_ms": 15 }))
+            .expect("faults");
         let mut child = Command::new(common::BIN)
             .args(["destroy", "--env", "dev", "--yes"])
             .envs(emulator.env())
@@ -165,7 +223,11 @@ async fn a_deploy_or_destroy_killed_midway_converges_on_the_next_run() {
         let _ = child.wait();
         emulator.clear_faults().expect("clear");
         assert_code(&destroy(&cli), 0);
-        assert!(inventory(&emulator).await.is_empty(), "destroy killed after {} ms leaked", delay_ms / 2);
+        assert!(
+            inventory(&emulator).await.is_empty(),
+            "destroy killed after {} ms leaked",
+            delay_ms / 2
+        );
     }
 }
 
@@ -203,7 +265,10 @@ async fn concurrent_deploys_converge() {
     }
     assert_converged(&cli);
     let state = inventory(&emulator).await;
-    let webhooks = state.iter().filter(|l| l.starts_with("webhook webhook-dev")).count();
+    let webhooks = state
+        .iter()
+        .filter(|l| l.starts_with("webhook webhook-dev"))
+        .count();
     assert_eq!(webhooks, 1, "{state:?}");
 }
 
@@ -213,15 +278,30 @@ async fn destroy_removes_buckets_full_of_versions_and_repositories_full_of_image
     let cli = setup("data", &emulator);
     assert_code(&deploy(&cli), 0);
     let config = emulator.sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
     let bucket = format!("artifacts-{}-dev", testkit::ACCOUNT_ID);
     for i in 0..150 {
         let key = format!("pipeline-dev/SourceOutp/object-{i}");
         for version in 0..2 {
-            s3.put_object().bucket(&bucket).key(&key).body(format!("v{version}").into_bytes().into()).send().await.expect("put");
+            s3.put_object()
+                .bucket(&bucket)
+                .key(&key)
+                .body(format!("v{version}").into_bytes().into())
+                .send()
+                .await
+                .expect("put");
         }
         if i % 3 == 0 {
-            s3.delete_object().bucket(&bucket).key(&key).send().await.expect("delete marker");
+            s3.delete_object()
+                .bucket(&bucket)
+                .key(&key)
+                .send()
+                .await
+                .expect("delete marker");
         }
     }
     let ecr = aws_sdk_ecr::Client::new(&config);
@@ -232,10 +312,23 @@ async fn destroy_removes_buckets_full_of_versions_and_repositories_full_of_image
             "config": { "mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023, "digest": format!("sha256:{:064x}", i + 1) },
             "layers": []
         });
-        ecr.put_image().repository_name("app-dev").image_manifest(manifest.to_string()).image_tag(format!("commit{i}")).send().await.expect("image");
+        ecr.put_image()
+            .repository_name("app-dev")
+            .image_manifest(manifest.to_string())
+            .image_tag(format!("commit{i}"))
+            .send()
+            .await
+            .expect("image");
     }
     let started = Instant::now();
     assert_code(&destroy(&cli), 0);
-    eprintln!("destroy with 300 versions, 50 delete markers and 5 images took {:.1?}", started.elapsed());
-    assert!(inventory(&emulator).await.is_empty(), "left: {:?}", inventory(&emulator).await);
+    eprintln!(
+        "destroy with 300 versions, 50 delete markers and 5 images took {:.1?}",
+        started.elapsed()
+    );
+    assert!(
+        inventory(&emulator).await.is_empty(),
+        "left: {:?}",
+        inventory(&emulator).await
+    );
 }

@@ -14,36 +14,92 @@ async fn deploy_noop_drift_and_destroy() {
     let emulator = Emulator::start().expect("emulator");
     let cli = setup("lifecycle", &emulator);
     let config = emulator.sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
     let ecr = aws_sdk_ecr::Client::new(&config);
     let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
     let bucket = format!("artifacts-{}-dev", testkit::ACCOUNT_ID);
 
     let (code, plan) = plan_json(&cli, "dev");
     assert_eq!(code, 2, "a fresh account needs changes");
-    assert!(changed(&plan).iter().all(|(action, _, _)| action == "create"));
-    assert!(plan["policies"]["codebuild-role-dev"]["inline"]["Statement"].is_array(), "plan prints the policies");
+    assert!(
+        changed(&plan)
+            .iter()
+            .all(|(action, _, _)| action == "create")
+    );
+    assert!(
+        plan["policies"]["codebuild-role-dev"]["inline"]["Statement"].is_array(),
+        "plan prints the policies"
+    );
 
-    let deployed = cli.run(&["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes", "--output", "json"]);
+    let deployed = cli.run(&[
+        "deploy",
+        "--env",
+        "dev",
+        "--github-repo",
+        "octo/app",
+        "--yes",
+        "--output",
+        "json",
+    ]);
     assert_code(&deployed, 0);
-    let outputs: Value = serde_json::from_slice(&deployed.stdout).expect("deploy prints outputs as JSON");
+    let outputs: Value =
+        serde_json::from_slice(&deployed.stdout).expect("deploy prints outputs as JSON");
     assert_eq!(outputs["artifactBucket"], bucket.as_str());
-    assert!(outputs["webhookUrl"].as_str().is_some_and(|u| u.starts_with("https://")), "{outputs}");
-    assert!(!text(&deployed).contains("gh-token-for-tests"), "the GitHub token leaked");
+    assert!(
+        outputs["webhookUrl"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://")),
+        "{outputs}"
+    );
+    assert!(
+        !text(&deployed).contains("gh-token-for-tests"),
+        "the GitHub token leaked"
+    );
 
     // Read back what matters.
-    let versioning = s3.get_bucket_versioning().bucket(&bucket).send().await.expect("versioning");
+    let versioning = s3
+        .get_bucket_versioning()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("versioning");
     assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
-    let repo = ecr.describe_repositories().repository_names("app-dev").send().await.expect("repo");
+    let repo = ecr
+        .describe_repositories()
+        .repository_names("app-dev")
+        .send()
+        .await
+        .expect("repo");
     let repo = &repo.repositories()[0];
-    assert_eq!(repo.image_tag_mutability().map(|m| m.as_str()), Some("IMMUTABLE"));
-    assert_eq!(repo.image_scanning_configuration().map(|c| c.scan_on_push()), Some(true));
+    assert_eq!(
+        repo.image_tag_mutability().map(|m| m.as_str()),
+        Some("IMMUTABLE")
+    );
+    assert_eq!(
+        repo.image_scanning_configuration()
+            .map(|c| c.scan_on_push()),
+        Some(true)
+    );
 
     // No-op: plan says nothing to do, deploy sends no mutating call.
     let (code, plan) = plan_json(&cli, "dev");
     assert_eq!(code, 0, "unexpected changes: {:?}", changed(&plan));
     emulator.clear_calls().expect("clear");
-    assert_code(&cli.run(&["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes"]), 0);
+    assert_code(
+        &cli.run(&[
+            "deploy",
+            "--env",
+            "dev",
+            "--github-repo",
+            "octo/app",
+            "--yes",
+        ]),
+        0,
+    );
     let mutating = emulator.mutating_calls().expect("calls");
     assert!(mutating.is_empty(), "a no-op deploy mutated: {mutating:?}");
 
@@ -51,7 +107,9 @@ async fn deploy_noop_drift_and_destroy() {
     s3.put_bucket_versioning()
         .bucket(&bucket)
         .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder().status(aws_sdk_s3::types::BucketVersioningStatus::Suspended).build(),
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
+                .build(),
         )
         .send()
         .await
@@ -62,7 +120,12 @@ async fn deploy_noop_drift_and_destroy() {
         .send()
         .await
         .expect("drift mutability");
-    logs.put_retention_policy().log_group_name("/aws/codebuild/build-dev").retention_in_days(1).send().await.expect("drift retention");
+    logs.put_retention_policy()
+        .log_group_name("/aws/codebuild/build-dev")
+        .retention_in_days(1)
+        .send()
+        .await
+        .expect("drift retention");
     let (code, plan) = plan_json(&cli, "dev");
     assert_eq!(code, 2);
     let mut drift = changed(&plan);
@@ -70,12 +133,34 @@ async fn deploy_noop_drift_and_destroy() {
     assert_eq!(
         drift,
         vec![
-            ("update".to_owned(), "/aws/codebuild/build-dev".to_owned(), vec!["retention_days".to_owned()]),
-            ("update".to_owned(), "app-dev".to_owned(), vec!["tag_immutable".to_owned()]),
-            ("update".to_owned(), bucket.clone(), vec!["versioning".to_owned()]),
+            (
+                "update".to_owned(),
+                "/aws/codebuild/build-dev".to_owned(),
+                vec!["retention_days".to_owned()]
+            ),
+            (
+                "update".to_owned(),
+                "app-dev".to_owned(),
+                vec!["tag_immutable".to_owned()]
+            ),
+            (
+                "update".to_owned(),
+                bucket.clone(),
+                vec!["versioning".to_owned()]
+            ),
         ]
     );
-    assert_code(&cli.run(&["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes"]), 0);
+    assert_code(
+        &cli.run(&[
+            "deploy",
+            "--env",
+            "dev",
+            "--github-repo",
+            "octo/app",
+            "--yes",
+        ]),
+        0,
+    );
     assert_eq!(plan_json(&cli, "dev").0, 0, "deploy repaired the drift");
 
     // Destroy: nothing left; a second destroy is a success.
@@ -85,8 +170,16 @@ async fn deploy_noop_drift_and_destroy() {
     assert_eq!(report["remaining"], serde_json::json!([]));
     let (code, plan) = plan_json(&cli, "dev");
     assert_eq!(code, 2);
-    assert!(changed(&plan).iter().all(|(action, _, _)| action == "create"), "something survived destroy: {plan}");
-    assert!(s3.head_bucket().bucket(&bucket).send().await.is_err(), "bucket survived");
+    assert!(
+        changed(&plan)
+            .iter()
+            .all(|(action, _, _)| action == "create"),
+        "something survived destroy: {plan}"
+    );
+    assert!(
+        s3.head_bucket().bucket(&bucket).send().await.is_err(),
+        "bucket survived"
+    );
     assert_code(&cli.run_env_only(&["destroy", "--env", "dev", "--yes"]), 0);
 }
 
@@ -95,12 +188,23 @@ async fn two_environments_live_side_by_side() {
     let emulator = Emulator::start().expect("emulator");
     let cli = setup("side-by-side", &emulator);
     for env in ["blue", "green"] {
-        assert_code(&cli.run(&["deploy", "--env", env, "--github-repo", "octo/app", "--yes"]), 0);
+        assert_code(
+            &cli.run(&["deploy", "--env", env, "--github-repo", "octo/app", "--yes"]),
+            0,
+        );
     }
     assert_code(&cli.run_env_only(&["destroy", "--env", "blue", "--yes"]), 0);
     let (code, plan) = plan_json(&cli, "green");
-    assert_eq!(code, 0, "destroying blue touched green: {:?}", changed(&plan));
-    assert_code(&cli.run_env_only(&["destroy", "--env", "green", "--yes"]), 0);
+    assert_eq!(
+        code,
+        0,
+        "destroying blue touched green: {:?}",
+        changed(&plan)
+    );
+    assert_code(
+        &cli.run_env_only(&["destroy", "--env", "green", "--yes"]),
+        0,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -109,30 +213,103 @@ async fn bad_input_is_named_and_touches_nothing() {
     let cli = setup("bad-input", &emulator);
     let too_long = "a".repeat(41);
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["deploy", "--env", "Prod_1", "--github-repo", "octo/app", "--yes"], "lowercase"),
-        (vec!["deploy", "--env", &too_long, "--github-repo", "octo/app", "--yes"], "longest allowed is 40"),
-        (vec!["deploy", "--env", "dev", "--github-repo", "not-a-repo", "--yes"], "OWNER/REPO"),
-        (vec!["deploy", "--env", "dev", "--github-repo", "octo/app", "--log-retention-days", "8", "--yes"], "retention"),
-        (vec!["deploy", "--env", "dev", "--github-repo", "octo/app"], "--yes"),
+        (
+            vec![
+                "deploy",
+                "--env",
+                "Prod_1",
+                "--github-repo",
+                "octo/app",
+                "--yes",
+            ],
+            "lowercase",
+        ),
+        (
+            vec![
+                "deploy",
+                "--env",
+                &too_long,
+                "--github-repo",
+                "octo/app",
+                "--yes",
+            ],
+            "longest allowed is 40",
+        ),
+        (
+            vec![
+                "deploy",
+                "--env",
+                "dev",
+                "--github-repo",
+                "not-a-repo",
+                "--yes",
+            ],
+            "OWNER/REPO",
+        ),
+        (
+            vec![
+                "deploy",
+                "--env",
+                "dev",
+                "--github-repo",
+                "octo/app",
+                "--log-retention-days",
+                "8",
+                "--yes",
+            ],
+            "retention",
+        ),
+        (
+            vec!["deploy", "--env", "dev", "--github-repo", "octo/app"],
+            "--yes",
+        ),
     ];
     for (args, expected) in cases {
         let output = cli.run(&args);
         assert_code(&output, 1);
-        assert!(text(&output).contains(expected), "{args:?} should say {expected}:\n{}", text(&output));
+        assert!(
+            text(&output).contains(expected),
+            "{args:?} should say {expected}:\n{}",
+            text(&output)
+        );
     }
     let missing_zip = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
-        .args(["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes", "--artifacts-dir", "/nonexistent"])
+        .args([
+            "deploy",
+            "--env",
+            "dev",
+            "--github-repo",
+            "octo/app",
+            "--yes",
+            "--artifacts-dir",
+            "/nonexistent",
+        ])
         .envs(emulator.env())
         .output()
         .expect("runs");
     assert_code(&missing_zip, 1);
-    assert!(text(&missing_zip).contains("cargo xtask dist"), "{}", text(&missing_zip));
-    std::fs::write(cli.workdir.join("bootstrap.toml"), "env = \"dev\"\ngithub_repo = \"octo/app\"\n").expect("toml");
+    assert!(
+        text(&missing_zip).contains("cargo xtask dist"),
+        "{}",
+        text(&missing_zip)
+    );
+    std::fs::write(
+        cli.workdir.join("bootstrap.toml"),
+        "env = \"dev\"\ngithub_repo = \"octo/app\"\n",
+    )
+    .expect("toml");
     let malformed = cli.run(&["plan"]);
     assert_code(&malformed, 1);
-    assert!(text(&malformed).contains("bootstrap.toml"), "{}", text(&malformed));
+    assert!(
+        text(&malformed).contains("bootstrap.toml"),
+        "{}",
+        text(&malformed)
+    );
     let mutating = emulator.mutating_calls().expect("calls");
-    assert!(mutating.is_empty(), "bad input changed something: {mutating:?}");
+    assert!(
+        mutating.is_empty(),
+        "bad input changed something: {mutating:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -141,16 +318,48 @@ async fn a_foreign_resource_with_our_name_is_never_touched() {
     let cli = setup("foreign", &emulator);
     let config = emulator.sdk_config().await;
     let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
-    logs.create_log_group().log_group_name("/aws/codebuild/build-dev").send().await.expect("foreign group");
-    logs.put_retention_policy().log_group_name("/aws/codebuild/build-dev").retention_in_days(7).send().await.expect("retention");
+    logs.create_log_group()
+        .log_group_name("/aws/codebuild/build-dev")
+        .send()
+        .await
+        .expect("foreign group");
+    logs.put_retention_policy()
+        .log_group_name("/aws/codebuild/build-dev")
+        .retention_in_days(7)
+        .send()
+        .await
+        .expect("retention");
     emulator.clear_calls().expect("clear");
-    let output = cli.run(&["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes"]);
+    let output = cli.run(&[
+        "deploy",
+        "--env",
+        "dev",
+        "--github-repo",
+        "octo/app",
+        "--yes",
+    ]);
     assert_code(&output, 1);
-    assert!(text(&output).contains("/aws/codebuild/build-dev") && text(&output).contains("not managed"), "{}", text(&output));
-    assert!(emulator.mutating_calls().expect("calls").is_empty(), "deploy changed something before refusing");
+    assert!(
+        text(&output).contains("/aws/codebuild/build-dev") && text(&output).contains("not managed"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        emulator.mutating_calls().expect("calls").is_empty(),
+        "deploy changed something before refusing"
+    );
     assert_code(&cli.run_env_only(&["destroy", "--env", "dev", "--yes"]), 0);
-    let groups = logs.describe_log_groups().log_group_name_prefix("/aws/codebuild/build-dev").send().await.expect("groups");
-    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(7), "destroy touched the foreign group");
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix("/aws/codebuild/build-dev")
+        .send()
+        .await
+        .expect("groups");
+    assert_eq!(
+        groups.log_groups()[0].retention_in_days(),
+        Some(7),
+        "destroy touched the foreign group"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -159,14 +368,52 @@ async fn secrets_appear_in_no_output_plan_or_error() {
     let cli = setup("secrets", &emulator);
     let mut everything = String::new();
     for args in [
-        vec!["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes"],
-        vec!["plan", "--env", "dev", "--github-repo", "octo/app", "--output", "json"],
-        vec!["deploy", "--env", "dev", "--github-repo", "octo/app", "--branch", "release", "--yes", "--output", "json"],
-        vec!["deploy", "--env", "dev", "--github-repo", "octo/app", "--branch", "bad branch", "--yes"],
+        vec![
+            "deploy",
+            "--env",
+            "dev",
+            "--github-repo",
+            "octo/app",
+            "--yes",
+        ],
+        vec![
+            "plan",
+            "--env",
+            "dev",
+            "--github-repo",
+            "octo/app",
+            "--output",
+            "json",
+        ],
+        vec![
+            "deploy",
+            "--env",
+            "dev",
+            "--github-repo",
+            "octo/app",
+            "--branch",
+            "release",
+            "--yes",
+            "--output",
+            "json",
+        ],
+        vec![
+            "deploy",
+            "--env",
+            "dev",
+            "--github-repo",
+            "octo/app",
+            "--branch",
+            "bad branch",
+            "--yes",
+        ],
     ] {
         everything.push_str(&text(&cli.run(&args)));
     }
-    for args in [vec!["outputs", "--env", "dev", "--output", "json"], vec!["outputs", "--env", "dev"]] {
+    for args in [
+        vec!["outputs", "--env", "dev", "--output", "json"],
+        vec!["outputs", "--env", "dev"],
+    ] {
         everything.push_str(&text(&cli.run_env_only(&args)));
     }
     let config = emulator.sdk_config().await;
@@ -179,9 +426,17 @@ async fn secrets_appear_in_no_output_plan_or_error() {
         .secret_string()
         .expect("string secret")
         .to_owned();
-    assert!(secret.len() >= 64, "the webhook secret should be 32+ random bytes");
-    everything.push_str(&text(&cli.run_env_only(&["destroy", "--env", "dev", "--yes", "--output", "json"])));
+    assert!(
+        secret.len() >= 64,
+        "the webhook secret should be 32+ random bytes"
+    );
+    everything.push_str(&text(
+        &cli.run_env_only(&["destroy", "--env", "dev", "--yes", "--output", "json"]),
+    ));
     for leaked in ["gh-token-for-tests-0123456789", secret.as_str()] {
-        assert!(!everything.contains(leaked), "a secret appeared in the output:\n{everything}");
+        assert!(
+            !everything.contains(leaked),
+            "a secret appeared in the output:\n{everything}"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Project automation: `cargo xtask <task>` (setup, ci, dist, emulator, demo, bench).
 
+mod bench;
 mod demo;
 mod setup;
 
@@ -17,6 +18,8 @@ tasks:
               `dist --arm64` builds for Graviton instead
   emulator    run the local AWS emulator until Ctrl-C and print the environment to use it
   demo        the whole flow on the local emulator: deploy, push, build, deploy, notify, destroy
+  bench       Lambda cold start, invocation, memory and size vs targets and Node.js; writes
+              BENCHMARKS.md (`bench --smoke`: quick check that every benchmark runs, writes nothing)
 ";
 
 fn main() -> Result<()> {
@@ -32,6 +35,7 @@ fn main() -> Result<()> {
         "dist" => dist(rest.iter().any(|a| a == "--arm64")),
         "emulator" => emulator(),
         "demo" => demo::run(),
+        "bench" => bench::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

@@ -29,6 +29,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let spec = project_spec(name, project);
     let tags = spec.tags.clone();
     Ok(Some(Observed {
+        crash_leftover: false,
         spec: Spec::Project(spec),
         tags,
         arn: project.arn().map(str::to_owned),

@@ -55,6 +55,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let mut spec = pipeline_spec(declaration);
     spec.tags = tags.clone();
     Ok(Some(Observed {
+        crash_leftover: false,
         spec: Spec::Pipeline(spec),
         tags,
         arn: Some(arn),

@@ -87,6 +87,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         .connection_status()
         .map(|s| s.as_str().to_owned());
     Ok(Some(Observed {
+        crash_leftover: false,
         spec: Spec::Connection(spec),
         tags,
         arn: Some(arn),

@@ -70,6 +70,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     };
     let status = rule.state().map(|s| s.as_str().to_owned());
     Ok(Some(Observed {
+        crash_leftover: false,
         spec: Spec::Rule(spec),
         tags,
         arn: Some(arn),

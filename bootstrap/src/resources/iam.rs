@@ -72,6 +72,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         tags: tags.clone(),
     };
     Ok(Some(Observed {
+        crash_leftover: false,
         spec: Spec::Role(spec),
         tags,
         arn: Some(role.arn().to_owned()),

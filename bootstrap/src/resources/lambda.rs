@@ -102,6 +102,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     };
     let status = config.state().map(|s| s.as_str().to_owned());
     Ok(Some(Observed {
+        crash_leftover: false,
         spec: Spec::Function(spec),
         tags,
         arn: config.function_arn().map(str::to_owned),
@@ -455,6 +456,7 @@ pub async fn observe_permission(ctx: Ctx<'_>, name: &str) -> Result<Option<Obser
         serde_json::from_str(text).context("the function's resource policy is not valid JSON")?;
     Ok(
         permission_from_policy(&document, function, statement_id).map(|spec| Observed {
+            crash_leftover: false,
             spec: Spec::Permission(spec),
             tags: Tags::new(),
             arn: None,

@@ -37,6 +37,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         tags: tags.clone(),
     };
     Ok(Some(Observed {
+        crash_leftover: false,
         spec: Spec::LogGroup(spec),
         tags,
         arn: Some(arn),

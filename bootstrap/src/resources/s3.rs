@@ -147,6 +147,9 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
             .collect()
     })
     .unwrap_or_default();
+    // CreateBucket cannot carry tags: an untagged, empty bucket with our exact name (which
+    // includes our account id) is what a crash between CreateBucket and PutBucketTagging leaves.
+    let crash_leftover = tags.is_empty() && is_empty(ctx, name).await?;
 
     let versioning = s3
         .get_bucket_versioning()
@@ -236,7 +239,20 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         tags,
         arn: Some(arn),
         status: None,
+        crash_leftover,
     }))
+}
+
+async fn is_empty(ctx: Ctx<'_>, name: &str) -> Result<bool> {
+    let page = ctx
+        .clients
+        .s3
+        .list_object_versions()
+        .bucket(name)
+        .max_keys(1)
+        .send()
+        .await?;
+    Ok(page.versions().is_empty() && page.delete_markers().is_empty())
 }
 
 pub async fn create(ctx: Ctx<'_>, spec: &BucketSpec) -> Result<()> {

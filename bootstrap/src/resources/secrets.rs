@@ -71,6 +71,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let spec = observed_spec(name, &described);
     let tags = spec.tags.clone();
     Ok(Some(Observed {
+        crash_leftover: false,
         spec: Spec::Secret(spec),
         tags,
         arn: described.arn().map(str::to_owned),

@@ -90,6 +90,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         tags: tags.clone(),
     };
     Ok(Some(Observed {
+        crash_leftover: false,
         spec: Spec::Webhook(spec),
         tags,
         arn,

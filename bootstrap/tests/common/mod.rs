@@ -41,12 +41,21 @@ impl Cli<'_> {
 }
 
 pub fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 #[track_caller]
 pub fn assert_code(output: &Output, code: i32) {
-    assert_eq!(output.status.code(), Some(code), "exit code; output:\n{}", text(output));
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "exit code; output:\n{}",
+        text(output)
+    );
 }
 
 /// A zip holding a `bootstrap` that is an x86_64 ELF header: enough for Lambda's emulator.
@@ -58,26 +67,45 @@ pub fn fake_lambda_zips(dir: &Path) {
         elf.extend_from_slice(function.as_bytes());
         elf.resize(256, 0);
         std::fs::create_dir_all(dir.join(function)).expect("dir");
-        let file = std::fs::File::create(dir.join(function).join("bootstrap.zip")).expect("zip file");
+        let file =
+            std::fs::File::create(dir.join(function).join("bootstrap.zip")).expect("zip file");
         let mut zip = zip::ZipWriter::new(file);
-        zip.start_file("bootstrap", zip::write::SimpleFileOptions::default().unix_permissions(0o755)).expect("entry");
+        zip.start_file(
+            "bootstrap",
+            zip::write::SimpleFileOptions::default().unix_permissions(0o755),
+        )
+        .expect("entry");
         zip.write_all(&elf).expect("write");
         zip.finish().expect("finish");
     }
 }
 
 pub fn setup<'a>(name: &str, emulator: &'a Emulator) -> Cli<'a> {
-    let workdir = std::env::temp_dir().join(format!("bootstrap-stack-{name}-{}", std::process::id()));
+    let workdir =
+        std::env::temp_dir().join(format!("bootstrap-stack-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&workdir);
     let artifacts = workdir.join("lambda");
     fake_lambda_zips(&artifacts);
-    Cli { emulator, artifacts, workdir }
+    Cli {
+        emulator,
+        artifacts,
+        workdir,
+    }
 }
 
 pub fn plan_json(cli: &Cli<'_>, env: &str) -> (i32, Value) {
-    let output = cli.run(&["plan", "--env", env, "--github-repo", "octo/app", "--output", "json"]);
+    let output = cli.run(&[
+        "plan",
+        "--env",
+        env,
+        "--github-repo",
+        "octo/app",
+        "--output",
+        "json",
+    ]);
     let code = output.status.code().unwrap_or(-1);
-    let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("plan json: {e}\n{}", text(&output)));
+    let json = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("plan json: {e}\n{}", text(&output)));
     (code, json)
 }
 
@@ -88,63 +116,163 @@ pub fn changed(plan: &Value) -> Vec<(String, String, Vec<String>)> {
         .iter()
         .filter(|c| c["action"] != "unchanged")
         .map(|c| {
-            let fields = c["fields"].as_array().map(|f| f.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
-            (c["action"].as_str().unwrap_or_default().to_owned(), c["id"]["name"].as_str().unwrap_or_default().to_owned(), fields)
+            let fields = c["fields"]
+                .as_array()
+                .map(|f| {
+                    f.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (
+                c["action"].as_str().unwrap_or_default().to_owned(),
+                c["id"]["name"].as_str().unwrap_or_default().to_owned(),
+                fields,
+            )
         })
         .collect()
 }
 
-
 /// Everything in the emulator's account that a deploy could have created, as `kind name` lines.
 pub async fn inventory(emulator: &Emulator) -> Vec<String> {
     let config = emulator.sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
     let mut found = Vec::new();
     for b in s3.list_buckets().send().await.expect("buckets").buckets() {
         found.push(format!("bucket {}", b.name().unwrap_or_default()));
     }
-    for r in aws_sdk_ecr::Client::new(&config).describe_repositories().send().await.expect("repos").repositories() {
-        found.push(format!("repository {}", r.repository_name().unwrap_or_default()));
+    for r in aws_sdk_ecr::Client::new(&config)
+        .describe_repositories()
+        .send()
+        .await
+        .expect("repos")
+        .repositories()
+    {
+        found.push(format!(
+            "repository {}",
+            r.repository_name().unwrap_or_default()
+        ));
     }
-    for r in aws_sdk_iam::Client::new(&config).list_roles().send().await.expect("roles").roles() {
+    for r in aws_sdk_iam::Client::new(&config)
+        .list_roles()
+        .send()
+        .await
+        .expect("roles")
+        .roles()
+    {
         found.push(format!("role {}", r.role_name()));
     }
-    for f in aws_sdk_lambda::Client::new(&config).list_functions().send().await.expect("functions").functions() {
-        found.push(format!("function {}", f.function_name().unwrap_or_default()));
+    for f in aws_sdk_lambda::Client::new(&config)
+        .list_functions()
+        .send()
+        .await
+        .expect("functions")
+        .functions()
+    {
+        found.push(format!(
+            "function {}",
+            f.function_name().unwrap_or_default()
+        ));
     }
-    for g in aws_sdk_cloudwatchlogs::Client::new(&config).describe_log_groups().send().await.expect("groups").log_groups() {
-        found.push(format!("log-group {}", g.log_group_name().unwrap_or_default()));
+    for g in aws_sdk_cloudwatchlogs::Client::new(&config)
+        .describe_log_groups()
+        .send()
+        .await
+        .expect("groups")
+        .log_groups()
+    {
+        found.push(format!(
+            "log-group {}",
+            g.log_group_name().unwrap_or_default()
+        ));
     }
     let sns = aws_sdk_sns::Client::new(&config);
     for t in sns.list_topics().send().await.expect("topics").topics() {
         found.push(format!("topic {}", t.topic_arn().unwrap_or_default()));
     }
-    for s in sns.list_subscriptions().send().await.expect("subscriptions").subscriptions() {
-        found.push(format!("subscription {} {}", s.protocol().unwrap_or_default(), s.endpoint().unwrap_or_default()));
+    for s in sns
+        .list_subscriptions()
+        .send()
+        .await
+        .expect("subscriptions")
+        .subscriptions()
+    {
+        found.push(format!(
+            "subscription {} {}",
+            s.protocol().unwrap_or_default(),
+            s.endpoint().unwrap_or_default()
+        ));
     }
-    for p in aws_sdk_codebuild::Client::new(&config).list_projects().send().await.expect("projects").projects() {
+    for p in aws_sdk_codebuild::Client::new(&config)
+        .list_projects()
+        .send()
+        .await
+        .expect("projects")
+        .projects()
+    {
         found.push(format!("project {p}"));
     }
     let codepipeline = aws_sdk_codepipeline::Client::new(&config);
-    for p in codepipeline.list_pipelines().send().await.expect("pipelines").pipelines() {
+    for p in codepipeline
+        .list_pipelines()
+        .send()
+        .await
+        .expect("pipelines")
+        .pipelines()
+    {
         found.push(format!("pipeline {}", p.name().unwrap_or_default()));
     }
-    for w in codepipeline.list_webhooks().send().await.expect("webhooks").webhooks() {
-        found.push(format!("webhook {}", w.definition().map(|d| d.name()).unwrap_or_default()));
+    for w in codepipeline
+        .list_webhooks()
+        .send()
+        .await
+        .expect("webhooks")
+        .webhooks()
+    {
+        found.push(format!(
+            "webhook {}",
+            w.definition().map(|d| d.name()).unwrap_or_default()
+        ));
     }
     let events = aws_sdk_eventbridge::Client::new(&config);
     for r in events.list_rules().send().await.expect("rules").rules() {
         let name = r.name().unwrap_or_default();
         found.push(format!("rule {name}"));
-        for t in events.list_targets_by_rule().rule(name).send().await.expect("targets").targets() {
+        for t in events
+            .list_targets_by_rule()
+            .rule(name)
+            .send()
+            .await
+            .expect("targets")
+            .targets()
+        {
             found.push(format!("target {name} {}", t.id()));
         }
     }
-    for s in aws_sdk_secretsmanager::Client::new(&config).list_secrets().send().await.expect("secrets").secret_list() {
+    for s in aws_sdk_secretsmanager::Client::new(&config)
+        .list_secrets()
+        .send()
+        .await
+        .expect("secrets")
+        .secret_list()
+    {
         found.push(format!("secret {}", s.name().unwrap_or_default()));
     }
-    for c in aws_sdk_codestarconnections::Client::new(&config).list_connections().send().await.expect("connections").connections() {
-        found.push(format!("connection {}", c.connection_name().unwrap_or_default()));
+    for c in aws_sdk_codestarconnections::Client::new(&config)
+        .list_connections()
+        .send()
+        .await
+        .expect("connections")
+        .connections()
+    {
+        found.push(format!(
+            "connection {}",
+            c.connection_name().unwrap_or_default()
+        ));
     }
     found.sort();
     found
