@@ -3,8 +3,7 @@
 
 use std::io::{Cursor, Read};
 
-use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::operation::get_object::GetObjectError;
+use tokio::time::Instant;
 
 use crate::BoxFuture;
 use crate::event::{ArtifactCredentials, EncryptionKey, S3Location};
@@ -310,163 +309,8 @@ pub trait ArtifactStore: Send + Sync {
         location: &'a S3Location,
         credentials: &'a ArtifactCredentials,
         encryption_key: Option<&'a EncryptionKey>,
+        deadline: Instant,
     ) -> BoxFuture<'a, Result<Vec<u8>, ArtifactError>>;
-}
-
-/// Reads artifacts from S3 with a client built per job from the job's artifact credentials
-/// (never the function's own role), sharing the init-time region and endpoint.
-#[derive(Debug, Clone)]
-pub struct S3ArtifactStore {
-    base: aws_config::SdkConfig,
-    force_path_style: bool,
-}
-
-impl S3ArtifactStore {
-    /// `force_path_style` is needed whenever an endpoint URL points S3 at a local emulator.
-    pub fn new(base: aws_config::SdkConfig, force_path_style: bool) -> Self {
-        Self {
-            base,
-            force_path_style,
-        }
-    }
-
-    pub fn client_for(&self, credentials: &ArtifactCredentials) -> aws_sdk_s3::Client {
-        let credentials = aws_sdk_s3::config::Credentials::new(
-            credentials.access_key_id.clone(),
-            credentials.secret_access_key.clone(),
-            credentials.session_token.clone(),
-            None,
-            "codepipeline-artifact-credentials",
-        );
-        let config = aws_sdk_s3::config::Builder::from(&self.base)
-            .credentials_provider(credentials)
-            .force_path_style(self.force_path_style)
-            .build();
-        aws_sdk_s3::Client::from_conf(config)
-    }
-}
-
-impl ArtifactStore for S3ArtifactStore {
-    fn fetch<'a>(
-        &'a self,
-        location: &'a S3Location,
-        credentials: &'a ArtifactCredentials,
-        encryption_key: Option<&'a EncryptionKey>,
-    ) -> BoxFuture<'a, Result<Vec<u8>, ArtifactError>> {
-        Box::pin(async move {
-            let client = self.client_for(credentials);
-            fetch_with_client(&client, location, encryption_key).await
-        })
-    }
-}
-
-/// Downloads the object, bounded by [`MAX_ARTIFACT_BYTES`]. SSE-KMS objects decrypt server-side,
-/// so the key only matters for explaining an access failure.
-pub async fn fetch_with_client(
-    client: &aws_sdk_s3::Client,
-    location: &S3Location,
-    encryption_key: Option<&EncryptionKey>,
-) -> Result<Vec<u8>, ArtifactError> {
-    let bucket = &location.bucket_name;
-    let key = &location.object_key;
-    if let Some(kms) = encryption_key {
-        tracing::info!(kms_key_id = %kms.id, "input artifact is encrypted with a customer key; S3 decrypts it");
-    }
-    let output = client
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|err| classify_get_object_error(err, location, encryption_key))?;
-    if let Some(size) = output.content_length().and_then(|n| u64::try_from(n).ok())
-        && size > MAX_ARTIFACT_BYTES
-    {
-        return Err(ArtifactError::TooLarge { size });
-    }
-    let mut body = output.body;
-    let mut bytes = Vec::new();
-    loop {
-        match body.try_next().await {
-            Ok(Some(chunk)) => {
-                bytes.extend_from_slice(&chunk);
-                if bytes.len() as u64 > MAX_ARTIFACT_BYTES {
-                    return Err(ArtifactError::TooLarge {
-                        size: bytes.len() as u64,
-                    });
-                }
-            }
-            Ok(None) => return Ok(bytes),
-            Err(e) => {
-                return Err(ArtifactError::Download {
-                    bucket: bucket.clone(),
-                    key: key.clone(),
-                    detail: format!("the download broke off: {e}"),
-                });
-            }
-        }
-    }
-}
-
-fn classify_get_object_error(
-    err: aws_sdk_s3::error::SdkError<GetObjectError, aws_sdk_s3::config::http::HttpResponse>,
-    location: &S3Location,
-    encryption_key: Option<&EncryptionKey>,
-) -> ArtifactError {
-    let bucket = location.bucket_name.clone();
-    let key = location.object_key.clone();
-    let status = err.raw_response().map(|r| r.status().as_u16());
-    let Some(service_error) = err.as_service_error() else {
-        return ArtifactError::Download {
-            bucket,
-            key,
-            detail: aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
-        };
-    };
-    let code = service_error.code().unwrap_or_default();
-    let detail = match service_error.message() {
-        Some(message) => format!("{code}: {message}"),
-        None => code.to_owned(),
-    };
-    if service_error.is_no_such_key() {
-        return ArtifactError::NotFound {
-            bucket,
-            key,
-            detail,
-        };
-    }
-    // S3 models no error type for a missing bucket, denied access or a KMS refusal on GetObject:
-    // the error code (and the HTTP status as a fallback) is all there is.
-    if code == "NoSuchBucket" || status == Some(404) {
-        return ArtifactError::NotFound {
-            bucket,
-            key,
-            detail,
-        };
-    }
-    let kms_refusal = code.starts_with("KMS.");
-    if kms_refusal || code == "AccessDenied" || status == Some(403) {
-        return match encryption_key {
-            Some(kms) if kms_refusal || detail.contains("kms") || detail.contains("KMS") => {
-                ArtifactError::KmsAccessDenied {
-                    bucket,
-                    key,
-                    key_id: kms.id.clone(),
-                    detail,
-                }
-            }
-            _ => ArtifactError::AccessDenied {
-                bucket,
-                key,
-                detail,
-            },
-        };
-    }
-    ArtifactError::Download {
-        bucket,
-        key,
-        detail,
-    }
 }
 
 #[cfg(test)]
@@ -474,7 +318,6 @@ fn classify_get_object_error(
 pub(crate) mod tests {
     use std::io::Write;
 
-    use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use zip::write::SimpleFileOptions;
 
     use super::*;
@@ -669,106 +512,5 @@ pub(crate) mod tests {
             }
             let _ = read_image_artifact(&zip, "app");
         }
-    }
-
-    fn location() -> S3Location {
-        S3Location {
-            bucket_name: "artifacts".into(),
-            object_key: "p/a.zip".into(),
-        }
-    }
-
-    fn s3_error(status: u16, code: &str) -> aws_sdk_s3::config::http::HttpResponse {
-        aws_sdk_s3::config::http::HttpResponse::new(
-            status.try_into().unwrap(),
-            aws_smithy_types::body::SdkBody::from(format!(
-                "<?xml version=\"1.0\"?><Error><Code>{code}</Code><Message>m {code}</Message></Error>"
-            )),
-        )
-    }
-
-    async fn fetch_with_error(
-        status: u16,
-        code: &str,
-        kms: Option<&EncryptionKey>,
-    ) -> ArtifactError {
-        let code = code.to_owned();
-        let rule = mock!(aws_sdk_s3::Client::get_object)
-            .then_http_response(move || s3_error(status, &code));
-        let client = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule]);
-        fetch_with_client(&client, &location(), kms)
-            .await
-            .unwrap_err()
-    }
-
-    #[tokio::test]
-    async fn classifies_s3_failures() {
-        let kms = EncryptionKey {
-            id: "arn:aws:kms:us-east-1:1:key/k".into(),
-            kind: Some("KMS".into()),
-        };
-        let missing_key = fetch_with_error(404, "NoSuchKey", None).await;
-        assert!(
-            matches!(missing_key, ArtifactError::NotFound { .. }),
-            "{missing_key}"
-        );
-        assert_eq!(
-            missing_key.failure_kind(),
-            crate::report::FailureKind::RevisionUnavailable
-        );
-        let missing_bucket = fetch_with_error(404, "NoSuchBucket", None).await;
-        assert!(
-            matches!(missing_bucket, ArtifactError::NotFound { .. }),
-            "{missing_bucket}"
-        );
-        let denied = fetch_with_error(403, "AccessDenied", None).await;
-        assert!(
-            matches!(denied, ArtifactError::AccessDenied { .. }),
-            "{denied}"
-        );
-        assert_eq!(
-            denied.failure_kind(),
-            crate::report::FailureKind::PermissionError
-        );
-        let kms_denied = fetch_with_error(403, "KMS.AccessDeniedException", Some(&kms)).await;
-        assert!(
-            matches!(&kms_denied, ArtifactError::KmsAccessDenied { key_id, .. } if key_id == &kms.id),
-            "{kms_denied}"
-        );
-        assert!(kms_denied.to_string().contains("kms:Decrypt"));
-        let plain_denied_with_key = fetch_with_error(403, "AccessDenied", Some(&kms)).await;
-        assert!(matches!(
-            plain_denied_with_key,
-            ArtifactError::AccessDenied { .. }
-        ));
-    }
-
-    #[tokio::test]
-    async fn downloads_the_body() {
-        let zip = image_detail_zip(IMAGE);
-        let body = zip.clone();
-        let rule = mock!(aws_sdk_s3::Client::get_object)
-            .match_requests(|req| req.bucket() == Some("artifacts") && req.key() == Some("p/a.zip"))
-            .then_output(move || {
-                aws_sdk_s3::operation::get_object::GetObjectOutput::builder()
-                    .body(aws_sdk_s3::primitives::ByteStream::from(body.clone()))
-                    .build()
-            });
-        let client = mock_client!(aws_sdk_s3, [&rule]);
-        assert_eq!(
-            fetch_with_client(&client, &location(), None).await.unwrap(),
-            zip
-        );
-
-        let big = mock!(aws_sdk_s3::Client::get_object).then_output(|| {
-            aws_sdk_s3::operation::get_object::GetObjectOutput::builder()
-                .content_length(i64::try_from(MAX_ARTIFACT_BYTES).unwrap() + 1)
-                .build()
-        });
-        let client = mock_client!(aws_sdk_s3, [&big]);
-        let err = fetch_with_client(&client, &location(), None)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, ArtifactError::TooLarge { .. }), "{err}");
     }
 }

@@ -389,7 +389,12 @@ async fn try_work(
     })?;
     let zip = deps
         .artifacts
-        .fetch(location, credentials, job.data.encryption_key.as_ref())
+        .fetch(
+            location,
+            credentials,
+            job.data.encryption_key.as_ref(),
+            deadline,
+        )
         .await
         .map_err(|e| JobError::new(e.failure_kind(), e.to_string()))?;
     let artifact = read_image_artifact(&zip, params.service())

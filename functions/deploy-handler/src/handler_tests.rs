@@ -100,6 +100,7 @@ impl ArtifactStore for FakeStore {
         location: &'a S3Location,
         credentials: &'a ArtifactCredentials,
         _key: Option<&'a EncryptionKey>,
+        _deadline: Instant,
     ) -> BoxFuture<'a, Result<Vec<u8>, ArtifactError>> {
         assert_eq!(location.bucket_name, "artifacts-111111111111-dev");
         assert_eq!(

@@ -9,6 +9,7 @@ pub mod inflight;
 pub mod panic_report;
 pub mod params;
 pub mod report;
+pub mod s3_artifact;
 pub mod targets;
 
 /// Boxed future used by the narrow dependency traits, so the handler takes `&Deps` of trait objects.

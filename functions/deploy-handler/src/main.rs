@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
-use deploy_handler::artifact::S3ArtifactStore;
 use deploy_handler::handler::{DEFAULT_DEADLINE_MARGIN, Deps, Settings, handle};
 use deploy_handler::report::CodePipelineReporter;
+use deploy_handler::s3_artifact::{S3ArtifactStore, S3Endpoint};
 use deploy_handler::targets::{
     EventBridgePublisher, HyperTransport, SecretSource, SecretsManagerSecret, StaticSecret,
     WebhookSecret,
@@ -34,8 +34,14 @@ async fn run() -> Result<(), Error> {
     let codepipeline = aws_sdk_codepipeline::Client::new(&sdk_config);
     deploy_handler::panic_report::install(codepipeline.clone());
 
-    let endpoint_overridden =
-        sdk_config.endpoint_url().is_some() || non_empty_env("AWS_ENDPOINT_URL_S3").is_some();
+    let s3_endpoint = S3Endpoint::new(
+        sdk_config
+            .region()
+            .map_or_else(|| "us-east-1".to_owned(), ToString::to_string),
+        non_empty_env("AWS_ENDPOINT_URL_S3")
+            .or_else(|| sdk_config.endpoint_url().map(str::to_owned)),
+    );
+    let http = Arc::new(HyperTransport::default());
     let webhook_secret: Option<Arc<dyn SecretSource>> = match (
         non_empty_env(env_vars::DEPLOY_WEBHOOK_SECRET_ARN),
         non_empty_env(env_vars::DEPLOY_WEBHOOK_SECRET),
@@ -49,11 +55,8 @@ async fn run() -> Result<(), Error> {
     };
     let deps = Deps {
         reporter: Arc::new(CodePipelineReporter::new(codepipeline)),
-        artifacts: Arc::new(S3ArtifactStore::new(
-            sdk_config.clone(),
-            endpoint_overridden,
-        )),
-        http: Arc::new(HyperTransport::default()),
+        artifacts: Arc::new(S3ArtifactStore::new(http.clone(), s3_endpoint)),
+        http,
         webhook_secret,
         events: Arc::new(EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(
             &sdk_config,

@@ -291,7 +291,7 @@ pub trait HttpTransport: Send + Sync {
     ) -> BoxFuture<'_, Result<HttpResponse, TransportError>>;
 }
 
-type HyperClient = hyper_util::client::legacy::Client<
+pub(crate) type HyperClient = hyper_util::client::legacy::Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
     http_body_util::Full<Bytes>,
 >;
@@ -312,7 +312,8 @@ impl fmt::Debug for HyperTransport {
 }
 
 impl HyperTransport {
-    fn client(&self) -> &HyperClient {
+    /// The client, shared with the artifact download.
+    pub(crate) fn client(&self) -> &HyperClient {
         self.client.get_or_init(|| {
             let https = hyper_rustls::HttpsConnectorBuilder::new()
                 .with_webpki_roots()
