@@ -74,14 +74,18 @@ pub struct Clients {
 }
 
 /// Loads the standard chain (env, profile, SSO, IMDS...) with `region` overriding it, us-east-1
-/// when nothing is configured, and a retry budget sized for control-plane throttling.
+/// when nothing is configured, and a retry budget sized for control-plane throttling unless
+/// the user set one (`AWS_MAX_ATTEMPTS` / `max_attempts` in the profile win).
 pub async fn load_config(region: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(
-        RetryConfig::standard()
-            .with_max_attempts(8)
-            .with_initial_backoff(Duration::from_millis(200))
-            .with_max_backoff(Duration::from_secs(10)),
-    );
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() {
+        loader = loader.retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(8)
+                .with_initial_backoff(Duration::from_millis(200))
+                .with_max_backoff(Duration::from_secs(10)),
+        );
+    }
     if let Some(region) = region {
         loader = loader.region(Region::new(region.to_owned()));
     }
@@ -89,10 +93,7 @@ pub async fn load_config(region: Option<&str>) -> SdkConfig {
     if config.region().is_some() {
         return config;
     }
-    config
-        .into_builder()
-        .region(Region::new("us-east-1"))
-        .build()
+    config.into_builder().region(Region::new("us-east-1")).build()
 }
 
 impl Clients {

@@ -26,6 +26,23 @@ fn destroy(cli: &Cli<'_>) -> std::process::Output {
     cli.run_env_only(&["destroy", "--env", "dev", "--yes"])
 }
 
+/// A run that meets the outage: no SDK retries, so it stops at the first failed call instead
+/// of backing off against an outage that lasts until the test clears it.
+fn run_into_outage(cli: &Cli<'_>, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(common::BIN);
+    command.args(args);
+    if args[0] != "destroy" {
+        command.arg("--artifacts-dir").arg(&cli.artifacts);
+    }
+    command
+        .envs(cli.emulator.env())
+        .env("GITHUB_TOKEN", "gh-token")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .current_dir(&cli.workdir)
+        .output()
+        .expect("bootstrap runs")
+}
+
 #[track_caller]
 fn assert_converged(cli: &Cli<'_>) {
     let (code, plan) = plan_json(cli, "dev");
@@ -146,7 +163,7 @@ async fn a_crash_after_any_mutating_call_converges_on_the_next_run() {
         emulator
             .set_faults(json!({ "outage_after_mutating_calls": n }))
             .expect("faults");
-        let crashed = deploy(&cli);
+        let crashed = run_into_outage(&cli, &DEPLOY);
         emulator.clear_faults().expect("clear");
         assert_code(&deploy(&cli), 0);
         let state = inventory(&emulator).await;
@@ -163,7 +180,8 @@ async fn a_crash_after_any_mutating_call_converges_on_the_next_run() {
         emulator
             .set_faults(json!({ "outage_after_mutating_calls": n }))
             .expect("faults");
-        let _ = destroy(&cli);
+        let crashed = run_into_outage(&cli, &["destroy", "--env", "dev", "--yes"]);
+        assert!(!text(&crashed).contains("unexpected argument"), "{}", text(&crashed));
         emulator.clear_faults().expect("clear");
         assert_code(&destroy(&cli), 0);
         assert_eq!(

@@ -3,6 +3,7 @@
 //! (re)writes BENCHMARKS.md. `--smoke` is the quick CI check that every benchmark still runs.
 
 mod build;
+mod deploy;
 mod measure;
 mod report;
 mod stats;
@@ -64,6 +65,9 @@ impl Options {
 }
 
 pub fn run(args: &[String]) -> Result<()> {
+    if args.iter().any(|a| a == "--deploy") {
+        return deploy::run(args);
+    }
     let options = Options::parse(args)?;
     crate::setup::run()?;
     if !options.smoke {

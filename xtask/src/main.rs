@@ -101,6 +101,8 @@ fn ci() -> Result<()> {
         &["-m", "pytest", "emulator/tests", "-q"],
     )?;
     sh("cargo", &["test", "--workspace", "--no-fail-fast"])?;
+    step("benchmark smoke run (fails only if a benchmark cannot run)");
+    bench::run(&["--smoke".to_owned()])?;
     eprintln!("\nci passed in {:.0?}", started.elapsed());
     Ok(())
 }

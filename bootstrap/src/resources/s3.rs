@@ -135,55 +135,47 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         }
     }
 
-    let tags: Tags = unless_unset(
-        s3.get_bucket_tagging().bucket(name).send().await,
-        "NoSuchTagSet",
-    )
-    .context("reading the bucket's tags")?
-    .map(|out| {
-        out.tag_set()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect()
-    })
-    .unwrap_or_default();
+    // The reads are independent: run them at once, so observing a bucket costs two round trips
+    // (HeadBucket, then the rest) rather than eight one after another.
+    let (tagging, versioning, encryption, lifecycle, block, ownership, policy) = futures::join!(
+        s3.get_bucket_tagging().bucket(name).send(),
+        s3.get_bucket_versioning().bucket(name).send(),
+        s3.get_bucket_encryption().bucket(name).send(),
+        s3.get_bucket_lifecycle_configuration().bucket(name).send(),
+        s3.get_public_access_block().bucket(name).send(),
+        s3.get_bucket_ownership_controls().bucket(name).send(),
+        s3.get_bucket_policy().bucket(name).send(),
+    );
+
+    let tags: Tags = unless_unset(tagging, "NoSuchTagSet")
+        .context("reading the bucket's tags")?
+        .map(|out| {
+            out.tag_set()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
     // CreateBucket cannot carry tags: an untagged, empty bucket with our exact name (which
     // includes our account id) is what a crash between CreateBucket and PutBucketTagging leaves.
     let crash_leftover = tags.is_empty() && is_empty(ctx, name).await?;
 
-    let versioning = s3
-        .get_bucket_versioning()
-        .bucket(name)
-        .send()
-        .await
-        .context("reading versioning")?;
+    let versioning = versioning.context("reading versioning")?;
 
-    let encryption = unless_unset(
-        s3.get_bucket_encryption().bucket(name).send().await,
-        "ServerSideEncryptionConfigurationNotFoundError",
-    )
-    .context("reading default encryption")?;
+    let encryption = unless_unset(encryption, "ServerSideEncryptionConfigurationNotFoundError")
+        .context("reading default encryption")?;
     let default_encryption = encryption
         .as_ref()
         .and_then(|out| out.server_side_encryption_configuration())
         .and_then(|c| c.rules().first())
         .and_then(|r| r.apply_server_side_encryption_by_default());
 
-    let lifecycle = unless_unset(
-        s3.get_bucket_lifecycle_configuration()
-            .bucket(name)
-            .send()
-            .await,
-        "NoSuchLifecycleConfiguration",
-    )
-    .context("reading the lifecycle configuration")?;
+    let lifecycle = unless_unset(lifecycle, "NoSuchLifecycleConfiguration")
+        .context("reading the lifecycle configuration")?;
     let days = lifecycle_days(lifecycle.as_ref().map(|l| l.rules()).unwrap_or_default());
 
-    let block = unless_unset(
-        s3.get_public_access_block().bucket(name).send().await,
-        "NoSuchPublicAccessBlockConfiguration",
-    )
-    .context("reading the public access block")?;
+    let block = unless_unset(block, "NoSuchPublicAccessBlockConfiguration")
+        .context("reading the public access block")?;
     let block_public_access = block
         .as_ref()
         .and_then(|b| b.public_access_block_configuration())
@@ -194,11 +186,8 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
                 && c.restrict_public_buckets() == Some(true)
         });
 
-    let ownership = unless_unset(
-        s3.get_bucket_ownership_controls().bucket(name).send().await,
-        "OwnershipControlsNotFoundError",
-    )
-    .context("reading object ownership")?;
+    let ownership = unless_unset(ownership, "OwnershipControlsNotFoundError")
+        .context("reading object ownership")?;
     let object_ownership = ownership
         .as_ref()
         .and_then(|o| o.ownership_controls())
@@ -206,15 +195,12 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         .map(|r| r.object_ownership().as_str().to_owned())
         .unwrap_or_default();
 
-    let policy = unless_unset(
-        s3.get_bucket_policy().bucket(name).send().await,
-        "NoSuchBucketPolicy",
-    )
-    .context("reading the bucket policy")?
-    .and_then(|out| out.policy().map(str::to_owned))
-    .map(|text| serde_json::from_str(&text).context("the bucket policy is not JSON"))
-    .transpose()?
-    .unwrap_or(serde_json::Value::Null);
+    let policy = unless_unset(policy, "NoSuchBucketPolicy")
+        .context("reading the bucket policy")?
+        .and_then(|out| out.policy().map(str::to_owned))
+        .map(|text| serde_json::from_str(&text).context("the bucket policy is not JSON"))
+        .transpose()?
+        .unwrap_or(serde_json::Value::Null);
 
     let spec = BucketSpec {
         name: name.to_owned(),
