@@ -93,7 +93,10 @@ pub async fn load_config(region: Option<&str>) -> SdkConfig {
     if config.region().is_some() {
         return config;
     }
-    config.into_builder().region(Region::new("us-east-1")).build()
+    config
+        .into_builder()
+        .region(Region::new("us-east-1"))
+        .build()
 }
 
 impl Clients {

@@ -137,7 +137,12 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
     let webhook_mode = config.source == SourceMode::GithubWebhook;
     // A connection left from the other source mode is about to be deleted: grant nothing on it.
     let connection_arn = (!webhook_mode)
-        .then(|| config.connection_arn.clone().or_else(|| late.connection_arn.clone()))
+        .then(|| {
+            config
+                .connection_arn
+                .clone()
+                .or_else(|| late.connection_arn.clone())
+        })
         .flatten();
     let mut out = Vec::new();
     let mut push = |kind: Kind, name: String, spec: Spec, depends_on: Vec<ResourceId>| {

@@ -181,7 +181,11 @@ async fn a_crash_after_any_mutating_call_converges_on_the_next_run() {
             .set_faults(json!({ "outage_after_mutating_calls": n }))
             .expect("faults");
         let crashed = run_into_outage(&cli, &["destroy", "--env", "dev", "--yes"]);
-        assert!(!text(&crashed).contains("unexpected argument"), "{}", text(&crashed));
+        assert!(
+            !text(&crashed).contains("unexpected argument"),
+            "{}",
+            text(&crashed)
+        );
         emulator.clear_faults().expect("clear");
         assert_code(&destroy(&cli), 0);
         assert_eq!(

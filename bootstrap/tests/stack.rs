@@ -445,7 +445,16 @@ async fn secrets_appear_in_no_output_plan_or_error() {
 async fn switching_source_modes_converges_and_removes_the_old_trigger() {
     let emulator = Emulator::start().expect("emulator");
     let cli = setup("switch", &emulator);
-    let base = ["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes", "--output", "json"];
+    let base = [
+        "deploy",
+        "--env",
+        "dev",
+        "--github-repo",
+        "octo/app",
+        "--yes",
+        "--output",
+        "json",
+    ];
     assert_code(&cli.run(&base), 0);
     let config = emulator.sdk_config().await;
     let codepipeline = aws_sdk_codepipeline::Client::new(&config);
@@ -457,26 +466,72 @@ async fn switching_source_modes_converges_and_removes_the_old_trigger() {
 
     // To a CodeStar connection: the webhook and its secret go, a PENDING connection appears.
     let mut connections = base.to_vec();
-    connections.extend(["--source", "codeconnections", "--file-path-include", "src/**"]);
+    connections.extend([
+        "--source",
+        "codeconnections",
+        "--file-path-include",
+        "src/**",
+    ]);
     let switched = cli.run(&connections);
     assert_code(&switched, 0);
     let outputs: Value = serde_json::from_slice(&switched.stdout).expect("outputs");
     assert_eq!(outputs["connectionStatus"], "PENDING", "{outputs}");
     assert!(outputs.get("webhookUrl").is_none(), "{outputs}");
-    assert!(codepipeline.list_webhooks().send().await.expect("webhooks").webhooks().is_empty());
-    let pipeline = codepipeline.get_pipeline().name("pipeline-dev").send().await.expect("pipeline");
+    assert!(
+        codepipeline
+            .list_webhooks()
+            .send()
+            .await
+            .expect("webhooks")
+            .webhooks()
+            .is_empty()
+    );
+    let pipeline = codepipeline
+        .get_pipeline()
+        .name("pipeline-dev")
+        .send()
+        .await
+        .expect("pipeline");
     let declaration = pipeline.pipeline().expect("declaration");
     assert_eq!(declaration.pipeline_type().map(|t| t.as_str()), Some("V2"));
     let source = &declaration.stages()[0].actions()[0];
-    assert_eq!(source.action_type_id().map(|t| t.provider()), Some("CodeStarSourceConnection"));
+    assert_eq!(
+        source.action_type_id().map(|t| t.provider()),
+        Some("CodeStarSourceConnection")
+    );
     let connection_arn = outputs["connectionArn"].as_str().expect("connection arn");
-    assert_eq!(source.configuration().and_then(|c| c.get("ConnectionArn")).map(String::as_str), Some(connection_arn));
-    let plan = cli.run(&["plan", "--env", "dev", "--github-repo", "octo/app", "--source", "codeconnections", "--file-path-include", "src/**"]);
+    assert_eq!(
+        source
+            .configuration()
+            .and_then(|c| c.get("ConnectionArn"))
+            .map(String::as_str),
+        Some(connection_arn)
+    );
+    let plan = cli.run(&[
+        "plan",
+        "--env",
+        "dev",
+        "--github-repo",
+        "octo/app",
+        "--source",
+        "codeconnections",
+        "--file-path-include",
+        "src/**",
+    ]);
     assert_code(&plan, 0);
 
     // And back: the connection goes, the webhook returns.
     assert_code(&cli.run(&base), 0);
-    assert_eq!(codepipeline.list_webhooks().send().await.expect("webhooks").webhooks().len(), 1);
+    assert_eq!(
+        codepipeline
+            .list_webhooks()
+            .send()
+            .await
+            .expect("webhooks")
+            .webhooks()
+            .len(),
+        1
+    );
     let (code, plan) = plan_json(&cli, "dev");
     assert_eq!(code, 0, "{:?}", changed(&plan));
     assert_code(&cli.run_env_only(&["destroy", "--env", "dev", "--yes"]), 0);

@@ -35,7 +35,13 @@ pub mod codebuild_env {
     /// Directory (relative to the source root) holding the Dockerfile to build; default `.`.
     pub const DOCKER_CONTEXT: &str = "DOCKER_CONTEXT";
     /// Every variable the bootstrap sets, in a stable order.
-    pub const SET_BY_BOOTSTRAP: [&str; 5] = [ACCOUNT_ID, REPOSITORY_URI, REPOSITORY_NAME, PIPELINE_ENV, DOCKER_CONTEXT];
+    pub const SET_BY_BOOTSTRAP: [&str; 5] = [
+        ACCOUNT_ID,
+        REPOSITORY_URI,
+        REPOSITORY_NAME,
+        PIPELINE_ENV,
+        DOCKER_CONTEXT,
+    ];
     /// Variables CodeBuild provides to every build.
     pub const PROVIDED: [&str; 5] = [
         "AWS_REGION",

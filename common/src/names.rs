@@ -179,6 +179,7 @@ impl ResourceNames<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
