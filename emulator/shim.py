@@ -1195,6 +1195,25 @@ def put_job_success_result(shim: Shim, req: AwsRequest) -> Response:
     return record_job_result(shim, req, check)
 
 
+def get_job_details(shim: Shim, req: AwsRequest) -> Response:
+    """The job as CodePipeline describes it to its worker: the pipeline context comes from the
+    data the job was registered with (pipelineName, stageName, actionName, pipelineExecutionId)."""
+    with shim.state.lock:
+        job = find_job(shim, req)
+        data = dict(job.data)
+    context: dict[str, Any] = {
+        "pipelineName": data.get("pipelineName", "pipeline"),
+        "stage": {"name": data.get("stageName", "Deploy")},
+        "action": {"name": data.get("actionName", "Deploy")},
+    }
+    if isinstance(data.get("pipelineExecutionId"), str):
+        context["pipelineExecutionId"] = data["pipelineExecutionId"]
+    return json_response(
+        req,
+        {"jobDetails": {"id": job.job_id, "accountId": ACCOUNT_ID, "data": {"pipelineContext": context}}},
+    )
+
+
 def put_job_failure_result(shim: Shim, req: AwsRequest) -> Response:
     params = req.params
 
@@ -1770,6 +1789,7 @@ SERVED: dict[tuple[str, str], Handler] = {
     ("codepipeline", "RegisterWebhookWithThirdParty"): set_webhook_registration(True),
     ("codepipeline", "DeregisterWebhookWithThirdParty"): set_webhook_registration(False),
     ("codepipeline", "PutJobSuccessResult"): put_job_success_result,
+    ("codepipeline", "GetJobDetails"): get_job_details,
     ("codepipeline", "PutJobFailureResult"): put_job_failure_result,
     ("codepipeline", "GetPipelineExecution"): get_pipeline_execution,
     ("codepipeline", "ListActionExecutions"): list_action_executions,

@@ -292,6 +292,22 @@ def test_job_success_is_recorded_and_a_second_report_is_invalid_state(shim: str)
     assert job["outcomes"] == ["accepted", "InvalidJobStateException"]
 
 
+def test_job_details_describe_the_registered_pipeline_context(shim: str) -> None:
+    job_id = control(
+        shim, "POST", "/_shim/codepipeline/jobs", {"pipelineName": "p", "pipelineExecutionId": "exec-1"}
+    )["jobId"]
+    details = client(shim, "codepipeline").get_job_details(jobId=job_id)["jobDetails"]
+    assert details["id"] == job_id
+    assert details["accountId"] == ACCOUNT
+    context = details["data"]["pipelineContext"]
+    assert context["pipelineName"] == "p"
+    assert context["pipelineExecutionId"] == "exec-1"
+    assert context["action"] == {"name": "Deploy"}
+    with pytest.raises(ClientError) as raised:
+        client(shim, "codepipeline").get_job_details(jobId=str(uuid.uuid4()))
+    assert error_code(raised.value) == "JobNotFoundException"
+
+
 def test_unknown_job_is_job_not_found(shim: str) -> None:
     with pytest.raises(ClientError) as raised:
         client(shim, "codepipeline").put_job_success_result(jobId=str(uuid.uuid4()))
