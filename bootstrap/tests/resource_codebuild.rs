@@ -1,42 +1,14 @@
 //! CodeBuild project module against the local emulator.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use bootstrap::aws::{Clients, Target};
-use bootstrap::model::{ProjectSpec, Spec, Tags};
-use bootstrap::progress::Progress;
-use bootstrap::resources::{Ctx, Inputs, codebuild};
+mod support;
 
-async fn create_role(clients: &Clients, name: &str) -> String {
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    clients
-        .iam
-        .create_role()
-        .role_name(name)
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap()
-        .arn
-}
+use bootstrap::model::{ProjectSpec, Spec};
+use bootstrap::resources::{Ctx, codebuild};
+use support::{Fixture, create_role, operations, spec_of, tags};
 
 async fn observed(ctx: Ctx<'_>, name: &str) -> Option<ProjectSpec> {
-    codebuild::observe(ctx, name)
-        .await
-        .unwrap()
-        .map(|o| match o.spec {
-            Spec::Project(s) => s,
-            other => panic!("observed another kind: {other:?}"),
-        })
-}
-
-fn operations(emu: &testkit::Emulator) -> Vec<String> {
-    emu.mutating_calls()
-        .unwrap()
-        .into_iter()
-        .map(|c| c.operation)
-        .collect()
+    codebuild::observe(ctx, name).await.unwrap().map(spec_of)
 }
 
 fn project(name: &str, role_arn: &str) -> ProjectSpec {
@@ -60,28 +32,15 @@ fn project(name: &str, role_arn: &str) -> ProjectSpec {
             "LOCAL_DOCKER_LAYER_CACHE".into(),
             "LOCAL_SOURCE_CACHE".into(),
         ],
-        tags: Tags::from([("project".into(), "pipeline".into())]),
+        tags: tags([("project", "pipeline")]),
     }
 }
 
 #[tokio::test]
 async fn project_lifecycle_converges_drift() {
-    let emu = testkit::Emulator::start().unwrap();
-    let config = emu.sdk_config().await;
-    let clients = Clients::new(&config);
-    let target = Target {
-        account_id: testkit::ACCOUNT_ID.into(),
-        region: "us-east-1".into(),
-    };
-    let progress = Progress::quiet();
-    let inputs = Inputs::default();
-    let ctx = Ctx {
-        clients: &clients,
-        target: &target,
-        progress: &progress,
-        inputs: &inputs,
-    };
-    let role_arn = create_role(&clients, "build-role").await;
+    let fx = Fixture::start().await;
+    let (emu, clients, ctx) = (&fx.emu, &fx.clients, fx.ctx());
+    let role_arn = create_role(clients, "build-role", "codebuild.amazonaws.com").await;
     let name = "build-dev";
     let spec = project(name, &role_arn);
 
@@ -98,7 +57,7 @@ async fn project_lifecycle_converges_drift() {
     codebuild::update(ctx, &spec, &observed(ctx, name).await.unwrap())
         .await
         .unwrap();
-    assert_eq!(operations(&emu), Vec::<String>::new());
+    assert_eq!(operations(emu), Vec::<String>::new());
     codebuild::create(ctx, &spec).await.unwrap();
     assert_eq!(
         observed(ctx, name).await.unwrap(),
@@ -137,7 +96,7 @@ async fn project_lifecycle_converges_drift() {
     changed.tags.insert("owner".into(), "platform".into());
     emu.clear_calls().unwrap();
     codebuild::update(ctx, &changed, &drifted).await.unwrap();
-    assert_eq!(operations(&emu), ["UpdateProject"]);
+    assert_eq!(operations(emu), ["UpdateProject"]);
     assert_eq!(observed(ctx, name).await.unwrap(), changed);
 
     codebuild::delete(ctx, name).await.unwrap();
@@ -147,24 +106,11 @@ async fn project_lifecycle_converges_drift() {
 
 #[tokio::test]
 async fn create_waits_out_iam_propagation() {
-    let emu = testkit::Emulator::start().unwrap();
-    let config = emu.sdk_config().await;
-    let clients = Clients::new(&config);
-    let target = Target {
-        account_id: testkit::ACCOUNT_ID.into(),
-        region: "us-east-1".into(),
-    };
-    let progress = Progress::quiet();
-    let inputs = Inputs::default();
-    let ctx = Ctx {
-        clients: &clients,
-        target: &target,
-        progress: &progress,
-        inputs: &inputs,
-    };
+    let fx = Fixture::start().await;
+    let (emu, clients, ctx) = (&fx.emu, &fx.clients, fx.ctx());
     emu.set_faults(serde_json::json!({"iam_propagation_seconds": 1.5}))
         .unwrap();
-    let role_arn = create_role(&clients, "fresh-build-role").await;
+    let role_arn = create_role(clients, "fresh-build-role", "codebuild.amazonaws.com").await;
     let spec = project("fresh", &role_arn);
     codebuild::create(ctx, &spec).await.unwrap();
     assert!(

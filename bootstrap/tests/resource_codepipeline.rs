@@ -1,28 +1,14 @@
 //! Pipeline module against the local emulator: both source kinds and switching between them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use bootstrap::aws::{Clients, Target};
-use bootstrap::model::{PipelineSpec, SourceSpec, Spec, Tags};
-use bootstrap::progress::Progress;
+mod support;
+
+use bootstrap::model::{PipelineSpec, SourceSpec, Spec};
 use bootstrap::resources::{Ctx, Inputs, codepipeline};
 use bootstrap::secret::Secret;
+use support::{Fixture, create_role, operations, spec_of, tags};
 
 const TOKEN: &str = "ghp_do-not-leak-0123456789";
-
-async fn create_role(clients: &Clients, name: &str) -> String {
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codepipeline.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    clients
-        .iam
-        .create_role()
-        .role_name(name)
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap()
-        .arn
-}
 
 fn github_spec(name: &str, role_arn: &str) -> PipelineSpec {
     PipelineSpec {
@@ -38,7 +24,7 @@ fn github_spec(name: &str, role_arn: &str) -> PipelineSpec {
         build_project: "pipeline-dev-build".into(),
         deploy_function: "pipeline-dev-deploy-handler".into(),
         deploy_user_parameters: r#"{"env":"dev"}"#.into(),
-        tags: Tags::from([("project".into(), "pipeline".into())]),
+        tags: tags([("project", "pipeline")]),
     }
 }
 
@@ -64,43 +50,17 @@ fn normalised(spec: &PipelineSpec) -> PipelineSpec {
 }
 
 async fn observed(ctx: Ctx<'_>, name: &str) -> Option<PipelineSpec> {
-    codepipeline::observe(ctx, name)
-        .await
-        .unwrap()
-        .map(|o| match o.spec {
-            Spec::Pipeline(s) => s,
-            other => panic!("observed another kind: {other:?}"),
-        })
-}
-
-fn operations(emu: &testkit::Emulator) -> Vec<String> {
-    emu.mutating_calls()
-        .unwrap()
-        .into_iter()
-        .map(|c| c.operation)
-        .collect()
+    codepipeline::observe(ctx, name).await.unwrap().map(spec_of)
 }
 
 #[tokio::test]
 async fn pipeline_lifecycle_with_both_sources() {
-    let emu = testkit::Emulator::start().unwrap();
-    let config = emu.sdk_config().await;
-    let clients = Clients::new(&config);
-    let target = Target {
-        account_id: testkit::ACCOUNT_ID.into(),
-        region: "us-east-1".into(),
-    };
-    let progress = Progress::quiet();
-    let inputs = Inputs {
+    let fx = Fixture::with_inputs(Inputs {
         github_token: Some(Secret::new(TOKEN)),
-    };
-    let ctx = Ctx {
-        clients: &clients,
-        target: &target,
-        progress: &progress,
-        inputs: &inputs,
-    };
-    let role_arn = create_role(&clients, "pipeline-role").await;
+    })
+    .await;
+    let (emu, clients, ctx) = (&fx.emu, &fx.clients, fx.ctx());
+    let role_arn = create_role(clients, "pipeline-role", "codepipeline.amazonaws.com").await;
     let name = "pipeline-dev";
 
     assert_eq!(observed(ctx, name).await, None);
@@ -121,7 +81,7 @@ async fn pipeline_lifecycle_with_both_sources() {
     codepipeline::update(ctx, &github, &observed(ctx, name).await.unwrap())
         .await
         .unwrap();
-    assert_eq!(operations(&emu), Vec::<String>::new());
+    assert_eq!(operations(emu), Vec::<String>::new());
 
     // Crash recovery: creating again converges.
     codepipeline::create(ctx, &github).await.unwrap();
@@ -147,7 +107,7 @@ async fn pipeline_lifecycle_with_both_sources() {
     changed.deploy_user_parameters = r#"{"env":"dev","v":2}"#.into();
     emu.clear_calls().unwrap();
     codepipeline::update(ctx, &changed, &drifted).await.unwrap();
-    assert_eq!(operations(&emu), ["UpdatePipeline", "TagResource"]);
+    assert_eq!(operations(emu), ["UpdatePipeline", "TagResource"]);
     assert_eq!(observed(ctx, name).await.unwrap(), changed);
 
     // Switch to a connection source (V2 with a push trigger) and back.
@@ -174,7 +134,7 @@ async fn pipeline_lifecycle_with_both_sources() {
         .await
         .unwrap();
     assert_eq!(
-        operations(&emu),
+        operations(emu),
         Vec::<String>::new(),
         "a converged V2 pipeline needs no call"
     );
@@ -195,24 +155,11 @@ async fn pipeline_lifecycle_with_both_sources() {
 
 #[tokio::test]
 async fn github_source_without_token_fails_clearly_and_propagation_is_waited_out() {
-    let emu = testkit::Emulator::start().unwrap();
-    let config = emu.sdk_config().await;
-    let clients = Clients::new(&config);
-    let target = Target {
-        account_id: testkit::ACCOUNT_ID.into(),
-        region: "us-east-1".into(),
-    };
-    let progress = Progress::quiet();
-    let no_token = Inputs::default();
-    let ctx = Ctx {
-        clients: &clients,
-        target: &target,
-        progress: &progress,
-        inputs: &no_token,
-    };
+    let fx = Fixture::start().await; // no GitHub token
+    let (emu, clients, ctx) = (&fx.emu, &fx.clients, fx.ctx());
     emu.set_faults(serde_json::json!({"iam_propagation_seconds": 1.5}))
         .unwrap();
-    let role_arn = create_role(&clients, "fresh-pipeline-role").await;
+    let role_arn = create_role(clients, "fresh-pipeline-role", "codepipeline.amazonaws.com").await;
 
     let err = format!(
         "{:#}",
@@ -225,7 +172,7 @@ async fn github_source_without_token_fails_clearly_and_propagation_is_waited_out
         "{err}"
     );
     assert_eq!(
-        operations(&emu)
+        operations(emu)
             .iter()
             .filter(|o| *o == "CreatePipeline")
             .count(),

@@ -2,36 +2,24 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use bootstrap::aws::{Clients, Target};
+mod support;
+
 use bootstrap::model::{ConnectionSpec, Spec};
-use bootstrap::progress::Progress;
-use bootstrap::resources::{Ctx, Inputs, connection};
+use bootstrap::resources::connection;
+use support::{Fixture, tags};
 
 fn github_connection(name: &str) -> ConnectionSpec {
     ConnectionSpec {
         name: name.into(),
         provider_type: "GitHub".into(),
-        tags: [("pipeline:env".to_owned(), "dev".to_owned())]
-            .into_iter()
-            .collect(),
+        tags: tags([("pipeline:env", "dev")]),
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_create_converge_delete() {
-    let emu = testkit::Emulator::start().unwrap();
-    let clients = Clients::new(&emu.sdk_config().await);
-    let target = Target {
-        account_id: testkit::ACCOUNT_ID.into(),
-        region: "us-east-1".into(),
-    };
-    let (progress, inputs) = (Progress::quiet(), Inputs::default());
-    let ctx = Ctx {
-        clients: &clients,
-        target: &target,
-        progress: &progress,
-        inputs: &inputs,
-    };
+    let fx = Fixture::start().await;
+    let (emu, clients, ctx) = (&fx.emu, &fx.clients, fx.ctx());
     let name = "pipeline-dev-github";
 
     assert!(connection::observe(ctx, name).await.unwrap().is_none());

@@ -2,11 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use bootstrap::aws::{Clients, Target};
-use bootstrap::model::{RepositorySpec, Spec};
-use bootstrap::progress::Progress;
-use bootstrap::resources::{Ctx, Inputs, ecr};
+mod support;
+
+use bootstrap::model::RepositorySpec;
+use bootstrap::resources::ecr;
 use serde_json::json;
+use support::{Fixture, spec_of, tags};
 
 fn image_repository(name: &str) -> RepositorySpec {
     RepositorySpec {
@@ -30,34 +31,18 @@ fn image_repository(name: &str) -> RepositorySpec {
                 "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
             }]
         }),
-        tags: [("pipeline:env".to_owned(), "dev".to_owned())]
-            .into_iter()
-            .collect(),
+        tags: tags([("pipeline:env", "dev")]),
     }
 }
 
 fn observed_spec(observed: Option<bootstrap::model::Observed>) -> RepositorySpec {
-    match observed.expect("repository exists").spec {
-        Spec::Repository(spec) => spec,
-        other => panic!("observed a {other:?}"),
-    }
+    spec_of(observed.expect("repository exists"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repository_create_converge_delete() {
-    let emu = testkit::Emulator::start().unwrap();
-    let clients = Clients::new(&emu.sdk_config().await);
-    let target = Target {
-        account_id: testkit::ACCOUNT_ID.into(),
-        region: "us-east-1".into(),
-    };
-    let (progress, inputs) = (Progress::quiet(), Inputs::default());
-    let ctx = Ctx {
-        clients: &clients,
-        target: &target,
-        progress: &progress,
-        inputs: &inputs,
-    };
+    let fx = Fixture::start().await;
+    let (emu, clients, ctx) = (&fx.emu, &fx.clients, fx.ctx());
     let name = "pipeline-dev-app";
 
     assert!(ecr::observe(ctx, name).await.unwrap().is_none());

@@ -1,47 +1,21 @@
 //! EventBridge rule module against the local emulator.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use bootstrap::aws::{Clients, Target};
-use bootstrap::model::{RuleSpec, RuleTarget, Spec, Tags};
-use bootstrap::progress::Progress;
-use bootstrap::resources::{Ctx, Inputs, events};
+mod support;
+
+use bootstrap::model::{RuleSpec, RuleTarget, Spec};
+use bootstrap::resources::{Ctx, events};
 use serde_json::json;
+use support::{Fixture, operations, spec_of, tags};
 
 async fn observed(ctx: Ctx<'_>, name: &str) -> Option<RuleSpec> {
-    events::observe(ctx, name)
-        .await
-        .unwrap()
-        .map(|o| match o.spec {
-            Spec::Rule(s) => s,
-            other => panic!("observed another kind: {other:?}"),
-        })
-}
-
-fn operations(emu: &testkit::Emulator) -> Vec<String> {
-    emu.mutating_calls()
-        .unwrap()
-        .into_iter()
-        .map(|c| c.operation)
-        .collect()
+    events::observe(ctx, name).await.unwrap().map(spec_of)
 }
 
 #[tokio::test]
 async fn rule_lifecycle_converges_targets_and_tags() {
-    let emu = testkit::Emulator::start().unwrap();
-    let config = emu.sdk_config().await;
-    let clients = Clients::new(&config);
-    let target = Target {
-        account_id: testkit::ACCOUNT_ID.into(),
-        region: "us-east-1".into(),
-    };
-    let progress = Progress::quiet();
-    let inputs = Inputs::default();
-    let ctx = Ctx {
-        clients: &clients,
-        target: &target,
-        progress: &progress,
-        inputs: &inputs,
-    };
+    let fx = Fixture::start().await;
+    let (emu, clients, ctx) = (&fx.emu, &fx.clients, fx.ctx());
     let name = "pipeline-failed-dev";
     let notifier = RuleTarget {
         id: "notifier".into(),
@@ -64,7 +38,7 @@ async fn rule_lifecycle_converges_targets_and_tags() {
         description: "Pipeline failures".into(),
         event_pattern: json!({"source": ["aws.codepipeline"], "detail": {"state": ["FAILED"], "pipeline": ["pipeline-dev"]}}),
         targets: vec![notifier.clone(), topic.clone()],
-        tags: Tags::from([("project".into(), "pipeline".into())]),
+        tags: tags([("project", "pipeline")]),
     };
 
     assert_eq!(observed(ctx, name).await, None);
@@ -81,7 +55,7 @@ async fn rule_lifecycle_converges_targets_and_tags() {
     events::update(ctx, &spec, &observed(ctx, name).await.unwrap())
         .await
         .unwrap();
-    assert_eq!(operations(&emu), Vec::<String>::new());
+    assert_eq!(operations(emu), Vec::<String>::new());
     events::create(ctx, &spec).await.unwrap();
     assert_eq!(
         observed(ctx, name).await.unwrap(),
@@ -123,7 +97,7 @@ async fn rule_lifecycle_converges_targets_and_tags() {
     emu.clear_calls().unwrap();
     events::update(ctx, &changed, &drifted).await.unwrap();
     assert_eq!(
-        operations(&emu),
+        operations(emu),
         ["PutRule", "PutTargets", "RemoveTargets", "TagResource"]
     );
     assert_eq!(observed(ctx, name).await.unwrap(), changed);

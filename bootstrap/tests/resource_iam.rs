@@ -1,11 +1,12 @@
 //! IAM role module against the local emulator: create, observe, converge drift, delete.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use bootstrap::aws::{Clients, Target};
-use bootstrap::model::{RoleSpec, Spec, Tags};
-use bootstrap::progress::Progress;
-use bootstrap::resources::{Ctx, Inputs, iam};
+mod support;
+
+use bootstrap::model::RoleSpec;
+use bootstrap::resources::{Ctx, iam};
 use serde_json::json;
+use support::{Fixture, spec_of, tags};
 
 fn role_spec(name: &str) -> RoleSpec {
     RoleSpec {
@@ -20,40 +21,18 @@ fn role_spec(name: &str) -> RoleSpec {
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::artifacts/*"}]
         }),
-        tags: Tags::from([
-            ("project".into(), "pipeline".into()),
-            ("env".into(), "dev".into()),
-        ]),
+        tags: tags([("project", "pipeline"), ("env", "dev")]),
     }
 }
 
 async fn observed_spec(ctx: Ctx<'_>, name: &str) -> Option<RoleSpec> {
-    iam::observe(ctx, name)
-        .await
-        .unwrap()
-        .map(|o| match o.spec {
-            Spec::Role(s) => s,
-            other => panic!("observed another kind: {other:?}"),
-        })
+    iam::observe(ctx, name).await.unwrap().map(spec_of)
 }
 
 #[tokio::test]
 async fn role_lifecycle_converges_drift_and_deletes_everything() {
-    let emu = testkit::Emulator::start().unwrap();
-    let config = emu.sdk_config().await;
-    let clients = Clients::new(&config);
-    let target = Target {
-        account_id: testkit::ACCOUNT_ID.into(),
-        region: "us-east-1".into(),
-    };
-    let progress = Progress::quiet();
-    let inputs = Inputs::default();
-    let ctx = Ctx {
-        clients: &clients,
-        target: &target,
-        progress: &progress,
-        inputs: &inputs,
-    };
+    let fx = Fixture::start().await;
+    let (emu, clients, ctx) = (&fx.emu, &fx.clients, fx.ctx());
 
     let name = "pipeline-dev-deploy-handler";
     assert_eq!(observed_spec(ctx, name).await, None);

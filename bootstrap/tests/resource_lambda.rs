@@ -1,14 +1,15 @@
 //! Lambda function and permission modules against the local emulator.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use base64::Engine;
-use bootstrap::aws::{Clients, Target};
 use bootstrap::model::{FunctionSpec, PermissionSpec, Spec, Tags};
-use bootstrap::progress::Progress;
-use bootstrap::resources::{Ctx, Inputs, lambda};
+use bootstrap::resources::{Ctx, lambda};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::Path;
+use support::{Fixture, create_role, operations, spec_of, tags};
 
 /// A zip holding one `bootstrap` file, written to `path`; returns Lambda's CodeSha256 of it.
 fn write_zip(path: &Path, contents: &[u8]) -> String {
@@ -25,29 +26,8 @@ fn write_zip(path: &Path, contents: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&bytes))
 }
 
-async fn create_role(clients: &Clients, name: &str) -> String {
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    clients
-        .iam
-        .create_role()
-        .role_name(name)
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap()
-        .arn
-}
-
 async fn observed_function(ctx: Ctx<'_>, name: &str) -> Option<FunctionSpec> {
-    lambda::observe(ctx, name)
-        .await
-        .unwrap()
-        .map(|o| match o.spec {
-            Spec::Function(s) => s,
-            other => panic!("observed another kind: {other:?}"),
-        })
+    lambda::observe(ctx, name).await.unwrap().map(spec_of)
 }
 
 /// What observe reports for `spec`: everything but the zip path, which is not observable.
@@ -58,35 +38,14 @@ fn as_observed(spec: &FunctionSpec) -> FunctionSpec {
     }
 }
 
-fn operations(emu: &testkit::Emulator) -> Vec<String> {
-    emu.mutating_calls()
-        .unwrap()
-        .into_iter()
-        .map(|c| c.operation)
-        .collect()
-}
-
 #[tokio::test]
 async fn function_lifecycle_and_permissions() {
-    let emu = testkit::Emulator::start().unwrap();
-    let config = emu.sdk_config().await;
-    let clients = Clients::new(&config);
-    let target = Target {
-        account_id: testkit::ACCOUNT_ID.into(),
-        region: "us-east-1".into(),
-    };
-    let progress = Progress::quiet();
-    let inputs = Inputs::default();
-    let ctx = Ctx {
-        clients: &clients,
-        target: &target,
-        progress: &progress,
-        inputs: &inputs,
-    };
+    let fx = Fixture::start().await;
+    let (emu, clients, ctx) = (&fx.emu, &fx.clients, fx.ctx());
     let dir = tempfile::tempdir().unwrap();
 
-    let role_arn = create_role(&clients, "fn-role").await;
-    let other_role_arn = create_role(&clients, "fn-role-2").await;
+    let role_arn = create_role(clients, "fn-role", "lambda.amazonaws.com").await;
+    let other_role_arn = create_role(clients, "fn-role-2", "lambda.amazonaws.com").await;
     let zip_path = dir.path().join("bootstrap.zip");
     let sha = write_zip(&zip_path, b"\x7fELF first build");
     let name = "pipeline-dev-deploy-handler";
@@ -109,7 +68,7 @@ async fn function_lifecycle_and_permissions() {
         zip_path: zip_path.clone(),
         on_failure_destination: Some("arn:aws:sns:us-east-1:123456789012:failures".into()),
         max_retry_attempts: Some(1),
-        tags: Tags::from([("project".into(), "pipeline".into())]),
+        tags: tags([("project", "pipeline")]),
     };
 
     assert_eq!(observed_function(ctx, name).await, None);
@@ -130,7 +89,7 @@ async fn function_lifecycle_and_permissions() {
 
     emu.clear_calls().unwrap();
     lambda::update(ctx, &spec, &read_back).await.unwrap();
-    assert_eq!(operations(&emu), Vec::<String>::new());
+    assert_eq!(operations(emu), Vec::<String>::new());
 
     // Crash recovery: creating again converges instead of failing.
     lambda::create(ctx, &spec).await.unwrap();
@@ -140,7 +99,7 @@ async fn function_lifecycle_and_permissions() {
     new_code.code_sha256 = write_zip(&zip_path, b"\x7fELF second build");
     emu.clear_calls().unwrap();
     lambda::update(ctx, &new_code, &read_back).await.unwrap();
-    assert_eq!(operations(&emu), ["UpdateFunctionCode"]);
+    assert_eq!(operations(emu), ["UpdateFunctionCode"]);
     assert_eq!(
         observed_function(ctx, name).await.unwrap(),
         as_observed(&new_code)
@@ -183,7 +142,7 @@ async fn function_lifecycle_and_permissions() {
     changed.on_failure_destination = None;
     emu.clear_calls().unwrap();
     lambda::update(ctx, &changed, &drifted).await.unwrap();
-    let ops = operations(&emu);
+    let ops = operations(emu);
     assert_eq!(
         ops,
         [
@@ -222,7 +181,7 @@ async fn function_lifecycle_and_permissions() {
     lambda::update_permission(ctx, &permission, &permission)
         .await
         .unwrap();
-    assert_eq!(operations(&emu), Vec::<String>::new());
+    assert_eq!(operations(emu), Vec::<String>::new());
     // moto accepts a duplicate statement id where AWS answers ResourceConflictException, so the
     // create-again path (remove, then add) cannot be exercised against the emulator.
     let mut changed_permission = permission.clone();
@@ -266,25 +225,12 @@ async fn function_lifecycle_and_permissions() {
 
 #[tokio::test]
 async fn create_waits_out_iam_propagation_and_names_a_missing_zip() {
-    let emu = testkit::Emulator::start().unwrap();
-    let config = emu.sdk_config().await;
-    let clients = Clients::new(&config);
-    let target = Target {
-        account_id: testkit::ACCOUNT_ID.into(),
-        region: "us-east-1".into(),
-    };
-    let progress = Progress::quiet();
-    let inputs = Inputs::default();
-    let ctx = Ctx {
-        clients: &clients,
-        target: &target,
-        progress: &progress,
-        inputs: &inputs,
-    };
+    let fx = Fixture::start().await;
+    let (emu, clients, ctx) = (&fx.emu, &fx.clients, fx.ctx());
     let dir = tempfile::tempdir().unwrap();
     emu.set_faults(serde_json::json!({"iam_propagation_seconds": 1.5}))
         .unwrap();
-    let role_arn = create_role(&clients, "fresh-role").await;
+    let role_arn = create_role(clients, "fresh-role", "lambda.amazonaws.com").await;
     let zip_path = dir.path().join("bootstrap.zip");
     let sha = write_zip(&zip_path, b"binary");
     let spec = FunctionSpec {

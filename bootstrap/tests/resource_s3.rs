@@ -2,14 +2,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-use bootstrap::aws::{Clients, Target};
 use bootstrap::model::{BucketSpec, Spec};
-use bootstrap::progress::Progress;
-use bootstrap::resources::{Ctx, Inputs, s3};
+use bootstrap::resources::{Ctx, s3};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
+use support::{Fixture, spec_of, tags};
 
 fn artifact_bucket(name: &str) -> BucketSpec {
     BucketSpec {
@@ -33,60 +34,20 @@ fn artifact_bucket(name: &str) -> BucketSpec {
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}
             }]
         }),
-        tags: [
-            ("pipeline:env".to_owned(), "dev".to_owned()),
-            ("pipeline:managed-by".to_owned(), "bootstrap".to_owned()),
-        ]
-        .into_iter()
-        .collect(),
+        tags: tags([
+            ("pipeline:env", "dev"),
+            ("pipeline:managed-by", "bootstrap"),
+        ]),
     }
 }
 
-struct Fixture {
-    emu: testkit::Emulator,
-    clients: Clients,
-    target: Target,
-    progress: Progress,
-    inputs: Inputs,
-}
-
-impl Fixture {
-    async fn start() -> Self {
-        let emu = testkit::Emulator::start().expect("emulator starts");
-        let clients = Clients::new(&emu.sdk_config().await);
-        let target = Target {
-            account_id: testkit::ACCOUNT_ID.into(),
-            region: "us-east-1".into(),
-        };
-        Self {
-            emu,
-            clients,
-            target,
-            progress: Progress::quiet(),
-            inputs: Inputs::default(),
-        }
-    }
-
-    fn ctx(&self) -> Ctx<'_> {
-        Ctx {
-            clients: &self.clients,
-            target: &self.target,
-            progress: &self.progress,
-            inputs: &self.inputs,
-        }
-    }
-
-    async fn observed_spec(&self, name: &str) -> BucketSpec {
-        match s3::observe(self.ctx(), name)
+async fn observed_bucket(ctx: Ctx<'_>, name: &str) -> BucketSpec {
+    spec_of(
+        s3::observe(ctx, name)
             .await
             .expect("observe works")
-            .expect("bucket exists")
-            .spec
-        {
-            Spec::Bucket(spec) => spec,
-            other => panic!("observed a {other:?}"),
-        }
-    }
+            .expect("bucket exists"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,7 +87,7 @@ async fn bucket_lifecycle_create_converge_delete() {
 
     // Creating again (a crash after create) adopts the bucket instead of failing.
     s3::create(ctx, &desired).await.unwrap();
-    assert_eq!(fx.observed_spec(name).await, desired);
+    assert_eq!(observed_bucket(ctx, name).await, desired);
 
     // Drift made behind the bootstrap's back shows up field by field.
     let raw = &fx.clients.s3;
@@ -160,7 +121,7 @@ async fn bucket_lifecycle_create_converge_delete() {
         .send()
         .await
         .unwrap();
-    let drifted = fx.observed_spec(name).await;
+    let drifted = observed_bucket(ctx, name).await;
     assert!(!drifted.versioning, "suspended versioning reads as off");
     assert_eq!(
         (
@@ -197,13 +158,7 @@ async fn bucket_lifecycle_create_converge_delete() {
         }));
     fx.emu.clear_calls().unwrap();
     s3::update(ctx, &changed, &drifted).await.unwrap();
-    let mut operations: Vec<String> = fx
-        .emu
-        .mutating_calls()
-        .unwrap()
-        .into_iter()
-        .map(|c| c.operation)
-        .collect();
+    let mut operations = support::operations(&fx.emu);
     operations.sort();
     assert_eq!(
         operations,
@@ -216,7 +171,7 @@ async fn bucket_lifecycle_create_converge_delete() {
         ],
         "only the differing settings are written"
     );
-    assert_eq!(fx.observed_spec(name).await, changed);
+    assert_eq!(observed_bucket(ctx, name).await, changed);
 
     s3::delete(ctx, name).await.unwrap();
     assert!(
@@ -238,7 +193,7 @@ async fn kms_encryption_reads_back_with_its_key() {
     desired.kms_key_id =
         Some("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab".into());
     s3::create(ctx, &desired).await.unwrap();
-    assert_eq!(fx.observed_spec(name).await, desired);
+    assert_eq!(observed_bucket(ctx, name).await, desired);
 
     let sse = fx
         .clients
@@ -259,7 +214,7 @@ async fn kms_encryption_reads_back_with_its_key() {
     back_to_s3.sse_algorithm = "AES256".into();
     back_to_s3.kms_key_id = None;
     s3::update(ctx, &back_to_s3, &desired).await.unwrap();
-    assert_eq!(fx.observed_spec(name).await, back_to_s3);
+    assert_eq!(observed_bucket(ctx, name).await, back_to_s3);
     s3::delete(ctx, name).await.unwrap();
 }
 

@@ -2,43 +2,28 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use bootstrap::aws::{Clients, Target};
-use bootstrap::model::{SecretSpec, Spec};
-use bootstrap::progress::Progress;
-use bootstrap::resources::{Ctx, Inputs, secrets};
+mod support;
+
+use bootstrap::model::SecretSpec;
+use bootstrap::resources::secrets;
+use support::{Fixture, spec_of, tags};
 
 fn webhook_secret(name: &str) -> SecretSpec {
     SecretSpec {
         name: name.into(),
         description: "HMAC secret of the GitHub webhook".into(),
-        tags: [("pipeline:env".to_owned(), "dev".to_owned())]
-            .into_iter()
-            .collect(),
+        tags: tags([("pipeline:env", "dev")]),
     }
 }
 
 fn observed_spec(observed: Option<bootstrap::model::Observed>) -> SecretSpec {
-    match observed.expect("secret exists").spec {
-        Spec::Secret(spec) => spec,
-        other => panic!("observed a {other:?}"),
-    }
+    spec_of(observed.expect("secret exists"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secret_create_converge_restore_delete() {
-    let emu = testkit::Emulator::start().unwrap();
-    let clients = Clients::new(&emu.sdk_config().await);
-    let target = Target {
-        account_id: testkit::ACCOUNT_ID.into(),
-        region: "us-east-1".into(),
-    };
-    let (progress, inputs) = (Progress::quiet(), Inputs::default());
-    let ctx = Ctx {
-        clients: &clients,
-        target: &target,
-        progress: &progress,
-        inputs: &inputs,
-    };
+    let fx = Fixture::start().await;
+    let (emu, clients, ctx) = (&fx.emu, &fx.clients, fx.ctx());
     let name = "pipeline-dev/webhook-secret";
 
     assert!(secrets::observe(ctx, name).await.unwrap().is_none());

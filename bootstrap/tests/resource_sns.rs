@@ -2,11 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use bootstrap::aws::{Clients, Target};
-use bootstrap::model::{Spec, Subscription, TopicSpec};
-use bootstrap::progress::Progress;
-use bootstrap::resources::{Ctx, Inputs, sns};
+mod support;
+
+use bootstrap::model::{Subscription, TopicSpec};
+use bootstrap::resources::sns;
 use serde_json::json;
+use support::{Fixture, spec_of, tags};
 
 fn notifications_topic(name: &str) -> TopicSpec {
     let arn = format!("arn:aws:sns:us-east-1:123456789012:{name}");
@@ -33,34 +34,18 @@ fn notifications_topic(name: &str) -> TopicSpec {
                 endpoint: "https://hooks.example.com/pipeline".into(),
             },
         ],
-        tags: [("pipeline:env".to_owned(), "dev".to_owned())]
-            .into_iter()
-            .collect(),
+        tags: tags([("pipeline:env", "dev")]),
     }
 }
 
 fn observed_spec(observed: Option<bootstrap::model::Observed>) -> TopicSpec {
-    match observed.expect("topic exists").spec {
-        Spec::Topic(spec) => spec,
-        other => panic!("observed a {other:?}"),
-    }
+    spec_of(observed.expect("topic exists"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topic_create_converge_delete() {
-    let emu = testkit::Emulator::start().unwrap();
-    let clients = Clients::new(&emu.sdk_config().await);
-    let target = Target {
-        account_id: testkit::ACCOUNT_ID.into(),
-        region: "us-east-1".into(),
-    };
-    let (progress, inputs) = (Progress::quiet(), Inputs::default());
-    let ctx = Ctx {
-        clients: &clients,
-        target: &target,
-        progress: &progress,
-        inputs: &inputs,
-    };
+    let fx = Fixture::start().await;
+    let (emu, clients, ctx) = (&fx.emu, &fx.clients, fx.ctx());
     let name = "pipeline-dev-notifications";
     let arn = format!("arn:aws:sns:us-east-1:123456789012:{name}");
 

@@ -1,63 +1,27 @@
 //! Pipeline webhook module against the local emulator.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use bootstrap::aws::{Clients, Target};
+mod support;
+
 use bootstrap::model::{PipelineSpec, SourceSpec, Spec, Tags, WebhookFilter, WebhookSpec};
-use bootstrap::progress::Progress;
 use bootstrap::resources::{Ctx, Inputs, codepipeline, webhook};
 use bootstrap::secret::Secret;
+use support::{Fixture, create_role, operations, spec_of, tags};
 
 const HMAC: &str = "hmac-secret-never-shown-42";
 
 async fn observed(ctx: Ctx<'_>, name: &str) -> Option<WebhookSpec> {
-    webhook::observe(ctx, name)
-        .await
-        .unwrap()
-        .map(|o| match o.spec {
-            Spec::Webhook(s) => s,
-            other => panic!("observed another kind: {other:?}"),
-        })
-}
-
-fn operations(emu: &testkit::Emulator) -> Vec<String> {
-    emu.mutating_calls()
-        .unwrap()
-        .into_iter()
-        .map(|c| c.operation)
-        .collect()
+    webhook::observe(ctx, name).await.unwrap().map(spec_of)
 }
 
 #[tokio::test]
 async fn webhook_lifecycle_registers_converges_and_deletes() {
-    let emu = testkit::Emulator::start().unwrap();
-    let config = emu.sdk_config().await;
-    let clients = Clients::new(&config);
-    let target = Target {
-        account_id: testkit::ACCOUNT_ID.into(),
-        region: "us-east-1".into(),
-    };
-    let progress = Progress::quiet();
-    let inputs = Inputs {
+    let fx = Fixture::with_inputs(Inputs {
         github_token: Some(Secret::new("gh-token")),
-    };
-    let ctx = Ctx {
-        clients: &clients,
-        target: &target,
-        progress: &progress,
-        inputs: &inputs,
-    };
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codepipeline.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    let role_arn = clients
-        .iam
-        .create_role()
-        .role_name("pipeline-role")
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap()
-        .arn;
+    })
+    .await;
+    let (emu, clients, ctx) = (&fx.emu, &fx.clients, fx.ctx());
+    let role_arn = create_role(clients, "pipeline-role", "codepipeline.amazonaws.com").await;
     codepipeline::create(
         ctx,
         &PipelineSpec {
@@ -92,7 +56,7 @@ async fn webhook_lifecycle_registers_converges_and_deletes() {
         authentication: "GITHUB_HMAC".into(),
         secret_name: "pipeline-webhook-secret-dev".into(),
         registered: true,
-        tags: Tags::from([("project".into(), "pipeline".into())]),
+        tags: tags([("project", "pipeline")]),
     };
 
     assert_eq!(observed(ctx, name).await, None);
@@ -100,7 +64,7 @@ async fn webhook_lifecycle_registers_converges_and_deletes() {
     emu.clear_calls().unwrap();
     webhook::create(ctx, &spec, &secret).await.unwrap();
     assert_eq!(
-        operations(&emu),
+        operations(emu),
         ["PutWebhook", "RegisterWebhookWithThirdParty"]
     );
     let observation = webhook::observe(ctx, name).await.unwrap().unwrap();
@@ -116,7 +80,7 @@ async fn webhook_lifecycle_registers_converges_and_deletes() {
     webhook::update(ctx, &spec, &observed(ctx, name).await.unwrap(), &secret)
         .await
         .unwrap();
-    assert_eq!(operations(&emu), Vec::<String>::new());
+    assert_eq!(operations(emu), Vec::<String>::new());
     webhook::create(ctx, &spec, &secret).await.unwrap();
     assert_eq!(
         webhook::url_of(ctx, name).await.unwrap().as_deref(),
@@ -145,7 +109,7 @@ async fn webhook_lifecycle_registers_converges_and_deletes() {
         .await
         .unwrap();
     assert_eq!(
-        operations(&emu),
+        operations(emu),
         ["PutWebhook", "RegisterWebhookWithThirdParty", "TagResource"]
     );
     assert_eq!(observed(ctx, name).await.unwrap(), changed);
@@ -157,7 +121,7 @@ async fn webhook_lifecycle_registers_converges_and_deletes() {
     emu.clear_calls().unwrap();
     webhook::delete(ctx, name).await.unwrap();
     assert_eq!(
-        operations(&emu),
+        operations(emu),
         ["DeregisterWebhookWithThirdParty", "DeleteWebhook"]
     );
     assert_eq!(observed(ctx, name).await, None);
