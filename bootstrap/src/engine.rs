@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// How many AWS operations run at once (Lambda's control plane allows ~15 requests/s).
 pub const CONCURRENCY: usize = 12;
+/// Reads are cheap and a whole environment is ~20 resources: observe them all at once.
+pub const OBSERVE_CONCURRENCY: usize = 32;
 
 pub type ObservedMap = BTreeMap<ResourceId, Option<Observed>>;
 
@@ -20,7 +22,7 @@ pub async fn observe_all(ctx: Ctx<'_>, ids: &[ResourceId]) -> Result<ObservedMap
             let observed = resources::observe(ctx, &id).await;
             (id, observed)
         })
-        .buffer_unordered(CONCURRENCY)
+        .buffer_unordered(OBSERVE_CONCURRENCY)
         .collect()
         .await;
     let mut map = BTreeMap::new();

@@ -223,7 +223,7 @@ pub async fn deploy(
         session
             .progress
             .line("no changes: everything is up to date");
-        return print_outputs(&session, config, &inputs).await;
+        return print_outputs(&session, config, &inputs, Some(&planned.observed)).await;
     }
     if output == Output::Text {
         print_plan(&session, config, &planned);
@@ -274,7 +274,7 @@ pub async fn deploy(
     if !config.notify_emails.is_empty() {
         session.progress.line("email subscriptions stay pending until each recipient confirms the message AWS sends them");
     }
-    print_outputs(&session, config, &inputs).await
+    print_outputs(&session, config, &inputs, None).await
 }
 
 /// `destroy`: remove everything the environment owns, then verify nothing is left.
@@ -410,10 +410,17 @@ async fn tagged_leftovers(session: &Session, env: &str) -> Vec<String> {
 /// `outputs`: what users wire into other systems.
 pub async fn outputs(config: &Config, region: Option<&str>, output: Output) -> Result<()> {
     let session = Session::connect(region, output).await?;
-    print_outputs(&session, config, &Inputs::default()).await
+    print_outputs(&session, config, &Inputs::default(), None).await
 }
 
-async fn print_outputs(session: &Session, config: &Config, inputs: &Inputs) -> Result<()> {
+/// Prints the outputs; `known` is a state read moments ago (a no-op deploy's), which saves
+/// reading the pipeline and the connection again.
+async fn print_outputs(
+    session: &Session,
+    config: &Config,
+    inputs: &Inputs,
+    known: Option<&engine::ObservedMap>,
+) -> Result<()> {
     let ctx = session.ctx(inputs);
     let n = config.env.names();
     let target = &session.target;
@@ -421,7 +428,13 @@ async fn print_outputs(session: &Session, config: &Config, inputs: &Inputs) -> R
         ResourceId::new(Kind::Pipeline, n.pipeline()),
         ResourceId::new(Kind::Connection, n.connection()),
     ];
-    let observed = engine::observe_all(ctx, &ids).await?;
+    let observed = match known {
+        Some(known) => ids
+            .iter()
+            .map(|id| (id.clone(), known.get(id).cloned().flatten()))
+            .collect(),
+        None => engine::observe_all(ctx, &ids).await?,
+    };
     let Some(Some(_pipeline)) = observed.get(&ids[0]) else {
         bail!(
             "environment `{}` is not deployed in account {} ({}): run `bootstrap deploy --env {}` first",

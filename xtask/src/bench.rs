@@ -42,10 +42,6 @@ impl Options {
                     options.warm = 3;
                 }
                 "--reuse-variants" => options.reuse_variants = true,
-                "--deploy" => bail!(
-                    "the deploy benchmark is not implemented yet; BENCHMARKS.md keeps its section \
-                     for it. Run `cargo xtask bench` for the Lambda figures"
-                ),
                 other => bail!(
                     "unknown bench option `{other}`; use --smoke (quick CI check, writes nothing) \
                      or --reuse-variants (skip rebuilding the comparison variants)"
@@ -445,8 +441,6 @@ mod tests {
     fn unknown_and_deploy_options_say_what_to_run_instead() {
         let err = Options::parse(&args(&["--fast"])).expect_err("unknown");
         assert!(err.to_string().contains("--smoke"), "{err}");
-        let err = Options::parse(&args(&["--deploy"])).expect_err("not implemented");
-        assert!(err.to_string().contains("not implemented"), "{err}");
     }
 
     #[test]

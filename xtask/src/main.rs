@@ -19,7 +19,8 @@ tasks:
   emulator    run the local AWS emulator until Ctrl-C and print the environment to use it
   demo        the whole flow on the local emulator: deploy, push, build, deploy, notify, destroy
   bench       Lambda cold start, invocation, memory and size vs targets and Node.js; writes
-              BENCHMARKS.md (`bench --smoke`: quick check that every benchmark runs, writes nothing)
+              BENCHMARKS.md (`bench --smoke`: quick check that every benchmark runs, writes nothing;
+              `bench --deploy [--smoke]`: bootstrap deploy/plan/destroy timings and API calls)
 ";
 
 fn main() -> Result<()> {
@@ -103,6 +104,7 @@ fn ci() -> Result<()> {
     sh("cargo", &["test", "--workspace", "--no-fail-fast"])?;
     step("benchmark smoke run (fails only if a benchmark cannot run)");
     bench::run(&["--smoke".to_owned()])?;
+    bench::run(&["--deploy".to_owned(), "--smoke".to_owned()])?;
     eprintln!("\nci passed in {:.0?}", started.elapsed());
     Ok(())
 }

@@ -62,23 +62,20 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         .map(str::to_owned)
         .unwrap_or_else(|| ctx.target.arn("ecr", &format!("repository/{name}")));
 
-    let tags: Tags = ecr
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
-        .await
+    // The three reads are independent: one round trip after DescribeRepositories, not three.
+    let (tags, lifecycle, repository_policy) = futures::join!(
+        ecr.list_tags_for_resource().resource_arn(&arn).send(),
+        ecr.get_lifecycle_policy().repository_name(name).send(),
+        ecr.get_repository_policy().repository_name(name).send(),
+    );
+    let tags: Tags = tags
         .context("reading the repository's tags")?
         .tags()
         .iter()
         .map(|t| (t.key().to_owned(), t.value().to_owned()))
         .collect();
 
-    let lifecycle_policy = match ecr
-        .get_lifecycle_policy()
-        .repository_name(name)
-        .send()
-        .await
-    {
+    let lifecycle_policy = match lifecycle {
         Ok(out) => parse_policy(out.lifecycle_policy_text(), "lifecycle policy")?,
         Err(err)
             if err
@@ -89,12 +86,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         }
         Err(err) => return Err(anyhow::Error::new(err).context("reading the lifecycle policy")),
     };
-    let repository_policy = match ecr
-        .get_repository_policy()
-        .repository_name(name)
-        .send()
-        .await
-    {
+    let repository_policy = match repository_policy {
         Ok(out) => parse_policy(out.policy_text(), "repository policy")?,
         Err(err)
             if err

@@ -26,11 +26,15 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         Some(doc) => parse_policy(doc).context("reading the role's trust policy")?,
         None => Value::Null,
     };
-    let mut policy_names = inline_policy_names(ctx, name).await?;
+    // The tags do not depend on the policies: read both at once.
+    let (policy_names, tags) = futures::join!(inline_policy_names(ctx, name), role_tags(ctx, name));
+    let mut policy_names = policy_names?;
     policy_names.sort();
+    // Ours is the one the desired state names; an older layout named it after the role.
     let ours = policy_names
         .iter()
-        .position(|p| p == name)
+        .position(|p| p == crate::desired::INLINE_POLICY_NAME)
+        .or_else(|| policy_names.iter().position(|p| p == name))
         .or(if policy_names.is_empty() {
             None
         } else {
@@ -62,7 +66,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
             ),
         );
     }
-    let tags = role_tags(ctx, name).await?;
+    let tags = tags?;
     let spec = RoleSpec {
         name: name.to_owned(),
         description: role.description().unwrap_or_default().to_owned(),
