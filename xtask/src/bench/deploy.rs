@@ -771,8 +771,8 @@ fn render(
     let _ = writeln!(
         out,
         "\nHow the bound is derived (sequential calls × {LATENCY_MS} ms):\n\
-         - observe phase depth (STS plus reading every resource, {} at a time \
-         (`engine::CONCURRENCY`); (plan at {LATENCY_MS} ms − plan at 0 ms) / {LATENCY_MS} ms): \
+         - observe phase depth (STS plus reading every resource, up to {} at a time \
+         (`engine::OBSERVE_CONCURRENCY`); (plan at {LATENCY_MS} ms − plan at 0 ms) / {LATENCY_MS} ms): \
          {} with nothing deployed, {} once deployed; the outputs a \
          deploy prints at the end: {} (no-op deploy minus plan, same method);\n\
          - sequential calls per resource's create step (its `done` time at {LATENCY_MS} ms / \
@@ -781,7 +781,7 @@ fn render(
          - fresh deploy: {} + {} + {} = {} calls;\n\
          - destroy: observe {} + one wave per kind (first `deleting` to last `deleted`, 0.1 s \
          progress clock): {} + the verifying re-read {}.",
-        bootstrap::engine::CONCURRENCY,
+        bootstrap::engine::OBSERVE_CONCURRENCY,
         bound.empty_observe_depth,
         bound.observe_depth,
         bound.outputs_depth,
@@ -837,15 +837,15 @@ fn render(
 /// What the figures showed when this benchmark was written (2026-11-27), and why.
 const NOTES: &str = "
 Why (found with this benchmark on 2026-11-27; recheck when the figures move):
-- Reading a converged environment is bounded by throughput, not by chains: about 56 reads, 12
-  at a time, is 5 rounds whatever each resource's depth. Running the S3 bucket's seven
-  configuration reads at once (they were one after another) took plan from 976 ms to 769 ms;
-  the same for the IAM role (tags beside the policies) and the ECR repository (tags, lifecycle
-  and repository policy at once) changed nothing measurable.
-- The no-op deploy is plan plus the outputs it prints, which read the pipeline and its
-  neighbours again (3 rounds). Printing the outputs from what the plan already read, or reading
-  more than 12 at a time during observe only, would bring it under 1 s; neither is in a
-  resource module, so both are left to the bootstrap.
+- Reading a converged environment was bounded by throughput, not by chains: about 56 reads,
+  12 resources at a time, was 5 rounds whatever each resource's depth. Running the S3 bucket's
+  seven configuration reads at once (they were one after another) took plan from 976 ms to
+  769 ms; the same for the IAM role (tags beside the policies) and the ECR repository (tags,
+  lifecycle and repository policy at once) changed nothing measurable.
+- The no-op deploy was plan plus the outputs it prints, which read the pipeline and its
+  neighbours again (3 rounds): 1025 ms. Observing every resource at once
+  (`engine::OBSERVE_CONCURRENCY`, 32; applies stay at 12) and printing a no-op deploy's outputs
+  from what its plan already read brought it to about 650 ms and plan to about 540 ms.
 - The fresh deploy's critical path is the S3 bucket: CreateBucket and seven configuration
   writes one after another (8 calls). They stay sequential on purpose: S3 answers concurrent
   configuration writes on one bucket with `OperationAborted` (409).
