@@ -475,7 +475,8 @@ const COMMIT_B: &str = "fedcba9876543210fedcba9876543210fedcba98";
 const FAKE_AWS: &str = r#"#!/usr/bin/env bash
 set -eu
 state=__STATE__
-{ printf 'aws'; printf ' %s' "$@"; printf '\n'; } >> "$state/calls.log"
+# One write per call: `aws ... | docker login` runs both at once, and separate writes interleave.
+line=aws; for arg in "$@"; do line="$line $arg"; done; printf '%s\n' "$line" >> "$state/calls.log"
 case "${1:-} ${2:-}" in
   "ecr get-login-password") echo fake-ecr-password ;;
   "ecr describe-images")
@@ -498,7 +499,8 @@ esac
 const FAKE_DOCKER: &str = r#"#!/usr/bin/env bash
 set -eu
 state=__STATE__
-{ printf 'docker'; printf ' %s' "$@"; printf '\n'; } >> "$state/calls.log"
+# One write per call: `aws ... | docker login` runs both at once, and separate writes interleave.
+line=docker; for arg in "$@"; do line="$line $arg"; done; printf '%s\n' "$line" >> "$state/calls.log"
 command=${1:-}
 shift || true
 case "$command" in
