@@ -300,11 +300,7 @@ async fn destroy_removes_buckets_full_of_versions_and_repositories_full_of_image
     let cli = setup("data", &emulator);
     assert_code(&deploy(&cli), 0);
     let config = emulator.sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = testkit::s3_client(&config);
     let bucket = format!("artifacts-{}-dev", testkit::ACCOUNT_ID);
     for i in 0..150 {
         let key = format!("pipeline-dev/SourceOutp/object-{i}");

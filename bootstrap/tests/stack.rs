@@ -14,11 +14,7 @@ async fn deploy_noop_drift_and_destroy() {
     let emulator = Emulator::start().expect("emulator");
     let cli = setup("lifecycle", &emulator);
     let config = emulator.sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = testkit::s3_client(&config);
     let ecr = aws_sdk_ecr::Client::new(&config);
     let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
     let bucket = format!("artifacts-{}-dev", testkit::ACCOUNT_ID);

@@ -182,11 +182,7 @@ struct Clients {
 impl Clients {
     fn new(sdk: &aws_config::SdkConfig) -> Self {
         Self {
-            s3: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(sdk)
-                    .force_path_style(true)
-                    .build(),
-            ),
+            s3: testkit::s3_client(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
             codepipeline: aws_sdk_codepipeline::Client::new(sdk),

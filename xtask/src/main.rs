@@ -1,7 +1,8 @@
-//! Project automation: `cargo xtask <task>` (setup, ci, dist, emulator, demo, bench).
+//! Project automation: `cargo xtask <task>` (setup, ci, deny, dist, emulator, demo, bench).
 
 mod bench;
 mod demo;
+mod deny;
 mod setup;
 
 use anyhow::{Context, Result, bail};
@@ -13,7 +14,9 @@ usage: cargo xtask <task>
 
 tasks:
   setup       create .venv with the pinned emulator and build tools (idempotent)
-  ci          everything CI checks: fmt, clippy -D warnings, Lambda zips, all tests
+  ci          everything CI checks: fmt, clippy -D warnings, deny, Lambda zips, all tests
+  deny        cargo-deny (pinned, installed into .tools): licenses, bans, duplicates and sources
+              per deny.toml; RustSec advisories where the database can be fetched
   dist        build the Lambda zips with cargo lambda (target/lambda/<fn>/bootstrap.zip);
               `dist --arm64` builds for Graviton instead
   emulator    run the local AWS emulator until Ctrl-C and print the environment to use it
@@ -33,6 +36,7 @@ fn main() -> Result<()> {
     match task.as_str() {
         "setup" => setup::run(),
         "ci" => ci(),
+        "deny" => deny::run(),
         "dist" => dist(rest.iter().any(|a| a == "--arm64")),
         "emulator" => emulator(),
         "demo" => demo::run(),
@@ -52,12 +56,17 @@ pub fn root() -> PathBuf {
     testkit::workspace_root()
 }
 
-/// PATH with the project venv first, so `cargo lambda`, zig and pytest resolve to the pinned ones.
+/// PATH with the project's pinned tools first (`.tools/bin`, then the venv), so `cargo deny`,
+/// `cargo fuzz`, `cargo lambda`, zig and pytest resolve to the pinned ones.
 pub fn venv_path() -> String {
-    let venv_bin = root().join(".venv/bin");
+    let pinned = format!(
+        "{}:{}",
+        setup::tools_bin().display(),
+        root().join(".venv/bin").display()
+    );
     match std::env::var("PATH") {
-        Ok(path) => format!("{}:{path}", venv_bin.display()),
-        Err(_) => venv_bin.display().to_string(),
+        Ok(path) => format!("{pinned}:{path}"),
+        Err(_) => pinned,
     }
 }
 
@@ -95,6 +104,7 @@ fn ci() -> Result<()> {
             "warnings",
         ],
     )?;
+    deny::run()?;
     dist(false)?;
     let python = root().join(".venv/bin/python");
     sh(

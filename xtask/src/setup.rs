@@ -35,3 +35,33 @@ pub fn run() -> Result<()> {
     std::fs::write(&stamp, wanted)?;
     Ok(())
 }
+
+/// Cargo subcommands the tasks need, pinned, installed into `.tools/` (not the user's
+/// `~/.cargo/bin`) on first use.
+pub const CARGO_DENY: (&str, &str) = ("cargo-deny", "0.20.2");
+pub const CARGO_FUZZ: (&str, &str) = ("cargo-fuzz", "0.13.2");
+
+/// Installs the pinned `tool` into `.tools/bin` unless that version is already there.
+pub fn cargo_tool((name, version): (&str, &str)) -> Result<()> {
+    let binary = tools_bin().join(name);
+    let installed = std::process::Command::new(&binary)
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(version));
+    if installed {
+        return Ok(());
+    }
+    step(&format!(
+        "installing {name} {version} into .tools (once; a few minutes on two cores)"
+    ));
+    let spec = format!("{name}@{version}");
+    sh(
+        "cargo",
+        &["install", "--locked", "--quiet", "--root", ".tools", &spec],
+    )
+}
+
+/// Where [`cargo_tool`] installs; first on the PATH the tasks use.
+pub fn tools_bin() -> std::path::PathBuf {
+    root().join(".tools/bin")
+}

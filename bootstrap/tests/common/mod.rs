@@ -136,11 +136,7 @@ pub fn changed(plan: &Value) -> Vec<(String, String, Vec<String>)> {
 /// Everything in the emulator's account that a deploy could have created, as `kind name` lines.
 pub async fn inventory(emulator: &Emulator) -> Vec<String> {
     let config = emulator.sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = testkit::s3_client(&config);
     let mut found = Vec::new();
     for b in s3.list_buckets().send().await.expect("buckets").buckets() {
         found.push(format!("bucket {}", b.name().unwrap_or_default()));

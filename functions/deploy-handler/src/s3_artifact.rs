@@ -506,7 +506,7 @@ mod tests {
     /// Recomputes the SigV4 signature by hand: S3 accepts only a path encoded once, unnormalized.
     #[test]
     fn signature_matches_an_independent_sigv4_computation() {
-        use hmac::{Hmac, Mac};
+        use hmac::{Hmac, KeyInit, Mac};
         use sha2::{Digest, Sha256};
         let hmac = |key: &[u8], data: &str| {
             let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_eventbridge::error::ProvideErrorMetadata as _;
 use bytes::Bytes;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use hyper::{Method, Uri};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -97,8 +97,8 @@ impl TargetError {
 /// `sha256=<hex>` over the exact bytes sent.
 pub fn signature(secret: &[u8], body: &[u8]) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC-SHA256 accepts any key length");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
+        .expect("HMAC-SHA256 accepts any key length");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }

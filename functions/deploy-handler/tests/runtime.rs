@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -26,7 +26,7 @@ struct Harness {
     emu: Emulator,
     rt: RuntimeApi,
     process: LambdaProcess,
-    s3: aws_sdk_s3::Client,
+    s3: testkit::aws_sdk_s3::Client,
     init_ms: u128,
 }
 
@@ -34,11 +34,7 @@ impl Harness {
     async fn start(extra_env: &[(&str, &str)]) -> Self {
         let emu = Emulator::start().expect("the local AWS emulator starts");
         let config = emu.sdk_config().await;
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&config)
-                .force_path_style(true)
-                .build(),
-        );
+        let s3 = testkit::s3_client(&config);
         s3.create_bucket()
             .bucket(BUCKET)
             .send()
@@ -434,7 +430,7 @@ fn verify(secret: &[u8], body: &[u8], header: Option<&str>) -> bool {
     let Ok(expected) = hex::decode(hex_mac) else {
         return false;
     };
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).unwrap();
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret).unwrap();
     mac.update(body);
     mac.verify_slice(&expected).is_ok()
 }

@@ -3,7 +3,7 @@
 //! evaluated the way CodePipeline evaluates them before it starts an execution.
 
 use anyhow::{Result, bail};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 

@@ -364,11 +364,7 @@ fn fill_bucket(emulator: &Emulator, env: &str, versions: usize) -> Result<()> {
         .build()?;
     runtime.block_on(async {
         let config = emulator.sdk_config().await;
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&config)
-                .force_path_style(true)
-                .build(),
-        );
+        let s3 = testkit::s3_client(&config);
         let mut workers = tokio::task::JoinSet::new();
         const WORKERS: usize = 16;
         for worker in 0..WORKERS {

@@ -37,11 +37,7 @@ impl Fixture {
             "starting the local AWS emulator failed: run `cargo xtask setup` and check .venv",
         )?;
         let config = emulator.sdk_config().await;
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&config)
-                .force_path_style(true)
-                .build(),
-        );
+        let s3 = testkit::s3_client(&config);
         s3.create_bucket()
             .bucket(BUCKET)
             .send()
