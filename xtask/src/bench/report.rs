@@ -257,6 +257,15 @@ impl Report {
              setting changed by environment (the command column), measured on {machine} by `{}`.\n",
             self.command
         );
+        if self.command.contains("--reuse-variants") {
+            let _ = writeln!(
+                out,
+                "With `--reuse-variants` the variant zips are those of the last full run, built \
+                 before the dependency changes under \"Findings by hand\": their times are \
+                 measured now, their sizes are older than the shipped figures above. A run \
+                 without it rebuilds them (25-30 minutes).\n"
+            );
+        }
         let _ = writeln!(
             out,
             "| variant | function | zip | unzipped | init median | init p90 | first invocation | warm | peak RSS |\n\
@@ -411,36 +420,26 @@ variants table it costs up to about a millisecond on init, first invocation and 
 use against 3 and "s": the functions mostly wait on I/O. Every variant meets the time targets
 and size is the target at risk, so `[profile.release]` keeps "z".
 
-**What makes the deploy-handler big** (`CARGO_PROFILE_RELEASE_OPT_LEVEL=z
+**What made the deploy-handler big** (at 3.69 MB; `CARGO_PROFILE_RELEASE_OPT_LEVEL=z
 CARGO_PROFILE_RELEASE_STRIP=false cargo build --release -p deploy-handler`, then
 `nm --print-size --size-sort -C target/release/deploy-handler` summed by crate, 5.47 MB of
-symbols): `crc_fast` 709 KB (13 %: lookup tables for every CRC-32/CRC-64 variant, reached
-through aws-smithy-checksums, S3's flexible checksums; tables compress badly), `h2` 257 KB
-(HTTP/2 in the SDK's HTTP client), `rustls` 213 KB, `aws_config` 203 KB plus `aws_sdk_ssooidc`
-77 KB, `aws_sdk_sts` 72 KB and `aws_sdk_sso` 44 KB (the default credential chain),
-`aws_sdk_s3` 137 KB, `regex_automata` + `regex_syntax` 136 KB (tracing-subscriber's
-env-filter). The event-notifier has no S3 client, which is most of the 0.96 MB difference.
+symbols): `crc_fast` 709 KB (lookup tables for every CRC-32/CRC-64 variant, reached through
+aws-sdk-s3's flexible checksums), `h2` 257 KB, `rustls` 213 KB, `aws_config` 203 KB plus
+`aws_sdk_ssooidc` 77 KB, `aws_sdk_sts` 72 KB and `aws_sdk_sso` 44 KB (the default credential
+chain), `aws_sdk_s3` 137 KB, `regex_automata` + `regex_syntax` 136 KB (tracing-subscriber's
+env-filter).
 
-**Tried in a scratch copy of the workspace** (opt-level "z", `cargo lambda build --release`):
+**What was done about it**, zip sizes at opt-level "z":
 
 | change | deploy-handler zip | event-notifier zip |
 | --- | --- | --- |
-| none (this repository) | 3.69 MB | 2.73 MB |
-| `rust-version = "1.95"` and `cargo update -p aws-sdk-s3 -p aws-sdk-codepipeline -p aws-sdk-eventbridge -p aws-sdk-secretsmanager -p aws-sdk-sns` | 3.73 MB | 2.75 MB |
-| the above, and aws-config without the `sso` and `credentials-process` features | 3.57 MB | 2.59 MB |
+| with aws-sdk-s3 | 3.69 MB | 2.73 MB |
+| the artifact read by a SigV4-signed GET (aws-sigv4 and the existing hyper client) | 2.93 MB | 2.69 MB |
+| `rust-version = "1.95"`: every SDK crate on one smithy generation (it was two: aws-smithy-http 0.63 and 0.64, json, observability, schema, query, xml, eventstream), and the functions' aws-config without `sso` and `credentials-process` (Lambda gives credentials through the environment; the bootstrap CLI keeps both) | 2.80 MB | 2.56 MB |
 
-`cargo tree -d` shows two generations of the smithy crates (aws-smithy-http 0.63 and 0.64,
-aws-smithy-json 0.62 and 0.65, observability, schema, checksums, eventstream): the lock keeps
-the service crates at versions resolved under `rust-version = "1.94"`, while the current SDK
-asks for 1.94.1. Unifying them removes the duplicates but the newer service crates are larger,
-so it saves nothing. Dropping SSO and `credential_process` support from the functions saves
-0.16 MB on each zip (Lambda gives credentials through the environment; the bootstrap CLI
-still needs SSO, so this means a separate aws-config declaration for the functions). Even so
-the deploy-handler stays above 3.5 MB: what remains is the S3 client with its checksum tables
-(about 0.85 MB unstripped for aws-sdk-s3, aws-smithy-checksums and crc-fast). Reaching the
-target needs one of: reading the artifact with a SigV4-signed GET (aws-sigv4 and the existing
-hyper client) instead of aws-sdk-s3, or a crc-fast build limited to the CRCs S3 uses. Neither
-is a profile setting; both are recorded here rather than done.
+`cargo xtask deny` (deny.toml) fails on duplicate crate versions, so a second generation of
+the SDK's runtime crates cannot come back unnoticed, and it bans aws-sdk-s3 from the
+functions.
 "#;
 
 #[cfg(test)]
