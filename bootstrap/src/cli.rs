@@ -136,6 +136,10 @@ pub struct Inputs {
     /// Secrets Manager secret ARN holding the deployment webhook's HMAC secret.
     #[arg(long, env = "BOOTSTRAP_DEPLOY_WEBHOOK_SECRET_ARN")]
     pub deploy_webhook_secret_arn: Option<String>,
+    /// ARN of a customer managed KMS key that encrypts the notification topic at rest (default:
+    /// unencrypted); its key policy must let events.amazonaws.com use it (README: Encryption).
+    #[arg(long, env = "BOOTSTRAP_TOPIC_KMS_KEY")]
+    pub topic_kms_key: Option<String>,
     /// Memory of both functions in MB (default 128).
     #[arg(long, env = "BOOTSTRAP_LAMBDA_MEMORY_MB")]
     pub lambda_memory_mb: Option<i32>,
@@ -169,6 +173,7 @@ impl From<Inputs> for Layer {
             log_retention_days: i.log_retention_days,
             deploy_webhook_url: i.deploy_webhook_url,
             deploy_webhook_secret_arn: i.deploy_webhook_secret_arn,
+            topic_kms_key: i.topic_kms_key,
             lambda_memory_mb: i.lambda_memory_mb,
             deploy_timeout_seconds: i.deploy_timeout_seconds,
             build_timeout_minutes: i.build_timeout_minutes,

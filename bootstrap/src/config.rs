@@ -51,6 +51,7 @@ pub struct Layer {
     pub log_retention_days: Option<i32>,
     pub deploy_webhook_url: Option<String>,
     pub deploy_webhook_secret_arn: Option<String>,
+    pub topic_kms_key: Option<String>,
     pub lambda_memory_mb: Option<i32>,
     pub deploy_timeout_seconds: Option<i32>,
     pub build_timeout_minutes: Option<i32>,
@@ -77,6 +78,8 @@ pub struct Config {
     pub log_retention_days: i32,
     pub deploy_webhook_url: Option<String>,
     pub deploy_webhook_secret_arn: Option<String>,
+    /// Customer managed KMS key (ARN) encrypting the notification topic; `None` = unencrypted.
+    pub topic_kms_key: Option<String>,
     pub lambda_memory_mb: i32,
     pub deploy_timeout_seconds: i32,
     pub build_timeout_minutes: i32,
@@ -211,6 +214,10 @@ pub fn resolve(given: Layer, file: Layer, need: Need) -> Result<Config> {
     if let Some(arn) = connection_arn.as_deref().filter(|arn| !is_connection(arn)) {
         bail!("--connection-arn `{arn}` is not a CodeStar/CodeConnections connection ARN");
     }
+    let topic_kms_key = pick(given.topic_kms_key, file.topic_kms_key);
+    if let Some(key) = &topic_kms_key {
+        kms_key_region(key)?;
+    }
     Ok(Config {
         env,
         region: pick(given.region, file.region),
@@ -236,10 +243,58 @@ pub fn resolve(given: Layer, file: Layer, need: Need) -> Result<Config> {
             given.deploy_webhook_secret_arn,
             file.deploy_webhook_secret_arn,
         ),
+        topic_kms_key,
         lambda_memory_mb,
         deploy_timeout_seconds,
         build_timeout_minutes,
     })
+}
+
+impl Config {
+    /// Checks what needs the account and region, known only once connected; before any call
+    /// that changes anything.
+    pub fn check_target(&self, target: &crate::aws::Target) -> Result<()> {
+        if let Some(key) = &self.topic_kms_key {
+            let region = kms_key_region(key)?;
+            if region != target.region {
+                bail!(
+                    "--topic-kms-key `{key}` is in {region}, but the stack is in {}; SNS uses \
+                     keys of its own region only: create the key in {} or deploy to {region}",
+                    target.region,
+                    target.region
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The region of a KMS key ARN (`arn:PARTITION:kms:REGION:ACCOUNT:key/KEY-ID`). Aliases are
+/// refused: IAM grants KMS use by key ARN, so the event-notifier's policy needs the key itself.
+fn kms_key_region(raw: &str) -> Result<&str> {
+    let fix = "give the ARN of a customer managed key, arn:aws:kms:REGION:ACCOUNT:key/KEY-ID, \
+               whose key policy lets events.amazonaws.com and the account use it (README: Encryption)";
+    if raw.contains("alias/") {
+        bail!(
+            "--topic-kms-key `{raw}` is an alias; {fix}. The AWS managed key alias/aws/sns cannot \
+             be used: EventBridge cannot publish to a topic it encrypts"
+        );
+    }
+    let parts: Vec<&str> = raw.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", partition, "kms", region, account, resource]
+            if !partition.is_empty()
+                && !region.is_empty()
+                && account.len() == 12
+                && account.chars().all(|c| c.is_ascii_digit())
+                && resource
+                    .strip_prefix("key/")
+                    .is_some_and(|id| !id.is_empty() && !id.contains('/')) =>
+        {
+            Ok(region)
+        }
+        _ => bail!("--topic-kms-key `{raw}` is not a KMS key ARN; {fix}"),
+    }
 }
 
 fn parse_repo(raw: &str) -> Result<(String, String)> {
@@ -359,6 +414,27 @@ mod tests {
                 },
                 "plain branch",
             ),
+            (
+                Layer {
+                    topic_kms_key: Some("alias/aws/sns".into()),
+                    ..layer("dev")
+                },
+                "EventBridge cannot publish",
+            ),
+            (
+                Layer {
+                    topic_kms_key: Some("arn:aws:kms:us-east-1:123456789012:alias/team".into()),
+                    ..layer("dev")
+                },
+                "is an alias",
+            ),
+            (
+                Layer {
+                    topic_kms_key: Some("1234abcd-12ab-34cd-56ef-1234567890ab".into()),
+                    ..layer("dev")
+                },
+                "arn:aws:kms:REGION:ACCOUNT:key/KEY-ID",
+            ),
         ];
         for (given, expected) in cases {
             let err = resolve(given, Layer::default(), Need::Everything)
@@ -381,6 +457,34 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("--github-repo"), "{err}");
+    }
+
+    #[test]
+    fn a_topic_key_must_be_a_key_arn_in_the_stack_region() {
+        let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let config = resolve(
+            Layer {
+                topic_kms_key: Some(key.into()),
+                ..layer("dev")
+            },
+            Layer::default(),
+            Need::Everything,
+        )
+        .unwrap();
+        assert_eq!(config.topic_kms_key.as_deref(), Some(key));
+        let target = |region: &str| crate::aws::Target {
+            account_id: "123456789012".into(),
+            region: region.into(),
+        };
+        config.check_target(&target("eu-west-1")).unwrap();
+        let err = config
+            .check_target(&target("us-east-1"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is in eu-west-1") && err.contains("us-east-1"),
+            "{err}"
+        );
     }
 
     #[test]

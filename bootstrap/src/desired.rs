@@ -177,7 +177,7 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
             n.event_notifier_role(),
             "lambda.amazonaws.com",
             "event-notifier reads failure details and publishes notifications",
-            policies::event_notifier_role(&arns),
+            policies::event_notifier_role(&arns, config.topic_kms_key.as_deref()),
         ),
     ];
     for (name, service, description, policy) in roles {
@@ -265,9 +265,9 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
         Spec::Topic(TopicSpec {
             name: n.notification_topic(),
             policy: policies::topic(&arns, target),
-            // EventBridge cannot publish to a topic encrypted with the AWS managed key
-            // (alias/aws/sns), and the FAILED rule publishes directly; see README "Encryption".
-            kms_key_id: None,
+            // Only a customer managed key: EventBridge cannot publish to a topic encrypted with
+            // the AWS managed key (alias/aws/sns), and the FAILED rule publishes directly.
+            kms_key_id: config.topic_kms_key.clone(),
             subscriptions,
             tags: tags.clone(),
         }),
@@ -773,6 +773,32 @@ mod tests {
                     "x86_64"
                 };
                 assert_eq!(f.architecture, expected);
+            }
+        }
+    }
+
+    #[test]
+    fn a_topic_key_encrypts_the_topic_and_only_the_notifier_may_use_it() {
+        let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let mut with_key = config("github-webhook");
+        with_key.topic_kms_key = Some(key.into());
+        for (config, expected) in [(config("github-webhook"), None), (with_key, Some(key))] {
+            for want in build(&config, &target(), &zips(), &Late::default()) {
+                match &want.spec {
+                    Spec::Topic(topic) => assert_eq!(topic.kms_key_id.as_deref(), expected),
+                    Spec::Role(role) => {
+                        let kms: Vec<_> = statements(&role.inline_policy)
+                            .into_iter()
+                            .filter(|s| s["Action"].to_string().contains("kms:"))
+                            .collect();
+                        let may_use = expected.is_some() && role.name.starts_with("event-notifier");
+                        assert_eq!(kms.len(), usize::from(may_use), "{}", role.name);
+                        if let Some(statement) = kms.first() {
+                            assert_eq!(statement["Resource"], json!([key]));
+                        }
+                    }
+                    _ => {}
+                }
             }
         }
     }

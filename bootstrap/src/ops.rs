@@ -76,6 +76,7 @@ pub struct Planned {
 }
 
 async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<Planned> {
+    config.check_target(&session.target)?;
     let zips = Zips {
         deploy_handler: artifacts::read(&config.artifacts_dir, "deploy-handler")?,
         event_notifier: artifacts::read(&config.artifacts_dir, "event-notifier")?,

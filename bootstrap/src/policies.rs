@@ -189,8 +189,8 @@ pub fn deploy_handler_role(
     document(statements)
 }
 
-pub fn event_notifier_role(arns: &Arns) -> Value {
-    document(vec![
+pub fn event_notifier_role(arns: &Arns, topic_kms_key: Option<&str>) -> Value {
+    let mut statements = vec![
         log_write("WriteFunctionLogs", &arns.event_notifier_log_group),
         statement(
             "PublishNotifications",
@@ -205,7 +205,16 @@ pub fn event_notifier_role(arns: &Arns) -> Value {
             ],
             vec![arns.pipeline.clone()],
         ),
-    ])
+    ];
+    if let Some(key) = topic_kms_key {
+        // Publishing to an encrypted topic makes SNS generate and use a data key as the caller.
+        statements.push(statement(
+            "UseTopicKey",
+            &["kms:GenerateDataKey", "kms:Decrypt"],
+            vec![key.to_owned()],
+        ));
+    }
+    document(statements)
 }
 
 /// Bucket policy: TLS only, and the pipeline and build roles get exactly the object calls they make.

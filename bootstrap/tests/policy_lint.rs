@@ -53,6 +53,10 @@ fn parliament_finds_nothing_unaccepted_in_any_role_policy() {
             deploy_webhook_secret_arn: Some(
                 "arn:aws:secretsmanager:us-east-1:123456789012:secret:hook-AbCdEf".into(),
             ),
+            topic_kms_key: Some(
+                "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+                    .into(),
+            ),
             ..Layer::default()
         };
         let config = resolve(given, Layer::default(), Need::Everything).expect("config");

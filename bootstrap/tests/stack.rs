@@ -259,6 +259,33 @@ async fn bad_input_is_named_and_touches_nothing() {
             vec!["deploy", "--env", "dev", "--github-repo", "octo/app"],
             "--yes",
         ),
+        (
+            vec![
+                "deploy",
+                "--env",
+                "dev",
+                "--github-repo",
+                "octo/app",
+                "--topic-kms-key",
+                "alias/aws/sns",
+                "--yes",
+            ],
+            "EventBridge cannot publish",
+        ),
+        (
+            // A key of another region is caught once the region is known, before any change.
+            vec![
+                "deploy",
+                "--env",
+                "dev",
+                "--github-repo",
+                "octo/app",
+                "--topic-kms-key",
+                "arn:aws:kms:ap-south-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                "--yes",
+            ],
+            "SNS uses keys of its own region only",
+        ),
     ];
     for (args, expected) in cases {
         let output = cli.run(&args);
@@ -532,4 +559,63 @@ async fn switching_source_modes_converges_and_removes_the_old_trigger() {
     assert_eq!(code, 0, "{:?}", changed(&plan));
     assert_code(&cli.run_env_only(&["destroy", "--env", "dev", "--yes"]), 0);
     assert!(common::inventory(&emulator).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_topic_key_encrypts_the_topic_and_taking_it_away_converges() {
+    const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("topic-key", &emulator);
+    let config = emulator.sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let iam = aws_sdk_iam::Client::new(&config);
+    let topic_arn = format!(
+        "arn:aws:sns:{}:{}:notifications-dev",
+        testkit::REGION,
+        testkit::ACCOUNT_ID
+    );
+    let observe = || async {
+        let attributes = sns
+            .get_topic_attributes()
+            .topic_arn(&topic_arn)
+            .send()
+            .await
+            .expect("topic")
+            .attributes
+            .unwrap_or_default();
+        let policy = iam
+            .get_role_policy()
+            .role_name("event-notifier-role-dev")
+            .policy_name("permissions")
+            .send()
+            .await
+            .expect("notifier role policy")
+            .policy_document;
+        let policy =
+            bootstrap::resources::util::percent_decode(&policy).expect("IAM policy encoding");
+        (
+            attributes
+                .get("KmsMasterKeyId")
+                .cloned()
+                .filter(|key| !key.is_empty()),
+            policy.contains("kms:GenerateDataKey") && policy.contains(KEY),
+        )
+    };
+    let deploy = |extra: &[&str]| {
+        let mut args = vec![
+            "deploy",
+            "--env",
+            "dev",
+            "--github-repo",
+            "octo/app",
+            "--yes",
+        ];
+        args.extend(extra);
+        cli.run(&args)
+    };
+    assert_code(&deploy(&["--topic-kms-key", KEY]), 0);
+    assert_eq!(observe().await, (Some(KEY.to_owned()), true));
+    assert_code(&deploy(&[]), 0);
+    assert_eq!(observe().await, (None, false));
+    assert_code(&cli.run_env_only(&["destroy", "--env", "dev", "--yes"]), 0);
 }
