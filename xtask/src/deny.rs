@@ -1,7 +1,7 @@
 //! `cargo xtask deny`: the dependency policy in deny.toml (licenses, bans, duplicates,
 //! sources), plus RustSec advisories where their database can be fetched.
 
-use crate::{root, setup, sh, step, venv_path};
+use crate::{root, setup, sh, step, pinned_tools_path};
 use anyhow::{Context, Result};
 use std::process::Command;
 
@@ -19,22 +19,24 @@ fn advisories() -> Result<()> {
     let fetch = Command::new("cargo")
         .args(["deny", "fetch", "db"])
         .current_dir(root())
-        .env("PATH", venv_path())
+        .env("PATH", pinned_tools_path())
         .output()
         .context("starting cargo deny fetch")?;
-    let log = String::from_utf8_lossy(&fetch.stderr);
-    // cargo-deny logs a failed fetch at ERROR level and may still exit 0.
-    let failure = log.lines().find(|line| line.contains("[ERROR]"));
-    match (fetch.status.success(), failure) {
-        (true, None) => sh("cargo", &["deny", "check", "--disable-fetch", "advisories"]),
-        (_, reason) => {
-            let reason = reason.unwrap_or("cargo deny fetch failed").trim();
-            eprintln!(
-                "advisories: SKIPPED, the advisory database could not be fetched on this \
-                 machine:\n  {reason}\n  Run `cargo xtask deny` where the network reaches it; \
-                 licenses, bans and sources were checked above."
-            );
-            Ok(())
-        }
+    if fetch.status.success() {
+        return sh("cargo", &["deny", "check", "--disable-fetch", "advisories"]);
     }
+    // The reason is in cargo-deny's log only: its ERROR line, else its last line.
+    let log = String::from_utf8_lossy(&fetch.stderr);
+    let reason = log
+        .lines()
+        .find(|line| line.contains("[ERROR]"))
+        .or_else(|| log.lines().last())
+        .unwrap_or("cargo deny fetch db failed")
+        .trim();
+    eprintln!(
+        "advisories: SKIPPED, the advisory database could not be fetched on this machine:\n  \
+         {reason}\n  Run `cargo xtask deny` where the network reaches it; licenses, bans and \
+         sources were checked above."
+    );
+    Ok(())
 }

@@ -64,7 +64,7 @@ pub fn root() -> PathBuf {
 
 /// PATH with the project's pinned tools first (`.tools/bin`, then the venv), so `cargo deny`,
 /// `cargo fuzz`, `cargo lambda`, zig and pytest resolve to the pinned ones.
-pub fn venv_path() -> String {
+pub fn pinned_tools_path() -> String {
     let pinned = format!(
         "{}:{}",
         setup::tools_bin().display(),
@@ -82,7 +82,7 @@ pub fn sh(program: &str, args: &[&str]) -> Result<()> {
     let status = Command::new(program)
         .args(args)
         .current_dir(root())
-        .env("PATH", venv_path())
+        .env("PATH", pinned_tools_path())
         .status()
         .with_context(|| format!("starting {program}"))?;
     if !status.success() {

@@ -1,7 +1,7 @@
 //! Release builds of the Lambda zips in comparison variants (opt-level, aws-lc jitter entropy),
 //! each copied aside, and the `bootstrap` executables unpacked from them.
 
-use crate::{lambda_zip, root, venv_path};
+use crate::{lambda_zip, root, pinned_tools_path};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -98,7 +98,7 @@ pub fn build(variant: &Variant) -> Result<()> {
     command
         .args(&LAMBDA_BUILD[1..])
         .current_dir(root())
-        .env("PATH", venv_path());
+        .env("PATH", pinned_tools_path());
     let target_dir = if variant.jitter_entropy {
         command
             .env("AWS_LC_SYS_NO_JITTER_ENTROPY", "0")
