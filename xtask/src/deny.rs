@@ -1,7 +1,7 @@
 //! `cargo xtask deny`: the dependency policy in deny.toml (licenses, bans, duplicates,
 //! sources), plus RustSec advisories where their database can be fetched.
 
-use crate::{root, setup, sh, step, pinned_tools_path};
+use crate::{pinned_tools_path, root, setup, sh, step};
 use anyhow::{Context, Result};
 use std::process::Command;
 

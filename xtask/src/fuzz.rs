@@ -26,9 +26,14 @@ pub fn run(args: &[String]) -> Result<()> {
         match arg.as_str() {
             "--seconds" => {
                 let value = args.next().context(USAGE)?;
+                // libFuzzer reads 0 as "no limit".
                 seconds = value
                     .parse()
-                    .with_context(|| format!("--seconds takes a whole number, got {value:?}"))?;
+                    .ok()
+                    .filter(|&n: &u64| n > 0)
+                    .with_context(|| {
+                        format!("--seconds takes a whole number of seconds above 0, got {value:?}")
+                    })?;
             }
             "--keep" => keep = true,
             target if TARGETS.contains(&target) => targets.push(target),

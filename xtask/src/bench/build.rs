@@ -1,7 +1,7 @@
 //! Release builds of the Lambda zips in comparison variants (opt-level, aws-lc jitter entropy),
 //! each copied aside, and the `bootstrap` executables unpacked from them.
 
-use crate::{lambda_zip, root, pinned_tools_path};
+use crate::{lambda_zip, pinned_tools_path, root};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
