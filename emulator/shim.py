@@ -3,7 +3,7 @@
 
 The middleware adds what moto lacks for this product (CodePipeline webhooks,
 job results, action executions and pipeline state, CodeBuild UpdateProject,
-CodeStar connections / CodeConnections), corrects moto answers that would
+report groups and reports, CodeStar connections / CodeConnections), corrects moto answers that would
 make an AWS-correct client fail, records every AWS call, and injects faults
 (latency, throttling, IAM propagation delay, outage). See README.md.
 
@@ -36,6 +36,9 @@ from moto.awslambda.utils import get_backend as lambda_backend
 from moto.codebuild.models import codebuild_backends
 from moto.codepipeline.models import codepipeline_backends
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.resource_tagging import make_tag_matcher, match_resource_type
+from moto.iam.exceptions import NotFoundException as IAMNotFoundException
+from moto.iam.models import iam_backends
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -43,6 +46,15 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from werkzeug.serving import make_server
+
+# IAM enforcement for emulator-issued credentials; the logic lives in iam_eval.py next to this file.
+try:
+    import iam_eval  # `python emulator/shim.py` puts emulator/ on sys.path
+except ModuleNotFoundError as missing:  # imported from elsewhere
+    if missing.name != "iam_eval":
+        raise
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import iam_eval
 
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 DEFAULT_REGION = "us-east-1"
@@ -667,6 +679,10 @@ class ShimState:
         self.function_logging: dict[str, dict[str, Any]] = {}
         # (pipelineName, pipelineExecutionId) -> seeded answers
         self.executions: dict[tuple[str, str], dict[str, Any]] = {}
+        # CodeBuild report groups (moto has none): ARN -> ReportGroup as AWS answers it,
+        # and report-group ARN -> its reports, oldest first.
+        self.report_groups: dict[str, dict[str, Any]] = {}
+        self.reports: dict[str, list[dict[str, Any]]] = {}
 
 
 def configure_moto() -> None:
@@ -715,6 +731,311 @@ def require(params: dict[str, Any], name: str) -> Any:
     return value
 
 
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/(?:[^/]+/)*(?P<name>[^/]+)$")
+
+
+def role_arn_name(principal: Any) -> str | None:
+    """The role name when `principal` is the ARN of a role in this account, else None."""
+    match = ROLE_ARN.match(principal) if isinstance(principal, str) else None
+    return match.group("name") if match and match.group("account") == ACCOUNT_ID else None
+
+
+def policy_role_principals(document: Any) -> list[str]:
+    """The role ARNs a resource policy (JSON text or parsed) names as `AWS` principals."""
+    if isinstance(document, (bytes, str)):
+        try:
+            document = json.loads(document)
+        except ValueError:
+            return []
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list):
+        return []
+    roles: list[str] = []
+    for statement in statements:
+        for member in ("Principal", "NotPrincipal"):
+            principal = statement.get(member) if isinstance(statement, dict) else None
+            named = principal.get("AWS") if isinstance(principal, dict) else None
+            for arn in named if isinstance(named, list) else [named]:
+                if role_arn_name(arn):
+                    roles.append(arn)
+    return roles
+
+
+def sns_policy_attribute(req: AwsRequest) -> str | None:
+    """The `Policy` a CreateTopic (Attributes.entry.N.key/value) or SetTopicAttributes sets."""
+    params = req.params
+    if req.operation == "SetTopicAttributes":
+        return params.get("AttributeValue") if params.get("AttributeName") == "Policy" else None
+    for key, value in params.items():
+        match = re.fullmatch(r"Attributes\.entry\.(\d+)\.key", key)
+        if match and value == "Policy":
+            return params.get(f"Attributes.entry.{match.group(1)}.value")
+    return None
+
+
+def resource_policy_principals(req: AwsRequest) -> tuple[list[str], AwsError] | None:
+    """For a call setting a resource policy: the role ARNs it names as principals and the
+    error AWS answers while one of them is too new for the service to resolve."""
+    if req.service == "s3" and req.operation == "PutBucketPolicy":
+        # Source: hashicorp/terraform#4315 (retries MalformedPolicy caused by newly created principals).
+        return policy_role_principals(req.body), AwsError("MalformedPolicy", "Invalid principal in policy")
+    if req.service == "ecr" and req.operation == "SetRepositoryPolicy":
+        # Source: hashicorp/terraform-provider-aws#39064 (new IAM role in an ECR repository policy).
+        return policy_role_principals(req.params.get("policyText")), AwsError(
+            "InvalidParameterException", "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Principal not found'"
+        )
+    if req.service == "sns" and req.operation in ("CreateTopic", "SetTopicAttributes"):
+        # Source: hashicorp/terraform-provider-aws#26041 (principal SNS cannot resolve in a topic policy).
+        return policy_role_principals(sns_policy_attribute(req)), AwsError(
+            "InvalidParameter", "Invalid parameter: Policy Error: PrincipalNotFound"
+        )
+    if req.service == "lambda" and req.operation == "AddPermission":
+        # Source: Pocket/terraform-modules#1037 and aws-cloudformation/cloudformation-coverage-roadmap#1189.
+        principal = req.params.get("Principal")
+        return [principal] if role_arn_name(principal) else [], AwsError(
+            "InvalidParameterValueException", "The provided principal was invalid. Please check the principal and try again."
+        )
+    return None
+
+
+# --------------------------------------------------------------------------
+# Roles services cannot assume (always on, not a fault; README "Roles services cannot assume")
+# --------------------------------------------------------------------------
+
+# The condition keys each service puts in the request context when it assumes the role it was
+# handed. A trust-policy condition on any other key sees that key as absent, as IAM does.
+SERVICE_ASSUME_ROLE_KEYS: dict[str, tuple[str, ...]] = {
+    # CodeBuild User Guide, "Allow CodeBuild to interact with other AWS services"
+    # (https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html):
+    # the service role's trust policy is conditioned on aws:SourceAccount (the account) and
+    # aws:SourceArn (the project ARN, arn:aws:codebuild:REGION:ACCOUNT:project/NAME). (The 2023
+    # GitHub archive of that guide, awsdocs/aws-codebuild-user-guide setting-up.md, still shows
+    # the trust policy without a condition; the keys are the current page's.)
+    "codebuild.amazonaws.com": ("aws:SourceAccount", "aws:SourceArn"),
+    # CodePipeline User Guide, "Create the CodePipeline service role (CLI)"
+    # (https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-create-service-role-cli.html):
+    # the trust policy has no condition; no source keys are documented for the service role.
+    "codepipeline.amazonaws.com": (),
+    # Lambda Developer Guide, "Defining Lambda function permissions with an execution role"
+    # (https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html): the trust
+    # policy names lambda.amazonaws.com without a condition; no source keys are documented.
+    "lambda.amazonaws.com": (),
+}
+
+ASSUME_ROLE_ACTION = "sts:AssumeRole"
+_STRING_TESTS: dict[str, Callable[[str, str], bool]] = {
+    "stringequals": lambda value, pattern: value == pattern,
+    "stringequalsignorecase": lambda value, pattern: value.lower() == pattern.lower(),
+    "stringlike": lambda value, pattern: glob_matches(pattern, value),
+    "arnequals": lambda value, pattern: arn_matches(pattern, value),  # ArnEquals matches as ArnLike
+    "arnlike": lambda value, pattern: arn_matches(pattern, value),
+}
+_NEGATED_TESTS = {
+    "stringnotequals": "stringequals",
+    "stringnotequalsignorecase": "stringequalsignorecase",
+    "stringnotlike": "stringlike",
+    "arnnotequals": "arnequals",
+    "arnnotlike": "arnlike",
+}
+
+
+@dataclass
+class RoleHandover:
+    """A call handing a role to a service, which the service must be able to assume."""
+
+    principal: str  # the service principal, e.g. codebuild.amazonaws.com
+    role: str  # as given: an ARN, or (CodeBuild) a bare name
+    context: dict[str, str]  # condition key (lowercase) -> the value the service sends
+    error: AwsError  # AWS's answer when the service cannot assume the role
+
+
+def glob_matches(pattern: str, value: str) -> bool:
+    """IAM's `*` / `?` wildcards, case-sensitive."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.DOTALL) is not None
+
+
+def arn_matches(pattern: str, value: str) -> bool:
+    """ArnEquals/ArnLike: each of the six colon-separated parts matched on its own."""
+    pattern_parts, value_parts = pattern.split(":", 5), value.split(":", 5)
+    if len(pattern_parts) != 6 or len(value_parts) != 6:
+        return False
+    return all(glob_matches(p, v) for p, v in zip(pattern_parts, value_parts))
+
+
+def policy_strings(value: Any) -> list[str]:
+    """A condition or element value as strings (JSON booleans as IAM writes them)."""
+    items = value if isinstance(value, list) else [value]
+    return ["true" if item is True else "false" if item is False else str(item) for item in items]
+
+
+def condition_holds(condition: Any, context: dict[str, str]) -> tuple[bool, str | None]:
+    """Whether a statement's Condition holds for `context` (lowercase keys). The second value
+    names an operator this evaluator does not know (then the first is False)."""
+    if condition is None:
+        return True, None
+    if not isinstance(condition, dict):
+        return False, f"condition {condition!r} is not an object"
+    for operator, keys in condition.items():
+        if not isinstance(keys, dict):
+            return False, f"condition operator {operator} does not map keys to values"
+        name = str(operator)
+        qualifier, _, base = name.rpartition(":")
+        qualifier = qualifier.lower()
+        if qualifier not in ("", "foranyvalue", "forallvalues"):
+            return False, f"unknown condition operator {name}"
+        base = base.lower()
+        if_exists = base.endswith("ifexists")
+        if if_exists:
+            base = base[: -len("ifexists")]
+        for key, expected in keys.items():
+            value = context.get(str(key).lower())
+            patterns = policy_strings(expected)
+            if base == "null" and not if_exists:
+                holds = any((value is None) == (pattern.lower() == "true") for pattern in patterns)
+            elif base in _STRING_TESTS or base in _NEGATED_TESTS:
+                negated = base in _NEGATED_TESTS
+                if value is None:
+                    # An absent key matches nothing: positive tests fail, negated ones hold,
+                    # ...IfExists holds, ForAllValues holds on an empty set.
+                    holds = negated or if_exists or qualifier == "forallvalues"
+                    if qualifier == "foranyvalue":
+                        holds = if_exists
+                else:
+                    test = _STRING_TESTS[_NEGATED_TESTS.get(base, base)]
+                    matched = any(test(value, pattern) for pattern in patterns)
+                    holds = not matched if negated else matched
+            else:
+                return False, f"unknown condition operator {name}"
+            if not holds:
+                return False, None
+    return True, None
+
+
+def names_service(statement: dict[str, Any], principal: str) -> bool:
+    named = statement.get("Principal")
+    if named == "*":
+        return True
+    services = named.get("Service") if isinstance(named, dict) else None
+    return principal in [service.lower() for service in policy_strings(services)] if services is not None else False
+
+
+def covers_assume_role(statement: dict[str, Any]) -> bool:
+    def matches(patterns: Any) -> bool:
+        return any(glob_matches(p.lower(), ASSUME_ROLE_ACTION.lower()) for p in policy_strings(patterns))
+
+    if "Action" in statement:
+        return matches(statement["Action"])
+    return "NotAction" in statement and not matches(statement["NotAction"])
+
+
+def trust_refusal_reason(document: Any, principal: str, context: dict[str, str]) -> str | None:
+    """Why the trust policy does not let `principal` sts:AssumeRole with `context`; None when it does."""
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError:
+            try:
+                document = json.loads(unquote(document))
+            except ValueError:
+                return "the trust policy is not JSON"
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list):
+        return "the trust policy has no statements"
+    allowed = False
+    refusals: list[str] = []
+    for statement in statements:
+        if not isinstance(statement, dict) or not names_service(statement, principal) or not covers_assume_role(statement):
+            continue
+        holds, unknown = condition_holds(statement.get("Condition"), context)
+        sid = statement.get("Sid") or "(no Sid)"
+        if statement.get("Effect") == "Deny" and (holds or unknown):
+            return f"statement {sid} denies it" + (f" ({unknown}; failing closed)" if unknown else "")
+        if statement.get("Effect") == "Allow":
+            if holds:
+                allowed = True
+            elif unknown:
+                refusals.append(f"statement {sid}: {unknown}; failing closed")
+            else:
+                sent = ", ".join(SERVICE_ASSUME_ROLE_KEYS.get(principal, ())) or "no condition keys"
+                refusals.append(f"statement {sid}: its Condition does not hold for what the service sends ({sent})")
+    if allowed:
+        return None
+    return "; ".join(refusals) or f"no Allow statement grants {ASSUME_ROLE_ACTION} to {principal}"
+
+
+def role_handover(req: AwsRequest) -> RoleHandover | None:
+    """The role a call hands to Lambda, CodeBuild or CodePipeline, with AWS's error for a role
+    the service cannot assume (the same errors as while a role propagates)."""
+    params = req.params
+    if req.service == "lambda" and req.operation in ("CreateFunction", "UpdateFunctionConfiguration"):
+        role = params.get("Role")
+        if not isinstance(role, str) or not role:
+            return None
+        if req.operation == "UpdateFunctionConfiguration":
+            match = re.match(r"^/[0-9-]+/functions/([^/]+)/configuration", req.path)
+            try:
+                lambda_backend(ACCOUNT_ID, req.region).get_function(unquote(match.group(1)) if match else "")
+            except Exception:  # unknown function: moto answers ResourceNotFoundException
+                return None
+        error = AwsError("InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda.")
+        return RoleHandover("lambda.amazonaws.com", role, {}, error)
+    if req.service == "codebuild" and req.operation in ("CreateProject", "UpdateProject"):
+        role, name = params.get("serviceRole"), params.get("name")
+        if not isinstance(role, str) or not role or not isinstance(name, str) or not name:
+            return None
+        if name.startswith("arn:"):
+            project_arn, name = name, name.rsplit("/", 1)[-1]
+        else:
+            project_arn = f"arn:aws:codebuild:{req.region}:{ACCOUNT_ID}:project/{name}"
+        if req.operation == "UpdateProject" and name not in codebuild_backends[ACCOUNT_ID][req.region].codebuild_projects:
+            return None  # unknown project: ResourceNotFoundException from the handler
+        arn = role if role.startswith("arn:") else f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"
+        context = {"aws:sourceaccount": ACCOUNT_ID, "aws:sourcearn": project_arn}
+        error = AwsError("InvalidInputException", f"CodeBuild is not authorized to perform: sts:AssumeRole on {arn}")
+        return RoleHandover("codebuild.amazonaws.com", role, context, error)
+    if req.service == "codepipeline" and req.operation in ("CreatePipeline", "UpdatePipeline"):
+        pipeline = params.get("pipeline")
+        role = pipeline.get("roleArn") if isinstance(pipeline, dict) else None
+        if not isinstance(role, str) or not role:
+            return None
+        if req.operation == "UpdatePipeline" and pipeline.get("name") not in pipeline_backend(req).pipelines:
+            return None  # unknown pipeline: moto answers ResourceNotFoundException
+        error = AwsError("InvalidStructureException", f"CodePipeline is not authorized to perform AssumeRole on role {role}")
+        return RoleHandover("codepipeline.amazonaws.com", role, {}, error)
+    return None
+
+
+def find_role(role: str) -> Any:
+    """moto's role for an ARN or a bare name, or None."""
+    backend = iam_backends[ACCOUNT_ID]["aws"]
+    try:
+        return backend.get_role_by_arn(role) if role.startswith("arn:") else backend.get_role(role)
+    except IAMNotFoundException:
+        return None
+
+
+def trust_rejection(req: AwsRequest) -> AwsError | None:
+    """AWS's answer when a call hands a service a role whose trust policy the service cannot
+    satisfy. Roles moto does not know are left to whatever answers today."""
+    handover = role_handover(req)
+    found = find_role(handover.role) if handover is not None else None
+    if handover is None or found is None:
+        return None
+    # Only the keys the service is documented to send count; any other key is absent.
+    sent = {key.lower() for key in SERVICE_ASSUME_ROLE_KEYS.get(handover.principal, ())}
+    context = {key: value for key, value in handover.context.items() if key in sent}
+    reason = trust_refusal_reason(found.assume_role_policy_document, handover.principal, context)
+    if reason is None:
+        return None
+    log.info("refusing %s %s: %s cannot assume role %s: %s", req.service, req.operation, handover.principal, handover.role, reason)
+    return handover.error
+
+
 # --------------------------------------------------------------------------
 # The middleware
 # --------------------------------------------------------------------------
@@ -729,6 +1050,9 @@ class Shim:
     def __init__(self) -> None:
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.state = ShimState()
+        self.iam = iam_eval.Enforcer(  # IAM enforcement hook (iam_eval.py)
+            ACCOUNT_ID, s3_location=s3_bucket_and_key, stored_bucket_policies=lambda: self.state.bucket_policies
+        )
         configure_moto()
 
     # ---- WSGI entry ----
@@ -830,6 +1154,14 @@ class Shim:
                     faults.propagation_rejections += 1
                     response = error_response(req, rejection)
 
+        # ---- IAM enforcement hook (iam_eval.py): only emulator-issued credentials are checked ----
+        denial = self.iam.check(req) if response is None else None
+        if denial is not None:
+            response = error_response(req, AwsError(denial.code, denial.message, denial.status))
+            if req.method == "HEAD":
+                response = response.with_body(b"")
+        # ---- end IAM enforcement hook ----
+
         if response is None:
             try:
                 response = self.handle(req)
@@ -855,11 +1187,15 @@ class Shim:
                     "fault": fault,
                     "time": started,
                     "duration_ms": round((time.time() - started) * 1000.0, 3),
+                    **({"denied": denial.record} if denial is not None else {}),  # IAM enforcement
                 }
             )
         return response
 
     def handle(self, req: AwsRequest) -> Response:
+        refusal = trust_rejection(req)  # a role the service cannot assume (README "Roles services cannot assume")
+        if refusal is not None:
+            raise refusal
         handler = SERVED.get((req.service, req.operation))
         answered = handler(self, req) if handler is not None else None
         response = answered if answered is not None else self.forward(req)
@@ -886,6 +1222,15 @@ class Shim:
         window = self.state.faults.iam_propagation_seconds
         if window <= 0:
             return None
+
+        def propagating(name: str | None) -> bool:
+            created = self.state.role_created_at.get(name) if name else None
+            return created is not None and time.time() - created < window
+
+        principals = resource_policy_principals(req)
+        if principals is not None:
+            roles, principal_error = principals
+            return principal_error if any(propagating(role_arn_name(role)) for role in roles) else None
         role: Any = None
         if req.service == "lambda" and req.operation in ("CreateFunction", "UpdateFunctionConfiguration"):
             role = req.params.get("Role")
@@ -900,10 +1245,7 @@ class Shim:
             error = ("InvalidStructureException", f"CodePipeline is not authorized to perform AssumeRole on role {role}")
         else:
             return None
-        if not isinstance(role, str) or not role:
-            return None
-        created = self.state.role_created_at.get(role_name(role))
-        if created is None or time.time() - created >= window:
+        if not isinstance(role, str) or not role or not propagating(role_name(role)):
             return None
         return AwsError(*error, 400)
 
@@ -924,7 +1266,12 @@ class Shim:
                 configure_moto()
                 with state.lock:
                     state.clear()
+                self.iam.reset()
                 return control_json({"reset": True})
+            if path == "/_shim/iam" or path.startswith("/_shim/iam/"):  # IAM enforcement (iam_eval.py)
+                answered = self.iam.control(method, path, payload)
+                if answered is not None:
+                    return control_json(*answered)
             if path == "/_shim/calls":
                 with state.lock:
                     if method == "GET":
@@ -956,6 +1303,8 @@ class Shim:
                     return control_json(job.to_json())
             if path == "/_shim/codepipeline/executions" and method == "POST":
                 return self.seed_execution(payload)
+            if path == "/_shim/codebuild/builds" and method == "POST":
+                return self.record_build(payload)
             if path == "/_shim/codepipeline/webhooks" and method == "GET":
                 with state.lock:
                     return control_json(
@@ -972,12 +1321,15 @@ class Shim:
                 "endpoints": [
                     "POST /_shim/reset",
                     "GET|DELETE /_shim/calls",
+                    "GET|POST /_shim/iam",
+                    "GET|DELETE /_shim/iam/denials",
                     "GET|POST|DELETE /_shim/faults",
                     "POST /_shim/codepipeline/jobs",
                     "GET /_shim/codepipeline/jobs/{jobId}",
                     "POST /_shim/codepipeline/executions",
                     "GET /_shim/codepipeline/webhooks",
                     "POST /_shim/connections/{connectionArn}/status",
+                    "POST /_shim/codebuild/builds",
                 ],
             },
             404,
@@ -1017,6 +1369,52 @@ class Shim:
                 "actionExecutionDetails": details,
             }
         return control_json({"pipelineName": pipeline_name, "pipelineExecutionId": execution_id})
+
+    def record_build(self, payload: Any) -> Response:
+        """A build of a project ran (locally) and uploaded reports: do what CodeBuild does.
+
+        Each buildspec `reports:` entry N names report group PROJECT-N, created untagged
+        (type TEST, no export) on the first report unless it exists; an entry that is a
+        report-group ARN names that group, which must exist."""
+        if not isinstance(payload, dict):
+            raise ValueError('a build must be a JSON object, e.g. {"projectName": "app-build", "reportGroups": ["junit"], "succeeded": true}')
+        project = payload.get("projectName")
+        entries = payload.get("reportGroups", [])
+        succeeded = payload.get("succeeded", True)
+        if not isinstance(project, str) or not project:
+            raise ValueError("projectName (a non-empty string) is required")
+        if not isinstance(entries, list) or not all(isinstance(e, str) and e for e in entries):
+            raise ValueError('reportGroups must be a list of buildspec report group names (or report group ARNs), e.g. ["junit"]')
+        if not isinstance(succeeded, bool):
+            raise ValueError(f"succeeded must be true or false, got {succeeded!r}")
+        region = DEFAULT_REGION
+        with self.state.lock:
+            if project not in codebuild_backends[ACCOUNT_ID][region].codebuild_projects:
+                return control_json({"error": f"no CodeBuild project {project!r}; create it with CreateProject first"}, 404)
+            targets: list[tuple[str, str]] = []  # (ARN, name) per entry
+            for entry in entries:
+                if entry.startswith("arn:"):
+                    if entry not in self.state.report_groups:
+                        return control_json({"error": f"no report group {entry!r}; a buildspec ARN must name an existing report group"}, 404)
+                    targets.append((entry, self.state.report_groups[entry]["name"]))
+                    continue
+                name = f"{project}-{entry}"
+                if len(name) > 128:
+                    raise ValueError(f"report group name {name!r} is longer than 128 characters")
+                targets.append((report_group_arn(region, name), name))
+            build_arn = f"arn:aws:codebuild:{region}:{ACCOUNT_ID}:build/{project}:{uuid.uuid4()}"
+            report_arns: list[str] = []
+            for arn, name in targets:
+                group = self.state.report_groups.get(arn)
+                if group is None:
+                    group = new_report_group(region, name, "TEST", {"exportConfigType": "NO_EXPORT"}, [])
+                    self.state.report_groups[arn] = group
+                report = new_report(group, build_arn, succeeded)
+                self.state.reports.setdefault(arn, []).append(report)
+                report_arns.append(report["arn"])
+        return control_json(
+            {"reportGroupArns": [arn for arn, _ in targets], "reportArns": report_arns, "buildArn": build_arn}
+        )
 
     def set_connection_status(self, arn: str, payload: Any) -> Response:
         status = payload.get("status") if isinstance(payload, dict) else None
@@ -1493,6 +1891,261 @@ def validate_project_update(params: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------
+# CodeBuild report groups and reports (moto 5.2.5 has none)
+# --------------------------------------------------------------------------
+
+REPORT_TYPES = ("TEST", "CODE_COVERAGE")
+REPORT_EXPORT_TYPES = ("S3", "NO_EXPORT")
+REPORT_GROUP_SORT_KEYS = {"NAME": "name", "CREATED_TIME": "created", "LAST_MODIFIED_TIME": "lastModified"}
+REPORT_STATUSES = ("GENERATING", "SUCCEEDED", "FAILED", "INCOMPLETE", "DELETING")
+REPORT_LIFETIME_SECONDS = 30 * 24 * 3600  # "A report expires 30 days after it is created."
+MAX_TAGS = 50
+
+
+def report_group_arn(region: str, name: str) -> str:
+    return f"arn:aws:codebuild:{region}:{ACCOUNT_ID}:report-group/{name}"
+
+
+def new_report_group(
+    region: str, name: str, report_type: str, export_config: dict[str, Any], tags: list[dict[str, str]]
+) -> dict[str, Any]:
+    now = time.time()
+    return {
+        "arn": report_group_arn(region, name),
+        "name": name,
+        "type": report_type,
+        "exportConfig": export_config,
+        "created": now,
+        "lastModified": now,
+        "tags": tags,
+        "status": "ACTIVE",
+    }
+
+
+def public_report_group(group: dict[str, Any]) -> dict[str, Any]:
+    """A ReportGroup as AWS answers it: no `tags` member for an untagged group."""
+    return {key: value for key, value in group.items() if key != "tags" or value}
+
+
+def new_report(group: dict[str, Any], build_arn: str, succeeded: bool) -> dict[str, Any]:
+    """One report of `group` uploaded by build `build_arn`, as BatchGetReports answers it."""
+    now = time.time()
+    region = group["arn"].split(":")[3]
+    return {
+        "arn": f"arn:aws:codebuild:{region}:{ACCOUNT_ID}:report/{group['name']}:{uuid.uuid4()}",
+        "type": group["type"],
+        "name": group["name"],
+        "reportGroupArn": group["arn"],
+        "executionId": build_arn,
+        "status": "SUCCEEDED" if succeeded else "FAILED",
+        "created": now,
+        "expired": now + REPORT_LIFETIME_SECONDS,
+        "exportConfig": group["exportConfig"],
+        "truncated": False,
+    }
+
+
+def codebuild_tags(tags: Any) -> list[dict[str, str]]:
+    """CodeBuild's tag list, `[{"key", "value"}]` with lowercase members."""
+    if tags is None:
+        return []
+    if not isinstance(tags, list) or not all(isinstance(tag, dict) and isinstance(tag.get("key"), str) for tag in tags):
+        raise AwsError("InvalidInputException", 'Invalid tags: give a list of {"key": ..., "value": ...}')
+    if len(tags) > MAX_TAGS:
+        raise AwsError("InvalidInputException", f"Invalid tags: at most {MAX_TAGS} tags, got {len(tags)}")
+    return [{"key": tag["key"], "value": str(tag.get("value", ""))} for tag in tags]
+
+
+def report_export_config(config: Any) -> dict[str, Any]:
+    kind = config.get("exportConfigType") if isinstance(config, dict) else None
+    if kind not in REPORT_EXPORT_TYPES:
+        raise AwsError("InvalidInputException", f"Invalid export config type {kind!r}: use one of {list(REPORT_EXPORT_TYPES)}")
+    destination = config.get("s3Destination")
+    if kind == "S3" and not (isinstance(destination, dict) and destination.get("bucket")):
+        raise AwsError("InvalidInputException", "An S3 export config needs s3Destination.bucket")
+    return config
+
+
+def find_report_group(shim: Shim, req: AwsRequest, member: str) -> dict[str, Any]:
+    """The report group named by ARN in `member` (caller holds the lock)."""
+    arn = require(req.params, member)
+    group = shim.state.report_groups.get(arn)
+    if group is None:
+        raise AwsError("ResourceNotFoundException", f"Report group {arn} does not exist")
+    return group
+
+
+def page(items: list[Any], req: AwsRequest, maximum: int = 100) -> tuple[list[Any], str | None]:
+    """One page of `items` by the request's `maxResults` and `nextToken` (an offset)."""
+    limit = req.params.get("maxResults", maximum)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
+        raise AwsError("InvalidInputException", f"maxResults must be between 1 and {maximum}, got {limit!r}")
+    token = req.params.get("nextToken") or "0"
+    if not (isinstance(token, str) and token.isdigit()):
+        raise AwsError("InvalidInputException", f"Invalid next token {token!r}")
+    start = int(token)
+    end = start + limit
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
+def sort_order(req: AwsRequest, default: str) -> bool:
+    """True for a descending `sortOrder`."""
+    order = req.params.get("sortOrder") or default
+    if order not in ("ASCENDING", "DESCENDING"):
+        raise AwsError("InvalidInputException", f"Invalid sort order {order!r}: use ASCENDING or DESCENDING")
+    return order == "DESCENDING"
+
+
+def codebuild_create_report_group(shim: Shim, req: AwsRequest) -> Response:
+    name = require(req.params, "name")
+    if not isinstance(name, str) or not 2 <= len(name) <= 128:
+        raise AwsError("InvalidInputException", f"Invalid report group name {name!r}: it must be 2 to 128 characters")
+    report_type = req.params.get("type")
+    if report_type not in REPORT_TYPES:
+        raise AwsError("InvalidInputException", f"Invalid report group type {report_type!r}: use one of {list(REPORT_TYPES)}")
+    export_config = report_export_config(req.params.get("exportConfig"))
+    tags = codebuild_tags(req.params.get("tags"))
+    with shim.state.lock:
+        arn = report_group_arn(req.region, name)
+        if arn in shim.state.report_groups:
+            # Worded like AWS's duplicate CreateProject ("Project already exists: ARN").
+            raise AwsError("ResourceAlreadyExistsException", f"Report group already exists: {arn}")
+        group = new_report_group(req.region, name, report_type, export_config, tags)
+        shim.state.report_groups[arn] = group
+        return json_response(req, {"reportGroup": public_report_group(group)})
+
+
+def codebuild_batch_get_report_groups(shim: Shim, req: AwsRequest) -> Response:
+    arns = require(req.params, "reportGroupArns")
+    if not isinstance(arns, list) or len(arns) > 100:
+        raise AwsError("InvalidInputException", "reportGroupArns must be a list of 1 to 100 ARNs")
+    with shim.state.lock:
+        groups = shim.state.report_groups
+        return json_response(
+            req,
+            {
+                "reportGroups": [public_report_group(groups[arn]) for arn in arns if arn in groups],
+                "reportGroupsNotFound": [arn for arn in arns if arn not in groups],
+            },
+        )
+
+
+def codebuild_list_report_groups(shim: Shim, req: AwsRequest) -> Response:
+    sort_by = req.params.get("sortBy") or "CREATED_TIME"
+    if sort_by not in REPORT_GROUP_SORT_KEYS:
+        raise AwsError("InvalidInputException", f"Invalid sortBy {sort_by!r}: use one of {sorted(REPORT_GROUP_SORT_KEYS)}")
+    descending = sort_order(req, "ASCENDING")
+    with shim.state.lock:
+        groups = sorted(
+            shim.state.report_groups.values(), key=lambda g: g[REPORT_GROUP_SORT_KEYS[sort_by]], reverse=descending
+        )
+        arns, token = page([g["arn"] for g in groups], req)
+    payload: dict[str, Any] = {"reportGroups": arns}
+    if token:
+        payload["nextToken"] = token
+    return json_response(req, payload)
+
+
+def codebuild_update_report_group(shim: Shim, req: AwsRequest) -> Response:
+    with shim.state.lock:
+        group = find_report_group(shim, req, "arn")
+        export_config = report_export_config(req.params["exportConfig"]) if "exportConfig" in req.params else None
+        tags = codebuild_tags(req.params["tags"]) if "tags" in req.params else None
+        if export_config is not None:
+            group["exportConfig"] = export_config
+        if tags is not None:
+            group["tags"] = tags  # the given list replaces the group's tags, as in AWS
+        group["lastModified"] = time.time()
+        return json_response(req, {"reportGroup": public_report_group(group)})
+
+
+def codebuild_delete_report_group(shim: Shim, req: AwsRequest) -> Response:
+    arn = require(req.params, "arn")
+    with shim.state.lock:
+        if arn not in shim.state.report_groups:
+            # DeleteReportGroup models no not-found error (only InvalidInputException),
+            # like DeleteProject: deleting an absent group succeeds.
+            return json_response(req, {})
+        if shim.state.reports.get(arn) and not req.params.get("deleteReports"):
+            # API reference: "If you call DeleteReportGroup for a report group that
+            # contains one or more reports, an exception is thrown." (InvalidInputException)
+            raise AwsError("InvalidInputException", f"Cannot delete report group {arn} because it contains reports")
+        del shim.state.report_groups[arn]
+        shim.state.reports.pop(arn, None)
+    return json_response(req, {})
+
+
+def codebuild_list_reports_for_report_group(shim: Shim, req: AwsRequest) -> Response:
+    with shim.state.lock:
+        group = find_report_group(shim, req, "reportGroupArn")
+        wanted = (req.params.get("filter") or {}).get("status")
+        if wanted is not None and wanted not in REPORT_STATUSES:
+            raise AwsError("InvalidInputException", f"Invalid report status {wanted!r}: use one of {list(REPORT_STATUSES)}")
+        reports = [r for r in shim.state.reports.get(group["arn"], []) if wanted is None or r["status"] == wanted]
+        if sort_order(req, "DESCENDING"):
+            reports = reports[::-1]
+        arns, token = page([r["arn"] for r in reports], req)
+    payload: dict[str, Any] = {"reports": arns}
+    if token:
+        payload["nextToken"] = token
+    return json_response(req, payload)
+
+
+def all_reports(shim: Shim) -> dict[str, dict[str, Any]]:
+    """Every report by ARN (caller holds the lock)."""
+    return {report["arn"]: report for reports in shim.state.reports.values() for report in reports}
+
+
+def codebuild_batch_get_reports(shim: Shim, req: AwsRequest) -> Response:
+    arns = require(req.params, "reportArns")
+    if not isinstance(arns, list) or len(arns) > 100:
+        raise AwsError("InvalidInputException", "reportArns must be a list of 1 to 100 ARNs")
+    with shim.state.lock:
+        known = all_reports(shim)
+        return json_response(
+            req,
+            {
+                "reports": [known[arn] for arn in arns if arn in known],
+                "reportsNotFound": [arn for arn in arns if arn not in known],
+            },
+        )
+
+
+def codebuild_delete_report(shim: Shim, req: AwsRequest) -> Response:
+    arn = require(req.params, "arn")
+    with shim.state.lock:
+        for reports in shim.state.reports.values():
+            reports[:] = [report for report in reports if report["arn"] != arn]
+    return json_response(req, {})
+
+
+def tagging_get_resources(shim: Shim, req: AwsRequest) -> Response:
+    """moto's GetResources, plus the shim's tagged report groups on the last page."""
+    response = shim.forward(req)
+    body = json_body(response) if response.status == 200 else None
+    if body is None or body.get("PaginationToken"):
+        return response
+    type_filters = req.params.get("ResourceTypeFilters") or None
+    arn_list = req.params.get("ResourceARNList") or None
+    matches_tags = make_tag_matcher(req.params.get("TagFilters") or None)
+    with shim.state.lock:
+        groups = list(shim.state.report_groups.values())
+    for group in groups:
+        tags = {tag["key"]: tag["value"] for tag in group["tags"]}
+        if (
+            tags
+            and group["arn"].split(":")[3] == req.region
+            and match_resource_type("codebuild:report-group", type_filters)
+            and matches_tags(tags)
+            and (arn_list is None or group["arn"] in arn_list)
+        ):
+            body.setdefault("ResourceTagMappingList", []).append(
+                {"ResourceARN": group["arn"], "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+            )
+    return response.with_body(json.dumps(body).encode())
+
+
+# --------------------------------------------------------------------------
 # CodeStar connections / CodeConnections
 # --------------------------------------------------------------------------
 
@@ -1802,6 +2455,15 @@ SERVED: dict[tuple[str, str], Handler] = {
     ("codepipeline", "ListPipelineExecutions"): codepipeline_forward_fixing_timestamps,
     ("codebuild", "CreateProject"): codebuild_create_project,
     ("codebuild", "UpdateProject"): codebuild_update_project,
+    ("codebuild", "CreateReportGroup"): codebuild_create_report_group,
+    ("codebuild", "BatchGetReportGroups"): codebuild_batch_get_report_groups,
+    ("codebuild", "ListReportGroups"): codebuild_list_report_groups,
+    ("codebuild", "UpdateReportGroup"): codebuild_update_report_group,
+    ("codebuild", "DeleteReportGroup"): codebuild_delete_report_group,
+    ("codebuild", "ListReportsForReportGroup"): codebuild_list_reports_for_report_group,
+    ("codebuild", "BatchGetReports"): codebuild_batch_get_reports,
+    ("codebuild", "DeleteReport"): codebuild_delete_report,
+    ("tagging", "GetResources"): tagging_get_resources,
     ("s3", "PutBucketPolicy"): s3_put_bucket_policy,
     ("s3", "GetBucketPolicy"): s3_get_bucket_policy,
     ("s3", "GetBucketVersioning"): s3_get_bucket_versioning,

@@ -189,6 +189,19 @@ pub fn resolve(given: Layer, file: Layer, need: Need) -> Result<Config> {
             "--deploy-webhook-url `{url}` must be an https:// URL (the deployment event is signed, not encrypted)"
         );
     }
+    let deploy_webhook_secret_arn = pick(
+        given.deploy_webhook_secret_arn,
+        file.deploy_webhook_secret_arn,
+    );
+    if let Some(secret) = &deploy_webhook_secret_arn {
+        if deploy_webhook_url.is_none() {
+            bail!(
+                "--deploy-webhook-secret-arn is given without --deploy-webhook-url; the secret signs \
+                 the webhook's requests: give both, or neither"
+            );
+        }
+        secret_reference(secret)?;
+    }
     let lambda_memory_mb = pick(given.lambda_memory_mb, file.lambda_memory_mb).unwrap_or(128);
     if !(128..=10240).contains(&lambda_memory_mb) {
         bail!("--lambda-memory-mb {lambda_memory_mb} is outside Lambda's 128..=10240");
@@ -239,10 +252,7 @@ pub fn resolve(given: Layer, file: Layer, need: Need) -> Result<Config> {
         tags,
         log_retention_days,
         deploy_webhook_url,
-        deploy_webhook_secret_arn: pick(
-            given.deploy_webhook_secret_arn,
-            file.deploy_webhook_secret_arn,
-        ),
+        deploy_webhook_secret_arn,
         topic_kms_key,
         lambda_memory_mb,
         deploy_timeout_seconds,
@@ -264,6 +274,18 @@ impl Config {
                     target.region
                 );
             }
+        }
+        if let Some(secret) = &self.deploy_webhook_secret_arn
+            && let Some((region, account)) = secret_reference(secret)?
+            && (region != target.region || account != target.account_id)
+        {
+            bail!(
+                "--deploy-webhook-secret-arn `{secret}` is in account {account} region {region}, \
+                 but the stack is in account {} region {}: the deploy-handler reads the secret \
+                 with its own role, so keep the secret in the stack's account and region",
+                target.account_id,
+                target.region
+            );
         }
         Ok(())
     }
@@ -295,6 +317,44 @@ fn kms_key_region(raw: &str) -> Result<&str> {
         }
         _ => bail!("--topic-kms-key `{raw}` is not a KMS key ARN; {fix}"),
     }
+}
+
+/// A Secrets Manager secret named by a name or an ARN of this account; the region and account of
+/// an ARN, when it is one. The full ARN is resolved once connected (`secrets::resolve_arn`).
+fn secret_reference(raw: &str) -> Result<Option<(&str, &str)>> {
+    let flag = "--deploy-webhook-secret-arn";
+    if let Some(rest) = raw.strip_prefix("arn:") {
+        let parts: Vec<&str> = rest.splitn(6, ':').collect();
+        return match parts.as_slice() {
+            [partition, "secretsmanager", region, account, "secret", name]
+                if !partition.is_empty()
+                    && !region.is_empty()
+                    && account.len() == 12
+                    && account.chars().all(|c| c.is_ascii_digit())
+                    && !name.is_empty() =>
+            {
+                Ok(Some((region, account)))
+            }
+            _ => bail!(
+                "{flag} `{raw}` is not a Secrets Manager secret ARN \
+                 (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX); give that, or the \
+                 secret's name"
+            ),
+        };
+    }
+    // Secrets Manager names: 1-512 of letters, digits and /_+=.@- (CreateSecret, Name).
+    let valid = !raw.is_empty()
+        && raw.len() <= 512
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c));
+    if !valid {
+        bail!(
+            "{flag} `{raw}` is neither a secret ARN nor a secret name (1-512 letters, digits and \
+             /_+=.@-)"
+        );
+    }
+    Ok(None)
 }
 
 fn parse_repo(raw: &str) -> Result<(String, String)> {
@@ -435,6 +495,29 @@ mod tests {
                 },
                 "arn:aws:kms:REGION:ACCOUNT:key/KEY-ID",
             ),
+            (
+                Layer {
+                    deploy_webhook_url: Some("https://deploy.example.com".into()),
+                    deploy_webhook_secret_arn: Some("arn:aws:secretsmanager:us-east-1:1:x".into()),
+                    ..layer("dev")
+                },
+                "arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX",
+            ),
+            (
+                Layer {
+                    deploy_webhook_url: Some("https://deploy.example.com".into()),
+                    deploy_webhook_secret_arn: Some("deploy key!".into()),
+                    ..layer("dev")
+                },
+                "neither a secret ARN nor a secret name",
+            ),
+            (
+                Layer {
+                    deploy_webhook_secret_arn: Some("deploy-key".into()),
+                    ..layer("dev")
+                },
+                "give both, or neither",
+            ),
         ];
         for (given, expected) in cases {
             let err = resolve(given, Layer::default(), Need::Everything)
@@ -506,5 +589,50 @@ mod tests {
                 .contains("not valid")
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_webhook_secret_elsewhere_than_the_stack_is_refused_once_the_target_is_known() {
+        let config = |secret: &str| {
+            resolve(
+                Layer {
+                    deploy_webhook_url: Some("https://deploy.example.com".into()),
+                    deploy_webhook_secret_arn: Some(secret.into()),
+                    ..layer("dev")
+                },
+                Layer::default(),
+                Need::Everything,
+            )
+            .unwrap()
+        };
+        let target = crate::aws::Target {
+            account_id: "123456789012".into(),
+            region: "us-east-1".into(),
+        };
+        for fine in [
+            "deploy/webhook-key",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:deploy-AbCdEf",
+        ] {
+            config(fine).check_target(&target).unwrap();
+        }
+        for (elsewhere, named) in [
+            (
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:k-AbCdEf",
+                "eu-west-1",
+            ),
+            (
+                "arn:aws:secretsmanager:us-east-1:999999999999:secret:k-AbCdEf",
+                "999999999999",
+            ),
+        ] {
+            let err = config(elsewhere)
+                .check_target(&target)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(named) && err.contains("stack's account and region"),
+                "{err}"
+            );
+        }
     }
 }

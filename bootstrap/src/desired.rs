@@ -30,6 +30,8 @@ pub struct Zips {
 #[derive(Clone, Debug, Default)]
 pub struct Late {
     pub connection_arn: Option<String>,
+    /// `--deploy-webhook-secret-arn` resolved to the secret's full ARN (with its random suffix).
+    pub deploy_webhook_secret_arn: Option<String>,
 }
 
 pub fn arns(env: &EnvName, target: &Target) -> Arns {
@@ -39,9 +41,9 @@ pub fn arns(env: &EnvName, target: &Target) -> Arns {
         bucket: format!("arn:{}:s3:::{bucket}", target.partition()),
         repository: target.arn("ecr", &format!("repository/{}", n.ecr_repository())),
         project: target.arn("codebuild", &format!("project/{}", n.codebuild_project())),
-        report_groups: target.arn(
+        report_group: target.arn(
             "codebuild",
-            &format!("report-group/{}-*", n.codebuild_project()),
+            &format!("report-group/{}", n.codebuild_report_group()),
         ),
         pipeline: target.arn("codepipeline", &n.pipeline()),
         deploy_handler: target.arn("lambda", &format!("function:{}", n.deploy_handler())),
@@ -59,7 +61,6 @@ pub fn arns(env: &EnvName, target: &Target) -> Arns {
         event_bus: target.arn("events", "event-bus/default"),
         codebuild_role: target.role_arn(&n.codebuild_role()),
         pipeline_role: target.role_arn(&n.pipeline_role()),
-        event_notifier_role: target.role_arn(&n.event_notifier_role()),
     }
 }
 
@@ -96,6 +97,7 @@ pub fn inventory(env: &EnvName, target: &Target) -> Vec<ResourceId> {
         id(Kind::Topic, n.notification_topic()),
         id(Kind::Function, n.deploy_handler()),
         id(Kind::Function, n.event_notifier()),
+        id(Kind::ReportGroup, n.codebuild_report_group()),
         id(Kind::Project, n.codebuild_project()),
         id(Kind::Pipeline, n.pipeline()),
         id(Kind::Webhook, n.webhook()),
@@ -171,7 +173,7 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
             n.deploy_handler_role(),
             "lambda.amazonaws.com",
             "deploy-handler reports job results and triggers deployments",
-            policies::deploy_handler_role(&arns, true, config.deploy_webhook_secret_arn.as_deref()),
+            policies::deploy_handler_role(&arns, true, late.deploy_webhook_secret_arn.as_deref()),
         ),
         (
             n.event_notifier_role(),
@@ -264,14 +266,14 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
         n.notification_topic(),
         Spec::Topic(TopicSpec {
             name: n.notification_topic(),
-            policy: policies::topic(&arns, target),
+            policy: policies::topic(&arns),
             // Only a customer managed key: EventBridge cannot publish to a topic encrypted with
             // the AWS managed key (alias/aws/sns), and the FAILED rule publishes directly.
             kms_key_id: config.topic_kms_key.clone(),
             subscriptions,
             tags: tags.clone(),
         }),
-        vec![id(Kind::Role, n.event_notifier_role())],
+        vec![],
     );
 
     let mut deploy_env = BTreeMap::from([
@@ -281,7 +283,7 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
     if let Some(url) = &config.deploy_webhook_url {
         deploy_env.insert(env_vars::DEPLOY_WEBHOOK_URL.to_owned(), url.clone());
     }
-    if let Some(secret) = &config.deploy_webhook_secret_arn {
+    if let Some(secret) = &late.deploy_webhook_secret_arn {
         deploy_env.insert(
             env_vars::DEPLOY_WEBHOOK_SECRET_ARN.to_owned(),
             secret.clone(),
@@ -366,6 +368,17 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
         (codebuild_env::DOCKER_CONTEXT.to_owned(), ".".to_owned()),
     ]);
     push(
+        Kind::ReportGroup,
+        n.codebuild_report_group(),
+        Spec::ReportGroup(ReportGroupSpec {
+            name: n.codebuild_report_group(),
+            report_type: "TEST".to_owned(),
+            export_config: "NO_EXPORT".to_owned(),
+            tags: tags.clone(),
+        }),
+        vec![],
+    );
+    push(
         Kind::Project,
         n.codebuild_project(),
         Spec::Project(ProjectSpec {
@@ -389,6 +402,8 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
         vec![
             id(Kind::Role, n.codebuild_role()),
             id(Kind::LogGroup, n.codebuild_log_group()),
+            // The project's builds write to it: created first, deleted after the project.
+            id(Kind::ReportGroup, n.codebuild_report_group()),
         ],
     );
 
@@ -654,12 +669,21 @@ mod tests {
                         }
                     }
                 }
-                let condition = &role.trust_policy["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"];
-                assert_eq!(
-                    condition, "123456789012",
-                    "{}: trust without aws:SourceAccount",
-                    role.name
-                );
+                // A trust condition only for a service documented to send the key when it
+                // assumes the role (policies::TRUST_SOURCE_ACCOUNT); CodeBuild is one.
+                let trust = &role.trust_policy["Statement"][0];
+                let service = trust["Principal"]["Service"].as_str().expect("service");
+                let condition = &trust["Condition"]["StringEquals"]["aws:SourceAccount"];
+                if service == "codebuild.amazonaws.com" {
+                    assert_eq!(condition, "123456789012", "{}", role.name);
+                } else {
+                    assert!(
+                        trust.get("Condition").is_none(),
+                        "{}: {service} sends no aws:SourceAccount when assuming a role, so a \
+                         condition on it would make the role unusable",
+                        role.name
+                    );
+                }
             }
         }
     }
@@ -715,6 +739,34 @@ mod tests {
     }
 
     #[test]
+    fn every_edge_apply_follows_is_one_destroy_walks_in_reverse() {
+        // Destroy orders kinds by `Resource::DEPENDS_ON`; apply by these finer edges. An edge the
+        // kinds' graph does not cover would let destroy delete a resource before its dependant.
+        let levels = crate::engine::kind_levels(crate::resources::depends_on);
+        let late = Late {
+            connection_arn: Some(
+                "arn:aws:codestar-connections:eu-west-1:123456789012:connection/x".into(),
+            ),
+            ..Late::default()
+        };
+        for source in ["github-webhook", "codeconnections"] {
+            for want in build(&config(source), &target(), &zips(), &late) {
+                for dep in &want.depends_on {
+                    assert!(
+                        levels[&want.id.kind] > levels[&dep.kind],
+                        "{} depends on {dep}, but {:?} is not among the kinds {:?} depends on \
+                         (resources/{:?}'s DEPENDS_ON)",
+                        want.id,
+                        dep.kind,
+                        want.id.kind,
+                        want.id.kind
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn source_modes_shape_the_pipeline() {
         let webhook = build(
             &config("github-webhook"),
@@ -729,6 +781,7 @@ mod tests {
             connection_arn: Some(
                 "arn:aws:codestar-connections:eu-west-1:123456789012:connection/x".into(),
             ),
+            ..Late::default()
         };
         let connections = build(&config("codeconnections"), &target(), &zips(), &late);
         assert!(!connections.iter().any(|d| d.id.kind == Kind::Webhook));

@@ -146,16 +146,16 @@ async fn step<'a>(
     (want.id.clone(), result)
 }
 
-/// Deletes every existing, owned resource of `ids` in reverse creation order (all of one kind
-/// at once), then re-reads them all: anything still there is an error naming it. Resources
-/// with our name but not our tags are listed and left alone.
+/// Deletes every existing, owned resource of `ids` along the kinds' dependency graph in reverse
+/// (see [`destroy_waves`]), then re-reads them all: anything still there is an error naming it.
+/// Resources with our name but not our tags are listed and left alone.
 pub async fn destroy(
     ctx: Ctx<'_>,
     ids: &[ResourceId],
     observed: &ObservedMap,
     env: &str,
 ) -> Result<Vec<ResourceId>> {
-    let mut by_kind: BTreeMap<Kind, Vec<&ResourceId>> = BTreeMap::new();
+    let mut owned = Vec::new();
     let mut deleted = Vec::new();
     for id in ids {
         let Some(Some(have)) = observed.get(id) else {
@@ -169,9 +169,9 @@ pub async fn destroy(
             );
             continue;
         }
-        by_kind.entry(id.kind).or_default().push(id);
+        owned.push(id);
     }
-    for (_, wave) in by_kind.into_iter().rev() {
+    for wave in destroy_waves(owned, resources::depends_on) {
         let results: Vec<_> = futures::stream::iter(wave)
             .map(|id| async move {
                 ctx.progress.resource(id, "deleting");
@@ -199,4 +199,120 @@ pub async fn destroy(
         }
     }
     Ok(deleted)
+}
+
+/// The kinds' dependency graph as levels: a kind with no dependencies is level 0, any other one
+/// level above its highest dependency. Panics on a cycle (a programming error the tests catch).
+pub fn kind_levels(depends_on: impl Fn(Kind) -> &'static [Kind]) -> BTreeMap<Kind, usize> {
+    fn level(
+        kind: Kind,
+        depends_on: &dyn Fn(Kind) -> &'static [Kind],
+        levels: &mut BTreeMap<Kind, usize>,
+        visiting: &mut BTreeSet<Kind>,
+    ) -> usize {
+        if let Some(&known) = levels.get(&kind) {
+            return known;
+        }
+        assert!(
+            visiting.insert(kind),
+            "the resource kinds' dependencies form a cycle through {kind:?}"
+        );
+        let own = depends_on(kind)
+            .iter()
+            .map(|&dep| level(dep, depends_on, levels, visiting) + 1)
+            .max()
+            .unwrap_or(0);
+        visiting.remove(&kind);
+        levels.insert(kind, own);
+        own
+    }
+    let mut levels = BTreeMap::new();
+    for &kind in Kind::ALL {
+        level(kind, &depends_on, &mut levels, &mut BTreeSet::new());
+    }
+    levels
+}
+
+/// Destroy's order: apply's graph in reverse. Each wave holds the resources of the kinds at one
+/// level, highest level first, so a resource is deleted only after everything that may depend on
+/// it; the resources within a wave do not depend on each other and go at once.
+pub fn destroy_waves<'a>(
+    ids: Vec<&'a ResourceId>,
+    depends_on: impl Fn(Kind) -> &'static [Kind],
+) -> Vec<Vec<&'a ResourceId>> {
+    let levels = kind_levels(depends_on);
+    let mut by_level: BTreeMap<usize, Vec<&ResourceId>> = BTreeMap::new();
+    for id in ids {
+        by_level.entry(levels[&id.kind]).or_default().push(id);
+    }
+    by_level.into_values().rev().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::depends_on;
+
+    fn all_kinds() -> Vec<ResourceId> {
+        Kind::ALL
+            .iter()
+            .map(|&kind| ResourceId::new(kind, format!("{kind:?}")))
+            .collect()
+    }
+
+    fn position(waves: &[Vec<&ResourceId>], kind: Kind) -> usize {
+        waves
+            .iter()
+            .position(|wave| wave.iter().any(|id| id.kind == kind))
+            .expect("every kind is in a wave")
+    }
+
+    #[test]
+    fn destroy_deletes_every_kind_after_the_kinds_that_depend_on_it() {
+        let ids = all_kinds();
+        let waves = destroy_waves(ids.iter().collect(), depends_on);
+        assert_eq!(waves.iter().map(Vec::len).sum::<usize>(), ids.len());
+        for &kind in Kind::ALL {
+            for &dep in depends_on(kind) {
+                assert!(
+                    position(&waves, kind) < position(&waves, dep),
+                    "{kind:?} depends on {dep:?}, so it must be deleted first"
+                );
+            }
+        }
+        // The webhook needs the pipeline, the pipeline the function, the function its role.
+        let order = [Kind::Webhook, Kind::Pipeline, Kind::Function, Kind::Role];
+        for pair in order.windows(2) {
+            assert!(position(&waves, pair[0]) < position(&waves, pair[1]));
+        }
+    }
+
+    #[test]
+    fn a_dependency_declared_the_other_way_changes_the_order() {
+        // Declared backwards, the role would depend on the function: destroy would then delete
+        // the function's role first, which the test above would refuse.
+        fn backwards(kind: Kind) -> &'static [Kind] {
+            match kind {
+                Kind::Role => &[Kind::Function],
+                Kind::Function => &[],
+                other => depends_on(other),
+            }
+        }
+        let ids = all_kinds();
+        let waves = destroy_waves(ids.iter().collect(), backwards);
+        assert!(position(&waves, Kind::Role) < position(&waves, Kind::Function));
+    }
+
+    #[test]
+    #[should_panic(expected = "cycle")]
+    fn a_cycle_in_the_kinds_is_refused() {
+        fn cyclic(kind: Kind) -> &'static [Kind] {
+            match kind {
+                Kind::Role => &[Kind::Function],
+                Kind::Function => &[Kind::Role],
+                _ => &[],
+            }
+        }
+        kind_levels(cyclic);
+    }
 }

@@ -12,42 +12,69 @@ use std::path::PathBuf;
 
 pub type Tags = BTreeMap<String, String>;
 
-/// Resource kinds, in the order a plan lists them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Kind {
-    Role,
-    LogGroup,
-    Secret,
-    Connection,
-    Bucket,
-    Repository,
-    Topic,
-    Function,
-    Project,
-    Pipeline,
-    Webhook,
-    Rule,
-    Permission,
+/// Declares the resource kinds once: the [`Kind`] enum (in the order a plan lists them), the
+/// [`Spec`] enum with one typed spec per kind, each kind's label, and whether AWS can tag it
+/// (an untaggable kind is owned through its parent). Each kind's IO lives in one module under
+/// `resources/`, registered once in `resources/mod.rs`.
+macro_rules! kinds {
+    ($($kind:ident($spec:ident) $label:literal $tagged:ident),* $(,)?) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum Kind {
+            $($kind,)*
+        }
+
+        impl Kind {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [Kind] = &[$(Kind::$kind),*];
+
+            pub fn label(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => $label,)*
+                }
+            }
+        }
+
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        pub enum Spec {
+            $($kind($spec),)*
+        }
+
+        impl Spec {
+            pub fn kind(&self) -> Kind {
+                match self {
+                    $(Spec::$kind(_) => Kind::$kind,)*
+                }
+            }
+
+            /// Tags the spec asks for; `None` for kinds AWS cannot tag (their parent carries the
+            /// tags and decides ownership).
+            pub fn tags(&self) -> Option<&Tags> {
+                match self {
+                    $(Spec::$kind(s) => kinds!(@tags s $tagged),)*
+                }
+            }
+        }
+    };
+    (@tags $s:ident tagged) => { Some(&$s.tags) };
+    (@tags $s:ident untagged) => {{ let _ = $s; None }};
 }
 
-impl Kind {
-    pub fn label(self) -> &'static str {
-        match self {
-            Kind::Role => "iam role",
-            Kind::LogGroup => "log group",
-            Kind::Secret => "secret",
-            Kind::Connection => "codestar connection",
-            Kind::Bucket => "s3 bucket",
-            Kind::Repository => "ecr repository",
-            Kind::Topic => "sns topic",
-            Kind::Function => "lambda function",
-            Kind::Project => "codebuild project",
-            Kind::Pipeline => "codepipeline",
-            Kind::Webhook => "pipeline webhook",
-            Kind::Rule => "eventbridge rule",
-            Kind::Permission => "lambda permission",
-        }
-    }
+kinds! {
+    Role(RoleSpec) "iam role" tagged,
+    LogGroup(LogGroupSpec) "log group" tagged,
+    Secret(SecretSpec) "secret" tagged,
+    Connection(ConnectionSpec) "codestar connection" tagged,
+    Bucket(BucketSpec) "s3 bucket" tagged,
+    Repository(RepositorySpec) "ecr repository" tagged,
+    Topic(TopicSpec) "sns topic" tagged,
+    Function(FunctionSpec) "lambda function" tagged,
+    ReportGroup(ReportGroupSpec) "codebuild report group" tagged,
+    Project(ProjectSpec) "codebuild project" tagged,
+    Pipeline(PipelineSpec) "codepipeline" tagged,
+    Webhook(WebhookSpec) "pipeline webhook" tagged,
+    Rule(RuleSpec) "eventbridge rule" tagged,
+    Permission(PermissionSpec) "lambda permission" untagged,
 }
 
 /// A resource's identity: its kind and its deterministic AWS name.
@@ -95,47 +122,9 @@ pub struct Observed {
     /// A status worth showing (e.g. a connection's PENDING), when the kind has one.
     pub status: Option<String>,
     /// Untagged, but exactly what a crash between creating and tagging leaves (only for kinds
-    /// whose create call cannot carry tags, e.g. an empty S3 bucket): adopted, not refused.
+    /// whose create call cannot carry tags, e.g. an empty S3 bucket), or what a service creates
+    /// on its own for a resource of ours (CodeBuild's report group): adopted, not refused.
     pub crash_leftover: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Spec {
-    Role(RoleSpec),
-    LogGroup(LogGroupSpec),
-    Secret(SecretSpec),
-    Connection(ConnectionSpec),
-    Bucket(BucketSpec),
-    Repository(RepositorySpec),
-    Topic(TopicSpec),
-    Function(FunctionSpec),
-    Project(ProjectSpec),
-    Pipeline(PipelineSpec),
-    Webhook(WebhookSpec),
-    Rule(RuleSpec),
-    Permission(PermissionSpec),
-}
-
-impl Spec {
-    /// Tags the spec asks for; `None` for kinds AWS cannot tag (their owner carries the tags).
-    pub fn tags(&self) -> Option<&Tags> {
-        match self {
-            Spec::Role(s) => Some(&s.tags),
-            Spec::LogGroup(s) => Some(&s.tags),
-            Spec::Secret(s) => Some(&s.tags),
-            Spec::Connection(s) => Some(&s.tags),
-            Spec::Bucket(s) => Some(&s.tags),
-            Spec::Repository(s) => Some(&s.tags),
-            Spec::Topic(s) => Some(&s.tags),
-            Spec::Function(s) => Some(&s.tags),
-            Spec::Project(s) => Some(&s.tags),
-            Spec::Pipeline(s) => Some(&s.tags),
-            Spec::Webhook(s) => Some(&s.tags),
-            Spec::Rule(s) => Some(&s.tags),
-            Spec::Permission(_) => None,
-        }
-    }
 }
 
 /// IAM role with one inline policy (named [`RoleSpec::inline_policy_name`]).
@@ -259,6 +248,17 @@ pub struct PermissionSpec {
     pub principal: String,
     pub source_arn: String,
     pub source_account: String,
+}
+
+/// The report group a build's `reports:` section writes to (`<project>-<group>`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReportGroupSpec {
+    pub name: String,
+    /// `TEST`.
+    pub report_type: String,
+    /// `NO_EXPORT`: reports stay in CodeBuild (kept 30 days).
+    pub export_config: String,
+    pub tags: Tags,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

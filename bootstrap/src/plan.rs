@@ -76,10 +76,11 @@ pub fn owned(observed_tags: &Tags, env: &str) -> bool {
         && observed_tags.get(tags::ENVIRONMENT).map(String::as_str) == Some(env)
 }
 
-/// May we change or delete this resource? Ours by tags; untaggable kinds (Lambda permissions)
-/// belong to whoever owns their parent; a crash leftover of a create that could not tag is ours.
+/// May we change or delete this resource? Ours by tags. An untaggable child (a Lambda
+/// permission) is observed with its parent's tags, so it is ours exactly when its parent is; a
+/// crash leftover of a create that could not tag is ours.
 pub fn is_ours(observed: &Observed, env: &str) -> bool {
-    observed.spec.tags().is_none() || owned(&observed.tags, env) || observed.crash_leftover
+    owned(&observed.tags, env) || observed.crash_leftover
 }
 
 fn ownership_conflict(id: &ResourceId, observed: &Observed, env: &str) -> Option<Action> {
@@ -300,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn untaggable_resources_are_not_ownership_checked() {
+    fn an_untaggable_child_is_ours_only_when_its_parent_is() {
         let spec = Spec::Permission(PermissionSpec {
             function_name: "f".into(),
             statement_id: "s".into(),
@@ -314,10 +315,17 @@ mod tests {
             spec: spec.clone(),
             depends_on: vec![],
         }];
-        let observed = BTreeMap::from([(id.clone(), seen(spec, Tags::new()))]);
+        // Observed with its function's tags: ours.
+        let ours = BTreeMap::from([(id.clone(), seen(spec.clone(), our_tags("dev")))]);
         assert_eq!(
-            plan(&want, &observed, &[], "dev").action(&id),
+            plan(&want, &ours, &[], "dev").action(&id),
             Some(&Action::Unchanged)
         );
+        // A same-name function someone else owns: its statement is not ours either.
+        let foreign = BTreeMap::from([(id.clone(), seen(spec, Tags::new()))]);
+        assert!(matches!(
+            plan(&want, &foreign, &[], "dev").action(&id),
+            Some(Action::Conflict { .. })
+        ));
     }
 }

@@ -34,14 +34,50 @@ fn document(statements: Vec<Value>) -> Value {
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
-/// Trust policy for one service principal, limited to our account (confused-deputy protection).
+/// What each service's documentation says it sends when it assumes its role. A trust policy may
+/// require `aws:SourceAccount` only from a service that sends it: a condition the service never
+/// satisfies makes CreatePipeline / CreateFunction fail on a real account with the very error
+/// IAM propagation gives, so the deploy would wait out the whole budget for nothing.
+pub const TRUST_SOURCE_ACCOUNT: [(&str, bool, &str); 3] = [
+    (
+        "codebuild.amazonaws.com",
+        true,
+        "CodeBuild User Guide, 'Allow CodeBuild to interact with other AWS services' \
+         (setting-up-service-role): the service role's trust policy conditions on \
+         aws:SourceAccount and aws:SourceArn",
+    ),
+    (
+        "codepipeline.amazonaws.com",
+        false,
+        "CodePipeline User Guide, service role and CLI examples (TrustPolicy.json): no condition; \
+         no source keys documented for assuming the service role",
+    ),
+    (
+        "lambda.amazonaws.com",
+        false,
+        "Lambda Developer Guide, 'Defining Lambda function permissions with an execution role': \
+         the trust policy has no condition; no source keys documented for the execution role",
+    ),
+];
+
+/// Trust policy for one service principal. Limited to our account by `aws:SourceAccount`
+/// (confused-deputy protection) where the service documents sending it, see
+/// [`TRUST_SOURCE_ACCOUNT`]; elsewhere only a principal in this account with `iam:PassRole` on
+/// the role can hand it to the service.
 pub fn trust(service: &str, target: &Target) -> Value {
-    document(vec![json!({
+    let sends_source_account = TRUST_SOURCE_ACCOUNT
+        .iter()
+        .any(|(name, sends, _)| *name == service && *sends);
+    let mut statement = json!({
         "Effect": "Allow",
         "Principal": { "Service": service },
-        "Action": "sts:AssumeRole",
-        "Condition": { "StringEquals": { "aws:SourceAccount": target.account_id } }
-    })])
+        "Action": "sts:AssumeRole"
+    });
+    if sends_source_account {
+        statement["Condition"] =
+            json!({ "StringEquals": { "aws:SourceAccount": target.account_id } });
+    }
+    document(vec![statement])
 }
 
 /// The ARNs the policies refer to, all computable before anything exists.
@@ -50,7 +86,7 @@ pub struct Arns {
     pub bucket: String,
     pub repository: String,
     pub project: String,
-    pub report_groups: String,
+    pub report_group: String,
     pub pipeline: String,
     pub deploy_handler: String,
     pub codebuild_log_group: String,
@@ -61,7 +97,6 @@ pub struct Arns {
     pub event_bus: String,
     pub codebuild_role: String,
     pub pipeline_role: String,
-    pub event_notifier_role: String,
 }
 
 fn log_write(sid: &str, group_arn: &str) -> Value {
@@ -104,15 +139,17 @@ pub fn codebuild_role(arns: &Arns) -> Value {
             ],
             vec![arns.repository.clone()],
         ),
+        // The bootstrap creates the one report group the buildspec names, so the build needs
+        // no codebuild:CreateReportGroup: a report group it was not given fails the build
+        // instead of leaving an untagged group behind.
         statement(
             "PublishTestReports",
             &[
                 "codebuild:BatchPutTestCases",
                 "codebuild:CreateReport",
-                "codebuild:CreateReportGroup",
                 "codebuild:UpdateReport",
             ],
-            vec![arns.report_groups.clone()],
+            vec![arns.report_group.clone()],
         ),
     ])
 }
@@ -283,8 +320,12 @@ pub fn repository_lifecycle(keep: u32) -> Value {
     })
 }
 
-/// Topic policy: only our FAILED rule (by source ARN) and our notifier role may publish.
-pub fn topic(arns: &Arns, target: &Target) -> Value {
+/// Topic policy: only our FAILED rule (by source ARN) may publish as a service. The notifier
+/// role needs no statement here: it publishes with its own credentials in the same account, so
+/// its identity policy's `sns:Publish` suffices (a statement conditioned on `aws:SourceAccount`
+/// would never apply to it: the key is present only when a service calls on a resource owner's
+/// behalf, IAM User Guide, global condition keys).
+pub fn topic(arns: &Arns) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -295,14 +336,6 @@ pub fn topic(arns: &Arns, target: &Target) -> Value {
                 "Action": "sns:Publish",
                 "Resource": arns.topic,
                 "Condition": { "ArnEquals": { "aws:SourceArn": arns.failed_rule } }
-            },
-            {
-                "Sid": "NotifierPublishes",
-                "Effect": "Allow",
-                "Principal": { "AWS": arns.event_notifier_role },
-                "Action": "sns:Publish",
-                "Resource": arns.topic,
-                "Condition": { "StringEquals": { "aws:SourceAccount": target.account_id } }
             }
         ]
     })

@@ -21,7 +21,8 @@ fn configured_budget(default: Duration) -> Duration {
 }
 
 /// Runs `op` until it succeeds, fails for another reason, or `budget` is spent, retrying while
-/// `is_propagation` says the failure is a not-yet-usable role. Each wait is announced.
+/// `is_propagation` says the failure is a not-yet-usable role. Each wait is announced, naming
+/// `role_arn` (one ARN, or several joined by ", " for a policy naming several roles).
 pub async fn while_role_propagates<T, E, F, Fut>(
     progress: &Progress,
     id: &ResourceId,

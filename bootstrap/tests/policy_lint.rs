@@ -42,6 +42,7 @@ fn parliament_finds_nothing_unaccepted_in_any_role_policy() {
         connection_arn: Some(
             "arn:aws:codestar-connections:us-east-1:123456789012:connection/abc".into(),
         ),
+        ..Late::default()
     };
     let mut audited = 0;
     let mut unaccepted = Vec::new();

@@ -34,6 +34,9 @@ pub mod codebuild_env {
     pub const PIPELINE_ENV: &str = "PIPELINE_ENV";
     /// Directory (relative to the source root) holding the Dockerfile to build; default `.`.
     pub const DOCKER_CONTEXT: &str = "DOCKER_CONTEXT";
+    /// The report group `buildspec.yml`'s `reports:` section names; CodeBuild writes to the
+    /// group `<project>-<this>`, which the bootstrap creates and destroy deletes.
+    pub const REPORT_GROUP: &str = "unit-tests";
     /// Every variable the bootstrap sets, in a stable order.
     pub const SET_BY_BOOTSTRAP: [&str; 5] = [
         ACCOUNT_ID,

@@ -167,6 +167,15 @@ impl ResourceNames<'_> {
         let prefix = self.env.as_str()[..15].trim_end_matches('-');
         format!("github-{prefix}-{:08x}", hash as u32)
     }
+    /// The report group `buildspec.yml`'s `reports:` section names, as CodeBuild names it:
+    /// `<project>-<group>`.
+    pub fn codebuild_report_group(&self) -> String {
+        format!(
+            "{}-{}",
+            self.codebuild_project(),
+            crate::codebuild_env::REPORT_GROUP
+        )
+    }
     pub fn codebuild_log_group(&self) -> String {
         format!("/aws/codebuild/{}", self.codebuild_project())
     }

@@ -212,6 +212,23 @@ impl Emulator {
             .map(drop)
     }
 
+    /// Tells the emulator a build of `project` uploaded reports to the buildspec's report groups
+    /// `groups`: as CodeBuild does, it creates `<project>-<group>` (untagged) for a group that
+    /// does not exist, and adds a report to each. Answers the report groups' ARNs.
+    pub fn record_build_reports(&self, project: &str, groups: &[String]) -> Result<Vec<String>> {
+        let answer = self.control(
+            "POST",
+            "/_shim/codebuild/builds",
+            Some(&serde_json::json!({ "projectName": project, "reportGroups": groups })),
+        )?;
+        Ok(answer["reportGroupArns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect())
+    }
+
     /// Simulates the console handshake that makes a CodeStar connection AVAILABLE.
     pub fn set_connection_status(&self, connection_arn: &str, status: &str) -> Result<()> {
         let path = format!(

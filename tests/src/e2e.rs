@@ -1406,6 +1406,17 @@ fn artifact_files(text: &str) -> Result<Vec<String>> {
         .collect())
 }
 
+/// The report groups `buildspec.yml`'s `reports:` section names.
+fn report_groups(text: &str) -> Result<Vec<String>> {
+    let yaml: serde_yaml::Value = serde_yaml::from_str(text)?;
+    Ok(yaml["reports"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, _)| name.as_str().map(str::to_owned))
+        .collect())
+}
+
 async fn run_build(
     ctx: &RunContext<'_>,
     commit: &github::Commit,
@@ -1557,6 +1568,20 @@ async fn run_build(
         })
         .collect();
     say.block(&log_tail.join("\n"));
+    // CodeBuild uploads the files a `reports:` group matches after the build phases, to the
+    // report group `<project>-<group>` (creating it, untagged, when it does not exist).
+    let report_groups = report_groups(&buildspec_text)?;
+    let report_dir = src.join("reports");
+    let has_reports = std::fs::read_dir(&report_dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "xml"))
+    });
+    if has_reports && !report_groups.is_empty() {
+        let project = build_id.split(':').next().unwrap_or(build_id);
+        let arns = ctx.emu.record_build_reports(project, &report_groups)?;
+        say.say(&format!("test reports uploaded to {}", arns.join(", ")));
+    }
     let exported: BTreeMap<String, String> = ["IMAGE_TAG", "IMAGE_DIGEST"]
         .iter()
         .filter_map(|k| {
@@ -2004,6 +2029,17 @@ async fn leftovers(clients: &Clients, opts: &DemoOptions) -> Result<Vec<String>>
     for s in clients.secrets.list_secrets().send().await?.secret_list() {
         if let Some(name) = s.name().filter(|n| ours(n)) {
             left.push(format!("secret {name}"));
+        }
+    }
+    for arn in clients
+        .codebuild
+        .list_report_groups()
+        .send()
+        .await?
+        .report_groups()
+    {
+        if ours(arn) {
+            left.push(format!("report group {arn}"));
         }
     }
     for r in clients.iam.list_roles().send().await?.roles() {

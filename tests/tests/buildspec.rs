@@ -130,7 +130,14 @@ fn buildspec_declares_version_phases_reports_and_artifacts() {
         1,
         "one report group is expected, found {reports:?}"
     );
-    let (_, group) = reports.iter().next().unwrap();
+    let (name, group) = reports.iter().next().unwrap();
+    assert_eq!(
+        name.as_str(),
+        Some(codebuild_env::REPORT_GROUP),
+        "the bootstrap creates (and destroy deletes) the report group named by \
+         codebuild_env::REPORT_GROUP; a group of another name would be left to CodeBuild to \
+         create untagged, which the build role may not do"
+    );
     assert_eq!(group["file-format"].as_str(), Some("JUNITXML"));
     assert_eq!(group["base-directory"].as_str(), Some("reports"));
     assert_eq!(strings(&group["files"]), ["**/*.xml"]);

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use std::process::Command;
 
 pub fn run() -> Result<()> {
-    setup::cargo_tool(setup::CARGO_DENY)?;
+    setup::run()?;
     sh("cargo", &["deny", "check", "licenses", "bans", "sources"])?;
     advisories()
 }

@@ -46,7 +46,7 @@ pub fn run(args: &[String]) -> Result<()> {
     if targets.is_empty() {
         targets = TARGETS.to_vec();
     }
-    setup::cargo_tool(setup::CARGO_FUZZ)?;
+    setup::run()?;
     let build = [
         "--features",
         "libfuzzer",

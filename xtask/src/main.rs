@@ -1,27 +1,34 @@
 //! Project automation: `cargo xtask <task>` (setup, ci, deny, fuzz, dist, emulator, demo, bench).
+//!
+//! Light on purpose: it links none of the product (no AWS SDK, no project crate) and compiles in
+//! seconds, so the first command on a fresh clone shows cargo's own progress at once. It drives
+//! cargo and runs what the workspace builds: the demo and the benchmarks are examples of the
+//! `integration-tests` crate, the emulator launcher an example of `testkit`.
 
-mod bench;
-mod demo;
+mod cargo;
 mod deny;
 mod fuzz;
 mod setup;
 
 use anyhow::{Context, Result, bail};
-use std::path::{Path, PathBuf};
+use cargo::{Profile, Steps};
+use std::path::PathBuf;
 use std::process::Command;
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  setup       create .venv with the pinned emulator and build tools (idempotent)
-  ci          everything CI checks: fmt, clippy -D warnings, deny, Lambda zips, all tests,
-              20 s of fuzzing per target, benchmark smoke runs
-  deny        cargo-deny (pinned, installed into .tools): licenses, bans, duplicates and sources
-              per deny.toml; RustSec advisories where the database can be fetched
-  fuzz        libFuzzer campaigns (cargo-fuzz, pinned, into .tools) over the Lambdas' event parsing
-              and artifact reader, seeded from fuzz/corpus; `fuzz [--seconds N] [--keep] [TARGET...]`
-              (default 60 s per target; --keep merges new coverage into the kept corpus)
+  setup       create .venv with the pinned emulator and tools: moto, cargo-lambda, zig, cargo-deny,
+              cargo-fuzz (idempotent, seconds)
+  ci          everything CI checks: fmt, cargo deny, clippy -D warnings, Lambda zips, emulator
+              tests, all workspace tests, benchmark smoke runs; ends with a table of what each
+              step compiled and took
+  deny        cargo-deny per deny.toml: licenses, bans, duplicates and sources; RustSec advisories
+              where the database can be fetched
+  fuzz        libFuzzer campaigns (cargo-fuzz) over the Lambdas' event parsing and artifact reader,
+              seeded from fuzz/corpus; `fuzz [--seconds N] [--keep] [TARGET...]` (default 60 s per
+              target; --keep merges new coverage into the kept corpus)
   dist        build the Lambda zips with cargo lambda (target/lambda/<fn>/bootstrap.zip);
               `dist --arm64` builds for Graviton instead
   emulator    run the local AWS emulator until Ctrl-C and print the environment to use it
@@ -38,15 +45,20 @@ fn main() -> Result<()> {
         bail!("no task given");
     };
     let rest = &args[1..];
+    let mut steps = Steps::default();
     match task.as_str() {
         "setup" => setup::run(),
         "ci" => ci(),
         "deny" => deny::run(),
         "fuzz" => fuzz::run(rest),
-        "dist" => dist(rest.iter().any(|a| a == "--arm64")),
-        "emulator" => emulator(),
-        "demo" => demo::run(),
-        "bench" => bench::run(rest),
+        "dist" => dist(&mut steps, rest.iter().any(|a| a == "--arm64")),
+        "emulator" => {
+            setup::run()?;
+            let example = build_example(&mut steps, "emulator")?;
+            run_binary(&example, &[])
+        }
+        "demo" => demo(),
+        "bench" => bench(&mut steps, rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
@@ -58,25 +70,29 @@ fn main() -> Result<()> {
     }
 }
 
+/// The workspace root: xtask lives one level below it.
 pub fn root() -> PathBuf {
-    testkit::workspace_root()
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 
-/// PATH with the project's pinned tools first (`.tools/bin`, then the venv), so `cargo deny`,
-/// `cargo fuzz`, `cargo lambda`, zig and pytest resolve to the pinned ones.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// PATH with the project's venv first, so `cargo lambda`, zig, `cargo deny`, `cargo fuzz` and
+/// pytest resolve to the pinned ones.
 pub fn pinned_tools_path() -> String {
-    let pinned = format!(
-        "{}:{}",
-        setup::tools_bin().display(),
-        root().join(".venv/bin").display()
-    );
+    let venv = root().join(".venv/bin").display().to_string();
     match std::env::var("PATH") {
-        Ok(path) => format!("{pinned}:{path}"),
-        Err(_) => pinned,
+        Ok(path) => format!("{venv}:{path}"),
+        Err(_) => venv,
     }
 }
 
-/// Runs a command from the workspace root with the venv on PATH; fails if it fails.
+/// Runs a command from the workspace root with the pinned tools on PATH; fails if it fails.
 pub fn sh(program: &str, args: &[&str]) -> Result<()> {
     step(&format!("{program} {}", args.join(" ")));
     let status = Command::new(program)
@@ -95,12 +111,81 @@ pub fn step(what: &str) {
     eprintln!("\n==> {what}");
 }
 
-fn ci() -> Result<()> {
-    let started = std::time::Instant::now();
+/// Every debug build goes through here, with the whole workspace selected and its examples (so
+/// its dev-dependencies) in the build: cargo then unifies features exactly as `cargo test
+/// --workspace` does, and the SDK crates compiled for one are reused by the other. A build of a
+/// single package would switch features (the functions' dev-dependencies turn on the SDK's
+/// `test-util`) and compile every SDK crate again. xtask itself stays out: rebuilding the
+/// running binary helps nothing, and its few dependencies add no feature the others lack.
+const WORKSPACE_DEBUG: [&str; 4] = ["build", "--workspace", "--exclude", "xtask"];
+
+/// Builds every binary and example of the workspace (debug).
+fn build_workspace(steps: &mut Steps) -> Result<()> {
+    let mut args = WORKSPACE_DEBUG.to_vec();
+    args.extend(["--bins", "--examples"]);
+    steps.cargo("debug binaries and examples", Profile::Debug, &args)
+}
+
+/// Builds one example (and its dependencies only), with the workspace's features.
+fn build_example(steps: &mut Steps, example: &str) -> Result<PathBuf> {
+    let mut args = WORKSPACE_DEBUG.to_vec();
+    args.extend(["--example", example]);
+    steps.cargo(&format!("example {example}"), Profile::Debug, &args)?;
+    Ok(target_dir().join("debug/examples").join(example))
+}
+
+/// Runs a built binary from the workspace root with the pinned tools on PATH.
+fn run_binary(binary: &std::path::Path, args: &[String]) -> Result<()> {
+    let status = Command::new(binary)
+        .args(args)
+        .current_dir(root())
+        .env("PATH", pinned_tools_path())
+        .status()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    if !status.success() {
+        bail!("{} failed ({status})", binary.display());
+    }
+    Ok(())
+}
+
+fn demo() -> Result<()> {
+    let mut steps = Steps::default();
+    step("cargo xtask demo: the Lambda zips (release), then the CLI and the demo (debug)");
     setup::run()?;
-    sh("cargo", &["fmt", "--all", "--check"])?;
-    sh(
-        "cargo",
+    dist(&mut steps, false)?;
+    build_workspace(&mut steps)?;
+    let result = run_binary(&target_dir().join("debug/examples/demo"), &[]);
+    steps.print_summary();
+    result
+}
+
+fn bench(steps: &mut Steps, args: &[String]) -> Result<()> {
+    setup::run()?;
+    // The deploy benchmark deploys stand-in zips; the Lambda benchmark measures the real ones.
+    if !args.iter().any(|a| a == "--deploy") {
+        dist(steps, false)?;
+    }
+    build_workspace(steps)?;
+    run_binary(&target_dir().join("debug/examples/bench"), args)
+}
+
+fn ci() -> Result<()> {
+    let mut steps = Steps::default();
+    let outcome = ci_steps(&mut steps);
+    steps.print_summary();
+    outcome?;
+    steps.check_each_sdk_crate_compiled_once_per_profile()?;
+    eprintln!("\nci passed in {}", cargo::minutes(steps.total()));
+    Ok(())
+}
+
+fn ci_steps(steps: &mut Steps) -> Result<()> {
+    steps.timed("setup (.venv)", setup::run)?;
+    steps.timed("rustfmt", || sh("cargo", &["fmt", "--all", "--check"]))?;
+    steps.timed("cargo deny", deny::run)?;
+    steps.cargo(
+        "clippy -D warnings",
+        Profile::Check,
         &[
             "clippy",
             "--workspace",
@@ -110,24 +195,29 @@ fn ci() -> Result<()> {
             "warnings",
         ],
     )?;
-    deny::run()?;
-    dist(false)?;
-    let python = root().join(".venv/bin/python");
-    sh(
-        &python.display().to_string(),
-        &["-m", "pytest", "emulator/tests", "-q"],
+    dist(steps, false)?;
+    let python = root().join(".venv/bin/python").display().to_string();
+    steps.timed("emulator tests (pytest)", || {
+        sh(&python, &["-m", "pytest", "emulator/tests", "-q"])
+    })?;
+    // One debug build for everything below: the tests, the binaries they run and the examples.
+    steps.cargo(
+        "tests, binaries and examples",
+        Profile::Debug,
+        &["test", "--workspace", "--no-run"],
     )?;
-    sh("cargo", &["test", "--workspace", "--no-fail-fast"])?;
-    step("short fuzz run of every target from the kept corpus (the long runs: cargo xtask fuzz)");
-    fuzz::run(&["--seconds".to_owned(), "20".to_owned()])?;
-    step("benchmark smoke run (fails only if a benchmark cannot run)");
-    bench::run(&["--smoke".to_owned()])?;
-    bench::run(&["--deploy".to_owned(), "--smoke".to_owned()])?;
-    eprintln!("\nci passed in {:.0?}", started.elapsed());
+    steps.timed("cargo test", || {
+        sh("cargo", &["test", "--workspace", "--no-fail-fast"])
+    })?;
+    step("benchmark smoke runs (fail only if a benchmark cannot run)");
+    for args in [vec!["--smoke"], vec!["--deploy", "--smoke"]] {
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        bench(steps, &args)?;
+    }
     Ok(())
 }
 
-pub fn dist(arm64: bool) -> Result<()> {
+pub fn dist(steps: &mut Steps, arm64: bool) -> Result<()> {
     setup::run()?;
     let mut args = vec![
         "lambda",
@@ -143,9 +233,12 @@ pub fn dist(arm64: bool) -> Result<()> {
     if arm64 {
         args.push("--arm64");
     }
-    sh("cargo", &args)?;
+    steps.cargo("Lambda zips (cargo lambda)", Profile::Release, &args)?;
     for function in ["deploy-handler", "event-notifier"] {
-        let zip = lambda_zip(function);
+        let zip = target_dir()
+            .join("lambda")
+            .join(function)
+            .join("bootstrap.zip");
         let size = std::fs::metadata(&zip)
             .with_context(|| format!("{} was not built", zip.display()))?
             .len();
@@ -156,36 +249,4 @@ pub fn dist(arm64: bool) -> Result<()> {
         );
     }
     Ok(())
-}
-
-pub fn lambda_zip(function: &str) -> PathBuf {
-    root()
-        .join("target/lambda")
-        .join(function)
-        .join("bootstrap.zip")
-}
-
-fn emulator() -> Result<()> {
-    setup::run()?;
-    let emulator = testkit::Emulator::start()?;
-    println!(
-        "The local AWS emulator is listening on {}.",
-        emulator.endpoint()
-    );
-    println!("To point `bootstrap` or the `aws` CLI at it, run in another shell:\n");
-    for (key, value) in emulator.env() {
-        println!("  export {key}={value}");
-    }
-    println!("\nPress Ctrl-C to stop it.");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(tokio::signal::ctrl_c())?;
-    drop(emulator);
-    println!("emulator stopped");
-    Ok(())
-}
-
-pub fn exists(path: &Path) -> bool {
-    path.exists()
 }

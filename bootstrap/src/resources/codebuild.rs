@@ -12,6 +12,11 @@ use aws_sdk_codebuild::types::{
     ProjectArtifacts, ProjectCache, ProjectEnvironment, ProjectSource, SourceType, Tag,
 };
 
+super::resource!(
+    /// CodeBuild projects.
+    ProjectResource: Project(ProjectSpec), depends on [Role, LogGroup, ReportGroup]
+);
+
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let out = ctx
         .clients

@@ -15,6 +15,11 @@ use aws_sdk_codepipeline::types::{
 };
 use std::collections::HashMap;
 
+super::resource!(
+    /// CodePipeline pipelines.
+    PipelineResource: Pipeline(PipelineSpec), depends on [Role, Bucket, Project, Function, Connection]
+);
+
 const SOURCE_STAGE: &str = "Source";
 const BUILD_STAGE: &str = "Build";
 const DEPLOY_STAGE: &str = "Deploy";

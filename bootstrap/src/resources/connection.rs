@@ -7,6 +7,11 @@ use crate::model::{ConnectionSpec, Observed, Spec, Tags};
 use anyhow::{Context, Result};
 use aws_sdk_codestarconnections::types::{Connection, ProviderType, Tag};
 
+super::resource!(
+    /// CodeStar connections to GitHub.
+    ConnectionResource: Connection(ConnectionSpec), depends on []
+);
+
 fn connection_tags(tags: &Tags) -> Result<Vec<Tag>> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())

@@ -2,13 +2,20 @@
 //! repository policies. Encryption is fixed at creation; everything else converges in place.
 
 use super::Ctx;
-use super::util::TagChanges;
-use crate::model::{Observed, RepositorySpec, Spec, Tags};
+use super::util::{self, TagChanges};
+use crate::model::{Kind, Observed, RepositorySpec, ResourceId, Spec, Tags};
+use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
 use anyhow::{Context, Result, bail};
+use aws_sdk_ecr::error::ProvideErrorMetadata;
 use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Tag,
 };
 use serde_json::Value;
+
+super::resource!(
+    /// ECR repositories (their policy names roles).
+    RepositoryResource: Repository(RepositorySpec), depends on [Role]
+);
 
 fn mutability(tag_immutable: bool) -> ImageTagMutability {
     if tag_immutable {
@@ -301,13 +308,31 @@ async fn put_repository_policy(ctx: Ctx<'_>, spec: &RepositorySpec) -> Result<()
     }
     let text = serde_json::to_string(&spec.repository_policy)
         .context("serialising the repository policy")?;
-    ecr.set_repository_policy()
-        .repository_name(&spec.name)
-        .policy_text(text)
-        .send()
-        .await
-        .context("setting the repository policy")?;
+    let id = ResourceId::new(Kind::Repository, &spec.name);
+    let roles = util::role_principals(&spec.repository_policy).join(", ");
+    while_role_propagates(
+        ctx.progress,
+        &id,
+        &roles,
+        IAM_PROPAGATION_BUDGET,
+        is_principal_propagation,
+        || {
+            ecr.set_repository_policy()
+                .repository_name(&spec.name)
+                .policy_text(&text)
+                .send()
+        },
+    )
+    .await
+    .context("setting the repository policy")?;
     Ok(())
+}
+
+/// ECR checks a repository policy's principals when it is set: a role IAM has not propagated yet
+/// is refused with `InvalidParameterException` "... 'Principal not found'"
+/// (terraform-provider-aws #39064). That type also covers real mistakes, hence the message.
+fn is_principal_propagation<E: ProvideErrorMetadata>(err: &E) -> bool {
+    util::has_code_and_message(err, "InvalidParameterException", "Principal not found")
 }
 
 /// Deletes the repository with every image in it.

@@ -7,6 +7,11 @@ use anyhow::{Context, Result, bail};
 use aws_sdk_eventbridge::types::{InputTransformer, RetryPolicy, RuleState, Tag, Target};
 use serde_json::Value;
 
+super::resource!(
+    /// EventBridge rules with their targets.
+    RuleResource: Rule(RuleSpec), depends on [Function, Topic]
+);
+
 /// EventBridge's retry defaults, reported when a target has no retry policy of its own.
 const DEFAULT_MAX_EVENT_AGE_SECONDS: i32 = 86_400;
 const DEFAULT_MAX_RETRY_ATTEMPTS: i32 = 185;

@@ -7,6 +7,11 @@ use anyhow::{Context, Result};
 use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
+super::resource!(
+    /// IAM roles with one inline policy.
+    RoleResource: Role(RoleSpec), depends on []
+);
+
 /// Reads the role; its inline policy is the only one it has, or — when someone added others —
 /// the one named like the role, else the first by name (the others are reported, never touched).
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {

@@ -16,6 +16,11 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+super::resource!(
+    /// Lambda functions (role, log group, failure destination).
+    FunctionResource: Function(FunctionSpec), depends on [Role, LogGroup, Topic]
+);
+
 /// How long to wait for a function to leave `Pending` / an update `InProgress` before giving up.
 const READY_BUDGET: Duration = Duration::from_secs(300);
 
@@ -428,6 +433,37 @@ pub fn permission_from_policy(
     })
 }
 
+/// A statement in a function's resource policy: untaggable, so it is ours only while its
+/// function is (the engine decides that from the function's tags).
+#[derive(Debug)]
+pub struct PermissionResource;
+
+impl super::Resource for PermissionResource {
+    const KIND: Kind = Kind::Permission;
+    const DEPENDS_ON: &'static [Kind] = &[Kind::Function];
+    type Spec = PermissionSpec;
+
+    async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
+        observe_permission(ctx, name).await
+    }
+
+    async fn create(ctx: Ctx<'_>, spec: &PermissionSpec) -> Result<()> {
+        create_permission(ctx, spec).await
+    }
+
+    async fn update(
+        ctx: Ctx<'_>,
+        desired: &PermissionSpec,
+        observed: &PermissionSpec,
+    ) -> Result<()> {
+        update_permission(ctx, desired, observed).await
+    }
+
+    async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
+        delete_permission(ctx, name).await
+    }
+}
+
 /// `name` is `FUNCTION/STATEMENT_ID`.
 pub async fn observe_permission(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let (function, statement_id) = split_permission_name(name)?;
@@ -454,15 +490,30 @@ pub async fn observe_permission(ctx: Ctx<'_>, name: &str) -> Result<Option<Obser
     };
     let document: Value =
         serde_json::from_str(text).context("the function's resource policy is not valid JSON")?;
-    Ok(
-        permission_from_policy(&document, function, statement_id).map(|spec| Observed {
-            crash_leftover: false,
-            spec: Spec::Permission(spec),
-            tags: Tags::new(),
-            arn: None,
-            status: None,
-        }),
-    )
+    let Some(spec) = permission_from_policy(&document, function, statement_id) else {
+        return Ok(None);
+    };
+    // A statement cannot be tagged: it carries its function's tags, so it is ours exactly when
+    // the function is (a same-name function someone else owns keeps its statements).
+    let function_arn = ctx.target.arn("lambda", &format!("function:{function}"));
+    let tags: Tags = ctx
+        .clients
+        .lambda
+        .list_tags()
+        .resource(&function_arn)
+        .send()
+        .await
+        .context("reading the function's tags (a permission is ours only if its function is)")?
+        .tags()
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    Ok(Some(Observed {
+        crash_leftover: false,
+        spec: Spec::Permission(spec),
+        tags,
+        arn: None,
+        status: None,
+    }))
 }
 
 pub async fn create_permission(ctx: Ctx<'_>, spec: &PermissionSpec) -> Result<()> {

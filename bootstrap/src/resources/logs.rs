@@ -4,6 +4,11 @@ use super::Ctx;
 use crate::model::{LogGroupSpec, Observed, Spec, Tags};
 use anyhow::{Context, Result};
 
+super::resource!(
+    /// CloudWatch Logs log groups.
+    LogGroupResource: LogGroup(LogGroupSpec), depends on []
+);
+
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let logs = &ctx.clients.logs;
     // DescribeLogGroups filters by prefix only: pick the exact name out of the page.

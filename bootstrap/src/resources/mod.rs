@@ -1,10 +1,11 @@
-//! One module per resource kind; each alone talks to its service's SDK client.
+//! One module per resource kind; each alone talks to its service's SDK client (`account` and
+//! `tagging` answer the two account-wide questions the commands ask).
 //!
-//! Every module offers the same four idempotent steps over its own spec type:
-//! `observe` (read the resource back as a spec, `None` when absent), `create`, `update`
-//! (converge an existing resource to the desired spec) and `delete` (already gone is success).
-//! This file only dispatches on [`Kind`] and passes values one module needs from another.
+//! Every kind implements the one contract, [`Resource`]: four idempotent steps over its own
+//! spec type and its place in the dependency graph. Adding a kind is one module that implements
+//! it, its spec in `model.rs`'s `kinds!` list, and one line in [`registry!`] below.
 
+pub mod account;
 pub mod codebuild;
 pub mod codepipeline;
 pub mod connection;
@@ -13,9 +14,11 @@ pub mod events;
 pub mod iam;
 pub mod lambda;
 pub mod logs;
+pub mod report_group;
 pub mod s3;
 pub mod secrets;
 pub mod sns;
+pub mod tagging;
 pub mod util;
 pub mod webhook;
 
@@ -23,6 +26,7 @@ use crate::aws::{Clients, Target};
 use crate::model::{Desired, Kind, Observed, ResourceId, Spec};
 use crate::progress::Progress;
 use anyhow::{Result, bail};
+use std::future::Future;
 
 /// Values a step may need that are not part of any spec (secrets never are).
 #[derive(Debug, Default, Clone)]
@@ -40,90 +44,130 @@ pub struct Ctx<'a> {
     pub inputs: &'a Inputs,
 }
 
-pub async fn observe(ctx: Ctx<'_>, id: &ResourceId) -> Result<Option<Observed>> {
-    let name = id.name.as_str();
-    let observed = match id.kind {
-        Kind::Role => iam::observe(ctx, name).await,
-        Kind::LogGroup => logs::observe(ctx, name).await,
-        Kind::Secret => secrets::observe(ctx, name).await,
-        Kind::Connection => connection::observe(ctx, name).await,
-        Kind::Bucket => s3::observe(ctx, name).await,
-        Kind::Repository => ecr::observe(ctx, name).await,
-        Kind::Topic => sns::observe(ctx, name).await,
-        Kind::Function => lambda::observe(ctx, name).await,
-        Kind::Permission => lambda::observe_permission(ctx, name).await,
-        Kind::Project => codebuild::observe(ctx, name).await,
-        Kind::Pipeline => codepipeline::observe(ctx, name).await,
-        Kind::Webhook => webhook::observe(ctx, name).await,
-        Kind::Rule => events::observe(ctx, name).await,
-    };
-    observed.map_err(|e| e.context(format!("reading {id}")))
+/// The contract of a resource kind. Every step is idempotent: re-running it after a crash at any
+/// point converges.
+pub trait Resource {
+    const KIND: Kind;
+    /// Kinds whose resources one of this kind may need in place before it is created. Apply
+    /// follows the finer per-resource edges `desired::build` draws (each must be covered here);
+    /// destroy deletes along this graph in reverse, so nothing is deleted before what needs it.
+    const DEPENDS_ON: &'static [Kind];
+    type Spec;
+
+    /// Reads the resource back as a spec normalised to the desired shape; `None` when absent.
+    fn observe(ctx: Ctx<'_>, name: &str) -> impl Future<Output = Result<Option<Observed>>> + Send;
+    /// Creates it; an existing resource of that name left by an interrupted run is adopted.
+    fn create(ctx: Ctx<'_>, spec: &Self::Spec) -> impl Future<Output = Result<()>> + Send;
+    /// Converges an existing resource to `desired`, touching only what differs.
+    fn update(
+        ctx: Ctx<'_>,
+        desired: &Self::Spec,
+        observed: &Self::Spec,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes it; already gone is success.
+    fn delete(ctx: Ctx<'_>, name: &str) -> impl Future<Output = Result<()>> + Send;
 }
 
-pub async fn create(ctx: Ctx<'_>, desired: &Desired) -> Result<()> {
-    let result = match &desired.spec {
-        Spec::Role(s) => iam::create(ctx, s).await,
-        Spec::LogGroup(s) => logs::create(ctx, s).await,
-        Spec::Secret(s) => secrets::create(ctx, s).await,
-        Spec::Connection(s) => connection::create(ctx, s).await,
-        Spec::Bucket(s) => s3::create(ctx, s).await,
-        Spec::Repository(s) => ecr::create(ctx, s).await,
-        Spec::Topic(s) => sns::create(ctx, s).await,
-        Spec::Function(s) => lambda::create(ctx, s).await,
-        Spec::Permission(s) => lambda::create_permission(ctx, s).await,
-        Spec::Project(s) => codebuild::create(ctx, s).await,
-        Spec::Pipeline(s) => codepipeline::create(ctx, s).await,
-        Spec::Webhook(s) => {
-            let secret = secrets::read_value(ctx, &s.secret_name).await?;
-            webhook::create(ctx, s, &secret).await
+/// Implements [`Resource`] for a module whose four steps are its free functions `observe`,
+/// `create`, `update` and `delete` (the resource tests call those directly).
+macro_rules! resource {
+    ($(#[$doc:meta])* $name:ident: $kind:ident($spec:ty), depends on [$($dep:ident),*]) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl $crate::resources::Resource for $name {
+            const KIND: $crate::model::Kind = $crate::model::Kind::$kind;
+            const DEPENDS_ON: &'static [$crate::model::Kind] = &[$($crate::model::Kind::$dep),*];
+            type Spec = $spec;
+
+            async fn observe(
+                ctx: $crate::resources::Ctx<'_>,
+                name: &str,
+            ) -> anyhow::Result<Option<$crate::model::Observed>> {
+                observe(ctx, name).await
+            }
+
+            async fn create(ctx: $crate::resources::Ctx<'_>, spec: &$spec) -> anyhow::Result<()> {
+                create(ctx, spec).await
+            }
+
+            async fn update(
+                ctx: $crate::resources::Ctx<'_>,
+                desired: &$spec,
+                observed: &$spec,
+            ) -> anyhow::Result<()> {
+                update(ctx, desired, observed).await
+            }
+
+            async fn delete(ctx: $crate::resources::Ctx<'_>, name: &str) -> anyhow::Result<()> {
+                delete(ctx, name).await
+            }
         }
-        Spec::Rule(s) => events::create(ctx, s).await,
     };
-    result.map_err(|e| e.context(format!("creating {}", desired.id)))
 }
+pub(crate) use resource;
 
-pub async fn update(ctx: Ctx<'_>, desired: &Desired, observed: &Observed) -> Result<()> {
-    let result = match (&desired.spec, &observed.spec) {
-        (Spec::Role(d), Spec::Role(o)) => iam::update(ctx, d, o).await,
-        (Spec::LogGroup(d), Spec::LogGroup(o)) => logs::update(ctx, d, o).await,
-        (Spec::Secret(d), Spec::Secret(o)) => secrets::update(ctx, d, o).await,
-        (Spec::Connection(d), Spec::Connection(o)) => connection::update(ctx, d, o).await,
-        (Spec::Bucket(d), Spec::Bucket(o)) => s3::update(ctx, d, o).await,
-        (Spec::Repository(d), Spec::Repository(o)) => ecr::update(ctx, d, o).await,
-        (Spec::Topic(d), Spec::Topic(o)) => sns::update(ctx, d, o).await,
-        (Spec::Function(d), Spec::Function(o)) => lambda::update(ctx, d, o).await,
-        (Spec::Permission(d), Spec::Permission(o)) => lambda::update_permission(ctx, d, o).await,
-        (Spec::Project(d), Spec::Project(o)) => codebuild::update(ctx, d, o).await,
-        (Spec::Pipeline(d), Spec::Pipeline(o)) => codepipeline::update(ctx, d, o).await,
-        (Spec::Webhook(d), Spec::Webhook(o)) => {
-            let secret = secrets::read_value(ctx, &d.secret_name).await?;
-            webhook::update(ctx, d, o, &secret).await
+/// Registers each kind's [`Resource`] implementation once; generates the dispatch on [`Kind`]
+/// and [`Spec`] the engine calls.
+macro_rules! registry {
+    ($($kind:ident => $resource:ty),* $(,)?) => {
+        /// The kinds a kind depends on (see [`Resource::DEPENDS_ON`]).
+        pub fn depends_on(kind: Kind) -> &'static [Kind] {
+            match kind {
+                $(Kind::$kind => <$resource as Resource>::DEPENDS_ON,)*
+            }
         }
-        (Spec::Rule(d), Spec::Rule(o)) => events::update(ctx, d, o).await,
-        _ => bail!(
-            "{}: observed a different kind of resource than desired",
-            desired.id
-        ),
+
+        pub async fn observe(ctx: Ctx<'_>, id: &ResourceId) -> Result<Option<Observed>> {
+            let observed = match id.kind {
+                $(Kind::$kind => <$resource as Resource>::observe(ctx, &id.name).await,)*
+            };
+            observed.map_err(|e| e.context(format!("reading {id}")))
+        }
+
+        pub async fn create(ctx: Ctx<'_>, desired: &Desired) -> Result<()> {
+            let result = match &desired.spec {
+                $(Spec::$kind(spec) => <$resource as Resource>::create(ctx, spec).await,)*
+            };
+            result.map_err(|e| e.context(format!("creating {}", desired.id)))
+        }
+
+        pub async fn update(ctx: Ctx<'_>, desired: &Desired, observed: &Observed) -> Result<()> {
+            let result = match (&desired.spec, &observed.spec) {
+                $((Spec::$kind(want), Spec::$kind(have)) => {
+                    <$resource as Resource>::update(ctx, want, have).await
+                })*
+                _ => bail!(
+                    "{}: observed a different kind of resource than desired",
+                    desired.id
+                ),
+            };
+            result.map_err(|e| e.context(format!("updating {}", desired.id)))
+        }
+
+        pub async fn delete(ctx: Ctx<'_>, id: &ResourceId) -> Result<()> {
+            let result = match id.kind {
+                $(Kind::$kind => <$resource as Resource>::delete(ctx, &id.name).await,)*
+            };
+            result.map_err(|e| e.context(format!("deleting {id}")))
+        }
     };
-    result.map_err(|e| e.context(format!("updating {}", desired.id)))
 }
 
-pub async fn delete(ctx: Ctx<'_>, id: &ResourceId) -> Result<()> {
-    let name = id.name.as_str();
-    let result = match id.kind {
-        Kind::Role => iam::delete(ctx, name).await,
-        Kind::LogGroup => logs::delete(ctx, name).await,
-        Kind::Secret => secrets::delete(ctx, name).await,
-        Kind::Connection => connection::delete(ctx, name).await,
-        Kind::Bucket => s3::delete(ctx, name).await,
-        Kind::Repository => ecr::delete(ctx, name).await,
-        Kind::Topic => sns::delete(ctx, name).await,
-        Kind::Function => lambda::delete(ctx, name).await,
-        Kind::Permission => lambda::delete_permission(ctx, name).await,
-        Kind::Project => codebuild::delete(ctx, name).await,
-        Kind::Pipeline => codepipeline::delete(ctx, name).await,
-        Kind::Webhook => webhook::delete(ctx, name).await,
-        Kind::Rule => events::delete(ctx, name).await,
-    };
-    result.map_err(|e| e.context(format!("deleting {id}")))
+registry! {
+    Role => iam::RoleResource,
+    LogGroup => logs::LogGroupResource,
+    Secret => secrets::SecretResource,
+    Connection => connection::ConnectionResource,
+    Bucket => s3::BucketResource,
+    Repository => ecr::RepositoryResource,
+    Topic => sns::TopicResource,
+    Function => lambda::FunctionResource,
+    ReportGroup => report_group::ReportGroupResource,
+    Project => codebuild::ProjectResource,
+    Pipeline => codepipeline::PipelineResource,
+    Webhook => webhook::WebhookResource,
+    Rule => events::RuleResource,
+    Permission => lambda::PermissionResource,
 }

@@ -4,8 +4,9 @@
 //! into the [`BucketSpec`] field it stands for, with an unset setting read as its "off" value
 //! (`false`, `""`, `0`, `Null`) so that a removed setting shows up as a differing field.
 
-use super::Ctx;
-use crate::model::{BucketSpec, Observed, Spec, Tags};
+use super::{Ctx, util};
+use crate::model::{BucketSpec, Kind, Observed, ResourceId, Spec, Tags};
+use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
 use anyhow::{Context, Result, bail};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{
@@ -17,6 +18,11 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
     VersioningConfiguration,
 };
+
+super::resource!(
+    /// The S3 artifact bucket (its policy names roles).
+    BucketResource: Bucket(BucketSpec), depends on [Role]
+);
 
 /// The id of the one lifecycle rule the bootstrap manages.
 pub const LIFECYCLE_RULE_ID: &str = "expire-old-artifacts";
@@ -478,13 +484,32 @@ async fn put_policy(ctx: Ctx<'_>, spec: &BucketSpec) -> Result<()> {
         return Ok(());
     }
     let document = serde_json::to_string(&spec.policy).context("serialising the bucket policy")?;
-    s3.put_bucket_policy()
-        .bucket(&spec.name)
-        .policy(document)
-        .send()
-        .await
-        .context("setting the bucket policy")?;
+    let id = ResourceId::new(Kind::Bucket, &spec.name);
+    let roles = util::role_principals(&spec.policy).join(", ");
+    while_role_propagates(
+        ctx.progress,
+        &id,
+        &roles,
+        IAM_PROPAGATION_BUDGET,
+        is_principal_propagation,
+        || {
+            s3.put_bucket_policy()
+                .bucket(&spec.name)
+                .policy(&document)
+                .send()
+        },
+    )
+    .await
+    .context("setting the bucket policy")?;
     Ok(())
+}
+
+/// S3 checks a bucket policy's principals when it is set, so a role created moments ago is
+/// refused until IAM has propagated it: `MalformedPolicy` "Invalid principal in policy"
+/// (terraform-provider-aws retries exactly this, hashicorp/terraform#4315; ../shared facts).
+/// S3 models no error type for PutBucketPolicy, hence the code and message.
+fn is_principal_propagation<E: ProvideErrorMetadata>(err: &E) -> bool {
+    util::has_code_and_message(err, "MalformedPolicy", "Invalid principal")
 }
 
 /// Empties the bucket (every object version and delete marker), then deletes it.

@@ -9,6 +9,11 @@ use anyhow::{Context, Result, bail};
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::Tag;
 
+super::resource!(
+    /// Secrets Manager secrets the bootstrap generates.
+    SecretResource: Secret(SecretSpec), depends on []
+);
+
 /// A fresh secret value: 32 random bytes from the OS-seeded thread RNG, hex-encoded (64 chars).
 pub fn generate_value() -> Secret {
     Secret::new(hex::encode(rand::random::<[u8; 32]>()))
@@ -184,6 +189,25 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// The full ARN of a secret the user names (a name, a partial ARN or a full one). A policy
+/// resource must be the full ARN: Secrets Manager appends a random 6-character suffix to every
+/// secret's ARN (`secret:NAME-AbCdEf`, Secrets Manager User Guide, "Secret ARN"), so a policy on
+/// the bare name or a partial ARN never matches and the read is denied at run time.
+pub async fn resolve_arn(ctx: Ctx<'_>, given: &str, flag: &str) -> Result<String> {
+    let Some(described) = describe(ctx, given).await? else {
+        bail!(
+            "{flag} `{given}`: no such secret in account {} region {}; create it first \
+             (`aws secretsmanager create-secret --name NAME --secret-string ...`) or fix the name",
+            ctx.target.account_id,
+            ctx.target.region
+        );
+    };
+    described
+        .arn()
+        .map(str::to_owned)
+        .with_context(|| format!("{flag} `{given}`: Secrets Manager returned no ARN for it"))
 }
 
 /// The secret's current value (generated at create, never rotated by the bootstrap).

@@ -2,11 +2,18 @@
 //! subscriptions. Email subscriptions wait for the recipient to confirm them.
 
 use super::Ctx;
-use super::util::TagChanges;
-use crate::model::{Observed, Spec, Subscription, Tags, TopicSpec};
+use super::util::{self, TagChanges};
+use crate::model::{Kind, Observed, ResourceId, Spec, Subscription, Tags, TopicSpec};
+use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
 use anyhow::{Context, Result};
+use aws_sdk_sns::error::ProvideErrorMetadata;
 use aws_sdk_sns::types::Tag;
 use std::collections::HashMap;
+
+super::resource!(
+    /// SNS topics.
+    TopicResource: Topic(TopicSpec), depends on []
+);
 
 /// What SNS reports as the ARN of a subscription nobody has confirmed yet.
 const PENDING_CONFIRMATION: &str = "PendingConfirmation";
@@ -107,6 +114,14 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     }))
 }
 
+/// SNS checks a topic policy's principals when it is set (CreateTopic's `Policy` attribute and
+/// SetTopicAttributes): a role IAM has not propagated yet is refused with `InvalidParameter`
+/// "Invalid parameter: Policy Error: PrincipalNotFound" (terraform-provider-aws #26041). That
+/// code covers every bad parameter, hence the message.
+fn is_principal_propagation<E: ProvideErrorMetadata>(err: &E) -> bool {
+    util::has_code_and_message(err, "InvalidParameter", "PrincipalNotFound")
+}
+
 pub async fn create(ctx: Ctx<'_>, spec: &TopicSpec) -> Result<()> {
     let mut attributes = HashMap::new();
     if !spec.policy.is_null() {
@@ -120,18 +135,29 @@ pub async fn create(ctx: Ctx<'_>, spec: &TopicSpec) -> Result<()> {
     }
     // CreateTopic is idempotent for the same name, attributes and tags, so a crash-and-retry
     // lands here again harmlessly; the observe below converges whatever differs.
-    let arn = ctx
-        .clients
-        .sns
-        .create_topic()
-        .name(&spec.name)
-        .set_attributes(Some(attributes))
-        .set_tags(Some(sns_tags(&spec.tags)?))
-        .send()
-        .await?
-        .topic_arn()
-        .map(str::to_owned)
-        .unwrap_or_else(|| ctx.target.arn("sns", &spec.name));
+    let id = ResourceId::new(Kind::Topic, &spec.name);
+    let roles = util::role_principals(&spec.policy).join(", ");
+    let tags = sns_tags(&spec.tags)?;
+    let arn = while_role_propagates(
+        ctx.progress,
+        &id,
+        &roles,
+        IAM_PROPAGATION_BUDGET,
+        is_principal_propagation,
+        || {
+            ctx.clients
+                .sns
+                .create_topic()
+                .name(&spec.name)
+                .set_attributes(Some(attributes.clone()))
+                .set_tags(Some(tags.clone()))
+                .send()
+        },
+    )
+    .await?
+    .topic_arn()
+    .map(str::to_owned)
+    .unwrap_or_else(|| ctx.target.arn("sns", &spec.name));
     let existing: Vec<Subscription> = list_subscriptions(ctx, &arn)
         .await?
         .into_iter()
@@ -178,13 +204,24 @@ pub async fn update(ctx: Ctx<'_>, desired: &TopicSpec, observed: &TopicSpec) -> 
         } else {
             serde_json::to_string(&desired.policy).context("serialising the topic policy")?
         };
-        sns.set_topic_attributes()
-            .topic_arn(&arn)
-            .attribute_name("Policy")
-            .attribute_value(text)
-            .send()
-            .await
-            .context("setting the topic policy")?;
+        let id = ResourceId::new(Kind::Topic, &desired.name);
+        let roles = util::role_principals(&desired.policy).join(", ");
+        while_role_propagates(
+            ctx.progress,
+            &id,
+            &roles,
+            IAM_PROPAGATION_BUDGET,
+            is_principal_propagation,
+            || {
+                sns.set_topic_attributes()
+                    .topic_arn(&arn)
+                    .attribute_name("Policy")
+                    .attribute_value(&text)
+                    .send()
+            },
+        )
+        .await
+        .context("setting the topic policy")?;
     }
     if desired.kms_key_id != observed.kms_key_id {
         // An empty key id turns encryption at rest off.

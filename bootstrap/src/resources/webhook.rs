@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use super::util::TagChanges;
-use crate::model::{Observed, Spec, Tags, WebhookFilter, WebhookSpec};
+use crate::model::{Kind, Observed, Spec, Tags, WebhookFilter, WebhookSpec};
 use crate::secret::Secret;
 use anyhow::{Context, Result};
 use aws_sdk_codepipeline::types::{
@@ -11,6 +11,34 @@ use aws_sdk_codepipeline::types::{
     WebhookFilterRule,
 };
 use pipeline_common::EnvName;
+
+/// The CodePipeline webhook; its create and update read the HMAC secret they register.
+#[derive(Debug)]
+pub struct WebhookResource;
+
+impl super::Resource for WebhookResource {
+    const KIND: Kind = Kind::Webhook;
+    const DEPENDS_ON: &'static [Kind] = &[Kind::Pipeline, Kind::Secret];
+    type Spec = WebhookSpec;
+
+    async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
+        observe(ctx, name).await
+    }
+
+    async fn create(ctx: Ctx<'_>, spec: &WebhookSpec) -> Result<()> {
+        let secret = super::secrets::read_value(ctx, &spec.secret_name).await?;
+        create(ctx, spec, &secret).await
+    }
+
+    async fn update(ctx: Ctx<'_>, desired: &WebhookSpec, observed: &WebhookSpec) -> Result<()> {
+        let secret = super::secrets::read_value(ctx, &desired.secret_name).await?;
+        update(ctx, desired, observed, &secret).await
+    }
+
+    async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
+        delete(ctx, name).await
+    }
+}
 
 async fn find(ctx: Ctx<'_>, name: &str) -> Result<Option<ListWebhookItem>> {
     let mut next_token = None;

@@ -1,5 +1,8 @@
 //! The four commands' operations: plan, deploy, destroy, outputs. They compose config,
-//! desired state, observation, the pure plan and the engine; the CLI layer only parses.
+//! desired state, observation, the pure plan and the engine; the CLI layer only parses, what
+//! the user sees is drawn in [`render`], and every AWS call is made in `resources/`.
+
+mod render;
 
 use crate::artifacts;
 use crate::aws::{self, Clients, Target};
@@ -12,9 +15,8 @@ use crate::progress::Progress;
 use crate::resources::{self, Ctx, Inputs};
 use crate::secret::Secret;
 use anyhow::{Context, Result, bail};
-use serde::Serialize;
+use render::{confirm, print_plan};
 use serde_json::{Value, json};
-use std::io::IsTerminal;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
@@ -39,16 +41,7 @@ impl Session {
             .map(ToString::to_string)
             .unwrap_or_else(|| "us-east-1".to_owned());
         let clients = Clients::new(&config);
-        let identity = clients.sts.get_caller_identity().send().await.map_err(|err| {
-            anyhow::anyhow!(
-                "could not find out which AWS account to use: {}\ncheck your credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, `aws sso login`) and AWS_ENDPOINT_URL",
-                crate::error_text(&err)
-            )
-        })?;
-        let account_id = identity
-            .account()
-            .context("STS returned no account id")?
-            .to_owned();
+        let account_id = resources::account::caller_account(&clients).await?;
         Ok(Self {
             clients,
             target: Target { account_id, region },
@@ -85,11 +78,18 @@ async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<
     let inventory = desired::inventory(&config.env, &session.target);
     let observed = engine::observe_all(ctx, &inventory).await?;
     let connection_id = ResourceId::new(Kind::Connection, config.env.names().connection());
+    let deploy_webhook_secret_arn = match &config.deploy_webhook_secret_arn {
+        Some(given) => {
+            Some(resources::secrets::resolve_arn(ctx, given, "--deploy-webhook-secret-arn").await?)
+        }
+        None => None,
+    };
     let late = Late {
         connection_arn: observed
             .get(&connection_id)
             .and_then(Option::as_ref)
             .and_then(|o| o.arn.clone()),
+        deploy_webhook_secret_arn,
     };
     let desired = desired::build(config, &session.target, &zips, &late);
     let plan = plan::plan(&desired, &observed, &inventory, config.env.as_str());
@@ -100,95 +100,12 @@ async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<
     })
 }
 
-#[derive(Serialize)]
-struct PlanReport<'a> {
-    env: &'a str,
-    account: &'a str,
-    region: &'a str,
-    changes: &'a [plan::Change],
-    summary: std::collections::BTreeMap<&'static str, usize>,
-    /// Every IAM policy document, so anyone can audit them.
-    policies: Value,
-}
-
-fn policies_of(planned: &Planned) -> Value {
-    let mut out = serde_json::Map::new();
-    for want in &planned.desired {
-        if let crate::model::Spec::Role(role) = &want.spec {
-            out.insert(
-                role.name.clone(),
-                json!({ "trust": role.trust_policy, "inline": role.inline_policy }),
-            );
-        }
-    }
-    Value::Object(out)
-}
-
-fn print_plan(session: &Session, config: &Config, planned: &Planned) {
-    let counts = planned.plan.counts();
-    if session.output == Output::Json {
-        let report = PlanReport {
-            env: config.env.as_str(),
-            account: &session.target.account_id,
-            region: &session.target.region,
-            changes: &planned.plan.changes,
-            summary: counts,
-            policies: policies_of(planned),
-        };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
-        return;
-    }
-    println!(
-        "Plan for environment `{}` (account {}, {}):",
-        config.env, session.target.account_id, session.target.region
-    );
-    for change in &planned.plan.changes {
-        let (symbol, detail) = match &change.action {
-            Action::Create => ("+ create   ", String::new()),
-            Action::Update { fields } => ("~ update   ", format!("  ({})", fields.join(", "))),
-            Action::Unchanged => ("  unchanged", String::new()),
-            Action::Delete => ("- delete   ", String::new()),
-            Action::Conflict { reason } => ("! conflict ", format!("\n      {reason}")),
-        };
-        println!("  {symbol} {}{detail}", change.id);
-    }
-    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} to {k}")).collect();
-    println!(
-        "{}",
-        summary
-            .join(", ")
-            .replace("to unchanged", "unchanged")
-            .replace("to conflict", "in conflict")
-    );
-}
-
 /// `plan`: 0 when nothing would change, 2 when something would.
 pub async fn plan(config: &Config, region: Option<&str>, output: Output) -> Result<u8> {
     let session = Session::connect(region, output).await?;
     let planned = compute(&session, config, &Inputs::default()).await?;
     print_plan(&session, config, &planned);
     Ok(if planned.plan.has_changes() { 2 } else { 0 })
-}
-
-fn confirm(verb: &str, yes: bool) -> Result<()> {
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        bail!(
-            "refusing to {verb} without confirmation: there is no terminal to ask on; add --yes to proceed"
-        );
-    }
-    eprint!("Do you want to {verb}? Only 'yes' will be accepted: ");
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
-    if answer.trim() != "yes" {
-        bail!("{verb} cancelled; nothing was changed");
-    }
-    Ok(())
 }
 
 async fn github_token(session: &Session, config: &Config) -> Result<Secret> {
@@ -354,11 +271,11 @@ pub async fn destroy(
     Ok(())
 }
 
-/// Anything still tagged as ours, through the Resource Groups Tagging API (which can lag behind
-/// deletions for a few seconds, so it is asked a few times).
+/// Anything still tagged as ours, through the Resource Groups Tagging API, which can lag behind
+/// deletions for a few seconds: asked up to 4 times, 2 s apart, while it still lists something.
 async fn tagged_leftovers(session: &Session, env: &str) -> Vec<String> {
-    use aws_sdk_resourcegroupstagging::types::TagFilter;
-    use pipeline_common::tags;
+    let inputs = Inputs::default();
+    let ctx = session.ctx(&inputs);
     let mut last = Vec::new();
     for attempt in 0..4 {
         if attempt > 0 {
@@ -367,39 +284,12 @@ async fn tagged_leftovers(session: &Session, env: &str) -> Vec<String> {
                 .line("waiting for the tagging API to reflect the deletions");
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         }
-        let response = session
-            .clients
-            .tagging
-            .get_resources()
-            .tag_filters(
-                TagFilter::builder()
-                    .key(tags::ENVIRONMENT)
-                    .values(env)
-                    .build(),
-            )
-            .tag_filters(
-                TagFilter::builder()
-                    .key(tags::MANAGED_BY)
-                    .values(tags::MANAGED_BY_VALUE)
-                    .build(),
-            )
-            .send()
-            .await;
-        match response {
-            Ok(page) => {
-                last = page
-                    .resource_tag_mapping_list()
-                    .iter()
-                    .filter_map(|m| m.resource_arn().map(str::to_owned))
-                    .collect();
-                if last.is_empty() {
-                    return last;
-                }
-            }
+        match resources::tagging::tagged_as_ours(ctx, env).await {
+            Ok(arns) if arns.is_empty() => return arns,
+            Ok(arns) => last = arns,
             Err(err) => {
                 session.progress.line(&format!(
-                    "could not double-check through the tagging API ({}); the per-service check above passed",
-                    crate::error_text(&err)
+                    "could not double-check through the tagging API ({err:#}); the per-service check above passed"
                 ));
                 return Vec::new();
             }

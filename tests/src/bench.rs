@@ -1,6 +1,8 @@
-//! `cargo xtask bench`: Lambda cold start, invocation, memory and size of the release zips, the
-//! same deploy job in Node.js for comparison, and the build variants that explain the init time;
-//! (re)writes BENCHMARKS.md. `--smoke` is the quick CI check that every benchmark still runs.
+//! The benchmarks behind `cargo xtask bench` (run as `examples/bench.rs`): Lambda cold start,
+//! invocation, memory and size of the release zips, the same deploy job in Node.js for
+//! comparison, and the build variants that explain the init time; `--deploy` times bootstrap's
+//! deploy, plan and destroy. (Re)writes BENCHMARKS.md; `--smoke` is the quick CI check that
+//! every benchmark still runs. `cargo xtask bench` builds the zips and the debug binaries first.
 
 mod build;
 mod deploy;
@@ -8,7 +10,6 @@ mod measure;
 mod report;
 mod stats;
 
-use crate::{root, step};
 use anyhow::{Context, Result, bail};
 use build::{FUNCTIONS, Variant};
 use measure::{Fixture, Samples, Workload};
@@ -65,10 +66,6 @@ pub fn run(args: &[String]) -> Result<()> {
         return deploy::run(args);
     }
     let options = Options::parse(args)?;
-    crate::setup::run()?;
-    if !options.smoke {
-        crate::dist(false)?;
-    }
     let variants = if options.smoke {
         Vec::new()
     } else {
@@ -111,6 +108,48 @@ pub fn run(args: &[String]) -> Result<()> {
 
 /// `node` and the comparison handler's entry point, installing its packages if needed; `None`
 /// in smoke mode when they are not installed (CI need not fetch packages to check the Rust side).
+/// The workspace root.
+pub(crate) fn root() -> PathBuf {
+    testkit::workspace_root()
+}
+
+/// A heading on stderr, so a long run shows where it is.
+pub(crate) fn step(what: &str) {
+    eprintln!("\n==> {what}");
+}
+
+/// PATH with the project's venv first, so `cargo lambda` and zig resolve to the pinned ones.
+pub(crate) fn pinned_tools_path() -> String {
+    let venv = root().join(".venv/bin").display().to_string();
+    match std::env::var("PATH") {
+        Ok(path) => format!("{venv}:{path}"),
+        Err(_) => venv,
+    }
+}
+
+/// Runs a command from the workspace root with the pinned tools on PATH; fails if it fails.
+pub(crate) fn sh(program: &str, args: &[&str]) -> Result<()> {
+    step(&format!("{program} {}", args.join(" ")));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .env("PATH", pinned_tools_path())
+        .status()
+        .with_context(|| format!("starting {program}"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+/// Where `cargo xtask dist` leaves a function's zip.
+pub(crate) fn lambda_zip(function: &str) -> PathBuf {
+    testkit::target_dir()
+        .join("lambda")
+        .join(function)
+        .join("bootstrap.zip")
+}
+
 fn node_runtime(smoke: bool) -> Result<Option<NodeHandler>> {
     let dir = root().join("bench/node-deploy-handler");
     let version = Command::new("node").arg("--version").output();

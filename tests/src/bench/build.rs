@@ -1,7 +1,7 @@
 //! Release builds of the Lambda zips in comparison variants (opt-level, aws-lc jitter entropy),
 //! each copied aside, and the `bootstrap` executables unpacked from them.
 
-use crate::{lambda_zip, pinned_tools_path, root};
+use super::{lambda_zip, pinned_tools_path, root};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -89,7 +89,7 @@ pub fn bench_dir() -> PathBuf {
 
 /// Builds `variant` (cargo does nothing when its artifacts are current) and copies its zips aside.
 pub fn build(variant: &Variant) -> Result<()> {
-    crate::step(&format!(
+    super::step(&format!(
         "building {}: {}",
         variant.name,
         variant.command_line()

@@ -1,0 +1,148 @@
+//! The CodeBuild report group the buildspec's `reports:` section writes to. CodeBuild creates
+//! `<project>-<group>` on the first build that uploads a report, untagged, unless it exists
+//! (CodeBuild User Guide, "Create a report group": "If you do not create a report group before
+//! you run a build ... CodeBuild creates one"), and nothing would ever delete it or its reports.
+//! So the bootstrap creates it first, tagged, and destroy deletes it with its reports.
+
+use super::Ctx;
+use crate::model::{Observed, ReportGroupSpec, Spec, Tags};
+use anyhow::{Context, Result};
+use aws_sdk_codebuild::types::{
+    ReportExportConfig, ReportExportConfigType, ReportGroup, ReportType, Tag,
+};
+
+super::resource!(
+    /// CodeBuild report groups (test reports of the project's builds).
+    ReportGroupResource: ReportGroup(ReportGroupSpec), depends on []
+);
+
+fn arn(ctx: Ctx<'_>, name: &str) -> String {
+    ctx.target.arn("codebuild", &format!("report-group/{name}"))
+}
+
+fn sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn export_config(spec: &ReportGroupSpec) -> ReportExportConfig {
+    ReportExportConfig::builder()
+        .export_config_type(ReportExportConfigType::from(spec.export_config.as_str()))
+        .build()
+}
+
+fn report_group_spec(name: &str, group: &ReportGroup) -> ReportGroupSpec {
+    ReportGroupSpec {
+        name: name.to_owned(),
+        report_type: group
+            .r#type()
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default(),
+        export_config: group
+            .export_config()
+            .and_then(|c| c.export_config_type())
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default(),
+        tags: group
+            .tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                ))
+            })
+            .collect(),
+    }
+}
+
+pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
+    let arn = arn(ctx, name);
+    let out = ctx
+        .clients
+        .codebuild
+        .batch_get_report_groups()
+        .report_group_arns(&arn)
+        .send()
+        .await?;
+    let Some(group) = out
+        .report_groups()
+        .iter()
+        .find(|g| g.arn() == Some(arn.as_str()))
+    else {
+        return Ok(None);
+    };
+    let spec = report_group_spec(name, group);
+    let tags = spec.tags.clone();
+    Ok(Some(Observed {
+        // Untagged is what CodeBuild's own creation on a build of our project leaves (a stack
+        // deployed before the bootstrap created the group): adopted and tagged, not refused.
+        crash_leftover: tags.is_empty(),
+        spec: Spec::ReportGroup(spec),
+        tags,
+        arn: Some(arn),
+        status: None,
+    }))
+}
+
+pub async fn create(ctx: Ctx<'_>, spec: &ReportGroupSpec) -> Result<()> {
+    let created = ctx
+        .clients
+        .codebuild
+        .create_report_group()
+        .name(&spec.name)
+        .r#type(ReportType::from(spec.report_type.as_str()))
+        .export_config(export_config(spec))
+        .set_tags(Some(sdk_tags(&spec.tags)))
+        .send()
+        .await;
+    match created {
+        Ok(_) => Ok(()),
+        // A build got there first (CodeBuild creates it untagged): converge it to the spec.
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_already_exists_exception()) =>
+        {
+            put(ctx, spec).await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub async fn update(
+    ctx: Ctx<'_>,
+    desired: &ReportGroupSpec,
+    _observed: &ReportGroupSpec,
+) -> Result<()> {
+    // The type cannot change after creation; the export config and the tags are replaced whole.
+    put(ctx, desired).await
+}
+
+async fn put(ctx: Ctx<'_>, spec: &ReportGroupSpec) -> Result<()> {
+    ctx.clients
+        .codebuild
+        .update_report_group()
+        .arn(arn(ctx, &spec.name))
+        .export_config(export_config(spec))
+        .set_tags(Some(sdk_tags(&spec.tags)))
+        .send()
+        .await
+        .context("UpdateReportGroup failed")?;
+    Ok(())
+}
+
+/// Deletes the group with its reports (`deleteReports`: without it AWS refuses a group that has
+/// any). DeleteReportGroup of an absent group succeeds, so deleting twice is fine.
+pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
+    ctx.clients
+        .codebuild
+        .delete_report_group()
+        .arn(arn(ctx, name))
+        .delete_reports(true)
+        .send()
+        .await
+        .context("DeleteReportGroup failed")?;
+    Ok(())
+}

@@ -1,0 +1,1494 @@
+"""IAM policy evaluation the emulator can enforce (moto's own cannot).
+
+moto 5.2.5 checks an action against Resource "*" only and ignores Condition.
+This module evaluates identity and resource policies the way AWS documents it
+for requests within one account, and wires that into the shim for requests
+signed with credentials the emulator itself issued (see README.md, "IAM
+enforcement").
+
+Layers, from pure to impure:
+
+1. `evaluate(context, identity_policies, resource_policy)` -> `Decision`:
+   pure policy evaluation. Semantics from the IAM User Guide:
+   - "Policy evaluation logic" (reference_policies_evaluation-logic.html),
+     "Policy evaluation for requests within a single account"
+     (reference_policies_evaluation-logic_policy-eval-basics.html) and
+     "How AWS enforcement code logic evaluates requests to allow or deny
+     access" (reference_policies_evaluation-logic_policy-eval-denyallow.html):
+     an explicit Deny in any policy wins; otherwise an Allow in an identity
+     policy or in the resource policy allows (same account: either is
+     enough); otherwise implicit deny. A resource policy that names only the
+     account (`"123456789012"`, `arn:aws:iam::123456789012:root`) delegates
+     to IAM policies and grants nothing by itself. Role trust policies and
+     KMS key policies must allow in any case (`resource_policy_required`).
+   - "IAM JSON policy elements: Condition operators"
+     (reference_policies_elements_condition_operators.html): a key absent
+     from the request context makes a condition false, except for negated
+     operators (`StringNotEquals`, `ArnNotLike`, ...), which are then true,
+     and `...IfExists` / `Null`, which test presence.
+   - "Single-valued vs. multivalued context keys"
+     (reference_policies_condition-single-vs-multi-valued-context-keys.html):
+     `ForAllValues:` is true when the key is absent, `ForAnyValue:` false.
+   - "IAM JSON policy elements: Principal / NotPrincipal / Resource" and
+     "IAM policy elements: Variables and tags" (policy variables).
+   An operator the evaluator does not know fails closed: that statement never
+   grants, and a Deny using it still denies; the Decision names it.
+2. `known_action` / `unknown_actions`: the IAM action catalogue parliament
+   ships (iam_definition.json), to catch typos such as `s3:GetObjects`.
+3. `OPERATIONS` / `checks_for` / `resource_for`: AWS operation -> IAM
+   action(s) and resource ARN(s) for the operations a CodePipeline-based
+   CI/CD stack uses. Unmapped operations are denied under enforcement.
+4. `Enforcer`: resolves an access key to an emulator-issued identity (moto's
+   IAM user keys, moto's STS assumed-role sessions), collects its policies
+   and the resource's policy, and answers AWS's access-denied error.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import functools
+import importlib.util
+import ipaddress
+import json
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+from urllib.parse import parse_qs, unquote
+
+# --------------------------------------------------------------------------
+# Request context and decision
+# --------------------------------------------------------------------------
+
+_ACCOUNT_IN_ARN = re.compile(r"^arn:[^:]*:(?:iam|sts)::(\d{12}):")
+
+
+@dataclass
+class RequestContext:
+    """What AWS knows about a request when it evaluates policies.
+
+    principal_arn: an IAM user (`arn:aws:iam::ACCOUNT:user/NAME`) or an
+    assumed-role session (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`,
+    with `role_arn` the role it came from); None when a service principal
+    (`service_principal`, e.g. "codepipeline.amazonaws.com") makes the call.
+    condition_keys: request context keys (`aws:SourceArn`, `iam:PassedToService`,
+    ...); `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType` and
+    `aws:username` are derived from the principal unless given.
+    """
+
+    action: str
+    resources: Sequence[str] | str = "*"
+    principal_arn: str | None = None
+    role_arn: str | None = None
+    service_principal: str | None = None
+    account: str | None = None
+    condition_keys: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.resources, str):
+            self.resources = [self.resources]
+        if self.account is None:
+            for arn in (self.principal_arn, self.role_arn):
+                match = _ACCOUNT_IN_ARN.match(arn or "")
+                if match:
+                    self.account = match.group(1)
+                    break
+
+    @property
+    def is_session(self) -> bool:
+        return ":assumed-role/" in (self.principal_arn or "")
+
+    def keys(self) -> dict[str, list[str]]:
+        """Condition keys, lower-cased (key names are case-insensitive), values as string lists."""
+        derived: dict[str, Any] = {}
+        if self.principal_arn:
+            derived["aws:PrincipalArn"] = self.role_arn if self.is_session and self.role_arn else self.principal_arn
+            derived["aws:PrincipalType"] = "AssumedRole" if self.is_session else "User"
+            if not self.is_session and ":user/" in self.principal_arn:
+                derived["aws:username"] = self.principal_arn.rsplit("/", 1)[-1]
+        if self.account and self.principal_arn:
+            derived["aws:PrincipalAccount"] = self.account
+        if self.service_principal:
+            derived["aws:PrincipalServiceName"] = self.service_principal
+        merged = {key.lower(): value for key, value in derived.items()}
+        merged.update({key.lower(): value for key, value in self.condition_keys.items()})
+        return {key: _string_list(value) for key, value in merged.items() if value is not None}
+
+
+@dataclass
+class Decision:
+    allowed: bool
+    reason: str
+    sid: str | None = None
+    policy: str | None = None  # the policy holding the deciding statement
+    policy_type: str | None = None  # "identity" or "resource" for that policy
+    unknown_operators: tuple[str, ...] = ()
+    # "explicit_deny", "allow", "implicit_deny", "resource_policy_required",
+    # "account_only" (a resource policy delegating to IAM, no identity allow)
+    kind: str = "implicit_deny"
+    resource: str | None = None
+
+    def aws_suffix(self, action: str) -> str:
+        """The tail AWS puts on an access-denied message."""
+        if self.kind == "explicit_deny":
+            article = "an identity-based" if self.policy_type == "identity" else "a resource-based"
+            return f"with an explicit deny in {article} policy"
+        if self.kind == "resource_policy_required":
+            return f"because no resource-based policy allows the {action} action"
+        return f"because no identity-based policy allows the {action} action"
+
+
+def _string_list(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple, set)):
+        return [_scalar(item) for item in value]
+    return [_scalar(value)]
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _load_document(document: Any) -> dict[str, Any] | None:
+    if isinstance(document, (bytes, bytearray)):
+        document = document.decode("utf-8", "replace")
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError:
+            try:  # IAM answers documents URL-encoded; accept that too
+                document = json.loads(unquote(document))
+            except ValueError:
+                return None
+    return document if isinstance(document, dict) else None
+
+
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = document.get("Statement")
+    return [s for s in _as_list(statements) if isinstance(s, dict)]
+
+
+# --------------------------------------------------------------------------
+# Wildcards, ARNs and policy variables
+# --------------------------------------------------------------------------
+
+
+class _MissingVariable(Exception):
+    pass
+
+
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
+def _glob_regex(
+    pattern: str, keys: dict[str, list[str]] | None, ignore_case: bool = False, wildcards: bool = True
+) -> re.Pattern[str]:
+    """`*` and `?` wildcards (unless wildcards=False: a literal match); `${key}`
+    policy variables (`${*}`, `${?}`, `${$}` literals) when keys is given.
+    Raises _MissingVariable for a variable the context lacks."""
+    parts: list[str] = []
+    position = 0
+    for match in (_VARIABLE.finditer(pattern) if keys is not None else ()):
+        parts.append(_wildcards(pattern[position : match.start()], wildcards))
+        parts.append(re.escape(_variable_value(match.group(1), keys or {})))
+        position = match.end()
+    parts.append(_wildcards(pattern[position:], wildcards))
+    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def _wildcards(text: str, wildcards: bool = True) -> str:
+    if not wildcards:
+        return re.escape(text)
+    return "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in text)
+
+
+def _variable_value(spec: str, keys: dict[str, list[str]]) -> str:
+    name, _, default = spec.partition(",")
+    name = name.strip()
+    if name in ("*", "?", "$"):
+        return name
+    values = keys.get(name.lower())
+    if values and len(values) == 1:
+        return values[0]
+    default = default.strip()
+    if len(default) >= 2 and default[0] == default[-1] == "'":
+        return default[1:-1]
+    raise _MissingVariable(name)
+
+
+def glob_match(pattern: str, value: str, *, ignore_case: bool = False, keys: dict[str, list[str]] | None = None) -> bool:
+    try:
+        return _glob_regex(pattern, keys, ignore_case).fullmatch(value) is not None
+    except _MissingVariable:
+        return False
+
+
+def arn_match(pattern: str, arn: str, keys: dict[str, list[str]] | None = None) -> bool:
+    """ARN matching as for Resource and ArnLike: each of the six colon-separated
+    parts is matched on its own (a wildcard does not cross into the next part,
+    except in the resource part, which may itself contain colons)."""
+    if pattern == "*":
+        return True
+    pattern_parts = pattern.split(":", 5)
+    arn_parts = arn.split(":", 5)
+    if len(pattern_parts) < 6 or len(arn_parts) < 6:
+        return glob_match(pattern, arn, keys=keys)
+    return all(glob_match(p, a, keys=keys) for p, a in zip(pattern_parts, arn_parts))
+
+
+def action_match(pattern: str, action: str) -> bool:
+    return glob_match(pattern, action, ignore_case=True)
+
+
+# --------------------------------------------------------------------------
+# Condition operators
+# --------------------------------------------------------------------------
+
+
+def _number(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _date(value: str) -> float | None:
+    try:
+        return float(value)  # epoch seconds
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
+
+
+def _compare(parse: Callable[[str], float | None], test: Callable[[float, float], bool]) -> Callable[..., bool]:
+    def match(context_value: str, policy_value: str, keys: dict[str, list[str]]) -> bool:
+        left, right = parse(context_value), parse(policy_value)
+        return left is not None and right is not None and test(left, right)
+
+    return match
+
+
+def _ip_match(context_value: str, policy_value: str, keys: dict[str, list[str]]) -> bool:
+    try:
+        return ipaddress.ip_address(context_value) in ipaddress.ip_network(policy_value, strict=False)
+    except ValueError:
+        return False
+
+
+def _string_equals(c: str, p: str, keys: dict[str, list[str]]) -> bool:
+    try:
+        return _glob_regex(p, keys, wildcards=False).fullmatch(c) is not None
+    except _MissingVariable:
+        return False
+
+
+def _string_equals_ignore_case(c: str, p: str, keys: dict[str, list[str]]) -> bool:
+    try:
+        return _glob_regex(p, keys, ignore_case=True, wildcards=False).fullmatch(c) is not None
+    except _MissingVariable:
+        return False
+
+
+# base operator -> (positive match function, negated?)
+_OPERATORS: dict[str, tuple[Callable[[str, str, dict[str, list[str]]], bool], bool]] = {
+    "StringEquals": (_string_equals, False),
+    "StringNotEquals": (_string_equals, True),
+    "StringEqualsIgnoreCase": (_string_equals_ignore_case, False),
+    "StringNotEqualsIgnoreCase": (_string_equals_ignore_case, True),
+    "StringLike": (lambda c, p, k: glob_match(p, c, keys=k), False),
+    "StringNotLike": (lambda c, p, k: glob_match(p, c, keys=k), True),
+    "ArnEquals": (lambda c, p, k: arn_match(p, c, k), False),
+    "ArnLike": (lambda c, p, k: arn_match(p, c, k), False),
+    "ArnNotEquals": (lambda c, p, k: arn_match(p, c, k), True),
+    "ArnNotLike": (lambda c, p, k: arn_match(p, c, k), True),
+    "Bool": (lambda c, p, k: c.lower() == p.lower(), False),
+    "NumericEquals": (_compare(_number, lambda a, b: a == b), False),
+    "NumericNotEquals": (_compare(_number, lambda a, b: a == b), True),
+    "NumericLessThan": (_compare(_number, lambda a, b: a < b), False),
+    "NumericLessThanEquals": (_compare(_number, lambda a, b: a <= b), False),
+    "NumericGreaterThan": (_compare(_number, lambda a, b: a > b), False),
+    "NumericGreaterThanEquals": (_compare(_number, lambda a, b: a >= b), False),
+    "DateEquals": (_compare(_date, lambda a, b: a == b), False),
+    "DateNotEquals": (_compare(_date, lambda a, b: a == b), True),
+    "DateLessThan": (_compare(_date, lambda a, b: a < b), False),
+    "DateLessThanEquals": (_compare(_date, lambda a, b: a <= b), False),
+    "DateGreaterThan": (_compare(_date, lambda a, b: a > b), False),
+    "DateGreaterThanEquals": (_compare(_date, lambda a, b: a >= b), False),
+    "IpAddress": (_ip_match, False),
+    "NotIpAddress": (_ip_match, True),
+    "BinaryEquals": (lambda c, p, k: c == p, False),
+}
+SUPPORTED_OPERATORS = frozenset(_OPERATORS) | {"Null"}
+
+
+def _split_operator(operator: str) -> tuple[str | None, str, bool]:
+    """("ForAnyValue"/"ForAllValues"/None, base operator, IfExists?)."""
+    qualifier = None
+    for prefix in ("ForAnyValue:", "ForAllValues:"):
+        if operator.startswith(prefix):
+            qualifier, operator = prefix[:-1], operator[len(prefix) :]
+    if_exists = operator.endswith("IfExists") and operator != "IfExists"
+    if if_exists:
+        operator = operator[: -len("IfExists")]
+    return qualifier, operator, if_exists
+
+
+def _condition_holds(
+    operator: str, key: str, policy_values: list[str], keys: dict[str, list[str]]
+) -> bool:
+    qualifier, base, if_exists = _split_operator(operator)
+    present = keys.get(key.lower())
+    if base == "Null":
+        absent = not present
+        return any((value.lower() == "true") == absent for value in policy_values)
+    match, negated = _OPERATORS[base]
+    if not present:
+        if if_exists or qualifier == "ForAllValues":
+            return True
+        if qualifier == "ForAnyValue":
+            return False
+        return negated
+
+    def hit(value: str) -> bool:
+        return any(match(value, policy_value, keys) for policy_value in policy_values)
+
+    if qualifier == "ForAllValues":
+        return all((not hit(v)) if negated else hit(v) for v in present)
+    if qualifier == "ForAnyValue":
+        return any((not hit(v)) if negated else hit(v) for v in present)
+    matched = any(hit(v) for v in present)
+    return not matched if negated else matched
+
+
+def condition_result(condition: Any, keys: dict[str, list[str]]) -> tuple[bool, list[str]]:
+    """(all known conditions hold, operators the evaluator does not know).
+
+    Operators are ANDed, keys within an operator are ANDed, values for one key
+    are ORed. Unknown operators are left out of the first result; the caller
+    decides how they count (never for an Allow, always for a Deny)."""
+    unknown: list[str] = []
+    holds = True
+    if condition is None:
+        return True, unknown
+    if not isinstance(condition, dict):
+        return False, ["<malformed Condition>"]
+    for operator, block in condition.items():
+        qualifier, base, _ = _split_operator(str(operator))
+        if base not in SUPPORTED_OPERATORS or not isinstance(block, dict):
+            unknown.append(str(operator))
+            continue
+        for key, values in block.items():
+            if not _condition_holds(str(operator), str(key), _string_list(values), keys):
+                holds = False
+    return holds, unknown
+
+
+# --------------------------------------------------------------------------
+# Statements and policies
+# --------------------------------------------------------------------------
+
+# Principal match strengths in a resource policy. "account" (the account id or
+# its root ARN) delegates to the account's IAM policies and grants nothing by
+# itself; "principal" (the user, the role, the session, a service, or "*")
+# grants on its own within the account.
+_PRINCIPAL = "principal"
+_ACCOUNT = "account"
+
+
+def _principal_strength(element: Any, context: RequestContext) -> str | None:
+    if element == "*":
+        return _PRINCIPAL
+    if not isinstance(element, dict):
+        return None
+    best: str | None = None
+    for kind, values in element.items():
+        for value in _as_list(values):
+            if not isinstance(value, str):
+                continue
+            strength: str | None = None
+            if kind == "AWS":
+                if value == "*":
+                    strength = _PRINCIPAL
+                elif context.principal_arn and value in (context.principal_arn, context.role_arn):
+                    strength = _PRINCIPAL
+                elif context.account and context.principal_arn and value in (
+                    context.account,
+                    f"arn:aws:iam::{context.account}:root",
+                ):
+                    strength = _ACCOUNT
+            elif kind == "Service":
+                if context.service_principal and value == context.service_principal:
+                    strength = _PRINCIPAL
+            if strength == _PRINCIPAL:
+                return _PRINCIPAL
+            best = best or strength
+    return best
+
+
+@dataclass
+class _Match:
+    effect: str
+    sid: str | None
+    policy: str
+    policy_type: str
+    strength: str | None = None  # resource policies: how the principal matched
+
+
+def _statement_match(
+    statement: dict[str, Any],
+    context: RequestContext,
+    resource: str,
+    keys: dict[str, list[str]],
+    policy_type: str,
+    variables: bool,
+) -> tuple[bool, str | None, list[str]]:
+    """(statement applies, principal strength, unknown operators that decided it)."""
+    effect = statement.get("Effect")
+    if effect not in ("Allow", "Deny"):
+        return False, None, []
+    var_keys = keys if variables else None
+
+    if "Action" in statement:
+        if not any(isinstance(a, str) and action_match(a, context.action) for a in _as_list(statement["Action"])):
+            return False, None, []
+    elif "NotAction" in statement:
+        if any(isinstance(a, str) and action_match(a, context.action) for a in _as_list(statement["NotAction"])):
+            return False, None, []
+    else:
+        return False, None, []
+
+    if "Resource" in statement:
+        if not any(isinstance(r, str) and arn_match(r, resource, var_keys) for r in _as_list(statement["Resource"])):
+            return False, None, []
+    elif "NotResource" in statement:
+        if any(isinstance(r, str) and arn_match(r, resource, var_keys) for r in _as_list(statement["NotResource"])):
+            return False, None, []
+    elif policy_type == "identity":
+        return False, None, []  # an identity statement without Resource is invalid
+    # (a resource policy may leave Resource out: it means the resource it is attached to)
+
+    strength: str | None = None
+    if policy_type == "resource":
+        if "Principal" in statement:
+            strength = _principal_strength(statement["Principal"], context)
+            if strength is None:
+                return False, None, []
+        elif "NotPrincipal" in statement:
+            # Simplification: any match (the principal, its role, its account)
+            # exempts it; AWS compares each identity of the caller separately.
+            if _principal_strength(statement["NotPrincipal"], context) is not None:
+                return False, None, []
+            strength = _PRINCIPAL
+        else:
+            return False, None, []
+
+    holds, unknown = condition_result(statement.get("Condition"), keys)
+    if not holds:
+        return False, None, []
+    if unknown:
+        # Fail closed: an Allow we cannot evaluate never grants; a Deny still denies.
+        return effect == "Deny", strength, unknown
+    return True, strength, []
+
+
+def _named_policies(policies: Iterable[Any], default_prefix: str) -> list[tuple[str, dict[str, Any]]]:
+    named: list[tuple[str, dict[str, Any]]] = []
+    for index, item in enumerate(policies):
+        if isinstance(item, tuple) and len(item) == 2:
+            name, document = item
+        else:
+            name, document = f"{default_prefix} #{index + 1}", item
+        loaded = _load_document(document)
+        if loaded is not None:
+            named.append((str(name), loaded))
+    return named
+
+
+def _describe(sid: str | None, policy: str) -> str:
+    return f"statement {sid!r} in {policy}" if sid else f"a statement without Sid in {policy}"
+
+
+def evaluate(
+    request_context: RequestContext,
+    identity_policies: Sequence[Any],
+    resource_policy: Any = None,
+    *,
+    resource_policy_required: bool = False,
+) -> Decision:
+    """Evaluate one request. identity_policies: documents (dict or JSON) or
+    (name, document) pairs. With several resources every one must be allowed;
+    the first denial is answered."""
+    identity = _named_policies(identity_policies, "identity-based policy")
+    resource_doc = _load_document(resource_policy) if resource_policy is not None else None
+    decision: Decision | None = None
+    for resource in request_context.resources:
+        decision = _evaluate_resource(request_context, resource, identity, resource_doc, resource_policy_required)
+        if not decision.allowed:
+            return decision
+    assert decision is not None, "a request names at least one resource"
+    return decision
+
+
+def _evaluate_resource(
+    context: RequestContext,
+    resource: str,
+    identity: list[tuple[str, dict[str, Any]]],
+    resource_doc: dict[str, Any] | None,
+    resource_policy_required: bool,
+) -> Decision:
+    keys = context.keys()
+    matches: list[_Match] = []
+    unknown: list[tuple[str, str | None, str, str]] = []  # (operator, sid, policy, effect)
+    sources = [(name, doc, "identity") for name, doc in identity]
+    if resource_doc is not None:
+        sources.append(("the resource-based policy", resource_doc, "resource"))
+    for name, document, policy_type in sources:
+        variables = document.get("Version") == "2012-10-17"
+        for statement in _statements(document):
+            sid = statement.get("Sid") if isinstance(statement.get("Sid"), str) else None
+            applies, strength, operators = _statement_match(statement, context, resource, keys, policy_type, variables)
+            for operator in operators:
+                unknown.append((operator, sid, name, str(statement.get("Effect"))))
+            if applies:
+                matches.append(_Match(str(statement["Effect"]), sid, name, policy_type, strength))
+
+    unknown_ops = tuple(dict.fromkeys(op for op, *_ in unknown))
+
+    def unknown_note() -> str:
+        if not unknown:
+            return ""
+        notes = "; ".join(
+            f"{_describe(sid, policy)} ({effect}) uses condition operator {op!r}, which the emulator "
+            "does not evaluate, so it fails closed"
+            for op, sid, policy, effect in unknown
+        )
+        return f" ({notes})"
+
+    for match in matches:
+        if match.effect == "Deny":
+            return Decision(
+                False,
+                f"explicitly denied by {_describe(match.sid, match.policy)}{unknown_note()}",
+                match.sid,
+                match.policy,
+                match.policy_type,
+                unknown_ops,
+                "explicit_deny",
+                resource,
+            )
+    identity_allow = next((m for m in matches if m.policy_type == "identity"), None)
+    resource_allows = [m for m in matches if m.policy_type == "resource"]
+    resource_grant = next((m for m in resource_allows if m.strength == _PRINCIPAL), None)
+    if resource_policy_required and not resource_allows:
+        return Decision(
+            False,
+            f"no statement in the resource-based policy allows this principal, and that policy must allow it{unknown_note()}",
+            None,
+            "the resource-based policy",
+            "resource",
+            unknown_ops,
+            "resource_policy_required",
+            resource,
+        )
+    granted = resource_grant or identity_allow
+    if granted is not None:
+        return Decision(
+            True,
+            f"allowed by {_describe(granted.sid, granted.policy)}",
+            granted.sid,
+            granted.policy,
+            granted.policy_type,
+            unknown_ops,
+            "allow",
+            resource,
+        )
+    if resource_allows:
+        return Decision(
+            False,
+            "the resource-based policy allows only the account (which delegates to IAM policies), "
+            f"and no identity-based statement allows{unknown_note()}",
+            resource_allows[0].sid,
+            resource_allows[0].policy,
+            "resource",
+            unknown_ops,
+            "account_only",
+            resource,
+        )
+    return Decision(False, f"no statement allows{unknown_note()}", None, None, None, unknown_ops, "implicit_deny", resource)
+
+
+# --------------------------------------------------------------------------
+# The IAM action catalogue (parliament's iam_definition.json)
+# --------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _catalogue_data() -> tuple[dict[str, frozenset[str]], dict[str, tuple[str, ...]]]:
+    """(service prefix -> lower-cased action names, lower-cased "prefix:action" ->
+    ARN templates of its resource types, empty when the action takes Resource "*").
+    Located without importing parliament (its import loads more than the catalogue)."""
+    spec = importlib.util.find_spec("parliament")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("parliament is not installed (emulator/requirements.txt pins it)")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "iam_definition.json")
+    with open(path, encoding="utf-8") as handle:
+        services = json.load(handle)
+    actions: dict[str, set[str]] = {}
+    arns: dict[str, tuple[str, ...]] = {}
+    for service in services:
+        prefix = service["prefix"].lower()
+        names = actions.setdefault(prefix, set())
+        templates = {r["resource"]: r["arn"] for r in service.get("resources", [])}
+        for privilege in service.get("privileges", []):
+            name = privilege["privilege"].lower()
+            names.add(name)
+            types = [t["resource_type"].rstrip("*") for t in privilege.get("resource_types", [])]
+            arns[f"{prefix}:{name}"] = tuple(templates[t] for t in types if t and t in templates)
+    return {prefix: frozenset(names) for prefix, names in actions.items()}, arns
+
+
+def _catalogue() -> dict[str, frozenset[str]]:
+    return _catalogue_data()[0]
+
+
+def catalogue_resource_arns(action: str) -> tuple[str, ...] | None:
+    """ARN templates (`arn:${Partition}:s3:::${BucketName}/${ObjectName}`) of the
+    resource types IAM's catalogue lists for an action; () when the action only
+    takes Resource "*"; None for an unknown action."""
+    return _catalogue_data()[1].get(action.lower())
+
+
+def arn_fits_template(arn: str, template: str) -> bool:
+    """Whether an ARN has the shape of a catalogue template (each ${Var} one or more characters)."""
+    regex = re.sub(r"\\\$\\\{[^}]*\\\}", ".+", re.escape(template))
+    return re.fullmatch(regex, arn) is not None
+
+
+def known_action(action: str) -> bool:
+    """Whether the catalogue knows the action; wildcards count when they match one."""
+    if action == "*":
+        return True
+    prefix, sep, name = action.partition(":")
+    names = _catalogue().get(prefix.lower())
+    if not sep or names is None or not name:
+        return False
+    if "*" in name or "?" in name:
+        regex = _glob_regex(name.lower(), None)
+        return any(regex.fullmatch(candidate) for candidate in names)
+    return name.lower() in names
+
+
+def unknown_actions(document: Any) -> list[str]:
+    """Action / NotAction values in a policy document the catalogue does not know."""
+    loaded = _load_document(document)
+    if loaded is None:
+        return []
+    found: list[str] = []
+    for statement in _statements(loaded):
+        for element in ("Action", "NotAction"):
+            for action in _as_list(statement.get(element)):
+                if isinstance(action, str) and not known_action(action) and action not in found:
+                    found.append(action)
+    return found
+
+
+# --------------------------------------------------------------------------
+# Operation -> IAM action and resource
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """One authorization AWS makes for an operation."""
+
+    action: str
+    resources: tuple[str, ...]
+    context: tuple[tuple[str, str], ...] = ()  # extra condition keys (iam:PassedToService, s3:prefix)
+    policy_ref: tuple[str, ...] | None = None  # where the resource policy lives
+    resource_policy_required: bool = False  # role trust policies, KMS key policies
+    always_allowed: bool = False  # sts:GetCallerIdentity needs no permission
+
+
+Resolver = Callable[[str, str, str], "str | None"]  # (kind, value, region) -> ARN
+
+
+@dataclass(frozen=True)
+class Request:
+    service: str
+    operation: str
+    params: dict[str, Any]
+    account: str
+    region: str
+    resolve: Resolver | None = None
+
+    def param(self, *names: str) -> Any:
+        for name in names:
+            value = self.params.get(name)
+            if value not in (None, ""):
+                return value
+        return None
+
+    def arn(self, service: str, resource: str, *, region: bool = True, account: str | None = None) -> str:
+        return f"arn:aws:{service}:{self.region if region else ''}:{account or self.account}:{resource}"
+
+    def resolved(self, kind: str, value: str) -> str | None:
+        return self.resolve(kind, value, self.region) if self.resolve else None
+
+
+def _name_from(value: Any, marker: str) -> str:
+    """The name after `marker` in an ARN (`project/NAME`), or the value itself."""
+    text = str(value)
+    if text.startswith("arn:") and marker in text:
+        return text.split(marker, 1)[1]
+    return text
+
+
+# ---- S3 (params: Bucket, Key, VersionId, CopySource, prefix, built from the URL) ----
+
+
+def _s3_bucket(r: Request) -> str:
+    return f"arn:aws:s3:::{r.param('Bucket') or ''}"
+
+
+def _s3_object(r: Request) -> str:
+    return f"arn:aws:s3:::{r.param('Bucket') or ''}/{r.param('Key') or ''}"
+
+
+def _s3(action: str, resource: Callable[[Request], str], versioned: str | None = None) -> Callable[[Request], list[Check]]:
+    def checks(r: Request) -> list[Check]:
+        chosen = versioned if versioned and r.param("VersionId") else action
+        extra: tuple[tuple[str, str], ...] = ()
+        if chosen == "s3:ListBucket" and r.param("prefix") is not None:
+            extra = (("s3:prefix", str(r.param("prefix"))),)
+        return [Check(chosen, (resource(r),), extra, ("s3", str(r.param("Bucket") or "")))]
+
+    return checks
+
+
+def _s3_copy(r: Request) -> list[Check]:
+    source = unquote(str(r.param("CopySource") or "")).lstrip("/")
+    path, _, query = source.partition("?")
+    bucket, _, key = path.partition("/")
+    version = parse_qs(query).get("versionId")
+    return [
+        Check("s3:PutObject", (_s3_object(r),), (), ("s3", str(r.param("Bucket") or ""))),
+        Check(
+            "s3:GetObjectVersion" if version else "s3:GetObject",
+            (f"arn:aws:s3:::{bucket}/{key}",),
+            (),
+            ("s3", bucket),
+        ),
+    ]
+
+
+# ---- ECR ----
+
+
+def _ecr(action: str) -> Callable[[Request], list[Check]]:
+    def checks(r: Request) -> list[Check]:
+        name = str(r.param("repositoryName") or "")
+        registry = str(r.param("registryId") or r.account)
+        arn = r.arn("ecr", f"repository/{name}", account=registry)
+        return [Check(action, (arn,), (), ("ecr", r.region, registry, name))]
+
+    return checks
+
+
+# ---- CodeBuild ----
+
+
+def _codebuild_project(r: Request, *names: str) -> str:
+    return r.arn("codebuild", f"project/{_name_from(r.param(*names) or '', 'project/')}")
+
+
+def _codebuild_builds(r: Request) -> list[Check]:
+    projects: list[str] = []
+    for build_id in _as_list(r.param("ids")):
+        name = _name_from(build_id, ":build/").split(":", 1)[0]
+        arn = r.arn("codebuild", f"project/{name}")
+        if arn not in projects:
+            projects.append(arn)
+    return [Check("codebuild:BatchGetBuilds", tuple(projects) or (r.arn("codebuild", "project/*"),))]
+
+
+def _codebuild_report_group(action: str) -> Callable[[Request], list[Check]]:
+    """CreateReport / UpdateReport / BatchPutTestCases are IAM actions the build
+    container's agent is checked against (not public API operations); the
+    resource is the report group, from reportGroupArn, a report ARN
+    (report/GROUP:ID) or a name."""
+
+    def checks(r: Request) -> list[Check]:
+        group = r.param("reportGroupArn")
+        if not group:
+            report = r.param("reportArn", "arn")
+            if isinstance(report, str) and ":report/" in report:
+                group = r.arn("codebuild", "report-group/" + report.split(":report/", 1)[1].rsplit(":", 1)[0])
+            else:
+                group = r.arn("codebuild", f"report-group/{r.param('reportGroupName', 'name') or ''}")
+        if not str(group).startswith("arn:"):
+            group = r.arn("codebuild", f"report-group/{group}")
+        return [Check(action, (str(group),))]
+
+    return checks
+
+
+def _pass_role(r: Request, role: Any, service: str) -> list[Check]:
+    if not isinstance(role, str) or not role:
+        return []
+    arn = role if role.startswith("arn:") else f"arn:aws:iam::{r.account}:role/{role}"
+    return [Check("iam:PassRole", (arn,), (("iam:PassedToService", service),))]
+
+
+def _codebuild_project_write(action: str) -> Callable[[Request], list[Check]]:
+    def checks(r: Request) -> list[Check]:
+        return [Check(action, (_codebuild_project(r, "name"),))] + _pass_role(
+            r, r.param("serviceRole"), "codebuild.amazonaws.com"
+        )
+
+    return checks
+
+
+# ---- CodePipeline ----
+
+
+def _pipeline(action: str, *names: str) -> Callable[[Request], list[Check]]:
+    def checks(r: Request) -> list[Check]:
+        return [Check(action, (r.arn("codepipeline", str(r.param(*names) or "")),))]
+
+    return checks
+
+
+def _pipeline_write(action: str) -> Callable[[Request], list[Check]]:
+    def checks(r: Request) -> list[Check]:
+        pipeline = r.param("pipeline")
+        pipeline = pipeline if isinstance(pipeline, dict) else {}
+        return [Check(action, (r.arn("codepipeline", str(pipeline.get("name") or "")),))] + _pass_role(
+            r, pipeline.get("roleArn"), "codepipeline.amazonaws.com"
+        )
+
+    return checks
+
+
+# ---- Lambda (params: FunctionName, Qualifier, from the URL) ----
+
+
+def lambda_function_arn(reference: str, qualifier: str | None, account: str, region: str) -> str:
+    """A function ARN from a name, `name:qualifier`, a partial ARN or an ARN;
+    qualified (`function:NAME:QUALIFIER`) when a qualifier is given."""
+    reference = unquote(reference)
+    parts = reference.split(":")
+    if reference.startswith("arn:") and len(parts) >= 7:
+        account, region, name = parts[4], parts[3], parts[6]
+        embedded = parts[7] if len(parts) > 7 else None
+    elif len(parts) >= 3 and parts[1] == "function":
+        account, name = parts[0], parts[2]
+        embedded = parts[3] if len(parts) > 3 else None
+    else:
+        name, _, embedded = reference.partition(":")
+    qualifier = qualifier or embedded or None
+    arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
+    return f"{arn}:{qualifier}" if qualifier else arn
+
+
+def _lambda(action: str, qualified: bool = True, pass_role: bool = False) -> Callable[[Request], list[Check]]:
+    def checks(r: Request) -> list[Check]:
+        qualifier = r.param("Qualifier") if qualified else None
+        arn = lambda_function_arn(str(r.param("FunctionName") or ""), qualifier, r.account, r.region)
+        if not qualified:  # drop a qualifier embedded in the name too
+            arn = ":".join(arn.split(":")[:7])
+        result = [Check(action, (arn,), (), ("lambda", r.region, arn))]
+        if pass_role:
+            result += _pass_role(r, r.param("Role"), "lambda.amazonaws.com")
+        return result
+
+    return checks
+
+
+# ---- the rest ----
+
+
+def _sns_publish(r: Request) -> list[Check]:
+    topic = str(r.param("TopicArn", "TargetArn") or "")
+    return [Check("sns:Publish", (topic,), (), ("sns", r.region, topic))]
+
+
+def _logs(action: str) -> Callable[[Request], list[Check]]:
+    def checks(r: Request) -> list[Check]:
+        group = r.param("logGroupName") or ""
+        stream = r.param("logStreamName") or ""
+        return [Check(action, (r.arn("logs", f"log-group:{group}:log-stream:{stream}"),))]
+
+    return checks
+
+
+def _events_put(r: Request) -> list[Check]:
+    buses: list[str] = []
+    for entry in _as_list(r.param("Entries")):
+        bus = (entry.get("EventBusName") if isinstance(entry, dict) else None) or "default"
+        arn = bus if bus.startswith("arn:") else r.arn("events", f"event-bus/{bus}")
+        if arn not in buses:
+            buses.append(arn)
+    return [Check("events:PutEvents", tuple(buses) or (r.arn("events", "event-bus/default"),))]
+
+
+def _secret(r: Request) -> list[Check]:
+    secret_id = str(r.param("SecretId") or "")
+    arn = r.resolved("secret", secret_id) or (
+        secret_id if secret_id.startswith("arn:") else r.arn("secretsmanager", f"secret:{secret_id}")
+    )
+    return [Check("secretsmanager:GetSecretValue", (arn,), (), ("secretsmanager", r.region, arn))]
+
+
+def _kms(action: str) -> Callable[[Request], list[Check]]:
+    def checks(r: Request) -> list[Check]:
+        key = r.param("KeyId")
+        arn = None
+        if key:
+            arn = r.resolved("kms-key", str(key))
+            if arn is None:
+                key = str(key)
+                arn = key if key.startswith("arn:") else r.arn("kms", key if key.startswith("alias/") else f"key/{key}")
+        elif r.param("CiphertextBlob"):
+            arn = r.resolved("kms-ciphertext", str(r.param("CiphertextBlob")))
+        arn = arn or r.arn("kms", "key/*")
+        return [Check(action, (arn,), (), ("kms", r.region, arn), resource_policy_required=True)]
+
+    return checks
+
+
+def _assume_role(r: Request) -> list[Check]:
+    role = str(r.param("RoleArn") or "")
+    return [Check("sts:AssumeRole", (role,), (), ("iam-role", role), resource_policy_required=True)]
+
+
+def _star(action: str, always_allowed: bool = False) -> Callable[[Request], list[Check]]:
+    return lambda r: [Check(action, ("*",), always_allowed=always_allowed)]
+
+
+OPERATIONS: dict[tuple[str, str], Callable[[Request], list[Check]]] = {
+    # S3 (operation names as the shim records them)
+    ("s3", "GetObject"): _s3("s3:GetObject", _s3_object, "s3:GetObjectVersion"),
+    ("s3", "HeadObject"): _s3("s3:GetObject", _s3_object, "s3:GetObjectVersion"),
+    ("s3", "PutObject"): _s3("s3:PutObject", _s3_object),
+    ("s3", "CopyObject"): _s3_copy,
+    ("s3", "CreateMultipartUpload"): _s3("s3:PutObject", _s3_object),
+    ("s3", "UploadPart"): _s3("s3:PutObject", _s3_object),
+    ("s3", "CompleteMultipartUpload"): _s3("s3:PutObject", _s3_object),
+    ("s3", "AbortMultipartUpload"): _s3("s3:AbortMultipartUpload", _s3_object),
+    ("s3", "DeleteObject"): _s3("s3:DeleteObject", _s3_object, "s3:DeleteObjectVersion"),
+    ("s3", "GetBucketVersioning"): _s3("s3:GetBucketVersioning", _s3_bucket),
+    ("s3", "GetBucketLocation"): _s3("s3:GetBucketLocation", _s3_bucket),
+    ("s3", "ListObjects"): _s3("s3:ListBucket", _s3_bucket),
+    ("s3", "ListObjectsV2"): _s3("s3:ListBucket", _s3_bucket),
+    ("s3", "HeadBucket"): _s3("s3:ListBucket", _s3_bucket),
+    ("s3", "ListObjectVersions"): _s3("s3:ListBucketVersions", _s3_bucket),
+    # ECR
+    ("ecr", "GetAuthorizationToken"): _star("ecr:GetAuthorizationToken"),
+    **{
+        ("ecr", op): _ecr(f"ecr:{op}")
+        for op in (
+            "BatchCheckLayerAvailability",
+            "InitiateLayerUpload",
+            "UploadLayerPart",
+            "CompleteLayerUpload",
+            "PutImage",
+            "BatchGetImage",
+            "GetDownloadUrlForLayer",
+            "DescribeImages",
+        )
+    },
+    # CodeBuild
+    ("codebuild", "StartBuild"): lambda r: [Check("codebuild:StartBuild", (_codebuild_project(r, "projectName"),))],
+    ("codebuild", "BatchGetBuilds"): _codebuild_builds,
+    ("codebuild", "CreateReportGroup"): lambda r: [
+        Check("codebuild:CreateReportGroup", (r.arn("codebuild", f"report-group/{r.param('name') or ''}"),))
+    ],
+    ("codebuild", "CreateReport"): _codebuild_report_group("codebuild:CreateReport"),
+    ("codebuild", "UpdateReport"): _codebuild_report_group("codebuild:UpdateReport"),
+    ("codebuild", "BatchPutTestCases"): _codebuild_report_group("codebuild:BatchPutTestCases"),
+    ("codebuild", "CreateProject"): _codebuild_project_write("codebuild:CreateProject"),
+    ("codebuild", "UpdateProject"): _codebuild_project_write("codebuild:UpdateProject"),
+    # CodePipeline: the job calls are resource "*" in IAM's Service Authorization Reference
+    ("codepipeline", "PutJobSuccessResult"): _star("codepipeline:PutJobSuccessResult"),
+    ("codepipeline", "PutJobFailureResult"): _star("codepipeline:PutJobFailureResult"),
+    ("codepipeline", "GetJobDetails"): _star("codepipeline:GetJobDetails"),
+    ("codepipeline", "GetPipelineExecution"): _pipeline("codepipeline:GetPipelineExecution", "pipelineName"),
+    ("codepipeline", "ListActionExecutions"): _pipeline("codepipeline:ListActionExecutions", "pipelineName"),
+    ("codepipeline", "GetPipelineState"): _pipeline("codepipeline:GetPipelineState", "name"),
+    ("codepipeline", "GetPipeline"): _pipeline("codepipeline:GetPipeline", "name"),
+    ("codepipeline", "StartPipelineExecution"): _pipeline("codepipeline:StartPipelineExecution", "name"),
+    ("codepipeline", "CreatePipeline"): _pipeline_write("codepipeline:CreatePipeline"),
+    ("codepipeline", "UpdatePipeline"): _pipeline_write("codepipeline:UpdatePipeline"),
+    # Lambda (operation names as the shim records them; Invoke is lambda:InvokeFunction)
+    ("lambda", "Invoke"): _lambda("lambda:InvokeFunction"),
+    ("lambda", "GetFunction"): _lambda("lambda:GetFunction"),
+    ("lambda", "GetFunctionConfiguration"): _lambda("lambda:GetFunctionConfiguration"),
+    ("lambda", "UpdateFunctionCode"): _lambda("lambda:UpdateFunctionCode", qualified=False),
+    ("lambda", "PublishVersion"): _lambda("lambda:PublishVersion", qualified=False),
+    ("lambda", "UpdateAlias"): _lambda("lambda:UpdateAlias", qualified=False),
+    ("lambda", "GetAlias"): _lambda("lambda:GetAlias", qualified=False),
+    ("lambda", "CreateFunction"): _lambda("lambda:CreateFunction", qualified=False, pass_role=True),
+    ("lambda", "UpdateFunctionConfiguration"): _lambda(
+        "lambda:UpdateFunctionConfiguration", qualified=False, pass_role=True
+    ),
+    # SNS, CloudWatch Logs, EventBridge, Secrets Manager, KMS, STS
+    ("sns", "Publish"): _sns_publish,
+    ("logs", "CreateLogStream"): _logs("logs:CreateLogStream"),
+    ("logs", "PutLogEvents"): _logs("logs:PutLogEvents"),
+    ("events", "PutEvents"): _events_put,
+    ("secretsmanager", "GetSecretValue"): _secret,
+    ("kms", "Decrypt"): _kms("kms:Decrypt"),
+    ("kms", "Encrypt"): _kms("kms:Encrypt"),
+    ("kms", "GenerateDataKey"): _kms("kms:GenerateDataKey"),
+    ("sts", "AssumeRole"): _assume_role,
+    ("sts", "GetCallerIdentity"): _star("sts:GetCallerIdentity", always_allowed=True),
+}
+
+
+def checks_for(
+    service: str,
+    operation: str,
+    params: dict[str, Any],
+    account: str,
+    region: str,
+    resolve: Resolver | None = None,
+) -> list[Check] | None:
+    """Every authorization the operation needs, or None when it is not mapped."""
+    build = OPERATIONS.get((service, operation))
+    if build is None:
+        return None
+    return build(Request(service, operation, params, account, region, resolve))
+
+
+def action_for(service: str, operation: str, params: dict[str, Any] | None = None) -> str | None:
+    checks = checks_for(service, operation, params or {}, "000000000000", "us-east-1")
+    return checks[0].action if checks else None
+
+
+def resource_for(
+    service: str,
+    operation: str,
+    params: dict[str, Any],
+    account: str,
+    region: str,
+    resolve: Resolver | None = None,
+) -> str | list[str] | None:
+    """The resource ARN of the operation's main action (a list when it names
+    several), or None when the operation is not mapped."""
+    checks = checks_for(service, operation, params, account, region, resolve)
+    if not checks:
+        return None
+    resources = list(checks[0].resources)
+    return resources[0] if len(resources) == 1 else resources
+
+
+# --------------------------------------------------------------------------
+# Enforcement in the shim
+# --------------------------------------------------------------------------
+
+_CREDENTIAL = re.compile(r"Credential=(?P<key>[^/,\s]+)/")
+_LAMBDA_FUNCTION_PATH = re.compile(r"^/[0-9-]+/functions/(?P<name>[^/]+)(?:/aliases/(?P<alias>[^/]+))?")
+
+
+@dataclass
+class Identity:
+    kind: str  # "user" or "session"
+    arn: str
+    account: str
+    name: str  # user name or role name
+    role_arn: str | None = None
+    user_id: str | None = None
+    policies: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Denial:
+    code: str
+    message: str
+    status: int
+    record: dict[str, str]
+
+
+def access_key_id(environ: dict[str, Any]) -> str | None:
+    match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if match:
+        return match.group("key")
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    credential = query.get("X-Amz-Credential")
+    if credential:
+        return credential[0].split("/", 1)[0]
+    return None
+
+
+def denial_error(protocol: str, service: str) -> tuple[str, int]:
+    """AWS's access-denied code and HTTP status per protocol (botocore models:
+    S3 AccessDenied 403, SNS AuthorizationError 403; IAM and STS answer
+    AccessDenied 403; JSON services AccessDeniedException 400; Lambda
+    AccessDeniedException 403)."""
+    if protocol == "rest-xml":
+        return "AccessDenied", 403
+    if protocol == "query":
+        return ("AuthorizationError", 403) if service == "sns" else ("AccessDenied", 403)
+    if protocol == "rest-json":
+        return "AccessDeniedException", 403
+    return "AccessDeniedException", 400
+
+
+def _managed_document(policy: Any) -> str | None:
+    for version in getattr(policy, "versions", []):
+        if getattr(version, "is_default", False):
+            return version.document
+    return None
+
+
+class Enforcer:
+    """Checks requests signed with emulator-issued credentials (see module doc)."""
+
+    def __init__(
+        self,
+        account: str,
+        *,
+        s3_location: Callable[[dict[str, Any], str], tuple[str | None, str | None]],
+        stored_bucket_policies: Callable[[], dict[str, bytes]],
+    ) -> None:
+        self.account = account
+        self.s3_location = s3_location
+        self.stored_bucket_policies = stored_bucket_policies
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with getattr(self, "lock", threading.Lock()):
+            self.enforce = True
+            # aws:SecureTransport: the emulator speaks plain HTTP, so "false" unless told to pretend TLS
+            self.secure_transport = False
+            self.denials: list[dict[str, Any]] = []
+
+    def settings(self) -> dict[str, Any]:
+        return {"enforce": self.enforce, "secure_transport": self.secure_transport, "denials": len(self.denials)}
+
+    # ---- control API: /_shim/iam ----
+
+    def control(self, method: str, path: str, payload: Any) -> tuple[Any, int] | None:
+        with self.lock:
+            if path == "/_shim/iam":
+                if method == "GET":
+                    return self.settings(), 200
+                if method == "POST":
+                    fields = {"enforce", "secure_transport"}
+                    if (
+                        not isinstance(payload, dict)
+                        or not payload
+                        or set(payload) - fields
+                        or not all(isinstance(value, bool) for value in payload.values())
+                    ):
+                        raise ValueError(
+                            'send booleans for any of "enforce" and "secure_transport", e.g. {"enforce": false}'
+                        )
+                    self.enforce = payload.get("enforce", self.enforce)
+                    self.secure_transport = payload.get("secure_transport", self.secure_transport)
+                    return self.settings(), 200
+            if path == "/_shim/iam/denials":
+                if method == "GET":
+                    return list(self.denials), 200
+                if method == "DELETE":
+                    self.denials.clear()
+                    return {"cleared": True}, 200
+        return None
+
+    # ---- the check ----
+
+    def check(self, req: Any) -> Denial | None:
+        """None when the request may go on; a Denial (AWS's error) otherwise.
+        Only requests signed with emulator-issued credentials are checked."""
+        with self.lock:
+            if not self.enforce:
+                return None
+            secure = self.secure_transport
+        key = access_key_id(req.environ)
+        if not key:
+            return None
+        try:
+            identity = self.identity(key)
+        except Exception:  # noqa: BLE001 - an unreadable backend means "not issued"
+            identity = None
+        if identity is None:
+            return None
+        try:
+            denial = self.authorize(req, identity, secure)
+        except Exception as error:  # noqa: BLE001 - fail closed for issued credentials
+            denial = self.deny(req, identity, f"{req.service}:{req.operation}", "*", f"the emulator's IAM evaluation failed: {error!r}")
+        if denial is not None:
+            with self.lock:
+                self.denials.append(
+                    {"service": req.service, "operation": req.operation, "time": time.time(), **denial.record}
+                )
+        return denial
+
+    def authorize(self, req: Any, identity: Identity, secure: bool = False) -> Denial | None:
+        params = self.params(req)
+        checks = checks_for(req.service, req.operation, params, self.account, req.region, self.resolve)
+        if checks is None:
+            return self.deny(
+                req,
+                identity,
+                f"{req.service}:{req.operation}",
+                "*",
+                f"the emulator has no IAM mapping for {req.service} {req.operation} "
+                "(emulator/iam_eval.py OPERATIONS), so enforcement fails closed",
+            )
+        for check in checks:
+            if check.always_allowed:
+                continue
+            resource_policy = self.resource_policy(check.policy_ref)
+            for resource in check.resources:
+                context = RequestContext(
+                    action=check.action,
+                    resources=[resource],
+                    principal_arn=identity.arn,
+                    role_arn=identity.role_arn,
+                    account=identity.account,
+                    condition_keys=self.condition_keys(req, identity, dict(check.context), secure),
+                )
+                decision = evaluate(
+                    context,
+                    identity.policies,
+                    resource_policy,
+                    resource_policy_required=check.resource_policy_required,
+                )
+                if not decision.allowed:
+                    return self.deny(req, identity, check.action, resource, decision.reason, decision)
+        return None
+
+    def deny(
+        self,
+        req: Any,
+        identity: Identity,
+        action: str,
+        resource: str,
+        reason: str,
+        decision: Decision | None = None,
+    ) -> Denial:
+        typos = [
+            f"{name}: {', '.join(found)}" for name, document in identity.policies if (found := _safe_unknown(document))
+        ]
+        if typos:
+            reason += f"; note: actions unknown to IAM's catalogue in {'; '.join(typos)}"
+        code, status = denial_error(req.protocol, req.service)
+        if decision is not None:
+            tail = decision.aws_suffix(action)
+        else:
+            tail = f"because {reason}"
+        message = f"User: {identity.arn} is not authorized to perform: {action} on resource: {resource} {tail}"
+        return Denial(code, message, status, {"principal": identity.arn, "action": action, "resource": resource, "reason": reason})
+
+    # ---- who signed ----
+
+    def identity(self, key: str) -> Identity | None:
+        from moto.iam.models import iam_backends
+        from moto.sts.models import sts_backends
+
+        for account, backends in list(sts_backends.items()):
+            session = backends["aws"].get_assumed_role_from_access_key(key)
+            if session is not None:
+                iam = iam_backends[session.account_id]["aws"]
+                identity = Identity(
+                    "session",
+                    session.arn,
+                    session.account_id,
+                    session.role_arn.rsplit("/", 1)[-1],
+                    role_arn=session.role_arn,
+                )
+                try:
+                    role = iam.get_role_by_arn(session.role_arn)
+                except Exception:  # noqa: BLE001 - a deleted role has no permissions
+                    return identity
+                identity.user_id = f"{role.id}:{session.session_name}"
+                identity.policies = self.entity_policies("role", role.name, role)
+                return identity
+        for account, backends in list(iam_backends.items()):
+            iam = backends["aws"]
+            access_key = iam.access_keys.get(key)
+            if access_key is None or not access_key.user_name:
+                continue
+            user = iam.users.get(access_key.user_name)
+            if user is None:
+                return None
+            identity = Identity("user", user.arn, account, user.name, user_id=user.id)
+            identity.policies = self.entity_policies("user", user.name, user)
+            for group in iam.get_groups_for_user(user.name):
+                identity.policies += self.entity_policies("group", group.name, group)
+            return identity
+        return None
+
+    @staticmethod
+    def entity_policies(kind: str, name: str, entity: Any) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        for policy_name, document in dict(getattr(entity, "policies", {})).items():
+            found.append((f"inline policy {policy_name!r} of {kind} {name}", document))
+        for arn, policy in dict(getattr(entity, "managed_policies", {})).items():
+            document = _managed_document(policy)
+            if document is not None:
+                found.append((f"managed policy {arn} attached to {kind} {name}", document))
+        return found
+
+    # ---- the request's parameters and context ----
+
+    def params(self, req: Any) -> dict[str, Any]:
+        if req.service == "s3":
+            bucket, key = self.s3_location(req.environ, req.path)
+            params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+            if req.query.get("versionId"):
+                params["VersionId"] = req.query["versionId"][0]
+            if "prefix" in req.query:
+                params["prefix"] = req.query["prefix"][0]
+            copy_source = req.environ.get("HTTP_X_AMZ_COPY_SOURCE")
+            if copy_source:
+                params["CopySource"] = copy_source
+            return params
+        if req.service == "lambda":
+            params = dict(req.params)
+            match = _LAMBDA_FUNCTION_PATH.match(req.path)
+            if match:
+                params["FunctionName"] = unquote(match.group("name"))
+                if match.group("alias"):
+                    params["AliasName"] = unquote(match.group("alias"))
+            elif isinstance(req.params.get("FunctionName"), str):
+                params["FunctionName"] = req.params["FunctionName"]
+            if req.query.get("Qualifier"):
+                params["Qualifier"] = req.query["Qualifier"][0]
+            return params
+        return dict(req.params)
+
+    def condition_keys(self, req: Any, identity: Identity, extra: dict[str, str], secure: bool = False) -> dict[str, Any]:
+        now = datetime.datetime.now(datetime.timezone.utc)
+        keys: dict[str, Any] = {
+            # The emulator speaks plain HTTP on loopback (POST /_shim/iam {"secure_transport": true} pretends TLS).
+            "aws:SecureTransport": "true" if secure else "false",
+            "aws:RequestedRegion": req.region,
+            "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:EpochTime": str(int(now.timestamp())),
+        }
+        if req.environ.get("REMOTE_ADDR"):
+            keys["aws:SourceIp"] = req.environ["REMOTE_ADDR"]
+        if identity.user_id:
+            keys["aws:userid"] = identity.user_id
+        keys.update(extra)
+        return keys
+
+    # ---- resources: canonical ARNs and resource policies ----
+
+    def resolve(self, kind: str, value: str, region: str) -> str | None:
+        try:
+            if kind == "secret":
+                from moto.secretsmanager.models import secretsmanager_backends
+
+                secret = secretsmanager_backends[self.account][region].secrets.get(value)
+                return secret.arn if secret is not None else None
+            if kind in ("kms-key", "kms-ciphertext"):
+                from moto.kms.models import kms_backends
+
+                backend = kms_backends[self.account][region]
+                if kind == "kms-ciphertext":
+                    from moto.kms.utils import _deserialize_ciphertext_blob
+
+                    blob = base64.b64decode(value)
+                    key_id = _deserialize_ciphertext_blob(blob).key_id
+                else:
+                    key_id = backend.any_id_to_key_id(value)
+                key = backend.keys.get(key_id)
+                return key.arn if key is not None else None
+        except Exception:  # noqa: BLE001 - unknown resource: the caller builds a best-effort ARN
+            return None
+        return None
+
+    def resource_policy(self, ref: tuple[str, ...] | None) -> Any:
+        if not ref:
+            return None
+        try:
+            kind = ref[0]
+            if kind == "s3":
+                stored = self.stored_bucket_policies().get(ref[1])
+                if stored is not None:
+                    return stored
+                from moto.s3.models import s3_backends
+
+                bucket = s3_backends[self.account]["aws"].buckets.get(ref[1])
+                return bucket.policy if bucket is not None else None
+            if kind == "sns":
+                from moto.sns.models import sns_backends
+
+                topic = sns_backends[self.account][ref[1]].topics.get(ref[2])
+                return topic.policy if topic is not None else None
+            if kind == "ecr":
+                from moto.ecr.models import ecr_backends
+
+                repository = ecr_backends[ref[2]][ref[1]].repositories.get(ref[3])
+                return repository.policy if repository is not None else None
+            if kind == "lambda":
+                from moto.awslambda.utils import get_backend
+
+                arn = ref[2]
+                parts = arn.split(":")
+                qualifier = parts[7] if len(parts) > 7 else None
+                wire = json.loads(get_backend(parts[4], ref[1]).get_policy(parts[6], qualifier))
+                return _lambda_policy_as_aws_stores_it(wire.get("Policy"))
+            if kind == "secretsmanager":
+                from moto.secretsmanager.models import secretsmanager_backends
+
+                secret = secretsmanager_backends[self.account][ref[1]].secrets.get(ref[2])
+                return secret.policy if secret is not None else None
+            if kind == "kms":
+                from moto.kms.models import kms_backends
+
+                backend = kms_backends[self.account][ref[1]]
+                key_id = ref[2].split(":key/", 1)[1] if ":key/" in ref[2] else None
+                key = backend.keys.get(key_id) if key_id else None
+                return key.policy if key is not None else None
+            if kind == "iam-role":
+                from moto.iam.models import iam_backends
+
+                match = _ACCOUNT_IN_ARN.match(ref[1])
+                account = match.group(1) if match else self.account
+                role = iam_backends[account]["aws"].get_role_by_arn(ref[1])
+                return role.assume_role_policy_document
+        except Exception:  # noqa: BLE001 - no such resource or no policy
+            return None
+        return None
+
+
+def _lambda_policy_as_aws_stores_it(document: Any) -> Any:
+    """moto keeps an AddPermission principal as the bare string it was given
+    (an ARN or an account id); AWS stores {"AWS": ...} (services: {"Service": ...})."""
+    loaded = _load_document(document)
+    if loaded is None:
+        return document
+    for statement in _statements(loaded):
+        principal = statement.get("Principal")
+        if isinstance(principal, str) and principal != "*":
+            kind = "Service" if principal.endswith(".amazonaws.com") else "AWS"
+            statement["Principal"] = {kind: principal}
+    return loaded
+
+
+def _safe_unknown(document: Any) -> list[str]:
+    try:
+        return unknown_actions(document)
+    except Exception:  # noqa: BLE001 - the catalogue is a hint only
+        return []

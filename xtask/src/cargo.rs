@@ -1,0 +1,277 @@
+//! Timed steps and cargo builds that report what they compiled: the AWS SDK crates are most of
+//! the build time, so every build counts the SDK crates it compiled, and CI fails when one is
+//! compiled twice for the same profile (a feature set or profile that drifted apart).
+
+use anyhow::{Context, Result, bail};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a build produces; one SDK crate compiled twice under the same profile is waste.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Profile {
+    /// `cargo check` / `cargo clippy`: metadata only.
+    Check,
+    Debug,
+    Release,
+}
+
+#[derive(Debug)]
+struct Row {
+    label: String,
+    took: Duration,
+    /// `(crates compiled, SDK crates compiled)` for cargo builds.
+    compiled: Option<(usize, usize)>,
+}
+
+/// The steps of one xtask run, in order.
+#[derive(Debug, Default)]
+pub struct Steps {
+    rows: Vec<Row>,
+    /// (profile, SDK crate, target kind) -> labels of the steps that compiled it.
+    sdk_compiles: BTreeMap<(Profile, String, String), Vec<String>>,
+}
+
+impl Steps {
+    /// Runs `work` as a step and records how long it took.
+    pub fn timed(&mut self, label: &str, work: impl FnOnce() -> Result<()>) -> Result<()> {
+        let started = Instant::now();
+        let result = work();
+        self.rows.push(Row {
+            label: label.to_owned(),
+            took: started.elapsed(),
+            compiled: None,
+        });
+        result
+    }
+
+    /// Runs `cargo ARGS` with JSON messages on stdout (diagnostics and progress still render on
+    /// stderr as usual) and records every crate it compiled rather than found fresh.
+    pub fn cargo(&mut self, label: &str, profile: Profile, args: &[&str]) -> Result<()> {
+        crate::step(&format!("{label}: cargo {}", args.join(" ")));
+        let mut args: Vec<&str> = args.to_vec();
+        let flag_at = args.iter().position(|a| *a == "--").unwrap_or(args.len());
+        args.insert(flag_at, "--message-format=json-render-diagnostics");
+        let started = Instant::now();
+        let mut child = Command::new("cargo")
+            .args(&args)
+            .current_dir(crate::root())
+            .env("PATH", crate::pinned_tools_path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting cargo")?;
+        let stdout = child.stdout.take().context("cargo's stdout")?;
+        let mut compiled = 0;
+        let mut sdk = 0;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.context("reading cargo's output")?;
+            let Some(artifact) = compiled_artifact(&line) else {
+                if !line.starts_with('{') {
+                    println!("{line}");
+                }
+                continue;
+            };
+            compiled += 1;
+            if is_sdk_crate(&artifact.package) {
+                sdk += 1;
+                self.sdk_compiles
+                    .entry((profile, artifact.package, artifact.kind))
+                    .or_default()
+                    .push(label.to_owned());
+            }
+        }
+        let status = child.wait().context("waiting for cargo")?;
+        self.rows.push(Row {
+            label: label.to_owned(),
+            took: started.elapsed(),
+            compiled: Some((compiled, sdk)),
+        });
+        eprintln!("{label}: compiled {compiled} crates, {sdk} of them AWS SDK crates");
+        if !status.success() {
+            bail!("`cargo {}` failed ({status})", args.join(" "));
+        }
+        Ok(())
+    }
+
+    pub fn total(&self) -> Duration {
+        self.rows.iter().map(|r| r.took).sum()
+    }
+
+    /// What each step took and compiled, as a table on stderr.
+    pub fn print_summary(&self) {
+        if self.rows.is_empty() {
+            return;
+        }
+        eprintln!(
+            "\n{:<34} {:>8} {:>9} {:>11}",
+            "step", "time", "compiled", "SDK crates"
+        );
+        for row in &self.rows {
+            let (all, sdk) = match row.compiled {
+                Some((all, sdk)) => (all.to_string(), sdk.to_string()),
+                None => (String::new(), String::new()),
+            };
+            eprintln!(
+                "{:<34} {:>8} {all:>9} {sdk:>11}",
+                row.label,
+                minutes(row.took)
+            );
+        }
+        eprintln!("{:<34} {:>8}", "total", minutes(self.total()));
+    }
+
+    /// Fails when a step compiled an SDK crate that an earlier step had compiled for the same
+    /// profile: a sign that feature sets drifted apart between two builds.
+    pub fn check_each_sdk_crate_compiled_once_per_profile(&self) -> Result<()> {
+        let twice: Vec<String> = self
+            .sdk_compiles
+            .iter()
+            .filter(|(_, steps)| steps.len() > 1)
+            .map(|((profile, name, _), steps)| {
+                format!("{name} ({profile:?}) in: {}", steps.join(", "))
+            })
+            .collect();
+        if !twice.is_empty() {
+            bail!(
+                "SDK crates compiled more than once for one profile (a build changed the feature \
+                 set; build through WORKSPACE_DEBUG in xtask/src/main.rs):\n  {}",
+                twice.join("\n  ")
+            );
+        }
+        eprintln!(
+            "each SDK crate compiled at most once per profile ({} compilations)",
+            self.sdk_compiles.len()
+        );
+        Ok(())
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct Artifact {
+    package: String,
+    kind: String,
+}
+
+/// The package and target kind of a `compiler-artifact` message that was not fresh.
+fn compiled_artifact(line: &str) -> Option<Artifact> {
+    let message: serde_json::Value = serde_json::from_str(line).ok()?;
+    if message["reason"] != "compiler-artifact" || message["fresh"] != false {
+        return None;
+    }
+    // A package id reads `SOURCE#NAME@VERSION`, or `SOURCE#VERSION` when the name is the last
+    // path segment of SOURCE (path dependencies).
+    let id = message["package_id"].as_str()?;
+    let (source, rest) = id.rsplit_once('#')?;
+    let package = match rest.split_once('@') {
+        Some((name, _)) => name.to_owned(),
+        None => source.rsplit('/').next()?.to_owned(),
+    };
+    let kind = message["target"]["kind"]
+        .as_array()
+        .and_then(|kinds| kinds.first())
+        .and_then(|k| k.as_str())
+        .unwrap_or("lib")
+        .to_owned();
+    Some(Artifact { package, kind })
+}
+
+/// The AWS SDK for Rust: service clients and their runtime.
+fn is_sdk_crate(package: &str) -> bool {
+    [
+        "aws-sdk-",
+        "aws-smithy-",
+        "aws-sigv4",
+        "aws-runtime",
+        "aws-types",
+        "aws-config",
+    ]
+    .iter()
+    .any(|prefix| package.starts_with(prefix))
+        || package == "aws-credential-types"
+}
+
+/// `1m05s`-style durations for the summary.
+pub fn minutes(took: Duration) -> String {
+    let secs = took.as_secs();
+    if secs >= 60 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{:.1}s", took.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compiled_registry_crate_is_named_by_its_package_id() {
+        let line = r#"{"reason":"compiler-artifact","package_id":"registry+https://example.invalid/index#aws-sdk-s3@1.2.3","target":{"kind":["lib"]},"fresh":false}"#;
+        assert_eq!(
+            compiled_artifact(line),
+            Some(Artifact {
+                package: "aws-sdk-s3".into(),
+                kind: "lib".into()
+            })
+        );
+    }
+
+    #[test]
+    fn fresh_artifacts_and_other_messages_are_not_counted() {
+        let fresh = r#"{"reason":"compiler-artifact","package_id":"registry+x#aws-sdk-s3@1.2.3","target":{"kind":["lib"]},"fresh":true}"#;
+        assert_eq!(compiled_artifact(fresh), None);
+        assert_eq!(
+            compiled_artifact(r#"{"reason":"build-finished","success":true}"#),
+            None
+        );
+        assert_eq!(compiled_artifact("Finished release"), None);
+    }
+
+    #[test]
+    fn a_path_package_is_named_by_its_directory() {
+        let line = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/bootstrap#0.1.0","target":{"kind":["bin"]},"fresh":false}"#;
+        assert_eq!(
+            compiled_artifact(line).map(|a| (a.package, a.kind)),
+            Some(("bootstrap".into(), "bin".into()))
+        );
+    }
+
+    #[test]
+    fn the_sdk_is_told_from_other_crates() {
+        assert!(is_sdk_crate("aws-smithy-runtime"));
+        assert!(is_sdk_crate("aws-sdk-codepipeline"));
+        assert!(is_sdk_crate("aws-config"));
+        assert!(!is_sdk_crate("aws-lc-sys"));
+        assert!(!is_sdk_crate("aws_lambda_events"));
+    }
+
+    #[test]
+    fn a_crate_compiled_twice_for_one_profile_fails_the_check() {
+        let mut steps = Steps::default();
+        for label in ["tests", "demo"] {
+            steps
+                .sdk_compiles
+                .entry((Profile::Debug, "aws-sdk-s3".into(), "lib".into()))
+                .or_default()
+                .push(label.into());
+        }
+        let err = steps
+            .check_each_sdk_crate_compiled_once_per_profile()
+            .expect_err("twice");
+        assert!(
+            err.to_string()
+                .contains("aws-sdk-s3 (Debug) in: tests, demo"),
+            "{err}"
+        );
+        steps.sdk_compiles.clear();
+        steps
+            .sdk_compiles
+            .entry((Profile::Release, "aws-sdk-s3".into(), "lib".into()))
+            .or_default()
+            .push("dist".into());
+        steps
+            .check_each_sdk_crate_compiled_once_per_profile()
+            .expect("once");
+    }
+}
