@@ -1176,8 +1176,9 @@ class Enforcer:
     def reset(self) -> None:
         with getattr(self, "lock", threading.Lock()):
             self.enforce = True
-            # aws:SecureTransport: the emulator speaks plain HTTP, so "false" unless told to pretend TLS
-            self.secure_transport = False
+            # aws:SecureTransport: the emulator's plain HTTP on loopback stands for the HTTPS every
+            # SDK speaks to AWS, so "true" unless told to treat requests as plain HTTP.
+            self.secure_transport = True
             self.denials: list[dict[str, Any]] = []
 
     def settings(self) -> dict[str, Any]:

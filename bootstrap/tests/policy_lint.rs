@@ -42,7 +42,9 @@ fn parliament_finds_nothing_unaccepted_in_any_role_policy() {
         connection_arn: Some(
             "arn:aws:codestar-connections:us-east-1:123456789012:connection/abc".into(),
         ),
-        ..Late::default()
+        deploy_webhook_secret_arn: Some(
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:hook-AbCdEf".into(),
+        ),
     };
     let mut audited = 0;
     let mut unaccepted = Vec::new();
@@ -51,6 +53,7 @@ fn parliament_finds_nothing_unaccepted_in_any_role_policy() {
             env: Some("dev".into()),
             github_repo: Some("octo/app".into()),
             source: Some(source.parse().expect("source")),
+            deploy_webhook_url: Some("https://deploy.example.com/hook".into()),
             deploy_webhook_secret_arn: Some(
                 "arn:aws:secretsmanager:us-east-1:123456789012:secret:hook-AbCdEf".into(),
             ),

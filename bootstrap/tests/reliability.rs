@@ -111,6 +111,21 @@ async fn iam_propagation_is_waited_out_and_a_too_slow_one_is_named() {
         started.elapsed()
     );
     assert!(rejections > 0, "the fault was not exercised");
+    // New roles named in resource policies are refused too, as AWS refuses an unknown principal
+    // (S3 MalformedPolicy, ECR InvalidParameterException): both were retried, not fatal.
+    let refused: Vec<String> = emulator
+        .calls()
+        .expect("calls")
+        .into_iter()
+        .filter(|c| c.fault.as_deref() == Some("iam_propagation"))
+        .map(|c| c.operation)
+        .collect();
+    for operation in ["PutBucketPolicy", "SetRepositoryPolicy", "CreateFunction"] {
+        assert!(
+            refused.iter().any(|o| o == operation),
+            "{operation} was never refused for a new role: {refused:?}"
+        );
+    }
     emulator.clear_faults().expect("clear");
     assert_converged(&cli);
     assert_code(&destroy(&cli), 0);

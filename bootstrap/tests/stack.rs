@@ -286,6 +286,22 @@ async fn bad_input_is_named_and_touches_nothing() {
             ],
             "SNS uses keys of its own region only",
         ),
+        (
+            // A secret that does not exist is named, with the fix, before any change.
+            vec![
+                "deploy",
+                "--env",
+                "dev",
+                "--github-repo",
+                "octo/app",
+                "--deploy-webhook-url",
+                "https://deploy.example.com/hook",
+                "--deploy-webhook-secret-arn",
+                "no-such-secret",
+                "--yes",
+            ],
+            "no such secret",
+        ),
     ];
     for (args, expected) in cases {
         let output = cli.run(&args);
@@ -618,4 +634,150 @@ async fn a_topic_key_encrypts_the_topic_and_taking_it_away_converges() {
     assert_code(&deploy(&[]), 0);
     assert_eq!(observe().await, (None, false));
     assert_code(&cli.run_env_only(&["destroy", "--env", "dev", "--yes"]), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_secret_named_by_name_is_granted_by_its_full_arn() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("webhook-secret", &emulator);
+    let config = emulator.sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    let created = secrets
+        .create_secret()
+        .name("team/deploy-hook")
+        .secret_string("s3cr3t-value")
+        .send()
+        .await
+        .expect("secret");
+    let full_arn = created.arn().expect("arn").to_owned();
+    assert!(
+        full_arn.len() > full_arn.find("team/deploy-hook").expect("name") + 16,
+        "Secrets Manager adds a random suffix: {full_arn}"
+    );
+    let output = cli.run(&[
+        "deploy",
+        "--env",
+        "dev",
+        "--github-repo",
+        "octo/app",
+        "--deploy-webhook-url",
+        "https://deploy.example.com/hook",
+        "--deploy-webhook-secret-arn",
+        "team/deploy-hook",
+        "--yes",
+    ]);
+    assert_code(&output, 0);
+    let iam = aws_sdk_iam::Client::new(&config);
+    let policy = iam
+        .get_role_policy()
+        .role_name("deploy-handler-role-dev")
+        .policy_name("permissions")
+        .send()
+        .await
+        .expect("policy");
+    let document =
+        bootstrap::resources::util::parse_policy(policy.policy_document()).expect("document");
+    let granted: Vec<&Value> = document["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .filter(|s| s.to_string().contains("secretsmanager:GetSecretValue"))
+        .collect();
+    assert_eq!(granted.len(), 1, "{document}");
+    assert_eq!(
+        granted[0]["Resource"],
+        serde_json::json!([full_arn]),
+        "the grant must name the full ARN: a bare name never matches the secret"
+    );
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let function = lambda
+        .get_function_configuration()
+        .function_name("deploy-handler-dev")
+        .send()
+        .await
+        .expect("function");
+    let env = function
+        .environment()
+        .and_then(|e| e.variables())
+        .expect("environment");
+    assert_eq!(
+        env.get(pipeline_common::env_vars::DEPLOY_WEBHOOK_SECRET_ARN),
+        Some(&full_arn)
+    );
+    assert_code(&cli.run_env_only(&["destroy", "--env", "dev", "--yes"]), 0);
+    secrets
+        .describe_secret()
+        .secret_id(&full_arn)
+        .send()
+        .await
+        .expect("destroy leaves the user's secret alone");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_permission_on_a_function_someone_else_owns_is_not_ours() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("foreign-permission", &emulator);
+    let config = emulator.sdk_config().await;
+    // Someone else's function with our notifier's name, and a statement with our statement id.
+    let iam = aws_sdk_iam::Client::new(&config);
+    let role = iam
+        .create_role()
+        .role_name("someone-elses-role")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .expect("role");
+    let zip = std::fs::read(cli.workdir.join("lambda/event-notifier/bootstrap.zip")).expect("zip");
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    lambda
+        .create_function()
+        .function_name("event-notifier-dev")
+        .role(role.role().expect("role").arn())
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("bootstrap")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(zip.into())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("foreign function");
+    lambda
+        .add_permission()
+        .function_name("event-notifier-dev")
+        .statement_id(bootstrap::desired::EVENTS_PERMISSION_SID)
+        .action("lambda:InvokeFunction")
+        .principal("events.amazonaws.com")
+        .send()
+        .await
+        .expect("their statement");
+    emulator.clear_calls().expect("clear");
+    let destroy = cli.run_env_only(&["destroy", "--env", "dev", "--yes"]);
+    assert_code(&destroy, 0);
+    assert!(
+        text(&destroy).contains("not ours"),
+        "the foreign function and its statement are listed as kept:\n{}",
+        text(&destroy)
+    );
+    let policy = lambda
+        .get_policy()
+        .function_name("event-notifier-dev")
+        .send()
+        .await
+        .expect("their function keeps its policy");
+    assert!(
+        policy
+            .policy()
+            .unwrap_or_default()
+            .contains(bootstrap::desired::EVENTS_PERMISSION_SID),
+        "destroy removed a statement from a function that is not ours"
+    );
+    let mutating = emulator.mutating_calls().expect("calls");
+    assert!(
+        mutating.is_empty(),
+        "destroy touched someone else's: {mutating:?}"
+    );
 }

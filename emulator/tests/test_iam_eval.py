@@ -490,7 +490,7 @@ def test_fixed_test_keys_are_not_enforced_and_the_switch_turns_enforcement_off(s
         control(shim, "POST", "/_shim/iam", {"enforce": "yes"})
     assert bad.value.code == 400
     control(shim, "POST", "/_shim/reset")
-    assert control(shim, "GET", "/_shim/iam") == {"enforce": True, "secure_transport": False, "denials": 0}
+    assert control(shim, "GET", "/_shim/iam") == {"enforce": True, "secure_transport": True, "denials": 0}
 
 
 def test_assumed_role_is_enforced_with_the_role_policies(shim: str) -> None:
@@ -535,6 +535,7 @@ def test_bucket_policy_grants_and_the_tls_only_statement_denies_plain_http(shim:
     admin.put_bucket_policy(Bucket="artifacts", Policy=json.dumps(policy(tls_only)))
     s3 = client(shim, "s3", alice["key"], alice["secret"])
     assert s3.get_object(Bucket="shared", Key="k")["Body"].read() == b"data"
+    control(shim, "POST", "/_shim/iam", {"secure_transport": False})
     error = denied(lambda: s3.get_object(Bucket="artifacts", Key="k"))
     assert error.response["Error"]["Message"].endswith("with an explicit deny in a resource-based policy")
     control(shim, "POST", "/_shim/iam", {"secure_transport": True})

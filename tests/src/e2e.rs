@@ -1572,11 +1572,9 @@ async fn run_build(
     // report group `<project>-<group>` (creating it, untagged, when it does not exist).
     let report_groups = report_groups(&buildspec_text)?;
     let report_dir = src.join("reports");
-    let has_reports = std::fs::read_dir(&report_dir).is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|e| e.path().extension().is_some_and(|x| x == "xml"))
-    });
+    let has_reports = support::files_under(&report_dir)
+        .iter()
+        .any(|path| path.extension().is_some_and(|x| x == "xml"));
     if has_reports && !report_groups.is_empty() {
         let project = build_id.split(':').next().unwrap_or(build_id);
         let arns = ctx.emu.record_build_reports(project, &report_groups)?;

@@ -250,3 +250,23 @@ pub fn dist(steps: &mut Steps, arm64: bool) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// xtask compiles in seconds on a fresh clone only while it links none of the product: the
+    /// first `cargo xtask demo` would otherwise compile the AWS SDK before printing anything.
+    #[test]
+    fn xtask_depends_on_no_project_crate_and_no_aws_sdk() {
+        let manifest = include_str!("../Cargo.toml");
+        let dependencies: Vec<&str> = manifest
+            .split("[dependencies]")
+            .nth(1)
+            .expect("a [dependencies] table")
+            .lines()
+            .take_while(|line| !line.starts_with('['))
+            .filter(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+            .filter_map(|line| line.split(['.', '=', ' ']).next())
+            .collect();
+        assert_eq!(dependencies, ["anyhow", "serde_json"], "{manifest}");
+    }
+}

@@ -203,7 +203,8 @@ pub async fn inventory(emulator: &Emulator) -> Vec<String> {
             s.endpoint().unwrap_or_default()
         ));
     }
-    for p in aws_sdk_codebuild::Client::new(&config)
+    let codebuild = aws_sdk_codebuild::Client::new(&config);
+    for p in codebuild
         .list_projects()
         .send()
         .await
@@ -211,6 +212,15 @@ pub async fn inventory(emulator: &Emulator) -> Vec<String> {
         .projects()
     {
         found.push(format!("project {p}"));
+    }
+    for g in codebuild
+        .list_report_groups()
+        .send()
+        .await
+        .expect("report groups")
+        .report_groups()
+    {
+        found.push(format!("report-group {g}"));
     }
     let codepipeline = aws_sdk_codepipeline::Client::new(&config);
     for p in codepipeline

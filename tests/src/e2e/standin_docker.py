@@ -297,11 +297,13 @@ def main():
         if image is None:
             fail(f"Error response from daemon: No such container: {container}")
         rootfs = pathlib.Path(load(IMAGES)[image]["rootfs"])
-        inner = rootfs / path.lstrip("/")
-        if not inner.parent.exists() if path.endswith("/.") else not inner.exists():
+        # `SRC/.` copies the directory's contents (pathlib would drop the trailing `.`).
+        contents_only = path.endswith("/.")
+        inner = rootfs / (path[:-2] if contents_only else path).lstrip("/")
+        if not inner.exists():
             fail(f"Error response from daemon: Could not find the file {path} in container {container}")
-        if path.endswith("/."):
-            shutil.copytree(inner.parent, dest, dirs_exist_ok=True)
+        if contents_only:
+            shutil.copytree(inner, dest, dirs_exist_ok=True)
         else:
             shutil.copy2(inner, dest)
     elif command == "rm":
