@@ -236,10 +236,10 @@ pub fn kind_levels(depends_on: impl Fn(Kind) -> &'static [Kind]) -> BTreeMap<Kin
 /// Destroy's order: apply's graph in reverse. Each wave holds the resources of the kinds at one
 /// level, highest level first, so a resource is deleted only after everything that may depend on
 /// it; the resources within a wave do not depend on each other and go at once.
-pub fn destroy_waves<'a>(
-    ids: Vec<&'a ResourceId>,
+pub fn destroy_waves(
+    ids: Vec<&ResourceId>,
     depends_on: impl Fn(Kind) -> &'static [Kind],
-) -> Vec<Vec<&'a ResourceId>> {
+) -> Vec<Vec<&ResourceId>> {
     let levels = kind_levels(depends_on);
     let mut by_level: BTreeMap<usize, Vec<&ResourceId>> = BTreeMap::new();
     for id in ids {

@@ -196,6 +196,24 @@ impl Narrator {
     }
 }
 
+/// Every file below `dir`, recursively (none when it does not exist): what a buildspec
+/// `files: '**/*'` pattern sees.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -234,22 +252,4 @@ mod tests {
         );
         assert!(!out.path().join("sub/__pycache__").exists());
     }
-}
-
-/// Every file below `dir`, recursively (none when it does not exist): what a buildspec
-/// `files: '**/*'` pattern sees.
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(next) = pending.pop() {
-        for entry in std::fs::read_dir(&next).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }
