@@ -1231,23 +1231,12 @@ class Shim:
         if principals is not None:
             roles, principal_error = principals
             return principal_error if any(propagating(role_arn_name(role)) for role in roles) else None
-        role: Any = None
-        if req.service == "lambda" and req.operation in ("CreateFunction", "UpdateFunctionConfiguration"):
-            role = req.params.get("Role")
-            error = ("InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda.")
-        elif req.service == "codebuild" and req.operation in ("CreateProject", "UpdateProject"):
-            role = req.params.get("serviceRole")
-            arn = role if isinstance(role, str) and role.startswith("arn:") else f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"
-            error = ("InvalidInputException", f"CodeBuild is not authorized to perform: sts:AssumeRole on {arn}")
-        elif req.service == "codepipeline" and req.operation in ("CreatePipeline", "UpdatePipeline"):
-            pipeline = req.params.get("pipeline")
-            role = pipeline.get("roleArn") if isinstance(pipeline, dict) else None
-            error = ("InvalidStructureException", f"CodePipeline is not authorized to perform AssumeRole on role {role}")
-        else:
+        # The calls that hand a service a role answer with the same error as a role it cannot
+        # assume (see role_handover).
+        handover = role_handover(req)
+        if handover is None or not propagating(role_name(handover.role)):
             return None
-        if not isinstance(role, str) or not role or not propagating(role_name(role)):
-            return None
-        return AwsError(*error, 400)
+        return handover.error
 
     # ---- control API ----
 
