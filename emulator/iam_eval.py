@@ -1180,9 +1180,16 @@ class Enforcer:
             # SDK speaks to AWS, so "true" unless told to treat requests as plain HTTP.
             self.secure_transport = True
             self.denials: list[dict[str, Any]] = []
+            # Calls signed with issued credentials that were evaluated (allowed or denied).
+            self.evaluated = 0
 
     def settings(self) -> dict[str, Any]:
-        return {"enforce": self.enforce, "secure_transport": self.secure_transport, "denials": len(self.denials)}
+        return {
+            "enforce": self.enforce,
+            "secure_transport": self.secure_transport,
+            "evaluated": self.evaluated,
+            "denials": len(self.denials),
+        }
 
     # ---- control API: /_shim/iam ----
 
@@ -1231,6 +1238,8 @@ class Enforcer:
             identity = None
         if identity is None:
             return None
+        with self.lock:
+            self.evaluated += 1
         try:
             denial = self.authorize(req, identity, secure)
         except Exception as error:  # noqa: BLE001 - fail closed for issued credentials

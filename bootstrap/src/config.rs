@@ -2,6 +2,7 @@
 //! `bootstrap.toml`, which wins over defaults. Everything is validated before any AWS call.
 
 use anyhow::{Context, Result, bail};
+use clap::Args;
 use pipeline_common::EnvName;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -30,31 +31,93 @@ impl std::str::FromStr for SourceMode {
     }
 }
 
-/// Optional inputs as given by one layer (flags/env, or the file); `None` = not given there.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// The deployment's inputs, declared once: the same struct is the flags (with their
+/// `BOOTSTRAP_*` environment variables, through clap) and `bootstrap.toml` (through serde, keys
+/// are the long flag names). `None` = not given in that layer.
+#[derive(Clone, Debug, Default, Args, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Layer {
+    /// Environment suffix carried by every resource name (e.g. dev, prod, pr-42).
+    #[arg(long, env = "BOOTSTRAP_ENV")]
     pub env: Option<String>,
+    /// Region (file only: on the command line `--region` is global to every command).
+    #[arg(skip)]
     pub region: Option<String>,
+    /// GitHub repository the pipeline builds, OWNER/REPO.
+    #[arg(long, env = "BOOTSTRAP_GITHUB_REPO")]
     pub github_repo: Option<String>,
+    /// Branch whose pushes start the pipeline (default main).
+    #[arg(long, env = "BOOTSTRAP_BRANCH")]
     pub branch: Option<String>,
+    /// How pushes reach the pipeline: github-webhook (default) or codeconnections.
+    #[arg(long, env = "BOOTSTRAP_SOURCE")]
     pub source: Option<SourceMode>,
+    /// Secrets Manager secret holding the GitHub OAuth token (else GITHUB_TOKEN).
+    #[arg(long, env = "BOOTSTRAP_GITHUB_TOKEN_SECRET")]
     pub github_token_secret: Option<String>,
+    /// Existing CodeStar/CodeConnections connection to use (codeconnections mode).
+    #[arg(long, env = "BOOTSTRAP_CONNECTION_ARN")]
     pub connection_arn: Option<String>,
+    /// Only pushes touching these paths start the pipeline (codeconnections mode; repeatable).
+    #[arg(
+        long = "file-path-include",
+        env = "BOOTSTRAP_FILE_PATH_INCLUDES",
+        value_delimiter = ','
+    )]
     pub file_path_includes: Option<Vec<String>>,
+    /// Pushes touching only these paths don't start the pipeline (codeconnections mode; repeatable).
+    #[arg(
+        long = "file-path-exclude",
+        env = "BOOTSTRAP_FILE_PATH_EXCLUDES",
+        value_delimiter = ','
+    )]
     pub file_path_excludes: Option<Vec<String>>,
+    /// Email address to notify (repeatable; each must confirm the subscription).
+    #[arg(long, env = "BOOTSTRAP_NOTIFY_EMAIL", value_delimiter = ',')]
     pub notify_email: Option<Vec<String>>,
+    /// HTTPS endpoint to notify (repeatable).
+    #[arg(long, env = "BOOTSTRAP_NOTIFY_URL", value_delimiter = ',')]
     pub notify_url: Option<Vec<String>>,
+    /// Pipeline states that notify (default STARTED,SUCCEEDED,FAILED).
+    #[arg(long, env = "BOOTSTRAP_NOTIFY_STATES", value_delimiter = ',')]
     pub notify_states: Option<Vec<String>>,
+    /// Directory holding deploy-handler/bootstrap.zip and event-notifier/bootstrap.zip (default target/lambda).
+    #[arg(long, env = "BOOTSTRAP_ARTIFACTS_DIR")]
     pub artifacts_dir: Option<PathBuf>,
-    pub tag: Option<BTreeMap<String, String>>,
+    /// Extra tag KEY=VALUE on every resource (repeatable).
+    #[arg(long, env = "BOOTSTRAP_TAG", value_delimiter = ',', value_parser = parse_tag)]
+    #[serde(default, deserialize_with = "tag_table")]
+    pub tag: Option<Vec<(String, String)>>,
+    /// Retention of every log group, in days (default 30).
+    #[arg(long, env = "BOOTSTRAP_LOG_RETENTION_DAYS")]
     pub log_retention_days: Option<i32>,
+    /// HTTPS endpoint the deploy-handler sends the signed deployment event to.
+    #[arg(long, env = "BOOTSTRAP_DEPLOY_WEBHOOK_URL")]
     pub deploy_webhook_url: Option<String>,
+    /// Secrets Manager secret ARN holding the deployment webhook's HMAC secret.
+    #[arg(long, env = "BOOTSTRAP_DEPLOY_WEBHOOK_SECRET_ARN")]
     pub deploy_webhook_secret_arn: Option<String>,
+    /// ARN of a customer managed KMS key that encrypts the notification topic at rest (default:
+    /// unencrypted); its key policy must let events.amazonaws.com use it (README: Encryption).
+    #[arg(long, env = "BOOTSTRAP_TOPIC_KMS_KEY")]
     pub topic_kms_key: Option<String>,
+    /// Memory of both functions in MB (default 128).
+    #[arg(long, env = "BOOTSTRAP_LAMBDA_MEMORY_MB")]
     pub lambda_memory_mb: Option<i32>,
+    /// Timeout of the deploy-handler in seconds (default 120).
+    #[arg(long, env = "BOOTSTRAP_DEPLOY_TIMEOUT_SECONDS")]
     pub deploy_timeout_seconds: Option<i32>,
+    /// CodeBuild timeout in minutes (default 30).
+    #[arg(long, env = "BOOTSTRAP_BUILD_TIMEOUT_MINUTES")]
     pub build_timeout_minutes: Option<i32>,
+}
+
+/// `[tag]` in bootstrap.toml is a table; on the command line `--tag KEY=VALUE` repeats.
+fn tag_table<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<(String, String)>>, D::Error> {
+    let table: Option<BTreeMap<String, String>> = Option::deserialize(deserializer)?;
+    Ok(table.map(|t| t.into_iter().collect()))
 }
 
 /// Validated configuration of one environment.
@@ -118,27 +181,25 @@ fn pick<T>(first: Option<T>, second: Option<T>) -> Option<T> {
     first.or(second)
 }
 
-/// What a command needs: `deploy`/`plan` need the source repository, `destroy`/`outputs` do not.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Need {
-    Everything,
-    EnvOnly,
-}
-
-/// Merges the layers (flags and environment first, then the file) and validates every value.
-pub fn resolve(given: Layer, file: Layer, need: Need) -> Result<Config> {
-    let env_raw = pick(given.env, file.env).context(
+/// What `destroy` and `outputs` need: the environment alone, since every name derives from it.
+pub fn resolve_env(given: &Layer, file: &Layer) -> Result<EnvName> {
+    let raw = pick(given.env.as_deref(), file.env.as_deref()).context(
         "no environment given: pass --env NAME (or set BOOTSTRAP_ENV, or `env` in bootstrap.toml)",
     )?;
-    let env = EnvName::parse(&env_raw)?;
+    Ok(EnvName::parse(raw)?)
+}
+
+/// Merges the layers (flags and environment first, then the file) and validates every value:
+/// what `plan` and `deploy` need, the source repository included.
+pub fn resolve(given: Layer, file: Layer) -> Result<Config> {
+    let env = resolve_env(&given, &file)?;
     let repo = pick(given.github_repo, file.github_repo);
-    let (github_owner, github_repo) = match (repo, need) {
-        (Some(repo), _) => parse_repo(&repo)?,
-        (None, Need::EnvOnly) => (String::new(), String::new()),
-        (None, Need::Everything) => bail!(
+    let Some(repo) = repo else {
+        bail!(
             "no source repository given: pass --github-repo OWNER/REPO (or BOOTSTRAP_GITHUB_REPO, or `github-repo` in bootstrap.toml)"
-        ),
+        );
     };
+    let (github_owner, github_repo) = parse_repo(&repo)?;
     let branch = pick(given.branch, file.branch).unwrap_or_else(|| "main".to_owned());
     if branch.is_empty() || branch.contains(char::is_whitespace) || branch.starts_with("refs/") {
         bail!("branch `{branch}` is not valid: give the plain branch name, e.g. --branch main");
@@ -149,8 +210,8 @@ pub fn resolve(given: Layer, file: Layer, need: Need) -> Result<Config> {
             "--log-retention-days {log_retention_days} is not a period CloudWatch Logs accepts; use one of {RETENTION_DAYS:?}"
         );
     }
-    let mut tags = file.tag.unwrap_or_default();
-    tags.extend(given.tag.unwrap_or_default());
+    let mut tags: BTreeMap<String, String> = file.tag.into_iter().flatten().collect();
+    tags.extend(given.tag.into_iter().flatten());
     for (key, value) in &tags {
         validate_tag(key, value)?;
     }
@@ -412,8 +473,8 @@ mod tests {
         )
         .unwrap();
         let mut given = layer("dev");
-        given.tag = Some(BTreeMap::from([("team".into(), "b".into())]));
-        let config = resolve(given, file, Need::Everything).unwrap();
+        given.tag = Some(vec![("team".into(), "b".into())]);
+        let config = resolve(given, file).unwrap();
         assert_eq!(config.env.as_str(), "dev");
         assert_eq!(config.branch, "release");
         assert_eq!(config.log_retention_days, 7);
@@ -462,7 +523,7 @@ mod tests {
             ),
             (
                 Layer {
-                    tag: Some(BTreeMap::from([("ManagedBy".into(), "me".into())])),
+                    tag: Some(vec![("ManagedBy".into(), "me".into())]),
                     ..layer("dev")
                 },
                 "reserved",
@@ -520,12 +581,10 @@ mod tests {
             ),
         ];
         for (given, expected) in cases {
-            let err = resolve(given, Layer::default(), Need::Everything)
-                .unwrap_err()
-                .to_string();
+            let err = resolve(given, Layer::default()).unwrap_err().to_string();
             assert!(err.contains(expected), "{err} should mention {expected}");
         }
-        let err = resolve(Layer::default(), Layer::default(), Need::EnvOnly)
+        let err = resolve_env(&Layer::default(), &Layer::default())
             .unwrap_err()
             .to_string();
         assert!(err.contains("--env"), "{err}");
@@ -535,7 +594,6 @@ mod tests {
                 ..Layer::default()
             },
             Layer::default(),
-            Need::Everything,
         )
         .unwrap_err()
         .to_string();
@@ -551,7 +609,6 @@ mod tests {
                 ..layer("dev")
             },
             Layer::default(),
-            Need::Everything,
         )
         .unwrap();
         assert_eq!(config.topic_kms_key.as_deref(), Some(key));
@@ -601,7 +658,6 @@ mod tests {
                     ..layer("dev")
                 },
                 Layer::default(),
-                Need::Everything,
             )
             .unwrap()
         };

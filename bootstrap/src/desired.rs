@@ -5,7 +5,7 @@ use crate::aws::Target;
 use crate::config::{Config, SourceMode};
 use crate::model::*;
 use crate::policies::{self, Arns};
-use pipeline_common::{EnvName, codebuild_env, env_vars, tags};
+use pipeline_common::{EnvName, ResourceNames, codebuild_env, env_vars, tags};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -131,29 +131,82 @@ pub fn resource_tags(config: &Config) -> Tags {
 }
 
 /// Builds the whole desired state. Pure: same inputs, same output.
+/// What every family of resources is built from.
+struct Stack<'a> {
+    config: &'a Config,
+    target: &'a Target,
+    zips: &'a Zips,
+    late: &'a Late,
+    env: &'a EnvName,
+    n: ResourceNames<'a>,
+    arns: Arns,
+    tags: Tags,
+    webhook_mode: bool,
+    /// The connection the pipeline uses; `None` in webhook mode (a connection left from the
+    /// other source mode is about to be deleted: nothing is granted on it).
+    connection_arn: Option<String>,
+}
+
+fn desired(kind: Kind, name: String, spec: Spec, depends_on: Vec<ResourceId>) -> Desired {
+    Desired {
+        id: id(kind, name),
+        spec,
+        depends_on,
+    }
+}
+
+/// The environment's desired state, family by family, sorted by id.
 pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<Desired> {
     let env = &config.env;
-    let n = env.names();
-    let arns = arns(env, target);
-    let tags = resource_tags(config);
     let webhook_mode = config.source == SourceMode::GithubWebhook;
-    // A connection left from the other source mode is about to be deleted: grant nothing on it.
-    let connection_arn = (!webhook_mode)
-        .then(|| {
-            config
-                .connection_arn
-                .clone()
-                .or_else(|| late.connection_arn.clone())
-        })
-        .flatten();
-    let mut out = Vec::new();
-    let mut push = |kind: Kind, name: String, spec: Spec, depends_on: Vec<ResourceId>| {
-        out.push(Desired {
-            id: id(kind, name),
-            spec,
-            depends_on,
-        });
+    let stack = Stack {
+        config,
+        target,
+        zips,
+        late,
+        env,
+        n: env.names(),
+        arns: arns(env, target),
+        tags: resource_tags(config),
+        webhook_mode,
+        connection_arn: (!webhook_mode)
+            .then(|| {
+                config
+                    .connection_arn
+                    .clone()
+                    .or_else(|| late.connection_arn.clone())
+            })
+            .flatten(),
     };
+    let mut out = Vec::new();
+    for family in [
+        identities,
+        storage,
+        functions,
+        build_project,
+        pipeline,
+        events,
+    ] {
+        family(&stack, &mut out);
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// The four roles (their policies name computed ARNs, so they depend on nothing) and the log groups.
+fn identities(s: &Stack<'_>, out: &mut Vec<Desired>) {
+    let Stack {
+        config,
+        target,
+        late,
+        env,
+        n,
+        arns,
+        tags,
+        connection_arn,
+        ..
+    } = s;
+    let mut push = |kind, name, spec, depends_on| out.push(desired(kind, name, spec, depends_on));
 
     // Roles: policies name computed ARNs, so roles depend on nothing.
     let roles = [
@@ -161,25 +214,25 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
             n.codebuild_role(),
             "codebuild.amazonaws.com",
             "CodeBuild builds and pushes the image",
-            policies::codebuild_role(&arns),
+            policies::codebuild_role(arns),
         ),
         (
             n.pipeline_role(),
             "codepipeline.amazonaws.com",
             "CodePipeline runs Source, Build and Deploy",
-            policies::pipeline_role(&arns, connection_arn.as_deref()),
+            policies::pipeline_role(arns, connection_arn.as_deref()),
         ),
         (
             n.deploy_handler_role(),
             "lambda.amazonaws.com",
             "deploy-handler reports job results and triggers deployments",
-            policies::deploy_handler_role(&arns, true, late.deploy_webhook_secret_arn.as_deref()),
+            policies::deploy_handler_role(arns, true, late.deploy_webhook_secret_arn.as_deref()),
         ),
         (
             n.event_notifier_role(),
             "lambda.amazonaws.com",
             "event-notifier reads failure details and publishes notifications",
-            policies::event_notifier_role(&arns, config.topic_kms_key.as_deref()),
+            policies::event_notifier_role(arns, config.topic_kms_key.as_deref()),
         ),
     ];
     for (name, service, description, policy) in roles {
@@ -206,6 +259,19 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
         };
         push(Kind::LogGroup, group, Spec::LogGroup(spec), vec![]);
     }
+}
+
+/// The artifact bucket, the image repository and the notification topic.
+fn storage(s: &Stack<'_>, out: &mut Vec<Desired>) {
+    let Stack {
+        config,
+        target,
+        n,
+        arns,
+        tags,
+        ..
+    } = s;
+    let mut push = |kind, name, spec, depends_on| out.push(desired(kind, name, spec, depends_on));
 
     let bucket = n.artifact_bucket(&target.account_id);
     push(
@@ -221,7 +287,7 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
             abort_multipart_days: 7,
             block_public_access: true,
             object_ownership: "BucketOwnerEnforced".to_owned(),
-            policy: policies::bucket(&arns),
+            policy: policies::bucket(arns),
             tags: tags.clone(),
         }),
         // The policy names the roles as principals, and AWS rejects principals that don't exist.
@@ -241,7 +307,7 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
             encryption_type: "AES256".to_owned(),
             kms_key: None,
             lifecycle_policy: policies::repository_lifecycle(KEEP_TAGGED_IMAGES),
-            repository_policy: policies::repository(&arns),
+            repository_policy: policies::repository(arns),
             tags: tags.clone(),
         }),
         vec![id(Kind::Role, n.codebuild_role())],
@@ -266,7 +332,7 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
         n.notification_topic(),
         Spec::Topic(TopicSpec {
             name: n.notification_topic(),
-            policy: policies::topic(&arns),
+            policy: policies::topic(arns),
             // Only a customer managed key: EventBridge cannot publish to a topic encrypted with
             // the AWS managed key (alias/aws/sns), and the FAILED rule publishes directly.
             kms_key_id: config.topic_kms_key.clone(),
@@ -275,6 +341,22 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
         }),
         vec![],
     );
+}
+
+/// The deploy-handler and the event-notifier.
+fn functions(s: &Stack<'_>, out: &mut Vec<Desired>) {
+    let Stack {
+        config,
+        target,
+        zips,
+        late,
+        env,
+        n,
+        arns,
+        tags,
+        ..
+    } = s;
+    let mut push = |kind, name, spec, depends_on| out.push(desired(kind, name, spec, depends_on));
 
     let mut deploy_env = BTreeMap::from([
         (env_vars::PIPELINE_ENV.to_owned(), env.to_string()),
@@ -350,6 +432,19 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
             depends_on,
         );
     }
+}
+
+/// The CodeBuild project and the report group its builds write to.
+fn build_project(s: &Stack<'_>, out: &mut Vec<Desired>) {
+    let Stack {
+        config,
+        target,
+        env,
+        n,
+        tags,
+        ..
+    } = s;
+    let mut push = |kind, name, spec, depends_on| out.push(desired(kind, name, spec, depends_on));
 
     let build_env = BTreeMap::from([
         (
@@ -406,8 +501,22 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
             id(Kind::ReportGroup, n.codebuild_report_group()),
         ],
     );
+}
 
-    let (source, pipeline_type) = if webhook_mode {
+/// The pipeline and what starts it: a webhook with its secret, or a connection.
+fn pipeline(s: &Stack<'_>, out: &mut Vec<Desired>) {
+    let Stack {
+        config,
+        target,
+        env,
+        n,
+        tags,
+        connection_arn,
+        ..
+    } = s;
+    let mut push = |kind, name, spec, depends_on| out.push(desired(kind, name, spec, depends_on));
+
+    let (source, pipeline_type) = if s.webhook_mode {
         (
             SourceSpec::GithubWebhook {
                 owner: config.github_owner.clone(),
@@ -428,13 +537,14 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
             "V2",
         )
     };
+    let bucket = n.artifact_bucket(&target.account_id);
     let mut pipeline_deps = vec![
         id(Kind::Role, n.pipeline_role()),
         id(Kind::Bucket, bucket.clone()),
         id(Kind::Project, n.codebuild_project()),
         id(Kind::Function, n.deploy_handler()),
     ];
-    if !webhook_mode && config.connection_arn.is_none() {
+    if !s.webhook_mode && config.connection_arn.is_none() {
         pipeline_deps.push(id(Kind::Connection, n.connection()));
     }
     let user_parameters =
@@ -456,7 +566,7 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
         pipeline_deps,
     );
 
-    if webhook_mode {
+    if s.webhook_mode {
         push(
             Kind::Secret,
             n.webhook_secret(),
@@ -503,6 +613,19 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
             vec![],
         );
     }
+}
+
+/// The EventBridge rules and the permission letting the first invoke the notifier.
+fn events(s: &Stack<'_>, out: &mut Vec<Desired>) {
+    let Stack {
+        config,
+        target,
+        n,
+        arns,
+        tags,
+        ..
+    } = s;
+    let mut push = |kind, name, spec, depends_on| out.push(desired(kind, name, spec, depends_on));
 
     let pipeline_arn = arns.pipeline.clone();
     let notify_states: Vec<&str> = {
@@ -583,16 +706,13 @@ pub fn build(config: &Config, target: &Target, zips: &Zips, late: &Late) -> Vec<
         }),
         vec![id(Kind::Function, n.event_notifier())],
     );
-
-    out.sort_by(|a, b| a.id.cmp(&b.id));
-    out
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::config::{Layer, Need, resolve};
+    use crate::config::{Layer, resolve};
     use crate::policies::{WILDCARD_RESOURCE_ACTIONS, actions};
     use serde_json::Value;
     use std::path::PathBuf;
@@ -627,7 +747,7 @@ mod tests {
             notify_email: Some(vec!["b@example.com".into(), "a@example.com".into()]),
             ..Layer::default()
         };
-        resolve(given, Layer::default(), Need::Everything).unwrap()
+        resolve(given, Layer::default()).unwrap()
     }
 
     fn statements(policy: &Value) -> Vec<&Value> {

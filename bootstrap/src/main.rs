@@ -1,7 +1,7 @@
 //! `bootstrap`: wires the CLI to the operations and maps results to exit codes.
 
 use bootstrap::cli::{Cli, Command};
-use bootstrap::config::{self, Layer, Need};
+use bootstrap::config::{self, Layer};
 use bootstrap::ops::{self, Output};
 use clap::Parser;
 use std::process::ExitCode;
@@ -48,20 +48,20 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     let region = region.as_deref();
     match cli.command {
         Command::Plan(inputs) => {
-            let config = config::resolve(Layer::from(inputs), file, Need::Everything)?;
+            let config = config::resolve(inputs, file)?;
             ops::plan(&config, region, output).await
         }
         Command::Deploy { inputs, yes } => {
-            let config = config::resolve(Layer::from(inputs), file, Need::Everything)?;
+            let config = config::resolve(inputs, file)?;
             ops::deploy(&config, region, output, yes).await.map(|()| 0)
         }
         Command::Destroy { env, yes } => {
-            let config = config::resolve(Layer::from(env), file, Need::EnvOnly)?;
-            ops::destroy(&config, region, output, yes).await.map(|()| 0)
+            let env = config::resolve_env(&Layer::from(env), &file)?;
+            ops::destroy(&env, region, output, yes).await.map(|()| 0)
         }
         Command::Outputs(env) => {
-            let config = config::resolve(Layer::from(env), file, Need::EnvOnly)?;
-            ops::outputs(&config, region, output).await.map(|()| 0)
+            let env = config::resolve_env(&Layer::from(env), &file)?;
+            ops::outputs(&env, region, output).await.map(|()| 0)
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use bootstrap::artifacts::LambdaZip;
 use bootstrap::aws::Target;
-use bootstrap::config::{Layer, Need, resolve};
+use bootstrap::config::{Layer, resolve};
 use bootstrap::desired::{Late, Zips, build};
 use bootstrap::model::Spec;
 use std::process::Command;
@@ -63,7 +63,7 @@ fn parliament_finds_nothing_unaccepted_in_any_role_policy() {
             ),
             ..Layer::default()
         };
-        let config = resolve(given, Layer::default(), Need::Everything).expect("config");
+        let config = resolve(given, Layer::default()).expect("config");
         for desired in build(&config, &target, &zips, &late) {
             let Spec::Role(role) = &desired.spec else {
                 continue;

@@ -490,7 +490,7 @@ def test_fixed_test_keys_are_not_enforced_and_the_switch_turns_enforcement_off(s
         control(shim, "POST", "/_shim/iam", {"enforce": "yes"})
     assert bad.value.code == 400
     control(shim, "POST", "/_shim/reset")
-    assert control(shim, "GET", "/_shim/iam") == {"enforce": True, "secure_transport": True, "denials": 0}
+    assert control(shim, "GET", "/_shim/iam") == {"enforce": True, "secure_transport": True, "evaluated": 0, "denials": 0}
 
 
 def test_assumed_role_is_enforced_with_the_role_policies(shim: str) -> None:

@@ -126,6 +126,30 @@ impl Emulator {
         .collect()
     }
 
+    /// SDK configuration pointing at this emulator with the credentials in `env`
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), e.g. an assumed
+    /// role's: the emulator then judges the calls against that identity's policies.
+    pub async fn sdk_config_with(&self, env: &[(String, String)]) -> aws_config::SdkConfig {
+        let get = |key: &str| {
+            env.iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                get("AWS_ACCESS_KEY_ID").unwrap_or_default(),
+                get("AWS_SECRET_ACCESS_KEY").unwrap_or_default(),
+                get("AWS_SESSION_TOKEN"),
+                None,
+                "testkit-role",
+            ))
+            .load()
+            .await
+    }
+
     /// SDK configuration pointing at this emulator with static test credentials.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -227,6 +251,17 @@ impl Emulator {
             .flatten()
             .filter_map(|a| a.as_str().map(str::to_owned))
             .collect())
+    }
+
+    /// How many calls signed with emulator-issued credentials (an assumed role's, an IAM
+    /// user's) IAM enforcement judged, and every denial, as `(evaluated, denials)`.
+    pub fn iam_enforcement(&self) -> Result<(u64, Vec<Value>)> {
+        let settings = self.control("GET", "/_shim/iam", None)?;
+        let denials = self.control("GET", "/_shim/iam/denials", None)?;
+        Ok((
+            settings["evaluated"].as_u64().unwrap_or(0),
+            denials.as_array().cloned().unwrap_or_default(),
+        ))
     }
 
     /// Simulates the console handshake that makes a CodeStar connection AVAILABLE.

@@ -252,6 +252,45 @@ struct Deployed {
     region: String,
 }
 
+impl Deployed {
+    fn role_arn(&self, name: &str) -> String {
+        format!("arn:aws:iam::{}:role/{name}", self.account)
+    }
+}
+
+/// Credentials of `role_arn` as a service gets them when it assumes the role, as environment
+/// variables (later entries win over the emulator's static keys).
+async fn role_credentials(
+    sts: &aws_sdk_sts::Client,
+    role_arn: &str,
+    session: &str,
+) -> Result<Vec<(String, String)>> {
+    let assumed = sts
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name(session)
+        .send()
+        .await
+        .with_context(|| format!("assuming {role_arn}"))?;
+    let credentials = assumed
+        .credentials()
+        .context("AssumeRole returned no credentials")?;
+    Ok(vec![
+        (
+            "AWS_ACCESS_KEY_ID".to_owned(),
+            credentials.access_key_id().to_owned(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY".to_owned(),
+            credentials.secret_access_key().to_owned(),
+        ),
+        (
+            "AWS_SESSION_TOKEN".to_owned(),
+            credentials.session_token().to_owned(),
+        ),
+    ])
+}
+
 struct Inbox {
     queue_url: String,
     subscription_arn: String,
@@ -321,8 +360,19 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
 
     let runtime_deploy = RuntimeApi::start().await?;
     let runtime_notify = RuntimeApi::start().await?;
+    // Each function runs with its execution role's credentials, as Lambda gives them: the
+    // emulator judges every call it makes against that role's policies (IAM enforcement).
+    let names = opts_names(opts)?;
     let mut deploy_env = deployed.deploy_handler_env.clone();
     deploy_env.extend(emu.env());
+    deploy_env.extend(
+        role_credentials(
+            &clients.sts,
+            &deployed.role_arn(&names.names().deploy_handler_role()),
+            "deploy-handler",
+        )
+        .await?,
+    );
     deploy_env.push((
         "AWS_LAMBDA_FUNCTION_NAME".into(),
         deployed
@@ -336,6 +386,15 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
         LambdaProcess::spawn(&opts.deploy_handler_bin, &runtime_deploy, &deploy_env)?;
     let mut notifier_env = deployed.notifier_env.clone();
     notifier_env.extend(emu.env());
+    notifier_env.extend(
+        role_credentials(
+            &clients.sts,
+            &deployed.role_arn(&names.names().event_notifier_role()),
+            "event-notifier",
+        )
+        .await?,
+    );
+    say.simulated("each Lambda runs with its execution role's credentials and the build's commands with the build role's, so the emulator evaluates every call they make against those roles' policies and refuses what they do not grant, as IAM would");
     notifier_env.push((
         "AWS_LAMBDA_FUNCTION_NAME".into(),
         opts_names(opts)?.names().event_notifier(),
@@ -463,6 +522,27 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
         say.say("double-checked by listing every service: nothing of the environment is left");
     } else {
         say.say(&format!("LEFT BEHIND: {}", destroy.leftovers.join(", ")));
+    }
+
+    // Every call the functions and the build made ran under their own roles: a grant missing
+    // from a policy is a denial here, as it would be a failed pipeline on AWS.
+    let (evaluated, denials) = emu.iam_enforcement()?;
+    if !denials.is_empty() {
+        bail!(
+            "IAM denied {} of the calls the pipeline's roles made; a policy lacks a grant:\n  {}",
+            denials.len(),
+            denials
+                .iter()
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        );
+    }
+    say.say(&format!(
+        "IAM: {evaluated} calls made under the functions' and the build's roles were judged against their policies, none denied"
+    ));
+    if evaluated == 0 {
+        bail!("no call ran under a pipeline role: IAM enforcement was not exercised");
     }
 
     let total = say.elapsed();
@@ -1494,6 +1574,13 @@ async fn run_build(
         config.env.push((name.to_owned(), value));
     }
     config.env.extend(ctx.emu.env());
+    let build_role = role_credentials(
+        &ctx.clients.sts,
+        &d.role_arn(&opts_names(ctx.opts)?.names().codebuild_role()),
+        "codebuild",
+    )
+    .await?;
+    config.env.extend(build_role.iter().cloned());
     say.say(&format!(
         "CodeBuild runs {} ({} files) with the project's variables: {}",
         d.buildspec_name,
@@ -1603,14 +1690,15 @@ async fn run_build(
                 .as_deref()
                 .unwrap_or("BuildArtifact"),
         );
-        ctx.clients
-            .s3
+        // CodeBuild uploads the output artifact with the build role's credentials.
+        testkit::s3_client(&ctx.emu.sdk_config_with(&build_role).await)
             .put_object()
             .bucket(&d.bucket)
             .key(&key)
             .body(support::zip_entries(&entries)?.into())
             .send()
-            .await?;
+            .await
+            .context("CodeBuild (build role) uploading the output artifact")?;
         say.say(&format!(
             "build output artifact s3://{}/{key} ({})",
             d.bucket,

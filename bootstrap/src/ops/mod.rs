@@ -15,6 +15,7 @@ use crate::progress::Progress;
 use crate::resources::{self, Ctx, Inputs};
 use crate::secret::Secret;
 use anyhow::{Context, Result, bail};
+use pipeline_common::EnvName;
 use render::{confirm, print_plan};
 use serde_json::{Value, json};
 
@@ -141,7 +142,7 @@ pub async fn deploy(
         session
             .progress
             .line("no changes: everything is up to date");
-        return print_outputs(&session, config, &inputs, Some(&planned.observed)).await;
+        return print_outputs(&session, &config.env, &inputs, Some(&planned.observed)).await;
     }
     if output == Output::Text {
         print_plan(&session, config, &planned);
@@ -192,12 +193,12 @@ pub async fn deploy(
     if !config.notify_emails.is_empty() {
         session.progress.line("email subscriptions stay pending until each recipient confirms the message AWS sends them");
     }
-    print_outputs(&session, config, &inputs, None).await
+    print_outputs(&session, &config.env, &inputs, None).await
 }
 
 /// `destroy`: remove everything the environment owns, then verify nothing is left.
 pub async fn destroy(
-    config: &Config,
+    env_name: &EnvName,
     region: Option<&str>,
     output: Output,
     yes: bool,
@@ -205,8 +206,8 @@ pub async fn destroy(
     let session = Session::connect(region, output).await?;
     let inputs = Inputs::default();
     let ctx = session.ctx(&inputs);
-    let env = config.env.as_str();
-    let inventory = desired::inventory(&config.env, &session.target);
+    let env = env_name.as_str();
+    let inventory = desired::inventory(env_name, &session.target);
     let observed = engine::observe_all(ctx, &inventory).await?;
     let existing: Vec<&ResourceId> = inventory
         .iter()
@@ -299,21 +300,21 @@ async fn tagged_leftovers(session: &Session, env: &str) -> Vec<String> {
 }
 
 /// `outputs`: what users wire into other systems.
-pub async fn outputs(config: &Config, region: Option<&str>, output: Output) -> Result<()> {
+pub async fn outputs(env: &EnvName, region: Option<&str>, output: Output) -> Result<()> {
     let session = Session::connect(region, output).await?;
-    print_outputs(&session, config, &Inputs::default(), None).await
+    print_outputs(&session, env, &Inputs::default(), None).await
 }
 
 /// Prints the outputs; `known` is a state read moments ago (a no-op deploy's), which saves
 /// reading the pipeline and the connection again.
 async fn print_outputs(
     session: &Session,
-    config: &Config,
+    env: &EnvName,
     inputs: &Inputs,
     known: Option<&engine::ObservedMap>,
 ) -> Result<()> {
     let ctx = session.ctx(inputs);
-    let n = config.env.names();
+    let n = env.names();
     let target = &session.target;
     let ids = [
         ResourceId::new(Kind::Pipeline, n.pipeline()),
@@ -329,10 +330,10 @@ async fn print_outputs(
     let Some(Some(_pipeline)) = observed.get(&ids[0]) else {
         bail!(
             "environment `{}` is not deployed in account {} ({}): run `bootstrap deploy --env {}` first",
-            config.env,
+            env,
             target.account_id,
             target.region,
-            config.env
+            env
         );
     };
     let webhook_url = resources::webhook::url_of(ctx, &n.webhook()).await?;
@@ -349,7 +350,7 @@ async fn print_outputs(
     );
     outputs.insert(
         "ecrRepositoryUri".into(),
-        json!(desired::repository_uri(&config.env, target)),
+        json!(desired::repository_uri(env, target)),
     );
     outputs.insert(
         "artifactBucket".into(),
@@ -377,7 +378,7 @@ async fn print_outputs(
     if session.output == Output::Json {
         println!("{}", serde_json::to_string_pretty(&Value::Object(outputs))?);
     } else {
-        println!("Outputs of environment `{}`:", config.env);
+        println!("Outputs of environment `{env}`:");
         for (key, value) in &outputs {
             println!(
                 "  {key:<22} {}",

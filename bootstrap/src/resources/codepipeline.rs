@@ -1,8 +1,8 @@
 //! The pipeline itself: Source (GitHub v1 webhook source or a CodeStar connection with a push
 //! trigger) → Build (the CodeBuild project) → Deploy (the deploy-handler Lambda).
 
-use super::Ctx;
 use super::util::TagChanges;
+use super::{Ctx, util};
 use crate::model::{Kind, Observed, PipelineSpec, ResourceId, SourceSpec, Spec, Tags};
 use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
 use anyhow::{Context, Result, bail};
@@ -29,16 +29,9 @@ const BUILD_OUTPUT: &str = "BuildOutput";
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let codepipeline = &ctx.clients.codepipeline;
-    let out = match codepipeline.get_pipeline().name(name).send().await {
-        Ok(out) => out,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_pipeline_not_found_exception()) =>
-        {
-            return Ok(None);
-        }
-        Err(err) => return Err(err.into()),
+    let answer = codepipeline.get_pipeline().name(name).send().await;
+    let Some(out) = util::absent_as_none(answer, |e| e.is_pipeline_not_found_exception())? else {
+        return Ok(None);
     };
     let declaration = out
         .pipeline()
@@ -330,7 +323,7 @@ fn is_propagation<E: ProvideErrorMetadata>(
         && err.message().is_some_and(|m| m.contains("not authorized"))
 }
 
-fn sdk_tags(tags: &Tags) -> Result<Vec<Tag>> {
+pub fn sdk_tags(tags: &Tags) -> Result<Vec<Tag>> {
     tags.iter()
         .map(|(k, v)| {
             Tag::builder()
@@ -406,27 +399,36 @@ pub async fn update(ctx: Ctx<'_>, desired: &PipelineSpec, observed: &PipelineSpe
         )
         .await?;
     }
-    let changes = TagChanges::between(&desired.tags, &observed.tags);
-    if !changes.is_empty() {
-        let arn = ctx.target.arn("codepipeline", &desired.name);
-        if !changes.remove.is_empty() {
-            codepipeline
-                .untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(changes.remove))
-                .send()
-                .await
-                .context("removing tags")?;
-        }
-        if !changes.set.is_empty() {
-            codepipeline
-                .tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(sdk_tags(&changes.set)?))
-                .send()
-                .await
-                .context("setting tags")?;
-        }
+    let arn = ctx.target.arn("codepipeline", &desired.name);
+    retag(
+        ctx,
+        &arn,
+        TagChanges::between(&desired.tags, &observed.tags),
+    )
+    .await
+}
+
+/// Applies a tag diff to a CodePipeline resource (a pipeline or a webhook), with only the calls
+/// it needs.
+pub async fn retag(ctx: Ctx<'_>, arn: &str, changes: TagChanges) -> Result<()> {
+    let codepipeline = &ctx.clients.codepipeline;
+    if !changes.remove.is_empty() {
+        codepipeline
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(changes.remove))
+            .send()
+            .await
+            .context("removing tags")?;
+    }
+    if !changes.set.is_empty() {
+        codepipeline
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(sdk_tags(&changes.set)?))
+            .send()
+            .await
+            .context("setting tags")?;
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! in the console once. Their ARN holds a UUID, so they are found by name.
 
 use super::Ctx;
-use super::util::TagChanges;
+use super::util::{self, TagChanges};
 use crate::model::{ConnectionSpec, Observed, Spec, Tags};
 use anyhow::{Context, Result};
 use aws_sdk_codestarconnections::types::{Connection, ProviderType, Tag};
@@ -183,22 +183,12 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
     let Some(arn) = arn_of(ctx, name).await? else {
         return Ok(());
     };
-    match ctx
+    let deleted = ctx
         .clients
         .connections
         .delete_connection()
         .connection_arn(&arn)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(err.into()),
-    }
+        .await;
+    util::gone_is_done(deleted, |e| e.is_resource_not_found_exception())
 }

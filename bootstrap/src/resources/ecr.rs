@@ -41,21 +41,14 @@ fn parse_policy(text: Option<&str>, what: &str) -> Result<Value> {
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let ecr = &ctx.clients.ecr;
-    let described = match ecr
+    let answer = ecr
         .describe_repositories()
         .repository_names(name)
         .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_repository_not_found_exception()) =>
-        {
-            return Ok(None);
-        }
-        Err(err) => return Err(err.into()),
+        .await;
+    let Some(described) = util::absent_as_none(answer, |e| e.is_repository_not_found_exception())?
+    else {
+        return Ok(None);
     };
     let Some(repository) = described
         .repositories()
@@ -337,23 +330,13 @@ fn is_principal_propagation<E: ProvideErrorMetadata>(err: &E) -> bool {
 
 /// Deletes the repository with every image in it.
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
-    match ctx
+    let deleted = ctx
         .clients
         .ecr
         .delete_repository()
         .repository_name(name)
         .force(true)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_repository_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(err.into()),
-    }
+        .await;
+    util::gone_is_done(deleted, |e| e.is_repository_not_found_exception())
 }

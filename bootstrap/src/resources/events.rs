@@ -1,7 +1,7 @@
 //! EventBridge rules with their targets (retry policy and input transformer per target).
 
-use super::Ctx;
 use super::util::TagChanges;
+use super::{Ctx, util};
 use crate::model::{Observed, RuleSpec, RuleTarget, Spec, Tags};
 use anyhow::{Context, Result, bail};
 use aws_sdk_eventbridge::types::{InputTransformer, RetryPolicy, RuleState, Tag, Target};
@@ -18,16 +18,9 @@ const DEFAULT_MAX_RETRY_ATTEMPTS: i32 = 185;
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let events = &ctx.clients.events;
-    let rule = match events.describe_rule().name(name).send().await {
-        Ok(out) => out,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            return Ok(None);
-        }
-        Err(err) => return Err(err.into()),
+    let answer = events.describe_rule().name(name).send().await;
+    let Some(rule) = util::absent_as_none(answer, |e| e.is_resource_not_found_exception())? else {
+        return Ok(None);
     };
     let event_pattern = match rule.event_pattern() {
         Some(text) => {

@@ -2,7 +2,7 @@
 //! resource-policy statements that let other services invoke them.
 
 use super::Ctx;
-use super::util::TagChanges;
+use super::util::{self, TagChanges};
 use crate::model::{FunctionSpec, Kind, Observed, PermissionSpec, ResourceId, Spec, Tags};
 use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
 use anyhow::{Context, Result, bail};
@@ -26,16 +26,10 @@ const READY_BUDGET: Duration = Duration::from_secs(300);
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let lambda = &ctx.clients.lambda;
-    let function = match lambda.get_function().function_name(name).send().await {
-        Ok(out) => out,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            return Ok(None);
-        }
-        Err(err) => return Err(err.into()),
+    let answer = lambda.get_function().function_name(name).send().await;
+    let Some(function) = util::absent_as_none(answer, |e| e.is_resource_not_found_exception())?
+    else {
+        return Ok(None);
     };
     let config = function
         .configuration()
@@ -357,24 +351,14 @@ pub async fn update(ctx: Ctx<'_>, desired: &FunctionSpec, observed: &FunctionSpe
 }
 
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
-    match ctx
+    let deleted = ctx
         .clients
         .lambda
         .delete_function()
         .function_name(name)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(err.into()),
-    }
+        .await;
+    util::gone_is_done(deleted, |e| e.is_resource_not_found_exception())
 }
 
 fn split_permission_name(name: &str) -> Result<(&str, &str)> {
@@ -467,23 +451,16 @@ impl super::Resource for PermissionResource {
 /// `name` is `FUNCTION/STATEMENT_ID`.
 pub async fn observe_permission(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let (function, statement_id) = split_permission_name(name)?;
-    let policy = match ctx
+    let answer = ctx
         .clients
         .lambda
         .get_policy()
         .function_name(function)
         .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            return Ok(None);
-        }
-        Err(err) => return Err(err.into()),
+        .await;
+    let Some(policy) = util::absent_as_none(answer, |e| e.is_resource_not_found_exception())?
+    else {
+        return Ok(None);
     };
     let Some(text) = policy.policy() else {
         return Ok(None);

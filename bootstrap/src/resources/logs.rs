@@ -1,6 +1,6 @@
 //! CloudWatch Logs log groups, created by us with a retention so nothing grows forever.
 
-use super::Ctx;
+use super::{Ctx, util};
 use crate::model::{LogGroupSpec, Observed, Spec, Tags};
 use anyhow::{Context, Result};
 
@@ -117,22 +117,12 @@ async fn put_retention(ctx: Ctx<'_>, spec: &LogGroupSpec) -> Result<()> {
 }
 
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
-    match ctx
+    let deleted = ctx
         .clients
         .logs
         .delete_log_group()
         .log_group_name(name)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(err.into()),
-    }
+        .await;
+    util::gone_is_done(deleted, |e| e.is_resource_not_found_exception())
 }

@@ -2,7 +2,7 @@
 //! never rotates, such as the GitHub webhook's HMAC secret. The value never enters a spec or a log.
 
 use super::Ctx;
-use super::util::TagChanges;
+use super::util::{self, TagChanges};
 use crate::model::{Observed, SecretSpec, Spec, Tags};
 use crate::secret::Secret;
 use anyhow::{Context, Result, bail};
@@ -27,24 +27,14 @@ fn secret_tags(tags: &Tags) -> Vec<Tag> {
 
 /// DescribeSecret, `None` when the secret does not exist at all.
 async fn describe(ctx: Ctx<'_>, name: &str) -> Result<Option<DescribeSecretOutput>> {
-    match ctx
+    let answer = ctx
         .clients
         .secrets
         .describe_secret()
         .secret_id(name)
         .send()
-        .await
-    {
-        Ok(out) => Ok(Some(out)),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(err.into()),
-    }
+        .await;
+    util::absent_as_none(answer, |e| e.is_resource_not_found_exception())
 }
 
 fn observed_spec(name: &str, described: &DescribeSecretOutput) -> SecretSpec {
@@ -170,25 +160,15 @@ pub async fn update(ctx: Ctx<'_>, desired: &SecretSpec, observed: &SecretSpec) -
 
 /// Deletes at once, without the recovery window, so that nothing of the secret is left.
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
-    match ctx
+    let deleted = ctx
         .clients
         .secrets
         .delete_secret()
         .secret_id(name)
         .force_delete_without_recovery(true)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(err.into()),
-    }
+        .await;
+    util::gone_is_done(deleted, |e| e.is_resource_not_found_exception())
 }
 
 /// The full ARN of a secret the user names (a name, a partial ARN or a full one). A policy

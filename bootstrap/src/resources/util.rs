@@ -2,6 +2,7 @@
 
 use crate::model::Tags;
 use anyhow::{Context, Result, bail};
+use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::Value;
 
@@ -73,6 +74,35 @@ impl TagChanges {
     pub fn is_empty(&self) -> bool {
         self.remove.is_empty() && self.set.is_empty()
     }
+}
+
+/// `Ok(None)` when the call failed because what it names does not exist, as `is_absent` tells
+/// from the service's modeled error type; other errors pass through.
+pub fn absent_as_none<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    is_absent: impl FnOnce(&E) -> bool,
+) -> Result<Option<T>>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if err.as_service_error().is_some_and(is_absent) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// A delete whose target is already gone is done (every delete step is idempotent).
+pub fn gone_is_done<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    is_absent: impl FnOnce(&E) -> bool,
+) -> Result<()>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    absent_as_none(result, is_absent).map(drop)
 }
 
 /// The IAM role ARNs a resource policy names as principals: what AWS checks when the policy is

@@ -156,18 +156,6 @@ fn definition(spec: &WebhookSpec, secret: &Secret) -> Result<WebhookDefinition> 
         .context("building the webhook definition")
 }
 
-fn sdk_tags(tags: &Tags) -> Result<Vec<Tag>> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .context("building a tag")
-        })
-        .collect()
-}
-
 async fn put(
     ctx: Ctx<'_>,
     spec: &WebhookSpec,
@@ -203,7 +191,13 @@ async fn register(ctx: Ctx<'_>, name: &str) -> Result<()> {
 
 /// PutWebhook is an upsert keeping the url and arn, so a crash after it is simply converged.
 pub async fn create(ctx: Ctx<'_>, spec: &WebhookSpec, secret: &Secret) -> Result<()> {
-    put(ctx, spec, secret, Some(sdk_tags(&spec.tags)?)).await?;
+    put(
+        ctx,
+        spec,
+        secret,
+        Some(super::codepipeline::sdk_tags(&spec.tags)?),
+    )
+    .await?;
     if spec.registered {
         register(ctx, &spec.name).await?;
     }
@@ -227,32 +221,15 @@ pub async fn update(
     if desired.registered && (!observed.registered || definition_differs) {
         register(ctx, &desired.name).await?;
     }
-    let changes = TagChanges::between(&desired.tags, &observed.tags);
-    if !changes.is_empty() {
-        let arn = ctx
-            .target
-            .arn("codepipeline", &format!("webhook:{}", desired.name));
-        let codepipeline = &ctx.clients.codepipeline;
-        if !changes.remove.is_empty() {
-            codepipeline
-                .untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(changes.remove))
-                .send()
-                .await
-                .context("removing tags")?;
-        }
-        if !changes.set.is_empty() {
-            codepipeline
-                .tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(sdk_tags(&changes.set)?))
-                .send()
-                .await
-                .context("setting tags")?;
-        }
-    }
-    Ok(())
+    let arn = ctx
+        .target
+        .arn("codepipeline", &format!("webhook:{}", desired.name));
+    super::codepipeline::retag(
+        ctx,
+        &arn,
+        TagChanges::between(&desired.tags, &observed.tags),
+    )
+    .await
 }
 
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {

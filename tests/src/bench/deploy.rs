@@ -7,7 +7,7 @@
 use super::report::DEPLOY_HEADING;
 use super::{root, sh, step};
 use anyhow::{Context, Result, bail};
-use bootstrap::config::{Layer, Need};
+use bootstrap::config::Layer;
 use bootstrap::model::{Desired, Kind, ResourceId};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -398,7 +398,6 @@ fn desired_graph(artifacts: &Path) -> Result<Vec<Desired>> {
             ..Layer::default()
         },
         Layer::default(),
-        Need::Everything,
     )?;
     let target = bootstrap::aws::Target {
         account_id: testkit::ACCOUNT_ID.to_owned(),
