@@ -34,8 +34,44 @@ pub fn lambda_binary(name: &str) -> Result<PathBuf> {
             bail!("could not build {name} ({status}); run `cargo build -p {name}`");
         }
     }
+    if let Some(newer) = newer_source(name, &path) {
+        bail!(
+            "{} is older than {}: a test would run stale code. Build it the way the workspace \
+             does (`cargo build --workspace --exclude xtask --bins`; `cargo test --workspace` \
+             does it too), then run the test again",
+            path.display(),
+            newer.display()
+        );
+    }
     built.insert(name.to_owned(), path.clone());
     Ok(path)
+}
+
+/// A source file of the binary's package (or of the shared `common` crate) modified after the
+/// binary was built, if any.
+fn newer_source(name: &str, binary: &Path) -> Option<PathBuf> {
+    let built = std::fs::metadata(binary).and_then(|m| m.modified()).ok()?;
+    let root = workspace_root();
+    let package = match name {
+        "deploy-handler" | "event-notifier" => root.join("functions").join(name),
+        other => root.join(other),
+    };
+    let mut pending = vec![package.join("src"), root.join("common/src")];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified > built)
+            {
+                return Some(path);
+            }
+        }
+    }
+    None
 }
 
 /// A running function process; killed on drop. Its stdout and stderr are captured.

@@ -394,7 +394,7 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
         )
         .await?,
     );
-    say.simulated("each Lambda runs with its execution role's credentials and the build's commands with the build role's, so the emulator evaluates every call they make against those roles' policies and refuses what they do not grant, as IAM would");
+    say.simulated("each Lambda runs with its execution role's credentials, the build's commands with the build role's, and what CodePipeline does itself (writing the source artifact, starting and reading the build) with the pipeline role's, so the emulator evaluates every call they make against those roles' policies and refuses what they do not grant, as IAM would");
     notifier_env.push((
         "AWS_LAMBDA_FUNCTION_NAME".into(),
         opts_names(opts)?.names().event_notifier(),
@@ -438,6 +438,8 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
         inbox: &inbox,
         say: &say,
         scratch: scratch.path(),
+        pipeline_role: role_credentials(&clients.sts, &deployed.pipeline_role_arn, "codepipeline")
+            .await?,
     };
 
     say.step("A push to another branch");
@@ -885,6 +887,8 @@ struct RunContext<'a> {
     inbox: &'a Inbox,
     say: &'a Narrator,
     scratch: &'a Path,
+    /// Credentials of the pipeline role, for what CodePipeline itself does.
+    pipeline_role: Vec<(String, String)>,
 }
 
 /// Signs a push as GitHub does and checks it as CodePipeline does.
@@ -1178,9 +1182,16 @@ async fn run_once(
             .as_deref()
             .unwrap_or("SourceArtifact"),
     );
-    let put = ctx
-        .clients
-        .s3
+    // CodePipeline writes the source artifact with the pipeline role's credentials.
+    let pipeline_role = ctx.emu.sdk_config_with(&ctx.pipeline_role).await;
+    let pipeline_s3 = testkit::s3_client(&pipeline_role);
+    pipeline_s3
+        .get_bucket_versioning()
+        .bucket(&d.bucket)
+        .send()
+        .await
+        .context("CodePipeline (pipeline role) checking the artifact bucket")?;
+    let put = pipeline_s3
         .put_object()
         .bucket(&d.bucket)
         .key(&source_key)
@@ -1225,15 +1236,30 @@ async fn run_once(
     )
     .await?;
 
-    // Build.
-    let build_id = format!(
-        "{}:{}",
-        d.build
-            .configuration
-            .get("ProjectName")
-            .map_or("build", String::as_str),
-        uuid()
-    );
+    // Build: CodePipeline starts it and follows it with the pipeline role's credentials.
+    let pipeline_codebuild = aws_sdk_codebuild::Client::new(&pipeline_role);
+    let build_started = pipeline_codebuild
+        .start_build()
+        .project_name(
+            d.build
+                .configuration
+                .get("ProjectName")
+                .map_or("build", String::as_str),
+        )
+        .send()
+        .await
+        .context("CodePipeline (pipeline role) starting the build")?;
+    let build_id = build_started
+        .build_value()
+        .and_then(|b| b.id())
+        .context("StartBuild returned no build id")?
+        .to_owned();
+    pipeline_codebuild
+        .batch_get_builds()
+        .ids(&build_id)
+        .send()
+        .await
+        .context("CodePipeline (pipeline role) reading the build")?;
     let build_level = |result: Option<Value>| Level::Action {
         stage: &d.build.stage,
         action: &d.build.name,

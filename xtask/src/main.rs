@@ -166,7 +166,9 @@ fn bench(steps: &mut Steps, args: &[String]) -> Result<()> {
         dist(steps, false)?;
     }
     build_workspace(steps)?;
-    run_binary(&target_dir().join("debug/examples/bench"), args)
+    steps.timed(&format!("bench {}", args.join(" ")), || {
+        run_binary(&target_dir().join("debug/examples/bench"), args)
+    })
 }
 
 fn ci() -> Result<()> {
