@@ -1182,6 +1182,8 @@ class Enforcer:
             self.denials: list[dict[str, Any]] = []
             # Calls signed with issued credentials that were evaluated (allowed or denied).
             self.evaluated = 0
+            # Every allowed action with the statement that allowed it: which grants were used.
+            self.grants: list[dict[str, Any]] = []
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -1217,6 +1219,12 @@ class Enforcer:
                     return list(self.denials), 200
                 if method == "DELETE":
                     self.denials.clear()
+                    return {"cleared": True}, 200
+            if path == "/_shim/iam/grants":
+                if method == "GET":
+                    return list(self.grants), 200
+                if method == "DELETE":
+                    self.grants.clear()
                     return {"cleared": True}, 200
         return None
 
@@ -1284,6 +1292,19 @@ class Enforcer:
                 )
                 if not decision.allowed:
                     return self.deny(req, identity, check.action, resource, decision.reason, decision)
+                with self.lock:
+                    self.grants.append(
+                        {
+                            "principal": identity.arn,
+                            "role": identity.role_arn,
+                            "operation": f"{req.service}:{req.operation}",
+                            "action": check.action,
+                            "resource": resource,
+                            "sid": decision.sid,
+                            "policy": decision.policy,
+                            "policyType": decision.policy_type,
+                        }
+                    )
         return None
 
     def deny(

@@ -1312,6 +1312,7 @@ class Shim:
                     "GET|DELETE /_shim/calls",
                     "GET|POST /_shim/iam",
                     "GET|DELETE /_shim/iam/denials",
+                    "GET|DELETE /_shim/iam/grants",
                     "GET|POST|DELETE /_shim/faults",
                     "POST /_shim/codepipeline/jobs",
                     "GET /_shim/codepipeline/jobs/{jobId}",

@@ -441,9 +441,20 @@ def buckets(url: str, *names: str) -> None:
 
 def test_issued_user_key_is_enforced_and_denial_names_user_action_resource(shim: str) -> None:
     buckets(shim, "allowed-bucket", "other-bucket")
-    alice = user_with_policy(shim, "alice", policy(allow("s3:GetObject", "arn:aws:s3:::allowed-bucket/*")))
+    alice = user_with_policy(
+        shim, "alice", policy(allow("s3:GetObject", "arn:aws:s3:::allowed-bucket/*", Sid="ReadAllowed"))
+    )
     s3 = client(shim, "s3", alice["key"], alice["secret"])
     assert s3.get_object(Bucket="allowed-bucket", Key="k")["Body"].read() == b"data"
+    # the grant that allowed it is recorded with its statement
+    [grant] = control(shim, "GET", "/_shim/iam/grants")
+    assert (grant["principal"], grant["operation"], grant["action"], grant["resource"], grant["sid"]) == (
+        ALICE,
+        "s3:GetObject",
+        "s3:GetObject",
+        "arn:aws:s3:::allowed-bucket/k",
+        "ReadAllowed",
+    )
 
     error = denied(lambda: s3.get_object(Bucket="other-bucket", Key="k"))
     assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 403

@@ -264,6 +264,13 @@ impl Emulator {
         ))
     }
 
+    /// Every call IAM enforcement allowed for issued credentials, with the statement (`sid`)
+    /// that allowed it.
+    pub fn iam_grants(&self) -> Result<Vec<Value>> {
+        let grants = self.control("GET", "/_shim/iam/grants", None)?;
+        Ok(grants.as_array().cloned().unwrap_or_default())
+    }
+
     /// Simulates the console handshake that makes a CodeStar connection AVAILABLE.
     pub fn set_connection_status(&self, connection_arn: &str, status: &str) -> Result<()> {
         let path = format!(

@@ -10,6 +10,7 @@
 
 pub mod events;
 pub mod github;
+pub mod grants;
 pub mod support;
 
 use crate::buildspec_runner::{Buildspec, PhaseStatus, RunConfig, run_buildspec};
@@ -72,6 +73,8 @@ pub struct DemoReport {
     pub wrong_branch_push: PushCheck,
     pub runs: Vec<RunReport>,
     pub destroy: DestroyReport,
+    /// Every grant of the pipeline's roles with the calls that used it.
+    pub grants: Vec<grants::GrantUse>,
     pub total: Duration,
 }
 
@@ -486,6 +489,27 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
     drop(deploy_handler);
     drop(notifier);
 
+    // Which grants the runs used, read before destroy takes the roles away.
+    let grants = grant_usage(&clients, &emu, opts).await?;
+    let unused: Vec<String> = grants
+        .iter()
+        .filter(|g| g.used_by.is_empty() && g.excused(&opts.env).is_none())
+        .map(|g| format!("{} {} {}", g.role, g.sid, g.action))
+        .collect();
+    say.say(&format!(
+        "IAM grants: {} actions in the roles' policies, {} used by the runs, {} not rehearsable (SECURITY.md), {} unused",
+        grants.len(),
+        grants.iter().filter(|g| !g.used_by.is_empty()).count(),
+        grants
+            .iter()
+            .filter(|g| g.used_by.is_empty() && g.excused(&opts.env).is_some())
+            .count(),
+        unused.len()
+    ));
+    for grant in &unused {
+        say.say(&format!("  UNUSED: {grant}"));
+    }
+
     say.step(&format!(
         "Destroying environment `{}` with `bootstrap destroy`",
         opts.env
@@ -564,8 +588,39 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
         wrong_branch_push,
         runs,
         destroy,
+        grants,
         total,
     })
+}
+
+/// Every grant of the four roles' inline policies, with the calls the emulator allowed with it.
+async fn grant_usage(
+    clients: &Clients,
+    emu: &Emulator,
+    opts: &DemoOptions,
+) -> Result<Vec<grants::GrantUse>> {
+    let names = opts_names(opts)?;
+    let n = names.names();
+    let allowed = emu.iam_grants()?;
+    let mut uses = Vec::new();
+    for role in [
+        n.pipeline_role(),
+        n.codebuild_role(),
+        n.deploy_handler_role(),
+        n.event_notifier_role(),
+    ] {
+        let inline = clients
+            .iam
+            .get_role_policy()
+            .role_name(&role)
+            .policy_name("permissions")
+            .send()
+            .await
+            .with_context(|| format!("reading the policy of {role}"))?;
+        let document = bootstrap::resources::util::parse_policy(inline.policy_document())?;
+        uses.extend(grants::usage(&role, &document, &allowed));
+    }
+    Ok(uses)
 }
 
 fn opts_names(opts: &DemoOptions) -> Result<pipeline_common::EnvName> {
@@ -1531,9 +1586,15 @@ async fn run_build(
 ) -> Result<BuildReport> {
     let d = ctx.deployed;
     let say = ctx.say;
-    let object = ctx
-        .clients
-        .s3
+    // CodeBuild reads the source, runs the commands and uploads the output with the build role.
+    let build_role = role_credentials(
+        &ctx.clients.sts,
+        &d.role_arn(&opts_names(ctx.opts)?.names().codebuild_role()),
+        "codebuild",
+    )
+    .await?;
+    let build_s3 = testkit::s3_client(&ctx.emu.sdk_config_with(&build_role).await);
+    let object = build_s3
         .get_object()
         .bucket(&d.bucket)
         .key(source_key)
@@ -1600,12 +1661,6 @@ async fn run_build(
         config.env.push((name.to_owned(), value));
     }
     config.env.extend(ctx.emu.env());
-    let build_role = role_credentials(
-        &ctx.clients.sts,
-        &d.role_arn(&opts_names(ctx.opts)?.names().codebuild_role()),
-        "codebuild",
-    )
-    .await?;
     config.env.extend(build_role.iter().cloned());
     say.say(&format!(
         "CodeBuild runs {} ({} files) with the project's variables: {}",
@@ -1716,8 +1771,7 @@ async fn run_build(
                 .as_deref()
                 .unwrap_or("BuildArtifact"),
         );
-        // CodeBuild uploads the output artifact with the build role's credentials.
-        testkit::s3_client(&ctx.emu.sdk_config_with(&build_role).await)
+        build_s3
             .put_object()
             .bucket(&d.bucket)
             .key(&key)

@@ -51,6 +51,41 @@ async fn a_push_is_built_deployed_and_notified_and_a_failing_test_stops_the_pipe
         report.outputs
     );
 
+    // Least privilege: every grant of the four roles was used by some call of the runs, or is
+    // listed with the reason the rehearsal cannot exercise it; no listed reason is stale.
+    let unused: Vec<String> = report
+        .grants
+        .iter()
+        .filter(|g| g.used_by.is_empty() && g.excused("demo").is_none())
+        .map(|g| format!("{} {} {}", g.role, g.sid, g.action))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "grants no call used (over-privilege; remove them, or list them with the reason in \
+         tests/src/e2e/grants.rs NOT_REHEARSED): {unused:?}"
+    );
+    for (role, sid, action, _) in integration_tests::e2e::grants::NOT_REHEARSED {
+        assert!(
+            report
+                .grants
+                .iter()
+                .any(|g| g.role == format!("{role}-demo")
+                    && g.sid == *sid
+                    && (*action == "*" || g.action == *action)
+                    && g.used_by.is_empty()),
+            "NOT_REHEARSED lists {role} {sid} {action}, which is no longer an unused grant"
+        );
+    }
+    assert!(
+        report
+            .grants
+            .iter()
+            .filter(|g| !g.used_by.is_empty())
+            .count()
+            >= 10,
+        "the runs used too few grants for the check to mean anything"
+    );
+
     // A push to another branch is signed correctly but filtered out, and changes nothing.
     let wrong = &report.wrong_branch_push;
     assert!(wrong.signature_valid, "{wrong:?}");

@@ -33,6 +33,8 @@ tasks:
               `dist --arm64` builds for Graviton instead
   emulator    run the local AWS emulator until Ctrl-C and print the environment to use it
   demo        the whole flow on the local emulator: deploy, push, build, deploy, notify, destroy
+  security    the demo, then SECURITY.md: every grant of the pipeline's roles and the calls that
+              used it
   bench       Lambda cold start, invocation, memory and size vs targets and Node.js; writes
               BENCHMARKS.md (`bench --smoke`: quick check that every benchmark runs, writes nothing;
               `bench --deploy [--smoke]`: bootstrap deploy/plan/destroy timings and API calls)
@@ -57,7 +59,8 @@ fn main() -> Result<()> {
             let example = build_example(&mut steps, "emulator")?;
             run_binary(&example, &[])
         }
-        "demo" => demo(),
+        "demo" => demo(&[]),
+        "security" => demo(&["--security-md".to_owned(), "SECURITY.md".to_owned()]),
         "bench" => bench(&mut steps, rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
@@ -148,13 +151,13 @@ fn run_binary(binary: &std::path::Path, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn demo() -> Result<()> {
+fn demo(args: &[String]) -> Result<()> {
     let mut steps = Steps::default();
     step("cargo xtask demo: the Lambda zips (release), then the CLI and the demo (debug)");
     setup::run()?;
     dist(&mut steps, false)?;
     build_workspace(&mut steps)?;
-    let result = run_binary(&target_dir().join("debug/examples/demo"), &[]);
+    let result = run_binary(&target_dir().join("debug/examples/demo"), args);
     steps.print_summary();
     result
 }

@@ -1,0 +1,269 @@
+//! Which grants of the pipeline's roles the rehearsal used: every (statement, action) of each
+//! role's inline policy, matched against the calls the emulator's IAM enforcement allowed for
+//! that role (same action, on a resource the statement covers; a call a resource policy also
+//! allowed still needed the grant on a real account once that policy changes). An unused grant
+//! is over-privilege unless [`NOT_REHEARSED`] says why the rehearsal cannot exercise it.
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+/// Grants no call of the rehearsal can use, by role (name without the environment suffix),
+/// statement id and action, with the reason.
+pub const NOT_REHEARSED: &[(&str, &str, &str, &str)] = &[
+    (
+        "codebuild-role",
+        "WriteBuildLogs",
+        "*",
+        "CodeBuild itself streams the build log to CloudWatch Logs; the rehearsal prints it",
+    ),
+    (
+        "codebuild-role",
+        "ReadSourceWriteArtifacts",
+        "s3:GetObjectVersion",
+        "CodeBuild reads the source artifact by version; the rehearsal reads the latest",
+    ),
+    (
+        "codebuild-role",
+        "LocateArtifactBucket",
+        "*",
+        "CodeBuild checks the artifact bucket before a build; the rehearsal does not run CodeBuild's agent",
+    ),
+    (
+        "codebuild-role",
+        "PushAndPullImages",
+        "*",
+        "layer uploads and pulls: the stand-in docker pushes a manifest only (PutImage), it has no layers to upload or pull",
+    ),
+    (
+        "codebuild-role",
+        "PublishTestReports",
+        "*",
+        "CodeBuild's agent uploads the JUnit report; the rehearsal hands it to the emulator's control API",
+    ),
+    (
+        "codepipeline-role",
+        "ArtifactObjects",
+        "s3:GetObjectVersion",
+        "CodePipeline hands artifacts on by version; the rehearsal reads the latest",
+    ),
+    (
+        "codepipeline-role",
+        "ArtifactBucket",
+        "s3:GetBucketLocation",
+        "CodePipeline locates the bucket's region; the emulator has one region",
+    ),
+    (
+        "codepipeline-role",
+        "InvokeDeployHandler",
+        "*",
+        "the rehearsal hands the job to the function through the Lambda Runtime API, not lambda:InvokeFunction",
+    ),
+    (
+        "deploy-handler-role",
+        "WriteFunctionLogs",
+        "*",
+        "Lambda itself ships the function's stdout to CloudWatch Logs",
+    ),
+    (
+        "deploy-handler-role",
+        "ReportJobResults",
+        "codepipeline:PutJobFailureResult",
+        "the failing run stops at the build, so no deployment fails (the handler's own tests report failures)",
+    ),
+    (
+        "event-notifier-role",
+        "WriteFunctionLogs",
+        "*",
+        "Lambda itself ships the function's stdout to CloudWatch Logs",
+    ),
+];
+
+/// One action of one statement of one role, and the operations that used it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantUse {
+    pub role: String,
+    pub sid: String,
+    pub action: String,
+    pub resources: Vec<String>,
+    pub used_by: BTreeSet<String>,
+}
+
+impl GrantUse {
+    /// Why it may stay unused, when [`NOT_REHEARSED`] lists it.
+    pub fn excused(&self, env: &str) -> Option<&'static str> {
+        let role = self
+            .role
+            .strip_suffix(&format!("-{env}"))
+            .unwrap_or(&self.role);
+        NOT_REHEARSED
+            .iter()
+            .find(|(r, sid, action, _)| {
+                *r == role && *sid == self.sid && (*action == "*" || *action == self.action)
+            })
+            .map(|(_, _, _, reason)| *reason)
+    }
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(one) => vec![one.clone()],
+        Value::Array(many) => many
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// IAM's resource matching: `*` any run of characters, `?` any one (case-sensitive).
+fn matches_arn(pattern: &str, arn: &str) -> bool {
+    fn matches(p: &[u8], s: &[u8]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => matches(&p[1..], s) || (!s.is_empty() && matches(p, &s[1..])),
+            (Some(b'?'), Some(_)) => matches(&p[1..], &s[1..]),
+            (Some(a), Some(b)) if a == b => matches(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    matches(pattern.as_bytes(), arn.as_bytes())
+}
+
+/// Every (statement, action) of `policy`, the inline policy of `role`, with the operations that
+/// `allowed` (the emulator's `/_shim/iam/grants` records) says it allowed.
+pub fn usage(role: &str, policy: &Value, allowed: &[Value]) -> Vec<GrantUse> {
+    let mut out = Vec::new();
+    for statement in policy["Statement"].as_array().into_iter().flatten() {
+        if statement["Effect"] != "Allow" {
+            continue;
+        }
+        let sid = statement["Sid"].as_str().unwrap_or_default().to_owned();
+        for action in strings(&statement["Action"]) {
+            let used_by = allowed
+                .iter()
+                .filter(|g| {
+                    g["role"]
+                        .as_str()
+                        .is_some_and(|arn| arn.ends_with(&format!(":role/{role}")))
+                        && g["action"]
+                            .as_str()
+                            .is_some_and(|a| a.eq_ignore_ascii_case(&action))
+                        && g["resource"].as_str().is_some_and(|resource| {
+                            strings(&statement["Resource"])
+                                .iter()
+                                .any(|pattern| matches_arn(pattern, resource))
+                        })
+                })
+                .filter_map(|g| g["operation"].as_str().map(str::to_owned))
+                .collect();
+            out.push(GrantUse {
+                role: role.to_owned(),
+                sid: sid.clone(),
+                action,
+                resources: strings(&statement["Resource"]),
+                used_by,
+            });
+        }
+    }
+    out
+}
+
+/// SECURITY.md around the generated table.
+pub fn security_md(table: &str) -> String {
+    format!(
+        "# Security\n\n\
+         Generated by `cargo xtask security`; do not edit by hand.\n\n\
+         The rehearsal (`cargo xtask demo`) runs each Lambda with its execution role's \
+         credentials, the build's commands with the build role's, and what CodePipeline does \
+         itself with the pipeline role's; the local emulator judges every call against the \
+         role's policies and the resource's policy, as IAM does, and the rehearsal fails on any \
+         denial. Below, every action of every statement of the four roles' inline policies, \
+         with the calls of one green run and one failing run that used it (same action, on a \
+         resource the statement covers). A grant no call used fails the e2e test unless it is \
+         listed as not rehearsable, with the reason (`tests/src/e2e/grants.rs`).\n\n\
+         Not yet judged: `bootstrap`'s own calls (it runs with administrator keys), EventBridge's \
+         deliveries, CodePipeline's invocation of the deploy-handler.\n\n{table}"
+    )
+}
+
+/// SECURITY.md's table: role → statement → action → the calls that used it.
+pub fn render(uses: &[GrantUse], env: &str) -> String {
+    let mut out = String::from(
+        "| role | statement | action | resource | used by (rehearsal) |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for grant in uses {
+        let used = if grant.used_by.is_empty() {
+            match grant.excused(env) {
+                Some(reason) => format!("not rehearsed: {reason}"),
+                None => "**UNUSED**".to_owned(),
+            }
+        } else {
+            grant
+                .used_by
+                .iter()
+                .map(|op| format!("`{op}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | `{}` | {} | {used} |",
+            grant.role,
+            grant.sid,
+            grant.action,
+            grant
+                .resources
+                .iter()
+                .map(|r| format!("`{r}`"))
+                .collect::<Vec<_>>()
+                .join("<br>")
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn resource_patterns_match_as_iam_does() {
+        assert!(matches_arn("arn:aws:s3:::b/*", "arn:aws:s3:::b/x/y"));
+        assert!(matches_arn(
+            "arn:aws:logs:*:1:log-group:g:?",
+            "arn:aws:logs:r:1:log-group:g:*"
+        ));
+        assert!(!matches_arn("arn:aws:s3:::b/*", "arn:aws:s3:::bb/x"));
+        assert!(!matches_arn("arn:aws:s3:::B/*", "arn:aws:s3:::b/x"));
+    }
+
+    #[test]
+    fn each_action_is_matched_to_the_calls_its_statement_allowed() {
+        let policy = json!({"Statement": [
+            {"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::b/*"},
+            {"Sid": "WriteFunctionLogs", "Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}
+        ]});
+        let allowed = vec![
+            json!({"role": "arn:aws:iam::1:role/deploy-handler-role-dev", "action": "s3:GetObject", "resource": "arn:aws:s3:::b/k", "operation": "s3:GetObject"}),
+            // Allowed through the bucket policy, yet the grant covers it: used.
+            json!({"role": "arn:aws:iam::1:role/deploy-handler-role-dev", "sid": "BucketPolicy", "action": "s3:GetObject", "resource": "arn:aws:s3:::b/j", "operation": "s3:GetObject"}),
+            json!({"role": "arn:aws:iam::1:role/deploy-handler-role-dev", "action": "s3:PutObject", "resource": "arn:aws:s3:::elsewhere/k", "operation": "s3:PutObject"}),
+            json!({"role": "arn:aws:iam::1:role/other-role-dev", "action": "s3:PutObject", "resource": "arn:aws:s3:::b/k", "operation": "s3:PutObject"}),
+        ];
+        let uses = usage("deploy-handler-role-dev", &policy, &allowed);
+        assert_eq!(uses.len(), 3);
+        assert_eq!(uses[0].used_by, BTreeSet::from(["s3:GetObject".to_owned()]));
+        assert!(
+            uses[1].used_by.is_empty(),
+            "another role's call, or one outside the statement's resources, does not count"
+        );
+        assert_eq!(uses[1].excused("dev"), None);
+        assert!(uses[2].excused("dev").is_some());
+        let table = render(&uses, "dev");
+        assert!(table.contains("**UNUSED**"), "{table}");
+        assert!(table.contains("not rehearsed: Lambda itself"), "{table}");
+    }
+}
