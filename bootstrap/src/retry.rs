@@ -65,3 +65,30 @@ where
         }
     }
 }
+
+/// Sets a resource policy (`op`), waiting while AWS refuses one of the roles `policy` names as
+/// principals because IAM has not propagated it yet (`is_propagation` tells that refusal from a
+/// real one); the wait names those roles.
+pub async fn while_principals_propagate<T, E, F, Fut>(
+    progress: &Progress,
+    id: &ResourceId,
+    policy: &serde_json::Value,
+    is_propagation: impl Fn(&E) -> bool,
+    op: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let roles = crate::resources::util::role_principals(policy).join(", ");
+    while_role_propagates(
+        progress,
+        id,
+        &roles,
+        IAM_PROPAGATION_BUDGET,
+        is_propagation,
+        op,
+    )
+    .await
+}

@@ -4,7 +4,7 @@
 use super::Ctx;
 use super::util::{self, TagChanges};
 use crate::model::{Kind, Observed, RepositorySpec, ResourceId, Spec, Tags};
-use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
+use crate::retry::while_principals_propagate;
 use anyhow::{Context, Result, bail};
 use aws_sdk_ecr::error::ProvideErrorMetadata;
 use aws_sdk_ecr::types::{
@@ -302,12 +302,10 @@ async fn put_repository_policy(ctx: Ctx<'_>, spec: &RepositorySpec) -> Result<()
     let text = serde_json::to_string(&spec.repository_policy)
         .context("serialising the repository policy")?;
     let id = ResourceId::new(Kind::Repository, &spec.name);
-    let roles = util::role_principals(&spec.repository_policy).join(", ");
-    while_role_propagates(
+    while_principals_propagate(
         ctx.progress,
         &id,
-        &roles,
-        IAM_PROPAGATION_BUDGET,
+        &spec.repository_policy,
         is_principal_propagation,
         || {
             ecr.set_repository_policy()

@@ -6,7 +6,7 @@
 
 use super::{Ctx, util};
 use crate::model::{BucketSpec, Kind, Observed, ResourceId, Spec, Tags};
-use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
+use crate::retry::while_principals_propagate;
 use anyhow::{Context, Result, bail};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{
@@ -485,12 +485,10 @@ async fn put_policy(ctx: Ctx<'_>, spec: &BucketSpec) -> Result<()> {
     }
     let document = serde_json::to_string(&spec.policy).context("serialising the bucket policy")?;
     let id = ResourceId::new(Kind::Bucket, &spec.name);
-    let roles = util::role_principals(&spec.policy).join(", ");
-    while_role_propagates(
+    while_principals_propagate(
         ctx.progress,
         &id,
-        &roles,
-        IAM_PROPAGATION_BUDGET,
+        &spec.policy,
         is_principal_propagation,
         || {
             s3.put_bucket_policy()

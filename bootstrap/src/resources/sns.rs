@@ -4,7 +4,7 @@
 use super::Ctx;
 use super::util::{self, TagChanges};
 use crate::model::{Kind, Observed, ResourceId, Spec, Subscription, Tags, TopicSpec};
-use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
+use crate::retry::while_principals_propagate;
 use anyhow::{Context, Result};
 use aws_sdk_sns::error::ProvideErrorMetadata;
 use aws_sdk_sns::types::Tag;
@@ -136,13 +136,11 @@ pub async fn create(ctx: Ctx<'_>, spec: &TopicSpec) -> Result<()> {
     // CreateTopic is idempotent for the same name, attributes and tags, so a crash-and-retry
     // lands here again harmlessly; the observe below converges whatever differs.
     let id = ResourceId::new(Kind::Topic, &spec.name);
-    let roles = util::role_principals(&spec.policy).join(", ");
     let tags = sns_tags(&spec.tags)?;
-    let arn = while_role_propagates(
+    let arn = while_principals_propagate(
         ctx.progress,
         &id,
-        &roles,
-        IAM_PROPAGATION_BUDGET,
+        &spec.policy,
         is_principal_propagation,
         || {
             ctx.clients
@@ -205,12 +203,10 @@ pub async fn update(ctx: Ctx<'_>, desired: &TopicSpec, observed: &TopicSpec) -> 
             serde_json::to_string(&desired.policy).context("serialising the topic policy")?
         };
         let id = ResourceId::new(Kind::Topic, &desired.name);
-        let roles = util::role_principals(&desired.policy).join(", ");
-        while_role_propagates(
+        while_principals_propagate(
             ctx.progress,
             &id,
-            &roles,
-            IAM_PROPAGATION_BUDGET,
+            &desired.policy,
             is_principal_propagation,
             || {
                 sns.set_topic_attributes()
