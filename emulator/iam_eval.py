@@ -1196,6 +1196,9 @@ class Enforcer:
     # ---- control API: /_shim/iam ----
 
     def control(self, method: str, path: str, payload: Any) -> tuple[Any, int] | None:
+        if path == "/_shim/iam/service-call" and method == "POST":
+            # Outside the lock: the judgement reads moto's backends and records under the lock.
+            return self.service_call(payload), 200
         with self.lock:
             if path == "/_shim/iam":
                 if method == "GET":
@@ -1227,6 +1230,54 @@ class Enforcer:
                     self.grants.clear()
                     return {"cleared": True}, 200
         return None
+
+    # ---- a service acting on a resource owner's behalf ----
+
+    def service_call(self, payload: Any) -> dict[str, Any]:
+        """Whether a service principal may make a call through the resource's own policy, the
+        way AWS decides a delivery: EventBridge publishing to a topic or invoking a function is
+        allowed only by the topic's policy / the function's policy, with `aws:SourceArn` (the
+        rule) and `aws:SourceAccount` set (IAM User Guide, "AWS global condition context keys":
+        present when a service calls on a resource owner's behalf)."""
+        if not isinstance(payload, dict):
+            raise ValueError('send {"service", "action", "resource", "sourceArn", "sourceAccount"}')
+        service, action, resource = payload.get("service"), payload.get("action"), payload.get("resource")
+        if not all(isinstance(v, str) and v for v in (service, action, resource)):
+            raise ValueError("service, action and resource are required strings")
+        if action == "sns:Publish":
+            ref: tuple[str, ...] = ("sns", resource.split(":")[3], resource)
+        elif action == "lambda:InvokeFunction":
+            ref = ("lambda", resource.split(":")[3], resource)
+        else:
+            raise ValueError(f"no resource policy to judge {action} by; the emulator knows sns:Publish and lambda:InvokeFunction")
+        keys: dict[str, Any] = {}
+        if isinstance(payload.get("sourceArn"), str):
+            keys["aws:SourceArn"] = payload["sourceArn"]
+        if isinstance(payload.get("sourceAccount"), str):
+            keys["aws:SourceAccount"] = payload["sourceAccount"]
+        context = RequestContext(
+            action=action,
+            resources=[resource],
+            service_principal=service,
+            account=self.account,
+            condition_keys=keys,
+        )
+        policy = self.resource_policy(ref)
+        decision = evaluate(context, [], policy, resource_policy_required=True)
+        if not decision.allowed:
+            with self.lock:
+                self.denials.append(
+                    {
+                        "service": service,
+                        "operation": action,
+                        "time": time.time(),
+                        "principal": service,
+                        "action": action,
+                        "resource": resource,
+                        "reason": decision.reason,
+                    }
+                )
+        return {"allowed": decision.allowed, "reason": decision.reason, "sid": decision.sid}
 
     # ---- the check ----
 

@@ -628,3 +628,20 @@ def test_resources_are_resolved_to_the_arns_policies_name(shim: str) -> None:
     assert lam.invoke(FunctionName="deploy", InvocationType="DryRun")["StatusCode"] in (200, 204)
     error = denied(lambda: lam.get_function(FunctionName="deploy"))
     assert error.response["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_a_service_delivery_is_judged_by_the_resource_policy_and_its_source(shim: str) -> None:
+    rule = f"arn:aws:events:us-east-1:{ACCOUNT}:rule/failed"
+    other_rule = f"arn:aws:events:us-east-1:{ACCOUNT}:rule/someone-elses"
+    sns = client(shim, "sns")
+    topic = sns.create_topic(Name="notify")["TopicArn"]
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(policy({
+        "Sid": "FailedRulePublishes", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sns:Publish", "Resource": topic, "Condition": {"ArnEquals": {"aws:SourceArn": rule}}})))
+    publish = {"service": "events.amazonaws.com", "action": "sns:Publish", "resource": topic, "sourceAccount": ACCOUNT}
+    allowed = control(shim, "POST", "/_shim/iam/service-call", {**publish, "sourceArn": rule})
+    assert (allowed["allowed"], allowed["sid"]) == (True, "FailedRulePublishes")
+    assert control(shim, "POST", "/_shim/iam/service-call", {**publish, "sourceArn": other_rule})["allowed"] is False
+    # a delivery AWS makes without a source ARN does not satisfy a statement conditioned on one
+    assert control(shim, "POST", "/_shim/iam/service-call", publish)["allowed"] is False
+    assert control(shim, "GET", "/_shim/iam/denials")[-1]["principal"] == "events.amazonaws.com"

@@ -271,6 +271,38 @@ impl Emulator {
         Ok(grants.as_array().cloned().unwrap_or_default())
     }
 
+    /// Whether AWS would let `service` (e.g. `events.amazonaws.com`) make `action` on
+    /// `resource` on behalf of `source_arn` (a rule) in `source_account`: judged by the
+    /// resource's own policy (topic policy, function policy), as a delivery is. `Err` names the
+    /// reason when it would be refused.
+    pub fn service_call(
+        &self,
+        service: &str,
+        action: &str,
+        resource: &str,
+        source_arn: &str,
+        source_account: &str,
+    ) -> Result<()> {
+        let answer = self.control(
+            "POST",
+            "/_shim/iam/service-call",
+            Some(&serde_json::json!({
+                "service": service,
+                "action": action,
+                "resource": resource,
+                "sourceArn": source_arn,
+                "sourceAccount": source_account,
+            })),
+        )?;
+        if answer["allowed"] != true {
+            bail!(
+                "{service} may not {action} on {resource} for {source_arn}: {}",
+                answer["reason"].as_str().unwrap_or("refused")
+            );
+        }
+        Ok(())
+    }
+
     /// Simulates the console handshake that makes a CodeStar connection AVAILABLE.
     pub fn set_connection_status(&self, connection_arn: &str, status: &str) -> Result<()> {
         let path = format!(

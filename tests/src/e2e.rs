@@ -1034,7 +1034,31 @@ async fn emit(
             continue;
         }
         matched_rules.push(rule.name.clone());
+        let d = ctx.deployed;
+        let rule_arn = format!(
+            "arn:aws:events:{}:{}:rule/{}",
+            d.region, d.account, rule.name
+        );
         for target in &rule.targets {
+            // EventBridge delivers only where the target's own policy lets the rule do it.
+            let action = if target.arn == d.notifier_arn {
+                Some("lambda:InvokeFunction")
+            } else if target.arn == d.topic_arn {
+                Some("sns:Publish")
+            } else {
+                None
+            };
+            if let Some(action) = action {
+                ctx.emu
+                    .service_call(
+                        "events.amazonaws.com",
+                        action,
+                        &target.arn,
+                        &rule_arn,
+                        &d.account,
+                    )
+                    .with_context(|| format!("EventBridge delivering {what} to {}", target.arn))?;
+            }
             if target.arn == ctx.deployed.notifier_arn {
                 let invocation = ctx
                     .runtime_notify

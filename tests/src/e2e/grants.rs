@@ -182,8 +182,10 @@ pub fn security_md(table: &str) -> String {
          with the calls of one green run and one failing run that used it (same action, on a \
          resource the statement covers). A grant no call used fails the e2e test unless it is \
          listed as not rehearsable, with the reason (`tests/src/e2e/grants.rs`).\n\n\
-         Not yet judged: `bootstrap`'s own calls (it runs with administrator keys), EventBridge's \
-         deliveries, CodePipeline's invocation of the deploy-handler.\n\n{table}"
+         EventBridge's deliveries are judged by the topic's policy and the function's \
+         permission, with the rule as `aws:SourceArn`. Not yet judged: `bootstrap`'s own calls \
+         (it runs with administrator keys) and CodePipeline's invocation of the \
+         deploy-handler.\n\n{table}"
     )
 }
 
