@@ -565,7 +565,7 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
         );
     }
     say.say(&format!(
-        "IAM: {evaluated} calls made under the functions' and the build's roles were judged against their policies, none denied"
+        "IAM: {evaluated} calls made under the pipeline's four roles were judged against their policies, none denied"
     ));
     if evaluated == 0 {
         bail!("no call ran under a pipeline role: IAM enforcement was not exercised");
