@@ -68,6 +68,9 @@ pub enum Command {
     },
     /// Print the environment's outputs (pipeline URL, repository URI, ARNs, webhook URL).
     Outputs(EnvArg),
+    /// Print the least-privilege IAM policy for running plan, deploy, outputs and destroy of
+    /// the environment (give the same source and secret options as `deploy`).
+    DeployerPolicy(Layer),
 }
 
 #[derive(Debug, Args)]

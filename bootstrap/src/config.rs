@@ -189,6 +189,37 @@ pub fn resolve_env(given: &Layer, file: &Layer) -> Result<EnvName> {
     Ok(EnvName::parse(raw)?)
 }
 
+/// What `deployer-policy` scopes the policy to: the environment and the options that add grants.
+#[derive(Clone, Debug)]
+pub struct PolicyScope {
+    pub env: EnvName,
+    pub source: SourceMode,
+    pub connection_arn: Option<String>,
+    pub github_token_secret: Option<String>,
+    pub deploy_webhook_secret_arn: Option<String>,
+}
+
+/// Like [`resolve`], but only the environment is required: the policy does not depend on the
+/// repository, the branch or the sizes.
+pub fn resolve_policy_scope(given: Layer, file: Layer) -> Result<PolicyScope> {
+    let env = resolve_env(&given, &file)?;
+    let source = pick(given.source, file.source).unwrap_or(SourceMode::GithubWebhook);
+    let connection_arn = pick(given.connection_arn, file.connection_arn);
+    if connection_arn.is_some() && source != SourceMode::Codeconnections {
+        bail!("--connection-arn is used only with --source codeconnections; pass both or neither");
+    }
+    Ok(PolicyScope {
+        env,
+        source,
+        connection_arn,
+        github_token_secret: pick(given.github_token_secret, file.github_token_secret),
+        deploy_webhook_secret_arn: pick(
+            given.deploy_webhook_secret_arn,
+            file.deploy_webhook_secret_arn,
+        ),
+    })
+}
+
 /// Merges the layers (flags and environment first, then the file) and validates every value:
 /// what `plan` and `deploy` need, the source repository included.
 pub fn resolve(given: Layer, file: Layer) -> Result<Config> {

@@ -32,7 +32,7 @@ pub async fn observe_all(ctx: Ctx<'_>, ids: &[ResourceId]) -> Result<ObservedMap
             Ok(o) => {
                 map.insert(id, o);
             }
-            Err(err) => errors.push(format!("{err:#}")),
+            Err(err) => errors.push(crate::error_report(&err)),
         }
     }
     if !errors.is_empty() {
@@ -93,7 +93,7 @@ pub async fn apply(
             Ok(()) => {
                 done.insert(id);
             }
-            Err(err) => errors.push(format!("{err:#}")),
+            Err(err) => errors.push(crate::error_report(&err)),
         }
     }
     if !errors.is_empty() {
@@ -188,7 +188,7 @@ pub async fn destroy(
         for (id, result) in results {
             match result {
                 Ok(()) => deleted.push(id.clone()),
-                Err(err) => errors.push(format!("{err:#}")),
+                Err(err) => errors.push(crate::error_report(&err)),
             }
         }
         if !errors.is_empty() {

@@ -35,7 +35,15 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            let report = bootstrap::error_report(&err);
+            eprintln!("error: {report}");
+            if bootstrap::reports_access_denied(&report) {
+                eprintln!(
+                    "hint: these credentials lack a permission bootstrap needs; \
+                     `bootstrap deployer-policy --env ENV` prints the policy that covers every command \
+                     (README, \"Permissions\")"
+                );
+            }
             ExitCode::from(1)
         }
     }
@@ -58,6 +66,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Destroy { env, yes } => {
             let env = config::resolve_env(&Layer::from(env), &file)?;
             ops::destroy(&env, region, output, yes).await.map(|()| 0)
+        }
+        Command::DeployerPolicy(inputs) => {
+            let scope = config::resolve_policy_scope(inputs, file)?;
+            ops::deployer_policy(&scope, region, output)
+                .await
+                .map(|()| 0)
         }
         Command::Outputs(env) => {
             let env = config::resolve_env(&Layer::from(env), &file)?;

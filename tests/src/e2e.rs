@@ -8,6 +8,7 @@
 //! the rehearsal fails when the deployed configuration is wrong. What is simulated is said so
 //! in the narration.
 
+pub mod deployer;
 pub mod events;
 pub mod github;
 pub mod grants;
@@ -310,30 +311,53 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
     let sdk = emu.sdk_config().await;
     let clients = Clients::new(&sdk);
 
+    say.step("Creating the deployer's identity from `bootstrap deployer-policy`");
+    let policy_stdout = bootstrap(
+        opts,
+        &emu,
+        &[],
+        &["deployer-policy", "--env", &opts.env, "--output", "json"],
+        &say,
+    )
+    .await?;
+    let deployer_policy: Value = serde_json::from_str(&policy_stdout).with_context(|| {
+        format!("`bootstrap deployer-policy --output json` printed no policy; it printed:\n{policy_stdout}")
+    })?;
+    let deployer = deployer::Deployer::create(
+        &clients.iam,
+        &clients.sts,
+        &opts.env,
+        testkit::ACCOUNT_ID,
+        deployer_policy,
+    )
+    .await?;
+    say.say(&format!(
+        "role {} holds only that policy ({} statements); every `bootstrap` command below runs as a session of it, with IAM enforced",
+        deployer.role,
+        deployer.policy["Statement"].as_array().map_or(0, Vec::len)
+    ));
+
     say.step(&format!(
         "Deploying environment `{}` with `bootstrap deploy`",
         opts.env
     ));
-    let deploy_stdout = bootstrap(
-        opts,
-        &emu,
-        &[
-            "deploy",
-            "--env",
-            &opts.env,
-            "--github-repo",
-            &opts.github_repo,
-            "--branch",
-            &opts.branch,
-            "--yes",
-            "--output",
-            "json",
-            "--artifacts-dir",
-            &opts.artifacts_dir.display().to_string(),
-        ],
-        &say,
-    )
-    .await?;
+    let artifacts_dir = opts.artifacts_dir.display().to_string();
+    let deploy_args = [
+        "deploy",
+        "--env",
+        &opts.env,
+        "--github-repo",
+        &opts.github_repo,
+        "--branch",
+        &opts.branch,
+        "--yes",
+        "--output",
+        "json",
+        "--artifacts-dir",
+        &artifacts_dir,
+    ];
+    let deploy_stdout = bootstrap(opts, &emu, &deployer.env, &deploy_args, &say).await?;
+    reconfigure_and_restore(opts, &emu, &deployer, &deploy_args, &say).await?;
     let outputs: Value = serde_json::from_str(last_json_document(&deploy_stdout)).with_context(|| {
         format!("`bootstrap deploy --output json` printed no JSON outputs; it printed:\n{deploy_stdout}")
     })?;
@@ -490,25 +514,7 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
     drop(notifier);
 
     // Which grants the runs used, read before destroy takes the roles away.
-    let grants = grant_usage(&clients, &emu, opts).await?;
-    let unused: Vec<String> = grants
-        .iter()
-        .filter(|g| g.used_by.is_empty() && g.excused(&opts.env).is_none())
-        .map(|g| format!("{} {} {}", g.role, g.sid, g.action))
-        .collect();
-    say.say(&format!(
-        "IAM grants: {} actions in the roles' policies, {} used by the runs, {} not rehearsable (SECURITY.md), {} unused",
-        grants.len(),
-        grants.iter().filter(|g| !g.used_by.is_empty()).count(),
-        grants
-            .iter()
-            .filter(|g| g.used_by.is_empty() && g.excused(&opts.env).is_some())
-            .count(),
-        unused.len()
-    ));
-    for grant in &unused {
-        say.say(&format!("  UNUSED: {grant}"));
-    }
+    let mut grants = grant_usage(&clients, &emu, opts).await?;
 
     say.step(&format!(
         "Destroying environment `{}` with `bootstrap destroy`",
@@ -517,6 +523,7 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
     let destroy_stdout = bootstrap(
         opts,
         &emu,
+        &deployer.env,
         &["destroy", "--env", &opts.env, "--yes", "--output", "json"],
         &say,
     )
@@ -548,6 +555,31 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
         say.say("double-checked by listing every service: nothing of the environment is left");
     } else {
         say.say(&format!("LEFT BEHIND: {}", destroy.leftovers.join(", ")));
+    }
+
+    // The deployer's grants, with every bootstrap command's calls (destroy's included).
+    grants.extend(grants::usage(
+        &deployer.role,
+        &deployer.policy,
+        &emu.iam_grants()?,
+    ));
+    let unused: Vec<String> = grants
+        .iter()
+        .filter(|g| g.used_by.is_empty() && g.excused(&opts.env).is_none())
+        .map(|g| format!("{} {} {}", g.role, g.sid, g.action))
+        .collect();
+    say.say(&format!(
+        "IAM grants: {} actions in the roles' policies (the deployer's included), {} used by the runs, {} not rehearsable (SECURITY.md), {} unused",
+        grants.len(),
+        grants.iter().filter(|g| !g.used_by.is_empty()).count(),
+        grants
+            .iter()
+            .filter(|g| g.used_by.is_empty() && g.excused(&opts.env).is_some())
+            .count(),
+        unused.len()
+    ));
+    for grant in &unused {
+        say.say(&format!("  UNUSED: {grant}"));
     }
 
     // Every call the functions and the build made ran under their own roles: a grant missing
@@ -593,6 +625,38 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
     })
 }
 
+/// A second deploy with other settings and a third with the first's: the update paths a team
+/// takes when it changes its configuration (tags added and removed, sizes, retention, a
+/// subscriber), run by the deployer like the first, so their grants are proven too. The
+/// environment ends as the first deploy left it.
+async fn reconfigure_and_restore(
+    opts: &DemoOptions,
+    emu: &Emulator,
+    deployer: &deployer::Deployer,
+    deploy_args: &[&str],
+    say: &Narrator,
+) -> Result<()> {
+    say.step("Changing the configuration and changing it back");
+    let mut changed = deploy_args.to_vec();
+    changed.extend([
+        "--tag",
+        "cost-center=rehearsal",
+        "--lambda-memory-mb",
+        "256",
+        "--deploy-timeout-seconds",
+        "300",
+        "--build-timeout-minutes",
+        "20",
+        "--log-retention-days",
+        "14",
+        "--notify-email",
+        "oncall@example.com",
+    ]);
+    bootstrap(opts, emu, &deployer.env, &changed, say).await?;
+    bootstrap(opts, emu, &deployer.env, deploy_args, say).await?;
+    Ok(())
+}
+
 /// Every grant of the four roles' inline policies, with the calls the emulator allowed with it.
 async fn grant_usage(
     clients: &Clients,
@@ -632,9 +696,12 @@ fn last_json_document(stdout: &str) -> &str {
     stdout.find('{').map_or(stdout, |start| &stdout[start..])
 }
 
+/// Runs `bootstrap` against the emulator; `identity` (credentials as environment variables)
+/// replaces the emulator's administrator keys when given.
 async fn bootstrap(
     opts: &DemoOptions,
     emu: &Emulator,
+    identity: &[(String, String)],
     args: &[&str],
     say: &Narrator,
 ) -> Result<String> {
@@ -642,6 +709,7 @@ async fn bootstrap(
     let output = tokio::process::Command::new(&opts.bootstrap_bin)
         .args(args)
         .envs(emu.env())
+        .envs(identity.iter().cloned())
         .env("GITHUB_TOKEN", "demo-token-not-used-by-the-emulator")
         .env_remove("BOOTSTRAP_CONFIG")
         .current_dir(opts.artifacts_dir.parent().unwrap_or(Path::new(".")))

@@ -399,3 +399,29 @@ async fn print_outputs(
     }
     Ok(())
 }
+
+/// `deployer-policy`: the IAM policy a person or CI job needs to run this environment's
+/// commands. JSON output is the document alone, ready for `aws iam create-policy`.
+pub async fn deployer_policy(
+    scope: &crate::config::PolicyScope,
+    region: Option<&str>,
+    output: Output,
+) -> Result<()> {
+    use crate::policies::deployer;
+    let session = Session::connect(region, output).await?;
+    let policy = deployer::policy(&deployer::Scope {
+        env: &scope.env,
+        target: &session.target,
+        source: scope.source,
+        connection_arn: scope.connection_arn.as_deref(),
+        github_token_secret: scope.github_token_secret.as_deref(),
+        deploy_webhook_secret_arn: scope.deploy_webhook_secret_arn.as_deref(),
+    });
+    let text = serde_json::to_string_pretty(&policy).context("rendering the policy")?;
+    if output == Output::Json {
+        println!("{text}");
+        return Ok(());
+    }
+    render::print_deployer_policy(&scope.env, &session.target, &text, deployer::size(&policy));
+    Ok(())
+}

@@ -91,3 +91,40 @@ pub(super) fn confirm(verb: &str, yes: bool) -> Result<()> {
     }
     Ok(())
 }
+
+/// The deployer policy with where it fits: IAM counts characters without whitespace.
+pub(super) fn print_deployer_policy(
+    env: &pipeline_common::EnvName,
+    target: &crate::aws::Target,
+    document: &str,
+    size: usize,
+) {
+    use crate::policies::deployer::{SIZE_LIMITS, WILDCARD_ACTIONS};
+    println!(
+        "Least-privilege policy for running `bootstrap` plan, deploy, outputs and destroy of \
+         environment `{env}` in account {} ({}):\n",
+        target.account_id, target.region
+    );
+    println!("{document}\n");
+    let fits: Vec<&str> = SIZE_LIMITS
+        .iter()
+        .filter(|(_, limit)| size <= *limit)
+        .map(|(kind, _)| *kind)
+        .collect();
+    println!(
+        "{size} characters without whitespace; fits {}.",
+        if fits.is_empty() {
+            "no single IAM policy: split it".to_owned()
+        } else {
+            fits.join(", ")
+        }
+    );
+    println!("Resource \"*\" only where AWS leaves no narrower choice:");
+    for (action, why) in WILDCARD_ACTIONS {
+        println!("  {action}: {why}");
+    }
+    println!(
+        "Attach it with e.g. `bootstrap deployer-policy --env {env} --output json > policy.json` and \
+         `aws iam create-policy --policy-name bootstrap-deployer-{env} --policy-document file://policy.json`."
+    );
+}

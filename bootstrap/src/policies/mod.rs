@@ -6,6 +6,8 @@
 use crate::aws::Target;
 use serde_json::{Value, json};
 
+pub mod deployer;
+
 /// Actions that AWS authorises only on `"Resource": "*"`.
 pub const WILDCARD_RESOURCE_ACTIONS: [(&str, &str); 4] = [
     (
