@@ -12,6 +12,7 @@ pub mod deployer;
 pub mod events;
 pub mod github;
 pub mod grants;
+pub mod mutants;
 pub mod support;
 
 use crate::buildspec_runner::{Buildspec, PhaseStatus, RunConfig, run_buildspec};
@@ -45,6 +46,9 @@ pub struct DemoOptions {
     pub buildspec: PathBuf,
     /// Print each step for people.
     pub narrate: bool,
+    /// Remove one grant before the calls that need it (`cargo xtask mutants`): the run must
+    /// then fail with a denial naming it.
+    pub mutant: Option<mutants::Mutant>,
 }
 
 impl DemoOptions {
@@ -62,6 +66,7 @@ impl DemoOptions {
             app_dir: root.join("examples/hello-app"),
             buildspec: root.join("buildspec.yml"),
             narrate: true,
+            mutant: None,
         })
     }
 }
@@ -306,6 +311,25 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
     let say = Narrator::new(opts.narrate);
     say.step("Starting the local AWS emulator");
     let emu = Emulator::start().context("starting the local AWS emulator")?;
+    match rehearse(opts, &emu, &say).await {
+        Ok(report) => Ok(report),
+        // A step that failed because IAM refused a call says so, whatever the step saw of it.
+        Err(err) => match emu.iam_enforcement() {
+            Ok((_, denials)) if !denials.is_empty() => Err(err.context(format!(
+                "IAM denied {} call(s):\n  {}",
+                denials.len(),
+                denials
+                    .iter()
+                    .map(Value::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
+            ))),
+            _ => Err(err),
+        },
+    }
+}
+
+async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<DemoReport> {
     say.say(&format!("emulator listening on {}", emu.endpoint()));
     say.simulated("every AWS API call below goes to this emulator (moto plus the project's shim), not to an AWS account");
     let sdk = emu.sdk_config().await;
@@ -323,6 +347,13 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
     let deployer_policy: Value = serde_json::from_str(&policy_stdout).with_context(|| {
         format!("`bootstrap deployer-policy --output json` printed no policy; it printed:\n{policy_stdout}")
     })?;
+    let deployer_policy = match &opts.mutant {
+        Some(mutant) if mutant.role == mutants::DEPLOYER => {
+            say.say(&format!("MUTANT: the deployer's policy without {mutant}"));
+            mutant.apply(&deployer_policy)?
+        }
+        _ => deployer_policy,
+    };
     let deployer = deployer::Deployer::create(
         &clients.iam,
         &clients.sts,
@@ -358,6 +389,9 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
     ];
     let deploy_stdout = bootstrap(opts, &emu, &deployer.env, &deploy_args, &say).await?;
     reconfigure_and_restore(opts, &emu, &deployer, &deploy_args, &say).await?;
+    if let Some(mutant) = opts.mutant.as_ref().filter(|m| m.role != mutants::DEPLOYER) {
+        mutate_role(&clients, opts, mutant, &say).await?;
+    }
     let outputs: Value = serde_json::from_str(last_json_document(&deploy_stdout)).with_context(|| {
         format!("`bootstrap deploy --output json` printed no JSON outputs; it printed:\n{deploy_stdout}")
     })?;
@@ -654,6 +688,36 @@ async fn reconfigure_and_restore(
     ]);
     bootstrap(opts, emu, &deployer.env, &changed, say).await?;
     bootstrap(opts, emu, &deployer.env, deploy_args, say).await?;
+    Ok(())
+}
+
+/// Replaces a pipeline role's policy by the mutant's, as an administrator would by hand.
+async fn mutate_role(
+    clients: &Clients,
+    opts: &DemoOptions,
+    mutant: &mutants::Mutant,
+    say: &Narrator,
+) -> Result<()> {
+    let role = format!("{}-{}", mutant.role, opts.env);
+    let inline = clients
+        .iam
+        .get_role_policy()
+        .role_name(&role)
+        .policy_name(bootstrap::desired::INLINE_POLICY_NAME)
+        .send()
+        .await
+        .with_context(|| format!("reading the policy of {role} to mutate it"))?;
+    let document = bootstrap::resources::util::parse_policy(inline.policy_document())?;
+    clients
+        .iam
+        .put_role_policy()
+        .role_name(&role)
+        .policy_name(bootstrap::desired::INLINE_POLICY_NAME)
+        .policy_document(mutant.apply(&document)?.to_string())
+        .send()
+        .await
+        .with_context(|| format!("putting the mutated policy on {role}"))?;
+    say.say(&format!("MUTANT: {role}'s policy without {mutant}"));
     Ok(())
 }
 

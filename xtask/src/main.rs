@@ -1,4 +1,5 @@
-//! Project automation: `cargo xtask <task>` (setup, ci, deny, fuzz, dist, emulator, demo, bench).
+//! Project automation: `cargo xtask <task>` (setup, ci, deny, fuzz, dist, emulator, demo,
+//! security, mutants, bench).
 //!
 //! Light on purpose: it links none of the product (no AWS SDK, no project crate) and compiles in
 //! seconds, so the first command on a fresh clone shows cargo's own progress at once. It drives
@@ -35,6 +36,9 @@ tasks:
   demo        the whole flow on the local emulator: deploy, push, build, deploy, notify, destroy
   security    the demo, then SECURITY.md: every grant of the pipeline's roles and the calls that
               used it
+  mutants     the rehearsal once per mutant policy (one statement or action removed), each of
+              which must fail with a denial naming it; `mutants [--sample N] [--seed S] [--all]
+              [--list] [ROLE:SID[:ACTION]...]` (default: a sample of 2)
   bench       Lambda cold start, invocation, memory and size vs targets and Node.js; writes
               BENCHMARKS.md (`bench --smoke`: quick check that every benchmark runs, writes nothing;
               `bench --deploy [--smoke]`: bootstrap deploy/plan/destroy timings and API calls)
@@ -61,6 +65,7 @@ fn main() -> Result<()> {
         }
         "demo" => demo(&[]),
         "security" => demo(&["--security-md".to_owned(), "SECURITY.md".to_owned()]),
+        "mutants" => mutants(&mut steps, rest),
         "bench" => bench(&mut steps, rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
@@ -160,6 +165,15 @@ fn demo(args: &[String]) -> Result<()> {
     let result = run_binary(&target_dir().join("debug/examples/demo"), args);
     steps.print_summary();
     result
+}
+
+fn mutants(steps: &mut Steps, args: &[String]) -> Result<()> {
+    setup::run()?;
+    dist(steps, false)?;
+    build_workspace(steps)?;
+    steps.timed(&format!("mutants {}", args.join(" ")), || {
+        run_binary(&target_dir().join("debug/examples/mutants"), args)
+    })
 }
 
 fn bench(steps: &mut Steps, args: &[String]) -> Result<()> {
