@@ -759,6 +759,22 @@ def _name_from(value: Any, marker: str) -> str:
     return text
 
 
+def _has_tags(value: Any) -> bool:
+    """Whether a request member carries tags (a non-empty list or map). Tag-on-create checks
+    are added only then: AWS authorizes the tagging action only for a create that tags."""
+    return isinstance(value, (list, tuple, dict)) and len(value) > 0
+
+
+def _query_members(r: Request, prefix: str) -> bool:
+    """Query-protocol lists arrive flattened (`Tags.member.1.Key=...`)."""
+    return any(key.startswith(prefix) for key in r.params)
+
+
+def _arn_part(arn: str, index: int, default: str) -> str:
+    parts = arn.split(":")
+    return parts[index] if len(parts) > index and parts[index] else default
+
+
 # ---- S3 (params: Bucket, Key, VersionId, CopySource, prefix, built from the URL) ----
 
 
@@ -797,6 +813,51 @@ def _s3_copy(r: Request) -> list[Check]:
     ]
 
 
+def s3_delete_entries(body: bytes) -> list[dict[str, str]]:
+    """The <Object> entries of a DeleteObjects body: [{"Key", "VersionId"?}]; [] when unreadable
+    (S3 then answers MalformedXML)."""
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        root = ElementTree.fromstring(body or b"")
+    except ElementTree.ParseError:
+        return []
+    entries: list[dict[str, str]] = []
+    for element in root.iter():
+        if element.tag.rsplit("}", 1)[-1] != "Object":
+            continue
+        entry: dict[str, str] = {}
+        for child in element:
+            name = child.tag.rsplit("}", 1)[-1]
+            if name in ("Key", "VersionId") and child.text is not None:
+                entry[name] = child.text
+        if "Key" in entry:
+            entries.append(entry)
+    return entries
+
+
+def _s3_delete_objects(r: Request) -> list[Check]:
+    """DeleteObjects is authorized per key, as a DeleteObject would be (S3 API Reference,
+    DeleteObjects): s3:DeleteObject, or s3:DeleteObjectVersion for a key with a VersionId."""
+    bucket = str(r.param("Bucket") or "")
+    plain: list[str] = []
+    versioned: list[str] = []
+    for entry in _as_list(r.params.get("Delete")):
+        if isinstance(entry, dict) and entry.get("Key") is not None:
+            arn = f"arn:aws:s3:::{bucket}/{entry['Key']}"
+            target = versioned if entry.get("VersionId") else plain
+            if arn not in target:
+                target.append(arn)
+    ref = ("s3", bucket)
+    checks: list[Check] = []
+    if plain:
+        checks.append(Check("s3:DeleteObject", tuple(plain), (), ref))
+    if versioned:
+        checks.append(Check("s3:DeleteObjectVersion", tuple(versioned), (), ref))
+    # No readable key (S3 answers MalformedXML): judge every object so nothing slips through.
+    return checks or [Check("s3:DeleteObject", (f"arn:aws:s3:::{bucket}/*",), (), ref)]
+
+
 # ---- ECR ----
 
 
@@ -806,6 +867,41 @@ def _ecr(action: str) -> Callable[[Request], list[Check]]:
         registry = str(r.param("registryId") or r.account)
         arn = r.arn("ecr", f"repository/{name}", account=registry)
         return [Check(action, (arn,), (), ("ecr", r.region, registry, name))]
+
+    return checks
+
+
+def _ecr_create(r: Request) -> list[Check]:
+    """CreateRepository; with tags also ecr:TagResource (Amazon ECR User Guide, "Using tag-based
+    access control": "If tags are specified in the resource-creating action, AWS performs
+    additional authorization ... to verify if users have permissions to create tags")."""
+    result = _ecr("ecr:CreateRepository")(r)
+    if _has_tags(r.param("tags")):
+        result.append(Check("ecr:TagResource", result[0].resources, (), result[0].policy_ref))
+    return result
+
+
+def _ecr_describe(r: Request) -> list[Check]:
+    """DescribeRepositories: each repository named; repository/* when it lists them all."""
+    registry = str(r.param("registryId") or r.account)
+    names = [str(n) for n in _as_list(r.param("repositoryNames"))] or ["*"]
+    return [
+        Check(
+            "ecr:DescribeRepositories",
+            (r.arn("ecr", f"repository/{name}", account=registry),),
+            (),
+            ("ecr", r.region, registry, name),
+        )
+        for name in names
+    ]
+
+
+def _ecr_tagging(action: str) -> Callable[[Request], list[Check]]:
+    def checks(r: Request) -> list[Check]:
+        arn = str(r.param("resourceArn") or "")
+        registry = _arn_part(arn, 4, r.account)
+        name = arn.split(":repository/", 1)[1] if ":repository/" in arn else ""
+        return [Check(action, (arn,), (), ("ecr", _arn_part(arn, 3, r.region), registry, name))]
 
     return checks
 
@@ -864,6 +960,38 @@ def _codebuild_project_write(action: str) -> Callable[[Request], list[Check]]:
     return checks
 
 
+def _codebuild_projects(r: Request) -> list[Check]:
+    """BatchGetProjects: every project named (names or ARNs)."""
+    arns = [r.arn("codebuild", f"project/{_name_from(n, 'project/')}") for n in _as_list(r.param("names"))]
+    return [Check("codebuild:BatchGetProjects", tuple(dict.fromkeys(arns)) or (r.arn("codebuild", "project/*"),))]
+
+
+def _codebuild_report_group_arns(r: Request) -> list[Check]:
+    """BatchGetReportGroups: every report group named by ARN."""
+    arns = [
+        str(a) if str(a).startswith("arn:") else r.arn("codebuild", f"report-group/{a}")
+        for a in _as_list(r.param("reportGroupArns"))
+    ]
+    return [
+        Check(
+            "codebuild:BatchGetReportGroups",
+            tuple(dict.fromkeys(arns)) or (r.arn("codebuild", "report-group/*"),),
+        )
+    ]
+
+
+def _codebuild_report_group_by_arn(action: str) -> Callable[[Request], list[Check]]:
+    """UpdateReportGroup / DeleteReportGroup name the group by its ARN (`arn`)."""
+
+    def checks(r: Request) -> list[Check]:
+        group = str(r.param("arn") or "")
+        if not group.startswith("arn:"):
+            group = r.arn("codebuild", f"report-group/{group}")
+        return [Check(action, (group,))]
+
+    return checks
+
+
 # ---- CodePipeline ----
 
 
@@ -874,15 +1002,81 @@ def _pipeline(action: str, *names: str) -> Callable[[Request], list[Check]]:
     return checks
 
 
-def _pipeline_write(action: str) -> Callable[[Request], list[Check]]:
+def _pipeline_connections(pipeline: dict[str, Any]) -> list[str]:
+    """The ConnectionArn of every action (CodeStarSourceConnection) in a pipeline declaration."""
+    found: list[str] = []
+    for stage in _as_list(pipeline.get("stages")):
+        for action in _as_list(stage.get("actions") if isinstance(stage, dict) else None):
+            configuration = action.get("configuration") if isinstance(action, dict) else None
+            arn = configuration.get("ConnectionArn") if isinstance(configuration, dict) else None
+            if isinstance(arn, str) and arn and arn not in found:
+                found.append(arn)
+    return found
+
+
+def _pipeline_write(action: str, tag_on_create: bool = False) -> Callable[[Request], list[Check]]:
+    """CreatePipeline / UpdatePipeline: the pipeline, iam:PassRole on its role, and (the API
+    operations table of the CodePipeline reference page) codestar-connections:PassConnection on
+    every connection its actions name (CodePipeline User Guide, "IAM permissions reference for
+    connections": "when a connection ARN is provided in a pipeline definition to create or update
+    a pipeline, the user must have the codestar-connections:PassConnection permission");
+    CreatePipeline with tags also codepipeline:TagResource (User Guide, "Using tags to control
+    access to CodePipeline resources", example 3)."""
+
     def checks(r: Request) -> list[Check]:
         pipeline = r.param("pipeline")
         pipeline = pipeline if isinstance(pipeline, dict) else {}
-        return [Check(action, (r.arn("codepipeline", str(pipeline.get("name") or "")),))] + _pass_role(
-            r, pipeline.get("roleArn"), "codepipeline.amazonaws.com"
-        )
+        arn = r.arn("codepipeline", str(pipeline.get("name") or ""))
+        result = [Check(action, (arn,))]
+        result += _pass_role(r, pipeline.get("roleArn"), "codepipeline.amazonaws.com")
+        for connection in _pipeline_connections(pipeline):
+            result.append(
+                Check(
+                    "codestar-connections:PassConnection",
+                    (connection,),
+                    (("codestar-connections:PassedToService", "codepipeline.amazonaws.com"),),
+                )
+            )
+        if tag_on_create and _has_tags(r.param("tags")):
+            result.append(Check("codepipeline:TagResource", (arn,)))
+        return result
 
     return checks
+
+
+def _by_resource_arn(action: str, *names: str) -> Callable[[Request], list[Check]]:
+    """ListTagsForResource / TagResource / UntagResource: the ARN in the request."""
+
+    def checks(r: Request) -> list[Check]:
+        return [Check(action, (str(r.param(*names) or ""),))]
+
+    return checks
+
+
+def _webhook_arn(r: Request, name: Any) -> str:
+    return r.arn("codepipeline", f"webhook:{_name_from(name or '', ':webhook:')}")
+
+
+def _webhook(action: str, *names: str) -> Callable[[Request], list[Check]]:
+    def checks(r: Request) -> list[Check]:
+        return [Check(action, (_webhook_arn(r, r.param(*names)),))]
+
+    return checks
+
+
+def _put_webhook(r: Request) -> list[Check]:
+    """PutWebhook: the reference lists both the webhook and its target pipeline as required
+    resources; with tags also codepipeline:TagResource on the webhook (the API operations table
+    lists TagResource for PutWebhook; UntagResource too, for a replaced definition's tags, which
+    the emulator does not model)."""
+    webhook = r.param("webhook")
+    webhook = webhook if isinstance(webhook, dict) else {}
+    arn = _webhook_arn(r, webhook.get("name"))
+    pipeline = r.arn("codepipeline", str(webhook.get("targetPipeline") or ""))
+    result = [Check("codepipeline:PutWebhook", (arn, pipeline))]
+    if _has_tags(r.param("tags")):
+        result.append(Check("codepipeline:TagResource", (arn,)))
+    return result
 
 
 # ---- Lambda (params: FunctionName, Qualifier, from the URL) ----
@@ -906,7 +1100,9 @@ def lambda_function_arn(reference: str, qualifier: str | None, account: str, reg
     return f"{arn}:{qualifier}" if qualifier else arn
 
 
-def _lambda(action: str, qualified: bool = True, pass_role: bool = False) -> Callable[[Request], list[Check]]:
+def _lambda(
+    action: str, qualified: bool = True, pass_role: bool = False, tag_on_create: bool = False
+) -> Callable[[Request], list[Check]]:
     def checks(r: Request) -> list[Check]:
         qualifier = r.param("Qualifier") if qualified else None
         arn = lambda_function_arn(str(r.param("FunctionName") or ""), qualifier, r.account, r.region)
@@ -915,7 +1111,21 @@ def _lambda(action: str, qualified: bool = True, pass_role: bool = False) -> Cal
         result = [Check(action, (arn,), (), ("lambda", r.region, arn))]
         if pass_role:
             result += _pass_role(r, r.param("Role"), "lambda.amazonaws.com")
+        # Lambda Developer Guide, "Using tags on Lambda functions": lambda:TagResource is needed
+        # "to call TagResource or perform a tag on create".
+        if tag_on_create and _has_tags(r.param("Tags")):
+            result.append(Check("lambda:TagResource", (arn,), (), ("lambda", r.region, arn)))
         return result
+
+    return checks
+
+
+def _lambda_tagging(action: str) -> Callable[[Request], list[Check]]:
+    """ListTags / TagResource / UntagResource: the function ARN in the path (/2017-03-31/tags/ARN)."""
+
+    def checks(r: Request) -> list[Check]:
+        arn = lambda_function_arn(str(r.param("Resource") or ""), None, r.account, r.region)
+        return [Check(action, (arn,), (), ("lambda", r.region, arn))]
 
     return checks
 
@@ -947,12 +1157,43 @@ def _events_put(r: Request) -> list[Check]:
     return [Check("events:PutEvents", tuple(buses) or (r.arn("events", "event-bus/default"),))]
 
 
-def _secret(r: Request) -> list[Check]:
-    secret_id = str(r.param("SecretId") or "")
-    arn = r.resolved("secret", secret_id) or (
+def _secret_arn(r: Request, secret_id: str) -> str:
+    """The secret's full ARN (NAME-XXXXXX, looked up in moto); for one that does not exist, the
+    ARN given, else secret:NAME without the suffix."""
+    return r.resolved("secret", secret_id) or (
         secret_id if secret_id.startswith("arn:") else r.arn("secretsmanager", f"secret:{secret_id}")
     )
-    return [Check("secretsmanager:GetSecretValue", (arn,), (), ("secretsmanager", r.region, arn))]
+
+
+def _secrets(action: str) -> Callable[[Request], list[Check]]:
+    def checks(r: Request) -> list[Check]:
+        arn = _secret_arn(r, str(r.param("SecretId") or ""))
+        return [Check(action, (arn,), (), ("secretsmanager", r.region, arn))]
+
+    return checks
+
+
+def _secret_create(r: Request) -> list[Check]:
+    """CreateSecret: AWS authorizes the ARN the new secret will get, random 6-character suffix
+    included (denials name e.g. secret:NAME-GJe9zJ), so a policy has to use NAME-?????? or NAME*.
+    The API reference: "If you include tags in the secret, you also need
+    secretsmanager:TagResource"; the API operations table adds ReplicateSecretToRegions for
+    AddReplicaRegions."""
+    import secrets
+    import string
+
+    name = str(r.param("Name") or "")
+    arn = r.resolved("secret", name)
+    if arn is None:
+        suffix = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(6))
+        arn = r.arn("secretsmanager", f"secret:{name}-{suffix}")
+    ref = ("secretsmanager", r.region, arn)
+    result = [Check("secretsmanager:CreateSecret", (arn,), (), ref)]
+    if _has_tags(r.param("Tags")):
+        result.append(Check("secretsmanager:TagResource", (arn,), (), ref))
+    if _has_tags(r.param("AddReplicaRegions")):
+        result.append(Check("secretsmanager:ReplicateSecretToRegions", (arn,), (), ref))
+    return result
 
 
 def _kms(action: str) -> Callable[[Request], list[Check]]:
@@ -977,12 +1218,141 @@ def _assume_role(r: Request) -> list[Check]:
     return [Check("sts:AssumeRole", (role,), (), ("iam-role", role), resource_policy_required=True)]
 
 
+# ---- IAM (query protocol: RoleName, Path, Tags.member.N.Key, ...) ----
+
+
+def _iam_path(path: Any) -> str:
+    """An IAM path as it sits in an ARN: "/" or "/a/b/"."""
+    text = str(path or "/")
+    return ("/" + text.strip("/") + "/") if text.strip("/") else "/"
+
+
+def _role_arn(r: Request, name: Any) -> str:
+    """The role's ARN, path included (moto's, when the role exists); role/NAME otherwise, as
+    AWS names a role that does not exist (observe before create)."""
+    name = _name_from(name or "", ":role/").rsplit("/", 1)[-1]
+    return r.resolved("iam-role", name) or f"arn:aws:iam::{r.account}:role/{name}"
+
+
+def _iam_role(action: str, policy_key: bool = False) -> Callable[[Request], list[Check]]:
+    def checks(r: Request) -> list[Check]:
+        extra: tuple[tuple[str, str], ...] = ()
+        if policy_key and r.param("PolicyArn"):
+            extra = (("iam:PolicyARN", str(r.param("PolicyArn"))),)
+        return [Check(action, (_role_arn(r, r.param("RoleName")),), extra)]
+
+    return checks
+
+
+def _iam_create_role(r: Request) -> list[Check]:
+    """CreateRole on role/PATH/NAME (the request's Path); with tags also iam:TagRole (the API
+    operations table of the IAM reference page lists iam:TagRole for CreateRole; IAM User Guide
+    "IAM: Create new users only with specific tags" grants CreateUser together with TagUser)."""
+    arn = f"arn:aws:iam::{r.account}:role{_iam_path(r.param('Path'))}{r.param('RoleName') or ''}"
+    result = [Check("iam:CreateRole", (arn,))]
+    if _query_members(r, "Tags.member."):
+        result.append(Check("iam:TagRole", (arn,)))
+    return result
+
+
+def _iam_remove_role_from_instance_profile(r: Request) -> list[Check]:
+    """The reference lists the instance profile (not the role) as the resource."""
+    name = str(r.param("InstanceProfileName") or "")
+    arn = r.resolved("iam-instance-profile", name) or f"arn:aws:iam::{r.account}:instance-profile/{name}"
+    return [Check("iam:RemoveRoleFromInstanceProfile", (arn,))]
+
+
+# ---- CloudWatch Logs (JSON: logGroupName, tags, resourceArn) ----
+
+
+def _log_group(action: str, tag_on_create: bool = False) -> Callable[[Request], list[Check]]:
+    def checks(r: Request) -> list[Check]:
+        arn = r.arn("logs", f"log-group:{r.param('logGroupName') or ''}")
+        result = [Check(action, (arn,))]
+        # CreateLogGroup API reference: "To assign tags when you create a log group, you must have
+        # either the logs:TagResource or logs:TagLogGroup permission." The emulator checks
+        # logs:TagResource (TagLogGroup is on the path to deprecation).
+        if tag_on_create and _has_tags(r.param("tags")):
+            result.append(Check("logs:TagResource", (arn,)))
+        return result
+
+    return checks
+
+
+# ---- SNS (query protocol: TopicArn, Name, Tags.member.N.Key, ResourceArn) ----
+
+
+def _sns_topic(action: str, *names: str) -> Callable[[Request], list[Check]]:
+    def checks(r: Request) -> list[Check]:
+        topic = str(r.param(*(names or ("TopicArn",))) or "")
+        return [Check(action, (topic,), (), ("sns", _arn_part(topic, 3, r.region), topic))]
+
+    return checks
+
+
+def _sns_create_topic(r: Request) -> list[Check]:
+    """CreateTopic on the topic it names; with tags also sns:TagResource (CreateTopic API
+    reference: "To be able to tag a topic on creation, you must have the sns:CreateTopic and
+    sns:TagResource permissions")."""
+    topic = r.arn("sns", str(r.param("Name") or ""))
+    ref = ("sns", r.region, topic)
+    result = [Check("sns:CreateTopic", (topic,), (), ref)]
+    if _query_members(r, "Tags.member."):
+        result.append(Check("sns:TagResource", (topic,), (), ref))
+    return result
+
+
+# ---- EventBridge (JSON: Name / Rule, EventBusName, Tags, ResourceARN) ----
+
+
+def _rule_arn(r: Request, name: Any, bus: Any) -> str:
+    """rule/NAME on the default bus, rule/BUS/NAME on a custom one."""
+    bus_name = _name_from(bus or "default", ":event-bus/")
+    name = str(name or "")
+    return r.arn("events", f"rule/{name}" if bus_name == "default" else f"rule/{bus_name}/{name}")
+
+
+def _events_rule(action: str, name: str = "Name") -> Callable[[Request], list[Check]]:
+    def checks(r: Request) -> list[Check]:
+        return [Check(action, (_rule_arn(r, r.param(name), r.param("EventBusName")),))]
+
+    return checks
+
+
+def _events_put_rule(r: Request) -> list[Check]:
+    """PutRule; with tags on a new rule also events:TagResource (PutRule API reference: "To use
+    the PutRule operation and assign tags, you must have both the events:PutRule and
+    events:TagResource permissions. If you are updating an existing rule, any tags you specify
+    in the PutRule operation are ignored")."""
+    arn = _rule_arn(r, r.param("Name"), r.param("EventBusName"))
+    result = [Check("events:PutRule", (arn,))]
+    bus = _name_from(r.param("EventBusName") or "default", ":event-bus/")
+    if _has_tags(r.param("Tags")) and r.resolved("events-rule", f"{bus}/{r.param('Name') or ''}") is None:
+        result.append(Check("events:TagResource", (arn,)))
+    return result
+
+
+# ---- CodeStar connections (JSON: ConnectionArn, ConnectionName, Tags, ResourceArn) ----
+
+
+def _connection_create(r: Request) -> list[Check]:
+    """CreateConnection takes Resource "*" in the reference; with tags also
+    codestar-connections:TagResource (the API operations table lists it for CreateConnection).
+    The new connection's id is not known before it exists: the tag check names connection/*."""
+    result = [Check("codestar-connections:CreateConnection", ("*",))]
+    if _has_tags(r.param("Tags")):
+        result.append(Check("codestar-connections:TagResource", (r.arn("codestar-connections", "connection/*"),)))
+    return result
+
+
 def _star(action: str, always_allowed: bool = False) -> Callable[[Request], list[Check]]:
     return lambda r: [Check(action, ("*",), always_allowed=always_allowed)]
 
 
 OPERATIONS: dict[tuple[str, str], Callable[[Request], list[Check]]] = {
-    # S3 (operation names as the shim records them)
+    # S3 (operation names as the shim records them). Sources: "Actions, resources, and condition
+    # keys for Amazon S3" and the S3 API Reference's permissions paragraph per operation (which
+    # maps e.g. DeleteBucketEncryption to s3:PutEncryptionConfiguration).
     ("s3", "GetObject"): _s3("s3:GetObject", _s3_object, "s3:GetObjectVersion"),
     ("s3", "HeadObject"): _s3("s3:GetObject", _s3_object, "s3:GetObjectVersion"),
     ("s3", "PutObject"): _s3("s3:PutObject", _s3_object),
@@ -992,13 +1362,41 @@ OPERATIONS: dict[tuple[str, str], Callable[[Request], list[Check]]] = {
     ("s3", "CompleteMultipartUpload"): _s3("s3:PutObject", _s3_object),
     ("s3", "AbortMultipartUpload"): _s3("s3:AbortMultipartUpload", _s3_object),
     ("s3", "DeleteObject"): _s3("s3:DeleteObject", _s3_object, "s3:DeleteObjectVersion"),
-    ("s3", "GetBucketVersioning"): _s3("s3:GetBucketVersioning", _s3_bucket),
+    ("s3", "DeleteObjects"): _s3_delete_objects,
     ("s3", "GetBucketLocation"): _s3("s3:GetBucketLocation", _s3_bucket),
     ("s3", "ListObjects"): _s3("s3:ListBucket", _s3_bucket),
     ("s3", "ListObjectsV2"): _s3("s3:ListBucket", _s3_bucket),
     ("s3", "HeadBucket"): _s3("s3:ListBucket", _s3_bucket),
     ("s3", "ListObjectVersions"): _s3("s3:ListBucketVersions", _s3_bucket),
-    # ECR
+    **{
+        ("s3", operation): _s3(action, _s3_bucket)
+        for operation, action in (
+            ("CreateBucket", "s3:CreateBucket"),
+            ("DeleteBucket", "s3:DeleteBucket"),
+            ("GetBucketEncryption", "s3:GetEncryptionConfiguration"),
+            ("PutBucketEncryption", "s3:PutEncryptionConfiguration"),
+            ("DeleteBucketEncryption", "s3:PutEncryptionConfiguration"),
+            ("GetBucketLifecycleConfiguration", "s3:GetLifecycleConfiguration"),
+            ("PutBucketLifecycleConfiguration", "s3:PutLifecycleConfiguration"),
+            ("DeleteBucketLifecycle", "s3:PutLifecycleConfiguration"),
+            ("GetBucketOwnershipControls", "s3:GetBucketOwnershipControls"),
+            ("PutBucketOwnershipControls", "s3:PutBucketOwnershipControls"),
+            ("DeleteBucketOwnershipControls", "s3:PutBucketOwnershipControls"),
+            ("GetBucketPolicy", "s3:GetBucketPolicy"),
+            ("PutBucketPolicy", "s3:PutBucketPolicy"),
+            ("DeleteBucketPolicy", "s3:DeleteBucketPolicy"),
+            ("GetBucketTagging", "s3:GetBucketTagging"),
+            ("PutBucketTagging", "s3:PutBucketTagging"),
+            ("DeleteBucketTagging", "s3:PutBucketTagging"),
+            ("GetBucketVersioning", "s3:GetBucketVersioning"),
+            ("PutBucketVersioning", "s3:PutBucketVersioning"),
+            ("GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock"),
+            ("PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+            ("DeletePublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+        )
+    },
+    # ECR. Source: "Actions, resources, and condition keys for Amazon Elastic Container Registry"
+    # (repository ARN for every action below but GetAuthorizationToken).
     ("ecr", "GetAuthorizationToken"): _star("ecr:GetAuthorizationToken"),
     **{
         ("ecr", op): _ecr(f"ecr:{op}")
@@ -1011,20 +1409,67 @@ OPERATIONS: dict[tuple[str, str], Callable[[Request], list[Check]]] = {
             "BatchGetImage",
             "GetDownloadUrlForLayer",
             "DescribeImages",
+            "DeleteRepository",
+            "GetLifecyclePolicy",
+            "PutLifecyclePolicy",
+            "DeleteLifecyclePolicy",
+            "GetRepositoryPolicy",
+            "SetRepositoryPolicy",
+            "DeleteRepositoryPolicy",
+            "PutImageScanningConfiguration",
+            "PutImageTagMutability",
         )
     },
-    # CodeBuild
+    ("ecr", "CreateRepository"): _ecr_create,
+    ("ecr", "DescribeRepositories"): _ecr_describe,
+    ("ecr", "ListTagsForResource"): _ecr_tagging("ecr:ListTagsForResource"),
+    ("ecr", "TagResource"): _ecr_tagging("ecr:TagResource"),
+    ("ecr", "UntagResource"): _ecr_tagging("ecr:UntagResource"),
+    # IAM. Source: "Actions, resources, and condition keys for AWS Identity and Access Management
+    # (IAM)": role/PATH/NAME for the role actions, instance-profile for RemoveRoleFromInstanceProfile.
+    ("iam", "CreateRole"): _iam_create_role,
+    **{
+        ("iam", op): _iam_role(f"iam:{op}")
+        for op in (
+            "GetRole",
+            "DeleteRole",
+            "UpdateRole",
+            "UpdateAssumeRolePolicy",
+            "PutRolePolicy",
+            "GetRolePolicy",
+            "DeleteRolePolicy",
+            "ListRolePolicies",
+            "ListAttachedRolePolicies",
+            "ListInstanceProfilesForRole",
+            "ListRoleTags",
+            "TagRole",
+            "UntagRole",
+        )
+    },
+    ("iam", "DetachRolePolicy"): _iam_role("iam:DetachRolePolicy", policy_key=True),
+    ("iam", "RemoveRoleFromInstanceProfile"): _iam_remove_role_from_instance_profile,
+    # CodeBuild. Source: "Actions, resources, and condition keys for AWS CodeBuild". CodeBuild has
+    # no tagging action: tags on CreateProject / CreateReportGroup are governed by
+    # aws:RequestTag on those actions themselves, so no tag-on-create check.
     ("codebuild", "StartBuild"): lambda r: [Check("codebuild:StartBuild", (_codebuild_project(r, "projectName"),))],
     ("codebuild", "BatchGetBuilds"): _codebuild_builds,
+    ("codebuild", "BatchGetProjects"): _codebuild_projects,
+    ("codebuild", "CreateProject"): _codebuild_project_write("codebuild:CreateProject"),
+    ("codebuild", "UpdateProject"): _codebuild_project_write("codebuild:UpdateProject"),
+    ("codebuild", "DeleteProject"): lambda r: [Check("codebuild:DeleteProject", (_codebuild_project(r, "name"),))],
     ("codebuild", "CreateReportGroup"): lambda r: [
         Check("codebuild:CreateReportGroup", (r.arn("codebuild", f"report-group/{r.param('name') or ''}"),))
     ],
+    ("codebuild", "BatchGetReportGroups"): _codebuild_report_group_arns,
+    ("codebuild", "UpdateReportGroup"): _codebuild_report_group_by_arn("codebuild:UpdateReportGroup"),
+    ("codebuild", "DeleteReportGroup"): _codebuild_report_group_by_arn("codebuild:DeleteReportGroup"),
     ("codebuild", "CreateReport"): _codebuild_report_group("codebuild:CreateReport"),
     ("codebuild", "UpdateReport"): _codebuild_report_group("codebuild:UpdateReport"),
     ("codebuild", "BatchPutTestCases"): _codebuild_report_group("codebuild:BatchPutTestCases"),
-    ("codebuild", "CreateProject"): _codebuild_project_write("codebuild:CreateProject"),
-    ("codebuild", "UpdateProject"): _codebuild_project_write("codebuild:UpdateProject"),
-    # CodePipeline: the job calls are resource "*" in IAM's Service Authorization Reference
+    # CodePipeline. Source: "Actions, resources, and condition keys for AWS CodePipeline": the job
+    # calls take Resource "*"; pipeline ARN arn:aws:codepipeline:REGION:ACCOUNT:NAME, webhook ARN
+    # ...:webhook:NAME. ListWebhooks lists the webhook resource type as required, so it is judged
+    # on webhook:* (every webhook).
     ("codepipeline", "PutJobSuccessResult"): _star("codepipeline:PutJobSuccessResult"),
     ("codepipeline", "PutJobFailureResult"): _star("codepipeline:PutJobFailureResult"),
     ("codepipeline", "GetJobDetails"): _star("codepipeline:GetJobDetails"),
@@ -1033,26 +1478,116 @@ OPERATIONS: dict[tuple[str, str], Callable[[Request], list[Check]]] = {
     ("codepipeline", "GetPipelineState"): _pipeline("codepipeline:GetPipelineState", "name"),
     ("codepipeline", "GetPipeline"): _pipeline("codepipeline:GetPipeline", "name"),
     ("codepipeline", "StartPipelineExecution"): _pipeline("codepipeline:StartPipelineExecution", "name"),
-    ("codepipeline", "CreatePipeline"): _pipeline_write("codepipeline:CreatePipeline"),
+    ("codepipeline", "DeletePipeline"): _pipeline("codepipeline:DeletePipeline", "name"),
+    ("codepipeline", "CreatePipeline"): _pipeline_write("codepipeline:CreatePipeline", tag_on_create=True),
     ("codepipeline", "UpdatePipeline"): _pipeline_write("codepipeline:UpdatePipeline"),
-    # Lambda (operation names as the shim records them; Invoke is lambda:InvokeFunction)
+    ("codepipeline", "ListTagsForResource"): _by_resource_arn("codepipeline:ListTagsForResource", "resourceArn"),
+    ("codepipeline", "TagResource"): _by_resource_arn("codepipeline:TagResource", "resourceArn"),
+    ("codepipeline", "UntagResource"): _by_resource_arn("codepipeline:UntagResource", "resourceArn"),
+    ("codepipeline", "ListWebhooks"): lambda r: [Check("codepipeline:ListWebhooks", (r.arn("codepipeline", "webhook:*"),))],
+    ("codepipeline", "PutWebhook"): _put_webhook,
+    ("codepipeline", "DeleteWebhook"): _webhook("codepipeline:DeleteWebhook", "name"),
+    ("codepipeline", "RegisterWebhookWithThirdParty"): _webhook(
+        "codepipeline:RegisterWebhookWithThirdParty", "webhookName"
+    ),
+    ("codepipeline", "DeregisterWebhookWithThirdParty"): _webhook(
+        "codepipeline:DeregisterWebhookWithThirdParty", "webhookName"
+    ),
+    # Lambda (operation names as the shim records them; Invoke is lambda:InvokeFunction). Source:
+    # "Actions, resources, and condition keys for AWS Lambda": the function ARN, qualified
+    # (function:NAME:QUALIFIER) for the calls that take a Qualifier.
     ("lambda", "Invoke"): _lambda("lambda:InvokeFunction"),
     ("lambda", "GetFunction"): _lambda("lambda:GetFunction"),
     ("lambda", "GetFunctionConfiguration"): _lambda("lambda:GetFunctionConfiguration"),
+    ("lambda", "DeleteFunction"): _lambda("lambda:DeleteFunction"),
+    ("lambda", "AddPermission"): _lambda("lambda:AddPermission"),
+    ("lambda", "RemovePermission"): _lambda("lambda:RemovePermission"),
+    ("lambda", "GetPolicy"): _lambda("lambda:GetPolicy"),
+    ("lambda", "GetFunctionEventInvokeConfig"): _lambda("lambda:GetFunctionEventInvokeConfig"),
+    ("lambda", "PutFunctionEventInvokeConfig"): _lambda("lambda:PutFunctionEventInvokeConfig"),
+    ("lambda", "DeleteFunctionEventInvokeConfig"): _lambda("lambda:DeleteFunctionEventInvokeConfig"),
     ("lambda", "UpdateFunctionCode"): _lambda("lambda:UpdateFunctionCode", qualified=False),
     ("lambda", "PublishVersion"): _lambda("lambda:PublishVersion", qualified=False),
     ("lambda", "UpdateAlias"): _lambda("lambda:UpdateAlias", qualified=False),
     ("lambda", "GetAlias"): _lambda("lambda:GetAlias", qualified=False),
-    ("lambda", "CreateFunction"): _lambda("lambda:CreateFunction", qualified=False, pass_role=True),
+    ("lambda", "CreateFunction"): _lambda(
+        "lambda:CreateFunction", qualified=False, pass_role=True, tag_on_create=True
+    ),
     ("lambda", "UpdateFunctionConfiguration"): _lambda(
         "lambda:UpdateFunctionConfiguration", qualified=False, pass_role=True
     ),
-    # SNS, CloudWatch Logs, EventBridge, Secrets Manager, KMS, STS
+    ("lambda", "ListTags"): _lambda_tagging("lambda:ListTags"),
+    ("lambda", "TagResource"): _lambda_tagging("lambda:TagResource"),
+    ("lambda", "UntagResource"): _lambda_tagging("lambda:UntagResource"),
+    # SNS. Source: "Actions, resources, and condition keys for Amazon SNS": the topic ARN, except
+    # Unsubscribe, which lists no resource type (Resource "*").
     ("sns", "Publish"): _sns_publish,
+    ("sns", "CreateTopic"): _sns_create_topic,
+    **{
+        ("sns", op): _sns_topic(f"sns:{op}")
+        for op in ("DeleteTopic", "GetTopicAttributes", "SetTopicAttributes", "Subscribe", "ListSubscriptionsByTopic")
+    },
+    ("sns", "Unsubscribe"): _star("sns:Unsubscribe"),
+    ("sns", "ListTagsForResource"): _sns_topic("sns:ListTagsForResource", "ResourceArn"),
+    ("sns", "TagResource"): _sns_topic("sns:TagResource", "ResourceArn"),
+    ("sns", "UntagResource"): _sns_topic("sns:UntagResource", "ResourceArn"),
+    # CloudWatch Logs. Source: "Actions, resources, and condition keys for Amazon CloudWatch Logs":
+    # arn:aws:logs:REGION:ACCOUNT:log-group:NAME; DescribeLogGroups lists no resource type (*).
     ("logs", "CreateLogStream"): _logs("logs:CreateLogStream"),
     ("logs", "PutLogEvents"): _logs("logs:PutLogEvents"),
+    ("logs", "CreateLogGroup"): _log_group("logs:CreateLogGroup", tag_on_create=True),
+    ("logs", "DeleteLogGroup"): _log_group("logs:DeleteLogGroup"),
+    ("logs", "PutRetentionPolicy"): _log_group("logs:PutRetentionPolicy"),
+    ("logs", "DescribeLogGroups"): _star("logs:DescribeLogGroups"),
+    ("logs", "ListTagsForResource"): _by_resource_arn("logs:ListTagsForResource", "resourceArn"),
+    ("logs", "TagResource"): _by_resource_arn("logs:TagResource", "resourceArn"),
+    ("logs", "UntagResource"): _by_resource_arn("logs:UntagResource", "resourceArn"),
+    # EventBridge. Source: "Actions, resources, and condition keys for Amazon EventBridge": rule/NAME
+    # (default bus) or rule/BUS/NAME; PutEvents on the event bus.
     ("events", "PutEvents"): _events_put,
-    ("secretsmanager", "GetSecretValue"): _secret,
+    ("events", "PutRule"): _events_put_rule,
+    ("events", "DescribeRule"): _events_rule("events:DescribeRule"),
+    ("events", "DeleteRule"): _events_rule("events:DeleteRule"),
+    ("events", "PutTargets"): _events_rule("events:PutTargets", "Rule"),
+    ("events", "RemoveTargets"): _events_rule("events:RemoveTargets", "Rule"),
+    ("events", "ListTargetsByRule"): _events_rule("events:ListTargetsByRule", "Rule"),
+    ("events", "ListTagsForResource"): _by_resource_arn("events:ListTagsForResource", "ResourceARN"),
+    ("events", "TagResource"): _by_resource_arn("events:TagResource", "ResourceARN"),
+    ("events", "UntagResource"): _by_resource_arn("events:UntagResource", "ResourceARN"),
+    # Secrets Manager. Source: "Actions, resources, and condition keys for AWS Secrets Manager": the
+    # secret's full ARN (random 6-character suffix), looked up in moto.
+    ("secretsmanager", "CreateSecret"): _secret_create,
+    **{
+        ("secretsmanager", op): _secrets(f"secretsmanager:{op}")
+        for op in (
+            "GetSecretValue",
+            "DescribeSecret",
+            "DeleteSecret",
+            "RestoreSecret",
+            "UpdateSecret",
+            "TagResource",
+            "UntagResource",
+        )
+    },
+    # CodeStar connections. Source: "Actions, resources, and condition keys for AWS CodeStar
+    # Connections": connection/ID; CreateConnection takes "*"; ListConnections lists the
+    # Connection resource type as required, so it is judged on connection/* (every connection).
+    ("codestar-connections", "CreateConnection"): _connection_create,
+    ("codestar-connections", "GetConnection"): _by_resource_arn("codestar-connections:GetConnection", "ConnectionArn"),
+    ("codestar-connections", "DeleteConnection"): _by_resource_arn(
+        "codestar-connections:DeleteConnection", "ConnectionArn"
+    ),
+    ("codestar-connections", "ListConnections"): lambda r: [
+        Check("codestar-connections:ListConnections", (r.arn("codestar-connections", "connection/*"),))
+    ],
+    **{
+        ("codestar-connections", op): _by_resource_arn(f"codestar-connections:{op}", "ResourceArn")
+        for op in ("ListTagsForResource", "TagResource", "UntagResource")
+    },
+    # Resource Groups Tagging API. Source: "Actions, resources, and condition keys for Amazon
+    # Resource Group Tagging API": tag:GetResources takes Resource "*".
+    ("tagging", "GetResources"): _star("tag:GetResources"),
+    # KMS, STS
     ("kms", "Decrypt"): _kms("kms:Decrypt"),
     ("kms", "Encrypt"): _kms("kms:Encrypt"),
     ("kms", "GenerateDataKey"): _kms("kms:GenerateDataKey"),
@@ -1104,6 +1639,7 @@ def resource_for(
 
 _CREDENTIAL = re.compile(r"Credential=(?P<key>[^/,\s]+)/")
 _LAMBDA_FUNCTION_PATH = re.compile(r"^/[0-9-]+/functions/(?P<name>[^/]+)(?:/aliases/(?P<alias>[^/]+))?")
+_LAMBDA_TAGS_PATH = re.compile(r"^/[0-9-]+/tags/(?P<arn>.+?)/?$")
 
 
 @dataclass
@@ -1173,6 +1709,14 @@ class Enforcer:
         self.lock = threading.Lock()
         self.reset()
 
+    @staticmethod
+    def _audit() -> Any:
+        """iam_audit.py (the mutants and scope routes). Imported on first use: it builds on
+        this module's evaluate, so importing it at the top would be circular."""
+        import iam_audit  # emulator/ is on sys.path wherever iam_eval was imported from
+
+        return iam_audit
+
     def reset(self) -> None:
         with getattr(self, "lock", threading.Lock()):
             self.enforce = True
@@ -1184,6 +1728,8 @@ class Enforcer:
             self.evaluated = 0
             # Every allowed action with the statement that allowed it: which grants were used.
             self.grants: list[dict[str, Any]] = []
+            # The same evaluations with everything needed to evaluate them again (the mutants route).
+            self.replays = self._audit().ReplayLog()
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -1199,6 +1745,25 @@ class Enforcer:
         if path == "/_shim/iam/service-call" and method == "POST":
             # Outside the lock: the judgement reads moto's backends and records under the lock.
             return self.service_call(payload), 200
+        if path == "/_shim/iam/mutants" and method == "POST":
+            # Replays run outside the lock on a snapshot: enforcement goes on meanwhile.
+            principals = payload.get("principals") if isinstance(payload, dict) else None
+            if (
+                not isinstance(payload, dict)
+                or set(payload) - {"principals"}
+                or (
+                    principals is not None
+                    and not (isinstance(principals, list) and all(isinstance(p, str) for p in principals))
+                )
+            ):
+                raise ValueError('send {} or {"principals": ["<role or user ARN>", ...]}')
+            with self.lock:
+                snapshot = self.replays.snapshot()
+            return self._audit().mutants(snapshot, principals), 200
+        if path == "/_shim/iam/scope" and method == "POST":
+            if not isinstance(payload, dict) or set(payload) != {"documents"}:
+                raise ValueError('send {"documents": {"<name>": <policy document or JSON string>, ...}}')
+            return self._audit().scope_report(payload["documents"]), 200
         with self.lock:
             if path == "/_shim/iam":
                 if method == "GET":
@@ -1228,6 +1793,7 @@ class Enforcer:
                     return list(self.grants), 200
                 if method == "DELETE":
                     self.grants.clear()
+                    self.replays.clear()
                     return {"cleared": True}, 200
         return None
 
@@ -1356,6 +1922,19 @@ class Enforcer:
                             "policyType": decision.policy_type,
                         }
                     )
+                    # What this evaluation saw, so POST /_shim/iam/mutants can evaluate it again.
+                    self.replays.record(
+                        principal=identity.arn,
+                        role=identity.role_arn,
+                        operation=f"{req.service}:{req.operation}",
+                        action=check.action,
+                        resource=resource,
+                        account=identity.account,
+                        condition_keys=context.condition_keys,
+                        policies=identity.policies,
+                        resource_policy=resource_policy,
+                        resource_policy_required=check.resource_policy_required,
+                    )
         return None
 
     def deny(
@@ -1443,11 +2022,16 @@ class Enforcer:
             copy_source = req.environ.get("HTTP_X_AMZ_COPY_SOURCE")
             if copy_source:
                 params["CopySource"] = copy_source
+            if req.operation == "DeleteObjects":  # authorized per key: read the keys from the body
+                params["Delete"] = s3_delete_entries(req.body)
             return params
         if req.service == "lambda":
             params = dict(req.params)
             match = _LAMBDA_FUNCTION_PATH.match(req.path)
-            if match:
+            tags = _LAMBDA_TAGS_PATH.match(req.path)
+            if tags:  # ListTags / TagResource / UntagResource name the function ARN in the path
+                params["Resource"] = unquote(tags.group("arn"))
+            elif match:
                 params["FunctionName"] = unquote(match.group("name"))
                 if match.group("alias"):
                     params["AliasName"] = unquote(match.group("alias"))
@@ -1496,6 +2080,20 @@ class Enforcer:
                     key_id = backend.any_id_to_key_id(value)
                 key = backend.keys.get(key_id)
                 return key.arn if key is not None else None
+            if kind in ("iam-role", "iam-instance-profile"):
+                # The ARN carries the entity's path (role/PATH/NAME), which the request does not name.
+                from moto.iam.models import iam_backends
+
+                iam = iam_backends[self.account]["aws"]
+                entity = iam.get_role(value) if kind == "iam-role" else iam.get_instance_profile(value)
+                return entity.arn
+            if kind == "events-rule":  # "BUS/NAME": the rule's ARN when it exists
+                from moto.events.models import events_backends
+
+                bus_name, _, name = value.rpartition("/")  # rule names have no "/", partner buses do
+                bus = events_backends[self.account][region].event_buses.get(bus_name)
+                rule = bus.rules.get(name) if bus is not None else None
+                return rule.arn if rule is not None else None
         except Exception:  # noqa: BLE001 - unknown resource: the caller builds a best-effort ARN
             return None
         return None

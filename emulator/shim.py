@@ -1313,6 +1313,8 @@ class Shim:
                     "GET|POST /_shim/iam",
                     "GET|DELETE /_shim/iam/denials",
                     "GET|DELETE /_shim/iam/grants",
+                    "POST /_shim/iam/mutants",
+                    "POST /_shim/iam/scope",
                     "GET|POST|DELETE /_shim/faults",
                     "POST /_shim/codepipeline/jobs",
                     "GET /_shim/codepipeline/jobs/{jobId}",

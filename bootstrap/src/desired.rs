@@ -307,7 +307,8 @@ fn storage(s: &Stack<'_>, out: &mut Vec<Desired>) {
             encryption_type: "AES256".to_owned(),
             kms_key: None,
             lifecycle_policy: policies::repository_lifecycle(KEEP_TAGGED_IMAGES),
-            repository_policy: policies::repository(arns),
+            // none: the build role's own policy grants push and pull (see policies::bucket)
+            repository_policy: serde_json::Value::Null,
             tags: tags.clone(),
         }),
         vec![id(Kind::Role, n.codebuild_role())],

@@ -129,7 +129,8 @@ async fn role_lifecycle_converges_drift_and_deletes_everything() {
     assert_eq!(ops, ["UntagRole"]);
     assert_eq!(observed_spec(ctx, name).await.unwrap(), fewer_tags);
 
-    // Delete must also clear what blocks DeleteRole: a foreign inline policy, a managed policy, an instance profile.
+    // Delete must also clear what blocks DeleteRole and is the role's own: a foreign inline
+    // policy, a managed policy's attachment.
     clients.iam.put_role_policy().role_name(name).policy_name("zz-foreign").policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:ListQueues","Resource":"*"}]}"#).send().await.unwrap();
     assert_eq!(
         observed_spec(ctx, name).await.unwrap(),
@@ -162,6 +163,35 @@ async fn role_lifecycle_converges_drift_and_deletes_everything() {
     clients
         .iam
         .add_role_to_instance_profile()
+        .instance_profile_name("profile")
+        .role_name(name)
+        .send()
+        .await
+        .unwrap();
+
+    // The instance profile is not ours: delete stops, names it and the fix, and takes nothing
+    // out of it.
+    let refused = format!("{:#}", iam::delete(ctx, name).await.unwrap_err());
+    assert!(
+        refused.contains("instance profile(s) profile")
+            && refused.contains("remove-role-from-instance-profile"),
+        "{refused}"
+    );
+    let profiles = clients
+        .iam
+        .list_instance_profiles_for_role()
+        .role_name(name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        profiles.instance_profiles().len(),
+        1,
+        "the role stays in the profile"
+    );
+    clients
+        .iam
+        .remove_role_from_instance_profile()
         .instance_profile_name("profile")
         .role_name(name)
         .send()

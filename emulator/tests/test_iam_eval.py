@@ -299,21 +299,91 @@ def test_catalogue_catches_a_typo() -> None:
 # --------------------------------------------------------------------------
 
 SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
-    "s3": {"Bucket": "artifacts", "Key": "app/build.zip", "CopySource": "/src-bucket/app/old.zip?versionId=3"},
-    "ecr": {"repositoryName": "app"},
+    "s3": {
+        "Bucket": "artifacts",
+        "Key": "app/build.zip",
+        "CopySource": "/src-bucket/app/old.zip?versionId=3",
+        "Delete": [{"Key": "app/a.zip"}, {"Key": "app/b.zip", "VersionId": "3"}],
+    },
+    "ecr": {
+        "repositoryName": "app",
+        "tags": [{"Key": "owner", "Value": "ci"}],
+        "resourceArn": f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/app",
+    },
     "codebuild": {
         "projectName": "build",
         "name": "build",
+        "names": ["build", f"arn:aws:codebuild:us-east-1:{ACCOUNT}:project/test"],
         "ids": ["build:0a1b"],
         "reportGroupArn": f"arn:aws:codebuild:us-east-1:{ACCOUNT}:report-group/tests",
+        "reportGroupArns": [f"arn:aws:codebuild:us-east-1:{ACCOUNT}:report-group/tests"],
+        "arn": f"arn:aws:codebuild:us-east-1:{ACCOUNT}:report-group/tests",
         "serviceRole": f"arn:aws:iam::{ACCOUNT}:role/cb",
     },
-    "codepipeline": {"name": "app", "pipelineName": "app", "pipeline": {"name": "app", "roleArn": f"arn:aws:iam::{ACCOUNT}:role/cp"}},
-    "lambda": {"FunctionName": "deploy", "Role": f"arn:aws:iam::{ACCOUNT}:role/fn"},
-    "sns": {"TopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:notify"},
-    "logs": {"logGroupName": "/aws/codebuild/build", "logStreamName": "s"},
-    "events": {"Entries": [{"EventBusName": "default"}]},
-    "secretsmanager": {"SecretId": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:token-AbCdEf"},
+    "codepipeline": {
+        "name": "app",
+        "pipelineName": "app",
+        "webhookName": "app-push",
+        "resourceArn": f"arn:aws:codepipeline:us-east-1:{ACCOUNT}:app",
+        "pipeline": {
+            "name": "app",
+            "roleArn": f"arn:aws:iam::{ACCOUNT}:role/cp",
+            "stages": [
+                {
+                    "name": "Source",
+                    "actions": [
+                        {"configuration": {"ConnectionArn": f"arn:aws:codestar-connections:us-east-1:{ACCOUNT}:connection/0a1b"}}
+                    ],
+                }
+            ],
+        },
+        "webhook": {"name": "app-push", "targetPipeline": "app"},
+        "tags": [{"key": "owner", "value": "ci"}],
+    },
+    "lambda": {
+        "FunctionName": "deploy",
+        "Role": f"arn:aws:iam::{ACCOUNT}:role/fn",
+        "Tags": {"owner": "ci"},
+        "Resource": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:deploy",
+    },
+    "sns": {
+        "TopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:notify",
+        "Name": "notify",
+        "ResourceArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:notify",
+        "Tags.member.1.Key": "owner",
+    },
+    "logs": {
+        "logGroupName": "/aws/codebuild/build",
+        "logStreamName": "s",
+        "tags": {"owner": "ci"},
+        "resourceArn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/codebuild/build",
+    },
+    "events": {
+        "Entries": [{"EventBusName": "default"}],
+        "Name": "on-push",
+        "Rule": "on-push",
+        "Tags": [{"Key": "owner", "Value": "ci"}],
+        "ResourceARN": f"arn:aws:events:us-east-1:{ACCOUNT}:rule/on-push",
+    },
+    "secretsmanager": {
+        "SecretId": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:token-AbCdEf",
+        "Name": "token",
+        "Tags": [{"Key": "owner", "Value": "ci"}],
+    },
+    "iam": {
+        "RoleName": "deployer",
+        "Path": "/ci/",
+        "Tags.member.1.Key": "owner",
+        "PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        "InstanceProfileName": "builder",
+    },
+    "codestar-connections": {
+        "ConnectionName": "github",
+        "ConnectionArn": f"arn:aws:codestar-connections:us-east-1:{ACCOUNT}:connection/0a1b",
+        "ResourceArn": f"arn:aws:codestar-connections:us-east-1:{ACCOUNT}:connection/0a1b",
+        "Tags": [{"Key": "owner", "Value": "ci"}],
+    },
+    "tagging": {"TagFilters": [{"Key": "owner", "Values": ["ci"]}]},
     "kms": {"KeyId": "0d3b1a1e-0000-4000-8000-000000000000"},
     "sts": {"RoleArn": f"arn:aws:iam::{ACCOUNT}:role/deployer"},
 }
@@ -364,7 +434,7 @@ def test_table_examples() -> None:
     passes = iam_eval.checks_for("lambda", "CreateFunction", {"FunctionName": "f", "Role": "arn:aws:iam::1:role/r"}, ACCOUNT, "us-east-1")
     assert passes is not None and passes[1].action == "iam:PassRole"
     assert dict(passes[1].context) == {"iam:PassedToService": "lambda.amazonaws.com"}
-    assert iam_eval.checks_for("iam", "CreateRole", {}, ACCOUNT, "us-east-1") is None
+    assert iam_eval.checks_for("iam", "CreateUser", {}, ACCOUNT, "us-east-1") is None
 
 
 # --------------------------------------------------------------------------

@@ -271,6 +271,25 @@ impl Emulator {
         Ok(grants.as_array().cloned().unwrap_or_default())
     }
 
+    /// Every mutant of the policies IAM enforcement evaluated (one Allow statement, or one
+    /// action of it, removed) with the first recorded call that would then have been denied
+    /// (`caughtBy`, null when none would: the grant was unused or redundant).
+    pub fn iam_mutants(&self) -> Result<Vec<Value>> {
+        let mutants = self.control("POST", "/_shim/iam/mutants", Some(&serde_json::json!({})))?;
+        Ok(mutants.as_array().cloned().unwrap_or_default())
+    }
+
+    /// The scope lint of policy documents by name: `problems` (an action that has a resource
+    /// type allowed on `*` or on every resource of its type) and `broadening` (for each
+    /// statement, whether replacing its Resource by `*` is caught).
+    pub fn iam_scope(&self, documents: &serde_json::Map<String, Value>) -> Result<Value> {
+        self.control(
+            "POST",
+            "/_shim/iam/scope",
+            Some(&serde_json::json!({ "documents": documents })),
+        )
+    }
+
     /// Whether AWS would let `service` (e.g. `events.amazonaws.com`) make `action` on
     /// `resource` on behalf of `source_arn` (a rule) in `source_account`: judged by the
     /// resource's own policy (topic policy, function policy), as a delivery is. `Err` names the

@@ -47,7 +47,9 @@ fn parse(args: &[String]) -> Result<Args> {
             "--all" => parsed.all = true,
             "--list" => parsed.list = true,
             flag if flag.starts_with("--") => {
-                bail!("unknown flag {flag}; usage: mutants [--sample N] [--seed S] [--all] [--list] [ROLE:SID[:ACTION]...]")
+                bail!(
+                    "unknown flag {flag}; usage: mutants [--sample N] [--seed S] [--all] [--list] [ROLE:SID[:ACTION]...]"
+                )
             }
             mutant => parsed.chosen.push(mutant.parse()?),
         }
@@ -126,7 +128,9 @@ fn main() -> Result<()> {
     for mutant in &chosen {
         let removed = removed(mutant);
         if removed.is_empty() {
-            bail!("mutant {mutant}: no such statement or action in the rehearsed policies (`mutants --list` shows them)");
+            bail!(
+                "mutant {mutant}: no such statement or action in the rehearsed policies (`mutants --list` shows them)"
+            );
         }
         let started = Instant::now();
         let options = DemoOptions {

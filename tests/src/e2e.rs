@@ -9,6 +9,7 @@
 //! in the narration.
 
 pub mod deployer;
+mod drift;
 pub mod events;
 pub mod github;
 pub mod grants;
@@ -81,6 +82,8 @@ pub struct DemoReport {
     pub destroy: DestroyReport,
     /// Every grant of the pipeline's roles with the calls that used it.
     pub grants: Vec<grants::GrantUse>,
+    /// The replayed mutation test and the scope lint of every exercised policy.
+    pub audit: grants::Audit,
     pub total: Duration,
 }
 
@@ -338,10 +341,10 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
     say.step("Creating the deployer's identity from `bootstrap deployer-policy`");
     let policy_stdout = bootstrap(
         opts,
-        &emu,
+        emu,
         &[],
         &["deployer-policy", "--env", &opts.env, "--output", "json"],
-        &say,
+        say,
     )
     .await?;
     let deployer_policy: Value = serde_json::from_str(&policy_stdout).with_context(|| {
@@ -387,10 +390,11 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
         "--artifacts-dir",
         &artifacts_dir,
     ];
-    let deploy_stdout = bootstrap(opts, &emu, &deployer.env, &deploy_args, &say).await?;
-    reconfigure_and_restore(opts, &emu, &deployer, &deploy_args, &say).await?;
+    let deploy_stdout = bootstrap(opts, emu, &deployer.env, &deploy_args, say).await?;
+    reconfigure_and_restore(opts, emu, &deployer, &deploy_args, say).await?;
+    drift_and_repair(opts, emu, &clients, &deployer, &deploy_args, say).await?;
     if let Some(mutant) = opts.mutant.as_ref().filter(|m| m.role != mutants::DEPLOYER) {
-        mutate_role(&clients, opts, mutant, &say).await?;
+        mutate_role(&clients, opts, mutant, say).await?;
     }
     let outputs: Value = serde_json::from_str(last_json_document(&deploy_stdout)).with_context(|| {
         format!("`bootstrap deploy --output json` printed no JSON outputs; it printed:\n{deploy_stdout}")
@@ -489,7 +493,7 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
     let ctx = RunContext {
         emulator_matches_patterns,
         opts,
-        emu: &emu,
+        emu,
         clients: &clients,
         deployed: &deployed,
         runtime_deploy: &runtime_deploy,
@@ -497,7 +501,7 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
         deploy_handler: &deploy_handler,
         notifier: &notifier,
         inbox: &inbox,
-        say: &say,
+        say,
         scratch: scratch.path(),
         pipeline_role: role_credentials(&clients.sts, &deployed.pipeline_role_arn, "codepipeline")
             .await?,
@@ -548,18 +552,22 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
     drop(notifier);
 
     // Which grants the runs used, read before destroy takes the roles away.
-    let mut grants = grant_usage(&clients, &emu, opts).await?;
+    let (mut grants, role_policies) = grant_usage(&clients, emu, opts).await?;
 
     say.step(&format!(
         "Destroying environment `{}` with `bootstrap destroy`",
         opts.env
     ));
+    say.say(&format!(
+        "first, by hand: {}",
+        drift::attach_managed_policy(&clients, &opts_names(opts)?).await?
+    ));
     let destroy_stdout = bootstrap(
         opts,
-        &emu,
+        emu,
         &deployer.env,
         &["destroy", "--env", &opts.env, "--yes", "--output", "json"],
-        &say,
+        say,
     )
     .await?;
     let destroyed: Value =
@@ -575,11 +583,10 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
             .filter_map(|s| s.as_str().map(str::to_owned))
             .collect()
     };
-    let leftovers = leftovers(&clients, opts).await?;
     let destroy = DestroyReport {
         deleted: strings(&destroyed["deleted"]),
         remaining: strings(&destroyed["remaining"]),
-        leftovers,
+        leftovers: leftovers(&clients, opts).await?,
     };
     say.say(&format!(
         "bootstrap deleted {} resources and reports none remaining",
@@ -591,12 +598,51 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
         say.say(&format!("LEFT BEHIND: {}", destroy.leftovers.join(", ")));
     }
 
+    say.step("Re-creating the environment right after destroy, then destroying it again");
+    say.say("every name is free again at once (the secret was deleted without a recovery window)");
+    bootstrap(opts, emu, &deployer.env, &deploy_args, say).await?;
+    bootstrap(
+        opts,
+        emu,
+        &deployer.env,
+        &["destroy", "--env", &opts.env, "--yes", "--output", "json"],
+        say,
+    )
+    .await?;
+    let mut destroy = destroy;
+    destroy.leftovers.extend(leftovers(&clients, opts).await?);
+
     // The deployer's grants, with every bootstrap command's calls (destroy's included).
     grants.extend(grants::usage(
         &deployer.role,
         &deployer.policy,
         &emu.iam_grants()?,
     ));
+    // Would a run have failed without each grant (replay), and is each grant scoped?
+    let mut documents: serde_json::Map<String, Value> = role_policies.into_iter().collect();
+    documents.insert(deployer.role.clone(), deployer.policy.clone());
+    let audit = grants::audit(
+        &grants,
+        &emu.iam_mutants()?,
+        &emu.iam_scope(&documents)?,
+        &opts.env,
+    );
+    say.say(&format!(
+        "mutation test by replay: {} mutants (one statement or action removed), {} caught by a recorded call, {} survivors not explained by an excused unused grant; scope: {} problems, {} broadenings to * unnoticed",
+        audit.mutants,
+        audit.caught,
+        audit.survivors.len(),
+        audit.scope_problems.len(),
+        audit.broadening_missed.len()
+    ));
+    for finding in audit
+        .survivors
+        .iter()
+        .chain(&audit.scope_problems)
+        .chain(&audit.broadening_missed)
+    {
+        say.say(&format!("  AUDIT: {finding}"));
+    }
     let unused: Vec<String> = grants
         .iter()
         .filter(|g| g.used_by.is_empty() && g.excused(&opts.env).is_none())
@@ -655,6 +701,7 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
         runs,
         destroy,
         grants,
+        audit,
         total,
     })
 }
@@ -686,8 +733,64 @@ async fn reconfigure_and_restore(
         "--notify-email",
         "oncall@example.com",
     ]);
+    if let Some(branch) = changed.iter().position(|a| *a == "--branch") {
+        changed[branch + 1] = "release";
+    }
     bootstrap(opts, emu, &deployer.env, &changed, say).await?;
     bootstrap(opts, emu, &deployer.env, deploy_args, say).await?;
+    Ok(())
+}
+
+/// Changes made by hand show in `plan` (exit 2) and the deployer's `deploy` puts them back,
+/// after which `plan` shows nothing to do.
+async fn drift_and_repair(
+    opts: &DemoOptions,
+    emu: &Emulator,
+    clients: &Clients,
+    deployer: &deployer::Deployer,
+    deploy_args: &[&str],
+    say: &Narrator,
+) -> Result<()> {
+    say.step("Someone changes the environment by hand");
+    let env = opts_names(opts)?;
+    for change in drift::by_hand(clients, &env, &opts.artifacts_dir).await? {
+        say.say(&change);
+    }
+    let plan_args: Vec<&str> = std::iter::once("plan")
+        .chain(
+            deploy_args[1..]
+                .iter()
+                .copied()
+                .filter(|a| !matches!(*a, "--yes" | "--output" | "json")),
+        )
+        .collect();
+    let (code, stdout, _) = bootstrap_exit(opts, emu, &deployer.env, &plan_args, say).await?;
+    say.block(stdout.trim_end());
+    if code != 2 {
+        bail!(
+            "`bootstrap plan` after hand-made changes exited {code}; it must show them as changes (exit 2):\n{stdout}"
+        );
+    }
+    let n = env.names();
+    for name in [
+        n.ecr_repository(),
+        n.deploy_handler_role(),
+        n.deploy_handler(),
+        n.webhook_secret(),
+        n.notification_topic(),
+    ] {
+        if !stdout.contains(&name) {
+            bail!("`bootstrap plan` does not show the hand-made change to {name}:\n{stdout}");
+        }
+    }
+    bootstrap(opts, emu, &deployer.env, deploy_args, say).await?;
+    let (code, stdout, _) = bootstrap_exit(opts, emu, &deployer.env, &plan_args, say).await?;
+    if code != 0 {
+        bail!(
+            "after the repairing deploy, `bootstrap plan` still shows changes (exit {code}):\n{stdout}"
+        );
+    }
+    say.say("plan showed each change, deploy put everything back, plan now shows nothing to do");
     Ok(())
 }
 
@@ -726,11 +829,12 @@ async fn grant_usage(
     clients: &Clients,
     emu: &Emulator,
     opts: &DemoOptions,
-) -> Result<Vec<grants::GrantUse>> {
+) -> Result<(Vec<grants::GrantUse>, Vec<(String, Value)>)> {
     let names = opts_names(opts)?;
     let n = names.names();
     let allowed = emu.iam_grants()?;
     let mut uses = Vec::new();
+    let mut documents = Vec::new();
     for role in [
         n.pipeline_role(),
         n.codebuild_role(),
@@ -747,8 +851,9 @@ async fn grant_usage(
             .with_context(|| format!("reading the policy of {role}"))?;
         let document = bootstrap::resources::util::parse_policy(inline.policy_document())?;
         uses.extend(grants::usage(&role, &document, &allowed));
+        documents.push((role, document));
     }
-    Ok(uses)
+    Ok((uses, documents))
 }
 
 fn opts_names(opts: &DemoOptions) -> Result<pipeline_common::EnvName> {
@@ -761,7 +866,7 @@ fn last_json_document(stdout: &str) -> &str {
 }
 
 /// Runs `bootstrap` against the emulator; `identity` (credentials as environment variables)
-/// replaces the emulator's administrator keys when given.
+/// replaces the emulator's administrator keys when given. Fails unless it exits 0.
 async fn bootstrap(
     opts: &DemoOptions,
     emu: &Emulator,
@@ -769,6 +874,24 @@ async fn bootstrap(
     args: &[&str],
     say: &Narrator,
 ) -> Result<String> {
+    let (code, stdout, stderr) = bootstrap_exit(opts, emu, identity, args, say).await?;
+    if code != 0 {
+        bail!(
+            "`bootstrap {}` failed (exit {code}):\n{stderr}\n{stdout}",
+            args.join(" ")
+        );
+    }
+    Ok(stdout)
+}
+
+/// Runs `bootstrap` and returns its exit code, stdout and stderr.
+async fn bootstrap_exit(
+    opts: &DemoOptions,
+    emu: &Emulator,
+    identity: &[(String, String)],
+    args: &[&str],
+    say: &Narrator,
+) -> Result<(i32, String, String)> {
     let started = Instant::now();
     let output = tokio::process::Command::new(&opts.bootstrap_bin)
         .args(args)
@@ -781,22 +904,16 @@ async fn bootstrap(
         .output()
         .await
         .with_context(|| format!("starting {}", opts.bootstrap_bin.display()))?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     say.block(stderr.trim_end());
-    if !output.status.success() {
-        bail!(
-            "`bootstrap {}` failed ({}):\n{stderr}\n{stdout}",
-            args.join(" "),
-            output.status
-        );
-    }
+    let code = output.status.code().unwrap_or(-1);
     say.say(&format!(
-        "`bootstrap {}` finished in {:.1}s",
+        "`bootstrap {}` exited {code} after {:.1}s",
         args[0],
         started.elapsed().as_secs_f64()
     ));
-    Ok(stdout)
+    Ok((code, stdout, stderr))
 }
 
 async fn read_deployed(clients: &Clients, opts: &DemoOptions, outputs: &Value) -> Result<Deployed> {
@@ -2364,8 +2481,10 @@ async fn leftovers(clients: &Clients, opts: &DemoOptions) -> Result<Vec<String>>
             left.push(format!("report group {arn}"));
         }
     }
+    // The deployer's role is the rehearsal's identity, not part of the environment.
+    let deployer_role = deployer::role_name(&opts.env);
     for r in clients.iam.list_roles().send().await?.roles() {
-        if ours(r.role_name()) {
+        if ours(r.role_name()) && r.role_name() != deployer_role {
             left.push(format!("role {}", r.role_name()));
         }
     }

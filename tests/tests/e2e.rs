@@ -64,6 +64,18 @@ async fn a_push_is_built_deployed_and_notified_and_a_failing_test_stops_the_pipe
         "grants no call used (over-privilege; remove them, or list them with the reason in \
          tests/src/e2e/grants.rs NOT_REHEARSED): {unused:?}"
     );
+    // Every grant needed (a run without it would have been denied), none broader than its
+    // resources: the emulator's replay and scope lint of the exercised policies.
+    assert!(
+        report.audit.is_clean(),
+        "the IAM audit found: {:#?}",
+        report.audit
+    );
+    assert!(
+        report.audit.mutants > 100 && report.audit.caught > 0,
+        "the mutation replay saw too few mutants to mean anything: {:?}",
+        report.audit
+    );
     for (role, sid, action, _) in integration_tests::e2e::grants::NOT_REHEARSED {
         assert!(
             report

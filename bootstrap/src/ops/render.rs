@@ -99,7 +99,7 @@ pub(super) fn print_deployer_policy(
     document: &str,
     size: usize,
 ) {
-    use crate::policies::deployer::{SIZE_LIMITS, WILDCARD_ACTIONS};
+    use crate::policies::deployer::{ACCOUNT_WIDE_LISTS, SIZE_LIMITS, WILDCARD_ACTIONS};
     println!(
         "Least-privilege policy for running `bootstrap` plan, deploy, outputs and destroy of \
          environment `{env}` in account {} ({}):\n",
@@ -121,6 +121,10 @@ pub(super) fn print_deployer_policy(
     );
     println!("Resource \"*\" only where AWS leaves no narrower choice:");
     for (action, why) in WILDCARD_ACTIONS {
+        println!("  {action}: {why}");
+    }
+    println!("Every resource of a type only for listings AWS authorises that way:");
+    for (action, why) in ACCOUNT_WIDE_LISTS {
         println!("  {action}: {why}");
     }
     println!(

@@ -3,7 +3,8 @@
 //!
 //! Every action is one `bootstrap` calls (the rehearsal runs it under exactly this policy with
 //! IAM enforced, and fails on a denial and on a grant no call used); every resource is an ARN of
-//! the environment, except the few actions AWS authorises only on `*` ([`WILDCARD_ACTIONS`]).
+//! the environment, except the few actions AWS authorises only on `*` ([`WILDCARD_ACTIONS`])
+//! and the listings it authorises on every resource of their type ([`ACCOUNT_WIDE_LISTS`]).
 
 use super::{document, statement};
 use crate::aws::Target;
@@ -11,17 +12,34 @@ use crate::config::SourceMode;
 use pipeline_common::{EnvName, tags};
 use serde_json::{Value, json};
 
-/// Actions of the deployer that AWS authorises only on `"Resource": "*"`, with the reason.
-pub const WILDCARD_ACTIONS: [(&str, &str); 2] = [
+/// Actions of the deployer that AWS authorises only on `"Resource": "*"` (the Service
+/// Authorization Reference lists no resource type for them), with the reason bootstrap calls them.
+pub const WILDCARD_ACTIONS: [(&str, &str); 3] = [
     (
         "tag:GetResources",
-        "the tagging API searches the whole account; it defines no resource type \
-         (destroy and plan use it to find what carries the environment's tags)",
+        "the tagging API searches the whole account; destroy and plan use it to find what \
+         carries the environment's tags",
+    ),
+    (
+        "logs:DescribeLogGroups",
+        "the log-group listing reads a group's retention and key; AWS scopes it to no group",
+    ),
+    (
+        "sns:Unsubscribe",
+        "removing a subscriber you dropped from --notify-email/--notify-url; SNS checks that the \
+         subscription is on a topic the caller may manage",
+    ),
+];
+
+/// Listings AWS authorises on every resource of their type, and why bootstrap lists.
+pub const ACCOUNT_WIDE_LISTS: [(&str, &str); 2] = [
+    (
+        "codepipeline:ListWebhooks",
+        "bootstrap finds the environment's webhook by name in the account's list",
     ),
     (
         "codestar-connections:ListConnections",
-        "listing connections defines no resource type; a connection's ARN holds a random id, so \
-         bootstrap finds its connection by name",
+        "a connection's ARN holds a random id, so bootstrap finds its connection by name",
     ),
 ];
 
@@ -106,8 +124,13 @@ pub fn policy(scope: &Scope<'_>) -> Value {
 
     let mut statements = vec![
         statement(
-            "FindEnvironmentByTags",
-            &["tag:GetResources"],
+            "AccountWideReads",
+            &["logs:DescribeLogGroups", "tag:GetResources"],
+            vec!["*".to_owned()],
+        ),
+        statement(
+            "RemoveSubscribers",
+            &["sns:Unsubscribe"],
             vec!["*".to_owned()],
         ),
         statement(
@@ -115,7 +138,6 @@ pub fn policy(scope: &Scope<'_>) -> Value {
             &[
                 "s3:CreateBucket",
                 "s3:DeleteBucket",
-                "s3:DeleteBucketPolicy",
                 "s3:GetBucketOwnershipControls",
                 "s3:GetBucketPolicy",
                 "s3:GetBucketPublicAccessBlock",
@@ -135,10 +157,11 @@ pub fn policy(scope: &Scope<'_>) -> Value {
             ],
             vec![bucket.clone()],
         ),
-        // destroy empties the bucket (every version) before deleting it
+        // destroy empties the bucket before deleting it; it is versioned, so every delete names
+        // a version (s3:DeleteObjectVersion; S3 User Guide, "Deleting object versions")
         statement(
             "EmptyArtifactBucket",
-            &["s3:DeleteObject", "s3:DeleteObjectVersion"],
+            &["s3:DeleteObjectVersion"],
             vec![format!("{bucket}/*")],
         ),
         statement(
@@ -146,6 +169,7 @@ pub fn policy(scope: &Scope<'_>) -> Value {
             &[
                 "ecr:CreateRepository",
                 "ecr:DeleteRepository",
+                "ecr:DeleteRepositoryPolicy",
                 "ecr:DescribeRepositories",
                 "ecr:GetLifecyclePolicy",
                 "ecr:GetRepositoryPolicy",
@@ -153,7 +177,6 @@ pub fn policy(scope: &Scope<'_>) -> Value {
                 "ecr:PutImageScanningConfiguration",
                 "ecr:PutImageTagMutability",
                 "ecr:PutLifecyclePolicy",
-                "ecr:SetRepositoryPolicy",
                 "ecr:TagResource",
                 "ecr:UntagResource",
             ],
@@ -173,7 +196,6 @@ pub fn policy(scope: &Scope<'_>) -> Value {
                 "iam:ListRolePolicies",
                 "iam:ListRoleTags",
                 "iam:PutRolePolicy",
-                "iam:RemoveRoleFromInstanceProfile",
                 "iam:TagRole",
                 "iam:UntagRole",
                 "iam:UpdateAssumeRolePolicy",
@@ -194,7 +216,6 @@ pub fn policy(scope: &Scope<'_>) -> Value {
                 "lambda:AddPermission",
                 "lambda:CreateFunction",
                 "lambda:DeleteFunction",
-                "lambda:DeleteFunctionEventInvokeConfig",
                 "lambda:GetFunction",
                 "lambda:GetFunctionConfiguration",
                 "lambda:GetFunctionEventInvokeConfig",
@@ -250,7 +271,6 @@ pub fn policy(scope: &Scope<'_>) -> Value {
             &[
                 "logs:CreateLogGroup",
                 "logs:DeleteLogGroup",
-                "logs:DescribeLogGroups",
                 "logs:ListTagsForResource",
                 "logs:PutRetentionPolicy",
                 "logs:TagResource",
@@ -269,7 +289,6 @@ pub fn policy(scope: &Scope<'_>) -> Value {
                 "sns:SetTopicAttributes",
                 "sns:Subscribe",
                 "sns:TagResource",
-                "sns:Unsubscribe",
                 "sns:UntagResource",
             ],
             vec![target.arn("sns", &n.notification_topic())],
@@ -293,7 +312,7 @@ pub fn policy(scope: &Scope<'_>) -> Value {
         statement(
             "FindConnection",
             &["codestar-connections:ListConnections"],
-            vec!["*".to_owned()],
+            vec![target.arn("codestar-connections", "connection/*")],
         ),
     ];
     match scope.source {
@@ -310,6 +329,13 @@ pub fn policy(scope: &Scope<'_>) -> Value {
                     "codepipeline:UntagResource",
                 ],
                 vec![target.arn("codepipeline", &format!("webhook:{}", n.webhook()))],
+            ));
+            // PutWebhook is authorised on the webhook and on the pipeline it targets (Service
+            // Authorization Reference, AWS CodePipeline: PutWebhook lists both resource types)
+            statements.push(statement(
+                "WebhookTargetsPipeline",
+                &["codepipeline:PutWebhook"],
+                vec![target.arn("codepipeline", &n.pipeline())],
             ));
             // ListWebhooks authorises on the account's webhooks as a whole
             statements.push(statement(
@@ -329,7 +355,12 @@ pub fn policy(scope: &Scope<'_>) -> Value {
                     "secretsmanager:UntagResource",
                     "secretsmanager:UpdateSecret",
                 ],
-                vec![secret_arn(target, &n.webhook_secret())],
+                // a secret that does not exist yet has no random suffix: reading it before
+                // creating it is checked on the bare name's ARN, which no real secret has
+                vec![
+                    secret_arn(target, &n.webhook_secret()),
+                    target.arn("secretsmanager", &format!("secret:{}", n.webhook_secret())),
+                ],
             ));
             if let Some(secret) = scope.github_token_secret {
                 statements.push(statement(
@@ -339,7 +370,12 @@ pub fn policy(scope: &Scope<'_>) -> Value {
                 ));
             }
         }
-        SourceMode::Codeconnections => statements.push(connection(scope)),
+        SourceMode::Codeconnections => {
+            statements.push(connection(scope));
+            if scope.connection_arn.is_none() {
+                statements.push(create_connection(scope));
+            }
+        }
     }
     if let Some(secret) = scope.deploy_webhook_secret_arn {
         statements.push(statement(
@@ -387,15 +423,26 @@ fn connection(scope: &Scope<'_>) -> Value {
             vec![arn.to_owned()],
         );
     }
-    let mut all = vec!["codestar-connections:CreateConnection"];
-    all.extend(actions);
     json!({
         "Sid": "EnvironmentConnection",
         "Effect": "Allow",
-        "Action": all,
+        "Action": actions,
         "Resource": scope.target.arn("codestar-connections", "connection/*"),
         "Condition": {
             "StringEquals": { format!("aws:ResourceTag/{}", tags::ENVIRONMENT): scope.env.as_str() }
+        }
+    })
+}
+
+/// CreateConnection has no resource type; the request's own tags scope it to the environment.
+fn create_connection(scope: &Scope<'_>) -> Value {
+    json!({
+        "Sid": "CreateEnvironmentConnection",
+        "Effect": "Allow",
+        "Action": ["codestar-connections:CreateConnection", "codestar-connections:TagResource"],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": { format!("aws:RequestTag/{}", tags::ENVIRONMENT): scope.env.as_str() }
         }
     })
 }
@@ -465,15 +512,19 @@ mod tests {
                     _ => panic!("statement without Resource: {statement}"),
                 };
                 for resource in listed {
-                    let scoped = resource.contains("-dev") || resource.contains(":webhook:*");
-                    let wildcard_ok = resource == "*"
-                        && actions
-                            .iter()
-                            .all(|a| WILDCARD_ACTIONS.iter().any(|(w, _)| w == a));
-                    let tag_scoped = statement["Condition"]["StringEquals"]["aws:ResourceTag/Environment"]
-                        == "dev";
+                    let scoped = resource.contains("-dev");
+                    let all_in = |list: &[(&str, &str)]| {
+                        actions.iter().all(|a| list.iter().any(|(w, _)| w == a))
+                    };
+                    let wildcard_ok = resource == "*" && all_in(&WILDCARD_ACTIONS);
+                    let list_ok = (resource.ends_with(":webhook:*")
+                        || resource.ends_with(":connection/*"))
+                        && all_in(&ACCOUNT_WIDE_LISTS);
+                    let condition = &statement["Condition"]["StringEquals"];
+                    let tag_scoped = condition["aws:ResourceTag/Environment"] == "dev"
+                        || condition["aws:RequestTag/Environment"] == "dev";
                     assert!(
-                        scoped || wildcard_ok || tag_scoped,
+                        scoped || wildcard_ok || list_ok || tag_scoped,
                         "{resource} in {} is neither the environment's nor a documented wildcard",
                         statement["Sid"]
                     );
@@ -492,7 +543,7 @@ mod tests {
         let shared: Vec<_> = dev_resources
             .iter()
             .filter(|r| prod_resources.contains(r))
-            .filter(|r| *r != "*" && !r.ends_with(":webhook:*"))
+            .filter(|r| *r != "*" && !r.ends_with(":webhook:*") && !r.ends_with(":connection/*"))
             .collect();
         assert!(shared.is_empty(), "dev and prod share {shared:?}");
     }

@@ -256,7 +256,10 @@ pub fn event_notifier_role(arns: &Arns, topic_kms_key: Option<&str>) -> Value {
     document(statements)
 }
 
-/// Bucket policy: TLS only, and the pipeline and build roles get exactly the object calls they make.
+/// Bucket policy: TLS only. It grants nothing: the pipeline and build roles' own policies grant
+/// their object calls, and within one account either kind of policy suffices (IAM User Guide,
+/// "Policy evaluation for requests within a single account"), so an Allow here would be a
+/// second, redundant grant of the same calls (the rehearsal's mutation test flags exactly that).
 pub fn bucket(arns: &Arns) -> Value {
     let objects = format!("{}/*", arns.bucket);
     json!({
@@ -269,36 +272,8 @@ pub fn bucket(arns: &Arns) -> Value {
                 "Action": "s3:*",
                 "Resource": [arns.bucket, objects],
                 "Condition": { "Bool": { "aws:SecureTransport": "false" } }
-            },
-            {
-                "Sid": "PipelineAndBuildObjects",
-                "Effect": "Allow",
-                "Principal": { "AWS": [arns.pipeline_role, arns.codebuild_role] },
-                "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                "Resource": objects
             }
         ]
-    })
-}
-
-/// Repository policy: only the build role pushes and pulls.
-pub fn repository(arns: &Arns) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "BuildRolePushPull",
-            "Effect": "Allow",
-            "Principal": { "AWS": arns.codebuild_role },
-            "Action": [
-                "ecr:BatchCheckLayerAvailability",
-                "ecr:BatchGetImage",
-                "ecr:CompleteLayerUpload",
-                "ecr:GetDownloadUrlForLayer",
-                "ecr:InitiateLayerUpload",
-                "ecr:PutImage",
-                "ecr:UploadLayerPart"
-            ]
-        }]
     })
 }
 

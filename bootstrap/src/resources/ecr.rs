@@ -146,6 +146,9 @@ pub async fn create(ctx: Ctx<'_>, spec: &RepositorySpec) -> Result<()> {
     match created {
         Ok(_) => {
             put_lifecycle_policy(ctx, spec).await?;
+            if spec.repository_policy.is_null() {
+                return Ok(()); // a new repository has none to remove
+            }
             put_repository_policy(ctx, spec).await
         }
         // A crash after create left it behind: converge what is there.

@@ -3,7 +3,7 @@
 use super::Ctx;
 use super::util::{TagChanges, parse_policy};
 use crate::model::{Kind, Observed, ResourceId, RoleSpec, Spec, Tags};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
@@ -163,7 +163,7 @@ pub async fn create(ctx: Ctx<'_>, spec: &RoleSpec) -> Result<()> {
                 .await?
                 .context("the role exists according to CreateRole but GetRole cannot find it; run the command again")?;
             let Spec::Role(observed) = observed.spec else {
-                anyhow::bail!("observing a role returned another kind")
+                bail!("observing a role returned another kind")
             };
             update(ctx, spec, &observed).await
         }
@@ -229,8 +229,9 @@ pub async fn update(ctx: Ctx<'_>, desired: &RoleSpec, observed: &RoleSpec) -> Re
     Ok(())
 }
 
-/// Deletes every inline policy, detaches every managed policy, leaves every instance profile,
-/// then deletes the role (IAM refuses to delete a role that still has any of these).
+/// Deletes every inline policy and detaches every managed policy, then deletes the role (IAM
+/// refuses to delete a role that still has any). A role someone put into an instance profile is
+/// left alone, with an error saying how to free it.
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
     let iam = &ctx.clients.iam;
     let policies = match inline_policy_names(ctx, name).await {
@@ -269,6 +270,9 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
             .await
             .with_context(|| format!("detaching the managed policy {arn}"))?;
     }
+    // An instance profile is not ours even when our role is in it: taking the role out could
+    // strip running EC2 instances of their credentials (IAM API Reference,
+    // RemoveRoleFromInstanceProfile), so destroy stops and says what to do.
     let mut profiles_pages = iam
         .list_instance_profiles_for_role()
         .role_name(name)
@@ -283,13 +287,15 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
                 .map(|p| p.instance_profile_name),
         );
     }
-    for profile in profiles {
-        iam.remove_role_from_instance_profile()
-            .role_name(name)
-            .instance_profile_name(&profile)
-            .send()
-            .await
-            .with_context(|| format!("removing the role from instance profile {profile}"))?;
+    if !profiles.is_empty() {
+        bail!(
+            "role {name} is in the instance profile(s) {}, which this environment does not own; \
+             take it out where it was put in (aws iam remove-role-from-instance-profile \
+             --instance-profile-name {} --role-name {name}) once no instance depends on it, then \
+             run destroy again",
+            profiles.join(", "),
+            profiles[0]
+        );
     }
     match iam.delete_role().role_name(name).send().await {
         Ok(_) => Ok(()),

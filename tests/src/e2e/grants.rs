@@ -169,6 +169,115 @@ pub fn usage(role: &str, policy: &Value, allowed: &[Value]) -> Vec<GrantUse> {
     out
 }
 
+/// Scope-lint findings that are AWS's doing, by role (without the suffix) and statement.
+pub const SCOPE_EXCEPTIONS: &[(&str, &str, &str)] = &[
+    (
+        "bootstrap-deployer",
+        "FindWebhook",
+        "ListWebhooks authorises on the account's webhooks as a whole (arn:…:webhook:*)",
+    ),
+    (
+        "bootstrap-deployer",
+        "FindConnection",
+        "ListConnections authorises on the account's connections as a whole (arn:…:connection/*)",
+    ),
+];
+
+/// What the emulator's audit of the exercised policies found (`/_shim/iam/mutants` and
+/// `/_shim/iam/scope`): mutants no recorded call would notice although their grant was used or
+/// is not excused, scope problems, and statements whose broadening to `*` goes unnoticed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Audit {
+    pub mutants: usize,
+    pub caught: usize,
+    /// Survivors that are not unused-and-excused grants: redundant or unexplained grants.
+    pub survivors: Vec<String>,
+    pub scope_problems: Vec<String>,
+    pub broadening_missed: Vec<String>,
+}
+
+impl Audit {
+    pub fn is_clean(&self) -> bool {
+        self.survivors.is_empty()
+            && self.scope_problems.is_empty()
+            && self.broadening_missed.is_empty()
+    }
+}
+
+fn role_of(principal: &str, env: &str) -> String {
+    let name = principal.rsplit('/').next().unwrap_or(principal);
+    name.strip_suffix(&format!("-{env}"))
+        .unwrap_or(name)
+        .to_owned()
+}
+
+/// Judges the emulator's answers: a surviving mutant is fine only when every grant it removes
+/// is unused and listed in [`NOT_REHEARSED`] (then nothing could catch it here).
+pub fn audit(uses: &[GrantUse], replay: &[Value], scope: &Value, env: &str) -> Audit {
+    let mut out = Audit {
+        mutants: replay.len(),
+        ..Audit::default()
+    };
+    for mutant in replay {
+        if !mutant["caughtBy"].is_null() {
+            out.caught += 1;
+            continue;
+        }
+        let role = role_of(mutant["principal"].as_str().unwrap_or_default(), env);
+        let sid = mutant["sid"].as_str().unwrap_or_default();
+        let action = mutant["action"].as_str();
+        let removed: Vec<&GrantUse> = uses
+            .iter()
+            .filter(|g| {
+                g.role == format!("{role}-{env}")
+                    && g.sid == sid
+                    && action.is_none_or(|a| g.action == a)
+            })
+            .collect();
+        let explained = !removed.is_empty()
+            && removed
+                .iter()
+                .all(|g| g.used_by.is_empty() && g.excused(env).is_some());
+        if !explained {
+            out.survivors.push(format!(
+                "{role} {sid}{}: no rehearsed call needs it{}",
+                action.map(|a| format!(" {a}")).unwrap_or_default(),
+                if removed.iter().any(|g| !g.used_by.is_empty()) {
+                    " although calls used it (another statement also allows them: redundant)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    for problem in scope["problems"].as_array().into_iter().flatten() {
+        let role = role_of(problem["policy"].as_str().unwrap_or_default(), env);
+        let sid = problem["sid"].as_str().unwrap_or_default();
+        if SCOPE_EXCEPTIONS
+            .iter()
+            .any(|(r, s, _)| *r == role && *s == sid)
+        {
+            continue;
+        }
+        out.scope_problems.push(format!(
+            "{role} {sid} {} on {}: {}",
+            problem["action"].as_str().unwrap_or_default(),
+            problem["resource"].as_str().unwrap_or_default(),
+            problem["why"].as_str().unwrap_or_default()
+        ));
+    }
+    for statement in scope["broadening"].as_array().into_iter().flatten() {
+        if statement["caught"] != true {
+            out.broadening_missed.push(format!(
+                "{} {}",
+                role_of(statement["policy"].as_str().unwrap_or_default(), env),
+                statement["sid"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    out
+}
+
 /// SECURITY.md around the generated table.
 pub fn security_md(table: &str) -> String {
     format!(

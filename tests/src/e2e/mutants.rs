@@ -42,7 +42,9 @@ impl std::str::FromStr for Mutant {
     fn from_str(text: &str) -> Result<Self> {
         let mut parts = text.splitn(3, ':');
         let (Some(role), Some(sid)) = (parts.next(), parts.next()) else {
-            bail!("mutant `{text}`: write ROLE:SID or ROLE:SID:ACTION, e.g. codebuild-role:LogInToEcr");
+            bail!(
+                "mutant `{text}`: write ROLE:SID or ROLE:SID:ACTION, e.g. codebuild-role:LogInToEcr"
+            );
         };
         // an action has a colon of its own (`ecr:PutImage`): the third part is the rest
         let action = parts.next().map(str::to_owned);
@@ -105,7 +107,10 @@ impl Mutant {
                     .filter(|a| a != action)
                     .collect();
                 if kept.len() == actions_of(&statements[index]).len() {
-                    bail!("mutant {self}: statement {} has no action {action}", self.sid);
+                    bail!(
+                        "mutant {self}: statement {} has no action {action}",
+                        self.sid
+                    );
                 }
                 if kept.is_empty() {
                     statements.remove(index);
@@ -213,7 +218,13 @@ mod tests {
         assert_eq!(mutated["Statement"].as_array().unwrap().len(), 2);
         assert_eq!(statement.removed_actions(&policy()), ["sns:Publish"]);
         assert!("r:Z".parse::<Mutant>().unwrap().apply(&policy()).is_err());
-        assert!("r:B:s3:GetObject".parse::<Mutant>().unwrap().apply(&policy()).is_err());
+        assert!(
+            "r:B:s3:GetObject"
+                .parse::<Mutant>()
+                .unwrap()
+                .apply(&policy())
+                .is_err()
+        );
         assert!("nonsense".parse::<Mutant>().is_err());
     }
 

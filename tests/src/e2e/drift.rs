@@ -1,0 +1,184 @@
+//! Hand-made changes to a deployed environment, as a colleague with console access makes them:
+//! `bootstrap plan` must show them as drift and `bootstrap deploy`, running as the deployer,
+//! must put everything back, so the repair paths' grants are proven like the create paths'.
+
+use super::Clients;
+use anyhow::{Context, Result};
+use pipeline_common::EnvName;
+use serde_json::json;
+use std::path::Path;
+
+/// Makes the changes and says what each was.
+pub(super) async fn by_hand(
+    clients: &Clients,
+    env: &EnvName,
+    artifacts_dir: &Path,
+) -> Result<Vec<String>> {
+    let n = env.names();
+    let mut done = Vec::new();
+
+    let repository = n.ecr_repository();
+    clients
+        .ecr
+        .put_image_scanning_configuration()
+        .repository_name(&repository)
+        .image_scanning_configuration(
+            aws_sdk_ecr::types::ImageScanningConfiguration::builder()
+                .scan_on_push(false)
+                .build(),
+        )
+        .send()
+        .await
+        .context("turning scan-on-push off by hand")?;
+    clients
+        .ecr
+        .put_image_tag_mutability()
+        .repository_name(&repository)
+        .image_tag_mutability(aws_sdk_ecr::types::ImageTagMutability::Mutable)
+        .send()
+        .await
+        .context("making tags mutable by hand")?;
+    let everyone_pulls = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "HandMade",
+            "Effect": "Allow",
+            "Principal": { "AWS": format!("arn:aws:iam::{}:root", testkit::ACCOUNT_ID) },
+            "Action": ["ecr:BatchGetImage"]
+        }]
+    });
+    clients
+        .ecr
+        .set_repository_policy()
+        .repository_name(&repository)
+        .policy_text(everyone_pulls.to_string())
+        .send()
+        .await
+        .context("adding a repository policy by hand")?;
+    done.push(format!(
+        "{repository}: scan on push off, tags mutable, a repository policy added"
+    ));
+
+    let role = n.deploy_handler_role();
+    let wider_trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": ["lambda.amazonaws.com", "ec2.amazonaws.com"] },
+            "Action": "sts:AssumeRole"
+        }]
+    });
+    clients
+        .iam
+        .update_assume_role_policy()
+        .role_name(&role)
+        .policy_document(wider_trust.to_string())
+        .send()
+        .await
+        .context("widening a trust policy by hand")?;
+    clients
+        .iam
+        .update_role()
+        .role_name(&role)
+        .description("edited in the console")
+        .send()
+        .await
+        .context("editing a role's description by hand")?;
+    done.push(format!("{role}: EC2 may assume it, description edited"));
+
+    let other_code = std::fs::read(artifacts_dir.join("event-notifier/bootstrap.zip"))
+        .context("reading the event-notifier zip")?;
+    let function = n.deploy_handler();
+    clients
+        .lambda
+        .update_function_code()
+        .function_name(&function)
+        .zip_file(aws_sdk_lambda::primitives::Blob::new(other_code))
+        .send()
+        .await
+        .context("uploading other code by hand")?;
+    done.push(format!("{function}: another zip uploaded"));
+
+    let secret = n.webhook_secret();
+    clients
+        .secrets
+        .update_secret()
+        .secret_id(&secret)
+        .description("edited in the console")
+        .send()
+        .await
+        .context("editing the secret's description by hand")?;
+    // deleted in the console: scheduled for deletion with the default recovery window
+    clients
+        .secrets
+        .delete_secret()
+        .secret_id(&secret)
+        .send()
+        .await
+        .context("deleting the secret by hand")?;
+    done.push(format!(
+        "{secret}: description edited, then deleted (in its recovery window)"
+    ));
+
+    let topic = format!(
+        "arn:aws:sns:{}:{}:{}",
+        testkit::REGION,
+        testkit::ACCOUNT_ID,
+        n.notification_topic()
+    );
+    let anyone_in_account = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "HandMade",
+            "Effect": "Allow",
+            "Principal": { "AWS": format!("arn:aws:iam::{}:root", testkit::ACCOUNT_ID) },
+            "Action": "sns:Publish",
+            "Resource": topic
+        }]
+    });
+    clients
+        .sns
+        .set_topic_attributes()
+        .topic_arn(&topic)
+        .attribute_name("Policy")
+        .attribute_value(anyone_in_account.to_string())
+        .send()
+        .await
+        .context("replacing the topic policy by hand")?;
+    done.push(format!("{}: topic policy replaced", n.notification_topic()));
+    Ok(done)
+}
+
+/// Attaches a managed policy to one of the environment's roles, as someone debugging might:
+/// destroy must detach it (the attachment is the role's) to delete the role.
+pub(super) async fn attach_managed_policy(clients: &Clients, env: &EnvName) -> Result<String> {
+    let role = env.names().codebuild_role();
+    let policy = clients
+        .iam
+        .create_policy()
+        .policy_name(format!("hand-made-{env}"))
+        .policy_document(
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [{ "Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*" }]
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .context("creating a managed policy by hand")?;
+    let arn = policy
+        .policy()
+        .and_then(|p| p.arn())
+        .context("CreatePolicy returned no ARN")?
+        .to_owned();
+    clients
+        .iam
+        .attach_role_policy()
+        .role_name(&role)
+        .policy_arn(&arn)
+        .send()
+        .await
+        .context("attaching a managed policy by hand")?;
+    Ok(format!("{arn} attached to {role}"))
+}
