@@ -2204,6 +2204,24 @@ async fn run_deploy(
             .get("UserParameters")
             .map_or("none", String::as_str)
     ));
+    // CodePipeline invokes the function with the pipeline role's credentials: a DryRun invoke
+    // has IAM judge that (lambda:InvokeFunction on the function) and runs nothing (Lambda API
+    // Reference, Invoke: "DryRun – Validate parameter values and verify that the user or role
+    // has permission to invoke the function"); the job itself reaches the function through the
+    // Runtime API below.
+    let function_name = action
+        .configuration
+        .get("FunctionName")
+        .context("the Deploy action names no FunctionName")?;
+    aws_sdk_lambda::Client::new(&ctx.emu.sdk_config_with(&ctx.pipeline_role).await)
+        .invoke()
+        .function_name(function_name)
+        .invocation_type(aws_sdk_lambda::types::InvocationType::DryRun)
+        .send()
+        .await
+        .with_context(|| {
+            format!("CodePipeline, as the pipeline role, may not invoke {function_name}")
+        })?;
     let invocation = ctx
         .runtime_deploy
         .invoke(event, INVOKE_WAIT)
