@@ -23,3 +23,6 @@ pub const NOTIFY_TOPIC_ARN: &str = "NOTIFY_TOPIC_ARN";
 pub const NOTIFY_STATES: &str = "NOTIFY_STATES";
 /// event-notifier: `true` to add the AWS Chatbot custom notification format for chat subscribers.
 pub const NOTIFY_CHATBOT_FORMAT: &str = "NOTIFY_CHATBOT_FORMAT";
+/// The deploy-handler's rollout target: `ecs:CLUSTER/SERVICE[/CONTAINER]` or
+/// `lambda:FUNCTION[:ALIAS]` (bootstrap's `--deploy-target`).
+pub const DEPLOY_TARGET: &str = "DEPLOY_TARGET";

@@ -19,6 +19,7 @@ use crate::report::{
     FailureKind, FailureReport, JobReporter, MAX_CONTINUATION_TOKEN_CHARS, PipelineContext,
     ReportError, ReportOutcome, SuccessReport,
 };
+use crate::rollout::{self, RolloutApi, RolloutState, Step, Target};
 use crate::targets::{
     DeploymentEvent, EventPublisher, HttpTransport, ImageFields, SecretSource, StatusKind,
     TargetError, WebhookOutcome, poll_status, post_deployment, validate_webhook_url,
@@ -37,6 +38,9 @@ pub struct Settings {
     pub pipeline_env: Option<String>,
     pub webhook_url: Option<String>,
     pub event_bus: Option<String>,
+    /// `DEPLOY_TARGET`: the ECS service or Lambda function the image is rolled out to (parsed
+    /// per job, so a bad value fails the job with a message instead of the function's start).
+    pub deploy_target: Option<String>,
 }
 
 /// Everything the handler talks to, each behind a narrow trait.
@@ -46,6 +50,8 @@ pub struct Deps {
     pub http: Arc<dyn HttpTransport>,
     pub webhook_secret: Option<Arc<dyn SecretSource>>,
     pub events: Arc<dyn EventPublisher>,
+    /// ECS and Lambda calls of a rollout (`DEPLOY_TARGET`); nothing is built until a job needs it.
+    pub rollout: Arc<dyn RolloutApi>,
     pub settings: Settings,
 }
 
@@ -361,6 +367,33 @@ async fn try_work(
         (None, Some(_)) => "eventbridge",
         (None, None) => "none",
     };
+    let target = deps
+        .settings
+        .deploy_target
+        .as_deref()
+        .map(Target::parse)
+        .transpose()
+        .map_err(|problem| {
+            JobError::new(
+                FailureKind::ConfigurationError,
+                format!("DEPLOY_TARGET: {problem}"),
+            )
+        })?;
+    if let Some(target) = &target {
+        if webhook_url.is_some() {
+            return Err(JobError::new(
+                FailureKind::ConfigurationError,
+                format!(
+                    "both a deploy target ({}) and a deployment webhook are configured; one Deploy action rolls                      out one way: drop the webhook or the target",
+                    target.spec()
+                ),
+            ));
+        }
+        trace.target = match target {
+            Target::Ecs { .. } => "ecs",
+            Target::Lambda { .. } => "lambda",
+        };
+    }
 
     let input = job.input_artifact().ok_or_else(|| {
         JobError::new(
@@ -405,6 +438,9 @@ async fn try_work(
     let variables = output_variables(&image, input.revision.as_deref(), &job.id);
 
     if let Some(token) = job.data.continuation_token.as_deref() {
+        if let Ok(state) = serde_json::from_str::<RolloutState>(token) {
+            return Ok(continue_rollout(deps, &params, &state, &image, variables).await);
+        }
         return continue_long_deployment(job, deps, &params, token, &image, variables, deadline)
             .await;
     }
@@ -457,6 +493,26 @@ async fn try_work(
         })?;
         deps.events.publish(bus, &detail).await?;
         delivered.push(format!("EventBridge bus {bus}"));
+    }
+    if let Some(target) = &target {
+        let Some(digest) = image.digest.as_deref() else {
+            return Err(JobError::new(
+                FailureKind::ConfigurationError,
+                format!(
+                    "the artifact names {image} without a digest; a rollout pins the image by digest, so the build must                      write imageDetail.json with ImageDigest (buildspec.yml does)"
+                ),
+            ));
+        };
+        let pinned = format!("{}/{}@{digest}", image.registry, image.repository);
+        let request = rollout::Request {
+            job_id: &job.id,
+            image: &pinned,
+            digest,
+            default_container: params.service(),
+            started_at: &event.requested_at,
+        };
+        let step = rollout::start(deps.rollout.as_ref(), target, &request).await;
+        return Ok(rollout_decision(step, variables));
     }
     if let Some(raw_url) = webhook_url.as_deref() {
         let url = validate_webhook_url(raw_url)?;
@@ -556,6 +612,65 @@ async fn continue_long_deployment(
                 token: token.to_owned(),
             })
         }
+    }
+}
+
+/// One poll of a rollout in progress, failing it when it outlives `timeoutSeconds`.
+async fn continue_rollout(
+    deps: &Deps,
+    params: &UserParameters,
+    state: &RolloutState,
+    image: &ImageRef,
+    variables: BTreeMap<String, String>,
+) -> Decision {
+    let step = rollout::poll(deps.rollout.as_ref(), state, &image.uri).await;
+    let started_at = match state {
+        RolloutState::Ecs { started_at, .. } | RolloutState::Lambda { started_at, .. } => {
+            started_at
+        }
+    };
+    if let Step::InProgress { .. } = step
+        && let Some(limit) = params.timeout_seconds
+        && let Some(elapsed) = elapsed_since(started_at)
+        && elapsed > Duration::from_secs(limit)
+    {
+        return Decision::Fail(JobError::new(
+            FailureKind::JobFailed,
+            format!(
+                "the rollout of {image} is still in progress after {} s, beyond UserParameters timeoutSeconds {limit};                  it goes on without the pipeline: watch the target, or raise timeoutSeconds",
+                elapsed.as_secs()
+            ),
+        ));
+    }
+    rollout_decision(step, variables)
+}
+
+fn rollout_decision(step: Step, mut variables: BTreeMap<String, String>) -> Decision {
+    match step {
+        Step::InProgress { summary, state } => match serde_json::to_string(&state) {
+            Ok(token) if token.chars().count() <= MAX_CONTINUATION_TOKEN_CHARS => {
+                Decision::Continue { summary, token }
+            }
+            Ok(token) => Decision::Fail(JobError::new(
+                FailureKind::ConfigurationError,
+                format!(
+                    "the rollout's state is {} characters, over a continuation token's {MAX_CONTINUATION_TOKEN_CHARS}:                      shorten the cluster, service or function names",
+                    token.chars().count()
+                ),
+            )),
+            Err(e) => Decision::Fail(JobError::new(
+                FailureKind::JobFailed,
+                format!("cannot encode the rollout's state: {e}"),
+            )),
+        },
+        Step::Done {
+            summary,
+            variables: rollout_variables,
+        } => {
+            variables.extend(rollout_variables);
+            Decision::Final { summary, variables }
+        }
+        Step::Failed { kind, message } => Decision::Fail(JobError::new(kind, message)),
     }
 }
 

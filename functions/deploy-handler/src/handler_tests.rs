@@ -187,6 +187,7 @@ fn fixture_with(
         webhook_secret: secret
             .map(|s| Arc::new(StaticSecret(WebhookSecret::new(s))) as Arc<dyn SecretSource>),
         events: publisher.clone(),
+        rollout: Arc::new(rollout::fake::FakeApi::default()),
         settings,
     };
     Fixture {
@@ -756,5 +757,169 @@ fn output_variables_skip_unknown_values() {
     assert_eq!(
         vars.keys().map(String::as_str).collect::<Vec<_>>(),
         ["DEPLOYMENT_ID", "IMAGE_TAG", "IMAGE_URI"]
+    );
+}
+
+// ---- rollouts (DEPLOY_TARGET) ----
+
+fn rollout_fixture(
+    api: rollout::fake::FakeApi,
+    settings: Settings,
+) -> (Fixture, Arc<rollout::fake::FakeApi>) {
+    let api = Arc::new(api);
+    let mut f = fixture(
+        StoreAnswer::Bytes(image_detail_zip(IMAGE)),
+        FakeTransport::default(),
+        settings,
+        None,
+    );
+    f.deps.rollout = api.clone();
+    (f, api)
+}
+
+fn lambda_target() -> Settings {
+    Settings {
+        deploy_target: Some("lambda:api:live".into()),
+        ..settings()
+    }
+}
+
+fn image_function(status: &str, digest: &str) -> serde_json::Value {
+    serde_json::json!({
+        "Configuration": {"PackageType": "Image", "LastUpdateStatus": status, "CodeSha256": "c0de"},
+        "Code": {"ResolvedImageUri": format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/app-dev@{digest}")}
+    })
+}
+
+#[tokio::test]
+async fn a_rollout_starts_with_a_continuation_token_and_finishes_with_the_revisions() {
+    let digest = IMAGE.split_once('@').unwrap().1;
+    let api = rollout::fake::FakeApi::default();
+    api.answer(
+        "GET /2015-03-31/functions/api",
+        Ok(image_function("Successful", "sha256:00")),
+    )
+    .answer(
+        "GET /2015-03-31/functions/api/aliases/live",
+        Ok(serde_json::json!({"FunctionVersion": "7"})),
+    )
+    .answer(
+        "PUT /2015-03-31/functions/api/code",
+        Ok(serde_json::json!({})),
+    );
+    let (f, api) = rollout_fixture(api, lambda_target());
+    let outcome = handle(invoke(sample_event(None, None)), &f.deps)
+        .await
+        .unwrap();
+    assert_eq!(outcome.result, JobResult::InProgress);
+    let Put::Success(SuccessReport::Continue {
+        continuation_token,
+        summary,
+        ..
+    }) = f.reporter.only_put()
+    else {
+        panic!("expected a continuation");
+    };
+    assert!(
+        summary.contains("alias live stays on version 7"),
+        "{summary}"
+    );
+    assert_eq!(
+        api.calls_to("PUT /2015-03-31/functions/api/code")[0]["ImageUri"],
+        IMAGE,
+        "the image is pinned by digest"
+    );
+
+    // CodePipeline re-invokes with the token: one poll, done.
+    let api = rollout::fake::FakeApi::default();
+    api.answer(
+        "GET /2015-03-31/functions/api",
+        Ok(image_function("Successful", digest)),
+    )
+    .answer(
+        "POST /2015-03-31/functions/api/versions",
+        Ok(serde_json::json!({"Version": "8"})),
+    )
+    .answer(
+        "PUT /2015-03-31/functions/api/aliases/live",
+        Ok(serde_json::json!({})),
+    );
+    let (f, _) = rollout_fixture(api, lambda_target());
+    let outcome = handle(
+        invoke(sample_event(None, Some(&continuation_token))),
+        &f.deps,
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.result, JobResult::Succeeded);
+    let Put::Success(SuccessReport::Final {
+        output_variables, ..
+    }) = f.reporter.only_put()
+    else {
+        panic!("expected a final success");
+    };
+    assert_eq!(output_variables["TARGET"], "lambda:api:live");
+    assert_eq!(output_variables["NEW_REVISION"], "8");
+    assert_eq!(output_variables["PREVIOUS_REVISION"], "7");
+    assert_eq!(output_variables["IMAGE_DIGEST"], digest);
+}
+
+#[tokio::test]
+async fn a_rollout_past_timeout_seconds_fails_and_says_it_goes_on() {
+    let api = rollout::fake::FakeApi::default();
+    api.answer(
+        "GET /2015-03-31/functions/api",
+        Ok(image_function("InProgress", "sha256:00")),
+    );
+    let (f, _) = rollout_fixture(api, lambda_target());
+    let token = serde_json::to_string(&RolloutState::Lambda {
+        function: "api".into(),
+        alias: Some("live".into()),
+        digest: "sha256:00".into(),
+        previous_version: Some("7".into()),
+        started_at: "2020-01-01T00:00:00Z".into(),
+    })
+    .unwrap();
+    let event = sample_event(Some(r#"{"timeoutSeconds": 600}"#), Some(&token));
+    handle(invoke(event), &f.deps).await.unwrap();
+    expect_failure(
+        f.reporter.only_put(),
+        FailureKind::JobFailed,
+        "beyond UserParameters timeoutSeconds 600",
+    );
+}
+
+#[tokio::test]
+async fn a_bad_target_or_a_target_with_a_webhook_is_a_configuration_error() {
+    let (f, _) = rollout_fixture(
+        rollout::fake::FakeApi::default(),
+        Settings {
+            deploy_target: Some("kubernetes:web".into()),
+            ..settings()
+        },
+    );
+    handle(invoke(sample_event(None, None)), &f.deps)
+        .await
+        .unwrap();
+    expect_failure(
+        f.reporter.only_put(),
+        FailureKind::ConfigurationError,
+        "DEPLOY_TARGET: deploy target `kubernetes:web` has no kind",
+    );
+
+    let (f, _) = rollout_fixture(
+        rollout::fake::FakeApi::default(),
+        Settings {
+            deploy_target: Some("ecs:prod/web".into()),
+            ..webhook_settings()
+        },
+    );
+    handle(invoke(sample_event(None, None)), &f.deps)
+        .await
+        .unwrap();
+    expect_failure(
+        f.reporter.only_put(),
+        FailureKind::ConfigurationError,
+        "both a deploy target (ecs:prod/web) and a deployment webhook",
     );
 }

@@ -1,5 +1,6 @@
 //! deploy-handler: the CodePipeline Deploy-stage job worker. Reads the build's image artifact,
-//! triggers the deployment (signed webhook and/or EventBridge) and always reports the job result.
+//! triggers the deployment (signed webhook and/or EventBridge) or rolls it out (an ECS service or a
+//! Lambda function) and always reports the job result.
 
 pub mod artifact;
 pub mod event;
@@ -9,6 +10,7 @@ pub mod inflight;
 pub mod panic_report;
 pub mod params;
 pub mod report;
+pub mod rollout;
 pub mod s3_artifact;
 pub mod targets;
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use deploy_handler::handler::{DEFAULT_DEADLINE_MARGIN, Deps, Settings, handle};
 use deploy_handler::report::CodePipelineReporter;
+use deploy_handler::rollout::api::{AwsApi, Endpoints};
 use deploy_handler::s3_artifact::{S3ArtifactStore, S3Endpoint};
 use deploy_handler::targets::{
     EventBridgePublisher, HyperTransport, SecretSource, SecretsManagerSecret, StaticSecret,
@@ -53,6 +54,19 @@ async fn run() -> Result<(), Error> {
         (None, Some(secret)) => Some(Arc::new(StaticSecret(WebhookSecret::new(secret)))),
         (None, None) => None,
     };
+    let rollout = Arc::new(AwsApi::new(
+        http.clone(),
+        sdk_config.credentials_provider(),
+        Endpoints {
+            region: sdk_config
+                .region()
+                .map_or_else(|| "us-east-1".to_owned(), ToString::to_string),
+            ecs: non_empty_env("AWS_ENDPOINT_URL_ECS")
+                .or_else(|| sdk_config.endpoint_url().map(str::to_owned)),
+            lambda: non_empty_env("AWS_ENDPOINT_URL_LAMBDA")
+                .or_else(|| sdk_config.endpoint_url().map(str::to_owned)),
+        },
+    ));
     let deps = Deps {
         reporter: Arc::new(CodePipelineReporter::new(codepipeline)),
         artifacts: Arc::new(S3ArtifactStore::new(http.clone(), s3_endpoint)),
@@ -61,6 +75,7 @@ async fn run() -> Result<(), Error> {
         events: Arc::new(EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(
             &sdk_config,
         ))),
+        rollout,
         settings,
     };
     let deps = &deps;
@@ -90,6 +105,7 @@ fn settings_from_env() -> Settings {
         pipeline_env: non_empty_env(env_vars::PIPELINE_ENV),
         webhook_url: non_empty_env(env_vars::DEPLOY_WEBHOOK_URL),
         event_bus: non_empty_env(env_vars::DEPLOY_EVENT_BUS),
+        deploy_target: non_empty_env(env_vars::DEPLOY_TARGET),
     }
 }
 

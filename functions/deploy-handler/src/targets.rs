@@ -261,6 +261,9 @@ pub struct HttpRequest {
 pub struct HttpResponse {
     pub status: u16,
     pub location: Option<String>,
+    /// `x-amzn-ErrorType` without its `:uri` tail: where AWS's REST-JSON services put an
+    /// error's code.
+    pub error_type: Option<String>,
     /// At most [`MAX_RESPONSE_BYTES`] of the body.
     pub body: Bytes,
 }
@@ -361,6 +364,11 @@ impl HttpTransport for HyperTransport {
                     .get(hyper::header::LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
+                let error_type = response
+                    .headers()
+                    .get("x-amzn-errortype")
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.split(':').next().unwrap_or(v).to_owned());
                 let mut body = response.into_body();
                 let mut collected = Vec::new();
                 while collected.len() < MAX_RESPONSE_BYTES {
@@ -382,6 +390,7 @@ impl HttpTransport for HyperTransport {
                 Ok(HttpResponse {
                     status,
                     location,
+                    error_type,
                     body: Bytes::from(collected),
                 })
             };
@@ -670,6 +679,7 @@ pub(crate) mod tests {
         Ok(HttpResponse {
             status,
             location: location.map(str::to_owned),
+            error_type: None,
             body: Bytes::from(body.to_owned()),
         })
     }

@@ -1,0 +1,411 @@
+//! The Lambda rollout: the function's code updated to the image (pinned by digest), the update
+//! followed until `LastUpdateStatus` is Successful or Failed (Lambda Developer Guide, "Lambda
+//! function states"), then a version published and the alias moved to it. Until the alias
+//! moves, traffic through it stays on the previous version.
+
+use std::collections::BTreeMap;
+
+use hyper::Method;
+use serde_json::{Value, json};
+
+use super::{Request, RolloutApi, RolloutState, Step, call_failed};
+use crate::report::FailureKind;
+
+fn function_path(function: &str) -> String {
+    format!("/2015-03-31/functions/{function}")
+}
+
+/// The digest the function runs: `ResolvedImageUri` is the image pinned at its last update.
+fn resolved_digest(function: &Value) -> Option<&str> {
+    function["Code"]["ResolvedImageUri"]
+        .as_str()
+        .or_else(|| function["Code"]["ImageUri"].as_str())
+        .and_then(|uri| uri.rsplit_once('@'))
+        .map(|(_, digest)| digest)
+}
+
+async fn get_function(api: &dyn RolloutApi, function: &str) -> Result<Value, Step> {
+    let path = function_path(function);
+    match api.lambda(Method::GET, &path, None).await {
+        Ok(answer) => Ok(answer),
+        Err(err) if err.is("ResourceNotFoundException") => Err(Step::failed(
+            FailureKind::ConfigurationError,
+            format!(
+                "the Lambda function {function} does not exist (any more): it was deleted after `bootstrap plan` \
+                 checked it; recreate it or point --deploy-target elsewhere"
+            ),
+        )),
+        Err(err) => Err(call_failed(&format!("GetFunction {function}"), &err)),
+    }
+}
+
+pub async fn start(
+    api: &dyn RolloutApi,
+    function: &str,
+    alias: Option<&str>,
+    request: &Request<'_>,
+) -> Step {
+    let current = match get_function(api, function).await {
+        Ok(current) => current,
+        Err(step) => return step,
+    };
+    if current["Configuration"]["PackageType"] != "Image" {
+        return Step::failed(
+            FailureKind::ConfigurationError,
+            format!(
+                "the Lambda function {function} is packaged as a .zip, not a container image, so it cannot run the \
+                 built image; point --deploy-target at a container-image function"
+            ),
+        );
+    }
+    let previous_version = match alias {
+        Some(alias) => {
+            let path = format!("{}/aliases/{alias}", function_path(function));
+            match api.lambda(Method::GET, &path, None).await {
+                Ok(answer) => answer["FunctionVersion"].as_str().map(str::to_owned),
+                Err(err) if err.is("ResourceNotFoundException") => {
+                    return Step::failed(
+                        FailureKind::ConfigurationError,
+                        format!(
+                            "the Lambda function {function} has no alias {alias}; create it (aws lambda create-alias \
+                             --function-name {function} --name {alias} --function-version 1) or drop it from --deploy-target"
+                        ),
+                    );
+                }
+                Err(err) => return call_failed(&format!("GetAlias {function}:{alias}"), &err),
+            }
+        }
+        None => None,
+    };
+    // A re-delivered job (or a re-run of the same image) finds the code already updated.
+    if resolved_digest(&current) != Some(request.digest) {
+        let path = format!("{}/code", function_path(function));
+        let updated = api
+            .lambda(
+                Method::PUT,
+                &path,
+                Some(json!({ "ImageUri": request.image })),
+            )
+            .await;
+        match updated {
+            Ok(_) => {}
+            Err(err) if err.is("ResourceConflictException") => {
+                return Step::failed(
+                    FailureKind::JobFailed,
+                    format!(
+                        "another update of the Lambda function {function} is in progress ({err}); re-run the stage \
+                         once it has finished"
+                    ),
+                );
+            }
+            Err(err) => return call_failed(&format!("UpdateFunctionCode {function}"), &err),
+        }
+    }
+    Step::InProgress {
+        summary: format!(
+            "Updating Lambda function {function} to {}{}",
+            request.image,
+            match (alias, &previous_version) {
+                (Some(alias), Some(version)) =>
+                    format!("; alias {alias} stays on version {version} until the update succeeds"),
+                _ => String::new(),
+            }
+        ),
+        state: RolloutState::Lambda {
+            function: function.to_owned(),
+            alias: alias.map(str::to_owned),
+            digest: request.digest.to_owned(),
+            previous_version,
+            started_at: request.started_at.to_owned(),
+        },
+    }
+}
+
+pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> Step {
+    let RolloutState::Lambda {
+        function,
+        alias,
+        digest,
+        previous_version,
+        ..
+    } = state
+    else {
+        return Step::failed(FailureKind::JobFailed, "not a Lambda rollout");
+    };
+    let current = match get_function(api, function).await {
+        Ok(current) => current,
+        Err(step) => return step,
+    };
+    let configuration = &current["Configuration"];
+    let kept = match (alias, previous_version) {
+        (Some(alias), Some(version)) => format!("alias {alias} stays on version {version}"),
+        _ => "the function keeps its previous image".to_owned(),
+    };
+    match configuration["LastUpdateStatus"].as_str() {
+        Some("InProgress") => {
+            return Step::InProgress {
+                summary: format!("Updating Lambda function {function} to {image}: in progress"),
+                state: state.clone(),
+            };
+        }
+        Some("Failed") => {
+            return Step::failed(
+                FailureKind::JobFailed,
+                format!(
+                    "the update of Lambda function {function} to {image} failed: {} ({}); {kept}",
+                    configuration["LastUpdateStatusReason"]
+                        .as_str()
+                        .unwrap_or("Lambda gave no reason"),
+                    configuration["LastUpdateStatusReasonCode"]
+                        .as_str()
+                        .unwrap_or("no code"),
+                ),
+            );
+        }
+        _ => {}
+    }
+    if resolved_digest(&current) != Some(digest.as_str()) {
+        return Step::failed(
+            FailureKind::JobFailed,
+            format!(
+                "another update replaced this one before it finished: Lambda function {function} now runs {}; \
+                 re-run the stage to deploy {image} again",
+                resolved_digest(&current).unwrap_or("another image")
+            ),
+        );
+    }
+    // Publishing unchanged code returns the latest version instead of a new one (Lambda API
+    // Reference, PublishVersion), so a re-delivered job publishes nothing twice.
+    let published = api
+        .lambda(
+            Method::POST,
+            &format!("{}/versions", function_path(function)),
+            Some(json!({
+                "CodeSha256": configuration["CodeSha256"],
+                "Description": format!("image {digest}"),
+            })),
+        )
+        .await;
+    let version = match published {
+        Ok(answer) => answer["Version"].as_str().unwrap_or("$LATEST").to_owned(),
+        Err(err) if err.is("ResourceConflictException") => {
+            return Step::InProgress {
+                summary: format!(
+                    "Updating Lambda function {function} to {image}: waiting to publish a version"
+                ),
+                state: state.clone(),
+            };
+        }
+        Err(err) => return call_failed(&format!("PublishVersion {function}"), &err),
+    };
+    if let Some(alias) = alias {
+        let path = format!("{}/aliases/{alias}", function_path(function));
+        if let Err(err) = api
+            .lambda(
+                Method::PUT,
+                &path,
+                Some(json!({ "FunctionVersion": version })),
+            )
+            .await
+        {
+            return call_failed(
+                &format!("UpdateAlias {function}:{alias} to version {version}"),
+                &err,
+            );
+        }
+    }
+    let target = match alias {
+        Some(alias) => format!("lambda:{function}:{alias}"),
+        None => format!("lambda:{function}"),
+    };
+    Step::Done {
+        summary: format!(
+            "Lambda function {function} runs {image} as version {version}{}",
+            alias
+                .as_deref()
+                .map(|a| format!(
+                    "; alias {a} moved from version {} to it",
+                    previous_version.as_deref().unwrap_or("?")
+                ))
+                .unwrap_or_default()
+        ),
+        variables: BTreeMap::from([
+            ("TARGET".to_owned(), target),
+            ("NEW_REVISION".to_owned(), version),
+            (
+                "PREVIOUS_REVISION".to_owned(),
+                previous_version.clone().unwrap_or_default(),
+            ),
+        ]),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::super::fake::{FakeApi, error};
+    use super::*;
+
+    const IMAGE: &str = "1.dkr.ecr.us-east-1.amazonaws.com/app-dev@sha256:bb";
+    const FN: &str = "GET /2015-03-31/functions/api";
+
+    fn request() -> Request<'static> {
+        Request {
+            job_id: "job-1",
+            image: IMAGE,
+            digest: "sha256:bb",
+            default_container: "app",
+            started_at: "2026-01-01T00:00:00Z",
+        }
+    }
+
+    fn function(status: &str, digest: &str) -> Value {
+        json!({
+            "Configuration": {"FunctionName": "api", "PackageType": "Image", "LastUpdateStatus": status,
+                "LastUpdateStatusReason": "The image manifest or layer media type is not supported.",
+                "LastUpdateStatusReasonCode": "ImageNotSupported", "CodeSha256": "c0de"},
+            "Code": {"ImageUri": "1.dkr.ecr.us-east-1.amazonaws.com/app-dev:v1", "ResolvedImageUri": format!("1.dkr.ecr.us-east-1.amazonaws.com/app-dev@{digest}")}
+        })
+    }
+
+    fn state() -> RolloutState {
+        RolloutState::Lambda {
+            function: "api".into(),
+            alias: Some("live".into()),
+            digest: "sha256:bb".into(),
+            previous_version: Some("3".into()),
+            started_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn start_updates_the_code_and_remembers_the_alias_version() {
+        let api = FakeApi::default();
+        api.answer(FN, Ok(function("Successful", "sha256:aa")))
+            .answer(
+                "GET /2015-03-31/functions/api/aliases/live",
+                Ok(json!({"FunctionVersion": "3"})),
+            )
+            .answer("PUT /2015-03-31/functions/api/code", Ok(json!({})));
+        let step = start(&api, "api", Some("live"), &request()).await;
+        assert_eq!(
+            step,
+            Step::InProgress {
+                summary: format!(
+                    "Updating Lambda function api to {IMAGE}; alias live stays on version 3 until the update succeeds"
+                ),
+                state: state()
+            }
+        );
+        assert_eq!(
+            api.calls_to("PUT /2015-03-31/functions/api/code")[0]["ImageUri"],
+            IMAGE
+        );
+    }
+
+    #[tokio::test]
+    async fn a_redelivered_job_does_not_update_the_code_twice() {
+        let api = FakeApi::default();
+        api.answer(FN, Ok(function("InProgress", "sha256:bb")))
+            .answer(
+                "GET /2015-03-31/functions/api/aliases/live",
+                Ok(json!({"FunctionVersion": "3"})),
+            );
+        assert!(matches!(
+            start(&api, "api", Some("live"), &request()).await,
+            Step::InProgress { .. }
+        ));
+        assert!(
+            api.calls_to("PUT /2015-03-31/functions/api/code")
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn wrong_or_missing_targets_are_configuration_errors() {
+        let api = FakeApi::default();
+        api.answer(FN, error("ResourceNotFoundException", "Function not found"));
+        let Step::Failed { kind, message } = start(&api, "api", None, &request()).await else {
+            panic!()
+        };
+        assert_eq!(kind, FailureKind::ConfigurationError);
+        assert!(message.contains("does not exist (any more)"), "{message}");
+
+        let api = FakeApi::default();
+        let mut zip = function("Successful", "sha256:aa");
+        zip["Configuration"]["PackageType"] = json!("Zip");
+        api.answer(FN, Ok(zip));
+        let Step::Failed { message, .. } = start(&api, "api", None, &request()).await else {
+            panic!()
+        };
+        assert!(message.contains("packaged as a .zip"), "{message}");
+
+        let api = FakeApi::default();
+        api.answer(FN, Ok(function("Successful", "sha256:aa")))
+            .answer(
+                "GET /2015-03-31/functions/api/aliases/live",
+                error("ResourceNotFoundException", "Alias not found"),
+            );
+        let Step::Failed { message, .. } = start(&api, "api", Some("live"), &request()).await
+        else {
+            panic!()
+        };
+        assert!(
+            message.contains("has no alias live; create it"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn poll_waits_then_publishes_and_moves_the_alias() {
+        let api = FakeApi::default();
+        api.answer(FN, Ok(function("InProgress", "sha256:bb")))
+            .answer(FN, Ok(function("Successful", "sha256:bb")))
+            .answer(
+                "POST /2015-03-31/functions/api/versions",
+                Ok(json!({"Version": "4"})),
+            )
+            .answer("PUT /2015-03-31/functions/api/aliases/live", Ok(json!({})));
+        assert!(matches!(
+            poll(&api, &state(), IMAGE).await,
+            Step::InProgress { .. }
+        ));
+        let Step::Done { summary, variables } = poll(&api, &state(), IMAGE).await else {
+            panic!()
+        };
+        assert!(
+            summary.contains("as version 4; alias live moved from version 3"),
+            "{summary}"
+        );
+        assert_eq!(variables["NEW_REVISION"], "4");
+        assert_eq!(variables["PREVIOUS_REVISION"], "3");
+        assert_eq!(
+            api.calls_to("POST /2015-03-31/functions/api/versions")[0]["CodeSha256"],
+            "c0de"
+        );
+        assert_eq!(
+            api.calls_to("PUT /2015-03-31/functions/api/aliases/live")[0]["FunctionVersion"],
+            "4"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_update_names_the_reason_and_keeps_the_alias() {
+        let api = FakeApi::default();
+        api.answer(FN, Ok(function("Failed", "sha256:bb")));
+        let Step::Failed { kind, message } = poll(&api, &state(), IMAGE).await else {
+            panic!()
+        };
+        assert_eq!(kind, FailureKind::JobFailed);
+        assert!(
+            message.contains(
+                "media type is not supported. (ImageNotSupported); alias live stays on version 3"
+            ),
+            "{message}"
+        );
+        assert!(
+            api.calls_to("POST /2015-03-31/functions/api/versions")
+                .is_empty()
+        );
+    }
+}

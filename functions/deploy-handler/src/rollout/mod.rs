@@ -1,0 +1,371 @@
+//! Rolling the built image out to a running service: an existing ECS service or an existing
+//! Lambda container-image function (`DEPLOY_TARGET`). The first invocation of a job starts the
+//! rollout; CodePipeline re-invokes the function with the continuation token, and each
+//! re-invocation polls once and reports, until the rollout completed or failed.
+//!
+//! Every step is idempotent for one job id, so a re-delivered job continues the rollout it
+//! started instead of starting a second one: the task definition revision is tagged with the
+//! job id and looked for before registering; the function's code is updated only when it does
+//! not hold the image yet, and publishing a version of unchanged code returns the existing one.
+
+pub mod api;
+pub mod ecs;
+pub mod lambda;
+
+use std::collections::BTreeMap;
+
+use hyper::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::BoxFuture;
+use crate::report::FailureKind;
+pub use api::ApiError;
+
+/// Tag key carrying the CodePipeline job id on what a rollout registers.
+pub const JOB_TAG: &str = "rust-pipeline:job-id";
+
+/// Where the image goes, as `DEPLOY_TARGET` names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `ecs:CLUSTER/SERVICE[/CONTAINER]`.
+    Ecs {
+        cluster: String,
+        service: String,
+        container: Option<String>,
+    },
+    /// `lambda:FUNCTION[:ALIAS]`.
+    Lambda {
+        function: String,
+        alias: Option<String>,
+    },
+}
+
+impl Target {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let fix = "write ecs:CLUSTER/SERVICE[/CONTAINER] or lambda:FUNCTION[:ALIAS]";
+        let name_ok = |part: &str| {
+            !part.is_empty()
+                && part.len() <= 255
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        };
+        if let Some(rest) = raw.strip_prefix("ecs:") {
+            let parts: Vec<&str> = rest.split('/').collect();
+            return match parts.as_slice() {
+                [cluster, service] | [cluster, service, _]
+                    if name_ok(cluster) && name_ok(service) =>
+                {
+                    let container = parts.get(2).map(|c| (*c).to_owned());
+                    if container.as_deref().is_some_and(|c| !name_ok(c)) {
+                        return Err(format!(
+                            "deploy target `{raw}`: the container name is not valid; {fix}"
+                        ));
+                    }
+                    Ok(Self::Ecs {
+                        cluster: (*cluster).to_owned(),
+                        service: (*service).to_owned(),
+                        container,
+                    })
+                }
+                _ => Err(format!(
+                    "deploy target `{raw}` is not an ECS service by cluster and service name; {fix}"
+                )),
+            };
+        }
+        if let Some(rest) = raw.strip_prefix("lambda:") {
+            let (function, alias) = match rest.split_once(':') {
+                Some((function, alias)) => (function, Some(alias)),
+                None => (rest, None),
+            };
+            if !name_ok(function) || alias.is_some_and(|a| !name_ok(a)) {
+                return Err(format!(
+                    "deploy target `{raw}` is not a function name with an optional alias; {fix}"
+                ));
+            }
+            return Ok(Self::Lambda {
+                function: function.to_owned(),
+                alias: alias.map(str::to_owned),
+            });
+        }
+        Err(format!("deploy target `{raw}` has no kind; {fix}"))
+    }
+
+    /// The target as people read it in summaries and notifications.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Ecs {
+                cluster, service, ..
+            } => format!("ECS service {service} (cluster {cluster})"),
+            Self::Lambda {
+                function,
+                alias: Some(alias),
+            } => format!("Lambda function {function} (alias {alias})"),
+            Self::Lambda {
+                function,
+                alias: None,
+            } => format!("Lambda function {function}"),
+        }
+    }
+
+    /// `DEPLOY_TARGET`'s form, for the `TARGET` output variable.
+    pub fn spec(&self) -> String {
+        match self {
+            Self::Ecs {
+                cluster,
+                service,
+                container,
+            } => match container {
+                Some(c) => format!("ecs:{cluster}/{service}/{c}"),
+                None => format!("ecs:{cluster}/{service}"),
+            },
+            Self::Lambda { function, alias } => match alias {
+                Some(a) => format!("lambda:{function}:{a}"),
+                None => format!("lambda:{function}"),
+            },
+        }
+    }
+}
+
+/// What a rollout in progress carries from one invocation to the next (the continuation token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum RolloutState {
+    #[serde(rename_all = "camelCase")]
+    Ecs {
+        cluster: String,
+        service: String,
+        task_definition: String,
+        previous: String,
+        rollback: bool,
+        started_at: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Lambda {
+        function: String,
+        alias: Option<String>,
+        digest: String,
+        previous_version: Option<String>,
+        started_at: String,
+    },
+}
+
+/// Where a rollout stands after one step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Still rolling out: report progress and come back with this state.
+    InProgress {
+        summary: String,
+        state: RolloutState,
+    },
+    /// Done: the target runs the image.
+    Done {
+        summary: String,
+        variables: BTreeMap<String, String>,
+    },
+    /// Failed (or refused): the job fails with this.
+    Failed { kind: FailureKind, message: String },
+}
+
+impl Step {
+    fn failed(kind: FailureKind, message: impl Into<String>) -> Self {
+        Self::Failed {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// The two call shapes a rollout makes, so the steps are tested against scripted answers.
+pub trait RolloutApi: Send + Sync {
+    /// An ECS JSON 1.1 operation (`DescribeServices`, ...).
+    fn ecs<'a>(&'a self, operation: &'a str, body: Value)
+    -> BoxFuture<'a, Result<Value, ApiError>>;
+    /// A Lambda REST-JSON call (`GET /2015-03-31/functions/NAME`, ...).
+    fn lambda<'a>(
+        &'a self,
+        method: Method,
+        path: &'a str,
+        body: Option<Value>,
+    ) -> BoxFuture<'a, Result<Value, ApiError>>;
+}
+
+/// The pinned image and the job a rollout works for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request<'a> {
+    pub job_id: &'a str,
+    /// `REPOSITORY_URI@sha256:...`: what the target will run, whatever a tag points to later.
+    pub image: &'a str,
+    pub digest: &'a str,
+    /// Container to update when the target names none and the task has several (`service`).
+    pub default_container: &'a str,
+    pub started_at: &'a str,
+}
+
+/// Starts (or, for a re-delivered job, resumes) the rollout.
+pub async fn start(api: &dyn RolloutApi, target: &Target, request: &Request<'_>) -> Step {
+    match target {
+        Target::Ecs {
+            cluster,
+            service,
+            container,
+        } => ecs::start(api, cluster, service, container.as_deref(), request).await,
+        Target::Lambda { function, alias } => {
+            lambda::start(api, function, alias.as_deref(), request).await
+        }
+    }
+}
+
+/// One poll of a rollout in progress.
+pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> Step {
+    match state {
+        RolloutState::Ecs { .. } => ecs::poll(api, state, image).await,
+        RolloutState::Lambda { .. } => lambda::poll(api, state, image).await,
+    }
+}
+
+/// How a failed call reads in the job's failure: a denial names what to grant.
+fn call_failed(what: &str, err: &ApiError) -> Step {
+    if err.is_access_denied() {
+        return Step::failed(
+            FailureKind::PermissionError,
+            format!(
+                "{what} was refused: {err}; the deploy-handler's role lacks the grant (bootstrap grants \
+                 it for the configured --deploy-target: run `bootstrap deploy` again if the target changed)"
+            ),
+        );
+    }
+    Step::failed(FailureKind::JobFailed, format!("{what} failed: {err}"))
+}
+
+#[cfg(test)]
+pub(crate) mod fake {
+    //! A scripted [`RolloutApi`]: answers by operation, records every call.
+    use super::*;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    pub struct FakeApi {
+        answers: Mutex<BTreeMap<String, VecDeque<Result<Value, ApiError>>>>,
+        pub calls: Mutex<Vec<(String, Value)>>,
+    }
+
+    impl FakeApi {
+        /// Queues an answer for `key`: an ECS operation name, or `METHOD path` for Lambda.
+        pub fn answer(&self, key: &str, answer: Result<Value, ApiError>) -> &Self {
+            self.answers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(key.to_owned())
+                .or_default()
+                .push_back(answer);
+            self
+        }
+
+        pub fn calls_to(&self, key: &str) -> Vec<Value> {
+            self.calls
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .collect()
+        }
+
+        fn next(&self, key: String, body: Value) -> Result<Value, ApiError> {
+            self.calls
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((key.clone(), body));
+            self.answers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get_mut(&key)
+                .and_then(VecDeque::pop_front)
+                .unwrap_or_else(|| panic!("no scripted answer for {key}"))
+        }
+    }
+
+    pub fn error(code: &str, message: &str) -> Result<Value, ApiError> {
+        Err(ApiError {
+            code: code.to_owned(),
+            message: message.to_owned(),
+            status: 400,
+        })
+    }
+
+    impl RolloutApi for FakeApi {
+        fn ecs<'a>(
+            &'a self,
+            operation: &'a str,
+            body: Value,
+        ) -> BoxFuture<'a, Result<Value, ApiError>> {
+            let answer = self.next(operation.to_owned(), body);
+            Box::pin(async move { answer })
+        }
+        fn lambda<'a>(
+            &'a self,
+            method: Method,
+            path: &'a str,
+            body: Option<Value>,
+        ) -> BoxFuture<'a, Result<Value, ApiError>> {
+            let answer = self.next(format!("{method} {path}"), body.unwrap_or(Value::Null));
+            Box::pin(async move { answer })
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_and_print_back() {
+        for raw in [
+            "ecs:prod/web",
+            "ecs:prod/web/app",
+            "lambda:api",
+            "lambda:api:live",
+        ] {
+            assert_eq!(Target::parse(raw).unwrap().spec(), raw);
+        }
+        assert_eq!(
+            Target::parse("ecs:prod/web/app").unwrap(),
+            Target::Ecs {
+                cluster: "prod".into(),
+                service: "web".into(),
+                container: Some("app".into())
+            }
+        );
+        for bad in [
+            "ecs:prod",
+            "ecs:/web",
+            "ecs:a/b/c/d",
+            "lambda:",
+            "lambda:f:",
+            "k8s:x",
+            "web",
+            "ecs:arn:aws:ecs:x/y",
+        ] {
+            let err = Target::parse(bad).unwrap_err();
+            assert!(err.contains("ecs:CLUSTER/SERVICE"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_state_round_trips_through_a_token() {
+        let state = RolloutState::Lambda {
+            function: "api".into(),
+            alias: Some("live".into()),
+            digest: "sha256:ab".into(),
+            previous_version: Some("3".into()),
+            started_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let token = serde_json::to_string(&state).unwrap();
+        assert!(token.contains(r#""kind":"lambda""#), "{token}");
+        assert_eq!(serde_json::from_str::<RolloutState>(&token).unwrap(), state);
+    }
+}
