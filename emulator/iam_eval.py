@@ -1100,8 +1100,43 @@ def lambda_function_arn(reference: str, qualifier: str | None, account: str, reg
     return f"{arn}:{qualifier}" if qualifier else arn
 
 
+_ECR_IMAGE_URI = re.compile(
+    r"^(?P<registry>\d{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com(?:\.cn)?"
+    r"/(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@(?P<digest>sha256:[a-f0-9]{64}))$"
+)
+
+
+def ecr_image_reference(uri: Any) -> dict[str, str] | None:
+    """The parts of an Amazon ECR image URI `REGISTRY.dkr.ecr.REGION.amazonaws.com/NAME:TAG` or
+    `...NAME@sha256:DIGEST` (`registry`, `region`, `name`, and `tag` or `digest`), or None when it
+    is not one (Lambda takes images by tag or by digest, nothing else)."""
+    match = _ECR_IMAGE_URI.match(uri) if isinstance(uri, str) else None
+    if match is None:
+        return None
+    return {key: value for key, value in match.groupdict().items() if value is not None}
+
+
+def _lambda_image_pull(r: Request, uri: Any) -> list[Check]:
+    """Creating or updating a function from a container image: the caller needs ecr:BatchGetImage and
+    ecr:GetDownloadUrlForLayer on the image's repository (AWS re:Post knowledge center, "lambda-ecr-image":
+    "the user or role creating the function and Amazon ECR repository must have policies that allow
+    access"; the caller's own ecr:BatchGetImage denial is what CloudTrail shows, aws-controllers-k8s
+    issue #1641). The repository policy is the resource policy, as for a direct ECR call."""
+    image = ecr_image_reference(uri)
+    if image is None:  # not an ECR image: Lambda refuses it before any authorization
+        return []
+    arn = f"arn:aws:ecr:{image['region']}:{image['registry']}:repository/{image['name']}"
+    ref = ("ecr", image["region"], image["registry"], image["name"])
+    return [Check("ecr:BatchGetImage", (arn,), (), ref), Check("ecr:GetDownloadUrlForLayer", (arn,), (), ref)]
+
+
 def _lambda(
-    action: str, qualified: bool = True, pass_role: bool = False, tag_on_create: bool = False
+    action: str,
+    qualified: bool = True,
+    pass_role: bool = False,
+    tag_on_create: bool = False,
+    image: Callable[[Request], Any] | None = None,
 ) -> Callable[[Request], list[Check]]:
     def checks(r: Request) -> list[Check]:
         qualifier = r.param("Qualifier") if qualified else None
@@ -1115,9 +1150,121 @@ def _lambda(
         # "to call TagResource or perform a tag on create".
         if tag_on_create and _has_tags(r.param("Tags")):
             result.append(Check("lambda:TagResource", (arn,), (), ("lambda", r.region, arn)))
+        if image is not None:
+            result += _lambda_image_pull(r, image(r))
         return result
 
     return checks
+
+
+def _create_function_image(r: Request) -> Any:
+    code = r.param("Code")
+    return code.get("ImageUri") if isinstance(code, dict) else None
+
+
+# ---- ECS (JSON 1.1, `AmazonEC2ContainerServiceV20141113.`; camelCase members) ----
+
+
+def _ecs_cluster_name(value: Any) -> str:
+    """A cluster named by name or ARN (`arn:aws:ecs:REGION:ACCOUNT:cluster/NAME`); AWS's default
+    cluster is `default`."""
+    text = str(value or "default")
+    return text.rsplit("/", 1)[-1] if text.startswith("arn:") else text
+
+
+def _ecs_cluster_arn(r: Request, value: Any = None) -> str:
+    return r.arn("ecs", f"cluster/{_ecs_cluster_name(r.param('cluster') if value is None else value)}")
+
+
+def _ecs_service_arn(r: Request, service: Any) -> str:
+    """arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/NAME (the long ARN format the reference lists):
+    `service` is a name, a long ARN (kept) or a short `service/NAME` ARN (its cluster from the
+    request's `cluster`)."""
+    text = str(service or "")
+    if text.startswith("arn:") and ":service/" in text:
+        rest = text.split(":service/", 1)[1]
+        if "/" in rest:
+            return text
+        text = rest
+    return r.arn("ecs", f"service/{_ecs_cluster_name(r.param('cluster'))}/{text}")
+
+
+def _ecs_task_definition_arn(r: Request, value: Any) -> str | None:
+    """The task definition a request names (`FAMILY`, `FAMILY:REVISION` or an ARN): its ARN, the
+    latest ACTIVE revision for a bare family, as ECS resolves it (looked up in moto)."""
+    if not isinstance(value, str) or not value:
+        return None
+    resolved = r.resolved("ecs-task-definition", value)
+    if resolved:
+        return resolved
+    if value.startswith("arn:"):
+        return value
+    return r.arn("ecs", f"task-definition/{value}") if ":" in value else None
+
+
+def _ecs_tag_on_create(r: Request, arn: str, operation: str) -> list[Check]:
+    """ECS Developer Guide, "Grant permission to tag resources on creation": "If tags are specified in
+    the resource-creating action, AWS performs additional authorization" on ecs:TagResource, with the
+    `ecs:CreateAction` condition key naming the creating operation."""
+    if not _has_tags(r.param("tags")):
+        return []
+    return [Check("ecs:TagResource", (arn,), (("ecs:CreateAction", operation),))]
+
+
+def _ecs_service(action: str, member: str = "service", create: bool = False) -> Callable[[Request], list[Check]]:
+    """The service actions, on the service ARN, with the `ecs:cluster` condition key (the cluster's
+    ARN) and, where a task definition is named, `ecs:task-definition` ("Actions, resources, and
+    condition keys for Amazon Elastic Container Service")."""
+
+    def checks(r: Request) -> list[Check]:
+        arn = _ecs_service_arn(r, r.param(member))
+        context = [("ecs:cluster", _ecs_cluster_arn(r))]
+        task_definition = _ecs_task_definition_arn(r, r.param("taskDefinition"))
+        if task_definition and action in ("ecs:CreateService", "ecs:UpdateService"):
+            context.append(("ecs:task-definition", task_definition))
+        result = [Check(action, (arn,), tuple(context))]
+        if create:
+            result += _ecs_tag_on_create(r, arn, "CreateService")
+        return result
+
+    return checks
+
+
+def _ecs_describe_services(r: Request) -> list[Check]:
+    arns = [_ecs_service_arn(r, s) for s in _as_list(r.param("services"))]
+    return [
+        Check(
+            "ecs:DescribeServices",
+            tuple(dict.fromkeys(arns)) or (_ecs_service_arn(r, "*"),),
+            (("ecs:cluster", _ecs_cluster_arn(r)),),
+        )
+    ]
+
+
+def _ecs_register_task_definition(r: Request) -> list[Check]:
+    """RegisterTaskDefinition: the reference lists the task-definition resource type; the ARN is the
+    one the new revision will get (`task-definition/FAMILY:N`, N one past the family's latest).
+    The task role and the execution role are passed to ECS tasks: iam:PassRole on each with
+    `iam:PassedToService` = `ecs-tasks.amazonaws.com` (ECS Developer Guide, "Amazon ECS task IAM
+    role" and "Amazon ECS task execution IAM role": the principals that use them are
+    ecs-tasks.amazonaws.com; the AmazonECS_FullAccess policy grants iam:PassRole with exactly that
+    condition). With tags also ecs:TagResource (`ecs:CreateAction` = RegisterTaskDefinition)."""
+    family = str(r.param("family") or "")
+    arn = r.resolved("ecs-task-definition-next", family) or r.arn("ecs", f"task-definition/{family}:1")
+    result = [Check("ecs:RegisterTaskDefinition", (arn,))]
+    for member in ("taskRoleArn", "executionRoleArn"):
+        result += _pass_role(r, r.param(member), "ecs-tasks.amazonaws.com")
+    return result + _ecs_tag_on_create(r, arn, "RegisterTaskDefinition")
+
+
+def _ecs_create_cluster(r: Request) -> list[Check]:
+    arn = _ecs_cluster_arn(r, r.param("clusterName"))
+    return [Check("ecs:CreateCluster", (arn,))] + _ecs_tag_on_create(r, arn, "CreateCluster")
+
+
+def _ecs_describe_clusters(r: Request) -> list[Check]:
+    arns = [_ecs_cluster_arn(r, c) for c in _as_list(r.param("clusters"))] or [_ecs_cluster_arn(r, "default")]
+    return [Check("ecs:DescribeClusters", tuple(dict.fromkeys(arns)))]
 
 
 def _lambda_tagging(action: str) -> Callable[[Request], list[Check]]:
@@ -1506,12 +1653,23 @@ OPERATIONS: dict[tuple[str, str], Callable[[Request], list[Check]]] = {
     ("lambda", "GetFunctionEventInvokeConfig"): _lambda("lambda:GetFunctionEventInvokeConfig"),
     ("lambda", "PutFunctionEventInvokeConfig"): _lambda("lambda:PutFunctionEventInvokeConfig"),
     ("lambda", "DeleteFunctionEventInvokeConfig"): _lambda("lambda:DeleteFunctionEventInvokeConfig"),
-    ("lambda", "UpdateFunctionCode"): _lambda("lambda:UpdateFunctionCode", qualified=False),
+    # UpdateFunctionCode / CreateFunction with an image also need the ECR pull actions (_lambda_image_pull).
+    ("lambda", "UpdateFunctionCode"): _lambda(
+        "lambda:UpdateFunctionCode", qualified=False, image=lambda r: r.param("ImageUri")
+    ),
     ("lambda", "PublishVersion"): _lambda("lambda:PublishVersion", qualified=False),
+    ("lambda", "ListVersionsByFunction"): _lambda("lambda:ListVersionsByFunction", qualified=False),
+    # The alias actions are authorized on the unqualified function ARN, not the alias ARN: the
+    # reference and the Lambda Developer Guide ("Resources and conditions for Lambda actions") list
+    # only the function resource for CreateAlias, DeleteAlias, GetAlias, ListAliases and UpdateAlias,
+    # and AWS's denial names `...:function:NAME` for lambda:UpdateAlias.
+    ("lambda", "CreateAlias"): _lambda("lambda:CreateAlias", qualified=False),
     ("lambda", "UpdateAlias"): _lambda("lambda:UpdateAlias", qualified=False),
     ("lambda", "GetAlias"): _lambda("lambda:GetAlias", qualified=False),
+    ("lambda", "DeleteAlias"): _lambda("lambda:DeleteAlias", qualified=False),
+    ("lambda", "ListAliases"): _lambda("lambda:ListAliases", qualified=False),
     ("lambda", "CreateFunction"): _lambda(
-        "lambda:CreateFunction", qualified=False, pass_role=True, tag_on_create=True
+        "lambda:CreateFunction", qualified=False, pass_role=True, tag_on_create=True, image=_create_function_image
     ),
     ("lambda", "UpdateFunctionConfiguration"): _lambda(
         "lambda:UpdateFunctionConfiguration", qualified=False, pass_role=True
@@ -1519,6 +1677,27 @@ OPERATIONS: dict[tuple[str, str], Callable[[Request], list[Check]]] = {
     ("lambda", "ListTags"): _lambda_tagging("lambda:ListTags"),
     ("lambda", "TagResource"): _lambda_tagging("lambda:TagResource"),
     ("lambda", "UntagResource"): _lambda_tagging("lambda:UntagResource"),
+    # ECS. Source: "Actions, resources, and condition keys for Amazon Elastic Container Service": the
+    # cluster, service (service/CLUSTER/NAME) and task-definition resource types; DescribeTaskDefinition,
+    # ListTaskDefinitions, ListTaskDefinitionFamilies, DeregisterTaskDefinition, ListClusters and
+    # ListServices list none (Resource "*").
+    ("ecs", "CreateCluster"): _ecs_create_cluster,
+    ("ecs", "DescribeClusters"): _ecs_describe_clusters,
+    ("ecs", "DeleteCluster"): lambda r: [Check("ecs:DeleteCluster", (_ecs_cluster_arn(r),))],
+    ("ecs", "ListClusters"): _star("ecs:ListClusters"),
+    ("ecs", "RegisterTaskDefinition"): _ecs_register_task_definition,
+    ("ecs", "DescribeTaskDefinition"): _star("ecs:DescribeTaskDefinition"),
+    ("ecs", "ListTaskDefinitions"): _star("ecs:ListTaskDefinitions"),
+    ("ecs", "ListTaskDefinitionFamilies"): _star("ecs:ListTaskDefinitionFamilies"),
+    ("ecs", "DeregisterTaskDefinition"): _star("ecs:DeregisterTaskDefinition"),
+    ("ecs", "CreateService"): _ecs_service("ecs:CreateService", "serviceName", create=True),
+    ("ecs", "DescribeServices"): _ecs_describe_services,
+    ("ecs", "UpdateService"): _ecs_service("ecs:UpdateService"),
+    ("ecs", "DeleteService"): _ecs_service("ecs:DeleteService"),
+    ("ecs", "ListServices"): lambda r: [Check("ecs:ListServices", ("*",), (("ecs:cluster", _ecs_cluster_arn(r)),))],
+    ("ecs", "ListTagsForResource"): _by_resource_arn("ecs:ListTagsForResource", "resourceArn"),
+    ("ecs", "TagResource"): _by_resource_arn("ecs:TagResource", "resourceArn"),
+    ("ecs", "UntagResource"): _by_resource_arn("ecs:UntagResource", "resourceArn"),
     # SNS. Source: "Actions, resources, and condition keys for Amazon SNS": the topic ARN, except
     # Unsubscribe, which lists no resource type (Resource "*").
     ("sns", "Publish"): _sns_publish,
@@ -1937,6 +2116,33 @@ class Enforcer:
                     )
         return None
 
+    def may(self, req: Any, action: str, resource: str, policy_ref: tuple[str, ...] | None = None) -> bool:
+        """Whether the signer of `req` may perform `action` on `resource`, for the checks a service makes
+        with its caller's permissions beyond the call's own authorization (Lambda adding the statement it
+        needs to a repository policy when its caller may get and set that policy). True for credentials
+        the emulator does not enforce (they stand for an administrator) and when enforcement is off.
+        Records no grant and no denial: the caller sees the service's own answer."""
+        with self.lock:
+            if not self.enforce:
+                return True
+            secure = self.secure_transport
+        key = access_key_id(req.environ)
+        try:
+            identity = self.identity(key) if key else None
+        except Exception:  # noqa: BLE001 - an unreadable backend means "not issued"
+            identity = None
+        if identity is None:
+            return True
+        context = RequestContext(
+            action=action,
+            resources=[resource],
+            principal_arn=identity.arn,
+            role_arn=identity.role_arn,
+            account=identity.account,
+            condition_keys=self.condition_keys(req, identity, {}, secure),
+        )
+        return evaluate(context, identity.policies, self.resource_policy(policy_ref)).allowed
+
     def deny(
         self,
         req: Any,
@@ -2094,6 +2300,23 @@ class Enforcer:
                 bus = events_backends[self.account][region].event_buses.get(bus_name)
                 rule = bus.rules.get(name) if bus is not None else None
                 return rule.arn if rule is not None else None
+            if kind in ("ecs-task-definition", "ecs-task-definition-next"):
+                from moto.ecs.models import ecs_backends
+
+                families = ecs_backends[self.account][region].task_definitions
+                if kind == "ecs-task-definition-next":  # the ARN RegisterTaskDefinition will give
+                    revisions = families.get(value) or {}
+                    return (
+                        f"arn:aws:ecs:{region}:{self.account}:task-definition/{value}:{max(revisions, default=0) + 1}"
+                    )
+                family, _, revision = value.rsplit("/", 1)[-1].partition(":")
+                revisions = families.get(family) or {}
+                if revision:
+                    found = revisions.get(int(revision))
+                else:  # a bare family names its latest ACTIVE revision
+                    active = [td for td in revisions.values() if td.status == "ACTIVE"]
+                    found = max(active, key=lambda td: td.revision) if active else None
+                return found.arn if found is not None else None
         except Exception:  # noqa: BLE001 - unknown resource: the caller builds a best-effort ARN
             return None
         return None

@@ -3,7 +3,8 @@
 
 The middleware adds what moto lacks for this product (CodePipeline webhooks,
 job results, action executions and pipeline state, CodeBuild UpdateProject,
-report groups and reports, CodeStar connections / CodeConnections), corrects moto answers that would
+report groups and reports, CodeStar connections / CodeConnections, ECS rollouts,
+Lambda container-image updates), corrects moto answers that would
 make an AWS-correct client fail, records every AWS call, and injects faults
 (latency, throttling, IAM propagation delay, outage). See README.md.
 
@@ -15,10 +16,13 @@ exits when stdin reaches EOF or on SIGTERM/SIGINT.
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
+import hashlib
 import io
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -37,6 +41,9 @@ from moto.codebuild.models import codebuild_backends
 from moto.codepipeline.models import codepipeline_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.resource_tagging import make_tag_matcher, match_resource_type
+from moto.core.utils import utcnow
+from moto.ecr.models import ecr_backends
+from moto.ecs.models import ecs_backends
 from moto.iam.exceptions import NotFoundException as IAMNotFoundException
 from moto.iam.models import iam_backends
 from moto.moto_api._internal.models import moto_api_backend
@@ -92,6 +99,7 @@ SERVICE_BY_TARGET_PREFIX = {
     "secretsmanager": "secretsmanager",
     "AmazonEC2ContainerRegistry_V20150921": "ecr",
     "ResourceGroupsTaggingAPI_20170126": "tagging",
+    "AmazonEC2ContainerServiceV20141113": "ecs",
 }
 
 CREDENTIAL_SCOPE = re.compile(
@@ -654,6 +662,37 @@ class Webhook:
         return item
 
 
+@dataclass
+class EcsRollout:
+    """The deployment of a service that DescribeServices polls move on (README "ECS rollouts")."""
+
+    deployment_id: str
+    needed: int  # polls that still show it IN_PROGRESS
+    polls: int = 0
+    rollback: bool = False  # a circuit-breaker rollback deployment (it is not rolled back in turn)
+
+
+@dataclass
+class EcsServiceState:
+    # The last deployment that COMPLETED, which a circuit-breaker rollback returns to: (id, task definition ARN).
+    stable: tuple[str, str] | None = None
+    rollout: EcsRollout | None = None
+
+
+@dataclass
+class LambdaUpdate:
+    """An UpdateFunctionCode with an image that GetFunction / GetFunctionConfiguration polls move on."""
+
+    needed: int
+    previous: dict[str, Any]  # code, code_sha_256, code_size before the update
+    status: str = "InProgress"  # LastUpdateStatus: InProgress, Successful, Failed
+    polls: int = 0
+    # What AWS reports while an update runs (update-function-code answers): "The function is being
+    # created." with the code "Creating".
+    reason: str | None = "The function is being created."
+    reason_code: str | None = "Creating"
+
+
 class ShimState:
     """Everything the shim keeps besides moto's own state."""
 
@@ -664,6 +703,10 @@ class ShimState:
     def clear(self) -> None:
         self.calls: list[dict[str, Any]] = []
         self.faults = Faults()
+        # Rollout simulation settings (POST /_shim/ecs, /_shim/lambda, /_shim/ecs/bad-images).
+        self.ecs_rollout_polls = 2
+        self.lambda_update_polls = 2
+        self.bad_images: list[str] = []
         self.clear_resources()
 
     def clear_resources(self) -> None:
@@ -683,6 +726,9 @@ class ShimState:
         # and report-group ARN -> its reports, oldest first.
         self.report_groups: dict[str, dict[str, Any]] = {}
         self.reports: dict[str, list[dict[str, Any]]] = {}
+        # ECS service ARN -> its deployments' simulation; unqualified function ARN -> its image update.
+        self.ecs_services: dict[str, EcsServiceState] = {}
+        self.lambda_updates: dict[str, LambdaUpdate] = {}
 
 
 def configure_moto() -> None:
@@ -1302,6 +1348,10 @@ class Shim:
             status_match = re.match(r"^/_shim/connections/(?P<arn>.+)/status$", path)
             if status_match and method == "POST":
                 return self.set_connection_status(status_match.group("arn"), payload)
+            if path in ROLLOUT_SETTINGS and method in ("GET", "POST"):
+                return self.rollout_setting(path, method, payload)
+            if path in ("/_shim/ecs/bad-images", "/_shim/lambda/bad-images") and method in ("GET", "POST", "DELETE"):
+                return self.bad_images(method, payload)
         except ValueError as error:
             return control_json({"error": str(error)}, 400)
         return control_json(
@@ -1322,6 +1372,9 @@ class Shim:
                     "GET /_shim/codepipeline/webhooks",
                     "POST /_shim/connections/{connectionArn}/status",
                     "POST /_shim/codebuild/builds",
+                    "GET|POST /_shim/ecs",
+                    "GET|POST /_shim/lambda",
+                    "GET|POST|DELETE /_shim/ecs/bad-images (= /_shim/lambda/bad-images)",
                 ],
             },
             404,
@@ -1408,6 +1461,42 @@ class Shim:
             {"reportGroupArns": [arn for arn, _ in targets], "reportArns": report_arns, "buildArn": build_arn}
         )
 
+    def rollout_setting(self, path: str, method: str, payload: Any) -> Response:
+        """How many polls an ECS deployment / a Lambda image update stays in progress."""
+        name, attribute = ROLLOUT_SETTINGS[path]
+        with self.state.lock:
+            if method == "POST":
+                value = payload.get(name) if isinstance(payload, dict) else None
+                if (
+                    not isinstance(payload, dict)
+                    or set(payload) != {name}
+                    or isinstance(value, bool)
+                    or not isinstance(value, int)
+                    or value < 0
+                ):
+                    raise ValueError(f'send {{"{name}": N}} with N an integer >= 0, got {payload!r}')
+                setattr(self.state, attribute, value)
+            return control_json({name: getattr(self.state, attribute)})
+
+    def bad_images(self, method: str, payload: Any) -> Response:
+        """Images whose tasks fail to start (ECS) or that Lambda cannot run: one list for both services."""
+        with self.state.lock:
+            if method == "POST":
+                images = payload.get("images") if isinstance(payload, dict) else None
+                if (
+                    not isinstance(payload, dict)
+                    or set(payload) != {"images"}
+                    or not isinstance(images, list)
+                    or not all(isinstance(image, str) and image for image in images)
+                ):
+                    raise ValueError('send {"images": ["<image URI or sha256:DIGEST>", ...]}')
+                for image in images:
+                    if image not in self.state.bad_images:
+                        self.state.bad_images.append(image)
+            elif method == "DELETE":
+                self.state.bad_images.clear()
+            return control_json({"images": list(self.state.bad_images)})
+
     def set_connection_status(self, arn: str, payload: Any) -> Response:
         status = payload.get("status") if isinstance(payload, dict) else None
         if status not in CONNECTION_STATUSES:
@@ -1421,6 +1510,12 @@ class Shim:
                 )
             connection["ConnectionStatus"] = status
             return control_json(public_connection(connection))
+
+
+ROLLOUT_SETTINGS = {
+    "/_shim/ecs": ("rollout_polls", "ecs_rollout_polls"),
+    "/_shim/lambda": ("update_polls", "lambda_update_polls"),
+}
 
 
 def control_json(payload: Any, status: int = 200) -> Response:
@@ -2420,13 +2515,846 @@ def ecr_put_image_scanning_configuration(shim: Shim, req: AwsRequest) -> Respons
     return shim.forward(req, json.dumps(params).encode())
 
 
+# --------------------------------------------------------------------------
+# Images marked bad (ECS tasks fail to start, Lambda cannot run the image)
+# --------------------------------------------------------------------------
+
+IMAGE_DIGEST = re.compile(r"sha256:[A-Fa-f0-9]+")
+
+
+def image_marked_bad(state: ShimState, *images: str | None) -> bool:
+    """Whether an image (its URI, or the sha256 digest it is pinned to) is on the bad-images list: an
+    entry matches the same URI, or any URI containing the same digest (caller holds the lock)."""
+    for marker in state.bad_images:
+        marked_digest = IMAGE_DIGEST.search(marker)
+        for image in images:
+            if not image:
+                continue
+            if image == marker:
+                return True
+            digest = IMAGE_DIGEST.search(image)
+            if marked_digest and digest and digest.group(0).lower() == marked_digest.group(0).lower():
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------
+# ECS deployments (README "ECS rollouts")
+# --------------------------------------------------------------------------
+
+# What ECS reports for a service created without one (ECS API Reference, DeploymentConfiguration:
+# maximumPercent defaults to 200 and minimumHealthyPercent to 100 for a REPLICA service; the
+# circuit breaker is off unless turned on).
+ECS_DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+ECS_MAX_EVENTS = 100  # DescribeServices returns the 100 most recent service events
+ECS_TARGET = "AmazonEC2ContainerServiceV20141113"
+
+
+def ecs_backend(req: AwsRequest) -> Any:
+    return ecs_backends[ACCOUNT_ID][req.region]
+
+
+def ecs_cluster_name(value: Any) -> str:
+    text = str(value or "default")  # a name or an ARN (cluster/NAME); ECS's default cluster is `default`
+    return text.rsplit("/", 1)[-1]
+
+
+def ecs_find_service(backend: Any, cluster: Any, service: Any) -> Any:
+    """moto's service for a cluster and a service name or ARN, ACTIVE or not; None when unknown."""
+    name = str(service or "").rsplit("/", 1)[-1]
+    return backend.services.get(f"{ecs_cluster_name(cluster)}:{name}")
+
+
+def ecs_task_definition(backend: Any, reference: str) -> Any:
+    """The task definition UpdateService names (FAMILY, FAMILY:REVISION or an ARN; a bare family is its
+    latest ACTIVE revision), refused as ECS refuses it: `ClientException` "TaskDefinition not found."
+    (ECS's answer for an unknown revision), "TaskDefinition is inactive" for a deregistered one (as
+    AWS answers UpdateService, aws-cdk issue #33195)."""
+    family, _, revision = reference.rsplit("/", 1)[-1].partition(":")
+    revisions = backend.task_definitions.get(family) or {}
+    if revision:
+        found = revisions.get(int(revision)) if revision.isdigit() else None
+    else:
+        active = [td for td in revisions.values() if td.status == "ACTIVE"]
+        found = max(active, key=lambda td: td.revision) if active else None
+    if found is None:
+        raise AwsError("ClientException", "TaskDefinition not found.")
+    if found.status != "ACTIVE":
+        raise AwsError("ClientException", "TaskDefinition is inactive")
+    return found
+
+
+def ecs_deployment_id() -> str:
+    # ECS deployment ids are `ecs-svc/` and 19 digits, as ECS's service events and DescribeServices
+    # answers show them (e.g. "(deployment ecs-svc/1571272475813219068) deployment failed: ...").
+    return f"ecs-svc/{random.randint(10**18, 10**19 - 1)}"
+
+
+def ecs_new_deployment(service: Any, task_definition: str, reason: str | None = None) -> dict[str, Any]:
+    """A PRIMARY deployment starting (the ECS API Reference's Deployment data type): no task running yet,
+    rolloutState IN_PROGRESS with ECS's reason "ECS deployment ID in progress." (ECS Developer Guide,
+    "Amazon ECS service deployment state change events")."""
+    now = utcnow()
+    deployment_id = ecs_deployment_id()
+    template = service.deployments[0] if service.deployments else {}
+    return {
+        "id": deployment_id,
+        "status": "PRIMARY",
+        "taskDefinition": task_definition,
+        "desiredCount": service.desired_count,
+        "pendingCount": service.desired_count,
+        "runningCount": 0,
+        "failedTasks": 0,
+        "createdAt": now,
+        "updatedAt": now,
+        "launchType": template.get("launchType", service.launch_type),
+        "platformVersion": template.get("platformVersion"),
+        "platformFamily": template.get("platformFamily"),
+        "networkConfiguration": template.get("networkConfiguration"),
+        "rolloutState": "IN_PROGRESS",
+        "rolloutStateReason": reason or f"ECS deployment {deployment_id} in progress.",
+    }
+
+
+def ecs_event(service: Any, message: str) -> None:
+    """A service event as ECS words them ("(service NAME) ..."), newest first."""
+    service.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": utcnow(), "message": f"(service {service.name}) {message}"})
+    del service.events[ECS_MAX_EVENTS:]
+
+
+def ecs_failure_threshold(desired: int) -> int:
+    # ECS API Reference, ServiceDeploymentCircuitBreaker: "a minimum threshold of 3 and a maximum
+    # threshold of 200", from "0.5 * desired task count".
+    return min(200, max(3, math.ceil(0.5 * desired)))
+
+
+def ecs_breaker(service: Any) -> dict[str, Any]:
+    config = getattr(service, "deployment_configuration", None) or {}
+    breaker = config.get("deploymentCircuitBreaker") if isinstance(config, dict) else None
+    return breaker if isinstance(breaker, dict) else {}
+
+
+def ecs_task_definition_images(backend: Any, arn: str) -> list[str]:
+    family, _, revision = arn.rsplit("/", 1)[-1].partition(":")
+    found = (backend.task_definitions.get(family) or {}).get(int(revision)) if revision.isdigit() else None
+    return [str(c.get("image") or "") for c in (found.container_definitions if found is not None else [])]
+
+
+def ecs_start_deployment(shim: Shim, service: Any, task_definition: str) -> None:
+    """UpdateService with a new task definition (or forceNewDeployment): a new PRIMARY deployment, the
+    previous PRIMARY becomes ACTIVE until the new one completes (ECS API Reference, Deployment `status`:
+    ACTIVE is a deployment that still has running tasks being replaced by the new PRIMARY one).
+    Caller holds the lock."""
+    tracked = shim.state.ecs_services.setdefault(service.arn, EcsServiceState())
+    if tracked.stable is None:  # a service the shim did not see created: its completed deployment
+        for deployment in service.deployments:
+            if deployment.get("rolloutState") == "COMPLETED":
+                tracked.stable = (deployment["id"], deployment["taskDefinition"])
+    now = utcnow()
+    for deployment in service.deployments:
+        if deployment["status"] == "PRIMARY":
+            deployment["status"] = "ACTIVE"
+            deployment["updatedAt"] = now
+    new = ecs_new_deployment(service, task_definition)
+    service.deployments.insert(0, new)
+    tracked.rollout = EcsRollout(new["id"], needed=shim.state.ecs_rollout_polls)
+
+
+def ecs_complete(tracked: EcsServiceState, service: Any, deployment: dict[str, Any]) -> None:
+    """The deployment reached a steady state: COMPLETED, the deployments it replaced gone, and the
+    service events ECS posts ("(deployment ID) deployment completed.", "has reached a steady state.")."""
+    deployment.update(
+        rolloutState="COMPLETED",
+        rolloutStateReason=f"ECS deployment {deployment['id']} completed.",
+        runningCount=deployment["desiredCount"],
+        pendingCount=0,
+        updatedAt=utcnow(),
+    )
+    service.deployments[:] = [deployment]
+    tracked.stable = (deployment["id"], deployment["taskDefinition"])
+    tracked.rollout = None
+    ecs_event(service, f"(deployment {deployment['id']}) deployment completed.")
+    ecs_event(service, "has reached a steady state.")
+
+
+def ecs_fail(shim: Shim, tracked: EcsServiceState, service: Any, deployment: dict[str, Any]) -> None:
+    """The circuit breaker stops a deployment whose tasks keep failing to start (ECS Developer Guide,
+    "How the Amazon ECS deployment circuit breaker detects failures"): rolloutState FAILED with the
+    reason ECS gives, "ECS deployment circuit breaker: tasks failed to start." (as DescribeServices
+    shows it; the Developer Guide's EventBridge example has "task failed to start."), failedTasks at the
+    threshold, and the event "(deployment ID) deployment failed: tasks failed to start.". With rollback
+    on, ECS rolls back to the last deployment that completed: a new PRIMARY deployment of its task
+    definition whose reason is "ECS deployment circuit breaker: rolling back to deploymentId ID." (the
+    Developer Guide's rollback event), the event "rolling back to deployment ID.", and the failed
+    deployment ACTIVE until the rollback completes."""
+    now = utcnow()
+    deployment.update(
+        rolloutState="FAILED",
+        rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.",
+        failedTasks=ecs_failure_threshold(deployment["desiredCount"]),
+        runningCount=0,
+        pendingCount=0,
+        updatedAt=now,
+    )
+    ecs_event(service, f"(deployment {deployment['id']}) deployment failed: tasks failed to start.")
+    rollout = tracked.rollout
+    tracked.rollout = None
+    stable = tracked.stable
+    if (
+        not ecs_breaker(service).get("rollback")
+        or rollout is None
+        or rollout.rollback
+        or stable is None
+        or stable[1] == deployment["taskDefinition"]
+    ):
+        return  # no rollback: the service stays on the failed deployment's task definition
+    stable_id, stable_task_definition = stable
+    previous = next((d for d in service.deployments if d["taskDefinition"] == stable_task_definition and d is not deployment), None)
+    deployment["status"] = "ACTIVE"
+    back = ecs_new_deployment(
+        service, stable_task_definition, f"ECS deployment circuit breaker: rolling back to deploymentId {stable_id}."
+    )
+    if previous is not None:  # the tasks the last completed deployment still runs
+        back["runningCount"] = min(previous.get("runningCount") or 0, back["desiredCount"])
+        back["pendingCount"] = back["desiredCount"] - back["runningCount"]
+    service.deployments[:] = [back, deployment]
+    service.task_definition = stable_task_definition
+    tracked.rollout = EcsRollout(back["id"], needed=shim.state.ecs_rollout_polls, rollback=True)
+    ecs_event(service, f"rolling back to deployment {stable_id}.")
+
+
+def ecs_advance(shim: Shim, backend: Any, service: Any) -> None:
+    """One DescribeServices poll of a service: its deployment in progress stays IN_PROGRESS for the
+    configured number of polls, then completes; one whose image is marked bad gains a failed task per
+    poll and, with the circuit breaker on, fails at the next poll after that (with rollback, ECS rolls
+    back); without the circuit breaker it stays IN_PROGRESS, ECS launching tasks again and again.
+    Caller holds the lock."""
+    tracked = shim.state.ecs_services.get(service.arn)
+    rollout = tracked.rollout if tracked is not None else None
+    if tracked is None or rollout is None:
+        return
+    deployment = next((d for d in service.deployments if d["id"] == rollout.deployment_id), None)
+    if deployment is None or deployment.get("rolloutState") != "IN_PROGRESS":
+        tracked.rollout = None
+        return
+    rollout.polls += 1
+    bad = image_marked_bad(shim.state, *ecs_task_definition_images(backend, deployment["taskDefinition"]))
+    breaker = ecs_breaker(service).get("enable") is True
+    if rollout.polls <= rollout.needed or (bad and not breaker):
+        if bad:
+            failed = deployment["failedTasks"] + 1
+            if breaker:
+                failed = min(failed, ecs_failure_threshold(deployment["desiredCount"]) - 1)
+            deployment.update(failedTasks=failed, updatedAt=utcnow())
+        return
+    if bad:
+        ecs_fail(shim, tracked, service, deployment)
+    else:
+        ecs_complete(tracked, service, deployment)
+
+
+def ecs_service_as_described(shim: Shim, req: AwsRequest, service: Any, tags: bool) -> dict[str, Any]:
+    """The service as moto's DescribeServices serializes it (after the shim changed it); not a poll."""
+    env = {
+        key: value
+        for key, value in req.environ.items()
+        if key != "HTTP_CONTENT_MD5" and not key.startswith("HTTP_X_AMZ_CHECKSUM_")
+    }
+    env["HTTP_X_AMZ_TARGET"] = f"{ECS_TARGET}.DescribeServices"
+    env["REQUEST_METHOD"] = "POST"
+    body: dict[str, Any] = {"cluster": service.cluster_arn, "services": [service.arn]}
+    if tags:
+        body["include"] = ["TAGS"]
+    answer = json_body(shim.call_moto(env, json.dumps(body).encode())) or {}
+    services = answer.get("services") or [{}]
+    return services[0]
+
+
+def ecs_create_service(shim: Shim, req: AwsRequest) -> Response:
+    """moto drops deploymentConfiguration and reports the first deployment IN_PROGRESS with no task
+    running for good. The service starts settled: its deploymentConfiguration (with AWS's defaults),
+    one PRIMARY deployment COMPLETED with every task running, the steady-state event."""
+    with shim.state.lock:
+        response = shim.forward(req)
+        if response.status >= 300:
+            return response
+        service = ecs_find_service(ecs_backend(req), req.params.get("cluster"), req.params.get("serviceName"))
+        if service is None:
+            return response
+        config = copy.deepcopy(ECS_DEFAULT_DEPLOYMENT_CONFIGURATION)
+        given = req.params.get("deploymentConfiguration")
+        if isinstance(given, dict):
+            config.update(copy.deepcopy(given))
+        service.deployment_configuration = config
+        service.events = []
+        service.running_count = service.desired_count
+        service.pending_count = 0
+        tracked = EcsServiceState()
+        shim.state.ecs_services[service.arn] = tracked
+        if service.deployments:
+            deployment = service.deployments[0]
+            deployment["id"] = ecs_deployment_id()
+            deployment["desiredCount"] = service.desired_count
+            ecs_complete(tracked, service, deployment)
+        return json_response(req, {"service": ecs_service_as_described(shim, req, service, tags=True)})
+
+
+def ecs_describe_services(shim: Shim, req: AwsRequest) -> Response:
+    """Each DescribeServices naming a service is a poll of its deployment in progress (ecs_advance)."""
+    with shim.state.lock:
+        backend = ecs_backend(req)
+        seen: set[str] = set()
+        for name in req.params.get("services") or []:
+            service = ecs_find_service(backend, req.params.get("cluster"), name)
+            if service is None or service.arn in seen or service.status != "ACTIVE":
+                continue
+            seen.add(service.arn)
+            ecs_advance(shim, backend, service)
+        return shim.forward(req)
+
+
+def ecs_update_service(shim: Shim, req: AwsRequest) -> Response:
+    """UpdateService as ECS does it: a deleted (INACTIVE) service answers `ServiceNotActiveException`
+    "Service was not ACTIVE." (ECS API Reference, UpdateService errors: "The specified service isn't
+    active"; the message as AWS sends it, alchemy-run/alchemy PR #1581), where moto updates it; the
+    task definition is stored as its ARN (moto keeps whatever string was sent); a new task definition
+    (or forceNewDeployment) starts a new deployment (ecs_start_deployment); deploymentConfiguration is
+    merged into the service's."""
+    params = req.params
+    with shim.state.lock:
+        backend = ecs_backend(req)
+        if ecs_cluster_name(params.get("cluster")) not in backend.clusters:
+            return shim.forward(req)  # moto: ClusterNotFoundException
+        service = ecs_find_service(backend, params.get("cluster"), params.get("service"))
+        if service is None:
+            return shim.forward(req)  # moto: ServiceNotFoundException "Service not found."
+        if service.status != "ACTIVE":
+            raise AwsError("ServiceNotActiveException", "Service was not ACTIVE.")
+        body = dict(params)
+        force = bool(body.pop("forceNewDeployment", False))
+        new_task_definition = None
+        if params.get("taskDefinition"):
+            new_task_definition = ecs_task_definition(backend, str(params["taskDefinition"])).arn
+            body["taskDefinition"] = new_task_definition
+        old_task_definition = service.task_definition
+        config = copy.deepcopy(getattr(service, "deployment_configuration", None) or ECS_DEFAULT_DEPLOYMENT_CONFIGURATION)
+        response = shim.forward(req, json.dumps(body).encode())
+        if response.status >= 300:
+            return response
+        given = params.get("deploymentConfiguration")
+        if isinstance(given, dict):
+            config.update(copy.deepcopy(given))
+        service.deployment_configuration = config
+        if service.deployments:
+            primary = service.deployments[0]
+            if primary.get("status") == "PRIMARY" and primary["desiredCount"] != service.desired_count:
+                primary["desiredCount"] = service.desired_count
+                if primary.get("rolloutState") == "COMPLETED":
+                    primary.update(runningCount=service.desired_count, pendingCount=0, updatedAt=utcnow())
+            target = new_task_definition or old_task_definition
+            if force or (new_task_definition is not None and new_task_definition != old_task_definition):
+                ecs_start_deployment(shim, service, target)
+        return json_response(req, {"service": ecs_service_as_described(shim, req, service, tags=False)})
+
+
+def ecs_delete_service(shim: Shim, req: AwsRequest) -> Response:
+    with shim.state.lock:
+        service = ecs_find_service(ecs_backend(req), req.params.get("cluster"), req.params.get("service"))
+        response = shim.forward(req)
+        if response.status < 300 and service is not None:
+            shim.state.ecs_services.pop(service.arn, None)
+        return response
+
+
+def ecs_list_task_definitions(shim: Shim, req: AwsRequest) -> Response:
+    """moto ignores `sort` and `maxResults`. ECS API Reference, ListTaskDefinitions: "By default (ASC),
+    task definitions are listed lexicographically by family name and in ascending numerical order by
+    revision ... Setting this parameter to DESC reverses the sort order on family name and revision";
+    maxResults 1-100 (default 100) with a nextToken; `familyPrefix` is "the full family name", matched
+    whole (AWS lists nothing for a shorter prefix, as getmoto/moto PR #2602 shows with the CLI)."""
+    params = req.params
+    family = params.get("familyPrefix")
+    status = params.get("status") or "ACTIVE"
+    order = params.get("sort") or "ASC"
+    if status not in ("ACTIVE", "INACTIVE", "DELETE_IN_PROGRESS"):
+        raise AwsError("InvalidParameterException", f"Invalid status {status!r}: use ACTIVE, INACTIVE or DELETE_IN_PROGRESS")
+    if order not in ("ASC", "DESC"):
+        raise AwsError("InvalidParameterException", f"Invalid sort {order!r}: use ASC or DESC")
+    limit = params.get("maxResults", 100)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+        raise AwsError("InvalidParameterException", "maxResults must be between 1 and 100.")
+    token = params.get("nextToken") or "0"
+    if not (isinstance(token, str) and token.isdigit()):
+        raise AwsError("InvalidParameterException", "Invalid nextToken.")
+    with shim.state.lock:
+        found = sorted(
+            (td.family, td.revision, td.arn)
+            for name, revisions in ecs_backend(req).task_definitions.items()
+            if family in (None, "", name)
+            for td in revisions.values()
+            if td.status == status
+        )
+    if order == "DESC":
+        found.reverse()
+    start = int(token)
+    payload: dict[str, Any] = {"taskDefinitionArns": [arn for _, _, arn in found[start : start + limit]]}
+    if start + limit < len(found):
+        payload["nextToken"] = str(start + limit)
+    return json_response(req, payload)
+
+
+# --------------------------------------------------------------------------
+# Lambda container images, image updates, versions and aliases (README "Lambda container images")
+# --------------------------------------------------------------------------
+
+LAMBDA_PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+
+
+def lambda_json(payload: dict[str, Any], status: int = 200) -> Response:
+    body = json.dumps(payload).encode()
+    return Response(
+        status,
+        [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id()), ("Content-Length", str(len(body)))],
+        body,
+    )
+
+
+def lambda_reference(req: AwsRequest) -> str | None:
+    match = re.match(r"^/[0-9-]+/functions/([^/]+)", req.path)
+    return unquote(match.group(1)) if match else None
+
+
+def lambda_qualifier(req: AwsRequest) -> str | None:
+    """The qualifier a request names: `?Qualifier=` or embedded in the function name or ARN."""
+    reference = lambda_reference(req) or ""
+    qualifier = (req.query.get("Qualifier") or [None])[0]
+    parts = iam_eval.lambda_function_arn(reference, qualifier, ACCOUNT_ID, req.region).split(":")
+    return parts[7] if len(parts) > 7 else None
+
+
+def lambda_entry(req: AwsRequest) -> tuple[Any, str, str]:
+    """(moto's $LATEST function or None, its unqualified ARN, its name) for the function in the path."""
+    arn = ":".join(iam_eval.lambda_function_arn(lambda_reference(req) or "", None, ACCOUNT_ID, req.region).split(":")[:7])
+    name = arn.split(":")[6]
+    entry = lambda_backend(ACCOUNT_ID, req.region)._lambdas._functions.get(name)
+    return (entry or {}).get("latest"), arn, name
+
+
+def lambda_published(req: AwsRequest, name: str) -> list[Any]:
+    entry = lambda_backend(ACCOUNT_ID, req.region)._lambdas._functions.get(name) or {}
+    return list(entry.get("versions") or [])
+
+
+def lambda_unshare_code(req: AwsRequest, name: str) -> None:
+    """moto publishes a version as copy.copy($LATEST), so the version shares $LATEST's `code` dict and a
+    later UpdateFunctionCode rewrites the published version's ImageUri too; a published version's code
+    is immutable (Lambda Developer Guide, "Manage Lambda function versions"). Each gets its own."""
+    entry = lambda_backend(ACCOUNT_ID, req.region)._lambdas._functions.get(name) or {}
+    latest = entry.get("latest")
+    for version in entry.get("versions") or []:
+        if latest is not None and version.code is latest.code:
+            version.code = dict(latest.code)
+
+
+def lambda_refuse_while_updating(shim: Shim, arn: str) -> None:
+    """Lambda Developer Guide, "Lambda function states": while LastUpdateStatus is InProgress,
+    UpdateFunctionCode, UpdateFunctionConfiguration and PublishVersion fail; AWS answers 409
+    ResourceConflictException "The operation cannot be performed at this time. An update is in progress
+    for resource: ARN" (the unqualified function ARN). Caller holds the lock."""
+    update = shim.state.lambda_updates.get(arn)
+    if update is not None and update.status == "InProgress":
+        raise AwsError(
+            "ResourceConflictException",
+            f"The operation cannot be performed at this time. An update is in progress for resource: {arn}",
+            409,
+        )
+
+
+def lambda_pull_permission(shim: Shim, req: AwsRequest, repository: Any, image: dict[str, str], function_arn: str) -> None:
+    """Lambda Developer Guide, "Amazon ECR permissions" (images-create): the repository policy must let
+    the Lambda service principal ecr:BatchGetImage and ecr:GetDownloadUrlForLayer; "If the Amazon ECR
+    repository does not include these permissions, Lambda adds ecr:BatchGetImage and
+    ecr:GetDownloadUrlForLayer to the container image repository permissions. Lambda can add these
+    permissions only if the Principal calling Lambda has ecr:getRepositoryPolicy and
+    ecr:setRepositoryPolicy permissions." Otherwise AWS answers 403 AccessDeniedException "Lambda does not
+    have permission to access the ECR image. Check the ECR permissions." (the message AWS sends,
+    aws-samples/bedrock-access-gateway issue #127; re:Post knowledge center "lambda-ecr-image").
+    Lambda asks as itself, so `aws:SourceArn` (the function) and `aws:SourceAccount` are set, as in the
+    guide's cross-account example."""
+    keys = {"aws:SourceArn": function_arn, "aws:SourceAccount": ACCOUNT_ID}
+
+    def lambda_may(document: Any) -> bool:
+        return all(
+            iam_eval.evaluate(
+                iam_eval.RequestContext(
+                    action=action,
+                    resources=[repository.arn],
+                    service_principal="lambda.amazonaws.com",
+                    account=image["registry"],
+                    condition_keys=keys,
+                ),
+                [],
+                document,
+                resource_policy_required=True,
+            ).allowed
+            for action in LAMBDA_PULL_ACTIONS
+        )
+
+    if repository.policy and lambda_may(repository.policy):
+        return
+    ref = ("ecr", image["region"], image["registry"], image["name"])
+    refused = AwsError(
+        "AccessDeniedException", "Lambda does not have permission to access the ECR image. Check the ECR permissions.", 403
+    )
+    if not all(shim.iam.may(req, action, repository.arn, ref) for action in ("ecr:GetRepositoryPolicy", "ecr:SetRepositoryPolicy")):
+        raise refused
+    try:
+        document = json.loads(repository.policy) if repository.policy else {"Version": "2012-10-17", "Statement": []}
+    except ValueError:
+        raise refused from None
+    if not isinstance(document, dict):
+        raise refused
+    statements = document.get("Statement")
+    statements = [statements] if isinstance(statements, dict) else list(statements or [])
+    statements.append(
+        {
+            "Sid": "LambdaECRImageRetrievalPolicy",
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": list(LAMBDA_PULL_ACTIONS),
+        }
+    )
+    document["Statement"] = statements
+    repository.policy = json.dumps(document)
+
+
+def lambda_image(shim: Shim, req: AwsRequest, uri: str, function_arn: str) -> tuple[str, int]:
+    """What Lambda checks of a container image before taking it: an Amazon ECR image URI with a tag or a
+    digest, in the function's region (Lambda Developer Guide, "Create a Lambda function using a
+    container image": "The Amazon ECR repository must be in the same AWS Region as the Lambda
+    function"), that exists in the emulator's ECR; AWS answers InvalidParameterValueException "Source
+    image URI is not valid. Provide a valid source image." otherwise (the message AWS sends,
+    aws-samples/bedrock-access-gateway issue #205); then the repository policy (lambda_pull_permission).
+    Returns the image's digest without `sha256:` (Lambda's CodeSha256 for an image) and its size."""
+    invalid = AwsError("InvalidParameterValueException", f"Source image {uri} is not valid. Provide a valid source image.")
+    image = iam_eval.ecr_image_reference(uri)
+    if image is None or image["region"] != req.region:
+        raise invalid
+    repository = ecr_backends[image["registry"]][image["region"]].repositories.get(image["name"])
+    if repository is None or repository.registry_id != image["registry"]:
+        raise invalid
+    found = next(
+        (
+            candidate
+            for candidate in repository.images
+            if ("tag" in image and image["tag"] in candidate.image_tags)
+            or ("digest" in image and candidate.get_image_digest() == image["digest"])
+        ),
+        None,
+    )
+    if found is None:
+        raise invalid
+    lambda_pull_permission(shim, req, repository, image, function_arn)
+    return found.get_image_digest().split(":", 1)[1], int(found.get_image_size_in_bytes() or 0)
+
+
+def lambda_settle_image(req: AwsRequest, name: str, uri: str, digest: str, size: int) -> None:
+    """moto (MOTO_LAMBDA_STUB_ECR, its default) takes sha256(ImageUri) as the code hash; Lambda's is the
+    image digest the tag resolved to. Fixes $LATEST and any version moto published with it."""
+    stub = hashlib.sha256(uri.encode("utf-8")).hexdigest()
+    entry = lambda_backend(ACCOUNT_ID, req.region)._lambdas._functions.get(name) or {}
+    for fn in [entry.get("latest"), *(entry.get("versions") or [])]:
+        if fn is not None and fn.code_sha_256 in (stub, digest):
+            fn.code_sha_256 = digest
+            fn.code_size = size
+    lambda_unshare_code(req, name)
+
+
+def lambda_decorate(shim: Shim, configuration: Any) -> None:
+    """$LATEST's LastUpdateStatus during and after an image update (Lambda Developer Guide, "Lambda
+    function states": State stays Active; while InProgress AWS reports LastUpdateStatusReason "The
+    function is being created." with LastUpdateStatusReasonCode "Creating", as update-function-code
+    answers show; Failed keeps its reason until the next update). Caller holds the lock."""
+    if not isinstance(configuration, dict) or configuration.get("Version", "$LATEST") != "$LATEST":
+        return
+    update = shim.state.lambda_updates.get(":".join(str(configuration.get("FunctionArn", "")).split(":")[:7]))
+    if update is None:
+        return
+    configuration["State"] = "Active"
+    configuration["LastUpdateStatus"] = update.status
+    configuration.pop("LastUpdateStatusReason", None)
+    configuration.pop("LastUpdateStatusReasonCode", None)
+    if update.reason:
+        configuration["LastUpdateStatusReason"] = update.reason
+    if update.reason_code:
+        configuration["LastUpdateStatusReasonCode"] = update.reason_code
+
+
+def lambda_advance(shim: Shim, fn: Any, arn: str) -> None:
+    """One GetFunction / GetFunctionConfiguration poll of $LATEST: an image update stays InProgress for
+    the configured number of polls, then is Successful, or Failed for an image marked bad: reason code
+    InvalidImage (an enum value of LastUpdateStatusReasonCode in the Lambda API Reference) with the
+    reason Lambda gives for an image it cannot run ("The image manifest or layer media type for the
+    source image ... is not supported.", re:Post), and "Lambda aborts the update and the function's
+    previous code and configuration remain available" ("Lambda function states"). Caller holds the lock."""
+    update = shim.state.lambda_updates.get(arn)
+    if update is None or update.status != "InProgress":
+        return
+    update.polls += 1
+    if update.polls <= update.needed:
+        return
+    image = iam_eval.ecr_image_reference(fn.code.get("ImageUri"))
+    resolved = (
+        f"{image['registry']}.dkr.ecr.{image['region']}.amazonaws.com/{image['name']}@sha256:{fn.code_sha_256}"
+        if image
+        else str(fn.code.get("ImageUri"))
+    )
+    if image_marked_bad(shim.state, fn.code.get("ImageUri"), resolved):
+        fn.code = dict(update.previous["code"])
+        fn.code_sha_256 = update.previous["code_sha_256"]
+        fn.code_size = update.previous["code_size"]
+        update.status = "Failed"
+        update.reason_code = "InvalidImage"
+        update.reason = f"The image manifest or layer media type for the source image {resolved} is not supported."
+    else:
+        update.status = "Successful"
+        update.reason = update.reason_code = None
+
+
+def lambda_resolved_image(body: dict[str, Any]) -> None:
+    """GetFunction's Code.ResolvedImageUri is the image pinned by digest (Lambda API Reference,
+    FunctionCodeLocation); moto builds it by cutting the URI at its first `:` and appending sha256 of the
+    URI. Rebuilt from the repository and the digest the function runs (its CodeSha256)."""
+    code, configuration = body.get("Code"), body.get("Configuration")
+    if not isinstance(code, dict) or not isinstance(configuration, dict):
+        return
+    image = iam_eval.ecr_image_reference(code.get("ImageUri"))
+    if image and configuration.get("CodeSha256"):
+        code["ResolvedImageUri"] = (
+            f"{image['registry']}.dkr.ecr.{image['region']}.amazonaws.com/{image['name']}@sha256:{configuration['CodeSha256']}"
+        )
+
+
+def lambda_create_function(shim: Shim, req: AwsRequest) -> Response:
+    """CreateFunction with PackageType Image: the image checks (lambda_image), then moto, then the code
+    hash and size of the image."""
+    code = req.params.get("Code")
+    uri = code.get("ImageUri") if isinstance(code, dict) else None
+    if req.params.get("PackageType") != "Image" or not isinstance(uri, str):
+        return lambda_store_logging_config(shim, req)
+    arn = ":".join(iam_eval.lambda_function_arn(str(req.params.get("FunctionName") or ""), None, ACCOUNT_ID, req.region).split(":")[:7])
+    with shim.state.lock:
+        digest, size = lambda_image(shim, req, uri, arn)
+        response = lambda_store_logging_config(shim, req)
+        body = json_body(response) if response.status < 300 else None
+        if body is None:
+            return response
+        lambda_settle_image(req, arn.split(":")[6], uri, digest, size)
+        shim.state.lambda_updates.pop(arn, None)
+        body["CodeSha256"], body["CodeSize"] = digest, size
+        return response.with_body(json.dumps(body).encode())
+
+
+def lambda_update_function_code(shim: Shim, req: AwsRequest) -> Response:
+    """UpdateFunctionCode: refused while an update is in progress; with an ImageUri, the image checks,
+    then LastUpdateStatus InProgress until polls move it on (lambda_advance). DryRun changes nothing."""
+    with shim.state.lock:
+        fn, arn, name = lambda_entry(req)
+        if fn is None:
+            return shim.forward(req)  # moto: ResourceNotFoundException
+        lambda_refuse_while_updating(shim, arn)
+        uri = req.params.get("ImageUri")
+        if not isinstance(uri, str) or fn.package_type != "Image":
+            return shim.forward(req)
+        digest, size = lambda_image(shim, req, uri, arn)
+        lambda_unshare_code(req, name)
+        previous = {"code": dict(fn.code), "code_sha_256": fn.code_sha_256, "code_size": fn.code_size}
+        response = shim.forward(req)
+        body = json_body(response) if response.status < 300 else None
+        if body is None:
+            return response
+        if req.params.get("DryRun") is not True:
+            lambda_settle_image(req, name, uri, digest, size)
+            shim.state.lambda_updates[arn] = LambdaUpdate(needed=shim.state.lambda_update_polls, previous=previous)
+        body["CodeSha256"], body["CodeSize"] = digest, size
+        lambda_decorate(shim, body)
+        return response.with_body(json.dumps(body).encode())
+
+
+def lambda_update_function_configuration(shim: Shim, req: AwsRequest) -> Response:
+    with shim.state.lock:
+        fn, arn, _ = lambda_entry(req)
+        if fn is not None:
+            lambda_refuse_while_updating(shim, arn)
+    return lambda_store_logging_config(shim, req)
+
+
+def lambda_get_function(shim: Shim, req: AwsRequest) -> Response:
+    """GetFunction / GetFunctionConfiguration: a poll of $LATEST's image update, its LastUpdateStatus,
+    and (GetFunction) the digest-pinned ResolvedImageUri."""
+    with shim.state.lock:
+        if lambda_qualifier(req) in (None, "$LATEST"):
+            fn, arn, _ = lambda_entry(req)
+            if fn is not None:
+                lambda_advance(shim, fn, arn)
+        response = lambda_report_logging_config(shim, req)
+        body = json_body(response) if response.status < 300 else None
+        if body is None:
+            return response
+        lambda_decorate(shim, body.get("Configuration") if req.operation == "GetFunction" else body)
+        if req.operation == "GetFunction":
+            lambda_resolved_image(body)
+        return response.with_body(json.dumps(body).encode())
+
+
+def lambda_list_versions(shim: Shim, req: AwsRequest) -> Response:
+    with shim.state.lock:
+        response = shim.forward(req)
+        body = json_body(response) if response.status < 300 else None
+        if body is None:
+            return response
+        for configuration in body.get("Versions") or []:
+            lambda_decorate(shim, configuration)
+        return response.with_body(json.dumps(body).encode())
+
+
+def lambda_fingerprint(fn: Any) -> str:
+    """What PublishVersion compares: the code and the configuration a version freezes. The description is
+    left out: PublishVersion's Description overrides it in the version."""
+    return json.dumps(
+        [
+            fn.code_sha_256,
+            fn.package_type,
+            fn.handler,
+            fn.run_time,
+            fn.role,
+            fn.memory_size,
+            fn.timeout,
+            fn.environment_vars,
+            fn.layers,
+            fn._vpc_config,
+            fn.image_config.response(),
+            fn.architectures,
+            fn.ephemeral_storage,
+            fn.tracing_config,
+            fn.kms_key_arn,
+        ],
+        sort_keys=True,
+        default=str,
+    )
+
+
+def lambda_publish_version(shim: Shim, req: AwsRequest) -> Response:
+    """PublishVersion as Lambda does it (Lambda API Reference, PublishVersion): refused while an update is
+    in progress; `CodeSha256` must match $LATEST's, else InvalidParameterValueException "CodeSHA256 (X) is
+    different from current CodeSHA256 in $LATEST (Y). Please try again with the CodeSHA256 in $LATEST.";
+    "Lambda doesn't publish a version if the function's configuration and code haven't changed since
+    the last version": the last version answers (201) instead. moto decides that by whether any update
+    call came in, so an update to the same image (or a failed one) published a new version."""
+    with shim.state.lock:
+        fn, arn, name = lambda_entry(req)
+        if fn is None:
+            return shim.forward(req)
+        lambda_refuse_while_updating(shim, arn)
+        wanted = req.params.get("CodeSha256")
+        if wanted and wanted != fn.code_sha_256:
+            raise AwsError(
+                "InvalidParameterValueException",
+                f"CodeSHA256 ({wanted}) is different from current CodeSHA256 in $LATEST ({fn.code_sha_256}). "
+                "Please try again with the CodeSHA256 in $LATEST.",
+            )
+        versions = lambda_published(req, name)
+        if versions and lambda_fingerprint(versions[-1]) == lambda_fingerprint(fn):
+            return lambda_json(versions[-1].get_configuration(), 201)
+        fn.code_or_config_updated = True
+        response = shim.forward(req)
+        if response.status < 300:
+            lambda_unshare_code(req, name)
+        return response
+
+
+def lambda_alias(req: AwsRequest, fn: Any, name: Any) -> Any:
+    if fn is None or not isinstance(name, str):
+        return None
+    return lambda_backend(ACCOUNT_ID, req.region)._lambdas._get_function_aliases(fn.function_name).get(name)
+
+
+def lambda_create_alias(shim: Shim, req: AwsRequest) -> Response:
+    """A taken alias name: AWS answers 409 ResourceConflictException (Lambda API Reference, CreateAlias
+    errors); moto says ConflictException, a code the SDKs do not know."""
+    with shim.state.lock:
+        fn, arn, _ = lambda_entry(req)
+        name = req.params.get("Name")
+        if lambda_alias(req, fn, name) is not None:
+            raise AwsError("ResourceConflictException", f"Alias already exists: {arn}:{name}", 409)
+        return shim.forward(req)
+
+
+def lambda_get_alias(shim: Shim, req: AwsRequest) -> Response:
+    """moto answers GetAlias with 201; AWS with 200 (Lambda API Reference, GetAlias)."""
+    response = shim.forward(req)
+    if response.status == 201:
+        return Response(200, response.headers, response.body, "OK")
+    return response
+
+
+def lambda_update_alias(shim: Shim, req: AwsRequest) -> Response:
+    """UpdateAlias: a `RevisionId` that is not the alias's answers 412 PreconditionFailedException (Lambda
+    API Reference, UpdateAlias: "Only update the alias if the revision ID matches the ID that's
+    specified"); each update gives the alias a new RevisionId; 200, not moto's 201. moto ignores
+    RevisionId and never changes it."""
+    with shim.state.lock:
+        fn, _, _ = lambda_entry(req)
+        match = re.match(r"^/[0-9-]+/functions/[^/]+/aliases/([^/]+)/?$", req.path)
+        alias = lambda_alias(req, fn, unquote(match.group(1)) if match else None)
+        if alias is None:
+            return shim.forward(req)  # moto: ResourceNotFoundException
+        wanted = req.params.get("RevisionId")
+        if wanted and wanted != alias.revision_id:
+            raise AwsError(
+                "PreconditionFailedException",
+                "The Revision Id provided does not match the latest Revision Id. "
+                "Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+                412,
+            )
+        response = shim.forward(req)
+        if response.status >= 300:
+            return response
+        alias.revision_id = str(uuid.uuid4())
+        return lambda_json(alias.to_json(), 200)
+
+
+def lambda_delete_function(shim: Shim, req: AwsRequest) -> Response:
+    response = lambda_forget_logging_config(shim, req)
+    if response.status < 300 and lambda_qualifier(req) is None:
+        _, arn, _ = lambda_entry(req)
+        with shim.state.lock:
+            shim.state.lambda_updates.pop(arn, None)
+    return response
+
+
 SERVED: dict[tuple[str, str], Handler] = {
     ("lambda", "PutFunctionEventInvokeConfig"): lambda_put_event_invoke_config,
-    ("lambda", "CreateFunction"): lambda_store_logging_config,
-    ("lambda", "UpdateFunctionConfiguration"): lambda_store_logging_config,
-    ("lambda", "GetFunction"): lambda_report_logging_config,
-    ("lambda", "GetFunctionConfiguration"): lambda_report_logging_config,
-    ("lambda", "DeleteFunction"): lambda_forget_logging_config,
+    ("lambda", "CreateFunction"): lambda_create_function,
+    ("lambda", "UpdateFunctionConfiguration"): lambda_update_function_configuration,
+    ("lambda", "UpdateFunctionCode"): lambda_update_function_code,
+    ("lambda", "GetFunction"): lambda_get_function,
+    ("lambda", "GetFunctionConfiguration"): lambda_get_function,
+    ("lambda", "DeleteFunction"): lambda_delete_function,
+    ("lambda", "PublishVersion"): lambda_publish_version,
+    ("lambda", "ListVersionsByFunction"): lambda_list_versions,
+    ("lambda", "CreateAlias"): lambda_create_alias,
+    ("lambda", "GetAlias"): lambda_get_alias,
+    ("lambda", "UpdateAlias"): lambda_update_alias,
+    ("ecs", "CreateService"): ecs_create_service,
+    ("ecs", "DescribeServices"): ecs_describe_services,
+    ("ecs", "UpdateService"): ecs_update_service,
+    ("ecs", "DeleteService"): ecs_delete_service,
+    ("ecs", "ListTaskDefinitions"): ecs_list_task_definitions,
     ("codepipeline", "CreatePipeline"): codepipeline_create_pipeline,
     ("codepipeline", "PutWebhook"): put_webhook,
     ("codepipeline", "ListWebhooks"): list_webhooks,

@@ -62,6 +62,8 @@ pub struct Clients {
     pub ecr: aws_sdk_ecr::Client,
     pub iam: aws_sdk_iam::Client,
     pub lambda: aws_sdk_lambda::Client,
+    /// Reads the `--deploy-target` service; nothing of ECS is ours.
+    pub ecs: aws_sdk_ecs::Client,
     pub codebuild: aws_sdk_codebuild::Client,
     pub codepipeline: aws_sdk_codepipeline::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
@@ -114,6 +116,7 @@ impl Clients {
             ecr: aws_sdk_ecr::Client::new(config),
             iam: aws_sdk_iam::Client::new(config),
             lambda: aws_sdk_lambda::Client::new(config),
+            ecs: aws_sdk_ecs::Client::new(config),
             codebuild: aws_sdk_codebuild::Client::new(config),
             codepipeline: aws_sdk_codepipeline::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use pipeline_common::EnvName;
+use pipeline_common::{DeployTarget, EnvName};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -97,6 +97,10 @@ pub struct Layer {
     /// Secrets Manager secret ARN holding the deployment webhook's HMAC secret.
     #[arg(long, env = "BOOTSTRAP_DEPLOY_WEBHOOK_SECRET_ARN")]
     pub deploy_webhook_secret_arn: Option<String>,
+    /// Existing service the Deploy stage rolls the image out to: ecs:CLUSTER/SERVICE[/CONTAINER]
+    /// or lambda:FUNCTION[:ALIAS] (a container-image function).
+    #[arg(long, env = "BOOTSTRAP_DEPLOY_TARGET")]
+    pub deploy_target: Option<String>,
     /// ARN of a customer managed KMS key that encrypts the notification topic at rest (default:
     /// unencrypted); its key policy must let events.amazonaws.com use it (README: Encryption).
     #[arg(long, env = "BOOTSTRAP_TOPIC_KMS_KEY")]
@@ -141,6 +145,9 @@ pub struct Config {
     pub log_retention_days: i32,
     pub deploy_webhook_url: Option<String>,
     pub deploy_webhook_secret_arn: Option<String>,
+    /// Where the Deploy stage rolls the image out (`--deploy-target`); `None`: it only requests
+    /// the deployment (EventBridge event, webhook).
+    pub deploy_target: Option<DeployTarget>,
     /// Customer managed KMS key (ARN) encrypting the notification topic; `None` = unencrypted.
     pub topic_kms_key: Option<String>,
     pub lambda_memory_mb: i32,
@@ -197,6 +204,7 @@ pub struct PolicyScope {
     pub connection_arn: Option<String>,
     pub github_token_secret: Option<String>,
     pub deploy_webhook_secret_arn: Option<String>,
+    pub deploy_target: Option<DeployTarget>,
 }
 
 /// Like [`resolve`], but only the environment is required: the policy does not depend on the
@@ -217,6 +225,10 @@ pub fn resolve_policy_scope(given: Layer, file: Layer) -> Result<PolicyScope> {
             given.deploy_webhook_secret_arn,
             file.deploy_webhook_secret_arn,
         ),
+        deploy_target: pick(given.deploy_target, file.deploy_target)
+            .map(|raw| DeployTarget::parse(&raw))
+            .transpose()
+            .map_err(|problem| anyhow::anyhow!("--deploy-target: {problem}"))?,
     })
 }
 
@@ -294,6 +306,17 @@ pub fn resolve(given: Layer, file: Layer) -> Result<Config> {
         }
         secret_reference(secret)?;
     }
+    let deploy_target = pick(given.deploy_target, file.deploy_target)
+        .map(|raw| DeployTarget::parse(&raw))
+        .transpose()
+        .map_err(|problem| anyhow::anyhow!("--deploy-target: {problem}"))?;
+    if let (Some(target), Some(_)) = (&deploy_target, &deploy_webhook_url) {
+        bail!(
+            "--deploy-target {} and --deploy-webhook-url are both given; the Deploy stage either rolls the image \
+             out itself or hands it to your webhook: give one",
+            target.spec()
+        );
+    }
     let lambda_memory_mb = pick(given.lambda_memory_mb, file.lambda_memory_mb).unwrap_or(128);
     if !(128..=10240).contains(&lambda_memory_mb) {
         bail!("--lambda-memory-mb {lambda_memory_mb} is outside Lambda's 128..=10240");
@@ -345,6 +368,7 @@ pub fn resolve(given: Layer, file: Layer) -> Result<Config> {
         log_retention_days,
         deploy_webhook_url,
         deploy_webhook_secret_arn,
+        deploy_target,
         topic_kms_key,
         lambda_memory_mb,
         deploy_timeout_seconds,

@@ -32,6 +32,8 @@ pub struct Late {
     pub connection_arn: Option<String>,
     /// `--deploy-webhook-secret-arn` resolved to the secret's full ARN (with its random suffix).
     pub deploy_webhook_secret_arn: Option<String>,
+    /// What `--deploy-target` was found to be: what the deploy-handler's grants are scoped to.
+    pub deploy_target: Option<crate::resources::deploy_target::TargetFacts>,
 }
 
 pub fn arns(env: &EnvName, target: &Target) -> Arns {
@@ -226,7 +228,12 @@ fn identities(s: &Stack<'_>, out: &mut Vec<Desired>) {
             n.deploy_handler_role(),
             "lambda.amazonaws.com",
             "deploy-handler reports job results and triggers deployments",
-            policies::deploy_handler_role(arns, true, late.deploy_webhook_secret_arn.as_deref()),
+            policies::deploy_handler_role(
+                arns,
+                true,
+                late.deploy_webhook_secret_arn.as_deref(),
+                late.deploy_target.as_ref(),
+            ),
         ),
         (
             n.event_notifier_role(),
@@ -266,6 +273,7 @@ fn storage(s: &Stack<'_>, out: &mut Vec<Desired>) {
     let Stack {
         config,
         target,
+        late,
         n,
         arns,
         tags,
@@ -307,8 +315,7 @@ fn storage(s: &Stack<'_>, out: &mut Vec<Desired>) {
             encryption_type: "AES256".to_owned(),
             kms_key: None,
             lifecycle_policy: policies::repository_lifecycle(KEEP_TAGGED_IMAGES),
-            // none: the build role's own policy grants push and pull (see policies::bucket)
-            repository_policy: serde_json::Value::Null,
+            repository_policy: policies::repository(late.deploy_target.as_ref()),
             tags: tags.clone(),
         }),
         vec![id(Kind::Role, n.codebuild_role())],
@@ -371,6 +378,9 @@ fn functions(s: &Stack<'_>, out: &mut Vec<Desired>) {
             env_vars::DEPLOY_WEBHOOK_SECRET_ARN.to_owned(),
             secret.clone(),
         );
+    }
+    if let Some(target) = &config.deploy_target {
+        deploy_env.insert(env_vars::DEPLOY_TARGET.to_owned(), target.spec());
     }
     let notifier_env = BTreeMap::from([
         (env_vars::PIPELINE_ENV.to_owned(), env.to_string()),

@@ -4,9 +4,11 @@
 //! bootstrap derives every resource name from an [`EnvName`] and wires the Lambda
 //! environment variables named in [`env_vars`]; the functions read the same keys.
 
+mod deploy_target;
 pub mod env_vars;
 mod names;
 
+pub use deploy_target::DeployTarget;
 pub use names::{EnvName, EnvNameError, MAX_ENV_LEN, ResourceNames};
 
 /// Tag keys every resource carries; `ManagedBy` plus `Environment` prove a resource is ours.

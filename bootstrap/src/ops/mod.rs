@@ -67,6 +67,8 @@ pub struct Planned {
     pub desired: Vec<crate::model::Desired>,
     pub observed: engine::ObservedMap,
     pub plan: Plan,
+    /// What the user should know before applying (e.g. a target that does not roll back).
+    pub warnings: Vec<String>,
 }
 
 async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<Planned> {
@@ -85,12 +87,21 @@ async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<
         }
         None => None,
     };
+    let deploy_target = match &config.deploy_target {
+        Some(target) => Some(resources::deploy_target::inspect(ctx, target).await?),
+        None => None,
+    };
     let late = Late {
         connection_arn: observed
             .get(&connection_id)
             .and_then(Option::as_ref)
             .and_then(|o| o.arn.clone()),
         deploy_webhook_secret_arn,
+        deploy_target,
+    };
+    let warnings = match (&config.deploy_target, &late.deploy_target) {
+        (Some(target), Some(facts)) => facts.warning(target).into_iter().collect(),
+        _ => Vec::new(),
     };
     let desired = desired::build(config, &session.target, &zips, &late);
     let plan = plan::plan(&desired, &observed, &inventory, config.env.as_str());
@@ -98,6 +109,7 @@ async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<
         desired,
         observed,
         plan,
+        warnings,
     })
 }
 
@@ -416,6 +428,7 @@ pub async fn deployer_policy(
         connection_arn: scope.connection_arn.as_deref(),
         github_token_secret: scope.github_token_secret.as_deref(),
         deploy_webhook_secret_arn: scope.deploy_webhook_secret_arn.as_deref(),
+        deploy_target: scope.deploy_target.as_ref(),
     });
     let text = serde_json::to_string_pretty(&policy).context("rendering the policy")?;
     if output == Output::Json {

@@ -34,6 +34,9 @@ fn policies_of(planned: &Planned) -> Value {
 }
 
 pub(super) fn print_plan(session: &Session, config: &Config, planned: &Planned) {
+    for warning in &planned.warnings {
+        eprintln!("warning: {warning}");
+    }
     let counts = planned.plan.counts();
     if session.output == Output::Json {
         let report = PlanReport {

@@ -9,12 +9,12 @@
 use super::{document, statement};
 use crate::aws::Target;
 use crate::config::SourceMode;
-use pipeline_common::{EnvName, tags};
+use pipeline_common::{DeployTarget, EnvName, tags};
 use serde_json::{Value, json};
 
 /// Actions of the deployer that AWS authorises only on `"Resource": "*"` (the Service
 /// Authorization Reference lists no resource type for them), with the reason bootstrap calls them.
-pub const WILDCARD_ACTIONS: [(&str, &str); 3] = [
+pub const WILDCARD_ACTIONS: [(&str, &str); 4] = [
     (
         "tag:GetResources",
         "the tagging API searches the whole account; destroy and plan use it to find what \
@@ -23,6 +23,10 @@ pub const WILDCARD_ACTIONS: [(&str, &str); 3] = [
     (
         "logs:DescribeLogGroups",
         "the log-group listing reads a group's retention and key; AWS scopes it to no group",
+    ),
+    (
+        "ecs:DescribeTaskDefinition",
+        "plan reads the ECS target's task definition (its containers and roles); with a deploy target only",
     ),
     (
         "sns:Unsubscribe",
@@ -64,6 +68,8 @@ pub struct Scope<'a> {
     pub github_token_secret: Option<&'a str>,
     /// `--deploy-webhook-secret-arn`: the user's secret the deploy-handler signs with.
     pub deploy_webhook_secret_arn: Option<&'a str>,
+    /// `--deploy-target`: plan reads it to check it and to scope the deploy-handler's grants.
+    pub deploy_target: Option<&'a DeployTarget>,
 }
 
 /// Secrets Manager appends `-` and six random characters to every secret's name in its ARN
@@ -377,6 +383,36 @@ pub fn policy(scope: &Scope<'_>) -> Value {
             }
         }
     }
+    match scope.deploy_target {
+        Some(DeployTarget::Ecs {
+            cluster, service, ..
+        }) => {
+            statements.push(statement(
+                "InspectDeployTarget",
+                &["ecs:DescribeServices"],
+                vec![target.arn("ecs", &format!("service/{cluster}/{service}"))],
+            ));
+            statements.push(statement(
+                "ReadTargetTaskDefinition",
+                &["ecs:DescribeTaskDefinition"],
+                vec!["*".to_owned()],
+            ));
+        }
+        Some(DeployTarget::Lambda { function, .. }) => {
+            statements.push(statement(
+                "InspectDeployTarget",
+                &["lambda:GetAlias", "lambda:GetFunction"],
+                vec![target.arn("lambda", &format!("function:{function}"))],
+            ));
+            // Lambda pulls the deployed image: the repository policy lets it (policies::repository)
+            statements.push(statement(
+                "LetLambdaPullImages",
+                &["ecr:SetRepositoryPolicy"],
+                vec![target.arn("ecr", &format!("repository/{}", n.ecr_repository()))],
+            ));
+        }
+        None => {}
+    }
     if let Some(secret) = scope.deploy_webhook_secret_arn {
         statements.push(statement(
             "CheckDeploySigningSecret",
@@ -476,6 +512,7 @@ mod tests {
             connection_arn: None,
             github_token_secret: None,
             deploy_webhook_secret_arn: None,
+            deploy_target: None,
         }
     }
 

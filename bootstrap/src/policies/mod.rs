@@ -4,6 +4,7 @@
 //! [`WILDCARD_RESOURCE_ACTIONS`], each with the reason AWS leaves no narrower choice.
 
 use crate::aws::Target;
+use crate::resources::deploy_target::TargetFacts;
 use serde_json::{Value, json};
 
 pub mod deployer;
@@ -198,6 +199,7 @@ pub fn deploy_handler_role(
     arns: &Arns,
     event_bus: bool,
     webhook_secret_arn: Option<&str>,
+    target: Option<&TargetFacts>,
 ) -> Value {
     let mut statements = vec![
         log_write("WriteFunctionLogs", &arns.deploy_handler_log_group),
@@ -225,7 +227,102 @@ pub fn deploy_handler_role(
             vec![secret.to_owned()],
         ));
     }
+    if let Some(target) = target {
+        statements.extend(rollout_statements(arns, target));
+    }
     document(statements)
+}
+
+/// What a rollout to the `--deploy-target` needs, scoped to that service or function.
+fn rollout_statements(arns: &Arns, target: &TargetFacts) -> Vec<Value> {
+    match target {
+        TargetFacts::Ecs {
+            service_arn,
+            family,
+            pass_roles,
+            ..
+        } => {
+            let revisions = format!("{family}:*");
+            let mut statements = vec![
+                statement(
+                    "RollOutToService",
+                    &["ecs:DescribeServices", "ecs:UpdateService"],
+                    vec![service_arn.clone()],
+                ),
+                // Reading task definitions is authorised on no narrower resource (Service
+                // Authorization Reference, Amazon ECS: DescribeTaskDefinition and
+                // ListTaskDefinitions list no resource type).
+                statement(
+                    "ReadTaskDefinitions",
+                    &["ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions"],
+                    vec!["*".to_owned()],
+                ),
+                statement(
+                    "RegisterRevisions",
+                    &["ecs:RegisterTaskDefinition"],
+                    vec![revisions.clone()],
+                ),
+                // Registering with tags is also authorised as tagging, only at creation (ECS
+                // Developer Guide, "Grant permission to tag resources on creation").
+                json!({
+                    "Sid": "TagNewRevisions",
+                    "Effect": "Allow",
+                    "Action": ["ecs:TagResource"],
+                    "Resource": [revisions],
+                    "Condition": { "StringEquals": { "ecs:CreateAction": "RegisterTaskDefinition" } }
+                }),
+            ];
+            if !pass_roles.is_empty() {
+                statements.push(json!({
+                    "Sid": "PassTaskRoles",
+                    "Effect": "Allow",
+                    "Action": ["iam:PassRole"],
+                    "Resource": pass_roles,
+                    "Condition": { "StringEquals": { "iam:PassedToService": "ecs-tasks.amazonaws.com" } }
+                }));
+            }
+            statements
+        }
+        TargetFacts::Lambda { function_arn, .. } => vec![
+            statement(
+                "RollOutToFunction",
+                &[
+                    "lambda:GetAlias",
+                    "lambda:GetFunction",
+                    "lambda:PublishVersion",
+                    "lambda:UpdateAlias",
+                    "lambda:UpdateFunctionCode",
+                ],
+                vec![function_arn.clone()],
+            ),
+            // Updating a function to an image reads the image as the caller (Lambda Developer
+            // Guide, "Create a Lambda function using a container image": Amazon ECR permissions).
+            statement(
+                "ReadImageForFunction",
+                &["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                vec![arns.repository.clone()],
+            ),
+        ],
+    }
+}
+
+/// Repository policy: only when a Lambda function runs the image, which Lambda itself pulls;
+/// limited to that function by `aws:sourceArn` (Lambda Developer Guide, "Amazon ECR
+/// permissions"). The build role's own policy grants push and pull (see [`bucket`]).
+pub fn repository(target: Option<&TargetFacts>) -> Value {
+    match target {
+        Some(TargetFacts::Lambda { function_arn, .. }) => json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "LambdaPullsTheDeployedImage",
+                "Effect": "Allow",
+                "Principal": { "Service": "lambda.amazonaws.com" },
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Condition": { "StringLike": { "aws:sourceArn": function_arn } }
+            }]
+        }),
+        _ => Value::Null,
+    }
 }
 
 pub fn event_notifier_role(arns: &Arns, topic_kms_key: Option<&str>) -> Value {

@@ -9,6 +9,7 @@ pub mod account;
 pub mod codebuild;
 pub mod codepipeline;
 pub mod connection;
+pub mod deploy_target;
 pub mod ecr;
 pub mod events;
 pub mod iam;

@@ -161,7 +161,7 @@ pub fn rehearsed_policies(env: &EnvName, target: &Target) -> Vec<(String, Value)
         ),
         (
             "deploy-handler-role".to_owned(),
-            policies::deploy_handler_role(&arns, true, None),
+            policies::deploy_handler_role(&arns, true, None, None),
         ),
         (
             "event-notifier-role".to_owned(),
@@ -176,6 +176,7 @@ pub fn rehearsed_policies(env: &EnvName, target: &Target) -> Vec<(String, Value)
                 connection_arn: None,
                 github_token_secret: None,
                 deploy_webhook_secret_arn: None,
+                deploy_target: None,
             }),
         ),
     ]

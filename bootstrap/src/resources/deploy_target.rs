@@ -1,0 +1,277 @@
+//! The team's existing service that `--deploy-target` names: read at plan time to check it
+//! exists and is the right kind, and to learn what the deploy-handler's role must be granted
+//! (the task definition family and the roles it passes to ECS). Never created, changed or
+//! deleted here: the Deploy stage changes it, and only through a rollout.
+
+use super::Ctx;
+use anyhow::{Context, Result, bail};
+use pipeline_common::DeployTarget;
+
+/// What a target's grants are scoped to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetFacts {
+    Ecs {
+        service_arn: String,
+        /// `arn:…:task-definition/FAMILY`: the new revisions are registered in this family.
+        family: String,
+        /// The task's roles, which registering a revision passes to ECS again.
+        pass_roles: Vec<String>,
+        /// The circuit breaker rolls a failed rollout back.
+        rollback: bool,
+    },
+    Lambda {
+        function_arn: String,
+        alias: Option<String>,
+        /// The ECR repository the function's image comes from, when it is in this account.
+        image_repository: Option<String>,
+    },
+}
+
+impl TargetFacts {
+    /// A warning for the plan, when the target will not undo a failed rollout.
+    pub fn warning(&self, target: &DeployTarget) -> Option<String> {
+        match self {
+            Self::Ecs {
+                rollback: false, ..
+            } => Some(format!(
+                "{} has no deployment circuit breaker with rollback: a failed rollout is reported but NOT rolled \
+                 back (turn it on: aws ecs update-service --deployment-configuration \
+                 'deploymentCircuitBreaker={{enable=true,rollback=true}}')",
+                target.describe()
+            )),
+            _ => None,
+        }
+    }
+}
+
+fn denied_hint(err: &anyhow::Error) -> &'static str {
+    if crate::reports_access_denied(&crate::error_report(err)) {
+        "; the credentials running bootstrap may not read it: `bootstrap deployer-policy --deploy-target …` prints what they need"
+    } else {
+        ""
+    }
+}
+
+/// Reads the target and says what is wrong with it, if anything.
+pub async fn inspect(ctx: Ctx<'_>, target: &DeployTarget) -> Result<TargetFacts> {
+    match target {
+        DeployTarget::Ecs {
+            cluster,
+            service,
+            container,
+        } => ecs(ctx, cluster, service, container.as_deref()).await,
+        DeployTarget::Lambda { function, alias } => lambda(ctx, function, alias.as_deref()).await,
+    }
+}
+
+async fn ecs(
+    ctx: Ctx<'_>,
+    cluster: &str,
+    service: &str,
+    container: Option<&str>,
+) -> Result<TargetFacts> {
+    let ecs = &ctx.clients.ecs;
+    let described = ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .send()
+        .await;
+    let described = match described {
+        Ok(described) => described,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_cluster_not_found_exception()) =>
+        {
+            bail!(
+                "--deploy-target: there is no ECS cluster {cluster} in account {} region {}; fix the cluster name",
+                ctx.target.account_id,
+                ctx.target.region
+            )
+        }
+        Err(err) => {
+            let err = anyhow::Error::new(err);
+            let hint = denied_hint(&err);
+            return Err(err.context(format!("reading the ECS service {cluster}/{service}{hint}")));
+        }
+    };
+    let Some(found) = described
+        .services()
+        .iter()
+        .find(|s| s.status() == Some("ACTIVE"))
+    else {
+        bail!(
+            "--deploy-target: there is no active ECS service {service} in cluster {cluster}; create the service \
+             first (bootstrap deploys to an existing service, it never creates one) or fix the name"
+        );
+    };
+    let task_definition = found
+        .task_definition()
+        .context("the ECS service has no task definition")?;
+    let definition = ecs
+        .describe_task_definition()
+        .task_definition(task_definition)
+        .send()
+        .await
+        .map_err(|err| {
+            let err = anyhow::Error::new(err);
+            let hint = denied_hint(&err);
+            err.context(format!(
+                "reading the task definition {task_definition}{hint}"
+            ))
+        })?;
+    let definition = definition
+        .task_definition()
+        .context("DescribeTaskDefinition returned no task definition")?;
+    let names: Vec<&str> = definition
+        .container_definitions()
+        .iter()
+        .filter_map(|c| c.name())
+        .collect();
+    let wanted = match (container, names.len()) {
+        (Some(name), _) => Some(name),
+        (None, 1) => None,
+        (None, _) => Some("app"),
+    };
+    if let Some(wanted) = wanted
+        && !names.contains(&wanted)
+    {
+        bail!(
+            "--deploy-target: the task definition {task_definition} of {cluster}/{service} has no container \
+             `{wanted}` (it has {}); name the one to update: --deploy-target ecs:{cluster}/{service}/CONTAINER",
+            names.join(", ")
+        );
+    }
+    let family_arn = task_definition
+        .rsplit_once(':')
+        .map_or(task_definition, |(family, _revision)| family)
+        .to_owned();
+    let pass_roles = [definition.task_role_arn(), definition.execution_role_arn()]
+        .into_iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect();
+    let breaker = found
+        .deployment_configuration()
+        .and_then(|c| c.deployment_circuit_breaker());
+    Ok(TargetFacts::Ecs {
+        service_arn: found
+            .service_arn()
+            .context("the ECS service has no ARN")?
+            .to_owned(),
+        family: family_arn,
+        pass_roles,
+        rollback: breaker.is_some_and(|b| b.enable() && b.rollback()),
+    })
+}
+
+async fn lambda(ctx: Ctx<'_>, function: &str, alias: Option<&str>) -> Result<TargetFacts> {
+    let lambda = &ctx.clients.lambda;
+    let got = lambda.get_function().function_name(function).send().await;
+    let got = match got {
+        Ok(got) => got,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            bail!(
+                "--deploy-target: there is no Lambda function {function} in account {} region {}; create it first \
+                 (bootstrap deploys to an existing function, it never creates one) or fix the name",
+                ctx.target.account_id,
+                ctx.target.region
+            )
+        }
+        Err(err) => {
+            let err = anyhow::Error::new(err);
+            let hint = denied_hint(&err);
+            return Err(err.context(format!("reading the Lambda function {function}{hint}")));
+        }
+    };
+    let configuration = got
+        .configuration()
+        .context("GetFunction returned no configuration")?;
+    if configuration.package_type() != Some(&aws_sdk_lambda::types::PackageType::Image) {
+        bail!(
+            "--deploy-target: the Lambda function {function} is packaged as a .zip; the Deploy stage rolls out a \
+             container image, so point it at a container-image function"
+        );
+    }
+    if let Some(alias) = alias {
+        let found = lambda
+            .get_alias()
+            .function_name(function)
+            .name(alias)
+            .send()
+            .await;
+        match found {
+            Ok(_) => {}
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                bail!(
+                    "--deploy-target: the Lambda function {function} has no alias {alias}; create it (aws lambda \
+                     create-alias --function-name {function} --name {alias} --function-version 1) or drop the alias"
+                )
+            }
+            Err(err) => {
+                return Err(anyhow::Error::new(err)
+                    .context(format!("reading the alias {function}:{alias}")));
+            }
+        }
+    }
+    let image_repository = got
+        .code()
+        .and_then(|c| c.image_uri())
+        .and_then(|uri| repository_of(uri, &ctx.target.account_id, &ctx.target.region));
+    Ok(TargetFacts::Lambda {
+        function_arn: configuration
+            .function_arn()
+            .context("GetFunction returned no ARN")?
+            .to_owned(),
+        alias: alias.map(str::to_owned),
+        image_repository,
+    })
+}
+
+/// The repository name of an ECR image URI in this account and region.
+fn repository_of(uri: &str, account: &str, region: &str) -> Option<String> {
+    let rest = uri.strip_prefix(&format!("{account}.dkr.ecr.{region}."))?;
+    let (_domain, path) = rest.split_once('/')?;
+    let name = path.split(['@', ':']).next()?;
+    Some(name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_repository_is_read_from_an_image_uri_of_this_account() {
+        assert_eq!(
+            repository_of(
+                "1.dkr.ecr.eu-west-1.amazonaws.com/app-dev:v1",
+                "1",
+                "eu-west-1"
+            )
+            .as_deref(),
+            Some("app-dev")
+        );
+        assert_eq!(
+            repository_of(
+                "1.dkr.ecr.eu-west-1.amazonaws.com/team/api@sha256:ab",
+                "1",
+                "eu-west-1"
+            )
+            .as_deref(),
+            Some("team/api")
+        );
+        assert_eq!(
+            repository_of("2.dkr.ecr.eu-west-1.amazonaws.com/app:v1", "1", "eu-west-1"),
+            None
+        );
+    }
+}
