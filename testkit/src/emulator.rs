@@ -322,6 +322,17 @@ impl Emulator {
         Ok(())
     }
 
+    /// Marks an image (URI or `sha256:` digest) as one whose tasks fail to start and whose Lambda
+    /// update fails, so a rollout of it fails the way ECS and Lambda fail it.
+    pub fn mark_bad_image(&self, image: &str) -> Result<()> {
+        self.control(
+            "POST",
+            "/_shim/ecs/bad-images",
+            Some(&serde_json::json!({ "images": [image] })),
+        )
+        .map(drop)
+    }
+
     /// Simulates the console handshake that makes a CodeStar connection AVAILABLE.
     pub fn set_connection_status(&self, connection_arn: &str, status: &str) -> Result<()> {
         let path = format!(

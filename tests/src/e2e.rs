@@ -15,6 +15,7 @@ pub mod github;
 pub mod grants;
 pub mod mutants;
 pub mod support;
+pub mod team;
 
 use crate::buildspec_runner::{Buildspec, PhaseStatus, RunConfig, run_buildspec};
 use anyhow::{Context, Result, bail};
@@ -29,6 +30,8 @@ use testkit::{Emulator, LambdaProcess, RuntimeApi};
 const STANDIN_DOCKER: &str = include_str!("e2e/standin_docker.py");
 const STANDIN_AWS: &str = include_str!("e2e/standin_aws.py");
 const INVOKE_WAIT: Duration = Duration::from_secs(60);
+/// Re-invocations with a continuation token before the rehearsal gives up on a rollout.
+const MAX_DEPLOY_POLLS: u32 = 20;
 
 /// What to rehearse and with which binaries.
 #[derive(Clone, Debug)]
@@ -50,6 +53,9 @@ pub struct DemoOptions {
     /// Remove one grant before the calls that need it (`cargo xtask mutants`): the run must
     /// then fail with a denial naming it.
     pub mutant: Option<mutants::Mutant>,
+    /// The team's existing service the pipeline rolls the image out to (`--deploy-target`);
+    /// `None`: the Deploy stage only requests the deployment (EventBridge event).
+    pub rollout: Option<team::Rollout>,
 }
 
 impl DemoOptions {
@@ -68,6 +74,7 @@ impl DemoOptions {
             buildspec: root.join("buildspec.yml"),
             narrate: true,
             mutant: None,
+            rollout: Some(team::Rollout::Ecs),
         })
     }
 }
@@ -113,6 +120,8 @@ pub struct RunReport {
     /// Whether ECR refused a second, different image under the same tag (tag immutability).
     pub retag_refused: Option<bool>,
     pub deploy: Option<DeployReport>,
+    /// The image the team's service runs after the run (with a deploy target).
+    pub team_image: Option<String>,
     /// `SUCCEEDED` or `FAILED`.
     pub pipeline_state: String,
     pub events: Vec<EventDelivery>,
@@ -187,6 +196,7 @@ struct Clients {
     secrets: aws_sdk_secretsmanager::Client,
     ecr: aws_sdk_ecr::Client,
     lambda: aws_sdk_lambda::Client,
+    ecs: aws_sdk_ecs::Client,
     sts: aws_sdk_sts::Client,
     iam: aws_sdk_iam::Client,
 }
@@ -203,6 +213,7 @@ impl Clients {
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
             ecr: aws_sdk_ecr::Client::new(sdk),
             lambda: aws_sdk_lambda::Client::new(sdk),
+            ecs: aws_sdk_ecs::Client::new(sdk),
             sts: aws_sdk_sts::Client::new(sdk),
             iam: aws_sdk_iam::Client::new(sdk),
         }
@@ -338,15 +349,24 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
     let sdk = emu.sdk_config().await;
     let clients = Clients::new(&sdk);
 
+    let team = match opts.rollout {
+        Some(rollout) => {
+            say.step("The team's service, as it runs before the pipeline exists");
+            let team = team::TeamService::create(&clients, rollout).await?;
+            say.say(&format!("{} runs {}", team.describe(), team.first_image));
+            Some(team)
+        }
+        None => None,
+    };
+    let target_args: Vec<&str> = team
+        .as_ref()
+        .map(|t| vec!["--deploy-target", t.target.as_str()])
+        .unwrap_or_default();
+
     say.step("Creating the deployer's identity from `bootstrap deployer-policy`");
-    let policy_stdout = bootstrap(
-        opts,
-        emu,
-        &[],
-        &["deployer-policy", "--env", &opts.env, "--output", "json"],
-        say,
-    )
-    .await?;
+    let mut policy_args = vec!["deployer-policy", "--env", &opts.env, "--output", "json"];
+    policy_args.extend(&target_args);
+    let policy_stdout = bootstrap(opts, emu, &[], &policy_args, say).await?;
     let deployer_policy: Value = serde_json::from_str(&policy_stdout).with_context(|| {
         format!("`bootstrap deployer-policy --output json` printed no policy; it printed:\n{policy_stdout}")
     })?;
@@ -376,7 +396,7 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
         opts.env
     ));
     let artifacts_dir = opts.artifacts_dir.display().to_string();
-    let deploy_args = [
+    let mut deploy_args = vec![
         "deploy",
         "--env",
         &opts.env,
@@ -390,6 +410,7 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
         "--artifacts-dir",
         &artifacts_dir,
     ];
+    deploy_args.extend(&target_args);
     let deploy_stdout = bootstrap(opts, emu, &deployer.env, &deploy_args, say).await?;
     reconfigure_and_restore(opts, emu, &deployer, &deploy_args, say).await?;
     drift_and_repair(opts, emu, &clients, &deployer, &deploy_args, say).await?;
@@ -505,6 +526,7 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
         scratch: scratch.path(),
         pipeline_role: role_credentials(&clients.sts, &deployed.pipeline_role_arn, "codepipeline")
             .await?,
+        team: team.as_ref(),
     };
 
     say.step("A push to another branch");
@@ -524,16 +546,45 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
     say.say("nothing starts: no execution, no artifact, no build");
 
     let mut runs = Vec::new();
-    runs.push(run_once(&ctx, "green", "Greet people by name", false).await?);
+    runs.push(run_once(&ctx, "green", "Greet people by name", false, false).await?);
     runs.push(
         run_once(
             &ctx,
             "failing unit test",
             "Break the greeting on purpose",
             true,
+            false,
         )
         .await?,
     );
+    if let Some(team) = &team {
+        let green = runs[0]
+            .image
+            .as_ref()
+            .context("the green run pushed no image")?;
+        team::expect_running(team, &clients, &green.digest).await?;
+        say.say(&format!(
+            "after the green run {} runs its image ({})",
+            team.describe(),
+            green.digest
+        ));
+        let run = run_once(
+            &ctx,
+            "image that crashes",
+            "Read a setting that does not exist at startup",
+            false,
+            true,
+        )
+        .await?;
+        let still = team::expect_running(team, &clients, &green.digest)
+            .await
+            .context("after the failed rollout the service must run the green image again")?;
+        say.say(&format!(
+            "the failed rollout left {} on {still}",
+            team.describe()
+        ));
+        runs.push(run);
+    }
 
     say.step("Cleaning up the demo's own subscription");
     clients
@@ -1193,6 +1244,8 @@ struct RunContext<'a> {
     scratch: &'a Path,
     /// Credentials of the pipeline role, for what CodePipeline itself does.
     pipeline_role: Vec<(String, String)>,
+    /// The team's service the Deploy stage rolls out to, when the rehearsal has one.
+    team: Option<&'a team::TeamService>,
 }
 
 /// Signs a push as GitHub does and checks it as CodePipeline does.
@@ -1430,6 +1483,7 @@ async fn run_once(
     label: &str,
     message: &str,
     fail_tests: bool,
+    bad_image: bool,
 ) -> Result<RunReport> {
     let started = Instant::now();
     let d = ctx.deployed;
@@ -1501,6 +1555,17 @@ async fn run_once(
         // The sample app's documented switch: an empty FAIL_TESTS file makes its tests fail.
         std::fs::write(checkout.join("FAIL_TESTS"), "")?;
         say.say("this commit adds examples/hello-app/FAIL_TESTS, which makes a unit test fail");
+    }
+    if bad_image {
+        // The tests pass, the image builds, and the process dies at startup: a setting the
+        // service does not have is read before the server starts.
+        let hello = checkout.join("hello.py");
+        let code = std::fs::read_to_string(&hello)?.replace(
+            "def main():\n",
+            "def main():\n    style = os.environ[\"GREETING_STYLE\"]  # not set in the service\n",
+        );
+        std::fs::write(&hello, code)?;
+        say.say("this commit makes hello.py read GREETING_STYLE at startup, which the service does not set: its tasks exit at once");
     }
     let source_zip = support::zip_dir(&checkout)?;
     let source_key = artifact_key(
@@ -1627,6 +1692,7 @@ async fn run_once(
 
     let mut retag_refused = None;
     let mut deploy = None;
+    let mut team_image = None;
     let pipeline_state;
     if let Some((phase, command)) = &build.failure {
         let summary = format!(
@@ -1707,7 +1773,19 @@ async fn run_once(
             .output_key
             .clone()
             .context("a successful build wrote no output artifact")?;
+        if bad_image {
+            ctx.emu.mark_bad_image(&found.digest)?;
+            say.simulated(&format!(
+                "this image's tasks will not start: the emulator fails the rollout of {} as ECS (or Lambda) fails an image that crashes",
+                found.digest
+            ));
+        }
         let report = run_deploy(ctx, &execution, &commit, &output_key, &mut events_log).await?;
+        if let Some(team) = ctx.team {
+            let running = team.running_image(ctx.clients).await?;
+            say.say(&format!("{} now runs {running}", team.describe()));
+            team_image = Some(running);
+        }
         pipeline_state = if report.status == "Succeeded" {
             "SUCCEEDED"
         } else {
@@ -1763,6 +1841,7 @@ async fn run_once(
         image,
         retag_refused,
         deploy,
+        team_image,
         pipeline_state,
         events: events_log,
         notifications,
@@ -2154,97 +2233,128 @@ async fn run_deploy(
     };
     emit(ctx, execution, Level::Stage(&action.stage), "STARTED", log).await?;
     emit(ctx, execution, level(None), "STARTED", log).await?;
-    // CodePipeline hands the function short-lived credentials of the pipeline's role for the artifacts.
-    let assumed = ctx
-        .clients
-        .sts
-        .assume_role()
-        .role_arn(&d.pipeline_role_arn)
-        .role_session_name(format!("codepipeline-{}", &execution.execution_id[..8]))
-        .send()
-        .await
-        .with_context(|| format!("assuming the pipeline role {}", d.pipeline_role_arn))?;
-    let credentials = assumed
-        .credentials()
-        .context("AssumeRole returned no credentials")?;
-    let job_id = ctx.emu.create_job(
+    let mut continuation: Option<String> = None;
+    let mut polls = 0;
+    let (job_id, job, status, last) = loop {
+        // CodePipeline hands the function short-lived credentials of the pipeline's role for the artifacts.
+        let assumed = ctx
+            .clients
+            .sts
+            .assume_role()
+            .role_arn(&d.pipeline_role_arn)
+            .role_session_name(format!("codepipeline-{}", &execution.execution_id[..8]))
+            .send()
+            .await
+            .with_context(|| format!("assuming the pipeline role {}", d.pipeline_role_arn))?;
+        let credentials = assumed
+            .credentials()
+            .context("AssumeRole returned no credentials")?;
+        let job_id = ctx.emu.create_job(
         json!({"pipelineName": d.pipeline, "stageName": action.stage, "actionName": action.name}),
     )?;
-    let mut configuration = json!({});
-    for (key, value) in &action.configuration {
-        configuration[key] = json!(value);
-    }
-    let event = json!({"CodePipeline.job": {
-        "id": job_id,
-        "accountId": d.account,
-        "data": {
-            "actionConfiguration": {"configuration": configuration},
-            "inputArtifacts": [{
-                "name": d.build.output_artifact.clone().unwrap_or_default(),
-                "revision": commit.id,
-                "location": {"type": "S3", "s3Location": {"bucketName": d.bucket, "objectKey": output_key}}
-            }],
-            "outputArtifacts": [],
-            "artifactCredentials": {
-                "accessKeyId": credentials.access_key_id(),
-                "secretAccessKey": credentials.secret_access_key(),
-                "sessionToken": credentials.session_token(),
-                "expirationTime": 1_900_000_000_000_u64
-            }
+        let mut configuration = json!({});
+        for (key, value) in &action.configuration {
+            configuration[key] = json!(value);
         }
-    }});
-    ctx.say.say(&format!(
-        "CodePipeline invokes {} with job {job_id} (UserParameters {})",
-        action
+        let event = json!({"CodePipeline.job": {
+            "id": job_id,
+            "accountId": d.account,
+            "data": {
+                "actionConfiguration": {"configuration": configuration},
+                "inputArtifacts": [{
+                    "name": d.build.output_artifact.clone().unwrap_or_default(),
+                    "revision": commit.id,
+                    "location": {"type": "S3", "s3Location": {"bucketName": d.bucket, "objectKey": output_key}}
+                }],
+                "outputArtifacts": [],
+                "continuationToken": continuation,
+                "artifactCredentials": {
+                    "accessKeyId": credentials.access_key_id(),
+                    "secretAccessKey": credentials.secret_access_key(),
+                    "sessionToken": credentials.session_token(),
+                    "expirationTime": 1_900_000_000_000_u64
+                }
+            }
+        }});
+        if continuation.is_none() {
+            ctx.say.say(&format!(
+                "CodePipeline invokes {} with job {job_id} (UserParameters {})",
+                action
+                    .configuration
+                    .get("FunctionName")
+                    .map_or("?", String::as_str),
+                action
+                    .configuration
+                    .get("UserParameters")
+                    .map_or("none", String::as_str)
+            ));
+        }
+        // CodePipeline invokes the function with the pipeline role's credentials: a DryRun invoke
+        // has IAM judge that (lambda:InvokeFunction on the function) and runs nothing (Lambda API
+        // Reference, Invoke: "DryRun – Validate parameter values and verify that the user or role
+        // has permission to invoke the function"); the job itself reaches the function through the
+        // Runtime API below.
+        let function_name = action
             .configuration
             .get("FunctionName")
-            .map_or("?", String::as_str),
-        action
-            .configuration
-            .get("UserParameters")
-            .map_or("none", String::as_str)
-    ));
-    // CodePipeline invokes the function with the pipeline role's credentials: a DryRun invoke
-    // has IAM judge that (lambda:InvokeFunction on the function) and runs nothing (Lambda API
-    // Reference, Invoke: "DryRun – Validate parameter values and verify that the user or role
-    // has permission to invoke the function"); the job itself reaches the function through the
-    // Runtime API below.
-    let function_name = action
-        .configuration
-        .get("FunctionName")
-        .context("the Deploy action names no FunctionName")?;
-    aws_sdk_lambda::Client::new(&ctx.emu.sdk_config_with(&ctx.pipeline_role).await)
-        .invoke()
-        .function_name(function_name)
-        .invocation_type(aws_sdk_lambda::types::InvocationType::DryRun)
-        .send()
-        .await
-        .with_context(|| {
-            format!("CodePipeline, as the pipeline role, may not invoke {function_name}")
-        })?;
-    let invocation = ctx
-        .runtime_deploy
-        .invoke(event, INVOKE_WAIT)
-        .await
-        .with_context(|| {
-            format!(
-                "the deploy-handler did not answer; its logs:\n{}",
+            .context("the Deploy action names no FunctionName")?;
+        aws_sdk_lambda::Client::new(&ctx.emu.sdk_config_with(&ctx.pipeline_role).await)
+            .invoke()
+            .function_name(function_name)
+            .invocation_type(aws_sdk_lambda::types::InvocationType::DryRun)
+            .send()
+            .await
+            .with_context(|| {
+                format!("CodePipeline, as the pipeline role, may not invoke {function_name}")
+            })?;
+        let invocation = ctx
+            .runtime_deploy
+            .invoke(event, INVOKE_WAIT)
+            .await
+            .with_context(|| {
+                format!(
+                    "the deploy-handler did not answer; its logs:\n{}",
+                    ctx.deploy_handler.logs()
+                )
+            })?;
+        if let Err(error) = &invocation.result {
+            bail!(
+                "the deploy-handler's invocation failed: {error}\nits logs:\n{}",
                 ctx.deploy_handler.logs()
-            )
-        })?;
-    if let Err(error) = &invocation.result {
-        bail!(
-            "the deploy-handler's invocation failed: {error}\nits logs:\n{}",
-            ctx.deploy_handler.logs()
-        );
-    }
-    let job = ctx.emu.job(&job_id)?;
-    let status = job["status"].as_str().unwrap_or_default().to_owned();
-    let last = job["results"]
-        .as_array()
-        .and_then(|r| r.last())
-        .cloned()
-        .unwrap_or(Value::Null);
+            );
+        }
+        let job = ctx.emu.job(&job_id)?;
+        let status = job["status"].as_str().unwrap_or_default().to_owned();
+        let last = job["results"]
+            .as_array()
+            .and_then(|r| r.last())
+            .cloned()
+            .unwrap_or(Value::Null);
+        if status == "InProgress" {
+            // CodePipeline creates a new job for the action with the token and invokes the function
+            // again (CodePipeline User Guide, "Invoke an AWS Lambda function in a pipeline":
+            // continuation tokens).
+            let token = last["continuationToken"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            ctx.say.say(&format!(
+                "in progress: {}",
+                last["executionDetails"]["summary"]
+                    .as_str()
+                    .unwrap_or_default()
+            ));
+            polls += 1;
+            if polls > MAX_DEPLOY_POLLS {
+                bail!(
+                    "the deploy-handler still reports the rollout in progress after {MAX_DEPLOY_POLLS} invocations"
+                );
+            }
+            continuation = Some(token);
+            continue;
+        }
+        break (job_id, job, status, last);
+    };
     let output_variables: BTreeMap<String, String> = last["outputVariables"]
         .as_object()
         .into_iter()
@@ -2252,8 +2362,8 @@ async fn run_deploy(
         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
         .collect();
     ctx.say.say(&format!(
-        "the deploy-handler reported the job {status} in {:.0?}",
-        invocation.duration
+        "the deploy-handler reported the job {status} after {} invocation(s)",
+        polls + 1
     ));
     for (key, value) in &output_variables {
         ctx.say.say(&format!("  output variable {key} = {value}"));

@@ -108,7 +108,11 @@ async fn a_push_is_built_deployed_and_notified_and_a_failing_test_stops_the_pipe
     );
     assert!(wrong.mutating_calls.is_empty(), "{wrong:?}");
 
-    assert_eq!(report.runs.len(), 2);
+    assert_eq!(
+        report.runs.len(),
+        3,
+        "green, failing unit test, failing rollout"
+    );
     let green = &report.runs[0];
     assert!(green.push.starts_execution);
     assert!(green.build.succeeded, "{}", green.build.log);
@@ -269,6 +273,56 @@ async fn a_push_is_built_deployed_and_notified_and_a_failing_test_stops_the_pipe
             .any(|n| n.subject.is_none() && n.message.contains("Pipeline pipeline-demo FAILED")),
         "the FAILED rule's direct SNS message: {:?}",
         red.notifications
+    );
+
+    // The green image reached the team's ECS service, pinned by digest, as a new revision.
+    let team_image = green
+        .team_image
+        .as_deref()
+        .expect("the service's image after the green run");
+    assert!(
+        team_image.ends_with(&format!("/app-demo@{}", image.digest)),
+        "{team_image}"
+    );
+    assert_eq!(
+        deploy.output_variables.get("TARGET").map(String::as_str),
+        Some("ecs:team/web")
+    );
+    assert!(
+        deploy.output_variables["NEW_REVISION"].ends_with("task-definition/web:2")
+            && deploy.output_variables["PREVIOUS_REVISION"].ends_with("task-definition/web:1"),
+        "{:?}",
+        deploy.output_variables
+    );
+
+    // A rollout whose tasks do not start: the job fails with ECS's reason, the circuit breaker
+    // rolls the service back to the green revision, and the notification says both.
+    let crash = &report.runs[2];
+    assert!(crash.build.succeeded, "{}", crash.build.log);
+    assert_eq!(crash.pipeline_state, "FAILED");
+    let failed_deploy = crash.deploy.as_ref().expect("Deploy ran");
+    assert_eq!(failed_deploy.status, "Failed", "{:#}", failed_deploy.job);
+    assert_eq!(
+        crash.team_image.as_deref(),
+        Some(team_image),
+        "rolled back to the green image"
+    );
+    let failure = crash
+        .notifications
+        .iter()
+        .find(|n| n.message.contains("tasks failed to start"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no notification names the failed rollout: {:?}",
+                crash.notifications
+            )
+        });
+    assert!(
+        failure
+            .message
+            .contains("ECS rolled the service back to web:2"),
+        "{}",
+        failure.message
     );
 
     assert!(report.destroy.remaining.is_empty(), "{:?}", report.destroy);

@@ -139,14 +139,49 @@ pub fn read_image_artifact(
         struct ImageDetail {
             #[serde(rename = "ImageURI")]
             image_uri: String,
+            /// The pushed manifest's digest, when the URI names the image by tag (the
+            /// buildspec writes both).
+            #[serde(rename = "ImageDigest", default)]
+            image_digest: Option<String>,
         }
+        let expected = r#"{"ImageURI": "ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG", "ImageDigest": "sha256:<64 hex>"}"#;
         let detail: ImageDetail =
             serde_json::from_slice(&bytes).map_err(|e| ArtifactError::BadJson {
                 file: IMAGE_DETAIL_FILE,
                 problem: e.to_string(),
-                expected: r#"{"ImageURI": "ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO@sha256:..."}"#,
+                expected,
             })?;
-        return image(IMAGE_DETAIL_FILE, &detail.image_uri);
+        let mut artifact = image(IMAGE_DETAIL_FILE, &detail.image_uri)?;
+        if let Some(digest) = detail.image_digest {
+            let valid = digest
+                .strip_prefix("sha256:")
+                .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+            let problem = if !valid {
+                Some(format!(
+                    "ImageDigest `{digest}` is not sha256:<64 hex digits>"
+                ))
+            } else if artifact
+                .image
+                .digest
+                .as_deref()
+                .is_some_and(|d| d != digest)
+            {
+                Some(format!(
+                    "ImageDigest `{digest}` differs from the digest in ImageURI"
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(ArtifactError::BadJson {
+                    file: IMAGE_DETAIL_FILE,
+                    problem,
+                    expected,
+                });
+            }
+            artifact.image.digest = Some(digest);
+        }
+        return Ok(artifact);
     }
     if let Some(bytes) = read_entry(zip_bytes, &mut archive, IMAGE_DEFINITIONS_FILE)? {
         #[derive(serde::Deserialize)]
@@ -340,6 +375,40 @@ pub(crate) mod tests {
             IMAGE_DETAIL_FILE,
             format!(r#"{{"ImageURI":"{uri}"}}"#).as_bytes(),
         )])
+    }
+
+    #[test]
+    fn image_detail_digest_pins_a_tagged_uri_and_must_agree_with_it() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let tagged = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app-dev:v7";
+        let zip = zip_of(&[(
+            IMAGE_DETAIL_FILE,
+            format!(r#"{{"ImageURI":"{tagged}","ImageDigest":"{digest}"}}"#).as_bytes(),
+        )]);
+        let image = read_image_artifact(&zip, "app").unwrap().image;
+        assert_eq!(image.tag.as_deref(), Some("v7"));
+        assert_eq!(image.digest.as_deref(), Some(digest.as_str()));
+        for bad in ["sha256:zz", "md5:00"] {
+            let zip = zip_of(&[(
+                IMAGE_DETAIL_FILE,
+                format!(r#"{{"ImageURI":"{tagged}","ImageDigest":"{bad}"}}"#).as_bytes(),
+            )]);
+            let err = read_image_artifact(&zip, "app").unwrap_err();
+            assert!(
+                err.to_string().contains("is not sha256:<64 hex digits>"),
+                "{err}"
+            );
+        }
+        let zip = zip_of(&[(
+            IMAGE_DETAIL_FILE,
+            format!(r#"{{"ImageURI":"{IMAGE}","ImageDigest":"{digest}"}}"#).as_bytes(),
+        )]);
+        let err = read_image_artifact(&zip, "app").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("differs from the digest in ImageURI"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -10,7 +10,8 @@ use anyhow::{Context, Result, bail};
 use bootstrap::aws::Target;
 use bootstrap::config::SourceMode;
 use bootstrap::policies::{self, deployer};
-use pipeline_common::EnvName;
+use bootstrap::resources::deploy_target::TargetFacts;
+use pipeline_common::{DeployTarget, EnvName};
 use serde_json::Value;
 use std::fmt;
 
@@ -150,9 +151,21 @@ pub fn of_policy(role: &str, policy: &Value) -> Vec<Mutant> {
 }
 
 /// The policies the rehearsal deploys (GitHub webhook source, EventBridge deployment events, no
-/// topic key), built by the same functions `bootstrap` uses, with their roles' base names.
+/// topic key, the team's ECS service as the deploy target), built by the same functions
+/// `bootstrap` uses, with their roles' base names.
 pub fn rehearsed_policies(env: &EnvName, target: &Target) -> Vec<(String, Value)> {
     let arns = bootstrap::desired::arns(env, target);
+    let deploy_target = DeployTarget::parse("ecs:team/web").unwrap_or(DeployTarget::Ecs {
+        cluster: "team".into(),
+        service: "web".into(),
+        container: None,
+    });
+    let facts = TargetFacts::Ecs {
+        service_arn: target.arn("ecs", "service/team/web"),
+        family: target.arn("ecs", "task-definition/web"),
+        pass_roles: vec![target.role_arn("web-task")],
+        rollback: true,
+    };
     vec![
         ("codebuild-role".to_owned(), policies::codebuild_role(&arns)),
         (
@@ -161,7 +174,7 @@ pub fn rehearsed_policies(env: &EnvName, target: &Target) -> Vec<(String, Value)
         ),
         (
             "deploy-handler-role".to_owned(),
-            policies::deploy_handler_role(&arns, true, None, None),
+            policies::deploy_handler_role(&arns, true, None, Some(&facts)),
         ),
         (
             "event-notifier-role".to_owned(),
@@ -176,7 +189,7 @@ pub fn rehearsed_policies(env: &EnvName, target: &Target) -> Vec<(String, Value)
                 connection_arn: None,
                 github_token_secret: None,
                 deploy_webhook_secret_arn: None,
-                deploy_target: None,
+                deploy_target: Some(&deploy_target),
             }),
         ),
     ]
