@@ -1,43 +1,16 @@
-//! The whole pipeline on the local emulator, both runs: a green commit that is built, pushed
-//! and deployed, and a commit whose unit test fails, then destroy. Same flow as `cargo xtask demo`.
+//! The whole pipeline on the local emulator, rolling out to an ECS service: a green commit that
+//! is built, pushed and deployed, a commit whose unit test fails, and one whose image crashes
+//! and is rolled back, then destroy. Same flow as `cargo xtask demo`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-
+use integration_tests::e2e::support::lambda_zips;
 use integration_tests::e2e::{DemoOptions, run_pipeline_demo};
-
-/// The Lambda zips `cargo xtask dist` builds, or stand-ins holding the debug binaries (CI runs
-/// `cargo test --workspace` without `dist`): bootstrap only needs a zip with a `bootstrap` ELF.
-fn artifacts_dir(scratch: &Path) -> PathBuf {
-    let built = testkit::target_dir().join("lambda");
-    if ["deploy-handler", "event-notifier"]
-        .iter()
-        .all(|f| built.join(f).join("bootstrap.zip").exists())
-    {
-        return built;
-    }
-    for function in ["deploy-handler", "event-notifier"] {
-        let binary = std::fs::read(testkit::lambda_binary(function).unwrap()).unwrap();
-        let dir = scratch.join(function);
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut zip =
-            zip::ZipWriter::new(std::fs::File::create(dir.join("bootstrap.zip")).unwrap());
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored)
-            .unix_permissions(0o755);
-        zip.start_file("bootstrap", options).unwrap();
-        zip.write_all(&binary).unwrap();
-        zip.finish().unwrap();
-    }
-    scratch.to_path_buf()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_is_built_deployed_and_notified_and_a_failing_test_stops_the_pipeline() {
     let scratch = tempfile::tempdir().unwrap();
-    let options = DemoOptions::for_workspace(artifacts_dir(scratch.path())).unwrap();
+    let options = DemoOptions::for_workspace(lambda_zips(scratch.path()).unwrap()).unwrap();
     let report = run_pipeline_demo(&options)
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));

@@ -128,6 +128,9 @@ pub fn policy(scope: &Scope<'_>) -> Value {
         .map(|r| target.arn("events", &format!("rule/{r}")))
         .collect();
 
+    let lambda_target = scope
+        .deploy_target
+        .filter(|t| matches!(t, DeployTarget::Lambda { .. }));
     let mut statements = vec![
         statement(
             "AccountWideReads",
@@ -175,7 +178,6 @@ pub fn policy(scope: &Scope<'_>) -> Value {
             &[
                 "ecr:CreateRepository",
                 "ecr:DeleteRepository",
-                "ecr:DeleteRepositoryPolicy",
                 "ecr:DescribeRepositories",
                 "ecr:GetLifecyclePolicy",
                 "ecr:GetRepositoryPolicy",
@@ -185,6 +187,9 @@ pub fn policy(scope: &Scope<'_>) -> Value {
                 "ecr:PutLifecyclePolicy",
                 "ecr:TagResource",
                 "ecr:UntagResource",
+                // The repository has a policy only when Lambda pulls the image (a Lambda target):
+                // then bootstrap sets it, otherwise it removes one found there.
+                lambda_target.map_or("ecr:DeleteRepositoryPolicy", |_| "ecr:SetRepositoryPolicy"),
             ],
             vec![target.arn("ecr", &format!("repository/{}", n.ecr_repository()))],
         ),
@@ -403,12 +408,6 @@ pub fn policy(scope: &Scope<'_>) -> Value {
                 "InspectDeployTarget",
                 &["lambda:GetAlias", "lambda:GetFunction"],
                 vec![target.arn("lambda", &format!("function:{function}"))],
-            ));
-            // Lambda pulls the deployed image: the repository policy lets it (policies::repository)
-            statements.push(statement(
-                "LetLambdaPullImages",
-                &["ecr:SetRepositoryPolicy"],
-                vec![target.arn("ecr", &format!("repository/{}", n.ecr_repository()))],
             ));
         }
         None => {}

@@ -214,6 +214,33 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The Lambda zips `cargo xtask dist` builds, or stand-ins holding the debug binaries in
+/// `scratch` (CI runs `cargo test --workspace` without `dist`): bootstrap only needs a zip with a
+/// `bootstrap` ELF.
+pub fn lambda_zips(scratch: &Path) -> Result<PathBuf> {
+    let built = testkit::target_dir().join("lambda");
+    if ["deploy-handler", "event-notifier"]
+        .iter()
+        .all(|f| built.join(f).join("bootstrap.zip").exists())
+    {
+        return Ok(built);
+    }
+    for function in ["deploy-handler", "event-notifier"] {
+        let binary = std::fs::read(testkit::lambda_binary(function)?)
+            .with_context(|| format!("reading the {function} binary"))?;
+        let dir = scratch.join(function);
+        std::fs::create_dir_all(&dir)?;
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(dir.join("bootstrap.zip"))?);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .unix_permissions(0o755);
+        zip.start_file("bootstrap", options)?;
+        zip.write_all(&binary)?;
+        zip.finish()?;
+    }
+    Ok(scratch.to_path_buf())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
