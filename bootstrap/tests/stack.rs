@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_code, changed, plan_json, setup, text};
+use common::{assert_code, changed, plan_json, plan_json_with, setup, text};
 use serde_json::Value;
 use std::process::Command;
 use testkit::Emulator;
@@ -779,5 +779,160 @@ async fn a_permission_on_a_function_someone_else_owns_is_not_ours() {
     assert!(
         mutating.is_empty(),
         "destroy touched someone else's: {mutating:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deploy_target_is_checked_before_anything_changes() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("deploy-target", &emulator);
+    let config = emulator.sdk_config().await;
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let iam = aws_sdk_iam::Client::new(&config);
+    let lambda = aws_sdk_lambda::Client::new(&config);
+
+    // The team's things: a cluster, a service without a circuit breaker, a .zip function.
+    ecs.create_cluster()
+        .cluster_name("team")
+        .send()
+        .await
+        .expect("cluster");
+    let registered = ecs
+        .register_task_definition()
+        .family("web")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("app")
+                .image("public.ecr.aws/nginx/nginx:1.27")
+                .memory(256)
+                .build(),
+        )
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("envoy")
+                .image("public.ecr.aws/envoy:1")
+                .memory(128)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("task definition");
+    let task_definition = registered
+        .task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .expect("arn")
+        .to_owned();
+    ecs.create_service()
+        .cluster("team")
+        .service_name("web")
+        .task_definition(&task_definition)
+        .desired_count(1)
+        .send()
+        .await
+        .expect("service");
+    let role = iam
+        .create_role()
+        .role_name("zip-fn")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .expect("role");
+    lambda
+        .create_function()
+        .function_name("zipped")
+        .role(role.role().expect("role").arn())
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("bootstrap")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(
+                    std::fs::read(cli.artifacts.join("deploy-handler/bootstrap.zip")).expect("zip"),
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("zip function");
+    emulator.clear_calls().expect("clear");
+
+    let plan = |target: &str| {
+        cli.run(&[
+            "plan",
+            "--env",
+            "dev",
+            "--github-repo",
+            "octo/app",
+            "--deploy-target",
+            target,
+        ])
+    };
+    for (target, problem) in [
+        ("ecs:nowhere/web", "there is no ECS cluster nowhere"),
+        (
+            "ecs:team/api",
+            "there is no active ECS service api in cluster team",
+        ),
+        (
+            "ecs:team/web/sidecar",
+            "has no container `sidecar` (it has app, envoy)",
+        ),
+        ("lambda:missing", "there is no Lambda function missing"),
+        ("lambda:zipped", "packaged as a .zip"),
+        (
+            "k8s:web",
+            "--deploy-target: deploy target `k8s:web` has no kind",
+        ),
+    ] {
+        let output = plan(target);
+        assert_code(&output, 1);
+        assert!(
+            text(&output).contains(problem),
+            "{target}: {}",
+            text(&output)
+        );
+    }
+    let deploy = cli.run(&[
+        "deploy",
+        "--env",
+        "dev",
+        "--github-repo",
+        "octo/app",
+        "--deploy-target",
+        "ecs:team/api",
+        "--yes",
+    ]);
+    assert_code(&deploy, 1);
+    let mutating: Vec<_> = emulator
+        .calls()
+        .expect("calls")
+        .into_iter()
+        .filter(|c| c.mutating)
+        .collect();
+    assert!(
+        mutating.is_empty(),
+        "a bad target changed something: {mutating:?}"
+    );
+
+    // A service without the circuit breaker's rollback can be a target, with a warning.
+    let output = plan("ecs:team/web/app");
+    assert_code(&output, 2);
+    assert!(
+        text(&output).contains("warning: ECS service web (cluster team) has no deployment circuit breaker with rollback"),
+        "{}",
+        text(&output)
+    );
+    let (_, json) = plan_json_with(&cli, "dev", &["--deploy-target", "ecs:team/web/app"]);
+    let statements = json["policies"]["deploy-handler-role-dev"]["inline"]["Statement"].clone();
+    let sids: Vec<&str> = statements
+        .as_array()
+        .expect("statements")
+        .iter()
+        .filter_map(|s| s["Sid"].as_str())
+        .collect();
+    assert!(
+        sids.contains(&"RollOutToService") && sids.contains(&"RegisterRevisions"),
+        "{sids:?}"
     );
 }

@@ -94,7 +94,12 @@ pub fn setup<'a>(name: &str, emulator: &'a Emulator) -> Cli<'a> {
 }
 
 pub fn plan_json(cli: &Cli<'_>, env: &str) -> (i32, Value) {
-    let output = cli.run(&[
+    plan_json_with(cli, env, &[])
+}
+
+/// `plan --output json` with more flags.
+pub fn plan_json_with(cli: &Cli<'_>, env: &str, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec![
         "plan",
         "--env",
         env,
@@ -102,7 +107,9 @@ pub fn plan_json(cli: &Cli<'_>, env: &str) -> (i32, Value) {
         "octo/app",
         "--output",
         "json",
-    ]);
+    ];
+    args.extend(extra);
+    let output = cli.run(&args);
     let code = output.status.code().unwrap_or(-1);
     let json = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("plan json: {e}\n{}", text(&output)));
