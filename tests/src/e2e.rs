@@ -332,15 +332,20 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
             Ok((_, denials)) if !denials.is_empty() => Err(err.context(format!(
                 "IAM denied {} call(s):\n  {}",
                 denials.len(),
-                denials
-                    .iter()
-                    .map(Value::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n  ")
+                one_per_line(&denials)
             ))),
             _ => Err(err),
         },
     }
+}
+
+/// The emulator's denial records, one per line.
+fn one_per_line(denials: &[Value]) -> String {
+    denials
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n  ")
 }
 
 async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<DemoReport> {
@@ -720,15 +725,11 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
         bail!(
             "IAM denied {} of the calls the pipeline's roles made; a policy lacks a grant:\n  {}",
             denials.len(),
-            denials
-                .iter()
-                .map(Value::to_string)
-                .collect::<Vec<_>>()
-                .join("\n  ")
+            one_per_line(&denials)
         );
     }
     say.say(&format!(
-        "IAM: {evaluated} calls made under the pipeline's four roles were judged against their policies, none denied"
+        "IAM: {evaluated} calls made under the pipeline's four roles and the deployer's were judged against their policies, none denied"
     ));
     if evaluated == 0 {
         bail!("no call ran under a pipeline role: IAM enforcement was not exercised");

@@ -891,35 +891,32 @@ async fn a_rollout_past_timeout_seconds_fails_and_says_it_goes_on() {
 
 #[tokio::test]
 async fn a_bad_target_or_a_target_with_a_webhook_is_a_configuration_error() {
-    let (f, _) = rollout_fixture(
-        rollout::fake::FakeApi::default(),
-        Settings {
-            deploy_target: Some("kubernetes:web".into()),
-            ..settings()
-        },
-    );
-    handle(invoke(sample_event(None, None)), &f.deps)
-        .await
-        .unwrap();
-    expect_failure(
-        f.reporter.only_put(),
-        FailureKind::ConfigurationError,
-        "DEPLOY_TARGET: deploy target `kubernetes:web` has no kind",
-    );
-
-    let (f, _) = rollout_fixture(
-        rollout::fake::FakeApi::default(),
-        Settings {
-            deploy_target: Some("ecs:prod/web".into()),
-            ..webhook_settings()
-        },
-    );
-    handle(invoke(sample_event(None, None)), &f.deps)
-        .await
-        .unwrap();
-    expect_failure(
-        f.reporter.only_put(),
-        FailureKind::ConfigurationError,
-        "both a deploy target (ecs:prod/web) and a deployment webhook",
-    );
+    let cases = [
+        (
+            Settings {
+                deploy_target: Some("kubernetes:web".into()),
+                ..settings()
+            },
+            "DEPLOY_TARGET: deploy target `kubernetes:web` has no kind",
+        ),
+        (
+            Settings {
+                deploy_target: Some("ecs:prod/web".into()),
+                ..webhook_settings()
+            },
+            "both a deploy target (ecs:prod/web) and a deployment webhook",
+        ),
+    ];
+    for (settings, needle) in cases {
+        let (f, api) = rollout_fixture(rollout::fake::FakeApi::default(), settings);
+        handle(invoke(sample_event(None, None)), &f.deps)
+            .await
+            .unwrap();
+        expect_failure(
+            f.reporter.only_put(),
+            FailureKind::ConfigurationError,
+            needle,
+        );
+        assert!(api.calls.lock().unwrap().is_empty(), "nothing was called");
+    }
 }
