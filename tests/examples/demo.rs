@@ -1,8 +1,10 @@
 //! `cargo xtask demo`: the product's front door, the whole pipeline run end to end on the local
-//! emulator. `cargo xtask demo` builds the Lambda zips and the debug binaries, then runs this.
-//! `--security-md PATH` (`cargo xtask security`) also writes the roles' grant-usage table.
+//! emulator, once deploying to an ECS service and once to a Lambda function. `cargo xtask demo`
+//! builds the Lambda zips and the debug binaries, then runs this. `--security-md PATH` (`cargo
+//! xtask security`) also writes the grant-usage tables of both runs.
 
 use anyhow::{Context, Result};
+use integration_tests::e2e::team::Rollout;
 use integration_tests::e2e::{DemoOptions, run_pipeline_demo};
 
 fn main() -> Result<()> {
@@ -12,30 +14,49 @@ fn main() -> Result<()> {
         [flag, path] if flag == "--security-md" => Some(std::path::PathBuf::from(path)),
         other => anyhow::bail!("usage: demo [--security-md PATH]; got {other:?}"),
     };
-    eprintln!("\n==> The whole pipeline, rehearsed on this machine");
-    let options = DemoOptions::for_workspace(testkit::target_dir().join("lambda"))?;
+    eprintln!("\n==> The whole pipeline, rehearsed on this machine, deploying to an ECS service");
+    let ecs = DemoOptions::for_workspace(testkit::target_dir().join("lambda"))?;
+    let lambda = DemoOptions {
+        env: "fn".into(),
+        rollout: Some(Rollout::Lambda),
+        ..ecs.clone()
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let report = runtime.block_on(run_pipeline_demo(&options))?;
-    println!(
-        "\nThe demo ran deploy, a filtered push, {} pipeline runs and destroy in {:.0}s.",
-        report.runs.len(),
-        report.total.as_secs_f64()
-    );
+    let first = runtime.block_on(run_pipeline_demo(&ecs))?;
+    eprintln!("\n==> The same pipeline once more, deploying to a Lambda container-image function");
+    let second = runtime.block_on(run_pipeline_demo(&lambda))?;
+    for (options, report) in [(&ecs, &first), (&lambda, &second)] {
+        println!(
+            "\nEnvironment `{}`: deploy, a filtered push, {} pipeline runs and destroy in {:.0}s.",
+            options.env,
+            report.runs.len(),
+            report.total.as_secs_f64()
+        );
+        if !report.destroy.leftovers.is_empty() {
+            anyhow::bail!(
+                "destroy left resources behind: {}; report this as a bootstrap bug",
+                report.destroy.leftovers.join(", ")
+            );
+        }
+    }
     if let Some(path) = security_md {
-        let table = integration_tests::e2e::grants::render(&report.grants, &options.env);
-        std::fs::write(&path, integration_tests::e2e::grants::security_md(&table))
+        let tables = [
+            (
+                "An ECS service as the deploy target",
+                integration_tests::e2e::grants::render(&first.grants, &ecs.env),
+            ),
+            (
+                "A Lambda function as the deploy target",
+                integration_tests::e2e::grants::render(&second.grants, &lambda.env),
+            ),
+        ];
+        std::fs::write(&path, integration_tests::e2e::grants::security_md(&tables))
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
-    }
-    if !report.destroy.leftovers.is_empty() {
-        anyhow::bail!(
-            "destroy left resources behind: {}; report this as a bootstrap bug",
-            report.destroy.leftovers.join(", ")
-        );
     }
     Ok(())
 }

@@ -33,7 +33,8 @@ tasks:
   dist        build the Lambda zips with cargo lambda (target/lambda/<fn>/bootstrap.zip);
               `dist --arm64` builds for Graviton instead
   emulator    run the local AWS emulator until Ctrl-C and print the environment to use it
-  demo        the whole flow on the local emulator: deploy, push, build, deploy, notify, destroy
+  demo        the whole flow on the local emulator: deploy, push, build, roll out to an ECS
+              service (then to a Lambda function), notify, destroy
   security    the demo, then SECURITY.md: every grant of the pipeline's roles and the calls that
               used it
   mutants     the rehearsal once per mutant policy (one statement or action removed), each of

@@ -267,7 +267,11 @@ pub fn audit(uses: &[GrantUse], replay: &[Value], scope: &Value, env: &str) -> A
 }
 
 /// SECURITY.md around the generated table.
-pub fn security_md(table: &str) -> String {
+pub fn security_md(tables: &[(&str, String)]) -> String {
+    let table: String = tables
+        .iter()
+        .map(|(title, table)| format!("## {title}\n\n{table}\n"))
+        .collect();
     let trust = trust_section();
     let wide = wide_section();
     format!(
@@ -281,7 +285,7 @@ pub fn security_md(table: &str) -> String {
          role holding exactly the policy `bootstrap deployer-policy` prints. The local emulator \
          judges every call against the caller's policies and the resource's policy, as IAM does, \
          and the rehearsal fails on any denial.\n\n\
-         Below, every action of every statement of the five policies, with the calls of the runs \
+         Below, for each kind of deploy target, every action of every statement of the five policies, with the calls of the runs \
          that used it (same action, on a resource the statement covers). The e2e test fails on a \
          grant no call used unless it is listed as not rehearsable, with the reason \
          (`tests/src/e2e/grants.rs`); on a grant whose removal no recorded call would notice (the \
@@ -292,7 +296,7 @@ pub fn security_md(table: &str) -> String {
          EventBridge's deliveries are judged by the topic's policy and the function's \
          permission, with the rule as `aws:SourceArn`. Not judged: conditions on resource tags \
          (the codeconnections mode's connection grants; the rehearsal uses the webhook mode).\n\n\
-         {table}\n{trust}\n{wide}"
+         {table}{trust}\n{wide}"
     )
 }
 
