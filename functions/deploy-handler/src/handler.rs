@@ -623,7 +623,11 @@ async fn continue_rollout(
     image: &ImageRef,
     variables: BTreeMap<String, String>,
 ) -> Decision {
-    let step = rollout::poll(deps.rollout.as_ref(), state, &image.uri).await;
+    let shown = match &image.digest {
+        Some(digest) => format!("{}/{}@{digest}", image.registry, image.repository),
+        None => image.uri.clone(),
+    };
+    let step = rollout::poll(deps.rollout.as_ref(), state, &shown).await;
     let started_at = match state {
         RolloutState::Ecs { started_at, .. } | RolloutState::Lambda { started_at, .. } => {
             started_at
