@@ -7,77 +7,19 @@ enforcement of the handler's calls under an assumed role (emulator/shim.py, emul
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.error
-import urllib.request
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-EMULATOR = Path(__file__).resolve().parents[1]
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
+from shim_helpers import ACCOUNT, ACCOUNT_ROOT, REGION, assumed_client, client, control, denied, role_with_policy, trust_policy
+
 GOOD = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/web@sha256:{'a' * 64}"
 NEW = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/web@sha256:{'b' * 64}"
 BAD_DIGEST = f"sha256:{'b' * 64}"
 SERVICE_ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/prod/web"
 CLUSTER_ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/prod"
-
-
-@pytest.fixture(scope="module")
-def shim() -> Any:
-    process = subprocess.Popen(
-        [sys.executable, str(EMULATOR / "shim.py"), "--port", "0"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None and process.stdin is not None
-    line = process.stdout.readline()
-    assert line.startswith("READY http://127.0.0.1:"), line
-    yield line.split(" ", 1)[1].strip()
-    process.stdin.close()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
-
-
-def control(url: str, method: str, path: str, payload: Any = None) -> Any:
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url + path, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request) as response:
-        return json.loads(response.read())
-
-
-@pytest.fixture(autouse=True)
-def fresh(shim: str) -> None:
-    control(shim, "POST", "/_shim/reset")
-
-
-def client(url: str, service: str, key: str = "AKIDEXAMPLE", secret: str = "secret", token: str | None = None) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        aws_session_token=token,
-        config=Config(retries={"total_max_attempts": 1}),
-    )
-
-
-def denied(call: Callable[[], Any]) -> ClientError:
-    with pytest.raises(ClientError) as caught:
-        call()
-    return caught.value
 
 
 def task_definition(ecs: Any, image: str, family: str = "web", **extra: Any) -> str:
@@ -345,18 +287,10 @@ def handler_policy(*, tag_on_create: bool = True, passed_to: str = "ecs-tasks.am
 
 
 def handler_session(url: str, policy: dict[str, Any]) -> Any:
-    iam = client(url, "iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"},
-            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"},
-        ],
-    }
-    iam.create_role(RoleName="deploy-handler", AssumeRolePolicyDocument=json.dumps(trust))
-    iam.put_role_policy(RoleName="deploy-handler", PolicyName="deploy", PolicyDocument=json.dumps(policy))
-    credentials = client(url, "sts").assume_role(RoleArn=HANDLER_ROLE, RoleSessionName="job")["Credentials"]
-    return client(url, "ecs", credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"])
+    """An ECS client signed as the deploy handler: role deploy-handler (assumable by Lambda and the
+    account) with `policy` as its inline policy `deploy`, assumed as session `job`."""
+    role_with_policy(url, "deploy-handler", trust_policy({"Service": "lambda.amazonaws.com"}, ACCOUNT_ROOT), "deploy", policy)
+    return assumed_client(url, "ecs", HANDLER_ROLE, "job")
 
 
 def register_as_handler(ecs: Any, tags: bool = True) -> str:

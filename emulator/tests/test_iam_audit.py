@@ -8,19 +8,17 @@ import json
 import sys
 import time
 import urllib.error
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-EMULATOR = Path(__file__).resolve().parents[1]
+from shim_helpers import ACCOUNT, ACCOUNT_ROOT, EMULATOR, assumed_client, client, control, policy, role_with_policy, trust_policy
+
 sys.path.insert(0, str(EMULATOR))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import iam_audit  # noqa: E402
 from iam_audit import ReplayLog, broadening, mutants, scope_problems, scope_report  # noqa: E402
 from iam_eval import RequestContext, evaluate  # noqa: E402
-from test_iam_eval import ACCOUNT, client, control, policy, shim  # noqa: E402,F401 - shim is a fixture
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/builder"
 SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/builder/run"
@@ -75,6 +73,13 @@ LOGS = {
     "Resource": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/codebuild/p:*",
 }
 READ_EVERYTHING = {"Sid": "ReadEverything", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+# The call that catches the mutant without statement Artifacts: the first that needed it, the PutObject of out.zip.
+CAUGHT_BY_THE_PUT = {
+    "operation": "s3:PutObject",
+    "action": "s3:PutObject",
+    "resource": "arn:aws:s3:::artifacts/out.zip",
+    "reason": "no statement allows",
+}
 
 
 # --------------------------------------------------------------------------
@@ -114,12 +119,7 @@ def test_removing_a_needed_statement_is_caught_by_the_first_call_that_needed_it(
     results = mutants(log)
     assert all(m["principal"] == ROLE and m["policy"] == "inline policy 'build' of role builder" for m in results)
     caught = by_key(results)
-    assert caught[("Artifacts", None)] == {
-        "operation": "s3:PutObject",
-        "action": "s3:PutObject",
-        "resource": "arn:aws:s3:::artifacts/out.zip",
-        "reason": "no statement allows",
-    }
+    assert caught[("Artifacts", None)] == CAUGHT_BY_THE_PUT
     # an action mutant is caught by the first call of that action
     assert caught[("Artifacts", "s3:GetObject")]["operation"] == "s3:HeadObject"
     assert caught[("Artifacts", "s3:PutObject")]["resource"] == "arn:aws:s3:::artifacts/out.zip"
@@ -165,7 +165,7 @@ def test_statements_in_other_policies_and_the_resource_policy_still_count() -> N
 def test_a_trust_policy_that_must_allow_is_replayed_as_required() -> None:
     log = ReplayLog()
     target = f"arn:aws:iam::{ACCOUNT}:role/deployer"
-    trust = policy({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"})
+    trust = trust_policy(ACCOUNT_ROOT)
     assume = {"Sid": "Assume", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": target}
     record(log, [("p", policy(assume))], "sts:AssumeRole", target, principal=BOB, role=None, resource_policy=trust, required=True)
     [statement_mutant, _] = mutants(log)
@@ -384,18 +384,12 @@ def test_expand_action_uses_the_catalogue() -> None:
 
 
 def test_mutants_and_scope_routes_through_the_shim(shim: str) -> None:
-    control(shim, "POST", "/_shim/reset")
-    iam = client(shim, "iam")
-    s3 = client(shim, "s3")
-    s3.create_bucket(Bucket="artifacts")
-    trust = policy({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"})
-    iam.create_role(RoleName="builder", AssumeRolePolicyDocument=json.dumps(trust))
+    client(shim, "s3").create_bucket(Bucket="artifacts")
     unused = {"Sid": "Logs", "Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": LOGS["Resource"]}
     access = policy(ARTIFACTS, unused)
-    iam.put_role_policy(RoleName="builder", PolicyName="build", PolicyDocument=json.dumps(access))
+    role_with_policy(shim, "builder", trust_policy(ACCOUNT_ROOT), "build", access)
 
-    credentials = client(shim, "sts").assume_role(RoleArn=ROLE, RoleSessionName="run")["Credentials"]
-    session = client(shim, "s3", credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"])
+    session = assumed_client(shim, "s3", ROLE, "run")
     session.put_object(Bucket="artifacts", Key="out.zip", Body=b"zip")
     assert session.get_object(Bucket="artifacts", Key="out.zip")["Body"].read() == b"zip"
 
@@ -405,12 +399,7 @@ def test_mutants_and_scope_routes_through_the_shim(shim: str) -> None:
 
     results = control(shim, "POST", "/_shim/iam/mutants", {})
     caught = by_key(results)
-    assert caught[("Artifacts", None)] == {
-        "operation": "s3:PutObject",
-        "action": "s3:PutObject",
-        "resource": "arn:aws:s3:::artifacts/out.zip",
-        "reason": "no statement allows",
-    }
+    assert caught[("Artifacts", None)] == CAUGHT_BY_THE_PUT
     assert caught[("Artifacts", "s3:GetObject")]["operation"] == "s3:GetObject"
     assert caught[("Artifacts", "s3:DeleteObject")] is None
     assert caught[("Logs", None)] is None  # granted, never used: survives

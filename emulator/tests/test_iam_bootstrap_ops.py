@@ -6,25 +6,18 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
-import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-EMULATOR = Path(__file__).resolve().parents[1]
+from shim_helpers import ACCOUNT, EMULATOR, REGION, client, create_role, denied, iam_user, trust_policy
+
 sys.path.insert(0, str(EMULATOR))
 
 import iam_eval  # noqa: E402
-
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
 
 # Every (service, operation) bootstrap/src/resources/*.rs sends, as the shim records it.
 BOOTSTRAP_OPERATIONS: dict[str, tuple[str, ...]] = {
@@ -232,72 +225,8 @@ def test_pipelines_pass_their_role_and_their_connections() -> None:
 # --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def shim() -> Any:
-    process = subprocess.Popen(
-        [sys.executable, str(EMULATOR / "shim.py"), "--port", "0"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None and process.stdin is not None
-    line = process.stdout.readline()
-    assert line.startswith("READY http://127.0.0.1:"), line
-    yield line.split(" ", 1)[1].strip()
-    process.stdin.close()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
-
-
-def control(url: str, method: str, path: str, payload: Any = None) -> Any:
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url + path, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request) as response:
-        return json.loads(response.read())
-
-
-@pytest.fixture(autouse=True)
-def fresh(request: Any) -> None:
-    if "shim" in request.fixturenames:
-        control(request.getfixturevalue("shim"), "POST", "/_shim/reset")
-
-
-def client(url: str, service: str, key: str = "AKIDEXAMPLE", secret: str = "secret") -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}),
-    )
-
-
-def policy(*statements: dict[str, Any]) -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": list(statements)}
-
-
 def allow(action: Any, resource: Any) -> dict[str, Any]:
     return {"Effect": "Allow", "Action": action, "Resource": resource}
-
-
-def user(url: str, name: str, *statements: dict[str, Any]) -> tuple[str, str]:
-    """An IAM user (moto) with one inline policy; its access key is enforced by the shim."""
-    iam = client(url, "iam")
-    iam.create_user(UserName=name)
-    iam.put_user_policy(UserName=name, PolicyName="access", PolicyDocument=json.dumps(policy(*statements)))
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return key["AccessKeyId"], key["SecretAccessKey"]
-
-
-def denied(call: Callable[[], Any]) -> ClientError:
-    with pytest.raises(ClientError) as caught:
-        call()
-    return caught.value
 
 
 def assert_denied(error: ClientError, name: str, action: str, resource: str, code: str) -> None:
@@ -312,7 +241,7 @@ ZIP = b"PK\x05\x06" + b"\0" * 18  # an empty zip archive
 
 
 def trust(service: str) -> str:
-    return json.dumps(policy({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}))
+    return json.dumps(trust_policy({"Service": service}))
 
 
 @dataclass
@@ -344,7 +273,7 @@ def _setup_role_with_path(url: str) -> dict[str, Any]:
 
 
 def _setup_function(url: str) -> dict[str, Any]:
-    role = client(url, "iam").create_role(RoleName="fn", AssumeRolePolicyDocument=trust("lambda.amazonaws.com"))["Role"]["Arn"]
+    role = create_role(url, "fn", "lambda.amazonaws.com")
     created = client(url, "lambda").create_function(
         FunctionName="deploy", Runtime="python3.12", Role=role, Handler="h.h", Code={"ZipFile": ZIP}, Tags={"owner": "ci"}
     )
@@ -446,27 +375,27 @@ CASES = [
 def test_the_documented_action_on_the_documented_arn_is_what_it_takes(shim: str, case: Case) -> None:
     ctx = case.setup(shim)
     resource = case.resource(ctx)
-    granted = client(shim, case.service, *user(shim, "granted", allow(case.action, resource)))
+    granted = client(shim, case.service, *iam_user(shim, "granted", allow(case.action, resource)))
     case.call(granted, ctx)  # exactly this grant suffices: no other check stands in the way
     # the same action on another resource of the kind grants nothing
     elsewhere = resource[:-1] + ("x" if resource[-1] != "x" else "y") if resource != "*" else "arn:aws:s3:::nothing"
-    others = client(shim, case.service, *user(shim, "elsewhere", allow(case.action, elsewhere)))
+    others = client(shim, case.service, *iam_user(shim, "elsewhere", allow(case.action, elsewhere)))
     assert_denied(denied(lambda: case.call(others, ctx)), "elsewhere", case.action, resource, case.code)
     # every other action on the very resource grants nothing either
-    lacking = client(shim, case.service, *user(shim, "lacking", {"Effect": "Allow", "NotAction": case.action, "Resource": resource}))
+    lacking = client(shim, case.service, *iam_user(shim, "lacking", {"Effect": "Allow", "NotAction": case.action, "Resource": resource}))
     assert_denied(denied(lambda: case.call(lacking, ctx)), "lacking", case.action, resource, case.code)
 
 
 def test_create_role_with_tags_also_needs_tag_role(shim: str) -> None:
     role = f"arn:aws:iam::{ACCOUNT}:role/deployer"
     create = {"RoleName": "deployer", "AssumeRolePolicyDocument": trust("codebuild.amazonaws.com")}
-    iam = client(shim, "iam", *user(shim, "creator", allow("iam:CreateRole", role)))
+    iam = client(shim, "iam", *iam_user(shim, "creator", allow("iam:CreateRole", role)))
     error = denied(lambda: iam.create_role(**create, Tags=[{"Key": "owner", "Value": "bootstrap"}]))
     assert_denied(error, "creator", "iam:TagRole", role, "AccessDenied")
     assert "deployer" not in [r["RoleName"] for r in client(shim, "iam").list_roles()["Roles"]]
     iam.create_role(**create)  # without tags iam:CreateRole is enough
     client(shim, "iam").delete_role(RoleName="deployer")
-    tagger = client(shim, "iam", *user(shim, "tagger", allow(["iam:CreateRole", "iam:TagRole"], role)))
+    tagger = client(shim, "iam", *iam_user(shim, "tagger", allow(["iam:CreateRole", "iam:TagRole"], role)))
     tagger.create_role(**create, Tags=[{"Key": "owner", "Value": "bootstrap"}])
     assert client(shim, "iam").list_role_tags(RoleName="deployer")["Tags"] == [{"Key": "owner", "Value": "bootstrap"}]
 
@@ -474,7 +403,7 @@ def test_create_role_with_tags_also_needs_tag_role(shim: str) -> None:
 def test_put_rule_tags_are_authorized_only_for_a_new_rule(shim: str) -> None:
     pattern = json.dumps({"source": ["aws.codecommit"]})
     client(shim, "events").put_rule(Name="existing", EventPattern=pattern)
-    events = client(shim, "events", *user(shim, "ruler", allow("events:PutRule", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/*")))
+    events = client(shim, "events", *iam_user(shim, "ruler", allow("events:PutRule", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/*")))
     events.put_rule(Name="existing", EventPattern=pattern, Tags=[{"Key": "owner", "Value": "ci"}])  # tags ignored
     error = denied(lambda: events.put_rule(Name="fresh", EventPattern=pattern, Tags=[{"Key": "owner", "Value": "ci"}]))
     assert_denied(error, "ruler", "events:TagResource", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/fresh", "AccessDeniedException")
@@ -486,7 +415,7 @@ def test_delete_objects_checks_each_key_and_each_version(shim: str) -> None:
     s3.put_bucket_versioning(Bucket="artifacts", VersioningConfiguration={"Status": "Enabled"})
     version = s3.put_object(Bucket="artifacts", Key="app/old.zip", Body=b"x")["VersionId"]
     s3.put_object(Bucket="artifacts", Key="app/new.zip", Body=b"y")
-    deleter = client(shim, "s3", *user(shim, "deleter", allow("s3:DeleteObject", "arn:aws:s3:::artifacts/app/*")))
+    deleter = client(shim, "s3", *iam_user(shim, "deleter", allow("s3:DeleteObject", "arn:aws:s3:::artifacts/app/*")))
     deleter.delete_objects(Bucket="artifacts", Delete={"Objects": [{"Key": "app/new.zip"}]})
     error = denied(
         lambda: deleter.delete_objects(

@@ -5,32 +5,36 @@ process for emulator-issued credentials."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import urllib.error
-import urllib.request
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-EMULATOR = Path(__file__).resolve().parents[1]
+from shim_helpers import (
+    ACCOUNT,
+    ACCOUNT_ROOT,
+    EMULATOR,
+    assumed_client,
+    client,
+    control,
+    create_role,
+    denied,
+    iam_user,
+    policy,
+    session_client,
+    trust_policy,
+)
+
 sys.path.insert(0, str(EMULATOR))
 
 import iam_eval  # noqa: E402
 from iam_eval import RequestContext, evaluate  # noqa: E402
 
-ACCOUNT = "123456789012"
 ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/deployer"
 SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/deployer/s1"
-
-
-def policy(*statements: dict[str, Any]) -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
 def allow(action: Any = "s3:GetObject", resource: Any = "*", **extra: Any) -> dict[str, Any]:
@@ -458,66 +462,6 @@ def test_table_examples() -> None:
 # --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def shim() -> Any:
-    process = subprocess.Popen(
-        [sys.executable, str(EMULATOR / "shim.py"), "--port", "0"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None and process.stdin is not None
-    line = process.stdout.readline()
-    assert line.startswith("READY http://127.0.0.1:"), line
-    yield line.split(" ", 1)[1].strip()
-    process.stdin.close()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
-
-
-def control(url: str, method: str, path: str, payload: Any = None) -> Any:
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url + path, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request) as response:
-        return json.loads(response.read())
-
-
-@pytest.fixture(autouse=True)
-def fresh(request: Any) -> None:
-    if "shim" in request.fixturenames:
-        control(request.getfixturevalue("shim"), "POST", "/_shim/reset")
-
-
-def client(url: str, service: str, key: str = "AKIDEXAMPLE", secret: str = "secret", token: str | None = None) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        aws_session_token=token,
-        config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}),
-    )
-
-
-def denied(call: Any) -> ClientError:
-    with pytest.raises(ClientError) as caught:
-        call()
-    return caught.value
-
-
-def user_with_policy(url: str, name: str, document: dict[str, Any]) -> dict[str, str]:
-    iam = client(url, "iam")
-    iam.create_user(UserName=name)
-    iam.put_user_policy(UserName=name, PolicyName="access", PolicyDocument=json.dumps(document))
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return {"key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
-
-
 def buckets(url: str, *names: str) -> None:
     s3 = client(url, "s3")
     for name in names:
@@ -527,10 +471,8 @@ def buckets(url: str, *names: str) -> None:
 
 def test_issued_user_key_is_enforced_and_denial_names_user_action_resource(shim: str) -> None:
     buckets(shim, "allowed-bucket", "other-bucket")
-    alice = user_with_policy(
-        shim, "alice", policy(allow("s3:GetObject", "arn:aws:s3:::allowed-bucket/*", Sid="ReadAllowed"))
-    )
-    s3 = client(shim, "s3", alice["key"], alice["secret"])
+    alice = iam_user(shim, "alice", allow("s3:GetObject", "arn:aws:s3:::allowed-bucket/*", Sid="ReadAllowed"))
+    s3 = client(shim, "s3", *alice)
     assert s3.get_object(Bucket="allowed-bucket", Key="k")["Body"].read() == b"data"
     # the grant that allowed it is recorded with its statement
     [grant] = control(shim, "GET", "/_shim/iam/grants")
@@ -575,9 +517,9 @@ def test_issued_user_key_is_enforced_and_denial_names_user_action_resource(shim:
 
 def test_fixed_test_keys_are_not_enforced_and_the_switch_turns_enforcement_off(shim: str) -> None:
     buckets(shim, "other-bucket")
-    alice = user_with_policy(shim, "alice", policy(allow("s3:GetObject", "arn:aws:s3:::allowed-bucket/*")))
+    alice = iam_user(shim, "alice", allow("s3:GetObject", "arn:aws:s3:::allowed-bucket/*"))
     assert client(shim, "s3").get_object(Bucket="other-bucket", Key="k")["Body"].read() == b"data"
-    s3 = client(shim, "s3", alice["key"], alice["secret"])
+    s3 = client(shim, "s3", *alice)
     denied(lambda: s3.get_object(Bucket="other-bucket", Key="k"))
     assert control(shim, "POST", "/_shim/iam", {"enforce": False})["enforce"] is False
     assert s3.get_object(Bucket="other-bucket", Key="k")["Body"].read() == b"data"
@@ -593,35 +535,33 @@ def test_fixed_test_keys_are_not_enforced_and_the_switch_turns_enforcement_off(s
 def test_assumed_role_is_enforced_with_the_role_policies(shim: str) -> None:
     buckets(shim, "allowed-bucket", "other-bucket")
     iam = client(shim, "iam")
-    trust = policy({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"})
-    iam.create_role(RoleName="deployer", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.create_role(RoleName="deployer", AssumeRolePolicyDocument=json.dumps(trust_policy(ACCOUNT_ROOT)))
     managed = iam.create_policy(
         PolicyName="read-other", PolicyDocument=json.dumps(policy(allow("s3:GetObject", "arn:aws:s3:::other-bucket/*")))
     )["Policy"]["Arn"]
     iam.attach_role_policy(RoleName="deployer", PolicyArn=managed)
 
-    credentials = client(shim, "sts").assume_role(RoleArn=ROLE, RoleSessionName="s1")["Credentials"]
-    s3 = client(shim, "s3", credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"])
+    s3 = assumed_client(shim, "s3", ROLE, "s1")
     assert s3.get_object(Bucket="other-bucket", Key="k")["Body"].read() == b"data"
     error = denied(lambda: s3.get_object(Bucket="allowed-bucket", Key="k"))
     assert error.response["Error"]["Message"].startswith(f"User: {SESSION} is not authorized to perform: s3:GetObject")
 
     # the user's own AssumeRole is enforced: its identity policy must allow it (the trust names the account)
-    alice = user_with_policy(shim, "alice", policy(allow("s3:GetObject", "arn:aws:s3:::allowed-bucket/*")))
-    sts = client(shim, "sts", alice["key"], alice["secret"])
+    alice = iam_user(shim, "alice", allow("s3:GetObject", "arn:aws:s3:::allowed-bucket/*"))
+    sts = client(shim, "sts", *alice)
     refused = denied(lambda: sts.assume_role(RoleArn=ROLE, RoleSessionName="alice-session"))
     assert refused.response["Error"]["Code"] == "AccessDenied"
     assert refused.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert sts.get_caller_identity()["Arn"] == ALICE  # needs no permission
     iam.put_user_policy(UserName="alice", PolicyName="assume", PolicyDocument=json.dumps(policy(allow("sts:AssumeRole", ROLE))))
     session = sts.assume_role(RoleArn=ROLE, RoleSessionName="alice-session")["Credentials"]
-    as_role = client(shim, "s3", session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"])
+    as_role = session_client(shim, "s3", session)
     assert as_role.get_object(Bucket="other-bucket", Key="k")["Body"].read() == b"data"
 
 
 def test_bucket_policy_grants_and_the_tls_only_statement_denies_plain_http(shim: str) -> None:
     buckets(shim, "shared", "artifacts")
-    alice = user_with_policy(shim, "alice", policy(allow("s3:GetObject", "arn:aws:s3:::artifacts/*")))
+    alice = iam_user(shim, "alice", allow("s3:GetObject", "arn:aws:s3:::artifacts/*"))
     admin = client(shim, "s3")
     admin.put_bucket_policy(
         Bucket="shared",
@@ -630,7 +570,7 @@ def test_bucket_policy_grants_and_the_tls_only_statement_denies_plain_http(shim:
     tls_only = {**deny("s3:*", ["arn:aws:s3:::artifacts", "arn:aws:s3:::artifacts/*"]), "Principal": "*", "Sid": "TlsOnly",
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
     admin.put_bucket_policy(Bucket="artifacts", Policy=json.dumps(policy(tls_only)))
-    s3 = client(shim, "s3", alice["key"], alice["secret"])
+    s3 = client(shim, "s3", *alice)
     assert s3.get_object(Bucket="shared", Key="k")["Body"].read() == b"data"
     control(shim, "POST", "/_shim/iam", {"secure_transport": False})
     error = denied(lambda: s3.get_object(Bucket="artifacts", Key="k"))
@@ -641,8 +581,7 @@ def test_bucket_policy_grants_and_the_tls_only_statement_denies_plain_http(shim:
 
 def test_each_protocol_answers_its_access_denied_shape(shim: str) -> None:
     topic = client(shim, "sns").create_topic(Name="notify")["TopicArn"]
-    alice = user_with_policy(shim, "alice", policy(allow("s3:GetObject", "arn:aws:s3:::nothing/*")))
-    creds = (alice["key"], alice["secret"])
+    creds = iam_user(shim, "alice", allow("s3:GetObject", "arn:aws:s3:::nothing/*"))
     cases = [
         (lambda: client(shim, "secretsmanager", *creds).get_secret_value(SecretId="token"), "AccessDeniedException", 400, "secretsmanager:GetSecretValue"),
         (lambda: client(shim, "ecr", *creds).describe_images(repositoryName="app"), "AccessDeniedException", 400, "ecr:DescribeImages"),
@@ -658,8 +597,8 @@ def test_each_protocol_answers_its_access_denied_shape(shim: str) -> None:
 
 def test_denial_points_at_a_typo_in_the_policy(shim: str) -> None:
     buckets(shim, "artifacts")
-    alice = user_with_policy(shim, "alice", policy(allow("s3:GetObjects", "arn:aws:s3:::artifacts/*")))
-    denied(lambda: client(shim, "s3", alice["key"], alice["secret"]).get_object(Bucket="artifacts", Key="k"))
+    alice = iam_user(shim, "alice", allow("s3:GetObjects", "arn:aws:s3:::artifacts/*"))
+    denied(lambda: client(shim, "s3", *alice).get_object(Bucket="artifacts", Key="k"))
     [denial] = control(shim, "GET", "/_shim/iam/denials")
     assert "actions unknown to IAM's catalogue" in denial["reason"] and "s3:GetObjects" in denial["reason"]
 
@@ -670,17 +609,14 @@ def test_resources_are_resolved_to_the_arns_policies_name(shim: str) -> None:
     key = kms.create_key()["KeyMetadata"]
     kms.create_alias(AliasName="alias/artifacts", TargetKeyId=key["KeyId"])
     blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")["CiphertextBlob"]
-    alice = user_with_policy(
+    creds = iam_user(
         shim,
         "alice",
-        policy(
-            allow("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:token-??????"),
-            allow(["kms:Decrypt", "kms:GenerateDataKey"], key["Arn"]),
-            allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/fn",
-                  Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}),
-        ),
+        allow("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:token-??????"),
+        allow(["kms:Decrypt", "kms:GenerateDataKey"], key["Arn"]),
+        allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/fn",
+              Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}),
     )
-    creds = (alice["key"], alice["secret"])
     assert secret_arn.split(":secret:")[1].startswith("token-")
     assert client(shim, "secretsmanager", *creds).get_secret_value(SecretId="token")["SecretString"] == "s3cr3t"
     as_alice = client(shim, "kms", *creds)
@@ -692,8 +628,7 @@ def test_resources_are_resolved_to_the_arns_policies_name(shim: str) -> None:
     assert other["Arn"] in error.response["Error"]["Message"]
 
     # CreateFunction needs lambda:CreateFunction and iam:PassRole for lambda.amazonaws.com
-    role = client(shim, "iam").create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(policy(
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})))["Role"]["Arn"]
+    role = create_role(shim, "fn", "lambda.amazonaws.com")
     lam = client(shim, "lambda", *creds)
     create = {"FunctionName": "deploy", "Runtime": "python3.12", "Role": role, "Handler": "h.h", "Code": {"ZipFile": b"PK\x05\x06" + b"\0" * 18}}
     error = denied(lambda: lam.create_function(**create))

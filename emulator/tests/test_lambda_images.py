@@ -7,20 +7,25 @@ nothing twice, aliases with RevisionId, and IAM enforcement of the deploy handle
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import urllib.request
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-EMULATOR = Path(__file__).resolve().parents[1]
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
+from shim_helpers import (
+    ACCOUNT,
+    ACCOUNT_ROOT,
+    REGION,
+    assumed_client,
+    client,
+    control,
+    create_role,
+    denied,
+    policy,
+    role_with_policy,
+    trust_policy,
+)
+
 REPO = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/app"
 REPO_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/app"
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:api"
@@ -32,57 +37,6 @@ LAMBDA_PULL = {
     "Principal": {"Service": "lambda.amazonaws.com"},
     "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
 }
-
-
-@pytest.fixture(scope="module")
-def shim() -> Any:
-    process = subprocess.Popen(
-        [sys.executable, str(EMULATOR / "shim.py"), "--port", "0"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None and process.stdin is not None
-    line = process.stdout.readline()
-    assert line.startswith("READY http://127.0.0.1:"), line
-    yield line.split(" ", 1)[1].strip()
-    process.stdin.close()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
-
-
-def control(url: str, method: str, path: str, payload: Any = None) -> Any:
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url + path, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request) as response:
-        return json.loads(response.read())
-
-
-@pytest.fixture(autouse=True)
-def fresh(shim: str) -> None:
-    control(shim, "POST", "/_shim/reset")
-
-
-def client(url: str, service: str, key: str = "AKIDEXAMPLE", secret: str = "secret", token: str | None = None) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        aws_session_token=token,
-        config=Config(retries={"total_max_attempts": 1}),
-    )
-
-
-def denied(call: Callable[[], Any]) -> ClientError:
-    with pytest.raises(ClientError) as caught:
-        call()
-    return caught.value
 
 
 def push(ecr: Any, tag: str) -> str:
@@ -105,8 +59,7 @@ def setup(url: str, *, policy: bool = True) -> dict[str, str]:
     digests = {tag: push(ecr, tag) for tag in ("v1", "v2", "v3")}
     if policy:
         ecr.set_repository_policy(repositoryName="app", policyText=json.dumps({"Version": "2012-10-17", "Statement": [LAMBDA_PULL]}))
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    role = client(url, "iam").create_role(RoleName="api-fn", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    role = create_role(url, "api-fn", "lambda.amazonaws.com")
     if policy:
         client(url, "lambda").create_function(
             FunctionName="api", PackageType="Image", Code={"ImageUri": f"{REPO}:v1"}, Role=role, Publish=True
@@ -289,17 +242,10 @@ def test_images_lambda_cannot_take_are_refused(shim: str) -> None:
 
 
 def handler_session(url: str, statements: list[dict[str, Any]], service: str = "lambda") -> Any:
-    iam = client(url, "iam")
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
-    try:
-        iam.create_role(RoleName="deploy-handler", AssumeRolePolicyDocument=json.dumps(trust))
-    except ClientError:
-        pass
-    iam.put_role_policy(
-        RoleName="deploy-handler", PolicyName="deploy", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements})
-    )
-    credentials = client(url, "sts").assume_role(RoleArn=HANDLER_ROLE, RoleSessionName="job")["Credentials"]
-    return client(url, service, credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"])
+    """A `service` client signed as the deploy handler: role deploy-handler (assumable by the account; kept
+    if a call before made it) with the statements as its inline policy `deploy`, assumed as session `job`."""
+    role_with_policy(url, "deploy-handler", trust_policy(ACCOUNT_ROOT), "deploy", policy(*statements), exist_ok=True)
+    return assumed_client(url, service, HANDLER_ROLE, "job")
 
 
 HANDLER_STATEMENTS = [

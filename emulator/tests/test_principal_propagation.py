@@ -10,8 +10,8 @@ from typing import Any, Callable
 import pytest
 from botocore.exceptions import ClientError
 
-# The shim process, the per-test reset and the clients come from test_shim.
-from test_shim import ACCOUNT, client, control, create_role, error_code, fresh, make_zip, shim  # noqa: F401
+from shim_helpers import ACCOUNT, client, control, create_role
+from test_shim import error_code, make_zip
 
 # Long enough that no refusal below can outlive it, even on a loaded machine.
 LONG_WINDOW = 30.0

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-# The shim process, the per-test reset and the clients come from test_shim.
-from test_shim import ACCOUNT, client, codebuild_project, control, create_role, error_code, fresh, shim  # noqa: F401
+from shim_helpers import ACCOUNT, client, control, create_role
+from test_shim import codebuild_project, error_code
 
 NO_EXPORT = {"exportConfigType": "NO_EXPORT"}
 

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 
-SHIM = Path(__file__).resolve().parents[1] / "shim.py"
-ACCOUNT = "123456789012"
+from shim_helpers import ACCOUNT, client, control, create_role, start_shim
+
 TLS_ONLY_POLICY = """{
   "Version": "2012-10-17",
   "Statement": [
@@ -36,70 +31,8 @@ TLS_ONLY_POLICY = """{
 }"""
 
 
-def start_shim() -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, str(SHIM), "--port", "0"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.startswith("READY http://127.0.0.1:"), f"unexpected first line {line!r}; stderr: {process.stderr.read() if process.poll() is not None else ''}"
-    return process, line.split(" ", 1)[1].strip()
-
-
-@pytest.fixture(scope="session")
-def shim() -> Any:
-    process, url = start_shim()
-    yield url
-    assert process.stdin is not None
-    process.stdin.close()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
-
-
-def control(url: str, method: str, path: str, payload: Any = None) -> Any:
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request) as response:
-        return json.loads(response.read())
-
-
-@pytest.fixture(autouse=True)
-def fresh(shim: str) -> None:
-    control(shim, "POST", "/_shim/reset")
-
-
-def client(url: str, service: str, attempts: int = 1) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="secret",
-        config=Config(
-            retries={"total_max_attempts": attempts, "mode": "standard"},
-            s3={"addressing_style": "path"},
-        ),
-    )
-
-
 def error_code(error: ClientError) -> str:
     return error.response["Error"]["Code"]
-
-
-def create_role(url: str, name: str, service: str) -> str:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-    }
-    return client(url, "iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
 
 
 def pipeline_definition(name: str, role_arn: str) -> dict[str, Any]:

@@ -11,20 +11,8 @@ from urllib.parse import quote
 import pytest
 from botocore.exceptions import ClientError
 
-# The shim process, the per-test reset and the clients come from test_shim.
-from test_shim import (  # noqa: F401
-    ACCOUNT,
-    client,
-    codebuild_project,
-    control,
-    error_code,
-    fresh,
-    make_zip,
-    pipeline_definition,
-    shim,
-)
-
-REGION = "us-east-1"
+from shim_helpers import ACCOUNT, REGION, client, control
+from test_shim import codebuild_project, error_code, make_zip, pipeline_definition
 
 
 def trust(principal: Any, condition: dict[str, Any] | None = None, action: Any = "sts:AssumeRole") -> dict[str, Any]:
