@@ -440,10 +440,24 @@ impl Bound {
         self.empty_observe_depth + self.chain_depth + self.outputs_depth
     }
 
-    /// Observe, the waves, then the verifying re-read of nothing (no second STS call).
+    /// Observe, the waves, then the verifying re-read of nothing (no second STS call). Destroy
+    /// deletes the kinds of one level of the dependency graph at once
+    /// (`bootstrap::engine::destroy_waves`), so a level costs its slowest kind.
     fn destroy_calls(&self) -> u64 {
+        let levels = bootstrap::engine::kind_levels(bootstrap::resources::depends_on);
+        let mut slowest: BTreeMap<usize, u64> = BTreeMap::new();
+        for (label, depth) in &self.destroy_waves {
+            let level = Kind::ALL
+                .iter()
+                .find(|k| k.label() == label)
+                .and_then(|k| levels.get(k))
+                .copied()
+                .unwrap_or(usize::MAX);
+            let entry = slowest.entry(level).or_default();
+            *entry = (*entry).max(*depth);
+        }
         self.observe_depth
-            + self.destroy_waves.iter().map(|(_, d)| d).sum::<u64>()
+            + slowest.values().sum::<u64>()
             + self.empty_observe_depth.saturating_sub(1)
     }
 }
@@ -755,8 +769,9 @@ fn render(
          {LATENCY_MS} ms, so waiter polls and retries count as calls): {};\n\
          - longest chain through `bootstrap::desired::build`'s dependency edges: {} = {} calls;\n\
          - fresh deploy: {} + {} + {} = {} calls;\n\
-         - destroy: observe {} + one wave per kind (first `deleting` to last `deleted`, 0.1 s \
-         progress clock): {} + the verifying re-read {}.",
+         - destroy: observe {} + one wave per level of the kinds' dependency graph, each as long \
+         as its slowest kind (per kind: first `deleting` to last `deleted`, 0.1 s progress clock): \
+         {} + the verifying re-read {}.",
         bootstrap::engine::OBSERVE_CONCURRENCY,
         bound.empty_observe_depth,
         bound.observe_depth,
