@@ -66,8 +66,6 @@ fn parliament_finds_nothing_unaccepted_in_any_role_policy() {
     };
     let function = TargetFacts::Lambda {
         function_arn: "arn:aws:lambda:us-east-1:123456789012:function:api".into(),
-        alias: Some("live".into()),
-        image_repository: None,
     };
     let targets = [
         (None, None),

@@ -21,9 +21,6 @@ pub enum TargetFacts {
     },
     Lambda {
         function_arn: String,
-        alias: Option<String>,
-        /// The ECR repository the function's image comes from, when it is in this account.
-        image_repository: Option<String>,
     },
 }
 
@@ -223,55 +220,10 @@ async fn lambda(ctx: Ctx<'_>, function: &str, alias: Option<&str>) -> Result<Tar
             }
         }
     }
-    let image_repository = got
-        .code()
-        .and_then(|c| c.image_uri())
-        .and_then(|uri| repository_of(uri, &ctx.target.account_id, &ctx.target.region));
     Ok(TargetFacts::Lambda {
         function_arn: configuration
             .function_arn()
             .context("GetFunction returned no ARN")?
             .to_owned(),
-        alias: alias.map(str::to_owned),
-        image_repository,
     })
-}
-
-/// The repository name of an ECR image URI in this account and region.
-fn repository_of(uri: &str, account: &str, region: &str) -> Option<String> {
-    let rest = uri.strip_prefix(&format!("{account}.dkr.ecr.{region}."))?;
-    let (_domain, path) = rest.split_once('/')?;
-    let name = path.split(['@', ':']).next()?;
-    Some(name.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_repository_is_read_from_an_image_uri_of_this_account() {
-        assert_eq!(
-            repository_of(
-                "1.dkr.ecr.eu-west-1.amazonaws.com/app-dev:v1",
-                "1",
-                "eu-west-1"
-            )
-            .as_deref(),
-            Some("app-dev")
-        );
-        assert_eq!(
-            repository_of(
-                "1.dkr.ecr.eu-west-1.amazonaws.com/team/api@sha256:ab",
-                "1",
-                "eu-west-1"
-            )
-            .as_deref(),
-            Some("team/api")
-        );
-        assert_eq!(
-            repository_of("2.dkr.ecr.eu-west-1.amazonaws.com/app:v1", "1", "eu-west-1"),
-            None
-        );
-    }
 }
