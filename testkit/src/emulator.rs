@@ -20,6 +20,18 @@ pub const SECRET_KEY: &str = "testing";
 /// moto's account id.
 pub const ACCOUNT_ID: &str = "123456789012";
 
+/// The emulator's ECR registry (`GET /_shim/registry`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Registry {
+    pub running: bool,
+    /// Where clients push and pull (`127.0.0.1:PORT`, the emulator's own address).
+    pub endpoint: Option<String>,
+    /// The `docker-registry` behind it, for comparing what it holds.
+    pub backend: Option<String>,
+    /// Why no registry runs.
+    pub reason: Option<String>,
+}
+
 /// One AWS call as the emulator recorded it.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 pub struct Call {
@@ -331,6 +343,48 @@ impl Emulator {
             Some(&serde_json::json!({ "images": [image] })),
         )
         .map(drop)
+    }
+
+    /// Whether the emulator serves ECR's image registry (it fronts a `docker-registry` child
+    /// when one is installed), and where.
+    pub fn registry(&self) -> Result<Registry> {
+        Ok(serde_json::from_value(self.control(
+            "GET",
+            "/_shim/registry",
+            None,
+        )?)?)
+    }
+
+    /// The digest the registry behind the emulator's ECR holds for `repository:reference`,
+    /// asked of that registry itself (not through the emulator); `None` when it has none.
+    pub fn registry_manifest_digest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<String>> {
+        let registry = self.registry()?;
+        let backend = registry
+            .backend
+            .with_context(|| format!("the emulator runs no registry: {:?}", registry.reason))?;
+        let port: u16 = backend
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .with_context(|| format!("no port in the registry address {backend}"))?;
+        let accept = "application/vnd.docker.distribution.manifest.v2+json, \
+                      application/vnd.oci.image.manifest.v1+json";
+        let response = http::request_with(
+            port,
+            "HEAD",
+            &format!("/v2/{repository}/manifests/{reference}"),
+            &[("Accept", accept)],
+            None,
+        )?;
+        match response.status {
+            200 => Ok(response.header("docker-content-digest").map(str::to_owned)),
+            404 => Ok(None),
+            status => bail!("the registry answered {status} for {repository}:{reference}"),
+        }
     }
 
     /// Simulates the console handshake that makes a CodeStar connection AVAILABLE.

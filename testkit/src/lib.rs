@@ -14,7 +14,7 @@ mod runtime_api;
 /// Re-exported so that a crate whose shipped code must not depend on the S3 SDK (the
 /// deploy-handler, see deny.toml) can still drive S3 in its tests.
 pub use aws_sdk_s3;
-pub use emulator::{ACCOUNT_ID, Call, Emulator, REGION};
+pub use emulator::{ACCOUNT_ID, Call, Emulator, REGION, Registry};
 pub use lambda_process::{LambdaProcess, lambda_binary};
 pub use runtime_api::{Invocation, RuntimeApi};
 

@@ -10,6 +10,7 @@
 
 pub mod deployer;
 mod drift;
+pub mod engine;
 pub mod events;
 pub mod github;
 pub mod grants;
@@ -27,7 +28,6 @@ use std::time::{Duration, Instant};
 use support::{Narrator, now_iso8601, random_hex, uuid};
 use testkit::{Emulator, LambdaProcess, RuntimeApi};
 
-const STANDIN_DOCKER: &str = include_str!("e2e/standin_docker.py");
 const STANDIN_AWS: &str = include_str!("e2e/standin_aws.py");
 const INVOKE_WAIT: Duration = Duration::from_secs(60);
 /// Re-invocations with a continuation token before the rehearsal gives up on a rollout.
@@ -141,6 +141,8 @@ pub struct BuildReport {
     pub exported: BTreeMap<String, String>,
     pub output_key: Option<String>,
     pub log: String,
+    /// `(image reference, digest)` of each push the real engine made (none with the stand-in).
+    pub pushed: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -516,7 +518,9 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
         say.simulated("the emulator's EventBridge TestEventPattern does not evaluate patterns, so the deployed rules' patterns are matched locally (exact values and nested fields, as the rules use)");
     }
     let scratch = tempfile::tempdir()?;
+    let engine = engine::choose(emu)?;
     let ctx = RunContext {
+        engine,
         emulator_matches_patterns,
         opts,
         emu,
@@ -1247,6 +1251,8 @@ struct RunContext<'a> {
     pipeline_role: Vec<(String, String)>,
     /// The team's service the Deploy stage rolls out to, when the rehearsal has one.
     team: Option<&'a team::TeamService>,
+    /// What `docker` is in the build.
+    engine: engine::BuildEngine,
 }
 
 /// Signs a push as GitHub does and checks it as CodePipeline does.
@@ -1711,6 +1717,19 @@ async fn run_once(
                 d.repository
             )),
         }
+        if ctx.engine.is_real() {
+            let in_registry = ctx
+                .emu
+                .registry_manifest_digest(&d.repository, &image_tag)?;
+            if !build.pushed.is_empty() || in_registry.is_some() {
+                bail!(
+                    "the failed build pushed {:?} and the registry holds {in_registry:?} for {}:{image_tag}: a failing build must push nothing",
+                    build.pushed,
+                    d.repository
+                );
+            }
+            say.say("and the registry holds no manifest under that tag");
+        }
         let result = json!({"external-execution-id": build_id, "external-execution-summary": summary, "external-execution-url": build_url, "error-code": "JobFailed"});
         emit(
             ctx,
@@ -1743,6 +1762,9 @@ async fn run_once(
             "image {}:{} pushed ({})",
             d.repository, found.tag, found.digest
         ));
+        if ctx.engine.is_real() {
+            same_digest_everywhere(ctx, &build, &found)?;
+        }
         retag_refused = Some(retag_is_refused(ctx.clients, &d.repository, &image_tag).await?);
         say.say(&format!(
             "ECR tag immutability: pushing different content under {image_tag} again is {}",
@@ -1977,7 +1999,11 @@ async fn run_build(
     std::fs::create_dir_all(&tools)?;
     std::fs::create_dir_all(&state)?;
     let python = testkit::workspace_root().join(".venv/bin/python");
-    for (name, script) in [("docker", STANDIN_DOCKER), ("aws", STANDIN_AWS)] {
+    let docker = match &ctx.engine {
+        engine::BuildEngine::Podman { .. } => engine::PODMAN_DOCKER,
+        engine::BuildEngine::StandIn { .. } => engine::STANDIN_DOCKER,
+    };
+    for (name, script) in [("docker", docker), ("aws", STANDIN_AWS)] {
         let path = tools.join(name);
         std::fs::write(&path, format!("#!{}\n{script}", python.display()))?;
         #[cfg(unix)]
@@ -2013,6 +2039,16 @@ async fn run_build(
     ] {
         config.env.push((name.to_owned(), value));
     }
+    if let engine::BuildEngine::Podman { registry } = &ctx.engine {
+        // A fresh login per build, as in CodeBuild's fresh container.
+        config
+            .env
+            .push(("ECR_REGISTRY_ENDPOINT".to_owned(), registry.clone()));
+        config.env.push((
+            "REGISTRY_AUTH_FILE".to_owned(),
+            build_dir.join("auth.json").display().to_string(),
+        ));
+    }
     config.env.extend(ctx.emu.env());
     config.env.extend(build_role.iter().cloned());
     say.say(&format!(
@@ -2025,7 +2061,10 @@ async fn run_build(
             .collect::<Vec<_>>()
             .join(" ")
     ));
-    say.simulated("on AWS the build runs in CodeBuild's container with Docker and the AWS CLI; here the buildspec's phases run with bash and stand-in `docker`/`aws` commands: the tests really run (with the host's Python), the image manifest is really pushed to the emulator's ECR");
+    match &ctx.engine {
+        engine::BuildEngine::Podman { registry } => say.simulated(&format!("on AWS the build runs in CodeBuild's container with Docker and the AWS CLI; here the buildspec's phases run with bash, `docker` is podman (chroot isolation, the base image made from Debian's packages) pushing to the emulator's ECR registry at {registry}, and `aws` is a stand-in answered by the emulator's ECR")),
+        engine::BuildEngine::StandIn { why } => say.simulated(&format!("on AWS the build runs in CodeBuild's container with Docker and the AWS CLI; here ({why}) the buildspec's phases run with bash and stand-in `docker`/`aws` commands: the tests really run (with the host's Python), the image manifest is really pushed to the emulator's ECR")),
+    }
     let outcome = tokio::task::spawn_blocking(move || run_buildspec(&buildspec, &config)).await??;
     let tool_calls = std::fs::read_to_string(state.join("calls.jsonl"))
         .unwrap_or_default()
@@ -2083,8 +2122,12 @@ async fn run_build(
         .filter(|l| {
             l.contains("FAIL")
                 || l.contains("ERROR")
+                || l.contains("Error:")
+                || l.contains("STEP ")
                 || l.contains("Ran ")
+                || l.contains("JUnit")
                 || l.contains("Pushed")
+                || l.contains(": digest: ")
                 || l.contains("nothing is pushed")
         })
         .collect();
@@ -2143,6 +2186,17 @@ async fn run_build(
         ));
         output_key = Some(key);
     }
+    let pushed = std::fs::read_to_string(state.join("pushes.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|push| {
+            Some((
+                push["ref"].as_str()?.to_owned(),
+                push["digest"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
     Ok(BuildReport {
         succeeded: outcome.succeeded(),
         failure,
@@ -2150,7 +2204,50 @@ async fn run_build(
         exported,
         output_key,
         log: outcome.log,
+        pushed,
     })
+}
+
+/// The digest podman's push printed, the one the registry holds under the tag, ECR's answer and
+/// what the buildspec exported are one and the same: the manifest's sha256.
+fn same_digest_everywhere(ctx: &RunContext<'_>, build: &BuildReport, ecr: &EcrImage) -> Result<()> {
+    let repository = &ctx.deployed.repository;
+    let registry = ctx
+        .emu
+        .registry_manifest_digest(repository, &ecr.tag)?
+        .with_context(|| {
+            format!(
+                "ECR lists {repository}:{} but the registry behind it has no such manifest",
+                ecr.tag
+            )
+        })?;
+    let pushed = match build.pushed.as_slice() {
+        [(_, digest)] => digest.clone(),
+        pushes => bail!(
+            "the build pushed {} images, not one: {pushes:?}",
+            pushes.len()
+        ),
+    };
+    let exported = build
+        .exported
+        .get("IMAGE_DIGEST")
+        .cloned()
+        .unwrap_or_default();
+    if [&pushed, &registry, &exported]
+        .iter()
+        .any(|digest| **digest != ecr.digest)
+    {
+        bail!(
+            "digests disagree for {repository}:{}: podman pushed {pushed}, the registry holds {registry}, ECR answers {}, the build exported {exported}",
+            ecr.tag,
+            ecr.digest
+        );
+    }
+    ctx.say.say(&format!(
+        "podman's push, the registry's manifest, ECR's DescribeImages and the build's IMAGE_DIGEST agree: {}",
+        ecr.digest
+    ));
+    Ok(())
 }
 
 async fn ecr_image(clients: &Clients, repository: &str, tag: &str) -> Result<Option<EcrImage>> {

