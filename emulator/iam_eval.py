@@ -1556,6 +1556,7 @@ OPERATIONS: dict[tuple[str, str], Callable[[Request], list[Check]]] = {
             "BatchGetImage",
             "GetDownloadUrlForLayer",
             "DescribeImages",
+            "ListImages",
             "DeleteRepository",
             "GetLifecyclePolicy",
             "PutLifecyclePolicy",

@@ -5,6 +5,7 @@ credentials the shim enforces. The fixtures built on these are in conftest.py.""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -24,14 +25,16 @@ REGION = "us-east-1"
 ACCOUNT_ROOT = {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
 
 
-def start_shim() -> tuple[subprocess.Popen[str], str]:
-    """Start a shim process on a free port; answers the process and its URL once it printed its READY line."""
+def start_shim(env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+    """Start a shim process on a free port (with `env` added to its environment); answers the process and its
+    URL once it printed its READY line."""
     process = subprocess.Popen(
         [sys.executable, str(SHIM), "--port", "0"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **env} if env else None,
     )
     assert process.stdout is not None and process.stdin is not None
     line = process.stdout.readline()

@@ -91,6 +91,8 @@ pub struct DemoReport {
     pub grants: Vec<grants::GrantUse>,
     /// The replayed mutation test and the scope lint of every exercised policy.
     pub audit: grants::Audit,
+    /// The build ran with podman and the emulator's registry (not the stand-in `docker`).
+    pub real_build: bool,
     pub total: Duration,
 }
 
@@ -556,6 +558,7 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
 
     let mut runs = Vec::new();
     runs.push(run_once(&ctx, "green", "Greet people by name", false, false).await?);
+    retried_build_reuses_the_image(&ctx, &runs[0]).await?;
     runs.push(
         run_once(
             &ctx,
@@ -595,6 +598,7 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
         runs.push(run);
     }
 
+    let real_build = ctx.engine.is_real();
     say.step("Cleaning up the demo's own subscription");
     clients
         .sns
@@ -612,7 +616,7 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
     drop(notifier);
 
     // Which grants the runs used, read before destroy takes the roles away.
-    let (mut grants, role_policies) = grant_usage(&clients, emu, opts).await?;
+    let (mut grants, role_policies) = grant_usage(&clients, emu, opts, !real_build).await?;
 
     say.step(&format!(
         "Destroying environment `{}` with `bootstrap destroy`",
@@ -758,6 +762,7 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
         destroy,
         grants,
         audit,
+        real_build,
         total,
     })
 }
@@ -885,6 +890,7 @@ async fn grant_usage(
     clients: &Clients,
     emu: &Emulator,
     opts: &DemoOptions,
+    standin_build: bool,
 ) -> Result<(Vec<grants::GrantUse>, Vec<(String, Value)>)> {
     let names = opts_names(opts)?;
     let n = names.names();
@@ -906,7 +912,14 @@ async fn grant_usage(
             .await
             .with_context(|| format!("reading the policy of {role}"))?;
         let document = bootstrap::resources::util::parse_policy(inline.policy_document())?;
-        uses.extend(grants::usage(&role, &document, &allowed));
+        uses.extend(
+            grants::usage(&role, &document, &allowed)
+                .into_iter()
+                .map(|grant| grants::GrantUse {
+                    standin_build,
+                    ..grant
+                }),
+        );
         documents.push((role, document));
     }
     Ok((uses, documents))
@@ -1873,6 +1886,54 @@ async fn run_once(
     })
 }
 
+/// A retried Build stage (or the same commit released again) builds a commit whose image ECR
+/// already holds: the buildspec must reuse that image, building and pushing nothing.
+async fn retried_build_reuses_the_image(ctx: &RunContext<'_>, run: &RunReport) -> Result<()> {
+    let image = run
+        .image
+        .as_ref()
+        .context("the green run left no image in ECR")?;
+    ctx.say.step(&format!(
+        "The Build stage retried for commit {}",
+        &run.commit[..12]
+    ));
+    let commit = github::Commit {
+        id: run.commit.clone(),
+        message: "Greet people by name".into(),
+        author: "Ada Lovelace".into(),
+    };
+    let project = ctx
+        .deployed
+        .build
+        .configuration
+        .get("ProjectName")
+        .map_or("build", String::as_str);
+    let build_id = format!("{project}:{}", uuid());
+    let again = run_build(ctx, &commit, &run.source_key, &build_id).await?;
+    let engine_work: Vec<String> = again
+        .tool_calls
+        .iter()
+        .filter(|call| {
+            call.len() > 1 && call[0] == "docker" && matches!(call[1].as_str(), "build" | "push")
+        })
+        .map(|call| call.join(" "))
+        .collect();
+    let digest = again.exported.get("IMAGE_DIGEST");
+    if !again.succeeded || !engine_work.is_empty() || digest != Some(&image.digest) {
+        bail!(
+            "a retried build of {} must reuse {}: it succeeded={}, ran {engine_work:?}, exported IMAGE_DIGEST={digest:?}",
+            &run.commit[..12],
+            image.digest,
+            again.succeeded
+        );
+    }
+    ctx.say.say(&format!(
+        "nothing built or pushed: the build reused {}",
+        image.digest
+    ));
+    Ok(())
+}
+
 /// `pipeline/ArtifactNa/abc1234`: CodePipeline keeps the first 10 characters of the name.
 fn artifact_key(pipeline: &str, artifact: &str) -> String {
     let short: String = artifact.chars().take(10).collect();
@@ -1982,7 +2043,11 @@ async fn run_build(
             )
         })?;
     let bytes = object.body.collect().await?.into_bytes();
-    let build_dir = ctx.scratch.join(format!("codebuild-{}", &commit.id[..12]));
+    // One directory per build: a retried build of the same commit starts afresh, as on CodeBuild.
+    let build_number = build_id.rsplit(':').next().unwrap_or(build_id);
+    let build_dir = ctx
+        .scratch
+        .join(format!("codebuild-{}-{build_number}", &commit.id[..12]));
     let src = build_dir.join("src");
     std::fs::create_dir_all(&src)?;
     let files = support::unzip_into(&bytes, &src)?;

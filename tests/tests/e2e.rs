@@ -49,6 +49,27 @@ async fn a_push_is_built_deployed_and_notified_and_a_failing_test_stops_the_pipe
         "the mutation replay saw too few mutants to mean anything: {:?}",
         report.audit
     );
+    // The real build (podman, the emulator's registry) is what CI proves: it uses the grants
+    // the stand-in leaves unused.
+    assert!(
+        report.real_build || std::env::var_os("CI").is_none(),
+        "CI must rehearse the real build"
+    );
+    let standin_only: &[_] = if report.real_build {
+        integration_tests::e2e::grants::NOT_REHEARSED_BY_STANDIN_DOCKER
+    } else {
+        &[]
+    };
+    for (role, sid, action, _) in standin_only {
+        assert!(
+            report
+                .grants
+                .iter()
+                .filter(|g| g.role == format!("{role}-demo") && g.sid == *sid)
+                .all(|g| (*action != "*" && g.action != *action) || !g.used_by.is_empty()),
+            "the real build left {role} {sid} {action} unused, which only the stand-in should"
+        );
+    }
     for (role, sid, action, _) in integration_tests::e2e::grants::NOT_REHEARSED {
         assert!(
             report

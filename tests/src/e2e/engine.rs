@@ -59,19 +59,8 @@ pub fn choose(emu: &Emulator) -> Result<BuildEngine> {
 }
 
 fn missing(emu: &Emulator) -> Result<Option<String>> {
-    let podman = Command::new("podman")
-        .args(["image", "exists", BASE_IMAGE])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    match podman {
-        Err(_) => return Ok(Some("podman is not installed".to_owned())),
-        Ok(status) if !status.success() => {
-            return Ok(Some(format!(
-                "podman has no base image {BASE_IMAGE} (`cargo xtask setup` makes it)"
-            )));
-        }
-        Ok(_) => {}
+    if let Some(why) = machine_lacks() {
+        return Ok(Some(why));
     }
     let registry = emu.registry()?;
     if !registry.running {
@@ -80,4 +69,59 @@ fn missing(emu: &Emulator) -> Result<Option<String>> {
         })));
     }
     Ok(None)
+}
+
+/// What this machine lacks for the real build, before any emulator runs: podman with the base
+/// image, and the `docker-registry` the emulator fronts (unless `EMULATOR_REGISTRY=off`).
+pub fn machine_lacks() -> Option<String> {
+    let podman = Command::new("podman")
+        .args(["image", "exists", BASE_IMAGE])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    match podman {
+        Err(_) => return Some("podman is not installed".to_owned()),
+        Ok(status) if !status.success() => {
+            return Some(format!(
+                "podman has no base image {BASE_IMAGE} (`cargo xtask setup` makes it)"
+            ));
+        }
+        Ok(_) => {}
+    }
+    if std::env::var("EMULATOR_REGISTRY").is_ok_and(|value| value == "off") {
+        return Some("EMULATOR_REGISTRY=off turns the emulator's registry off".to_owned());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let binary = std::env::var_os("EMULATOR_REGISTRY_BINARY");
+    let installed = match binary {
+        Some(binary) => std::path::Path::new(&binary).is_file(),
+        None => std::env::split_paths(&path).any(|dir| dir.join("docker-registry").is_file()),
+    };
+    if !installed {
+        return Some("docker-registry is not installed".to_owned());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BASE_IMAGE;
+
+    /// The Dockerfile's base, the image `cargo xtask setup` makes and the one the rehearsal looks
+    /// for are one name: a drift would send podman to Docker Hub, which is out of reach.
+    #[test]
+    fn the_dockerfile_starts_from_the_base_image_setup_makes() {
+        let dockerfile = include_str!("../../../examples/hello-app/Dockerfile");
+        let from = dockerfile
+            .lines()
+            .find_map(|line| line.strip_prefix("FROM "))
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("a FROM line");
+        assert_eq!(format!("docker.io/library/{from}"), BASE_IMAGE);
+        let xtask = include_str!("../../../xtask/src/base_image.rs");
+        assert!(
+            xtask.contains(&format!("pub const IMAGE: &str = \"{BASE_IMAGE}\";")),
+            "xtask/src/base_image.rs must make {BASE_IMAGE}"
+        );
+    }
 }

@@ -31,12 +31,6 @@ pub const NOT_REHEARSED: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "codebuild-role",
-        "PushAndPullImages",
-        "*",
-        "layer uploads and pulls: the stand-in docker pushes a manifest only (PutImage), it has no layers to upload or pull",
-    ),
-    (
-        "codebuild-role",
         "PublishTestReports",
         "*",
         "CodeBuild's agent uploads the JUnit report; the rehearsal hands it to the emulator's control API",
@@ -67,6 +61,15 @@ pub const NOT_REHEARSED: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// Grants only the real build uses: on a machine without podman the rehearsal's stand-in
+/// `docker` (tests/src/e2e/engine.rs) leaves them unused.
+pub const NOT_REHEARSED_BY_STANDIN_DOCKER: &[(&str, &str, &str, &str)] = &[(
+    "codebuild-role",
+    "PushAndPullImages",
+    "*",
+    "layer uploads and pulls: the stand-in docker (no podman on this machine) pushes a manifest only (PutImage), it has no layers to upload or pull",
+)];
+
 /// One action of one statement of one role, and the operations that used it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GrantUse {
@@ -75,17 +78,27 @@ pub struct GrantUse {
     pub action: String,
     pub resources: Vec<String>,
     pub used_by: BTreeSet<String>,
+    /// The rehearsal built with the stand-in `docker`, so [`NOT_REHEARSED_BY_STANDIN_DOCKER`]
+    /// excuses too.
+    pub standin_build: bool,
 }
 
 impl GrantUse {
-    /// Why it may stay unused, when [`NOT_REHEARSED`] lists it.
+    /// Why it may stay unused, when [`NOT_REHEARSED`] (or, after a stand-in build,
+    /// [`NOT_REHEARSED_BY_STANDIN_DOCKER`]) lists it.
     pub fn excused(&self, env: &str) -> Option<&'static str> {
         let role = self
             .role
             .strip_suffix(&format!("-{env}"))
             .unwrap_or(&self.role);
+        let standin: &[_] = if self.standin_build {
+            NOT_REHEARSED_BY_STANDIN_DOCKER
+        } else {
+            &[]
+        };
         NOT_REHEARSED
             .iter()
+            .chain(standin)
             .find(|(r, sid, action, _)| {
                 *r == role && *sid == self.sid && (*action == "*" || *action == self.action)
             })
@@ -151,6 +164,7 @@ pub fn usage(role: &str, policy: &Value, allowed: &[Value]) -> Vec<GrantUse> {
                 action,
                 resources: strings(&statement["Resource"]),
                 used_by,
+                standin_build: false,
             });
         }
     }
