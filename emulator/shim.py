@@ -1592,7 +1592,13 @@ class Shim:
             if response.status == 201:
                 digest = response.header("Docker-Content-Digest") or "sha256:" + hashlib.sha256(body).hexdigest()
                 with self.state.lock:
-                    ecr_record_image(repository, body.decode("utf-8", "surrogateescape"), media_type, digest, tag)
+                    image = ecr_record_image(repository, body.decode("utf-8", "surrogateescape"), media_type, digest, tag)
+                    scan_on_push = (repository.image_scanning_configuration or {}).get("scanOnPush")
+                    if scan_on_push and image.last_scan is None:
+                        # ECR API Reference, ImageScanningConfiguration `scanOnPush`: "If set to true, images will be
+                        # scanned after being pushed." A basic scan that completes at once here (AWS: IN_PROGRESS
+                        # for a while); DescribeImageScanFindings then answers for the image.
+                        image.last_scan = datetime.datetime.now()
         return response
 
     def registry_get_manifest(

@@ -207,6 +207,20 @@ def test_a_push_is_what_ecr_answers_about(shim: str, registry: dict[str, Any]) -
     assert ("BatchCheckLayerAvailability", 200) in registry_calls and ("ListImages", 200) in registry_calls
 
 
+def test_scan_on_push_scans_what_was_pushed(shim: str, registry: dict[str, Any]) -> None:
+    ecr = client(shim, "ecr")
+    ecr.create_repository(repositoryName="scanned", imageScanningConfiguration={"scanOnPush": True})
+    ecr.create_repository(repositoryName="unscanned")
+    auth = basic(ecr)
+    for name in ("scanned", "unscanned"):
+        manifest, _ = image(shim, auth, name, b"layer")
+        assert put_manifest(shim, auth, name, "v1", manifest).status_code == 201
+    findings = ecr.describe_image_scan_findings(repositoryName="scanned", imageId={"imageTag": "v1"})
+    assert findings["imageScanStatus"]["status"] == "COMPLETE"
+    with pytest.raises(ecr.exceptions.ScanNotFoundException):
+        ecr.describe_image_scan_findings(repositoryName="unscanned", imageId={"imageTag": "v1"})
+
+
 def test_a_moved_tag_leaves_the_old_image_untagged(shim: str, registry: dict[str, Any]) -> None:
     ecr = client(shim, "ecr")
     ecr.create_repository(repositoryName="app")

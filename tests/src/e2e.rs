@@ -1777,6 +1777,7 @@ async fn run_once(
         ));
         if ctx.engine.is_real() {
             same_digest_everywhere(ctx, &build, &found)?;
+            scanned_on_push(ctx, &found).await?;
         }
         retag_refused = Some(retag_is_refused(ctx.clients, &d.repository, &image_tag).await?);
         say.say(&format!(
@@ -2110,6 +2111,13 @@ async fn run_build(
             .env
             .push(("ECR_REGISTRY_ENDPOINT".to_owned(), registry.clone()));
         config.env.push((
+            "LAYER_CACHE_MARKER".to_owned(),
+            ctx.scratch
+                .join("layer-cache-started")
+                .display()
+                .to_string(),
+        ));
+        config.env.push((
             "REGISTRY_AUTH_FILE".to_owned(),
             build_dir.join("auth.json").display().to_string(),
         ));
@@ -2185,11 +2193,18 @@ async fn run_build(
         .log
         .lines()
         .filter(|l| {
+            // The commands' own text (shown before each runs) is not output.
+            let text = l.trim_start();
+            !text.starts_with("echo ") && !text.starts_with("--") && !text.starts_with('#')
+        })
+        .filter(|l| {
             l.contains("FAIL")
                 || l.contains("ERROR")
                 || l.contains("Error:")
                 || l.contains("STEP ")
                 || l.contains("Ran ")
+                || l.trim() == "OK"
+                || l.contains("layer cache")
                 || l.contains("JUnit")
                 || l.contains("Pushed")
                 || l.contains(": digest: ")
@@ -2312,6 +2327,37 @@ fn same_digest_everywhere(ctx: &RunContext<'_>, build: &BuildReport, ecr: &EcrIm
         "podman's push, the registry's manifest, ECR's DescribeImages and the build's IMAGE_DIGEST agree: {}",
         ecr.digest
     ));
+    Ok(())
+}
+
+/// The repository scans on push (bootstrap sets `scanOnPush`): ECR has findings for the image
+/// podman pushed.
+async fn scanned_on_push(ctx: &RunContext<'_>, image: &EcrImage) -> Result<()> {
+    let findings = ctx
+        .clients
+        .ecr
+        .describe_image_scan_findings()
+        .repository_name(&ctx.deployed.repository)
+        .image_id(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_digest(&image.digest)
+                .build(),
+        )
+        .send()
+        .await
+        .with_context(|| {
+            format!(
+                "ECR has no scan of {} although the repository scans on push",
+                image.digest
+            )
+        })?;
+    let status = findings
+        .image_scan_status()
+        .and_then(|s| s.status())
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default();
+    ctx.say
+        .say(&format!("ECR scanned the image on push: {status}"));
     Ok(())
 }
 

@@ -9,6 +9,8 @@ What it changes on the way, and why:
   in a chroot) and --format docker (the image format Docker builds and pushes, which also keeps
   HEALTHCHECK); `--cache-from IMAGE` is dropped with a note: podman reads it as a repository
   of cache layers, not as an image, and the local layer cache serves the same purpose here;
+  the pipeline's first build ($LAYER_CACHE_MARKER not there yet) runs with --no-cache, as a
+  fresh CodeBuild host has no layer cache;
 - `run`, `exec` and `start` are refused: nothing in the build may need a running container.
 Every call is recorded in $STANDIN_STATE_DIR/calls.jsonl, each push's digest in pushes.jsonl.
 """
@@ -73,6 +75,14 @@ def build(args):
             continue
         kept.append(args[i])
         i += 1
+    # The pipeline's first build finds no layer cache, as on a fresh CodeBuild host (the local
+    # Docker layer cache lives on one host, for builds close together); later builds of the same
+    # rehearsal may use what earlier ones left.
+    marker = os.environ.get("LAYER_CACHE_MARKER")
+    if marker and not os.path.exists(marker):
+        print("[podman] the pipeline's first build: no layer cache yet (--no-cache)", file=sys.stderr)
+        kept.insert(0, "--no-cache")
+        pathlib.Path(marker).touch()
     podman("build", "--isolation=chroot", "--format", "docker", *kept)
 
 
