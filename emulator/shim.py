@@ -3154,9 +3154,8 @@ def _free_port() -> int:
 
 class RegistryBackend:
     """The docker-registry child process that stores the blobs and manifests pushed to ECR's registry; the
-    shim fronts it (README "ECR's registry"). main() starts it before serving, from the main thread: the
-    child's parent-death signal fires when the thread that forked it ends, and the main thread lives as
-    long as the shim. Readiness is awaited in the background, so the READY line is not delayed."""
+    shim fronts it (README "ECR's registry"). Started on first need by a thread main() starts (see
+    spawn_when_wanted), so neither the READY line nor a run that pushes nothing waits for it."""
 
     def __init__(self, reason: str | None = None) -> None:
         self.lock = threading.Lock()
@@ -3166,6 +3165,7 @@ class RegistryBackend:
         self.address: str | None = None
         self.reason: str | None = reason
         self.stopping = False
+        self.wanted = threading.Event()  # someone needs the registry: start it (spawn_when_wanted)
         if reason is not None:
             self.settled.set()
 
@@ -3181,15 +3181,24 @@ class RegistryBackend:
                 return cls(f"EMULATOR_REGISTRY_BINARY={named} is not an executable; {none}")
             return cls(f"docker-registry is not installed (Debian package docker-registry); {none}")
         backend = cls()
-        try:
-            backend.spawn(binary)
-        except OSError as error:
-            backend.stop()
-            backend.reason = f"docker-registry ({binary}) could not be started: {error}; {none}"
-            backend.settled.set()
+        threading.Thread(target=backend.spawn_when_wanted, args=(binary, none), name="registry", daemon=True).start()
         return backend
 
-    def spawn(self, binary: str) -> None:
+    def spawn_when_wanted(self, binary: str, none: str) -> None:
+        """Started from the main thread; spawns the child at the first registry call or status request (most
+        emulator runs push no image, and a child per run costs the start of each), then lives as long as the
+        child: the child's parent-death signal fires when the thread that forked it ends."""
+        self.wanted.wait()
+        try:
+            port = self.spawn(binary)
+        except OSError as error:
+            self.stop()
+            self.reason = f"docker-registry ({binary}) could not be started: {error}; {none}"
+            self.settled.set()
+            return
+        self.await_ready(port)
+
+    def spawn(self, binary: str) -> int:
         sweep_registry_directories()
         self.directory = tempfile.mkdtemp(prefix=f"emulator-registry-{os.getpid()}-")
         port = _free_port()
@@ -3220,7 +3229,7 @@ class RegistryBackend:
                 close_fds=True,
                 preexec_fn=_parent_death_signal(),
             )
-        threading.Thread(target=self.await_ready, args=(port,), name="registry-start", daemon=True).start()
+        return port
 
     def await_ready(self, port: int) -> None:
         """Poll GET /v2/ until docker-registry answers (at most REGISTRY_START_SECONDS); then watch it."""
@@ -3271,6 +3280,7 @@ class RegistryBackend:
 
     def status(self, wait: bool = False) -> tuple[bool, str | None, str | None]:
         """(running, backend address, reason it is not running); waits for startup when asked."""
+        self.wanted.set()
         if wait:
             self.settled.wait(REGISTRY_START_SECONDS + 1.0)
         with self.lock:
