@@ -1788,6 +1788,9 @@ async fn run_once(
                 "ACCEPTED (the repository is not immutable!)"
             }
         ));
+        if let engine::BuildEngine::Podman { registry } = &ctx.engine {
+            registry_keeps_the_tag(ctx, registry, &found).await?;
+        }
         let result = json!({"external-execution-id": build_id, "external-execution-summary": "Build succeeded", "external-execution-url": build_url});
         emit(
             ctx,
@@ -2326,6 +2329,45 @@ fn same_digest_everywhere(ctx: &RunContext<'_>, build: &BuildReport, ecr: &EcrIm
     ctx.say.say(&format!(
         "podman's push, the registry's manifest, ECR's DescribeImages and the build's IMAGE_DIGEST agree: {}",
         ecr.digest
+    ));
+    Ok(())
+}
+
+/// A real client pushing the build's test-stage image under the pushed tag: the registry refuses
+/// it before its tag moves, as ECR's does for an immutable repository.
+async fn registry_keeps_the_tag(
+    ctx: &RunContext<'_>,
+    registry: &str,
+    image: &EcrImage,
+) -> Result<()> {
+    let repository = &ctx.deployed.repository;
+    let test_image = format!("localhost/{repository}:test-{}", image.tag);
+    let refusal = engine::push_over_existing_tag(
+        &ctx.clients.ecr,
+        registry,
+        &test_image,
+        repository,
+        &image.tag,
+        ctx.scratch,
+    )
+    .await?
+    .with_context(|| {
+        format!(
+            "the registry took {test_image} under {repository}:{}, a tag of an immutable repository",
+            image.tag
+        )
+    })?;
+    let still = ctx.emu.registry_manifest_digest(repository, &image.tag)?;
+    if still.as_deref() != Some(image.digest.as_str()) {
+        bail!(
+            "after the refused push the registry holds {still:?} under {repository}:{}, not {}",
+            image.tag,
+            image.digest
+        );
+    }
+    ctx.say.say(&format!(
+        "podman pushing the test-stage image under {} too is refused (\"{refusal}\") and the registry's tag did not move",
+        image.tag
     ));
     Ok(())
 }

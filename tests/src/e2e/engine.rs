@@ -3,7 +3,9 @@
 //! registry behind the emulator; otherwise the stand-in, said once per process. Under CI (`CI`
 //! set) a missing piece is an error, so the real path is what CI proves.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+use std::io::Write as _;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Once;
 use testkit::Emulator;
@@ -101,6 +103,98 @@ pub fn machine_lacks() -> Option<String> {
         return Some("docker-registry is not installed".to_owned());
     }
     None
+}
+
+/// Another image pushed by a real client under an existing tag of the (immutable) repository:
+/// `Some(podman's error)` when the registry refuses it, `None` when it took it. Logs in with a
+/// token from `ecr` (GetAuthorizationToken), as `docker login` does.
+pub async fn push_over_existing_tag(
+    ecr: &aws_sdk_ecr::Client,
+    registry: &str,
+    local_image: &str,
+    repository: &str,
+    tag: &str,
+    scratch: &Path,
+) -> Result<Option<String>> {
+    let token = ecr
+        .get_authorization_token()
+        .send()
+        .await
+        .context("GetAuthorizationToken")?;
+    let encoded = token
+        .authorization_data()
+        .first()
+        .and_then(|data| data.authorization_token())
+        .context("GetAuthorizationToken returned no token")?;
+    let decoded = run("base64", &["-d"], Some(encoded))?;
+    let password = decoded
+        .strip_prefix("AWS:")
+        .context("the token does not decode to AWS:PASSWORD")?;
+    let authfile = scratch.join("retag-auth.json").display().to_string();
+    let login = [
+        "login",
+        "--tls-verify=false",
+        "--authfile",
+        &authfile,
+        "--username",
+        "AWS",
+        "--password-stdin",
+        registry,
+    ];
+    run("podman", &login, Some(password))?;
+    let destination = format!("{registry}/{repository}:{tag}");
+    let push = [
+        "push",
+        "--tls-verify=false",
+        "--authfile",
+        &authfile,
+        "--format",
+        "v2s2",
+        local_image,
+        &destination,
+    ];
+    match run("podman", &push, None) {
+        Ok(_) => Ok(None),
+        Err(refusal) => Ok(Some(
+            refusal
+                .to_string()
+                .lines()
+                .rev()
+                .find(|line| !line.trim().is_empty())
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+        )),
+    }
+}
+
+/// Runs a program with `input` on stdin; its stdout, or an error holding its stderr.
+fn run(program: &str, args: &[&str], input: Option<&str>) -> Result<String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {program}"))?;
+    if let Some(input) = input {
+        child
+            .stdin
+            .take()
+            .context("stdin")?
+            .write_all(input.as_bytes())?;
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        bail!(
+            "`{program} {}` failed ({}): {}",
+            args.first().copied().unwrap_or_default(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 #[cfg(test)]
