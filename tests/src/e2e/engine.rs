@@ -96,7 +96,7 @@ pub fn machine_lacks() -> Option<String> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let binary = std::env::var_os("EMULATOR_REGISTRY_BINARY");
     let installed = match binary {
-        Some(binary) => std::path::Path::new(&binary).is_file(),
+        Some(binary) => Path::new(&binary).is_file(),
         None => std::env::split_paths(&path).any(|dir| dir.join("docker-registry").is_file()),
     };
     if !installed {
