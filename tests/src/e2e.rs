@@ -521,8 +521,11 @@ async fn rehearse(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<
     }
     let scratch = tempfile::tempdir()?;
     let engine = engine::choose(emu)?;
+    // Declared before the context so it runs last, after every build and push of the runs.
+    let podman_images = engine::ImageCleanup::new(scratch.path().join("podman-images"));
     let ctx = RunContext {
         engine,
+        podman_images: &podman_images,
         emulator_matches_patterns,
         opts,
         emu,
@@ -1266,6 +1269,8 @@ struct RunContext<'a> {
     team: Option<&'a team::TeamService>,
     /// What `docker` is in the build.
     engine: engine::BuildEngine,
+    /// The images the real engine's builds named, removed when the rehearsal ends.
+    podman_images: &'a engine::ImageCleanup,
 }
 
 /// Signs a push as GitHub does and checks it as CodePipeline does.
@@ -2113,6 +2118,10 @@ async fn run_build(
         config
             .env
             .push(("ECR_REGISTRY_ENDPOINT".to_owned(), registry.clone()));
+        config.env.push((
+            "PODMAN_TAGS_FILE".to_owned(),
+            ctx.podman_images.path().display().to_string(),
+        ));
         config.env.push((
             "LAYER_CACHE_MARKER".to_owned(),
             ctx.scratch

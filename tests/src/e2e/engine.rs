@@ -4,8 +4,9 @@
 //! set) a missing piece is an error, so the real path is what CI proves.
 
 use anyhow::{Context, Result, bail};
+use std::collections::BTreeSet;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Once;
 use testkit::Emulator;
@@ -103,6 +104,50 @@ pub fn machine_lacks() -> Option<String> {
         return Some("docker-registry is not installed".to_owned());
     }
     None
+}
+
+/// Removes, when dropped, the images a rehearsal's builds named (the wrapper lists them in the
+/// file at [`Self::path`]), so `podman images` does not fill up with the rehearsals' tags. The
+/// unnamed layers stay: they are the layer cache, as on a build host.
+#[derive(Debug)]
+pub struct ImageCleanup {
+    path: PathBuf,
+}
+
+impl ImageCleanup {
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for ImageCleanup {
+    fn drop(&mut self) {
+        let listed = std::fs::read_to_string(&self.path).unwrap_or_default();
+        let names: BTreeSet<&str> = listed.lines().filter(|l| !l.trim().is_empty()).collect();
+        if names.is_empty() {
+            return;
+        }
+        let removed = Command::new("podman")
+            .args(["rmi", "--force", "--ignore"])
+            .args(&names)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output();
+        match removed {
+            Ok(output) if output.status.success() => {}
+            Ok(output) => eprintln!(
+                "note: podman could not remove the rehearsal's images {names:?}: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+            Err(error) => eprintln!(
+                "note: podman could not be started to remove the rehearsal's images: {error}"
+            ),
+        }
+    }
 }
 
 /// Another image pushed by a real client under an existing tag of the (immutable) repository:

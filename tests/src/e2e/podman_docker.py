@@ -12,7 +12,8 @@ What it changes on the way, and why:
   the pipeline's first build ($LAYER_CACHE_MARKER not there yet) runs with --no-cache, as a
   fresh CodeBuild host has no layer cache;
 - `run`, `exec` and `start` are refused: nothing in the build may need a running container.
-Every call is recorded in $STANDIN_STATE_DIR/calls.jsonl, each push's digest in pushes.jsonl.
+Every call is recorded in $STANDIN_STATE_DIR/calls.jsonl, each push's digest in pushes.jsonl,
+and each image name it gives in $PODMAN_TAGS_FILE, which the rehearsal removes at its end.
 """
 
 import json
@@ -42,6 +43,14 @@ def podman(*args, check=True, **kwargs):
     if check and done.returncode != 0:
         sys.exit(done.returncode)
     return done
+
+
+def remember(*refs):
+    """Names this rehearsal gave images, for its clean-up ($PODMAN_TAGS_FILE)."""
+    listing = os.environ.get("PODMAN_TAGS_FILE")
+    if listing:
+        with open(listing, "a", encoding="utf-8") as tags:
+            tags.writelines(f"{ref}\n" for ref in refs)
 
 
 def on_registry(ref):
@@ -83,6 +92,7 @@ def build(args):
         print("[podman] the pipeline's first build: no layer cache yet (--no-cache)", file=sys.stderr)
         kept.insert(0, "--no-cache")
         pathlib.Path(marker).touch()
+    remember(*(kept[i + 1] for i, arg in enumerate(kept[:-1]) if arg in ("--tag", "-t")))
     podman("build", "--isolation=chroot", "--format", "docker", *kept)
 
 
@@ -102,6 +112,7 @@ def push(args):
 
 def pull(args):
     (ref,) = args
+    remember(on_registry(ref), ref)
     podman("pull", "--tls-verify=false", "--quiet", on_registry(ref))
     podman("tag", on_registry(ref), ref)
 
