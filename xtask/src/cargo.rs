@@ -5,6 +5,7 @@
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,8 @@ struct Row {
     took: Duration,
     /// `(crates compiled, SDK crates compiled)` for cargo builds.
     compiled: Option<(usize, usize)>,
+    /// Bytes under the target directory when the step ended: a CI machine's disk is finite.
+    target_bytes: u64,
 }
 
 /// The steps of one xtask run, in order.
@@ -42,6 +45,7 @@ impl Steps {
             label: label.to_owned(),
             took: started.elapsed(),
             compiled: None,
+            target_bytes: bytes_under(&crate::target_dir()),
         });
         result
     }
@@ -86,6 +90,7 @@ impl Steps {
             label: label.to_owned(),
             took: started.elapsed(),
             compiled: Some((compiled, sdk)),
+            target_bytes: bytes_under(&crate::target_dir()),
         });
         eprintln!("{label}: compiled {compiled} crates, {sdk} of them AWS SDK crates");
         if !status.success() {
@@ -104,8 +109,8 @@ impl Steps {
             return;
         }
         eprintln!(
-            "\n{:<34} {:>8} {:>9} {:>11}",
-            "step", "time", "compiled", "SDK crates"
+            "\n{:<34} {:>8} {:>9} {:>11} {:>8}",
+            "step", "time", "compiled", "SDK crates", "target/"
         );
         for row in &self.rows {
             let (all, sdk) = match row.compiled {
@@ -113,9 +118,10 @@ impl Steps {
                 None => (String::new(), String::new()),
             };
             eprintln!(
-                "{:<34} {:>8} {all:>9} {sdk:>11}",
+                "{:<34} {:>8} {all:>9} {sdk:>11} {:>8}",
                 row.label,
-                minutes(row.took)
+                minutes(row.took),
+                gigabytes(row.target_bytes)
             );
         }
         eprintln!("{:<34} {:>8}", "total", minutes(self.total()));
@@ -191,6 +197,42 @@ fn is_sdk_crate(package: &str) -> bool {
         || package == "aws-credential-types"
 }
 
+/// The bytes of every file under `dir` (0 when it does not exist); symbolic links are not
+/// followed, so nothing is counted twice.
+pub fn bytes_under(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => bytes_under(&entry.path()),
+            Ok(kind) if kind.is_file() => entry.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// The bytes free to an unprivileged writer on the file system holding `path` (or its nearest
+/// existing parent), as `df` reports them; `None` when `df` cannot tell.
+pub fn bytes_free(path: &Path) -> Option<u64> {
+    let existing = path.ancestors().find(|p| p.exists())?;
+    let output = Command::new("df").arg("-Pk").arg(existing).output().ok()?;
+    parse_df_available(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// The "Available" column (1024-byte blocks) of `df -Pk`'s one data line, in bytes.
+fn parse_df_available(df: &str) -> Option<u64> {
+    let line = df.lines().nth(1)?;
+    let kib: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// `1.23 GB`-style sizes for the summary.
+pub fn gigabytes(bytes: u64) -> String {
+    format!("{:.2} GB", bytes as f64 / 1e9)
+}
+
 /// `1m05s`-style durations for the summary.
 pub fn minutes(took: Duration) -> String {
     let secs = took.as_secs();
@@ -235,6 +277,29 @@ mod tests {
             compiled_artifact(line).map(|a| (a.package, a.kind)),
             Some(("bootstrap".into(), "bin".into()))
         );
+    }
+
+    #[test]
+    fn bytes_under_counts_files_in_nested_directories_once() {
+        let dir = std::env::temp_dir().join(format!("xtask-bytes-under-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("a/b")).expect("dirs");
+        std::fs::write(dir.join("top"), [0u8; 10]).expect("write");
+        std::fs::write(dir.join("a/b/deep"), [0u8; 32]).expect("write");
+        std::os::unix::fs::symlink(dir.join("a"), dir.join("link")).expect("symlink");
+        let counted = bytes_under(&dir);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+        assert_eq!(counted, 42);
+        assert_eq!(bytes_under(&dir), 0, "a missing directory holds nothing");
+        assert_eq!(gigabytes(1_234_000_000), "1.23 GB");
+    }
+
+    #[test]
+    fn df_posix_output_gives_the_available_bytes() {
+        let df = "Filesystem     1024-blocks     Used Available Capacity Mounted on\n\
+                  /dev/vda        263174212 90177368   5436180      95% /\n";
+        assert_eq!(parse_df_available(df), Some(5_436_180 * 1024));
+        assert_eq!(parse_df_available("Filesystem\n"), None);
+        assert!(bytes_free(Path::new("/")).is_some_and(|b| b > 0));
     }
 
     #[test]

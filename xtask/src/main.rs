@@ -193,7 +193,11 @@ fn bench(steps: &mut Steps, args: &[String]) -> Result<()> {
     })
 }
 
+/// What a clean clone's `cargo xtask ci` leaves under target/ (measured; BENCHMARKS.md, "CI").
+const CI_TARGET_BYTES: u64 = 4_500_000_000;
+
 fn ci() -> Result<()> {
+    warn_if_the_disk_is_short();
     let mut steps = Steps::default();
     let outcome = ci_steps(&mut steps);
     steps.print_summary();
@@ -201,6 +205,29 @@ fn ci() -> Result<()> {
     steps.check_each_sdk_crate_compiled_once_per_profile()?;
     eprintln!("\nci passed in {}", cargo::minutes(steps.total()));
     Ok(())
+}
+
+/// Says at once, rather than ten minutes into a build, that target/ will not fit on its disk.
+fn warn_if_the_disk_is_short() {
+    let target = target_dir();
+    let Some(free) = cargo::bytes_free(&target) else {
+        return;
+    };
+    let have = free + cargo::bytes_under(&target);
+    eprintln!(
+        "disk: {} free for {} (a clean run fills about {})",
+        cargo::gigabytes(free),
+        target.display(),
+        cargo::gigabytes(CI_TARGET_BYTES)
+    );
+    if have < CI_TARGET_BYTES {
+        eprintln!(
+            "warning: the build will likely run out of disk ({} needed, {} free plus what target/ \
+             holds); free some space or point CARGO_TARGET_DIR at a larger disk",
+            cargo::gigabytes(CI_TARGET_BYTES),
+            cargo::gigabytes(free)
+        );
+    }
 }
 
 fn ci_steps(steps: &mut Steps) -> Result<()> {

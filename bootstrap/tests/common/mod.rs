@@ -15,6 +15,8 @@ pub struct Cli<'a> {
     pub emulator: &'a Emulator,
     pub artifacts: PathBuf,
     pub workdir: PathBuf,
+    /// Removes `workdir` when the test ends, passed or failed.
+    _workdir_guard: tempfile::TempDir,
 }
 
 impl Cli<'_> {
@@ -81,15 +83,18 @@ pub fn fake_lambda_zips(dir: &Path) {
 }
 
 pub fn setup<'a>(name: &str, emulator: &'a Emulator) -> Cli<'a> {
-    let workdir =
-        std::env::temp_dir().join(format!("bootstrap-stack-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&workdir);
+    let guard = tempfile::Builder::new()
+        .prefix(&format!("bootstrap-stack-{name}-"))
+        .tempdir()
+        .expect("a temporary directory");
+    let workdir = guard.path().to_path_buf();
     let artifacts = workdir.join("lambda");
     fake_lambda_zips(&artifacts);
     Cli {
         emulator,
         artifacts,
         workdir,
+        _workdir_guard: guard,
     }
 }
 

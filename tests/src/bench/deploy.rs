@@ -895,12 +895,14 @@ mod tests {
         want
     }
 
-    /// `tag` keeps tests running in parallel from writing the same zips.
+    /// The zips live in a directory of their own, removed once the graph is built.
     fn desired_graph_fixture(tag: &str) -> Vec<Desired> {
-        let dir =
-            std::env::temp_dir().join(format!("deploy-bench-test-{}-{tag}", std::process::id()));
-        fake_lambda_zips(&dir).expect("zips");
-        desired_graph(&dir).expect("desired state")
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("deploy-bench-test-{tag}-"))
+            .tempdir()
+            .expect("a temporary directory");
+        fake_lambda_zips(dir.path()).expect("zips");
+        desired_graph(dir.path()).expect("desired state")
     }
 
     #[test]

@@ -1,12 +1,10 @@
 //! Pipeline webhook module against the local emulator.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{Fixture, create_role, operations, spec_of, tags};
 use bootstrap::model::{PipelineSpec, SourceSpec, Spec, Tags, WebhookFilter, WebhookSpec};
 use bootstrap::resources::{Ctx, Inputs, codepipeline, webhook};
 use bootstrap::secret::Secret;
-use support::{Fixture, create_role, operations, spec_of, tags};
 
 const HMAC: &str = "hmac-secret-never-shown-42";
 

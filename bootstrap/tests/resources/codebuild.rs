@@ -1,11 +1,9 @@
 //! CodeBuild project module against the local emulator.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{Fixture, create_role, operations, spec_of, tags};
 use bootstrap::model::{ProjectSpec, Spec};
 use bootstrap::resources::{Ctx, codebuild};
-use support::{Fixture, create_role, operations, spec_of, tags};
 
 async fn observed(ctx: Ctx<'_>, name: &str) -> Option<ProjectSpec> {
     codebuild::observe(ctx, name).await.unwrap().map(spec_of)

@@ -1,15 +1,13 @@
 //! Lambda function and permission modules against the local emulator.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{Fixture, create_role, operations, spec_of, tags};
 use base64::Engine;
 use bootstrap::model::{FunctionSpec, PermissionSpec, Spec, Tags};
 use bootstrap::resources::{Ctx, lambda};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::Path;
-use support::{Fixture, create_role, operations, spec_of, tags};
 
 /// A zip holding one `bootstrap` file, written to `path`; returns Lambda's CodeSha256 of it.
 fn write_zip(path: &Path, contents: &[u8]) -> String {

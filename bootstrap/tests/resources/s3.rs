@@ -2,15 +2,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{Fixture, spec_of, tags};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use bootstrap::model::{BucketSpec, Spec};
 use bootstrap::resources::{Ctx, s3};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
-use support::{Fixture, spec_of, tags};
 
 fn artifact_bucket(name: &str) -> BucketSpec {
     BucketSpec {
@@ -158,7 +156,7 @@ async fn bucket_lifecycle_create_converge_delete() {
         }));
     fx.emu.clear_calls().unwrap();
     s3::update(ctx, &changed, &drifted).await.unwrap();
-    let mut operations = support::operations(&fx.emu);
+    let mut operations = crate::support::operations(&fx.emu);
     operations.sort();
     assert_eq!(
         operations,

@@ -2,11 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{Fixture, tags};
 use bootstrap::model::{ConnectionSpec, Spec};
 use bootstrap::resources::connection;
-use support::{Fixture, tags};
 
 fn github_connection(name: &str) -> ConnectionSpec {
     ConnectionSpec {

@@ -2,11 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{Fixture, spec_of, tags};
 use bootstrap::model::SecretSpec;
 use bootstrap::resources::secrets;
-use support::{Fixture, spec_of, tags};
 
 fn webhook_secret(name: &str) -> SecretSpec {
     SecretSpec {

@@ -1,12 +1,10 @@
 //! Pipeline module against the local emulator: both source kinds and switching between them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{Fixture, create_role, operations, spec_of, tags};
 use bootstrap::model::{PipelineSpec, SourceSpec, Spec};
 use bootstrap::resources::{Ctx, Inputs, codepipeline};
 use bootstrap::secret::Secret;
-use support::{Fixture, create_role, operations, spec_of, tags};
 
 const TOKEN: &str = "ghp_do-not-leak-0123456789";
 

@@ -2,12 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{Fixture, spec_of, tags};
 use bootstrap::model::RepositorySpec;
 use bootstrap::resources::ecr;
 use serde_json::json;
-use support::{Fixture, spec_of, tags};
 
 fn image_repository(name: &str) -> RepositorySpec {
     RepositorySpec {

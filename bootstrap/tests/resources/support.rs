@@ -1,6 +1,6 @@
-//! Shared by the `resource_*` tests: one resource module at a time against the local emulator.
+//! Shared by the resource tests: one resource module at a time against the local emulator.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bootstrap::aws::{Clients, Target};
 use bootstrap::model::{

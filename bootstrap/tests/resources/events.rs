@@ -1,12 +1,10 @@
 //! EventBridge rule module against the local emulator.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{Fixture, operations, spec_of, tags};
 use bootstrap::model::{RuleSpec, RuleTarget, Spec};
 use bootstrap::resources::{Ctx, events};
 use serde_json::json;
-use support::{Fixture, operations, spec_of, tags};
 
 async fn observed(ctx: Ctx<'_>, name: &str) -> Option<RuleSpec> {
     events::observe(ctx, name).await.unwrap().map(spec_of)

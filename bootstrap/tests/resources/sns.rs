@@ -2,12 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{Fixture, spec_of, tags};
 use bootstrap::model::{Subscription, TopicSpec};
 use bootstrap::resources::sns;
 use serde_json::json;
-use support::{Fixture, spec_of, tags};
 
 fn notifications_topic(name: &str) -> TopicSpec {
     let arn = format!("arn:aws:sns:us-east-1:123456789012:{name}");

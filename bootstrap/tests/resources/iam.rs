@@ -1,12 +1,10 @@
 //! IAM role module against the local emulator: create, observe, converge drift, delete.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{Fixture, spec_of, tags};
 use bootstrap::model::RoleSpec;
 use bootstrap::resources::{Ctx, iam};
 use serde_json::json;
-use support::{Fixture, spec_of, tags};
 
 fn role_spec(name: &str) -> RoleSpec {
     RoleSpec {
