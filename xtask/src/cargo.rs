@@ -3,8 +3,9 @@
 //! compiled twice for the same profile (a feature set or profile that drifted apart).
 
 use anyhow::{Context, Result, bail};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -197,20 +198,25 @@ fn is_sdk_crate(package: &str) -> bool {
         || package == "aws-credential-types"
 }
 
-/// The bytes of every file under `dir` (0 when it does not exist); symbolic links are not
-/// followed, so nothing is counted twice.
+/// The bytes of every file under `dir` (0 when it does not exist), as `du` counts them: a file
+/// with several names (cargo hard-links each binary it uplifts) once, symbolic links not followed.
 pub fn bytes_under(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|entry| match entry.file_type() {
-            Ok(kind) if kind.is_dir() => bytes_under(&entry.path()),
-            Ok(kind) if kind.is_file() => entry.metadata().map_or(0, |m| m.len()),
-            _ => 0,
-        })
-        .sum()
+    fn walk(dir: &Path, seen: &mut HashSet<(u64, u64)>) -> u64 {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        let mut bytes = 0;
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                bytes += walk(&entry.path(), seen);
+            } else if meta.is_file() && seen.insert((meta.dev(), meta.ino())) {
+                bytes += meta.len();
+            }
+        }
+        bytes
+    }
+    walk(dir, &mut HashSet::new())
 }
 
 /// The bytes free to an unprivileged writer on the file system holding `path` (or its nearest
@@ -280,12 +286,13 @@ mod tests {
     }
 
     #[test]
-    fn bytes_under_counts_files_in_nested_directories_once() {
+    fn bytes_under_counts_each_file_once_however_many_names_it_has() {
         let dir = std::env::temp_dir().join(format!("xtask-bytes-under-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("a/b")).expect("dirs");
         std::fs::write(dir.join("top"), [0u8; 10]).expect("write");
         std::fs::write(dir.join("a/b/deep"), [0u8; 32]).expect("write");
         std::os::unix::fs::symlink(dir.join("a"), dir.join("link")).expect("symlink");
+        std::fs::hard_link(dir.join("top"), dir.join("a/top-again")).expect("hard link");
         let counted = bytes_under(&dir);
         std::fs::remove_dir_all(&dir).expect("cleanup");
         assert_eq!(counted, 42);
