@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long the emulator may take to import moto and start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -43,12 +43,12 @@ pub struct Call {
     pub fault: Option<String>,
 }
 
-/// A running emulator process. Dropping it kills the process.
+/// A running emulator process. Dropping it stops the process and what it started.
 #[derive(Debug)]
 pub struct Emulator {
     child: Child,
     // Held open so the shim sees EOF (and exits) when this process dies without dropping us.
-    _stdin: Option<ChildStdin>,
+    stdin: Option<ChildStdin>,
     port: u16,
     endpoint: String,
 }
@@ -109,7 +109,7 @@ impl Emulator {
             .with_context(|| format!("no port in {endpoint}"))?;
         Ok(Self {
             child,
-            _stdin: stdin,
+            stdin,
             port,
             endpoint,
         })
@@ -413,8 +413,22 @@ fn percent_encode(raw: &str) -> String {
         .collect()
 }
 
+/// How long a dropped emulator may take to stop its registry and remove its files.
+const GRACEFUL_STOP: Duration = Duration::from_secs(5);
+
 impl Drop for Emulator {
+    /// Closes the shim's stdin, its signal to stop its registry child, remove the registry's
+    /// directory and exit; a SIGKILL would leave that directory behind (the next shim sweeps it,
+    /// but the last one of a run would stay). Kills the shim if it has not gone in time.
     fn drop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + GRACEFUL_STOP;
+        while Instant::now() < deadline {
+            match self.child.try_wait() {
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -32,6 +32,40 @@ fn emulator_answers_records_calls_and_stops_on_drop() {
     assert!(!alive(pid), "emulator process {pid} survived drop");
 }
 
+/// The shim's registry keeps its blobs in a directory of its own; dropping the emulator removes
+/// it (a killed shim would leave it for the next shim to sweep, and the last one of a run stays).
+#[test]
+fn a_dropped_emulator_leaves_no_registry_directory() {
+    let emulator = testkit::Emulator::start().expect("emulator starts");
+    let pid = emulator.pid();
+    let registry = emulator.registry().expect("registry status");
+    let directories = || -> Vec<std::path::PathBuf> {
+        let prefix = format!("emulator-registry-{pid}-");
+        std::fs::read_dir(std::env::temp_dir())
+            .expect("temp dir")
+            .flatten()
+            .filter(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|entry| entry.path())
+            .collect()
+    };
+    if registry.running {
+        assert_eq!(directories().len(), 1, "the running registry's directory");
+    } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no registry under CI: {:?}",
+            registry.reason
+        );
+        eprintln!(
+            "no registry here ({:?}): only the shim's exit is checked",
+            registry.reason
+        );
+    }
+    drop(emulator);
+    assert!(!alive(pid), "emulator process {pid} survived drop");
+    assert_eq!(directories(), Vec::<std::path::PathBuf>::new());
+}
+
 /// Run as a child process by `no_emulator_outlives_a_failing_test`: starts an emulator, writes
 /// its pid where the parent can read it, then dies the hard way (abort skips every destructor).
 #[test]

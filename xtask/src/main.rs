@@ -193,7 +193,7 @@ fn bench(steps: &mut Steps, args: &[String]) -> Result<()> {
     })
 }
 
-/// What a clean clone's `cargo xtask ci` leaves under target/ (measured; BENCHMARKS.md, "CI").
+/// What a clean clone's `cargo xtask ci` leaves under target/ (measured; README, "cargo xtask ci").
 const CI_TARGET_BYTES: u64 = 4_500_000_000;
 
 fn ci() -> Result<()> {
