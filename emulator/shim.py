@@ -2818,7 +2818,10 @@ def ecr_put_image(shim: Shim, req: AwsRequest) -> Response:
     calculated for the image." for an `imageDigest` that is not the manifest's sha256, and
     ImageTagAlreadyExistsException "The specified image is tagged with a tag that already exists. The
     repository is configured for tag immutability." for another manifest under an immutable tag (moto says
-    ImageAlreadyExistsException, which AWS keeps for the same image and tag pushed again)."""
+    ImageAlreadyExistsException, which AWS keeps for the same image and tag pushed again).
+    A mutable tag another image holds moves as a push moves it (ecr_record_image): the image it leaves stays,
+    untagged unless it has other tags; moto would delete it (AWS sources in ecr_record_image; README "moto
+    quirks handled")."""
     manifest = req.params.get("imageManifest")
     given = req.params.get("imageDigest")
     if isinstance(manifest, str) and isinstance(given, str) and given and given != ecr_manifest_digest(manifest):
@@ -2827,13 +2830,21 @@ def ecr_put_image(shim: Shim, req: AwsRequest) -> Response:
             "The specified image digest does not match the digest that Amazon ECR calculated for the image.",
         )
     tag, name = req.params.get("imageTag"), req.params.get("repositoryName")
-    if isinstance(tag, str) and isinstance(name, str) and isinstance(manifest, str):
-        with shim.state.lock:
-            repository = ecr_repository(str(req.params.get("registryId") or ACCOUNT_ID), req.region, name)
-            refused = repository is not None and ecr_tag_immutable(repository, tag) and any(
-                tag in image.image_tags and image.image_manifest != manifest for image in repository.images
+    if not (isinstance(tag, str) and isinstance(name, str) and isinstance(manifest, str)):
+        return shim.forward(req)
+    # Held through moto's call too, so no registry push moves the tag between this look and the put.
+    with shim.state.lock:
+        repository = ecr_repository(str(req.params.get("registryId") or ACCOUNT_ID), req.region, name)
+        if repository is None:
+            # moto raises a bare Exception here (a 500); ECR answers RepositoryNotFoundException (ECR API
+            # Reference, PutImage errors), in the wording moto's other ECR operations use.
+            registry_id = str(req.params.get("registryId") or ACCOUNT_ID)
+            raise AwsError(
+                "RepositoryNotFoundException",
+                f"The repository with name '{name}' does not exist in the registry with id '{registry_id}'",
             )
-        if refused:
+        holders = [image for image in repository.images if tag in image.image_tags and image.image_manifest != manifest]
+        if holders and ecr_tag_immutable(repository, tag):
             # The registry's TAG_INVALID text (see Shim.registry_put_manifest) is what the API sends too
             # (GoogleContainerTools/kaniko issue #3481 points at ImageTagAlreadyExistsException for it).
             raise AwsError(
@@ -2841,7 +2852,42 @@ def ecr_put_image(shim: Shim, req: AwsRequest) -> Response:
                 f"The image tag '{tag}' already exists in the '{name}' repository and cannot be overwritten "
                 "because the tag is immutable.",
             )
-    return shim.forward(req)
+        accepted, media_type = ecr_put_image_media_type(manifest, req.params.get("imageManifestMediaType"))
+        if not holders or not accepted:
+            # A tag no other image holds (a new image, or a new tag on this one), the same manifest and tag again
+            # (moto: ImageAlreadyExistsException), or a manifest moto refuses: moto deletes nothing for these.
+            return shim.forward(req)
+        image = ecr_record_image(repository, manifest, media_type, ecr_manifest_digest(manifest), tag)
+        return json_response(
+            req,
+            {
+                # PutImage's answer, as moto gives it: the Image (ECR API Reference, Image: registryId,
+                # repositoryName, imageId, imageManifest, imageManifestMediaType).
+                "image": {
+                    "registryId": image.registry_id,
+                    "repositoryName": image.repository_name,
+                    "imageId": {"imageDigest": image.get_image_digest(), "imageTag": tag},
+                    "imageManifest": image.image_manifest,
+                    "imageManifestMediaType": image.image_manifest_media_type,
+                }
+            },
+        )
+
+
+def ecr_put_image_media_type(manifest: str, given: Any) -> tuple[bool, Any]:
+    """Whether moto's PutImage takes the manifest, and the media type it records: the `imageManifestMediaType`
+    given, else the manifest's `mediaType`. moto refuses a manifest that is not JSON, and one with no media type
+    either way (ECR API Reference, PutImage `imageManifestMediaType`: "If you push an image manifest that does
+    not contain the mediaType field, you must specify the imageManifestMediaType in the request")."""
+    try:
+        parsed = json.loads(manifest)
+    except ValueError:
+        return False, None
+    if not isinstance(parsed, dict):
+        return False, None
+    if given:
+        return True, given
+    return ("mediaType" in parsed), parsed.get("mediaType")
 
 
 # --------------------------------------------------------------------------
@@ -3061,10 +3107,20 @@ def ecr_tag_immutable(repository: Any, tag: str) -> bool:
 
 
 def ecr_record_image(repository: Any, manifest: str, media_type: str | None, digest: str, tag: str | None) -> Any:
-    """Record a manifest the registry took as ECR records a push: one image per digest (a new one unless the
-    repository has the digest already), the tag moved onto it; the image the tag leaves keeps its other tags
-    or stays untagged (lifecycle policies' `tagStatus: untagged` selects such images) — unlike moto's
-    PutImage, which deletes it. A push by digest records an untagged image. Caller holds the lock."""
+    """Record a manifest as ECR records a push (a registry manifest PUT, or PutImage moving a tag): one image
+    per digest (a new one unless the repository has the digest already), the tag moved onto it; the image the
+    tag leaves keeps its other tags or stays in the repository untagged, its digest its only id — unlike moto's
+    PutImage, which deletes it as BatchDeleteImage deletes an image whose last tag it removes. A push by digest
+    records an untagged image. Caller holds the lock.
+    No AWS page says in so many words what a moved tag leaves behind. The closest: Amazon ECR User Guide,
+    "Deleting an image in Amazon ECR" (https://docs.aws.amazon.com/AmazonECR/latest/userguide/delete_image.html;
+    its text as archived in awsdocs/amazon-ecr-user-guide, doc_source/delete_image.md): "Tagged images will
+    have both an image digest as well as a list of associated tags. Untagged images will only have an image
+    digest." The last tag going deletes an image only in BatchDeleteImage (ECR API Reference, BatchDeleteImage:
+    "When you remove the last tag from an image, the image is deleted from your repository"); lifecycle
+    policies' tagStatus `untagged` (User Guide, "Lifecycle policy properties in Amazon ECR") exists to expire
+    such images. Observed on ECR: alantech/iasql pull request #1346 (2022), "Pushing twice to
+    `<repositoryuri>:latest` but with different content" leaves the first image untagged in the repository."""
     image = next((candidate for candidate in repository.images if candidate.get_image_digest() == digest), None)
     if image is None:
         registry = repository.registry_id

@@ -1,7 +1,8 @@
 """ECR's registry through a real shim process: the Docker Registry HTTP API v2 the shim serves under /v2/ in
 front of a docker-registry child (README "ECR's registry"). Tokens from GetAuthorizationToken, IAM per
 registry call, ECR's repositories and tag immutability checked before the registry moves, and the ECR API
-answering about the images pushed; plus moto's image digest and size as ECR computes them.
+answering about the images pushed; plus moto's image digest and size as ECR computes them, and PutImage through
+the API moving a tag as a push does (the image the tag leaves stays, untagged).
 
 The protocol is driven with plain HTTP; one smoke test pushes with podman. Without docker-registry the
 registry tests skip, and fail when the CI environment variable is set."""
@@ -380,6 +381,90 @@ def test_put_image_digests_and_sizes_are_ecrs(shim: str) -> None:
     assert error.response["Error"]["Code"] == "ImageTagAlreadyExistsException"
     error = denied(lambda: ecr.put_image(repositoryName="app", imageManifest=manifest, imageTag="v1"))
     assert error.response["Error"]["Code"] == "ImageAlreadyExistsException"
+
+
+def api_manifest(size: int) -> str:
+    """An OCI manifest for PutImage (no blobs behind it), told apart by its config's size."""
+    return json.dumps(oci_manifest({"size": size, "digest": "sha256:" + "c" * 64}))
+
+
+def image_tags(ecr: Any, repository: str) -> dict[str, list[str] | None]:
+    """DescribeImages as {digest: imageTags} (None where ECR sends no imageTags: an untagged image)."""
+    return {d["imageDigest"]: d.get("imageTags") for d in ecr.describe_images(repositoryName=repository)["imageDetails"]}
+
+
+def test_put_image_moving_a_tag_leaves_the_old_image_untagged(shim: str) -> None:
+    ecr = client(shim, "ecr")
+    ecr.create_repository(repositoryName="app")
+    first, second = api_manifest(1), api_manifest(2)
+    ecr.put_image(repositoryName="app", imageManifest=first, imageTag="v1")
+    put = ecr.put_image(repositoryName="app", imageManifest=second, imageTag="v1")["image"]
+    assert put == {
+        "registryId": ACCOUNT,
+        "repositoryName": "app",
+        "imageId": {"imageDigest": sha256(second.encode()), "imageTag": "v1"},
+        "imageManifest": second,
+        "imageManifestMediaType": OCI_MANIFEST,
+    }
+    assert image_tags(ecr, "app") == {sha256(first.encode()): None, sha256(second.encode()): ["v1"]}
+    [got] = ecr.batch_get_image(repositoryName="app", imageIds=[{"imageDigest": sha256(first.encode())}])["images"]
+    assert got["imageManifest"] == first and got["imageId"]["imageDigest"] == sha256(first.encode())
+    [by_tag] = ecr.batch_get_image(repositoryName="app", imageIds=[{"imageTag": "v1"}])["images"]
+    assert by_tag["imageManifest"] == second
+    # What a lifecycle rule with tagStatus "untagged" would select.
+    untagged = ecr.list_images(repositoryName="app", filter={"tagStatus": "UNTAGGED"})["imageIds"]
+    assert untagged == [{"imageDigest": sha256(first.encode())}]
+    tagged = ecr.list_images(repositoryName="app", filter={"tagStatus": "TAGGED"})["imageIds"]
+    assert tagged == [{"imageDigest": sha256(second.encode()), "imageTag": "v1"}]
+    # The same manifest under the same tag again is still refused as before, and changes nothing.
+    error = denied(lambda: ecr.put_image(repositoryName="app", imageManifest=second, imageTag="v1"))
+    assert error.response["Error"]["Code"] == "ImageAlreadyExistsException"
+    assert image_tags(ecr, "app") == {sha256(first.encode()): None, sha256(second.encode()): ["v1"]}
+
+
+def test_put_image_moving_one_of_two_tags_leaves_the_other(shim: str) -> None:
+    ecr = client(shim, "ecr")
+    ecr.create_repository(repositoryName="app")
+    first, second = api_manifest(1), api_manifest(2)
+    for tag in ("v1", "keep"):
+        ecr.put_image(repositoryName="app", imageManifest=first, imageTag=tag)
+    ecr.put_image(repositoryName="app", imageManifest=second, imageTag="v1")
+    assert image_tags(ecr, "app") == {sha256(first.encode()): ["keep"], sha256(second.encode()): ["v1"]}
+    assert ecr.list_images(repositoryName="app", filter={"tagStatus": "UNTAGGED"})["imageIds"] == []
+
+
+def test_put_image_moving_a_tag_onto_an_image_already_there(shim: str) -> None:
+    """Retagging (ECR User Guide, "Retagging an image in Amazon ECR"): the manifest of an image the repository has,
+    put under a tag another image holds; the tag joins that image's tags and the other image stays untagged."""
+    ecr = client(shim, "ecr")
+    ecr.create_repository(repositoryName="app")
+    first, second = api_manifest(1), api_manifest(2)
+    ecr.put_image(repositoryName="app", imageManifest=first, imageTag="latest")
+    ecr.put_image(repositoryName="app", imageManifest=second, imageTag="v2")
+    put = ecr.put_image(repositoryName="app", imageManifest=second, imageTag="latest")["image"]
+    assert put["imageId"] == {"imageDigest": sha256(second.encode()), "imageTag": "latest"}
+    assert image_tags(ecr, "app") == {sha256(first.encode()): None, sha256(second.encode()): ["v2", "latest"]}
+
+
+def test_put_image_never_moves_an_immutable_tag(shim: str) -> None:
+    ecr = client(shim, "ecr")
+    ecr.create_repository(repositoryName="app", imageTagMutability="IMMUTABLE")
+    first, second = api_manifest(1), api_manifest(2)
+    ecr.put_image(repositoryName="app", imageManifest=first, imageTag="v1")
+    error = denied(lambda: ecr.put_image(repositoryName="app", imageManifest=second, imageTag="v1"))
+    assert error.response["Error"]["Code"] == "ImageTagAlreadyExistsException"
+    assert image_tags(ecr, "app") == {sha256(first.encode()): ["v1"]}
+    assert ecr.list_images(repositoryName="app", filter={"tagStatus": "UNTAGGED"})["imageIds"] == []
+
+
+def test_put_image_to_a_missing_repository_is_repository_not_found(shim: str) -> None:
+    ecr = client(shim, "ecr")
+    error = denied(lambda: ecr.put_image(repositoryName="nope", imageManifest=api_manifest(1), imageTag="v1"))
+    assert error.response["Error"]["Code"] == "RepositoryNotFoundException"
+    assert error.response["Error"]["Message"] == (
+        "The repository with name 'nope' does not exist in the registry with id '123456789012'"
+    )
+    assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
 def test_an_image_put_through_the_api_answers_its_manifest(shim: str, registry: dict[str, Any]) -> None:
