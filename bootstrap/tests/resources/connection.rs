@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::{Fixture, tags};
+use crate::support::{Fixture, assert_no_op_update, tags};
 use bootstrap::model::{ConnectionSpec, Spec};
 use bootstrap::resources::connection;
 
@@ -47,13 +47,7 @@ async fn connection_create_converge_delete() {
         Some(arn.as_str())
     );
 
-    emu.clear_calls().unwrap();
-    connection::update(ctx, &desired, &desired).await.unwrap();
-    assert_eq!(
-        emu.mutating_calls().unwrap(),
-        vec![],
-        "a no-op update mutates nothing"
-    );
+    assert_no_op_update::<connection::ConnectionResource>(emu, ctx, &desired, &desired).await;
 
     // Creating again (crash recovery) adopts the connection instead of making a second one.
     connection::create(ctx, &desired).await.unwrap();

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::{Fixture, spec_of, tags};
+use crate::support::{Fixture, assert_no_op_update, spec_of, tags};
 use bootstrap::model::RepositorySpec;
 use bootstrap::resources::ecr;
 use serde_json::json;
@@ -55,13 +55,7 @@ async fn repository_create_converge_delete() {
     let observed = observed_spec(Some(observed));
     assert_eq!(observed, desired);
 
-    emu.clear_calls().unwrap();
-    ecr::update(ctx, &desired, &observed).await.unwrap();
-    assert_eq!(
-        emu.mutating_calls().unwrap(),
-        vec![],
-        "a no-op update mutates nothing"
-    );
+    assert_no_op_update::<ecr::RepositoryResource>(emu, ctx, &desired, &observed).await;
 
     // A crash after CreateRepository: creating again adopts the repository.
     ecr::create(ctx, &desired).await.unwrap();

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::{Fixture, spec_of, tags};
+use crate::support::{Fixture, assert_no_op_update, spec_of, tags};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use bootstrap::model::{BucketSpec, Spec};
@@ -72,16 +72,10 @@ async fn bucket_lifecycle_create_converge_delete() {
     );
 
     // Nothing changed: not one mutating call.
-    fx.emu.clear_calls().unwrap();
     let Spec::Bucket(observed_spec) = observed.spec else {
         unreachable!()
     };
-    s3::update(ctx, &desired, &observed_spec).await.unwrap();
-    assert_eq!(
-        fx.emu.mutating_calls().unwrap(),
-        vec![],
-        "a no-op update mutates nothing"
-    );
+    assert_no_op_update::<s3::BucketResource>(&fx.emu, ctx, &desired, &observed_spec).await;
 
     // Creating again (a crash after create) adopts the bucket instead of failing.
     s3::create(ctx, &desired).await.unwrap();

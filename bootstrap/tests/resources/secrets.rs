@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::{Fixture, spec_of, tags};
+use crate::support::{Fixture, assert_no_op_update, spec_of, tags};
 use bootstrap::model::SecretSpec;
 use bootstrap::resources::secrets;
 
@@ -41,13 +41,7 @@ async fn secret_create_converge_restore_delete() {
     assert_eq!(value.expose().len(), 64);
     assert!(value.expose().chars().all(|c| c.is_ascii_hexdigit()));
 
-    emu.clear_calls().unwrap();
-    secrets::update(ctx, &desired, &observed).await.unwrap();
-    assert_eq!(
-        emu.mutating_calls().unwrap(),
-        vec![],
-        "a no-op update mutates nothing"
-    );
+    assert_no_op_update::<secrets::SecretResource>(emu, ctx, &desired, &observed).await;
 
     // Creating again (crash recovery) keeps the value.
     secrets::create(ctx, &desired).await.unwrap();

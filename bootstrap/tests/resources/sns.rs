@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::{Fixture, spec_of, tags};
+use crate::support::{Fixture, assert_no_op_update, spec_of, tags};
 use bootstrap::model::{Subscription, TopicSpec};
 use bootstrap::resources::sns;
 use serde_json::json;
@@ -56,13 +56,7 @@ async fn topic_create_converge_delete() {
     let observed = observed_spec(Some(observed));
     assert_eq!(observed, desired);
 
-    emu.clear_calls().unwrap();
-    sns::update(ctx, &desired, &observed).await.unwrap();
-    assert_eq!(
-        emu.mutating_calls().unwrap(),
-        vec![],
-        "a no-op update mutates nothing"
-    );
+    assert_no_op_update::<sns::TopicResource>(emu, ctx, &desired, &observed).await;
 
     // Creating again (crash recovery) neither fails nor duplicates subscriptions.
     sns::create(ctx, &desired).await.unwrap();

@@ -9,7 +9,7 @@ use bootstrap::model::{
     WebhookSpec,
 };
 use bootstrap::progress::Progress;
-use bootstrap::resources::{Ctx, Inputs};
+use bootstrap::resources::{Ctx, Inputs, Resource};
 use testkit::Emulator;
 
 /// A fresh emulator and everything a resource step needs to run against it.
@@ -121,6 +121,24 @@ spec_kinds! {
     Webhook => WebhookSpec,
     Rule => RuleSpec,
     Permission => PermissionSpec,
+}
+
+/// The contract's idempotence (`Resource::update` converges "touching only what differs"): an
+/// update with nothing to change makes no mutating call.
+pub async fn assert_no_op_update<R: Resource>(
+    emu: &Emulator,
+    ctx: Ctx<'_>,
+    desired: &R::Spec,
+    observed: &R::Spec,
+) {
+    emu.clear_calls().unwrap();
+    R::update(ctx, desired, observed).await.unwrap();
+    assert_eq!(
+        emu.mutating_calls().unwrap(),
+        vec![],
+        "a no-op update of a {:?} mutates nothing",
+        R::KIND
+    );
 }
 
 /// The spec an observation read back; panics when it is not of kind `T`.
