@@ -1,6 +1,6 @@
 //! The whole pipeline rehearsed on one machine: `bootstrap deploy` against the local emulator,
 //! a signed GitHub push checked against the deployed webhook, the source artifact, the
-//! project's `buildspec.yml` run with stand-in `docker`/`aws`, the real deploy-handler and
+//! project's `buildspec.yml` run with podman as `docker` and the AWS CLI, the real deploy-handler and
 //! event-notifier binaries, notifications read back from SNS, and `bootstrap destroy`.
 //!
 //! Everything that AWS would do is done from what the deploy created and is read back from the
@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 use support::{Narrator, now_iso8601, random_hex, uuid};
 use testkit::{Emulator, LambdaProcess, RuntimeApi};
 
-const STANDIN_AWS: &str = include_str!("e2e/standin_aws.py");
+/// The build's `aws`: the real AWS CLI (from the venv), each call recorded for the demo.
+const AWS_CLI: &str = include_str!("e2e/aws_cli.py");
 const INVOKE_WAIT: Duration = Duration::from_secs(60);
 /// Re-invocations with a continuation token before the rehearsal gives up on a rollout.
 const MAX_DEPLOY_POLLS: u32 = 20;
@@ -138,7 +139,7 @@ pub struct BuildReport {
     pub succeeded: bool,
     /// `(phase, failing command's first line)` when the build failed.
     pub failure: Option<(String, String)>,
-    /// Every stand-in tool call, e.g. `["docker", "push", "…"]`.
+    /// Every `docker` and `aws` call the build made, e.g. `["docker", "push", "…"]`.
     pub tool_calls: Vec<Vec<String>>,
     pub exported: BTreeMap<String, String>,
     pub output_key: Option<String>,
@@ -2077,7 +2078,7 @@ async fn run_build(
         engine::BuildEngine::Podman { .. } => engine::PODMAN_DOCKER,
         engine::BuildEngine::StandIn { .. } => engine::STANDIN_DOCKER,
     };
-    for (name, script) in [("docker", docker), ("aws", STANDIN_AWS)] {
+    for (name, script) in [("docker", docker), ("aws", AWS_CLI)] {
         let path = tools.join(name);
         std::fs::write(&path, format!("#!{}\n{script}", python.display()))?;
         #[cfg(unix)]
@@ -2136,6 +2137,14 @@ async fn run_build(
     }
     config.env.extend(ctx.emu.env());
     config.env.extend(build_role.iter().cloned());
+    // CodeBuild's container has no AWS config or credentials files: the host's must not steer
+    // the build's `aws` (a profile's region or credentials would win over nothing here).
+    for name in ["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"] {
+        config.env.push((
+            name.to_owned(),
+            build_dir.join("no-aws-files").display().to_string(),
+        ));
+    }
     say.say(&format!(
         "CodeBuild runs {} ({} files) with the project's variables: {}",
         d.buildspec_name,
@@ -2147,8 +2156,8 @@ async fn run_build(
             .join(" ")
     ));
     match &ctx.engine {
-        engine::BuildEngine::Podman { registry } => say.simulated(&format!("on AWS the build runs in CodeBuild's container with Docker and the AWS CLI; here the buildspec's phases run with bash, `docker` is podman (chroot isolation, the base image made from Debian's packages) pushing to the emulator's ECR registry at {registry}, and `aws` is a stand-in answered by the emulator's ECR")),
-        engine::BuildEngine::StandIn { why } => say.simulated(&format!("on AWS the build runs in CodeBuild's container with Docker and the AWS CLI; here ({why}) the buildspec's phases run with bash and stand-in `docker`/`aws` commands: the tests really run (with the host's Python), the image manifest is really pushed to the emulator's ECR")),
+        engine::BuildEngine::Podman { registry } => say.simulated(&format!("on AWS the build runs in CodeBuild's container with Docker and the AWS CLI; here the buildspec's phases run with bash, `docker` is podman (chroot isolation, the base image made from Debian's packages) pushing to the emulator's ECR registry at {registry}, and `aws` is the AWS CLI (version 1; CodeBuild has version 2) against the emulator")),
+        engine::BuildEngine::StandIn { why } => say.simulated(&format!("on AWS the build runs in CodeBuild's container with Docker and the AWS CLI; here ({why}) the buildspec's phases run with bash, a stand-in `docker` and the AWS CLI (version 1) against the emulator: the tests really run (with the host's Python), the image manifest is really pushed to the emulator's ECR")),
     }
     let outcome = tokio::task::spawn_blocking(move || run_buildspec(&buildspec, &config)).await??;
     let tool_calls = std::fs::read_to_string(state.join("calls.jsonl"))
