@@ -193,9 +193,9 @@ fn bench(steps: &mut Steps, args: &[String]) -> Result<()> {
     })
 }
 
-/// What a clean clone's `cargo xtask ci` writes: 4.2 GB under target/ and 0.8 GB in .venv/
+/// What a clean clone's `cargo xtask ci` writes: 4.2 GB under target/ and 1.0 GB in .venv/
 /// (measured on 2026-11-30; README, "cargo xtask ci").
-const CI_DISK_BYTES: u64 = 5_000_000_000;
+const CI_DISK_BYTES: u64 = 5_200_000_000;
 
 fn ci() -> Result<()> {
     warn_if_the_disk_is_short();
