@@ -55,6 +55,7 @@ from moto.codepipeline.models import codepipeline_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.resource_tagging import make_tag_matcher, match_resource_type
 from moto.core.utils import utcnow
+from moto.ecr.exceptions import ImageNotFoundException as EcrImageNotFoundException
 from moto.ecr.models import Image as EcrImage
 from moto.ecr.models import ecr_backends
 from moto.ecs.models import ecs_backends
@@ -694,6 +695,18 @@ class EcsServiceState:
 
 
 @dataclass
+class EcrScan:
+    """A basic image scan that DescribeImageScanFindings polls move on (README "ECR's registry": image scans)."""
+
+    needed: int  # polls that show it IN_PROGRESS (`ecr_scan_polls` when it started)
+    # The image's `last_scan` (moto's) this scan stands for: an image whose last_scan differs (deleted and pushed
+    # again, moto reset) is not this scan's.
+    started: datetime.datetime
+    polls: int = 0
+    completed: bool = False
+
+
+@dataclass
 class RegistryToken:
     """A password GetAuthorizationToken issued: the registry judges calls made with it as made by the access
     key that asked for it, in that region's registry of that account, until it expires."""
@@ -732,6 +745,8 @@ class ShimState:
         # Rollout simulation settings (POST /_shim/ecs, /_shim/lambda, /_shim/ecs/bad-images).
         self.ecs_rollout_polls = 2
         self.lambda_update_polls = 2
+        # How many DescribeImageScanFindings polls a basic scan stays IN_PROGRESS (POST /_shim/ecr/scan-polls).
+        self.ecr_scan_polls = ECR_SCAN_POLLS
         self.bad_images: list[str] = []
         # Lifetime of the registry passwords GetAuthorizationToken issues (POST /_shim/registry).
         self.registry_token_seconds: float = REGISTRY_TOKEN_SECONDS
@@ -760,6 +775,8 @@ class ShimState:
         # ECR registry passwords GetAuthorizationToken handed out -> who asked, where, until when
         # (README "ECR's registry"); the registry's content stays, its tags are answered from moto.
         self.registry_tokens: dict[str, RegistryToken] = {}
+        # (repository ARN, image digest) -> its basic scan in progress or completed (ecr_track_scan).
+        self.ecr_scans: dict[tuple[str, str], EcrScan] = {}
 
 
 def configure_moto() -> None:
@@ -1415,6 +1432,7 @@ class Shim:
                     "GET|POST /_shim/ecs",
                     "GET|POST /_shim/lambda",
                     "GET|POST|DELETE /_shim/ecs/bad-images (= /_shim/lambda/bad-images)",
+                    "GET|POST /_shim/ecr/scan-polls",
                     "GET|POST /_shim/registry",
                 ],
             },
@@ -1596,9 +1614,10 @@ class Shim:
                     scan_on_push = (repository.image_scanning_configuration or {}).get("scanOnPush")
                     if scan_on_push and image.last_scan is None:
                         # ECR API Reference, ImageScanningConfiguration `scanOnPush`: "If set to true, images will be
-                        # scanned after being pushed." A basic scan that completes at once here (AWS: IN_PROGRESS
-                        # for a while); DescribeImageScanFindings then answers for the image.
+                        # scanned after being pushed." The basic scan starts IN_PROGRESS and completes after
+                        # `ecr_scan_polls` DescribeImageScanFindings polls (ecr_track_scan has the sources).
                         image.last_scan = datetime.datetime.now()
+                        ecr_track_scan(self.state, repository, image)
         return response
 
     def registry_get_manifest(
@@ -1719,7 +1738,7 @@ class Shim:
         )
 
     def rollout_setting(self, path: str, method: str, payload: Any) -> Response:
-        """How many polls an ECS deployment / a Lambda image update stays in progress."""
+        """How many polls an ECS deployment / a Lambda image update / an ECR basic scan stays in progress."""
         name, attribute = ROLLOUT_SETTINGS[path]
         with self.state.lock:
             if method == "POST":
@@ -1772,6 +1791,7 @@ class Shim:
 ROLLOUT_SETTINGS = {
     "/_shim/ecs": ("rollout_polls", "ecs_rollout_polls"),
     "/_shim/lambda": ("update_polls", "lambda_update_polls"),
+    "/_shim/ecr/scan-polls": ("polls", "ecr_scan_polls"),  # README "ECR's registry": image scans
 }
 
 
@@ -2898,6 +2918,8 @@ REGISTRY_BINARY = "docker-registry"  # Debian package docker-registry: the CNCF 
 REGISTRY_START_SECONDS = 10.0
 # GetAuthorizationToken (Amazon ECR API Reference): "Authorization tokens are valid for 12 hours."
 REGISTRY_TOKEN_SECONDS = 12 * 3600.0
+# DescribeImageScanFindings polls a basic scan answers IN_PROGRESS before COMPLETE (POST /_shim/ecr/scan-polls).
+ECR_SCAN_POLLS = 1
 REGISTRY_API_VERSION = ("Docker-Distribution-Api-Version", "registry/2.0")
 # What passes between client and docker-registry; Authorization stays here (the child has no auth).
 REGISTRY_REQUEST_HEADERS = (
@@ -3134,6 +3156,151 @@ def ecr_record_image(repository: Any, manifest: str, media_type: str | None, dig
                     other.image_tag = None
         image.update_tag(tag)
     return image
+
+
+def ecr_track_scan(state: ShimState, repository: Any, image: Any) -> EcrScan:
+    """Start the simulated basic scan of `image` (its `last_scan` just set): IN_PROGRESS for the next
+    `ecr_scan_polls` DescribeImageScanFindings calls about the image, COMPLETE from the poll after. Caller holds
+    the lock. README "ECR's registry" (image scans).
+    AWS: a basic scan takes a while. Amazon ECR API Reference, ImageScanStatus `status`: "The current state of
+    an image scan", IN_PROGRESS | COMPLETE | FAILED | ...; DescribeImageScanFindings `imageScanStatus`: "The
+    current state of the scan." (StartImageScan's answer has the same member; moto answers IN_PROGRESS). Amazon
+    ECR User Guide, "Retrieving the findings for basic scans in Amazon ECR"
+    (https://docs.aws.amazon.com/AmazonECR/latest/userguide/describe-scan-findings.html): "You can retrieve the
+    scan findings for the last completed basic image scan", so a scan in progress has none. Observed right
+    after a push to a scan-on-push repository: DescribeImageScanFindings answers `imageScanStatus:
+    {status: "IN_PROGRESS"}` and no `imageScanFindings` (alexjurkiewicz/ecr-scan-image issue #3, 2020:
+    "Cannot read property 'findingSeverityCounts' of undefined"; PR #4 then polls while IN_PROGRESS). The SDKs
+    wait for it with the ImageScanComplete waiter, which polls DescribeImageScanFindings until
+    `imageScanStatus.status` is COMPLETE (success) or FAILED (failure), every 5 s, at most 60 times (botocore
+    data/ecr/2015-09-21/waiters-2.json)."""
+    needed = state.ecr_scan_polls
+    scan = EcrScan(needed=needed, started=image.last_scan, completed=needed == 0)
+    state.ecr_scans[(repository.arn, image.get_image_digest())] = scan
+    return scan
+
+
+def ecr_scan_of(state: ShimState, repository: Any, image: Any) -> EcrScan | None:
+    """The simulated scan of `image`, if the shim started the scan it last had (caller holds the lock)."""
+    scan = state.ecr_scans.get((repository.arn, image.get_image_digest()))
+    if scan is None or image.last_scan is None or scan.started != image.last_scan:
+        return None
+    return scan
+
+
+def ecr_request_image(req: AwsRequest) -> tuple[Any, Any] | tuple[None, None]:
+    """moto's repository and image the call's `registryId` / `repositoryName` / `imageId` name, or (None, None)
+    when there is none (moto then answers its RepositoryNotFoundException / ImageNotFoundException). Caller holds
+    the lock."""
+    name, image_id = req.params.get("repositoryName"), req.params.get("imageId")
+    if not isinstance(name, str) or not isinstance(image_id, dict):
+        return None, None
+    repository = ecr_repository(str(req.params.get("registryId") or ACCOUNT_ID), req.region, name)
+    tag, digest = image_id.get("imageTag"), image_id.get("imageDigest")
+    if repository is None or not (tag or digest):
+        return None, None
+    try:
+        return repository, repository._get_image(tag, digest)
+    except EcrImageNotFoundException:
+        return None, None
+
+
+# A completed basic scan's status: moto's, and AWS's wording too (aws/aws-sdk issue #289 shows a
+# DescribeImageScanFindings answer with it).
+ECR_SCAN_COMPLETE = {"status": "COMPLETE", "description": "The scan was completed successfully."}
+
+
+def ecr_describe_image_scan_findings(shim: Shim, req: AwsRequest) -> Response:
+    """Each DescribeImageScanFindings naming an image whose scan is in progress is one poll of it (ecr_track_scan):
+    while polls remain it answers the scan IN_PROGRESS without `imageScanFindings`; the poll after completes the
+    scan (moto's `imageScanCompletedAt` becomes the time of that poll) and moto answers the findings. Images
+    without a scan stay moto's ScanNotFoundException."""
+    with shim.state.lock:
+        repository, image = ecr_request_image(req)
+        scan = ecr_scan_of(shim.state, repository, image) if image is not None else None
+        if scan is not None and scan.polls < scan.needed:
+            scan.polls += 1
+            image_id = {"imageDigest": image.get_image_digest()}
+            if image.image_tag is not None:
+                image_id["imageTag"] = image.image_tag  # the image's identity as moto answers it
+            return json_response(
+                req,
+                {
+                    "registryId": repository.registry_id,
+                    "repositoryName": repository.name,
+                    "imageId": image_id,
+                    # What ECR answers while the scan runs (alexjurkiewicz/ecr-scan-image issue #3): the status
+                    # and no findings (a description ECR may add is not on record, so none is sent).
+                    "imageScanStatus": {"status": "IN_PROGRESS"},
+                },
+            )
+        if scan is not None and not scan.completed:
+            scan.completed = True
+            image.last_scan = scan.started = datetime.datetime.now()
+        return shim.forward(req)
+
+
+def ecr_start_image_scan(shim: Shim, req: AwsRequest) -> Response:
+    """StartImageScan is moto's (it answers IN_PROGRESS, and LimitExceededException for a second scan of an image
+    the same day, the push's included: ECR API Reference, StartImageScan "A basic image scan can only be started
+    once per 24 hours on an individual image. This limit includes if an image was scanned on initial push."); the
+    scan it starts is then IN_PROGRESS for `ecr_scan_polls` DescribeImageScanFindings polls like a push's."""
+    with shim.state.lock:
+        response = shim.forward(req)
+        if response.status == 200:
+            repository, image = ecr_request_image(req)
+            if image is not None and image.last_scan is not None:
+                ecr_track_scan(shim.state, repository, image)
+        return response
+
+
+def ecr_describe_images(shim: Shim, req: AwsRequest) -> Response:
+    """DescribeImages with the scan state moto leaves out (ECR API Reference, ImageDetail `imageScanStatus`:
+    "The current state of the scan."; `imageScanFindingsSummary`: "A summary of the last completed image
+    scan."): for a scanned image, IN_PROGRESS while its scan is (ecr_track_scan; DescribeImages is no poll and
+    moves nothing on), else COMPLETE with the summary of the findings DescribeImageScanFindings answers."""
+    with shim.state.lock:
+        response = shim.forward(req)
+        name, registry = req.params.get("repositoryName"), str(req.params.get("registryId") or ACCOUNT_ID)
+        repository = ecr_repository(registry, req.region, name) if isinstance(name, str) else None
+        if response.status != 200 or repository is None:
+            return response
+        answer = json.loads(response.body)
+        changed = False
+        for detail in answer.get("imageDetails") or []:
+            digest = detail.get("imageDigest")
+            image = next((i for i in repository.images if i.get_image_digest() == digest), None)
+            if image is None or image.last_scan is None:
+                continue  # never scanned: ECR leaves both members out
+            changed = True
+            scan = ecr_scan_of(shim.state, repository, image)
+            if scan is not None and not scan.completed:
+                detail["imageScanStatus"] = {"status": "IN_PROGRESS"}
+                continue
+            detail["imageScanStatus"] = dict(ECR_SCAN_COMPLETE)
+            summary = ecr_scan_summary(repository, image)
+            if summary:
+                detail["imageScanFindingsSummary"] = summary
+        return json_response(req, answer) if changed else response
+
+
+def ecr_scan_summary(repository: Any, image: Any) -> dict[str, Any]:
+    """ImageScanFindingsSummary (imageScanCompletedAt, vulnerabilitySourceUpdatedAt, findingSeverityCounts) of the
+    findings moto's DescribeImageScanFindings gives the image by digest (caller holds the lock). moto's static
+    findings are computed afresh; a result configured through moto's scan-finding-results API is bound to the
+    digest's identifier here, as DescribeImageScanFindings by digest would bind it."""
+    backend = ecr_backends[repository.account_id][repository.region_name]
+    found = backend.describe_image_scan_findings(
+        repository.registry_id, repository.name, {"imageDigest": image.get_image_digest()}
+    )
+    findings = found.get("imageScanFindings") if isinstance(found, dict) else None
+    if not isinstance(findings, dict):
+        return {}
+    summary = {}
+    for key in ("imageScanCompletedAt", "vulnerabilitySourceUpdatedAt", "findingSeverityCounts"):
+        if key in findings:
+            summary[key] = findings[key] if key == "findingSeverityCounts" else epoch_seconds(findings[key])
+    return summary
 
 
 def ecr_manifest_digest(manifest: str) -> str:
@@ -4255,6 +4422,9 @@ SERVED: dict[tuple[str, str], Handler] = {
     ("ecr", "PutImageScanningConfiguration"): ecr_put_image_scanning_configuration,
     ("ecr", "GetAuthorizationToken"): ecr_get_authorization_token,
     ("ecr", "PutImage"): ecr_put_image,
+    ("ecr", "DescribeImageScanFindings"): ecr_describe_image_scan_findings,
+    ("ecr", "StartImageScan"): ecr_start_image_scan,
+    ("ecr", "DescribeImages"): ecr_describe_images,
     ("s3", "DeleteBucketPolicy"): s3_forget_policy_on_success,
     ("s3", "DeleteBucket"): s3_forget_policy_on_success,
 }

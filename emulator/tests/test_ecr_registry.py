@@ -1,7 +1,8 @@
 """ECR's registry through a real shim process: the Docker Registry HTTP API v2 the shim serves under /v2/ in
 front of a docker-registry child (README "ECR's registry"). Tokens from GetAuthorizationToken, IAM per
 registry call, ECR's repositories and tag immutability checked before the registry moves, and the ECR API
-answering about the images pushed; plus moto's image digest and size as ECR computes them, and PutImage through
+answering about the images pushed (a scan on push, as a StartImageScan, IN_PROGRESS for `/_shim/ecr/scan-polls`
+DescribeImageScanFindings polls, then COMPLETE); plus moto's image digest and size as ECR computes them, and PutImage through
 the API moving a tag as a push does (the image the tag leaves stays, untagged).
 
 The protocol is driven with plain HTTP; one smoke test pushes with podman. Without docker-registry the
@@ -20,6 +21,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
+import urllib.error
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urljoin, urlsplit
@@ -208,18 +210,132 @@ def test_a_push_is_what_ecr_answers_about(shim: str, registry: dict[str, Any]) -
     assert ("BatchCheckLayerAvailability", 200) in registry_calls and ("ListImages", 200) in registry_calls
 
 
-def test_scan_on_push_scans_what_was_pushed(shim: str, registry: dict[str, Any]) -> None:
+def push(url: str, ecr: Any, repository: str, tag: str, content: bytes = b"layer") -> str:
+    """Push an image of one layer under `tag` through the registry; answers its digest."""
+    auth = basic(ecr)
+    manifest, _ = image(url, auth, repository, content)
+    pushed = put_manifest(url, auth, repository, tag, manifest)
+    assert pushed.status_code == 201, pushed.text
+    return pushed.headers["Docker-Content-Digest"]
+
+
+def scan_findings(ecr: Any, repository: str, **image_id: str) -> dict[str, Any]:
+    """One DescribeImageScanFindings poll (imageTag= or imageDigest=), without its ResponseMetadata."""
+    answer = ecr.describe_image_scan_findings(repositoryName=repository, imageId=image_id)
+    answer.pop("ResponseMetadata")
+    return answer
+
+
+def image_detail(ecr: Any, repository: str, digest: str) -> dict[str, Any]:
+    [detail] = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])["imageDetails"]
+    return detail
+
+
+def scan_polls(url: str) -> list[int]:
+    """The statuses of the DescribeImageScanFindings calls in the call log, in order."""
+    return [c["status"] for c in control(url, "GET", "/_shim/calls") if c["operation"] == "DescribeImageScanFindings"]
+
+
+def test_a_scan_on_push_is_in_progress_for_one_poll_then_complete(shim: str, registry: dict[str, Any]) -> None:
     ecr = client(shim, "ecr")
     ecr.create_repository(repositoryName="scanned", imageScanningConfiguration={"scanOnPush": True})
     ecr.create_repository(repositoryName="unscanned")
-    auth = basic(ecr)
-    for name in ("scanned", "unscanned"):
-        manifest, _ = image(shim, auth, name, b"layer")
-        assert put_manifest(shim, auth, name, "v1", manifest).status_code == 201
-    findings = ecr.describe_image_scan_findings(repositoryName="scanned", imageId={"imageTag": "v1"})
-    assert findings["imageScanStatus"]["status"] == "COMPLETE"
+    pushed_at = time.time()
+    digest = push(shim, ecr, "scanned", "v1")
+    unscanned = push(shim, ecr, "unscanned", "v1")
+
+    # DescribeImages shows the scan running and is no poll: it moves nothing on.
+    for _ in range(3):
+        detail = image_detail(ecr, "scanned", digest)
+        assert detail["imageScanStatus"] == {"status": "IN_PROGRESS"}
+        assert "imageScanFindingsSummary" not in detail
+    first = scan_findings(ecr, "scanned", imageTag="v1")
+    assert first == {
+        "registryId": ACCOUNT,
+        "repositoryName": "scanned",
+        "imageId": {"imageDigest": digest, "imageTag": "v1"},
+        "imageScanStatus": {"status": "IN_PROGRESS"},
+    }
+    assert image_detail(ecr, "scanned", digest)["imageScanStatus"] == {"status": "IN_PROGRESS"}
+
+    second = scan_findings(ecr, "scanned", imageDigest=digest)  # the same image, however it is named
+    assert second["imageScanStatus"] == {"status": "COMPLETE", "description": "The scan was completed successfully."}
+    findings = second["imageScanFindings"]
+    assert findings["findings"] and findings["findingSeverityCounts"]
+    assert findings["imageScanCompletedAt"].timestamp() >= pushed_at - 1
+    detail = image_detail(ecr, "scanned", digest)
+    assert detail["imageScanStatus"] == second["imageScanStatus"]
+    summary = detail["imageScanFindingsSummary"]
+    assert summary["findingSeverityCounts"] == findings["findingSeverityCounts"]
+    assert summary["imageScanCompletedAt"] == findings["imageScanCompletedAt"]
+    assert scan_findings(ecr, "scanned", imageTag="v1")["imageScanStatus"]["status"] == "COMPLETE"  # and stays so
+
+    # A repository without scanOnPush scans nothing.
     with pytest.raises(ecr.exceptions.ScanNotFoundException):
         ecr.describe_image_scan_findings(repositoryName="unscanned", imageId={"imageTag": "v1"})
+    plain = image_detail(ecr, "unscanned", unscanned)
+    assert "imageScanStatus" not in plain and "imageScanFindingsSummary" not in plain
+
+
+def test_scan_polls_set_how_long_a_scan_runs(shim: str, registry: dict[str, Any]) -> None:
+    ecr = client(shim, "ecr")
+    ecr.create_repository(repositoryName="scanned", imageScanningConfiguration={"scanOnPush": True})
+    assert control(shim, "GET", "/_shim/ecr/scan-polls") == {"polls": 1}
+
+    assert control(shim, "POST", "/_shim/ecr/scan-polls", {"polls": 0}) == {"polls": 0}
+    at_once = push(shim, ecr, "scanned", "now", b"at once")
+    assert image_detail(ecr, "scanned", at_once)["imageScanStatus"]["status"] == "COMPLETE"
+    complete = scan_findings(ecr, "scanned", imageTag="now")
+    assert complete["imageScanStatus"]["status"] == "COMPLETE" and complete["imageScanFindings"]["findings"]
+
+    control(shim, "POST", "/_shim/ecr/scan-polls", {"polls": 3})
+    slow = push(shim, ecr, "scanned", "slow", b"slow")
+    control(shim, "POST", "/_shim/ecr/scan-polls", {"polls": 0})  # a running scan keeps the polls it started with
+    for _ in range(3):
+        answer = scan_findings(ecr, "scanned", imageTag="slow")
+        assert answer["imageScanStatus"] == {"status": "IN_PROGRESS"} and "imageScanFindings" not in answer
+        assert image_detail(ecr, "scanned", slow)["imageScanStatus"] == {"status": "IN_PROGRESS"}
+    assert scan_findings(ecr, "scanned", imageTag="slow")["imageScanStatus"]["status"] == "COMPLETE"
+    assert image_detail(ecr, "scanned", slow)["imageScanStatus"]["status"] == "COMPLETE"
+
+
+def test_the_scan_polls_route_is_validated_listed_and_reset(shim: str) -> None:
+    for payload in ({"polls": -1}, {"polls": True}, {"polls": "2"}, {"polls": 1.5}, {"rollout_polls": 1}, {}, [1]):
+        with pytest.raises(urllib.error.HTTPError) as bad:
+            control(shim, "POST", "/_shim/ecr/scan-polls", payload)
+        assert bad.value.code == 400, payload
+    with pytest.raises(urllib.error.HTTPError) as unknown:
+        control(shim, "GET", "/_shim/nothing")
+    assert "GET|POST /_shim/ecr/scan-polls" in json.loads(unknown.value.read())["endpoints"]
+    control(shim, "POST", "/_shim/ecr/scan-polls", {"polls": 4})
+    control(shim, "POST", "/_shim/reset")
+    assert control(shim, "GET", "/_shim/ecr/scan-polls") == {"polls": 1}
+
+
+def test_the_image_scan_complete_waiter_waits_for_the_scan(shim: str, registry: dict[str, Any]) -> None:
+    ecr = client(shim, "ecr")
+    ecr.create_repository(repositoryName="scanned", imageScanningConfiguration={"scanOnPush": True})
+    control(shim, "POST", "/_shim/ecr/scan-polls", {"polls": 2})
+    push(shim, ecr, "scanned", "v1")
+    control(shim, "DELETE", "/_shim/calls")
+    waiter = ecr.get_waiter("image_scan_complete")
+    waiter.wait(repositoryName="scanned", imageId={"imageTag": "v1"}, WaiterConfig={"Delay": 0, "MaxAttempts": 5})
+    assert scan_polls(shim) == [200, 200, 200]  # two IN_PROGRESS, then COMPLETE
+
+
+def test_start_image_scan_runs_like_a_scan_on_push(shim: str) -> None:
+    ecr = client(shim, "ecr")
+    ecr.create_repository(repositoryName="app")
+    ecr.put_image(repositoryName="app", imageManifest=api_manifest(1), imageTag="v1")
+    with pytest.raises(ecr.exceptions.ScanNotFoundException):
+        ecr.describe_image_scan_findings(repositoryName="app", imageId={"imageTag": "v1"})
+    started = ecr.start_image_scan(repositoryName="app", imageId={"imageTag": "v1"})
+    assert started["imageScanStatus"]["status"] == "IN_PROGRESS"
+    assert scan_findings(ecr, "app", imageTag="v1")["imageScanStatus"] == {"status": "IN_PROGRESS"}
+    assert scan_findings(ecr, "app", imageTag="v1")["imageScanStatus"]["status"] == "COMPLETE"
+    # Once per 24 hours an image (moto's LimitExceededException; ECR API Reference, StartImageScan).
+    with pytest.raises(ecr.exceptions.LimitExceededException):
+        ecr.start_image_scan(repositoryName="app", imageId={"imageTag": "v1"})
 
 
 def test_a_moved_tag_leaves_the_old_image_untagged(shim: str, registry: dict[str, Any]) -> None:

@@ -2390,35 +2390,77 @@ async fn registry_keeps_the_tag(
     Ok(())
 }
 
-/// The repository scans on push (bootstrap sets `scanOnPush`): ECR has findings for the image
-/// podman pushed.
+/// The repository scans on push (bootstrap sets `scanOnPush`): ECR scans the image podman pushed.
+/// A basic scan is `IN_PROGRESS` for a while after the push; this polls DescribeImageScanFindings
+/// until it is `COMPLETE` and fails on `FAILED`, the acceptors of the SDKs' `ImageScanComplete`
+/// waiter (botocore `ecr/2015-09-21/waiters-2.json`), whose 5-second minimum delay is meant for
+/// AWS's scanners: the emulator's scan completes after one poll, so this polls every 100 ms, at
+/// most 50 times.
 async fn scanned_on_push(ctx: &RunContext<'_>, image: &EcrImage) -> Result<()> {
-    let findings = ctx
-        .clients
-        .ecr
-        .describe_image_scan_findings()
-        .repository_name(&ctx.deployed.repository)
-        .image_id(
-            aws_sdk_ecr::types::ImageIdentifier::builder()
-                .image_digest(&image.digest)
-                .build(),
-        )
-        .send()
-        .await
-        .with_context(|| {
-            format!(
-                "ECR has no scan of {} although the repository scans on push",
-                image.digest
+    const POLLS: usize = 50;
+    let mut seen = Vec::new();
+    for _ in 0..POLLS {
+        let findings = ctx
+            .clients
+            .ecr
+            .describe_image_scan_findings()
+            .repository_name(&ctx.deployed.repository)
+            .image_id(
+                aws_sdk_ecr::types::ImageIdentifier::builder()
+                    .image_digest(&image.digest)
+                    .build(),
             )
-        })?;
-    let status = findings
-        .image_scan_status()
-        .and_then(|s| s.status())
-        .map(|s| s.as_str().to_owned())
-        .unwrap_or_default();
-    ctx.say
-        .say(&format!("ECR scanned the image on push: {status}"));
-    Ok(())
+            .send()
+            .await
+            .with_context(|| {
+                format!(
+                    "ECR has no scan of {} although the repository scans on push",
+                    image.digest
+                )
+            })?;
+        let status = findings
+            .image_scan_status()
+            .and_then(|s| s.status())
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
+        if seen.last() != Some(&status) {
+            seen.push(status.clone());
+        }
+        match status.as_str() {
+            "COMPLETE" => {
+                let counts = findings
+                    .image_scan_findings()
+                    .and_then(|f| f.finding_severity_counts())
+                    .map(|counts| {
+                        let mut counts: Vec<String> =
+                            counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                        counts.sort();
+                        counts.join(", ")
+                    })
+                    .filter(|counts| !counts.is_empty())
+                    .unwrap_or_else(|| "no findings".to_owned());
+                ctx.say.say(&format!(
+                    "ECR scanned the image on push ({}): {counts}",
+                    seen.join(" → ")
+                ));
+                return Ok(());
+            }
+            "FAILED" => bail!(
+                "ECR's scan of {} failed: {}",
+                image.digest,
+                findings
+                    .image_scan_status()
+                    .and_then(|s| s.description())
+                    .unwrap_or("no description")
+            ),
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    bail!(
+        "ECR's scan of {} did not complete within {POLLS} polls 100 ms apart (statuses seen: {})",
+        image.digest,
+        seen.join(" → ")
+    )
 }
 
 async fn ecr_image(clients: &Clients, repository: &str, tag: &str) -> Result<Option<EcrImage>> {
