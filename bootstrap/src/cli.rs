@@ -2,7 +2,7 @@
 
 use crate::config::Layer;
 use crate::ops::Output;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -59,32 +59,18 @@ pub enum Command {
         yes: bool,
     },
     /// Remove everything this environment owns and verify nothing is left.
+    /// Takes the same options as `deploy` so a copied command line works; only `--env` is read.
     Destroy {
         #[command(flatten)]
-        env: EnvArg,
+        inputs: Layer,
         /// Don't ask for confirmation.
         #[arg(long)]
         yes: bool,
     },
-    /// Print the environment's outputs (pipeline URL, repository URI, ARNs, webhook URL).
-    Outputs(EnvArg),
+    /// Print the environment's outputs (pipeline URL, repository URI, ARNs, webhook URL); takes
+    /// the same options as `deploy`, only `--env` is read.
+    Outputs(Layer),
     /// Print the least-privilege IAM policy for running plan, deploy, outputs and destroy of
     /// the environment (give the same source and secret options as `deploy`).
     DeployerPolicy(Layer),
-}
-
-#[derive(Debug, Args)]
-pub struct EnvArg {
-    /// Environment suffix carried by every resource name (e.g. dev, prod, pr-42).
-    #[arg(long, env = "BOOTSTRAP_ENV")]
-    pub env: Option<String>,
-}
-
-impl From<EnvArg> for Layer {
-    fn from(e: EnvArg) -> Self {
-        Layer {
-            env: e.env,
-            ..Layer::default()
-        }
-    }
 }

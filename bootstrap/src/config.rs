@@ -8,6 +8,8 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod check;
+
 /// How a GitHub push reaches the pipeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -64,6 +66,7 @@ pub struct Layer {
         env = "BOOTSTRAP_FILE_PATH_INCLUDES",
         value_delimiter = ','
     )]
+    #[serde(rename = "file-path-include")]
     pub file_path_includes: Option<Vec<String>>,
     /// Pushes touching only these paths don't start the pipeline (codeconnections mode; repeatable).
     #[arg(
@@ -71,6 +74,7 @@ pub struct Layer {
         env = "BOOTSTRAP_FILE_PATH_EXCLUDES",
         value_delimiter = ','
     )]
+    #[serde(rename = "file-path-exclude")]
     pub file_path_excludes: Option<Vec<String>>,
     /// Email address to notify (repeatable; each must confirm the subscription).
     #[arg(long, env = "BOOTSTRAP_NOTIFY_EMAIL", value_delimiter = ',')]
@@ -114,6 +118,47 @@ pub struct Layer {
     /// CodeBuild timeout in minutes (default 30).
     #[arg(long, env = "BOOTSTRAP_BUILD_TIMEOUT_MINUTES")]
     pub build_timeout_minutes: Option<i32>,
+}
+
+impl Layer {
+    /// The long flags given in this layer other than `--env` (for commands that read only it).
+    pub fn given_besides_env(&self) -> Vec<&'static str> {
+        let given = [
+            ("--github-repo", self.github_repo.is_some()),
+            ("--branch", self.branch.is_some()),
+            ("--source", self.source.is_some()),
+            ("--github-token-secret", self.github_token_secret.is_some()),
+            ("--connection-arn", self.connection_arn.is_some()),
+            ("--file-path-include", self.file_path_includes.is_some()),
+            ("--file-path-exclude", self.file_path_excludes.is_some()),
+            ("--notify-email", self.notify_email.is_some()),
+            ("--notify-url", self.notify_url.is_some()),
+            ("--notify-states", self.notify_states.is_some()),
+            ("--artifacts-dir", self.artifacts_dir.is_some()),
+            ("--tag", self.tag.is_some()),
+            ("--log-retention-days", self.log_retention_days.is_some()),
+            ("--deploy-webhook-url", self.deploy_webhook_url.is_some()),
+            (
+                "--deploy-webhook-secret-arn",
+                self.deploy_webhook_secret_arn.is_some(),
+            ),
+            ("--deploy-target", self.deploy_target.is_some()),
+            ("--topic-kms-key", self.topic_kms_key.is_some()),
+            ("--lambda-memory-mb", self.lambda_memory_mb.is_some()),
+            (
+                "--deploy-timeout-seconds",
+                self.deploy_timeout_seconds.is_some(),
+            ),
+            (
+                "--build-timeout-minutes",
+                self.build_timeout_minutes.is_some(),
+            ),
+        ];
+        given
+            .into_iter()
+            .filter_map(|(flag, given)| given.then_some(flag))
+            .collect()
+    }
 }
 
 /// `[tag]` in bootstrap.toml is a table; on the command line `--tag KEY=VALUE` repeats.
@@ -236,112 +281,27 @@ pub fn resolve_policy_scope(given: Layer, file: Layer) -> Result<PolicyScope> {
 /// what `plan` and `deploy` need, the source repository included.
 pub fn resolve(given: Layer, file: Layer) -> Result<Config> {
     let env = resolve_env(&given, &file)?;
-    let repo = pick(given.github_repo, file.github_repo);
+    let repo = pick(given.github_repo.clone(), file.github_repo.clone());
     let Some(repo) = repo else {
         bail!(
             "no source repository given: pass --github-repo OWNER/REPO (or BOOTSTRAP_GITHUB_REPO, or `github-repo` in bootstrap.toml)"
         );
     };
-    let (github_owner, github_repo) = parse_repo(&repo)?;
-    let branch = pick(given.branch, file.branch).unwrap_or_else(|| "main".to_owned());
-    if branch.is_empty() || branch.contains(char::is_whitespace) || branch.starts_with("refs/") {
-        bail!("branch `{branch}` is not valid: give the plain branch name, e.g. --branch main");
-    }
+    let (github_owner, github_repo) = check::github_repo(&repo)?;
+    let branch =
+        pick(given.branch.clone(), file.branch.clone()).unwrap_or_else(|| "main".to_owned());
+    check::branch(&branch)?;
     let log_retention_days = pick(given.log_retention_days, file.log_retention_days).unwrap_or(30);
     if !RETENTION_DAYS.contains(&log_retention_days) {
         bail!(
             "--log-retention-days {log_retention_days} is not a period CloudWatch Logs accepts; use one of {RETENTION_DAYS:?}"
         );
     }
-    let mut tags: BTreeMap<String, String> = file.tag.into_iter().flatten().collect();
-    tags.extend(given.tag.into_iter().flatten());
-    for (key, value) in &tags {
-        validate_tag(key, value)?;
-    }
-    let notify_emails = pick(given.notify_email, file.notify_email).unwrap_or_default();
-    for email in &notify_emails {
-        let valid = email
-            .split_once('@')
-            .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'));
-        if !valid {
-            bail!("--notify-email `{email}` is not an email address");
-        }
-    }
-    let notify_urls = pick(given.notify_url, file.notify_url).unwrap_or_default();
-    for url in &notify_urls {
-        if !url.starts_with("https://") {
-            bail!("--notify-url `{url}` must be an https:// URL (SNS delivers to HTTPS endpoints)");
-        }
-    }
-    let notify_states = pick(given.notify_states, file.notify_states).unwrap_or_else(|| {
-        ["STARTED", "SUCCEEDED", "FAILED"]
-            .map(String::from)
-            .to_vec()
-    });
-    for state in &notify_states {
-        if state.is_empty() || !state.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
-            bail!(
-                "--notify-states `{state}` is not a pipeline state; use upper-case names like STARTED,SUCCEEDED,FAILED"
-            );
-        }
-    }
-    let deploy_webhook_url = pick(given.deploy_webhook_url, file.deploy_webhook_url);
-    if let Some(url) = &deploy_webhook_url
-        && !url.starts_with("https://")
-    {
-        bail!(
-            "--deploy-webhook-url `{url}` must be an https:// URL (the deployment event is signed, not encrypted)"
-        );
-    }
-    let deploy_webhook_secret_arn = pick(
-        given.deploy_webhook_secret_arn,
-        file.deploy_webhook_secret_arn,
-    );
-    if let Some(secret) = &deploy_webhook_secret_arn {
-        if deploy_webhook_url.is_none() {
-            bail!(
-                "--deploy-webhook-secret-arn is given without --deploy-webhook-url; the secret signs \
-                 the webhook's requests: give both, or neither"
-            );
-        }
-        secret_reference(secret)?;
-    }
-    let deploy_target = pick(given.deploy_target, file.deploy_target)
-        .map(|raw| DeployTarget::parse(&raw))
-        .transpose()
-        .map_err(|problem| anyhow::anyhow!("--deploy-target: {problem}"))?;
-    if let (Some(target), Some(_)) = (&deploy_target, &deploy_webhook_url) {
-        bail!(
-            "--deploy-target {} and --deploy-webhook-url are both given; the Deploy stage either rolls the image \
-             out itself or hands it to your webhook: give one",
-            target.spec()
-        );
-    }
-    let lambda_memory_mb = pick(given.lambda_memory_mb, file.lambda_memory_mb).unwrap_or(128);
-    if !(128..=10240).contains(&lambda_memory_mb) {
-        bail!("--lambda-memory-mb {lambda_memory_mb} is outside Lambda's 128..=10240");
-    }
-    let deploy_timeout_seconds =
-        pick(given.deploy_timeout_seconds, file.deploy_timeout_seconds).unwrap_or(120);
-    if !(10..=900).contains(&deploy_timeout_seconds) {
-        bail!(
-            "--deploy-timeout-seconds {deploy_timeout_seconds} is outside 10..=900 (Lambda's limit is 900)"
-        );
-    }
-    let build_timeout_minutes =
-        pick(given.build_timeout_minutes, file.build_timeout_minutes).unwrap_or(30);
-    if !(5..=2160).contains(&build_timeout_minutes) {
-        bail!("--build-timeout-minutes {build_timeout_minutes} is outside CodeBuild's 5..=2160");
-    }
-    let source = pick(given.source, file.source).unwrap_or(SourceMode::GithubWebhook);
-    let connection_arn = pick(given.connection_arn, file.connection_arn);
-    let is_connection = |arn: &str| {
-        arn.starts_with("arn:")
-            && (arn.contains(":codestar-connections:") || arn.contains(":codeconnections:"))
-    };
-    if let Some(arn) = connection_arn.as_deref().filter(|arn| !is_connection(arn)) {
-        bail!("--connection-arn `{arn}` is not a CodeStar/CodeConnections connection ARN");
-    }
+    let tags = merged_tags(given.tag.clone(), file.tag.clone())?;
+    let notifications = Notifications::resolve(&given, &file)?;
+    let delivery = Delivery::resolve(&given, &file)?;
+    let sizes = Sizes::resolve(&given, &file)?;
+    let source = SourceInputs::resolve(&given, &file)?;
     let topic_kms_key = pick(given.topic_kms_key, file.topic_kms_key);
     if let Some(key) = &topic_kms_key {
         kms_key_region(key)?;
@@ -352,28 +312,251 @@ pub fn resolve(given: Layer, file: Layer) -> Result<Config> {
         github_owner,
         github_repo,
         branch,
-        source,
-        github_token_secret: pick(given.github_token_secret, file.github_token_secret),
-        connection_arn,
-        file_path_includes: pick(given.file_path_includes, file.file_path_includes)
-            .unwrap_or_default(),
-        file_path_excludes: pick(given.file_path_excludes, file.file_path_excludes)
-            .unwrap_or_default(),
-        notify_emails,
-        notify_urls,
-        notify_states,
+        source: source.mode,
+        github_token_secret: source.github_token_secret,
+        connection_arn: source.connection_arn,
+        file_path_includes: source.file_path_includes,
+        file_path_excludes: source.file_path_excludes,
+        notify_emails: notifications.emails,
+        notify_urls: notifications.urls,
+        notify_states: notifications.states,
         artifacts_dir: pick(given.artifacts_dir, file.artifacts_dir)
             .unwrap_or_else(|| PathBuf::from("target/lambda")),
         tags,
         log_retention_days,
-        deploy_webhook_url,
-        deploy_webhook_secret_arn,
-        deploy_target,
+        deploy_webhook_url: delivery.webhook_url,
+        deploy_webhook_secret_arn: delivery.webhook_secret_arn,
+        deploy_target: delivery.target,
         topic_kms_key,
-        lambda_memory_mb,
-        deploy_timeout_seconds,
-        build_timeout_minutes,
+        lambda_memory_mb: sizes.lambda_memory_mb,
+        deploy_timeout_seconds: sizes.deploy_timeout_seconds,
+        build_timeout_minutes: sizes.build_timeout_minutes,
     })
+}
+
+/// The file's `[tag]` table, then the flags (a flag wins over the file for the same key); a
+/// key given twice on the command line is refused rather than silently dropped.
+fn merged_tags(
+    given: Option<Vec<(String, String)>>,
+    file: Option<Vec<(String, String)>>,
+) -> Result<BTreeMap<String, String>> {
+    let given = given.unwrap_or_default();
+    let mut flags = BTreeMap::new();
+    for (key, value) in &given {
+        if flags.insert(key.clone(), value.clone()).is_some() {
+            bail!("--tag {key} is given twice; give each key once");
+        }
+    }
+    let mut tags: BTreeMap<String, String> = file.into_iter().flatten().collect();
+    tags.extend(flags);
+    check::tags(&tags)?;
+    Ok(tags)
+}
+
+/// Who is told, and of which states.
+struct Notifications {
+    emails: Vec<String>,
+    urls: Vec<String>,
+    states: Vec<String>,
+}
+
+impl Notifications {
+    fn resolve(given: &Layer, file: &Layer) -> Result<Self> {
+        let emails = pick(given.notify_email.clone(), file.notify_email.clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|raw| check::email(raw))
+            .collect::<Result<_>>()?;
+        let urls = pick(given.notify_url.clone(), file.notify_url.clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|raw| check::https_url("--notify-url", raw, "SNS delivers to HTTPS endpoints"))
+            .collect::<Result<_>>()?;
+        let states: Vec<String> =
+            match pick(given.notify_states.clone(), file.notify_states.clone()) {
+                Some(states) => states
+                    .iter()
+                    .map(|raw| check::notify_state(raw))
+                    .collect::<Result<_>>()?,
+                None => ["STARTED", "SUCCEEDED", "FAILED"]
+                    .map(String::from)
+                    .to_vec(),
+            };
+        if states.is_empty() {
+            bail!(
+                "--notify-states lists no state; give some of {}",
+                pipeline_common::PIPELINE_EXECUTION_STATES.join(",")
+            );
+        }
+        Ok(Self {
+            emails,
+            urls,
+            states,
+        })
+    }
+}
+
+/// Where the Deploy stage sends the image: a target it rolls out itself, or a signed webhook.
+struct Delivery {
+    webhook_url: Option<String>,
+    webhook_secret_arn: Option<String>,
+    target: Option<DeployTarget>,
+}
+
+impl Delivery {
+    fn resolve(given: &Layer, file: &Layer) -> Result<Self> {
+        let webhook_url = pick(
+            given.deploy_webhook_url.clone(),
+            file.deploy_webhook_url.clone(),
+        )
+        .map(|raw| {
+            check::https_url(
+                "--deploy-webhook-url",
+                &raw,
+                "the deployment event is signed, not encrypted",
+            )
+        })
+        .transpose()?;
+        let webhook_secret_arn = pick(
+            given.deploy_webhook_secret_arn.clone(),
+            file.deploy_webhook_secret_arn.clone(),
+        );
+        match (&webhook_url, &webhook_secret_arn) {
+            (None, Some(_)) => bail!(
+                "--deploy-webhook-secret-arn is given without --deploy-webhook-url; the secret signs \
+                 the webhook's requests: give both, or neither"
+            ),
+            (Some(url), None) => bail!(
+                "--deploy-webhook-url {url} is given without --deploy-webhook-secret-arn; every \
+                 deployment event is signed, so the deploy-handler would fail each job: create a \
+                 Secrets Manager secret with a random key and give its name or ARN too"
+            ),
+            (Some(_), Some(secret)) => {
+                secret_reference(secret)?;
+            }
+            (None, None) => {}
+        }
+        let target = pick(given.deploy_target.clone(), file.deploy_target.clone())
+            .map(|raw| DeployTarget::parse(&raw))
+            .transpose()
+            .map_err(|problem| anyhow::anyhow!("--deploy-target: {problem}"))?;
+        if let (Some(target), Some(_)) = (&target, &webhook_url) {
+            bail!(
+                "--deploy-target {} and --deploy-webhook-url are both given; the Deploy stage either rolls the image \
+                 out itself or hands it to your webhook: give one",
+                target.spec()
+            );
+        }
+        Ok(Self {
+            webhook_url,
+            webhook_secret_arn,
+            target,
+        })
+    }
+}
+
+/// Memory and timeouts, each within what its service accepts.
+struct Sizes {
+    lambda_memory_mb: i32,
+    deploy_timeout_seconds: i32,
+    build_timeout_minutes: i32,
+}
+
+impl Sizes {
+    fn resolve(given: &Layer, file: &Layer) -> Result<Self> {
+        let lambda_memory_mb = pick(given.lambda_memory_mb, file.lambda_memory_mb).unwrap_or(128);
+        if !(128..=10240).contains(&lambda_memory_mb) {
+            bail!("--lambda-memory-mb {lambda_memory_mb} is outside Lambda's 128..=10240");
+        }
+        let deploy_timeout_seconds =
+            pick(given.deploy_timeout_seconds, file.deploy_timeout_seconds).unwrap_or(120);
+        if !(10..=900).contains(&deploy_timeout_seconds) {
+            bail!(
+                "--deploy-timeout-seconds {deploy_timeout_seconds} is outside 10..=900 (Lambda's limit is 900)"
+            );
+        }
+        let build_timeout_minutes =
+            pick(given.build_timeout_minutes, file.build_timeout_minutes).unwrap_or(30);
+        if !(5..=2160).contains(&build_timeout_minutes) {
+            bail!(
+                "--build-timeout-minutes {build_timeout_minutes} is outside CodeBuild's 5..=2160"
+            );
+        }
+        Ok(Self {
+            lambda_memory_mb,
+            deploy_timeout_seconds,
+            build_timeout_minutes,
+        })
+    }
+}
+
+/// The source mode and the options that belong to it; an option of the other mode is refused,
+/// not ignored.
+struct SourceInputs {
+    mode: SourceMode,
+    github_token_secret: Option<String>,
+    connection_arn: Option<String>,
+    file_path_includes: Vec<String>,
+    file_path_excludes: Vec<String>,
+}
+
+impl SourceInputs {
+    fn resolve(given: &Layer, file: &Layer) -> Result<Self> {
+        let mode = pick(given.source, file.source).unwrap_or(SourceMode::GithubWebhook);
+        let inputs = Self {
+            mode,
+            github_token_secret: pick(
+                given.github_token_secret.clone(),
+                file.github_token_secret.clone(),
+            ),
+            connection_arn: pick(given.connection_arn.clone(), file.connection_arn.clone()),
+            file_path_includes: pick(
+                given.file_path_includes.clone(),
+                file.file_path_includes.clone(),
+            )
+            .unwrap_or_default(),
+            file_path_excludes: pick(
+                given.file_path_excludes.clone(),
+                file.file_path_excludes.clone(),
+            )
+            .unwrap_or_default(),
+        };
+        let connection_only = [
+            ("--connection-arn", inputs.connection_arn.is_some()),
+            ("--file-path-include", !inputs.file_path_includes.is_empty()),
+            ("--file-path-exclude", !inputs.file_path_excludes.is_empty()),
+        ];
+        match mode {
+            SourceMode::GithubWebhook => {
+                if let Some((flag, _)) = connection_only.iter().find(|(_, given)| *given) {
+                    bail!(
+                        "{flag} applies to --source codeconnections only (the GitHub webhook source \
+                         starts on every push to the branch): add --source codeconnections, or drop {flag}"
+                    );
+                }
+            }
+            SourceMode::Codeconnections => {
+                if inputs.github_token_secret.is_some() {
+                    bail!(
+                        "--github-token-secret applies to --source github-webhook only (a connection \
+                         needs no token): drop it, or use --source github-webhook"
+                    );
+                }
+            }
+        }
+        let is_connection = |arn: &str| {
+            arn.starts_with("arn:")
+                && (arn.contains(":codestar-connections:") || arn.contains(":codeconnections:"))
+        };
+        if let Some(arn) = inputs
+            .connection_arn
+            .as_deref()
+            .filter(|arn| !is_connection(arn))
+        {
+            bail!("--connection-arn `{arn}` is not a CodeStar/CodeConnections connection ARN");
+        }
+        Ok(inputs)
+    }
 }
 
 impl Config {
@@ -471,33 +654,6 @@ fn secret_reference(raw: &str) -> Result<Option<(&str, &str)>> {
         );
     }
     Ok(None)
-}
-
-fn parse_repo(raw: &str) -> Result<(String, String)> {
-    let valid_part = |p: &str| {
-        !p.is_empty()
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    };
-    match raw.split_once('/') {
-        Some((owner, repo)) if valid_part(owner) && valid_part(repo) => {
-            Ok((owner.to_owned(), repo.to_owned()))
-        }
-        _ => bail!("--github-repo `{raw}` is not OWNER/REPO (e.g. --github-repo octo-org/service)"),
-    }
-}
-
-fn validate_tag(key: &str, value: &str) -> Result<()> {
-    use pipeline_common::tags;
-    if [tags::MANAGED_BY, tags::ENVIRONMENT].contains(&key) {
-        bail!("--tag {key}=... is reserved: the bootstrap sets {key} itself to prove ownership");
-    }
-    if key.is_empty() || key.len() > 128 || value.len() > 256 || key.starts_with("aws:") {
-        bail!(
-            "--tag {key}={value} breaks AWS tag rules (key 1-128 chars, not starting with aws:, value up to 256 chars)"
-        );
-    }
-    Ok(())
 }
 
 /// Parses `KEY=VALUE` (for `--tag`).

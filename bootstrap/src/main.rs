@@ -63,8 +63,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let config = config::resolve(inputs, file)?;
             ops::deploy(&config, region, output, yes).await.map(|()| 0)
         }
-        Command::Destroy { env, yes } => {
-            let env = config::resolve_env(&Layer::from(env), &file)?;
+        Command::Destroy { inputs, yes } => {
+            note_ignored("destroy", &inputs);
+            let env = config::resolve_env(&inputs, &file)?;
             ops::destroy(&env, region, output, yes).await.map(|()| 0)
         }
         Command::DeployerPolicy(inputs) => {
@@ -73,9 +74,22 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 .await
                 .map(|()| 0)
         }
-        Command::Outputs(env) => {
-            let env = config::resolve_env(&Layer::from(env), &file)?;
+        Command::Outputs(inputs) => {
+            note_ignored("outputs", &inputs);
+            let env = config::resolve_env(&inputs, &file)?;
             ops::outputs(&env, region, output).await.map(|()| 0)
         }
+    }
+}
+
+/// Says which given options a command that needs only `--env` leaves unread, so a command line
+/// copied from `deploy` works and nobody thinks the extra options did something.
+fn note_ignored(command: &str, inputs: &Layer) {
+    let ignored = inputs.given_besides_env();
+    if !ignored.is_empty() {
+        eprintln!(
+            "note: {command} reads only --env; ignoring {}",
+            ignored.join(", ")
+        );
     }
 }

@@ -1,12 +1,11 @@
 //! The whole stack against the local emulator, through the real `bootstrap` binary: deploy from
-//! nothing, a no-op re-deploy, drift repaired, two environments side by side, bad input, a
-//! foreign resource, and destroy leaving nothing behind.
+//! nothing, a no-op re-deploy, drift repaired, two environments side by side, a foreign
+//! resource, and destroy leaving nothing behind (bad input: tests/inputs.rs).
 
 mod common;
 
 use common::{assert_code, changed, plan_json, plan_json_with, setup, text};
 use serde_json::Value;
-use std::process::Command;
 use testkit::Emulator;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -200,154 +199,6 @@ async fn two_environments_live_side_by_side() {
     assert_code(
         &cli.run_env_only(&["destroy", "--env", "green", "--yes"]),
         0,
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn bad_input_is_named_and_touches_nothing() {
-    let emulator = Emulator::start().expect("emulator");
-    let cli = setup("bad-input", &emulator);
-    let too_long = "a".repeat(41);
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (
-            vec![
-                "deploy",
-                "--env",
-                "Prod_1",
-                "--github-repo",
-                "octo/app",
-                "--yes",
-            ],
-            "lowercase",
-        ),
-        (
-            vec![
-                "deploy",
-                "--env",
-                &too_long,
-                "--github-repo",
-                "octo/app",
-                "--yes",
-            ],
-            "longest allowed is 40",
-        ),
-        (
-            vec![
-                "deploy",
-                "--env",
-                "dev",
-                "--github-repo",
-                "not-a-repo",
-                "--yes",
-            ],
-            "OWNER/REPO",
-        ),
-        (
-            vec![
-                "deploy",
-                "--env",
-                "dev",
-                "--github-repo",
-                "octo/app",
-                "--log-retention-days",
-                "8",
-                "--yes",
-            ],
-            "retention",
-        ),
-        (
-            vec!["deploy", "--env", "dev", "--github-repo", "octo/app"],
-            "--yes",
-        ),
-        (
-            vec![
-                "deploy",
-                "--env",
-                "dev",
-                "--github-repo",
-                "octo/app",
-                "--topic-kms-key",
-                "alias/aws/sns",
-                "--yes",
-            ],
-            "EventBridge cannot publish",
-        ),
-        (
-            // A key of another region is caught once the region is known, before any change.
-            vec![
-                "deploy",
-                "--env",
-                "dev",
-                "--github-repo",
-                "octo/app",
-                "--topic-kms-key",
-                "arn:aws:kms:ap-south-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-                "--yes",
-            ],
-            "SNS uses keys of its own region only",
-        ),
-        (
-            // A secret that does not exist is named, with the fix, before any change.
-            vec![
-                "deploy",
-                "--env",
-                "dev",
-                "--github-repo",
-                "octo/app",
-                "--deploy-webhook-url",
-                "https://deploy.example.com/hook",
-                "--deploy-webhook-secret-arn",
-                "no-such-secret",
-                "--yes",
-            ],
-            "no such secret",
-        ),
-    ];
-    for (args, expected) in cases {
-        let output = cli.run(&args);
-        assert_code(&output, 1);
-        assert!(
-            text(&output).contains(expected),
-            "{args:?} should say {expected}:\n{}",
-            text(&output)
-        );
-    }
-    let missing_zip = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
-        .args([
-            "deploy",
-            "--env",
-            "dev",
-            "--github-repo",
-            "octo/app",
-            "--yes",
-            "--artifacts-dir",
-            "/nonexistent",
-        ])
-        .envs(emulator.env())
-        .output()
-        .expect("runs");
-    assert_code(&missing_zip, 1);
-    assert!(
-        text(&missing_zip).contains("cargo xtask dist"),
-        "{}",
-        text(&missing_zip)
-    );
-    std::fs::write(
-        cli.workdir.join("bootstrap.toml"),
-        "env = \"dev\"\ngithub_repo = \"octo/app\"\n",
-    )
-    .expect("toml");
-    let malformed = cli.run(&["plan"]);
-    assert_code(&malformed, 1);
-    assert!(
-        text(&malformed).contains("bootstrap.toml"),
-        "{}",
-        text(&malformed)
-    );
-    let mutating = emulator.mutating_calls().expect("calls");
-    assert!(
-        mutating.is_empty(),
-        "bad input changed something: {mutating:?}"
     );
 }
 

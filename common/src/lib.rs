@@ -22,6 +22,20 @@ pub mod tags {
     pub const PROJECT_VALUE: &str = "rust-pipeline";
 }
 
+/// The pipeline execution states CodePipeline documents for its "CodePipeline Pipeline
+/// Execution State Change" events (CodePipeline User Guide, "Monitoring CodePipeline events"):
+/// what `--notify-states` may name and the event-notifier knows.
+pub const PIPELINE_EXECUTION_STATES: [&str; 8] = [
+    "STARTED",
+    "SUCCEEDED",
+    "FAILED",
+    "STOPPING",
+    "STOPPED",
+    "SUPERSEDED",
+    "CANCELED",
+    "RESUMED",
+];
+
 /// EventBridge detail type of the event the deploy-handler emits for subscribers.
 pub const DEPLOYMENT_REQUESTED_DETAIL_TYPE: &str = "Deployment Requested";
 /// EventBridge source of the events the deploy-handler emits.

@@ -113,12 +113,35 @@ async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<
     })
 }
 
-/// `plan`: 0 when nothing would change, 2 when something would.
+/// `plan`: 0 when nothing would change, 2 when something would, 1 when `deploy` would refuse
+/// (a conflict), as the README's exit codes say.
 pub async fn plan(config: &Config, region: Option<&str>, output: Output) -> Result<u8> {
     let session = Session::connect(region, output).await?;
-    let planned = compute(&session, config, &Inputs::default()).await?;
+    let mut planned = compute(&session, config, &Inputs::default()).await?;
+    planned.warnings.extend(missing_github_token(config));
     print_plan(&session, config, &planned);
-    Ok(if planned.plan.has_changes() { 2 } else { 0 })
+    Ok(if !planned.plan.conflicts().is_empty() {
+        1
+    } else if planned.plan.has_changes() {
+        2
+    } else {
+        0
+    })
+}
+
+/// What `deploy` will need that `plan` does not read: the GitHub OAuth token of the version 1
+/// source, when neither `--github-token-secret` nor `GITHUB_TOKEN` provides it.
+fn missing_github_token(config: &Config) -> Option<String> {
+    let token_set = std::env::var("GITHUB_TOKEN").is_ok_and(|token| !token.trim().is_empty());
+    (config.source == SourceMode::GithubWebhook
+        && config.github_token_secret.is_none()
+        && !token_set)
+        .then(|| {
+            "deploy will need the GitHub OAuth token of the webhook source: set GITHUB_TOKEN, or \
+             pass --github-token-secret NAME of a Secrets Manager secret holding it (or use \
+             --source codeconnections, which needs none)"
+                .to_owned()
+        })
 }
 
 async fn github_token(session: &Session, config: &Config) -> Result<Secret> {
