@@ -93,7 +93,7 @@ pub struct Layer {
     #[serde(default, deserialize_with = "tag_table")]
     pub tag: Option<Vec<(String, String)>>,
     /// Retention of every log group, in days (default 30).
-    #[arg(long, env = "BOOTSTRAP_LOG_RETENTION_DAYS")]
+    #[arg(long, env = "BOOTSTRAP_LOG_RETENTION_DAYS", value_parser = clap::value_parser!(i32).range(1..=3653))]
     pub log_retention_days: Option<i32>,
     /// HTTPS endpoint the deploy-handler sends the signed deployment event to.
     #[arg(long, env = "BOOTSTRAP_DEPLOY_WEBHOOK_URL")]
@@ -110,13 +110,13 @@ pub struct Layer {
     #[arg(long, env = "BOOTSTRAP_TOPIC_KMS_KEY")]
     pub topic_kms_key: Option<String>,
     /// Memory of both functions in MB (default 128).
-    #[arg(long, env = "BOOTSTRAP_LAMBDA_MEMORY_MB")]
+    #[arg(long, env = "BOOTSTRAP_LAMBDA_MEMORY_MB", value_parser = clap::value_parser!(i32).range(128..=10240))]
     pub lambda_memory_mb: Option<i32>,
     /// Timeout of the deploy-handler in seconds (default 120).
-    #[arg(long, env = "BOOTSTRAP_DEPLOY_TIMEOUT_SECONDS")]
+    #[arg(long, env = "BOOTSTRAP_DEPLOY_TIMEOUT_SECONDS", value_parser = clap::value_parser!(i32).range(10..=900))]
     pub deploy_timeout_seconds: Option<i32>,
     /// CodeBuild timeout in minutes (default 30).
-    #[arg(long, env = "BOOTSTRAP_BUILD_TIMEOUT_MINUTES")]
+    #[arg(long, env = "BOOTSTRAP_BUILD_TIMEOUT_MINUTES", value_parser = clap::value_parser!(i32).range(5..=2160))]
     pub build_timeout_minutes: Option<i32>,
 }
 

@@ -15,12 +15,20 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let filter = match log_filter() {
+        Ok(filter) => filter,
+        Err(problem) => {
+            eprintln!("error: {problem}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Err(err) = bootstrap::retry::budget_override() {
+        eprintln!("error: {err}");
+        return ExitCode::from(1);
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BOOTSTRAP_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(filter)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -91,5 +99,20 @@ fn note_ignored(command: &str, inputs: &Layer) {
             "note: {command} reads only --env; ignoring {}",
             ignored.join(", ")
         );
+    }
+}
+
+/// The SDK's own diagnostics stay off unless `BOOTSTRAP_LOG` asks for them: bootstrap says what
+/// went wrong itself, and the SDK's lines (a `WARN` with a `Debug` dump of a provider error)
+/// only repeat it less clearly.
+fn log_filter() -> Result<tracing_subscriber::EnvFilter, String> {
+    match std::env::var("BOOTSTRAP_LOG") {
+        Err(_) => Ok(tracing_subscriber::EnvFilter::new("off")),
+        Ok(raw) => tracing_subscriber::EnvFilter::try_new(&raw).map_err(|err| {
+            format!(
+                "BOOTSTRAP_LOG=`{raw}` is not a log filter ({err}); use a level such as debug, or \
+                 directives such as aws_config=debug, or unset it"
+            )
+        }),
     }
 }

@@ -14,10 +14,22 @@ pub const IAM_PROPAGATION_BUDGET: Duration = Duration::from_secs(120);
 pub const BUDGET_VARIABLE: &str = "BOOTSTRAP_IAM_PROPAGATION_BUDGET_SECONDS";
 
 fn configured_budget(default: Duration) -> Duration {
-    std::env::var(BUDGET_VARIABLE)
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(default, Duration::from_secs)
+    budget_override().ok().flatten().unwrap_or(default)
+}
+
+/// The budget [`BUDGET_VARIABLE`] sets, if set; an error naming the variable and the fix when
+/// it is not a whole number of seconds (checked once at start, before any call).
+pub fn budget_override() -> Result<Option<Duration>> {
+    let Ok(raw) = std::env::var(BUDGET_VARIABLE) else {
+        return Ok(None);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(seconds) if seconds <= 3600 => Ok(Some(Duration::from_secs(seconds))),
+        _ => anyhow::bail!(
+            "{BUDGET_VARIABLE}=`{raw}` is not a number of seconds from 0 to 3600; set it to how \
+             long a create may wait for a new IAM role (default 120), or unset it"
+        ),
+    }
 }
 
 /// Runs `op` until it succeeds, fails for another reason, or `budget` is spent, retrying while

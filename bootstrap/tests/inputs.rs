@@ -155,6 +155,15 @@ fn cases() -> Vec<Case> {
             &["--notify-url", "http://x.example.com"],
             &["must be an https:// URL"],
         ),
+        // Numbers out of their service's range are named with the range.
+        refused(
+            &["--lambda-memory-mb", "99999999999"],
+            &["--lambda-memory-mb", "128..=10240"],
+        ),
+        refused(
+            &["--deploy-timeout-seconds", "0"],
+            &["--deploy-timeout-seconds", "10..=900"],
+        ),
         // Accepted, unusual but good: a lower-case state, a pasted trailing space.
         case(
             "plan",
@@ -300,10 +309,51 @@ async fn files_zips_and_tokens_are_named_with_their_fix() {
         "{}",
         text(&no_token)
     );
+    // Bad environment variables are named with the fix, not ignored.
+    for (variable, value) in [
+        ("BOOTSTRAP_LOG", "[[["),
+        ("BOOTSTRAP_IAM_PROPAGATION_BUDGET_SECONDS", "abc"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+            .args(args)
+            .envs(emulator.env())
+            .env(variable, value)
+            .output()
+            .expect("runs");
+        assert_code(&output, 1);
+        assert!(
+            text(&output).contains(variable) && text(&output).contains("unset it"),
+            "{}",
+            text(&output)
+        );
+    }
     let mutating = emulator.mutating_calls().expect("calls");
     assert!(
         mutating.is_empty(),
         "an input changed something: {mutating:?}"
+    );
+}
+
+#[test]
+fn no_sdk_log_line_or_debug_dump_without_bootstrap_log() {
+    let output = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+        .args(["outputs", "--env", "dev", "--region", "us-east-1"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("BOOTSTRAP_LOG")
+        .env("AWS_CONFIG_FILE", "/nonexistent/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .expect("runs");
+    assert_code(&output, 1);
+    let said = text(&output);
+    assert!(
+        !said.contains("WARN") && !said.contains("ProviderError {") && !said.contains('\u{1b}'),
+        "{said}"
     );
 }
 
