@@ -69,14 +69,13 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-# IAM enforcement for emulator-issued credentials; the logic lives in iam_eval.py next to this file.
-try:
-    import iam_eval  # `python emulator/shim.py` puts emulator/ on sys.path
-except ModuleNotFoundError as missing:  # imported from elsewhere
-    if missing.name != "iam_eval":
-        raise
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import iam_eval
+# IAM enforcement for emulator-issued credentials: the awsshim.iam package next to this file
+# (`python emulator/shim.py` puts emulator/ on sys.path).
+from awsshim.iam.enforcer import Denial, Enforcer
+from awsshim.iam.evaluation import evaluate
+from awsshim.iam.identity import access_key_id
+from awsshim.iam.operations.awslambda import ecr_image_reference, lambda_function_arn
+from awsshim.iam.policy import RequestContext
 
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 DEFAULT_REGION = "us-east-1"
@@ -1144,7 +1143,7 @@ class Shim:
     def __init__(self, registry: RegistryBackend | None = None) -> None:
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.state = ShimState()
-        self.iam = iam_eval.Enforcer(  # IAM enforcement hook (iam_eval.py)
+        self.iam = Enforcer(  # IAM enforcement hook (awsshim/iam)
             ACCOUNT_ID, s3_location=s3_bucket_and_key, stored_bucket_policies=lambda: self.state.bucket_policies
         )
         # The docker-registry child main() starts; a shim built in-process fronts none.
@@ -1255,7 +1254,7 @@ class Shim:
                     faults.propagation_rejections += 1
                     response = error_response(req, rejection)
 
-        # ---- IAM enforcement hook (iam_eval.py): only emulator-issued credentials are checked ----
+        # ---- IAM enforcement hook (awsshim/iam): only emulator-issued credentials are checked ----
         denial = self.iam.check(req) if response is None else None
         if denial is not None:
             response = error_response(req, AwsError(denial.code, denial.message, denial.status))
@@ -1358,7 +1357,7 @@ class Shim:
                     state.clear()
                 self.iam.reset()
                 return control_json({"reset": True})
-            if path == "/_shim/iam" or path.startswith("/_shim/iam/"):  # IAM enforcement (iam_eval.py)
+            if path == "/_shim/iam" or path.startswith("/_shim/iam/"):  # IAM enforcement (awsshim/iam)
                 answered = self.iam.control(method, path, payload)
                 if answered is not None:
                     return control_json(*answered)
@@ -1503,7 +1502,7 @@ class Shim:
 
     def registry_answer(
         self, environ: dict[str, Any], method: str, path: str, route: RegistryRoute | None, body: bytes
-    ) -> tuple[Response, iam_eval.Denial | None]:
+    ) -> tuple[Response, Denial | None]:
         running, _, reason = self.registry.status(wait=True)
         if not running:
             return registry_error(503, "UNAVAILABLE", str(reason)), None
@@ -1517,7 +1516,7 @@ class Shim:
         if route.unsupported:
             # ECR deletes images through BatchDeleteImage, not the registry API.
             return registry_error(405, "UNSUPPORTED", "The operation is unsupported."), None
-        # ---- IAM enforcement hook (iam_eval.py): the call as the ECR action it is, for the token's key ----
+        # ---- IAM enforcement hook (awsshim/iam): the call as the ECR action it is, for the token's key ----
         denial = self.iam.check(registry_iam_request(environ, token, route))
         if denial is not None:
             return registry_error(403, "DENIED", denial.message), denial
@@ -2812,7 +2811,7 @@ def ecr_get_authorization_token(shim: Shim, req: AwsRequest) -> Response:
             "[Member must satisfy regular expression pattern: [0-9]{12}]'",
         )
     now = time.time()
-    key = iam_eval.access_key_id(req.environ)
+    key = access_key_id(req.environ)
     data = []
     with shim.state.lock:
         tokens = shim.state.registry_tokens
@@ -3964,13 +3963,13 @@ def lambda_qualifier(req: AwsRequest) -> str | None:
     """The qualifier a request names: `?Qualifier=` or embedded in the function name or ARN."""
     reference = lambda_reference(req) or ""
     qualifier = (req.query.get("Qualifier") or [None])[0]
-    parts = iam_eval.lambda_function_arn(reference, qualifier, ACCOUNT_ID, req.region).split(":")
+    parts = lambda_function_arn(reference, qualifier, ACCOUNT_ID, req.region).split(":")
     return parts[7] if len(parts) > 7 else None
 
 
 def lambda_entry(req: AwsRequest) -> tuple[Any, str, str]:
     """(moto's $LATEST function or None, its unqualified ARN, its name) for the function in the path."""
-    arn = ":".join(iam_eval.lambda_function_arn(lambda_reference(req) or "", None, ACCOUNT_ID, req.region).split(":")[:7])
+    arn = ":".join(lambda_function_arn(lambda_reference(req) or "", None, ACCOUNT_ID, req.region).split(":")[:7])
     name = arn.split(":")[6]
     entry = lambda_backend(ACCOUNT_ID, req.region)._lambdas._functions.get(name)
     return (entry or {}).get("latest"), arn, name
@@ -4021,8 +4020,8 @@ def lambda_pull_permission(shim: Shim, req: AwsRequest, repository: Any, image: 
 
     def lambda_may(document: Any) -> bool:
         return all(
-            iam_eval.evaluate(
-                iam_eval.RequestContext(
+            evaluate(
+                RequestContext(
                     action=action,
                     resources=[repository.arn],
                     service_principal="lambda.amazonaws.com",
@@ -4073,7 +4072,7 @@ def lambda_image(shim: Shim, req: AwsRequest, uri: str, function_arn: str) -> tu
     aws-samples/bedrock-access-gateway issue #205); then the repository policy (lambda_pull_permission).
     Returns the image's digest without `sha256:` (Lambda's CodeSha256 for an image) and its size."""
     invalid = AwsError("InvalidParameterValueException", f"Source image {uri} is not valid. Provide a valid source image.")
-    image = iam_eval.ecr_image_reference(uri)
+    image = ecr_image_reference(uri)
     if image is None or image["region"] != req.region:
         raise invalid
     repository = ecr_backends[image["registry"]][image["region"]].repositories.get(image["name"])
@@ -4139,7 +4138,7 @@ def lambda_advance(shim: Shim, fn: Any, arn: str) -> None:
     update.polls += 1
     if update.polls <= update.needed:
         return
-    image = iam_eval.ecr_image_reference(fn.code.get("ImageUri"))
+    image = ecr_image_reference(fn.code.get("ImageUri"))
     resolved = (
         f"{image['registry']}.dkr.ecr.{image['region']}.amazonaws.com/{image['name']}@sha256:{fn.code_sha_256}"
         if image
@@ -4164,7 +4163,7 @@ def lambda_resolved_image(body: dict[str, Any]) -> None:
     code, configuration = body.get("Code"), body.get("Configuration")
     if not isinstance(code, dict) or not isinstance(configuration, dict):
         return
-    image = iam_eval.ecr_image_reference(code.get("ImageUri"))
+    image = ecr_image_reference(code.get("ImageUri"))
     if image and configuration.get("CodeSha256"):
         code["ResolvedImageUri"] = (
             f"{image['registry']}.dkr.ecr.{image['region']}.amazonaws.com/{image['name']}@sha256:{configuration['CodeSha256']}"
@@ -4178,7 +4177,7 @@ def lambda_create_function(shim: Shim, req: AwsRequest) -> Response:
     uri = code.get("ImageUri") if isinstance(code, dict) else None
     if req.params.get("PackageType") != "Image" or not isinstance(uri, str):
         return lambda_store_logging_config(shim, req)
-    arn = ":".join(iam_eval.lambda_function_arn(str(req.params.get("FunctionName") or ""), None, ACCOUNT_ID, req.region).split(":")[:7])
+    arn = ":".join(lambda_function_arn(str(req.params.get("FunctionName") or ""), None, ACCOUNT_ID, req.region).split(":")[:7])
     with shim.state.lock:
         digest, size = lambda_image(shim, req, uri, arn)
         response = lambda_store_logging_config(shim, req)

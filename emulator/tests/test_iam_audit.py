@@ -1,4 +1,4 @@
-"""Audits of exercised IAM policies (emulator/iam_audit.py): mutants by replay of the
+"""Audits of exercised IAM policies (emulator/awsshim/iam/audit.py, scope.py): mutants by replay of the
 recorded allowed evaluations, the resource-scope lint and its broadening check, and
 the two control routes through a real shim process."""
 
@@ -16,9 +16,10 @@ from shim_helpers import ACCOUNT, ACCOUNT_ROOT, EMULATOR, assumed_client, client
 
 sys.path.insert(0, str(EMULATOR))
 
-import iam_audit  # noqa: E402
-from iam_audit import ReplayLog, broadening, mutants, scope_problems, scope_report  # noqa: E402
-from iam_eval import RequestContext, evaluate  # noqa: E402
+from awsshim.iam.audit import ReplayLog, _without_action, mutants, raw_statements  # noqa: E402
+from awsshim.iam.evaluation import evaluate  # noqa: E402
+from awsshim.iam.policy import RequestContext, as_list  # noqa: E402
+from awsshim.iam.scope import broadening, expand_action, scope_problems, scope_report  # noqa: E402
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/builder"
 SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/builder/run"
@@ -373,9 +374,9 @@ def test_scope_report_takes_documents_as_json_strings_and_rejects_garbage() -> N
 
 
 def test_expand_action_uses_the_catalogue() -> None:
-    assert "s3:getobject" in iam_audit.expand_action("s3:Get*")
-    assert iam_audit.expand_action("s3:GetObjects") == ()
-    assert iam_audit.expand_action("ecr:GetAuthorizationToken") == ("ecr:getauthorizationtoken",)
+    assert "s3:getobject" in expand_action("s3:Get*")
+    assert expand_action("s3:GetObjects") == ()
+    assert expand_action("ecr:GetAuthorizationToken") == ("ecr:getauthorizationtoken",)
 
 
 # --------------------------------------------------------------------------
@@ -432,14 +433,14 @@ def brute_force(log: ReplayLog) -> list[dict[str, Any]]:
     for mutant in mutants(log):
         [digest] = [d for d in log.documents if d.startswith(mutant["document"])]
         document = log.documents[digest]
-        statements = list(iam_audit._raw_statements(document))
+        statements = list(raw_statements(document))
         index = mutant["statement"]
         if mutant["action"] is None:
             mutated = {**document, "Statement": statements[:index] + statements[index + 1 :]}
         else:
-            actions = iam_audit.iam_eval._as_list(statements[index]["Action"])
+            actions = as_list(statements[index]["Action"])
             position = next(i for i, a in enumerate(actions) if a == mutant["action"])
-            mutated = iam_audit._without_action(document, index, position)
+            mutated = _without_action(document, index, position)
         caught = None
         for r in log.records:
             if r.identity != mutant["principal"] or (mutant["policy"], digest) not in r.policies:

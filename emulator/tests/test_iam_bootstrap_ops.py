@@ -1,4 +1,4 @@
-"""The IAM mapping of every operation the bootstrap CLI calls (emulator/iam_eval.py OPERATIONS):
+"""The IAM mapping of every operation the bootstrap CLI calls (emulator/awsshim/iam/operations, OPERATIONS):
 the table itself, and enforcement through a real shim process for an IAM user whose policy grants
 exactly the documented action on exactly the documented ARN."""
 
@@ -17,7 +17,9 @@ from shim_helpers import ACCOUNT, EMULATOR, REGION, client, create_role, denied,
 
 sys.path.insert(0, str(EMULATOR))
 
-import iam_eval  # noqa: E402
+from awsshim.iam.catalogue import known_action  # noqa: E402
+from awsshim.iam.operations import checks_for  # noqa: E402
+from awsshim.iam.operations.s3 import s3_delete_entries  # noqa: E402
 
 # Every (service, operation) bootstrap/src/resources/*.rs sends, as the shim records it.
 BOOTSTRAP_OPERATIONS: dict[str, tuple[str, ...]] = {
@@ -79,7 +81,7 @@ BOOTSTRAP_OPERATIONS: dict[str, tuple[str, ...]] = {
 
 
 def checks(service: str, operation: str, params: dict[str, Any], resolve: Any = None) -> list[tuple[str, tuple[str, ...]]]:
-    found = iam_eval.checks_for(service, operation, params, ACCOUNT, REGION, resolve)
+    found = checks_for(service, operation, params, ACCOUNT, REGION, resolve)
     assert found is not None, f"{service} {operation} is not mapped"
     return [(c.action, c.resources) for c in found]
 
@@ -93,10 +95,10 @@ def checks(service: str, operation: str, params: dict[str, Any], resolve: Any = 
     "service, operation", [(s, o) for s, ops in BOOTSTRAP_OPERATIONS.items() for o in ops]
 )
 def test_every_bootstrap_operation_is_mapped_to_known_actions(service: str, operation: str) -> None:
-    found = iam_eval.checks_for(service, operation, {}, ACCOUNT, REGION)
+    found = checks_for(service, operation, {}, ACCOUNT, REGION)
     assert found, f"{service} {operation} is not mapped: enforcement would deny it"
     for check in found:
-        assert iam_eval.known_action(check.action), check.action
+        assert known_action(check.action), check.action
 
 
 def test_s3_bucket_subresource_deletes_use_the_put_actions() -> None:
@@ -116,14 +118,14 @@ def test_delete_objects_is_authorized_per_key_from_the_xml_body() -> None:
         b"<Object><Key>a/1.zip</Key></Object><Object><Key>a/2.zip</Key><VersionId>v2</VersionId></Object>"
         b"<Object><Key>a/1.zip</Key></Object><Quiet>true</Quiet></Delete>"
     )
-    entries = iam_eval.s3_delete_entries(body)
+    entries = s3_delete_entries(body)
     assert entries == [{"Key": "a/1.zip"}, {"Key": "a/2.zip", "VersionId": "v2"}, {"Key": "a/1.zip"}]
     assert checks("s3", "DeleteObjects", {"Bucket": "b", "Delete": entries}) == [
         ("s3:DeleteObject", ("arn:aws:s3:::b/a/1.zip",)),
         ("s3:DeleteObjectVersion", ("arn:aws:s3:::b/a/2.zip",)),
     ]
     # an unreadable body cannot slip through unchecked
-    assert iam_eval.s3_delete_entries(b"<not xml") == []
+    assert s3_delete_entries(b"<not xml") == []
     assert checks("s3", "DeleteObjects", {"Bucket": "b", "Delete": []}) == [("s3:DeleteObject", ("arn:aws:s3:::b/*",))]
 
 
@@ -211,7 +213,7 @@ def test_pipelines_pass_their_role_and_their_connections() -> None:
         "stages": [{"name": "Source", "actions": [{"name": "S", "configuration": {"ConnectionArn": connection}}]}],
     }
     for operation in ("CreatePipeline", "UpdatePipeline"):
-        found = iam_eval.checks_for("codepipeline", operation, {"pipeline": pipeline}, ACCOUNT, REGION)
+        found = checks_for("codepipeline", operation, {"pipeline": pipeline}, ACCOUNT, REGION)
         assert found is not None
         assert [(c.action, c.resources, dict(c.context)) for c in found] == [
             (f"codepipeline:{operation}", (f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:app",), {}),

@@ -1,4 +1,4 @@
-"""IAM policy evaluation (emulator/iam_eval.py): the evaluator, the action
+"""IAM policy evaluation (emulator/awsshim/iam): the evaluator, the action
 catalogue check, the operation table, and enforcement through a real shim
 process for emulator-issued credentials."""
 
@@ -29,8 +29,10 @@ from shim_helpers import (
 
 sys.path.insert(0, str(EMULATOR))
 
-import iam_eval  # noqa: E402
-from iam_eval import RequestContext, evaluate  # noqa: E402
+from awsshim.iam.catalogue import arn_fits_template, catalogue_resource_arns, known_action, unknown_actions  # noqa: E402
+from awsshim.iam.evaluation import evaluate  # noqa: E402
+from awsshim.iam.operations import OPERATIONS, action_for, checks_for, resource_for  # noqa: E402
+from awsshim.iam.policy import RequestContext  # noqa: E402
 
 ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/deployer"
@@ -289,13 +291,13 @@ def test_aws_style_message_tail() -> None:
 
 
 def test_catalogue_catches_a_typo() -> None:
-    assert iam_eval.known_action("s3:GetObject")
-    assert iam_eval.known_action("S3:getobject")
-    assert iam_eval.known_action("s3:Get*") and iam_eval.known_action("*") and iam_eval.known_action("ecr:*")
-    assert not iam_eval.known_action("s3:GetObjects")
-    assert not iam_eval.known_action("s4:GetObject")
+    assert known_action("s3:GetObject")
+    assert known_action("S3:getobject")
+    assert known_action("s3:Get*") and known_action("*") and known_action("ecr:*")
+    assert not known_action("s3:GetObjects")
+    assert not known_action("s4:GetObject")
     document = policy(allow(["s3:GetObjects", "s3:PutObject"]), {"Effect": "Deny", "NotAction": "iam:PassRoles", "Resource": "*"})
-    assert iam_eval.unknown_actions(json.dumps(document)) == ["s3:GetObjects", "iam:PassRoles"]
+    assert unknown_actions(json.dumps(document)) == ["s3:GetObjects", "iam:PassRoles"]
 
 
 # --------------------------------------------------------------------------
@@ -409,26 +411,26 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.mark.parametrize("service, operation", sorted(iam_eval.OPERATIONS))
+@pytest.mark.parametrize("service, operation", sorted(OPERATIONS))
 def test_every_mapped_action_exists_and_its_resource_fits_the_catalogue(service: str, operation: str) -> None:
-    checks = iam_eval.checks_for(service, operation, SAMPLE_PARAMS[service], ACCOUNT, "us-east-1")
+    checks = checks_for(service, operation, SAMPLE_PARAMS[service], ACCOUNT, "us-east-1")
     assert checks
     for check in checks:
-        assert iam_eval.known_action(check.action), check.action
-        templates = iam_eval.catalogue_resource_arns(check.action)
+        assert known_action(check.action), check.action
+        templates = catalogue_resource_arns(check.action)
         assert templates is not None
         for resource in check.resources:
             if not templates:
                 assert resource == "*", f"{check.action} takes Resource * only"
             else:
-                assert any(iam_eval.arn_fits_template(resource, t) for t in templates), (check.action, resource, templates)
+                assert any(arn_fits_template(resource, t) for t in templates), (check.action, resource, templates)
 
 
 def test_table_examples() -> None:
-    r = iam_eval.resource_for
+    r = resource_for
     assert r("s3", "GetObject", {"Bucket": "b", "Key": "a/b.zip"}, ACCOUNT, "us-east-1") == "arn:aws:s3:::b/a/b.zip"
-    assert iam_eval.action_for("s3", "GetObject", {"Bucket": "b", "Key": "k", "VersionId": "3"}) == "s3:GetObjectVersion"
-    assert iam_eval.action_for("s3", "ListObjectsV2") == "s3:ListBucket"
+    assert action_for("s3", "GetObject", {"Bucket": "b", "Key": "k", "VersionId": "3"}) == "s3:GetObjectVersion"
+    assert action_for("s3", "ListObjectsV2") == "s3:ListBucket"
     assert r("ecr", "GetAuthorizationToken", {}, ACCOUNT, "us-east-1") == "*"
     assert r("ecr", "PutImage", {"repositoryName": "app"}, ACCOUNT, "eu-west-1") == f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/app"
     assert r("codepipeline", "PutJobSuccessResult", {"jobId": "j"}, ACCOUNT, "us-east-1") == "*"
@@ -437,7 +439,7 @@ def test_table_examples() -> None:
         f"arn:aws:codebuild:us-east-1:{ACCOUNT}:project/a",
         f"arn:aws:codebuild:us-east-1:{ACCOUNT}:project/b",
     ]
-    assert iam_eval.action_for("lambda", "Invoke") == "lambda:InvokeFunction"
+    assert action_for("lambda", "Invoke") == "lambda:InvokeFunction"
     assert r("lambda", "Invoke", {"FunctionName": "deploy", "Qualifier": "live"}, ACCOUNT, "us-east-1") == (
         f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:deploy:live"
     )
@@ -451,10 +453,10 @@ def test_table_examples() -> None:
              resolve=lambda kind, value, region: f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{value}-AbCdEf") == (
         f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:token-AbCdEf"
     )
-    passes = iam_eval.checks_for("lambda", "CreateFunction", {"FunctionName": "f", "Role": "arn:aws:iam::1:role/r"}, ACCOUNT, "us-east-1")
+    passes = checks_for("lambda", "CreateFunction", {"FunctionName": "f", "Role": "arn:aws:iam::1:role/r"}, ACCOUNT, "us-east-1")
     assert passes is not None and passes[1].action == "iam:PassRole"
     assert dict(passes[1].context) == {"iam:PassedToService": "lambda.amazonaws.com"}
-    assert iam_eval.checks_for("iam", "CreateUser", {}, ACCOUNT, "us-east-1") is None
+    assert checks_for("iam", "CreateUser", {}, ACCOUNT, "us-east-1") is None
 
 
 # --------------------------------------------------------------------------
