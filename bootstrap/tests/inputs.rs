@@ -155,6 +155,11 @@ fn cases() -> Vec<Case> {
             &["--notify-url", "http://x.example.com"],
             &["must be an https:// URL"],
         ),
+        // A secret to read that is not there: what to create, and how.
+        refused(
+            &["--github-token-secret", "nosuch"],
+            &["no such secret", "create-secret --name nosuch"],
+        ),
         // Numbers out of their service's range are named with the range.
         refused(
             &["--lambda-memory-mb", "99999999999"],
@@ -353,6 +358,10 @@ fn no_sdk_log_line_or_debug_dump_without_bootstrap_log() {
     let said = text(&output);
     assert!(
         !said.contains("WARN") && !said.contains("ProviderError {") && !said.contains('\u{1b}'),
+        "{said}"
+    );
+    assert!(
+        said.contains("region us-east-1") && said.contains("hint: no usable credentials"),
         "{said}"
     );
 }

@@ -42,7 +42,7 @@ impl Session {
             .map(ToString::to_string)
             .unwrap_or_else(|| "us-east-1".to_owned());
         let clients = Clients::new(&config);
-        let account_id = resources::account::caller_account(&clients).await?;
+        let account_id = resources::account::caller_account(&clients, &region).await?;
         Ok(Self {
             clients,
             target: Target { account_id, region },
@@ -147,9 +147,18 @@ fn missing_github_token(config: &Config) -> Option<String> {
 async fn github_token(session: &Session, config: &Config) -> Result<Secret> {
     if let Some(name) = &config.github_token_secret {
         let inputs = Inputs::default();
-        return resources::secrets::read_value(session.ctx(&inputs), name)
+        let token = resources::secrets::read_value_if_exists(session.ctx(&inputs), name)
             .await
-            .with_context(|| format!("reading the GitHub token from the secret `{name}`"));
+            .with_context(|| format!("reading the GitHub token from the secret `{name}`"))?;
+        return token.with_context(|| {
+            format!(
+                "--github-token-secret {name}: no such secret in account {} region {}. Create it \
+                 with the GitHub token (one that may admin the repository's webhooks): `aws \
+                 secretsmanager create-secret --name {name} --secret-string TOKEN`, or set \
+                 GITHUB_TOKEN instead of --github-token-secret",
+                session.target.account_id, session.target.region
+            )
+        });
     }
     match std::env::var("GITHUB_TOKEN") {
         Ok(token) if !token.trim().is_empty() => Ok(Secret::new(token.trim())),

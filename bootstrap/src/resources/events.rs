@@ -133,7 +133,7 @@ async fn put_rule(ctx: Ctx<'_>, spec: &RuleSpec, tags: Option<Vec<Tag>>) -> Resu
         .set_tags(tags)
         .send()
         .await
-        .context("PutRule failed; check the event pattern")?;
+        .context("PutRule failed")?;
     Ok(())
 }
 

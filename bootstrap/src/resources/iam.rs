@@ -167,9 +167,7 @@ pub async fn create(ctx: Ctx<'_>, spec: &RoleSpec) -> Result<()> {
             };
             update(ctx, spec, &observed).await
         }
-        Err(err) => Err(anyhow::Error::new(err).context(
-            "CreateRole failed; check the trust policy and the caller's iam:CreateRole permission",
-        )),
+        Err(err) => Err(anyhow::Error::new(err).context("CreateRole failed")),
     }
 }
 

@@ -190,8 +190,20 @@ pub async fn resolve_arn(ctx: Ctx<'_>, given: &str, flag: &str) -> Result<String
         .with_context(|| format!("{flag} `{given}`: Secrets Manager returned no ARN for it"))
 }
 
-/// The secret's current value (generated at create, never rotated by the bootstrap).
+/// The value of the webhook secret bootstrap generated at create (never rotated by it).
 pub async fn read_value(ctx: Ctx<'_>, name: &str) -> Result<Secret> {
+    match read_value_if_exists(ctx, name).await? {
+        Some(secret) => Ok(secret),
+        None => bail!(
+            "secret {name} does not exist: it is made earlier in the same deploy, so run the \
+             deploy again and it is created first"
+        ),
+    }
+}
+
+/// A secret's text value; `None` when no secret has that name or ARN in this account and
+/// region (the caller knows what the fix is).
+pub async fn read_value_if_exists(ctx: Ctx<'_>, name: &str) -> Result<Option<Secret>> {
     let answer = match ctx
         .clients
         .secrets
@@ -206,7 +218,7 @@ pub async fn read_value(ctx: Ctx<'_>, name: &str) -> Result<Secret> {
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_not_found_exception()) =>
         {
-            bail!("secret {name} does not exist: run the deploy again so that it is created first")
+            return Ok(None);
         }
         Err(err) => {
             return Err(
@@ -215,10 +227,10 @@ pub async fn read_value(ctx: Ctx<'_>, name: &str) -> Result<Secret> {
         }
     };
     match answer.secret_string() {
-        Some(value) => Ok(Secret::new(value)),
+        Some(value) => Ok(Some(Secret::new(value))),
         None => bail!(
-            "secret {name} holds no text value: delete it (`aws secretsmanager delete-secret --secret-id {name} \
-             --force-delete-without-recovery`) and run the deploy again to generate a new one"
+            "secret {name} holds no text value (a binary secret): store the value as text, \
+             e.g. `aws secretsmanager put-secret-value --secret-id {name} --secret-string VALUE`"
         ),
     }
 }
