@@ -386,3 +386,40 @@ async fn a_plan_that_deploy_would_refuse_exits_1() {
         text(&planned)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outputs_of_a_half_made_environment_say_what_exists_and_costs() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("inputs-half-made", &emulator);
+    let deploy = [
+        "deploy",
+        "--env",
+        "dev",
+        "--github-repo",
+        "octo/app",
+        "--yes",
+    ];
+    assert_code(&cli.run(&deploy), 0);
+    // What an interrupted destroy leaves: the pipeline gone, the rest still there.
+    let config = emulator.sdk_config().await;
+    aws_sdk_codepipeline::Client::new(&config)
+        .delete_pipeline()
+        .name("pipeline-dev")
+        .send()
+        .await
+        .expect("delete the pipeline");
+    let outputs = cli.run(&["outputs", "--env", "dev"]);
+    assert_code(&outputs, 1);
+    let said = text(&outputs);
+    assert!(
+        said.contains("only partly there")
+            && said.contains("artifacts-")
+            && said.contains("cost money")
+            && said.contains("bootstrap destroy --env dev"),
+        "{said}"
+    );
+    assert_code(&cli.run(&["destroy", "--env", "dev", "--yes"]), 0);
+    let gone = cli.run(&["outputs", "--env", "dev"]);
+    assert_code(&gone, 1);
+    assert!(text(&gone).contains("is not deployed"), "{}", text(&gone));
+}

@@ -318,6 +318,23 @@ pub async fn destroy(
 
 /// Anything still tagged as ours, through the Resource Groups Tagging API, which can lag behind
 /// deletions for a few seconds: asked up to 4 times, 2 s apart, while it still lists something.
+/// What of the environment exists and is ours, for an environment a `deploy` or `destroy` left
+/// half done.
+async fn made_so_far(ctx: Ctx<'_>, env: &EnvName) -> Result<Vec<String>> {
+    let ids = desired::inventory(env, ctx.target);
+    let observed = engine::observe_all(ctx, &ids).await?;
+    Ok(ids
+        .iter()
+        .filter(|id| {
+            observed
+                .get(*id)
+                .and_then(Option::as_ref)
+                .is_some_and(|found| plan::is_ours(found, env.as_str()))
+        })
+        .map(ToString::to_string)
+        .collect())
+}
+
 async fn tagged_leftovers(session: &Session, env: &str) -> Vec<String> {
     let inputs = Inputs::default();
     let ctx = session.ctx(&inputs);
@@ -372,12 +389,22 @@ async fn print_outputs(
         None => engine::observe_all(ctx, &ids).await?,
     };
     let Some(Some(_pipeline)) = observed.get(&ids[0]) else {
+        let partly = made_so_far(ctx, env).await?;
+        if partly.is_empty() {
+            bail!(
+                "environment `{env}` is not deployed in account {} ({}): run `bootstrap deploy --env {env}` first",
+                target.account_id,
+                target.region,
+            );
+        }
         bail!(
-            "environment `{}` is not deployed in account {} ({}): run `bootstrap deploy --env {}` first",
-            env,
+            "environment `{env}` is only partly there in account {} ({}): its pipeline does not \
+             exist, but {} of its resources do ({}). They cost money until `bootstrap deploy \
+             --env {env}` finishes the environment or `bootstrap destroy --env {env}` removes them",
             target.account_id,
             target.region,
-            env
+            partly.len(),
+            partly.join(", ")
         );
     };
     let webhook_url = resources::webhook::url_of(ctx, &n.webhook()).await?;
