@@ -2,7 +2,7 @@
 DescribeServices polls move on (IN_PROGRESS for `rollout_polls` polls, then COMPLETED), images marked
 bad failing with and without the circuit breaker's rollback or retrying forever without it, the
 refusals of missing and deleted services, task definitions as the deploy handler uses them, and IAM
-enforcement of the handler's calls under an assumed role (emulator/shim.py, emulator/awsshim/iam)."""
+enforcement of the handler's calls under an assumed role (emulator/awsshim/ecs.py, emulator/awsshim/iam)."""
 
 from __future__ import annotations
 

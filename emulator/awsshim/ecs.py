@@ -1,0 +1,393 @@
+"""ECS rollouts (README "ECS rollouts"): deployments that `DescribeServices` polls move on, the
+deployment circuit breaker and its rollback, tasks of images marked bad failing to start.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+import uuid
+from typing import Any
+
+from moto.core.utils import utcnow
+
+from .backends import ecs_backend
+from .core import Handler, Shim
+from .images import image_marked_bad
+from .protocol import AwsError, AwsRequest, Response, json_body, json_response
+from .state import EcsRollout, EcsServiceState
+
+
+# What ECS reports for a service created without one (ECS API Reference, DeploymentConfiguration:
+# maximumPercent defaults to 200 and minimumHealthyPercent to 100 for a REPLICA service; the
+# circuit breaker is off unless turned on).
+ECS_DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+ECS_MAX_EVENTS = 100  # DescribeServices returns the 100 most recent service events
+ECS_TARGET = "AmazonEC2ContainerServiceV20141113"
+
+
+def ecs_cluster_name(value: Any) -> str:
+    text = str(value or "default")  # a name or an ARN (cluster/NAME); ECS's default cluster is `default`
+    return text.rsplit("/", 1)[-1]
+
+
+def ecs_find_service(backend: Any, cluster: Any, service: Any) -> Any:
+    """moto's service for a cluster and a service name or ARN, ACTIVE or not; None when unknown."""
+    name = str(service or "").rsplit("/", 1)[-1]
+    return backend.services.get(f"{ecs_cluster_name(cluster)}:{name}")
+
+
+def ecs_task_definition(backend: Any, reference: str) -> Any:
+    """The task definition UpdateService names (FAMILY, FAMILY:REVISION or an ARN; a bare family is its
+    latest ACTIVE revision), refused as ECS refuses it: `ClientException` "TaskDefinition not found."
+    (ECS's answer for an unknown revision), "TaskDefinition is inactive" for a deregistered one (as
+    AWS answers UpdateService, aws-cdk issue #33195)."""
+    family, _, revision = reference.rsplit("/", 1)[-1].partition(":")
+    revisions = backend.task_definitions.get(family) or {}
+    if revision:
+        found = revisions.get(int(revision)) if revision.isdigit() else None
+    else:
+        active = [td for td in revisions.values() if td.status == "ACTIVE"]
+        found = max(active, key=lambda td: td.revision) if active else None
+    if found is None:
+        raise AwsError("ClientException", "TaskDefinition not found.")
+    if found.status != "ACTIVE":
+        raise AwsError("ClientException", "TaskDefinition is inactive")
+    return found
+
+
+def ecs_deployment_id() -> str:
+    # ECS deployment ids are `ecs-svc/` and 19 digits, as ECS's service events and DescribeServices
+    # answers show them (e.g. "(deployment ecs-svc/1571272475813219068) deployment failed: ...").
+    return f"ecs-svc/{random.randint(10**18, 10**19 - 1)}"
+
+
+def ecs_new_deployment(service: Any, task_definition: str, reason: str | None = None) -> dict[str, Any]:
+    """A PRIMARY deployment starting (the ECS API Reference's Deployment data type): no task running yet,
+    rolloutState IN_PROGRESS with ECS's reason "ECS deployment ID in progress." (ECS Developer Guide,
+    "Amazon ECS service deployment state change events")."""
+    now = utcnow()
+    deployment_id = ecs_deployment_id()
+    template = service.deployments[0] if service.deployments else {}
+    return {
+        "id": deployment_id,
+        "status": "PRIMARY",
+        "taskDefinition": task_definition,
+        "desiredCount": service.desired_count,
+        "pendingCount": service.desired_count,
+        "runningCount": 0,
+        "failedTasks": 0,
+        "createdAt": now,
+        "updatedAt": now,
+        "launchType": template.get("launchType", service.launch_type),
+        "platformVersion": template.get("platformVersion"),
+        "platformFamily": template.get("platformFamily"),
+        "networkConfiguration": template.get("networkConfiguration"),
+        "rolloutState": "IN_PROGRESS",
+        "rolloutStateReason": reason or f"ECS deployment {deployment_id} in progress.",
+    }
+
+
+def ecs_event(service: Any, message: str) -> None:
+    """A service event as ECS words them ("(service NAME) ..."), newest first."""
+    service.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": utcnow(), "message": f"(service {service.name}) {message}"})
+    del service.events[ECS_MAX_EVENTS:]
+
+
+def ecs_failure_threshold(desired: int) -> int:
+    # ECS API Reference, ServiceDeploymentCircuitBreaker: "a minimum threshold of 3 and a maximum
+    # threshold of 200", from "0.5 * desired task count".
+    return min(200, max(3, math.ceil(0.5 * desired)))
+
+
+def ecs_breaker(service: Any) -> dict[str, Any]:
+    config = getattr(service, "deployment_configuration", None) or {}
+    breaker = config.get("deploymentCircuitBreaker") if isinstance(config, dict) else None
+    return breaker if isinstance(breaker, dict) else {}
+
+
+def ecs_task_definition_images(backend: Any, arn: str) -> list[str]:
+    family, _, revision = arn.rsplit("/", 1)[-1].partition(":")
+    found = (backend.task_definitions.get(family) or {}).get(int(revision)) if revision.isdigit() else None
+    return [str(c.get("image") or "") for c in (found.container_definitions if found is not None else [])]
+
+
+def ecs_start_deployment(shim: Shim, service: Any, task_definition: str) -> None:
+    """UpdateService with a new task definition (or forceNewDeployment): a new PRIMARY deployment, the
+    previous PRIMARY becomes ACTIVE until the new one completes (ECS API Reference, Deployment `status`:
+    ACTIVE is a deployment that still has running tasks being replaced by the new PRIMARY one).
+    Caller holds the lock."""
+    tracked = shim.state.ecs_services.setdefault(service.arn, EcsServiceState())
+    if tracked.stable is None:  # a service the shim did not see created: its completed deployment
+        for deployment in service.deployments:
+            if deployment.get("rolloutState") == "COMPLETED":
+                tracked.stable = (deployment["id"], deployment["taskDefinition"])
+    now = utcnow()
+    for deployment in service.deployments:
+        if deployment["status"] == "PRIMARY":
+            deployment["status"] = "ACTIVE"
+            deployment["updatedAt"] = now
+    new = ecs_new_deployment(service, task_definition)
+    service.deployments.insert(0, new)
+    tracked.rollout = EcsRollout(new["id"], needed=shim.state.ecs_rollout_polls)
+
+
+def ecs_complete(tracked: EcsServiceState, service: Any, deployment: dict[str, Any]) -> None:
+    """The deployment reached a steady state: COMPLETED, the deployments it replaced gone, and the
+    service events ECS posts ("(deployment ID) deployment completed.", "has reached a steady state.")."""
+    deployment.update(
+        rolloutState="COMPLETED",
+        rolloutStateReason=f"ECS deployment {deployment['id']} completed.",
+        runningCount=deployment["desiredCount"],
+        pendingCount=0,
+        updatedAt=utcnow(),
+    )
+    service.deployments[:] = [deployment]
+    tracked.stable = (deployment["id"], deployment["taskDefinition"])
+    tracked.rollout = None
+    ecs_event(service, f"(deployment {deployment['id']}) deployment completed.")
+    ecs_event(service, "has reached a steady state.")
+
+
+def ecs_fail(shim: Shim, tracked: EcsServiceState, service: Any, deployment: dict[str, Any]) -> None:
+    """The circuit breaker stops a deployment whose tasks keep failing to start (ECS Developer Guide,
+    "How the Amazon ECS deployment circuit breaker detects failures"): rolloutState FAILED with the
+    reason ECS gives, "ECS deployment circuit breaker: tasks failed to start." (as DescribeServices
+    shows it; the Developer Guide's EventBridge example has "task failed to start."), failedTasks at the
+    threshold, and the event "(deployment ID) deployment failed: tasks failed to start.". With rollback
+    on, ECS rolls back to the last deployment that completed: a new PRIMARY deployment of its task
+    definition whose reason is "ECS deployment circuit breaker: rolling back to deploymentId ID." (the
+    Developer Guide's rollback event), the event "rolling back to deployment ID.", and the failed
+    deployment ACTIVE until the rollback completes."""
+    now = utcnow()
+    deployment.update(
+        rolloutState="FAILED",
+        rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.",
+        failedTasks=ecs_failure_threshold(deployment["desiredCount"]),
+        runningCount=0,
+        pendingCount=0,
+        updatedAt=now,
+    )
+    ecs_event(service, f"(deployment {deployment['id']}) deployment failed: tasks failed to start.")
+    rollout = tracked.rollout
+    tracked.rollout = None
+    stable = tracked.stable
+    if (
+        not ecs_breaker(service).get("rollback")
+        or rollout is None
+        or rollout.rollback
+        or stable is None
+        or stable[1] == deployment["taskDefinition"]
+    ):
+        return  # no rollback: the service stays on the failed deployment's task definition
+    stable_id, stable_task_definition = stable
+    previous = next((d for d in service.deployments if d["taskDefinition"] == stable_task_definition and d is not deployment), None)
+    deployment["status"] = "ACTIVE"
+    back = ecs_new_deployment(
+        service, stable_task_definition, f"ECS deployment circuit breaker: rolling back to deploymentId {stable_id}."
+    )
+    if previous is not None:  # the tasks the last completed deployment still runs
+        back["runningCount"] = min(previous.get("runningCount") or 0, back["desiredCount"])
+        back["pendingCount"] = back["desiredCount"] - back["runningCount"]
+    service.deployments[:] = [back, deployment]
+    service.task_definition = stable_task_definition
+    tracked.rollout = EcsRollout(back["id"], needed=shim.state.ecs_rollout_polls, rollback=True)
+    ecs_event(service, f"rolling back to deployment {stable_id}.")
+
+
+def ecs_advance(shim: Shim, backend: Any, service: Any) -> None:
+    """One DescribeServices poll of a service: its deployment in progress stays IN_PROGRESS for the
+    configured number of polls, then completes; one whose image is marked bad gains a failed task per
+    poll and, with the circuit breaker on, fails at the next poll after that (with rollback, ECS rolls
+    back); without the circuit breaker it stays IN_PROGRESS, ECS launching tasks again and again.
+    Caller holds the lock."""
+    tracked = shim.state.ecs_services.get(service.arn)
+    rollout = tracked.rollout if tracked is not None else None
+    if tracked is None or rollout is None:
+        return
+    deployment = next((d for d in service.deployments if d["id"] == rollout.deployment_id), None)
+    if deployment is None or deployment.get("rolloutState") != "IN_PROGRESS":
+        tracked.rollout = None
+        return
+    rollout.polls += 1
+    bad = image_marked_bad(shim.state, *ecs_task_definition_images(backend, deployment["taskDefinition"]))
+    breaker = ecs_breaker(service).get("enable") is True
+    if rollout.polls <= rollout.needed or (bad and not breaker):
+        if bad:
+            failed = deployment["failedTasks"] + 1
+            if breaker:
+                failed = min(failed, ecs_failure_threshold(deployment["desiredCount"]) - 1)
+            deployment.update(failedTasks=failed, updatedAt=utcnow())
+        return
+    if bad:
+        ecs_fail(shim, tracked, service, deployment)
+    else:
+        ecs_complete(tracked, service, deployment)
+
+
+def ecs_service_as_described(shim: Shim, req: AwsRequest, service: Any, tags: bool) -> dict[str, Any]:
+    """The service as moto's DescribeServices serializes it (after the shim changed it); not a poll."""
+    env = {
+        key: value
+        for key, value in req.environ.items()
+        if key != "HTTP_CONTENT_MD5" and not key.startswith("HTTP_X_AMZ_CHECKSUM_")
+    }
+    env["HTTP_X_AMZ_TARGET"] = f"{ECS_TARGET}.DescribeServices"
+    env["REQUEST_METHOD"] = "POST"
+    body: dict[str, Any] = {"cluster": service.cluster_arn, "services": [service.arn]}
+    if tags:
+        body["include"] = ["TAGS"]
+    answer = json_body(shim.call_moto(env, json.dumps(body).encode())) or {}
+    services = answer.get("services") or [{}]
+    return services[0]
+
+
+def ecs_create_service(shim: Shim, req: AwsRequest) -> Response:
+    """moto drops deploymentConfiguration and reports the first deployment IN_PROGRESS with no task
+    running for good. The service starts settled: its deploymentConfiguration (with AWS's defaults),
+    one PRIMARY deployment COMPLETED with every task running, the steady-state event."""
+    with shim.state.lock:
+        response = shim.forward(req)
+        if response.status >= 300:
+            return response
+        service = ecs_find_service(ecs_backend(req), req.params.get("cluster"), req.params.get("serviceName"))
+        if service is None:
+            return response
+        config = copy.deepcopy(ECS_DEFAULT_DEPLOYMENT_CONFIGURATION)
+        given = req.params.get("deploymentConfiguration")
+        if isinstance(given, dict):
+            config.update(copy.deepcopy(given))
+        service.deployment_configuration = config
+        service.events = []
+        service.running_count = service.desired_count
+        service.pending_count = 0
+        tracked = EcsServiceState()
+        shim.state.ecs_services[service.arn] = tracked
+        if service.deployments:
+            deployment = service.deployments[0]
+            deployment["id"] = ecs_deployment_id()
+            deployment["desiredCount"] = service.desired_count
+            ecs_complete(tracked, service, deployment)
+        return json_response(req, {"service": ecs_service_as_described(shim, req, service, tags=True)})
+
+
+def ecs_describe_services(shim: Shim, req: AwsRequest) -> Response:
+    """Each DescribeServices naming a service is a poll of its deployment in progress (ecs_advance)."""
+    with shim.state.lock:
+        backend = ecs_backend(req)
+        seen: set[str] = set()
+        for name in req.params.get("services") or []:
+            service = ecs_find_service(backend, req.params.get("cluster"), name)
+            if service is None or service.arn in seen or service.status != "ACTIVE":
+                continue
+            seen.add(service.arn)
+            ecs_advance(shim, backend, service)
+        return shim.forward(req)
+
+
+def ecs_update_service(shim: Shim, req: AwsRequest) -> Response:
+    """UpdateService as ECS does it: a deleted (INACTIVE) service answers `ServiceNotActiveException`
+    "Service was not ACTIVE." (ECS API Reference, UpdateService errors: "The specified service isn't
+    active"; the message as AWS sends it, alchemy-run/alchemy PR #1581), where moto updates it; the
+    task definition is stored as its ARN (moto keeps whatever string was sent); a new task definition
+    (or forceNewDeployment) starts a new deployment (ecs_start_deployment); deploymentConfiguration is
+    merged into the service's."""
+    params = req.params
+    with shim.state.lock:
+        backend = ecs_backend(req)
+        if ecs_cluster_name(params.get("cluster")) not in backend.clusters:
+            return shim.forward(req)  # moto: ClusterNotFoundException
+        service = ecs_find_service(backend, params.get("cluster"), params.get("service"))
+        if service is None:
+            return shim.forward(req)  # moto: ServiceNotFoundException "Service not found."
+        if service.status != "ACTIVE":
+            raise AwsError("ServiceNotActiveException", "Service was not ACTIVE.")
+        body = dict(params)
+        force = bool(body.pop("forceNewDeployment", False))
+        new_task_definition = None
+        if params.get("taskDefinition"):
+            new_task_definition = ecs_task_definition(backend, str(params["taskDefinition"])).arn
+            body["taskDefinition"] = new_task_definition
+        old_task_definition = service.task_definition
+        config = copy.deepcopy(getattr(service, "deployment_configuration", None) or ECS_DEFAULT_DEPLOYMENT_CONFIGURATION)
+        response = shim.forward(req, json.dumps(body).encode())
+        if response.status >= 300:
+            return response
+        given = params.get("deploymentConfiguration")
+        if isinstance(given, dict):
+            config.update(copy.deepcopy(given))
+        service.deployment_configuration = config
+        if service.deployments:
+            primary = service.deployments[0]
+            if primary.get("status") == "PRIMARY" and primary["desiredCount"] != service.desired_count:
+                primary["desiredCount"] = service.desired_count
+                if primary.get("rolloutState") == "COMPLETED":
+                    primary.update(runningCount=service.desired_count, pendingCount=0, updatedAt=utcnow())
+            target = new_task_definition or old_task_definition
+            if force or (new_task_definition is not None and new_task_definition != old_task_definition):
+                ecs_start_deployment(shim, service, target)
+        return json_response(req, {"service": ecs_service_as_described(shim, req, service, tags=False)})
+
+
+def ecs_delete_service(shim: Shim, req: AwsRequest) -> Response:
+    with shim.state.lock:
+        service = ecs_find_service(ecs_backend(req), req.params.get("cluster"), req.params.get("service"))
+        response = shim.forward(req)
+        if response.status < 300 and service is not None:
+            shim.state.ecs_services.pop(service.arn, None)
+        return response
+
+
+def ecs_list_task_definitions(shim: Shim, req: AwsRequest) -> Response:
+    """moto ignores `sort` and `maxResults`. ECS API Reference, ListTaskDefinitions: "By default (ASC),
+    task definitions are listed lexicographically by family name and in ascending numerical order by
+    revision ... Setting this parameter to DESC reverses the sort order on family name and revision";
+    maxResults 1-100 (default 100) with a nextToken; `familyPrefix` is "the full family name", matched
+    whole (AWS lists nothing for a shorter prefix, as getmoto/moto PR #2602 shows with the CLI)."""
+    params = req.params
+    family = params.get("familyPrefix")
+    status = params.get("status") or "ACTIVE"
+    order = params.get("sort") or "ASC"
+    if status not in ("ACTIVE", "INACTIVE", "DELETE_IN_PROGRESS"):
+        raise AwsError("InvalidParameterException", f"Invalid status {status!r}: use ACTIVE, INACTIVE or DELETE_IN_PROGRESS")
+    if order not in ("ASC", "DESC"):
+        raise AwsError("InvalidParameterException", f"Invalid sort {order!r}: use ASC or DESC")
+    limit = params.get("maxResults", 100)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+        raise AwsError("InvalidParameterException", "maxResults must be between 1 and 100.")
+    token = params.get("nextToken") or "0"
+    if not (isinstance(token, str) and token.isdigit()):
+        raise AwsError("InvalidParameterException", "Invalid nextToken.")
+    with shim.state.lock:
+        found = sorted(
+            (td.family, td.revision, td.arn)
+            for name, revisions in ecs_backend(req).task_definitions.items()
+            if family in (None, "", name)
+            for td in revisions.values()
+            if td.status == status
+        )
+    if order == "DESC":
+        found.reverse()
+    start = int(token)
+    payload: dict[str, Any] = {"taskDefinitionArns": [arn for _, _, arn in found[start : start + limit]]}
+    if start + limit < len(found):
+        payload["nextToken"] = str(start + limit)
+    return json_response(req, payload)
+
+
+# --------------------------------------------------------------------------
+
+
+SERVED: dict[tuple[str, str], Handler] = {
+    ("ecs", "CreateService"): ecs_create_service,
+    ("ecs", "DescribeServices"): ecs_describe_services,
+    ("ecs", "UpdateService"): ecs_update_service,
+    ("ecs", "DeleteService"): ecs_delete_service,
+    ("ecs", "ListTaskDefinitions"): ecs_list_task_definitions,
+}
