@@ -129,7 +129,7 @@ async fn step<'a>(
         plan.action(&want.id),
         observed.get(&want.id).and_then(Option::as_ref),
     ) {
-        (Some(Action::Update { fields }), Some(have)) => {
+        (Some(Action::Update { fields, .. }), Some(have)) => {
             ctx.progress
                 .resource_detail(&want.id, "updating", &fields.join(", "));
             resources::update(ctx, want, have).await

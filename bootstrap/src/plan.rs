@@ -10,9 +10,11 @@ use std::collections::BTreeMap;
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     Create,
-    /// The fields whose desired and observed values differ (drift included).
+    /// The fields whose desired and observed values differ (drift included), and each one's
+    /// value as observed and as desired (Terraform's `old -> new`).
     Update {
         fields: Vec<String>,
+        values: Vec<FieldChange>,
     },
     Unchanged,
     /// Ours, but no longer desired (e.g. the webhook after switching to a connection).
@@ -21,6 +23,15 @@ pub enum Action {
     Conflict {
         reason: String,
     },
+}
+
+/// One top-level field of a spec that differs: what AWS has, what the configuration wants.
+/// Specs hold no secrets (ARCHITECTURE.md), so both values may be shown.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub old: serde_json::Value,
+    pub new: serde_json::Value,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -98,17 +109,28 @@ fn ownership_conflict(id: &ResourceId, observed: &Observed, env: &str) -> Option
     })
 }
 
-/// Top-level spec fields whose values differ, in the spec's field order.
-pub fn differing_fields(desired: &Spec, observed: &Spec) -> Vec<String> {
+/// Top-level spec fields whose values differ, in the spec's field order, with both values.
+pub fn differences(desired: &Spec, observed: &Spec) -> Vec<FieldChange> {
     let (Ok(serde_json::Value::Object(d)), Ok(serde_json::Value::Object(o))) = (
         serde_json::to_value(desired),
         serde_json::to_value(observed),
     ) else {
-        return vec!["type".to_owned()];
+        return vec![FieldChange {
+            field: "type".to_owned(),
+            old: serde_json::Value::Null,
+            new: serde_json::Value::Null,
+        }];
     };
     d.iter()
         .filter(|(key, value)| o.get(key.as_str()) != Some(value))
-        .map(|(key, _)| key.clone())
+        .map(|(key, value)| FieldChange {
+            field: key.clone(),
+            old: o
+                .get(key.as_str())
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
+            new: value.clone(),
+        })
         .collect()
 }
 
@@ -125,11 +147,12 @@ pub fn plan(
         let action = match observed.get(&want.id).and_then(Option::as_ref) {
             None => Action::Create,
             Some(have) => ownership_conflict(&want.id, have, env).unwrap_or_else(|| {
-                let fields = differing_fields(&want.spec, &have.spec);
-                if fields.is_empty() {
+                let values = differences(&want.spec, &have.spec);
+                if values.is_empty() {
                     Action::Unchanged
                 } else {
-                    Action::Update { fields }
+                    let fields = values.iter().map(|v| v.field.clone()).collect();
+                    Action::Update { fields, values }
                 }
             }),
         };
@@ -216,11 +239,14 @@ mod tests {
         let plan = plan(&want, &observed, &[], "dev");
         assert_eq!(plan.action(&want[0].id), Some(&Action::Create));
         assert_eq!(plan.action(&want[1].id), Some(&Action::Unchanged));
+        let Some(Action::Update { fields, values }) = plan.action(&want[2].id) else {
+            panic!("an update: {plan:?}");
+        };
+        assert_eq!(fields, &["retention_days"]);
         assert_eq!(
-            plan.action(&want[2].id),
-            Some(&Action::Update {
-                fields: vec!["retention_days".into()]
-            })
+            (&values[0].old, &values[0].new),
+            (&serde_json::json!(7), &serde_json::json!(30)),
+            "old -> new"
         );
         assert!(plan.has_changes());
     }
@@ -292,12 +318,10 @@ mod tests {
             crash_leftover: true,
         };
         let observed = BTreeMap::from([(want[0].id.clone(), Some(leftover))]);
-        assert_eq!(
+        assert!(matches!(
             plan(&want, &observed, &[], "dev").action(&want[0].id),
-            Some(&Action::Update {
-                fields: vec!["tags".into()]
-            })
-        );
+            Some(Action::Update { fields, .. }) if fields == &["tags"]
+        ));
     }
 
     #[test]

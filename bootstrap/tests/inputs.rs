@@ -423,3 +423,54 @@ async fn outputs_of_a_half_made_environment_say_what_exists_and_costs() {
     assert_code(&gone, 1);
     assert!(text(&gone).contains("is not deployed"), "{}", text(&gone));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_shows_old_and_new_values_and_what_the_pipeline_is_for() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("inputs-plan-values", &emulator);
+    let base = ["--env", "dev", "--github-repo", "octo/app"];
+    let deploy: Vec<&str> = ["deploy"]
+        .iter()
+        .chain(&base)
+        .copied()
+        .chain(["--yes"])
+        .collect();
+    assert_code(&cli.run(&deploy), 0);
+    let plan: Vec<&str> = ["plan"]
+        .iter()
+        .chain(&base)
+        .copied()
+        .chain([
+            "--log-retention-days",
+            "7",
+            "--notify-email",
+            "team@example.com",
+        ])
+        .collect();
+    let planned = cli.run(&plan);
+    assert_code(&planned, 2);
+    let said = text(&planned);
+    assert!(
+        said.contains("retention_days: 30 -> 7")
+            && said.contains("builds octo/app branch main (github-webhook)")
+            && said.contains("notifies team@example.com of STARTED,SUCCEEDED,FAILED"),
+        "{said}"
+    );
+    let json: Vec<&str> = plan.iter().copied().chain(["--output", "json"]).collect();
+    let planned = cli.run(&json);
+    let report: serde_json::Value = serde_json::from_slice(&planned.stdout).expect("plan json");
+    let values: Vec<&serde_json::Value> = report["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["values"].as_array())
+        .flatten()
+        .filter(|v| v["field"] == "retention_days")
+        .collect();
+    assert!(
+        !values.is_empty() && values.iter().all(|v| v["old"] == 30 && v["new"] == 7),
+        "{report}"
+    );
+    assert_eq!(report["inputs"]["repository"], "octo/app", "{report}");
+    assert_code(&cli.run(&["destroy", "--env", "dev", "--yes"]), 0);
+}

@@ -16,8 +16,23 @@ struct PlanReport<'a> {
     region: &'a str,
     changes: &'a [plan::Change],
     summary: std::collections::BTreeMap<&'static str, usize>,
+    /// What the pipeline is for: repository, branch, source, deploy target, subscribers.
+    inputs: Value,
     /// Every IAM policy document, so anyone can audit them.
     policies: Value,
+}
+
+/// The inputs a reader checks first: is this the right repository, branch, target, audience?
+fn inputs_of(config: &Config) -> Value {
+    json!({
+        "repository": format!("{}/{}", config.github_owner, config.github_repo),
+        "branch": config.branch,
+        "source": config.source,
+        "deploy_target": config.deploy_target.as_ref().map(|target| target.spec()),
+        "deploy_webhook_url": config.deploy_webhook_url,
+        "subscribers": config.notify_emails.iter().chain(&config.notify_urls).collect::<Vec<_>>(),
+        "notify_states": config.notify_states,
+    })
 }
 
 fn policies_of(planned: &Planned) -> Value {
@@ -45,6 +60,7 @@ pub(super) fn print_plan(session: &Session, config: &Config, planned: &Planned) 
             region: &session.target.region,
             changes: &planned.plan.changes,
             summary: counts,
+            inputs: inputs_of(config),
             policies: policies_of(planned),
         };
         println!(
@@ -57,10 +73,40 @@ pub(super) fn print_plan(session: &Session, config: &Config, planned: &Planned) 
         "Plan for environment `{}` (account {}, {}):",
         config.env, session.target.account_id, session.target.region
     );
+    let subscribers: Vec<&str> = config
+        .notify_emails
+        .iter()
+        .chain(&config.notify_urls)
+        .map(String::as_str)
+        .collect();
+    let deploys_to = match (&config.deploy_target, &config.deploy_webhook_url) {
+        (Some(target), _) => target.spec(),
+        (None, Some(url)) => format!("webhook {url}"),
+        (None, None) => "an EventBridge event (no --deploy-target)".to_owned(),
+    };
+    println!(
+        "  builds {}/{} branch {} ({}), deploys to {deploys_to}, notifies {} of {}",
+        config.github_owner,
+        config.github_repo,
+        config.branch,
+        serde_json::to_value(config.source)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        if subscribers.is_empty() {
+            "no subscriber".to_owned()
+        } else {
+            subscribers.join(", ")
+        },
+        config.notify_states.join(",")
+    );
     for change in &planned.plan.changes {
         let (symbol, detail) = match &change.action {
             Action::Create => ("+ create   ", String::new()),
-            Action::Update { fields } => ("~ update   ", format!("  ({})", fields.join(", "))),
+            Action::Update { fields, values } => (
+                "~ update   ",
+                format!("  ({}){}", fields.join(", "), old_to_new(values)),
+            ),
             Action::Unchanged => ("  unchanged", String::new()),
             Action::Delete => ("- delete   ", String::new()),
             Action::Conflict { reason } => ("! conflict ", format!("\n      {reason}")),
@@ -75,6 +121,30 @@ pub(super) fn print_plan(session: &Session, config: &Config, planned: &Planned) 
             .replace("to unchanged", "unchanged")
             .replace("to conflict", "in conflict")
     );
+}
+
+/// Values longer than this are not printed in text (a policy document would fill the screen);
+/// `--output json` carries them whole.
+const SHOWN_VALUE_CHARS: usize = 100;
+
+/// Each changed field as `field: old -> new`, one per line, as Terraform prints a plan.
+fn old_to_new(values: &[plan::FieldChange]) -> String {
+    values
+        .iter()
+        .map(|change| {
+            let (old, new) = (change.old.to_string(), change.new.to_string());
+            if old.chars().count() + new.chars().count() > SHOWN_VALUE_CHARS {
+                format!(
+                    "\n      {}: changed ({} -> {} characters; `plan --output json` shows both)",
+                    change.field,
+                    old.chars().count(),
+                    new.chars().count()
+                )
+            } else {
+                format!("\n      {}: {old} -> {new}", change.field)
+            }
+        })
+        .collect()
 }
 
 pub(super) fn confirm(verb: &str, yes: bool) -> Result<()> {
