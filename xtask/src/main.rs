@@ -11,6 +11,8 @@ mod cargo;
 mod deny;
 mod fuzz;
 mod setup;
+#[cfg(test)]
+mod tidy;
 
 use anyhow::{Context, Result, bail};
 use cargo::{Profile, Steps};
