@@ -1,14 +1,17 @@
 """What the emulator tests share to drive a real shim process: starting and stopping it, its control
-API, boto3 clients for it, and IAM principals (a user with a policy, a role to assume) whose
-credentials the shim enforces. The fixtures built on these are in conftest.py."""
+API, boto3 clients for it (and a raw JSON-protocol call), IAM principals (a user with a policy, a role to
+assume) whose credentials the shim enforces, and the resources several tests build on (a pipeline, a
+CodeBuild project, a Lambda zip). The fixtures built on these are in conftest.py."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -131,3 +134,85 @@ def iam_user(url: str, name: str, *statements: dict[str, Any]) -> tuple[str, str
     iam.put_user_policy(UserName=name, PolicyName="access", PolicyDocument=json.dumps(policy(*statements)))
     key = iam.create_access_key(UserName=name)["AccessKey"]
     return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def error_code(error: ClientError) -> str:
+    """The AWS error code of a ClientError."""
+    return error.response["Error"]["Code"]
+
+
+def raw_json_call(url: str, service: str, target: str, payload: dict[str, Any]) -> Any:
+    """A JSON-protocol call (`X-Amz-Target` `target`) as raw JSON, to see the wire shapes an SDK would parse."""
+    request = urllib.request.Request(url + "/", data=json.dumps(payload).encode(), method="POST")
+    request.add_header("Content-Type", "application/x-amz-json-1.1")
+    request.add_header("X-Amz-Target", target)
+    request.add_header(
+        "Authorization",
+        f"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0",
+    )
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read())
+
+
+def pipeline_definition(name: str, role_arn: str) -> dict[str, Any]:
+    """A two-stage pipeline (GitHub source, Lambda invoke) of service role `role_arn`."""
+    return {
+        "name": name,
+        "roleArn": role_arn,
+        "artifactStore": {"type": "S3", "location": "artifacts"},
+        "stages": [
+            {
+                "name": "Source",
+                "actions": [
+                    {
+                        "name": "Source",
+                        "actionTypeId": {"category": "Source", "owner": "ThirdParty", "provider": "GitHub", "version": "1"},
+                        "configuration": {"Owner": "o", "Repo": "r", "Branch": "main", "OAuthToken": "t"},
+                        "outputArtifacts": [{"name": "src"}],
+                    }
+                ],
+            },
+            {
+                "name": "Deploy",
+                "actions": [
+                    {
+                        "name": "Deploy",
+                        "actionTypeId": {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"},
+                        "configuration": {"FunctionName": "deploy-handler"},
+                        "inputArtifacts": [{"name": "src"}],
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def create_pipeline(url: str, name: str = "app-pipeline") -> str:
+    """Create `pipeline_definition(name, ...)` with a new role `NAME-role`; answers the name."""
+    role = create_role(url, f"{name}-role", "codepipeline.amazonaws.com")
+    client(url, "codepipeline").create_pipeline(pipeline=pipeline_definition(name, role))
+    return name
+
+
+def codebuild_project(name: str, role_arn: str) -> dict[str, Any]:
+    """A CreateProject request for a CodePipeline-sourced project of service role `role_arn`."""
+    return {
+        "name": name,
+        "source": {"type": "CODEPIPELINE", "buildspec": "buildspec.yml"},
+        "artifacts": {"type": "CODEPIPELINE"},
+        "environment": {
+            "type": "LINUX_CONTAINER",
+            "image": "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_SMALL",
+            "privilegedMode": True,
+        },
+        "serviceRole": role_arn,
+    }
+
+
+def make_zip() -> bytes:
+    """A Lambda deployment package: a zip holding a `bootstrap` file."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("bootstrap", b"binary")
+    return buffer.getvalue()

@@ -701,3 +701,16 @@ def test_signed_calls_under_v2_are_aws_calls(shim: str) -> None:
     api = client(shim, "apigatewayv2").create_api(Name="hooks", ProtocolType="HTTP")
     assert [item["Name"] for item in client(shim, "apigatewayv2").get_apis()["Items"]] == ["hooks"]
     assert api["ApiId"]
+
+
+def test_ecr_scanning_turns_off_when_scan_on_push_is_left_out(shim: str) -> None:
+    ecr = client(shim, "ecr")
+    ecr.create_repository(repositoryName="scanned", imageScanningConfiguration={"scanOnPush": True})
+    # What an SDK sends for scanOnPush=false: the default value is omitted.
+    ecr.meta.events.register(
+        "before-parameter-build.ecr.PutImageScanningConfiguration",
+        lambda params, **_: params["imageScanningConfiguration"].pop("scanOnPush", None),
+    )
+    ecr.put_image_scanning_configuration(repositoryName="scanned", imageScanningConfiguration={"scanOnPush": False})
+    repository = ecr.describe_repositories(repositoryNames=["scanned"])["repositories"][0]
+    assert repository["imageScanningConfiguration"] == {"scanOnPush": False}

@@ -10,8 +10,7 @@ from typing import Any, Callable
 import pytest
 from botocore.exceptions import ClientError
 
-from shim_helpers import ACCOUNT, client, control, create_role
-from test_shim import error_code, make_zip
+from shim_helpers import ACCOUNT, client, control, create_role, error_code, make_zip
 
 # Long enough that no refusal below can outlive it, even on a loaded machine.
 LONG_WINDOW = 30.0

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from shim_helpers import ACCOUNT, client, control, create_role
-from test_shim import codebuild_project, error_code
+from shim_helpers import ACCOUNT, client, codebuild_project, control, create_role, error_code
 
 NO_EXPORT = {"exportConfigType": "NO_EXPORT"}
 

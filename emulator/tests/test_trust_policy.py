@@ -11,8 +11,7 @@ from urllib.parse import quote
 import pytest
 from botocore.exceptions import ClientError
 
-from shim_helpers import ACCOUNT, REGION, client, control
-from test_shim import codebuild_project, error_code, make_zip, pipeline_definition
+from shim_helpers import ACCOUNT, REGION, client, codebuild_project, control, error_code, make_zip, pipeline_definition
 
 
 def trust(principal: Any, condition: dict[str, Any] | None = None, action: Any = "sts:AssumeRole") -> dict[str, Any]:
