@@ -155,6 +155,25 @@ fn cases() -> Vec<Case> {
             &["--notify-url", "http://x.example.com"],
             &["must be an https:// URL"],
         ),
+        // A connection to use must exist, in the stack's account and region.
+        refused(
+            &[
+                "--source",
+                "codeconnections",
+                "--connection-arn",
+                "arn:aws:codestar-connections:us-east-1:123456789012:connection/nosuch",
+            ],
+            &["no such connection", "drop --connection-arn"],
+        ),
+        refused(
+            &[
+                "--source",
+                "codeconnections",
+                "--connection-arn",
+                "arn:aws:codeconnections:eu-west-1:123456789012:connection/x",
+            ],
+            &["region eu-west-1", "its own account and region"],
+        ),
         // A secret to read that is not there: what to create, and how.
         refused(
             &["--github-token-secret", "nosuch"],
@@ -473,4 +492,33 @@ async fn plan_shows_old_and_new_values_and_what_the_pipeline_is_for() {
     );
     assert_eq!(report["inputs"]["repository"], "octo/app", "{report}");
     assert_code(&cli.run(&["destroy", "--env", "dev", "--yes"]), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pending_connection_is_used_with_a_warning() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("inputs-connection", &emulator);
+    let config = emulator.sdk_config().await;
+    let created = aws_sdk_codestarconnections::Client::new(&config)
+        .create_connection()
+        .connection_name("team-github")
+        .provider_type(aws_sdk_codestarconnections::types::ProviderType::Github)
+        .send()
+        .await
+        .expect("a connection");
+    let arn = created.connection_arn();
+    let plan = [
+        "plan",
+        "--env",
+        "dev",
+        "--github-repo",
+        "octo/app",
+        "--source",
+        "codeconnections",
+        "--connection-arn",
+        arn,
+    ];
+    let planned = cli.run(&plan);
+    assert_code(&planned, 2);
+    assert!(text(&planned).contains("is PENDING"), "{}", text(&planned));
 }

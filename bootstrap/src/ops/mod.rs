@@ -91,6 +91,10 @@ async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<
         Some(target) => Some(resources::deploy_target::inspect(ctx, target).await?),
         None => None,
     };
+    let connection_warning = match &config.connection_arn {
+        Some(arn) => resources::connection::inspect_given(ctx, arn).await?,
+        None => None,
+    };
     let late = Late {
         connection_arn: observed
             .get(&connection_id)
@@ -99,10 +103,11 @@ async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<
         deploy_webhook_secret_arn,
         deploy_target,
     };
-    let warnings = match (&config.deploy_target, &late.deploy_target) {
+    let mut warnings: Vec<String> = match (&config.deploy_target, &late.deploy_target) {
         (Some(target), Some(facts)) => facts.warning(target).into_iter().collect(),
         _ => Vec::new(),
     };
+    warnings.extend(connection_warning);
     let desired = desired::build(config, &session.target, &zips, &late);
     let plan = plan::plan(&desired, &observed, &inventory, config.env.as_str());
     Ok(Planned {

@@ -4,7 +4,7 @@
 use super::Ctx;
 use super::util::{self, TagChanges};
 use crate::model::{ConnectionSpec, Observed, Spec, Tags};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use aws_sdk_codestarconnections::types::{Connection, ProviderType, Tag};
 
 super::resource!(
@@ -43,6 +43,65 @@ pub async fn arn_of(ctx: Ctx<'_>, name: &str) -> Result<Option<String>> {
     Ok(find(ctx, name)
         .await?
         .and_then(|c| c.connection_arn().map(str::to_owned)))
+}
+
+/// Reads the connection `--connection-arn` names before anything is made: it must exist in the
+/// stack's account and region (a pipeline uses connections of its own region only) and not be
+/// in ERROR; a PENDING one is allowed with a warning, since pushes start nothing until someone
+/// completes the handshake (CodeConnections API Reference, `Connection.ConnectionStatus`).
+pub async fn inspect_given(ctx: Ctx<'_>, arn: &str) -> Result<Option<String>> {
+    let place = format!(
+        "account {} region {}",
+        ctx.target.account_id, ctx.target.region
+    );
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if let [_, _, _, region, account, _] = parts.as_slice()
+        && (*region != ctx.target.region || *account != ctx.target.account_id)
+    {
+        bail!(
+            "--connection-arn {arn} is in account {account} region {region}, but the stack is in \
+             {place}: a pipeline uses connections of its own account and region; create one there \
+             or drop --connection-arn and bootstrap creates it"
+        );
+    }
+    let answer = ctx
+        .clients
+        .connections
+        .get_connection()
+        .connection_arn(arn)
+        .send()
+        .await;
+    let connection = match answer {
+        Ok(out) => out.connection().cloned(),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            None
+        }
+        Err(err) => {
+            return Err(anyhow::Error::new(err).context(format!("reading --connection-arn {arn}")));
+        }
+    };
+    let Some(connection) = connection else {
+        bail!(
+            "--connection-arn {arn}: no such connection in {place}; check the ARN (`aws \
+             codeconnections list-connections`), or drop --connection-arn and bootstrap creates one"
+        );
+    };
+    match connection.connection_status().map(|s| s.as_str()) {
+        Some("AVAILABLE") => Ok(None),
+        Some("PENDING") => Ok(Some(format!(
+            "--connection-arn {arn} is PENDING: pushes start nothing until someone completes the \
+             GitHub handshake in the console (Developer Tools > Settings > Connections)"
+        ))),
+        status => bail!(
+            "--connection-arn {arn} is {}: it cannot be used; update it in the console \
+             (Developer Tools > Settings > Connections), or give another",
+            status.unwrap_or("in no known state")
+        ),
+    }
 }
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
