@@ -517,6 +517,7 @@ def lambda_delete_function(shim: Shim, req: AwsRequest) -> Response:
     return response
 
 
+# The operations this module answers, by (signing name, operation); front.py merges every service's table.
 SERVED: dict[tuple[str, str], Handler] = {
     ("lambda", "PutFunctionEventInvokeConfig"): lambda_put_event_invoke_config,
     ("lambda", "CreateFunction"): lambda_create_function,

@@ -456,6 +456,7 @@ def record_build(shim: Shim, call: ControlCall) -> Response:
     )
 
 
+# The operations this module answers, by (signing name, operation); front.py merges every service's table.
 SERVED: dict[tuple[str, str], Handler] = {
     ("codebuild", "CreateProject"): codebuild_create_project,
     ("codebuild", "UpdateProject"): codebuild_update_project,

@@ -326,9 +326,6 @@ def codepipeline_untag(shim: Shim, req: AwsRequest) -> Response | None:
     return json_response(req, {})
 
 
-# --------------------------------------------------------------------------
-
-
 def codepipeline_create_pipeline(shim: Shim, req: AwsRequest) -> Response:
     """AWS answers PipelineNameInUseException for a taken name; moto an InvalidStructureException."""
     pipeline = req.params.get("pipeline")
@@ -395,6 +392,7 @@ def stored_webhooks(shim: Shim, call: ControlCall) -> Response:
         return control_json([{**hook.list_item(), "registered": hook.registered} for hook in shim.state.webhooks.values()])
 
 
+# The operations this module answers, by (signing name, operation); front.py merges every service's table.
 SERVED: dict[tuple[str, str], Handler] = {
     ("codepipeline", "CreatePipeline"): codepipeline_create_pipeline,
     ("codepipeline", "PutWebhook"): put_webhook,

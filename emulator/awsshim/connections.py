@@ -138,6 +138,7 @@ def set_connection_status(shim: Shim, call: ControlCall) -> Response:
         return control_json(public_connection(connection))
 
 
+# The operations this module answers, by (signing name, operation); front.py merges every service's table.
 SERVED: dict[tuple[str, str], Handler] = {
     (service, operation): handler
     for service in ("codestar-connections", "codeconnections")

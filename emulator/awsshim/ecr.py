@@ -151,9 +151,6 @@ def ecr_put_image_media_type(manifest: str, given: Any) -> tuple[bool, Any]:
     return ("mediaType" in parsed), parsed.get("mediaType")
 
 
-# --------------------------------------------------------------------------
-
-
 def ecr_repository(account: str, region: str, name: str) -> Any:
     """moto's ECR repository `name` in that registry, or None (caller holds the lock)."""
     try:
@@ -385,6 +382,7 @@ def fix_moto_ecr_images() -> None:
     EcrImage.get_image_size_in_bytes = _ecr_image_size
 
 
+# The operations this module answers, by (signing name, operation); front.py merges every service's table.
 SERVED: dict[tuple[str, str], Handler] = {
     ("ecr", "PutImageScanningConfiguration"): ecr_put_image_scanning_configuration,
     ("ecr", "GetAuthorizationToken"): ecr_get_authorization_token,

@@ -381,9 +381,7 @@ def ecs_list_task_definitions(shim: Shim, req: AwsRequest) -> Response:
     return json_response(req, payload)
 
 
-# --------------------------------------------------------------------------
-
-
+# The operations this module answers, by (signing name, operation); front.py merges every service's table.
 SERVED: dict[tuple[str, str], Handler] = {
     ("ecs", "CreateService"): ecs_create_service,
     ("ecs", "DescribeServices"): ecs_describe_services,

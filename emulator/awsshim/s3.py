@@ -90,6 +90,7 @@ def s3_get_bucket_versioning(shim: Shim, req: AwsRequest) -> Response:
     return response.with_body(fixed)
 
 
+# The operations this module answers, by (signing name, operation); front.py merges every service's table.
 SERVED: dict[tuple[str, str], Handler] = {
     ("s3", "PutBucketPolicy"): s3_put_bucket_policy,
     ("s3", "GetBucketPolicy"): s3_get_bucket_policy,
