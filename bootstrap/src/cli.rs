@@ -5,6 +5,9 @@ use crate::ops::Output;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// The heading of the options every command takes, listed after the command's own.
+const GLOBAL: &str = "Options of every command";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "bootstrap",
@@ -18,16 +21,17 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = GLOBAL,
         value_enum,
         default_value = "text",
         env = "BOOTSTRAP_OUTPUT"
     )]
     pub output: OutputArg,
     /// AWS region (else the standard AWS chain; us-east-1 when nothing is configured).
-    #[arg(long, global = true, env = "BOOTSTRAP_REGION")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "BOOTSTRAP_REGION")]
     pub region: Option<String>,
     /// Configuration file (default: ./bootstrap.toml when present).
-    #[arg(long, global = true, env = "BOOTSTRAP_CONFIG")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "BOOTSTRAP_CONFIG")]
     pub config: Option<PathBuf>,
 }
 
@@ -71,6 +75,74 @@ pub enum Command {
     /// the same options as `deploy`, only `--env` is read.
     Outputs(Layer),
     /// Print the least-privilege IAM policy for running plan, deploy, outputs and destroy of
-    /// the environment (give the same source and secret options as `deploy`).
+    /// the environment (give the same --source, --connection-arn, --github-token-secret,
+    /// --deploy-webhook-secret-arn and --deploy-target as `deploy`: they add grants).
     DeployerPolicy(Layer),
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use std::collections::BTreeSet;
+
+    /// The long flags named in the first column of README's "Configuration" table.
+    fn readme_flags() -> BTreeSet<String> {
+        let readme = include_str!("../../README.md");
+        let section = readme.split("### Configuration").nth(1).unwrap();
+        let section = section.split("\n### ").next().unwrap();
+        section
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `--"))
+            .flat_map(|row| {
+                let first_cell = row.split(" |").next().unwrap_or_default();
+                format!("--{first_cell}")
+                    .split("--")
+                    .skip(1)
+                    .map(|flag| {
+                        flag.chars()
+                            .take_while(|c| {
+                                c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'
+                            })
+                            .collect::<String>()
+                            .trim_end_matches('-')
+                            .to_owned()
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_and_help_list_the_same_options_of_deploy() {
+        let command = Cli::command();
+        let deploy = command.find_subcommand("deploy").unwrap();
+        let helped: BTreeSet<String> = deploy
+            .get_arguments()
+            .filter(|arg| !arg.is_global_set() && arg.get_id() != "yes")
+            .filter_map(|arg| arg.get_long().map(String::from))
+            .collect();
+        assert_eq!(
+            readme_flags(),
+            helped,
+            "README's Configuration table and --help"
+        );
+    }
+
+    #[test]
+    fn every_command_lists_its_own_options_before_the_global_ones() {
+        let mut command = Cli::command();
+        // Globals reach the subcommands when the command is built, as at parse time.
+        command.build();
+        let help = command
+            .find_subcommand_mut("deploy")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        let own = help.find("--env").unwrap();
+        let global = help.find(GLOBAL).unwrap();
+        let yes = help.find("--yes").unwrap();
+        assert!(own < yes && yes < global, "{help}");
+    }
 }

@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod check;
+mod parts;
+
+use parts::{Delivery, Notifications, Sizes, SourceInputs, merged_tags};
 
 /// How a GitHub push reaches the pipeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -39,13 +42,14 @@ impl std::str::FromStr for SourceMode {
 #[derive(Clone, Debug, Default, Args, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Layer {
-    /// Environment suffix carried by every resource name (e.g. dev, prod, pr-42).
+    /// Required. Environment suffix carried by every resource name: lowercase letters, digits
+    /// and single hyphens, starting with a letter, at most 40 (e.g. dev, prod, pr-42).
     #[arg(long, env = "BOOTSTRAP_ENV")]
     pub env: Option<String>,
     /// Region (file only: on the command line `--region` is global to every command).
     #[arg(skip)]
     pub region: Option<String>,
-    /// GitHub repository the pipeline builds, OWNER/REPO.
+    /// Required by plan and deploy. GitHub repository the pipeline builds, OWNER/REPO.
     #[arg(long, env = "BOOTSTRAP_GITHUB_REPO")]
     pub github_repo: Option<String>,
     /// Branch whose pushes start the pipeline (default main).
@@ -54,10 +58,12 @@ pub struct Layer {
     /// How pushes reach the pipeline: github-webhook (default) or codeconnections.
     #[arg(long, env = "BOOTSTRAP_SOURCE")]
     pub source: Option<SourceMode>,
-    /// Secrets Manager secret holding the GitHub OAuth token (else GITHUB_TOKEN).
+    /// Secrets Manager secret holding the GitHub OAuth token (else GITHUB_TOKEN); github-webhook
+    /// mode only; adds a deployer grant.
     #[arg(long, env = "BOOTSTRAP_GITHUB_TOKEN_SECRET")]
     pub github_token_secret: Option<String>,
-    /// Existing CodeStar/CodeConnections connection to use (codeconnections mode).
+    /// Existing CodeStar/CodeConnections connection to use (codeconnections mode; default: one
+    /// is created); adds deployer grants.
     #[arg(long, env = "BOOTSTRAP_CONNECTION_ARN")]
     pub connection_arn: Option<String>,
     /// Only pushes touching these paths start the pipeline (codeconnections mode; repeatable).
@@ -82,13 +88,15 @@ pub struct Layer {
     /// HTTPS endpoint to notify (repeatable).
     #[arg(long, env = "BOOTSTRAP_NOTIFY_URL", value_delimiter = ',')]
     pub notify_url: Option<Vec<String>>,
-    /// Pipeline states that notify (default STARTED,SUCCEEDED,FAILED).
+    /// Pipeline states that notify, any case (default STARTED,SUCCEEDED,FAILED; also STOPPING,
+    /// STOPPED, SUPERSEDED, CANCELED, RESUMED).
     #[arg(long, env = "BOOTSTRAP_NOTIFY_STATES", value_delimiter = ',')]
     pub notify_states: Option<Vec<String>>,
     /// Directory holding deploy-handler/bootstrap.zip and event-notifier/bootstrap.zip (default target/lambda).
     #[arg(long, env = "BOOTSTRAP_ARTIFACTS_DIR")]
     pub artifacts_dir: Option<PathBuf>,
-    /// Extra tag KEY=VALUE on every resource (repeatable).
+    /// Extra tag KEY=VALUE on every resource (repeatable; at most 47; letters, digits, spaces and
+    /// _.:/=+-@).
     #[arg(long, env = "BOOTSTRAP_TAG", value_delimiter = ',', value_parser = parse_tag)]
     #[serde(default, deserialize_with = "tag_table")]
     pub tag: Option<Vec<(String, String)>>,
@@ -98,11 +106,12 @@ pub struct Layer {
     /// HTTPS endpoint the deploy-handler sends the signed deployment event to.
     #[arg(long, env = "BOOTSTRAP_DEPLOY_WEBHOOK_URL")]
     pub deploy_webhook_url: Option<String>,
-    /// Secrets Manager secret ARN holding the deployment webhook's HMAC secret.
+    /// Secrets Manager secret (name or ARN) holding the deployment webhook's HMAC secret;
+    /// required with --deploy-webhook-url; adds a deployer grant.
     #[arg(long, env = "BOOTSTRAP_DEPLOY_WEBHOOK_SECRET_ARN")]
     pub deploy_webhook_secret_arn: Option<String>,
     /// Existing service the Deploy stage rolls the image out to: ecs:CLUSTER/SERVICE[/CONTAINER]
-    /// or lambda:FUNCTION[:ALIAS] (a container-image function).
+    /// or lambda:FUNCTION[:ALIAS] (a container-image function); adds deployer grants.
     #[arg(long, env = "BOOTSTRAP_DEPLOY_TARGET")]
     pub deploy_target: Option<String>,
     /// ARN of a customer managed KMS key that encrypts the notification topic at rest (default:
@@ -334,231 +343,6 @@ pub fn resolve(given: Layer, file: Layer) -> Result<Config> {
     })
 }
 
-/// The file's `[tag]` table, then the flags (a flag wins over the file for the same key); a
-/// key given twice on the command line is refused rather than silently dropped.
-fn merged_tags(
-    given: Option<Vec<(String, String)>>,
-    file: Option<Vec<(String, String)>>,
-) -> Result<BTreeMap<String, String>> {
-    let given = given.unwrap_or_default();
-    let mut flags = BTreeMap::new();
-    for (key, value) in &given {
-        if flags.insert(key.clone(), value.clone()).is_some() {
-            bail!("--tag {key} is given twice; give each key once");
-        }
-    }
-    let mut tags: BTreeMap<String, String> = file.into_iter().flatten().collect();
-    tags.extend(flags);
-    check::tags(&tags)?;
-    Ok(tags)
-}
-
-/// Who is told, and of which states.
-struct Notifications {
-    emails: Vec<String>,
-    urls: Vec<String>,
-    states: Vec<String>,
-}
-
-impl Notifications {
-    fn resolve(given: &Layer, file: &Layer) -> Result<Self> {
-        let emails = pick(given.notify_email.clone(), file.notify_email.clone())
-            .unwrap_or_default()
-            .iter()
-            .map(|raw| check::email(raw))
-            .collect::<Result<_>>()?;
-        let urls = pick(given.notify_url.clone(), file.notify_url.clone())
-            .unwrap_or_default()
-            .iter()
-            .map(|raw| check::https_url("--notify-url", raw, "SNS delivers to HTTPS endpoints"))
-            .collect::<Result<_>>()?;
-        let states: Vec<String> =
-            match pick(given.notify_states.clone(), file.notify_states.clone()) {
-                Some(states) => states
-                    .iter()
-                    .map(|raw| check::notify_state(raw))
-                    .collect::<Result<_>>()?,
-                None => ["STARTED", "SUCCEEDED", "FAILED"]
-                    .map(String::from)
-                    .to_vec(),
-            };
-        if states.is_empty() {
-            bail!(
-                "--notify-states lists no state; give some of {}",
-                pipeline_common::PIPELINE_EXECUTION_STATES.join(",")
-            );
-        }
-        Ok(Self {
-            emails,
-            urls,
-            states,
-        })
-    }
-}
-
-/// Where the Deploy stage sends the image: a target it rolls out itself, or a signed webhook.
-struct Delivery {
-    webhook_url: Option<String>,
-    webhook_secret_arn: Option<String>,
-    target: Option<DeployTarget>,
-}
-
-impl Delivery {
-    fn resolve(given: &Layer, file: &Layer) -> Result<Self> {
-        let webhook_url = pick(
-            given.deploy_webhook_url.clone(),
-            file.deploy_webhook_url.clone(),
-        )
-        .map(|raw| {
-            check::https_url(
-                "--deploy-webhook-url",
-                &raw,
-                "the deployment event is signed, not encrypted",
-            )
-        })
-        .transpose()?;
-        let webhook_secret_arn = pick(
-            given.deploy_webhook_secret_arn.clone(),
-            file.deploy_webhook_secret_arn.clone(),
-        );
-        match (&webhook_url, &webhook_secret_arn) {
-            (None, Some(_)) => bail!(
-                "--deploy-webhook-secret-arn is given without --deploy-webhook-url; the secret signs \
-                 the webhook's requests: give both, or neither"
-            ),
-            (Some(url), None) => bail!(
-                "--deploy-webhook-url {url} is given without --deploy-webhook-secret-arn; every \
-                 deployment event is signed, so the deploy-handler would fail each job: create a \
-                 Secrets Manager secret with a random key and give its name or ARN too"
-            ),
-            (Some(_), Some(secret)) => {
-                secret_reference(secret)?;
-            }
-            (None, None) => {}
-        }
-        let target = pick(given.deploy_target.clone(), file.deploy_target.clone())
-            .map(|raw| DeployTarget::parse(&raw))
-            .transpose()
-            .map_err(|problem| anyhow::anyhow!("--deploy-target: {problem}"))?;
-        if let (Some(target), Some(_)) = (&target, &webhook_url) {
-            bail!(
-                "--deploy-target {} and --deploy-webhook-url are both given; the Deploy stage either rolls the image \
-                 out itself or hands it to your webhook: give one",
-                target.spec()
-            );
-        }
-        Ok(Self {
-            webhook_url,
-            webhook_secret_arn,
-            target,
-        })
-    }
-}
-
-/// Memory and timeouts, each within what its service accepts.
-struct Sizes {
-    lambda_memory_mb: i32,
-    deploy_timeout_seconds: i32,
-    build_timeout_minutes: i32,
-}
-
-impl Sizes {
-    fn resolve(given: &Layer, file: &Layer) -> Result<Self> {
-        let lambda_memory_mb = pick(given.lambda_memory_mb, file.lambda_memory_mb).unwrap_or(128);
-        if !(128..=10240).contains(&lambda_memory_mb) {
-            bail!("--lambda-memory-mb {lambda_memory_mb} is outside Lambda's 128..=10240");
-        }
-        let deploy_timeout_seconds =
-            pick(given.deploy_timeout_seconds, file.deploy_timeout_seconds).unwrap_or(120);
-        if !(10..=900).contains(&deploy_timeout_seconds) {
-            bail!(
-                "--deploy-timeout-seconds {deploy_timeout_seconds} is outside 10..=900 (Lambda's limit is 900)"
-            );
-        }
-        let build_timeout_minutes =
-            pick(given.build_timeout_minutes, file.build_timeout_minutes).unwrap_or(30);
-        if !(5..=2160).contains(&build_timeout_minutes) {
-            bail!(
-                "--build-timeout-minutes {build_timeout_minutes} is outside CodeBuild's 5..=2160"
-            );
-        }
-        Ok(Self {
-            lambda_memory_mb,
-            deploy_timeout_seconds,
-            build_timeout_minutes,
-        })
-    }
-}
-
-/// The source mode and the options that belong to it; an option of the other mode is refused,
-/// not ignored.
-struct SourceInputs {
-    mode: SourceMode,
-    github_token_secret: Option<String>,
-    connection_arn: Option<String>,
-    file_path_includes: Vec<String>,
-    file_path_excludes: Vec<String>,
-}
-
-impl SourceInputs {
-    fn resolve(given: &Layer, file: &Layer) -> Result<Self> {
-        let mode = pick(given.source, file.source).unwrap_or(SourceMode::GithubWebhook);
-        let inputs = Self {
-            mode,
-            github_token_secret: pick(
-                given.github_token_secret.clone(),
-                file.github_token_secret.clone(),
-            ),
-            connection_arn: pick(given.connection_arn.clone(), file.connection_arn.clone()),
-            file_path_includes: pick(
-                given.file_path_includes.clone(),
-                file.file_path_includes.clone(),
-            )
-            .unwrap_or_default(),
-            file_path_excludes: pick(
-                given.file_path_excludes.clone(),
-                file.file_path_excludes.clone(),
-            )
-            .unwrap_or_default(),
-        };
-        let connection_only = [
-            ("--connection-arn", inputs.connection_arn.is_some()),
-            ("--file-path-include", !inputs.file_path_includes.is_empty()),
-            ("--file-path-exclude", !inputs.file_path_excludes.is_empty()),
-        ];
-        match mode {
-            SourceMode::GithubWebhook => {
-                if let Some((flag, _)) = connection_only.iter().find(|(_, given)| *given) {
-                    bail!(
-                        "{flag} applies to --source codeconnections only (the GitHub webhook source \
-                         starts on every push to the branch): add --source codeconnections, or drop {flag}"
-                    );
-                }
-            }
-            SourceMode::Codeconnections => {
-                if inputs.github_token_secret.is_some() {
-                    bail!(
-                        "--github-token-secret applies to --source github-webhook only (a connection \
-                         needs no token): drop it, or use --source github-webhook"
-                    );
-                }
-            }
-        }
-        let is_connection = |arn: &str| {
-            arn.starts_with("arn:")
-                && (arn.contains(":codestar-connections:") || arn.contains(":codeconnections:"))
-        };
-        if let Some(arn) = inputs
-            .connection_arn
-            .as_deref()
-            .filter(|arn| !is_connection(arn))
-        {
-            bail!("--connection-arn `{arn}` is not a CodeStar/CodeConnections connection ARN");
-        }
-        Ok(inputs)
-    }
-}
-
 impl Config {
     /// Checks what needs the account and region, known only once connected; before any call
     /// that changes anything.
@@ -665,241 +449,4 @@ pub fn parse_tag(raw: &str) -> Result<(String, String), String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn layer(env: &str) -> Layer {
-        Layer {
-            env: Some(env.into()),
-            github_repo: Some("octo/app".into()),
-            ..Layer::default()
-        }
-    }
-
-    #[test]
-    fn flags_win_over_the_file_and_defaults_fill_the_rest() {
-        let file: Layer = toml::from_str(
-            "env = \"prod\"\nbranch = \"release\"\nlog-retention-days = 7\n[tag]\nteam = \"a\"\n",
-        )
-        .unwrap();
-        let mut given = layer("dev");
-        given.tag = Some(vec![("team".into(), "b".into())]);
-        let config = resolve(given, file).unwrap();
-        assert_eq!(config.env.as_str(), "dev");
-        assert_eq!(config.branch, "release");
-        assert_eq!(config.log_retention_days, 7);
-        assert_eq!(config.tags["team"], "b");
-        assert_eq!(config.source, SourceMode::GithubWebhook);
-        assert_eq!(config.artifacts_dir, PathBuf::from("target/lambda"));
-    }
-
-    #[test]
-    fn each_bad_input_is_named_with_its_fix() {
-        let cases: Vec<(Layer, &str)> = vec![
-            (
-                Layer {
-                    env: Some("Dev".into()),
-                    ..layer("x")
-                },
-                "lowercase",
-            ),
-            (
-                Layer {
-                    github_repo: Some("no-slash".into()),
-                    ..layer("dev")
-                },
-                "OWNER/REPO",
-            ),
-            (
-                Layer {
-                    log_retention_days: Some(8),
-                    ..layer("dev")
-                },
-                "retention",
-            ),
-            (
-                Layer {
-                    notify_email: Some(vec!["nobody".into()]),
-                    ..layer("dev")
-                },
-                "email",
-            ),
-            (
-                Layer {
-                    notify_url: Some(vec!["http://x".into()]),
-                    ..layer("dev")
-                },
-                "https://",
-            ),
-            (
-                Layer {
-                    tag: Some(vec![("ManagedBy".into(), "me".into())]),
-                    ..layer("dev")
-                },
-                "reserved",
-            ),
-            (
-                Layer {
-                    branch: Some("refs/heads/main".into()),
-                    ..layer("dev")
-                },
-                "plain branch",
-            ),
-            (
-                Layer {
-                    topic_kms_key: Some("alias/aws/sns".into()),
-                    ..layer("dev")
-                },
-                "EventBridge cannot publish",
-            ),
-            (
-                Layer {
-                    topic_kms_key: Some("arn:aws:kms:us-east-1:123456789012:alias/team".into()),
-                    ..layer("dev")
-                },
-                "is an alias",
-            ),
-            (
-                Layer {
-                    topic_kms_key: Some("1234abcd-12ab-34cd-56ef-1234567890ab".into()),
-                    ..layer("dev")
-                },
-                "arn:aws:kms:REGION:ACCOUNT:key/KEY-ID",
-            ),
-            (
-                Layer {
-                    deploy_webhook_url: Some("https://deploy.example.com".into()),
-                    deploy_webhook_secret_arn: Some("arn:aws:secretsmanager:us-east-1:1:x".into()),
-                    ..layer("dev")
-                },
-                "arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX",
-            ),
-            (
-                Layer {
-                    deploy_webhook_url: Some("https://deploy.example.com".into()),
-                    deploy_webhook_secret_arn: Some("deploy key!".into()),
-                    ..layer("dev")
-                },
-                "neither a secret ARN nor a secret name",
-            ),
-            (
-                Layer {
-                    deploy_webhook_secret_arn: Some("deploy-key".into()),
-                    ..layer("dev")
-                },
-                "give both, or neither",
-            ),
-        ];
-        for (given, expected) in cases {
-            let err = resolve(given, Layer::default()).unwrap_err().to_string();
-            assert!(err.contains(expected), "{err} should mention {expected}");
-        }
-        let err = resolve_env(&Layer::default(), &Layer::default())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("--env"), "{err}");
-        let err = resolve(
-            Layer {
-                env: Some("dev".into()),
-                ..Layer::default()
-            },
-            Layer::default(),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("--github-repo"), "{err}");
-    }
-
-    #[test]
-    fn a_topic_key_must_be_a_key_arn_in_the_stack_region() {
-        let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-        let config = resolve(
-            Layer {
-                topic_kms_key: Some(key.into()),
-                ..layer("dev")
-            },
-            Layer::default(),
-        )
-        .unwrap();
-        assert_eq!(config.topic_kms_key.as_deref(), Some(key));
-        let target = |region: &str| crate::aws::Target {
-            account_id: "123456789012".into(),
-            region: region.into(),
-        };
-        config.check_target(&target("eu-west-1")).unwrap();
-        let err = config
-            .check_target(&target("us-east-1"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("is in eu-west-1") && err.contains("us-east-1"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn unknown_file_keys_are_rejected_with_the_line() {
-        let dir = std::env::temp_dir().join(format!("bootstrap-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("bootstrap.toml");
-        std::fs::write(&path, "env = \"dev\"\ngithub_repo = \"a/b\"\n").unwrap();
-        let err = read_file(Some(&path)).unwrap_err().to_string();
-        assert!(
-            err.contains("github_repo") && err.contains("github-repo"),
-            "{err}"
-        );
-        std::fs::write(&path, "env = [\n").unwrap();
-        assert!(
-            read_file(Some(&path))
-                .unwrap_err()
-                .to_string()
-                .contains("not valid")
-        );
-        let _ = std::fs::remove_dir_all(dir);
-    }
-
-    #[test]
-    fn a_webhook_secret_elsewhere_than_the_stack_is_refused_once_the_target_is_known() {
-        let config = |secret: &str| {
-            resolve(
-                Layer {
-                    deploy_webhook_url: Some("https://deploy.example.com".into()),
-                    deploy_webhook_secret_arn: Some(secret.into()),
-                    ..layer("dev")
-                },
-                Layer::default(),
-            )
-            .unwrap()
-        };
-        let target = crate::aws::Target {
-            account_id: "123456789012".into(),
-            region: "us-east-1".into(),
-        };
-        for fine in [
-            "deploy/webhook-key",
-            "arn:aws:secretsmanager:us-east-1:123456789012:secret:deploy-AbCdEf",
-        ] {
-            config(fine).check_target(&target).unwrap();
-        }
-        for (elsewhere, named) in [
-            (
-                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:k-AbCdEf",
-                "eu-west-1",
-            ),
-            (
-                "arn:aws:secretsmanager:us-east-1:999999999999:secret:k-AbCdEf",
-                "999999999999",
-            ),
-        ] {
-            let err = config(elsewhere)
-                .check_target(&target)
-                .unwrap_err()
-                .to_string();
-            assert!(
-                err.contains(named) && err.contains("stack's account and region"),
-                "{err}"
-            );
-        }
-    }
-}
+mod config_tests;

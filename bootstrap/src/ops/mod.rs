@@ -323,6 +323,32 @@ pub async fn destroy(
 
 /// Anything still tagged as ours, through the Resource Groups Tagging API, which can lag behind
 /// deletions for a few seconds: asked up to 4 times, 2 s apart, while it still lists something.
+/// Why there are no outputs: nothing deployed, or an environment a `deploy` or `destroy` left
+/// half done (what exists costs money, so it is named).
+async fn not_deployed(ctx: Ctx<'_>, env: &EnvName) -> anyhow::Error {
+    let target = ctx.target;
+    let partly = match made_so_far(ctx, env).await {
+        Ok(partly) => partly,
+        Err(err) => return err,
+    };
+    if partly.is_empty() {
+        return anyhow::anyhow!(
+            "environment `{env}` is not deployed in account {} ({}): run `bootstrap deploy --env {env}` first",
+            target.account_id,
+            target.region,
+        );
+    }
+    anyhow::anyhow!(
+        "environment `{env}` is only partly there in account {} ({}): its pipeline does not \
+         exist, but {} of its resources do ({}). They cost money until `bootstrap deploy \
+         --env {env}` finishes the environment or `bootstrap destroy --env {env}` removes them",
+        target.account_id,
+        target.region,
+        partly.len(),
+        partly.join(", ")
+    )
+}
+
 /// What of the environment exists and is ours, for an environment a `deploy` or `destroy` left
 /// half done.
 async fn made_so_far(ctx: Ctx<'_>, env: &EnvName) -> Result<Vec<String>> {
@@ -394,23 +420,7 @@ async fn print_outputs(
         None => engine::observe_all(ctx, &ids).await?,
     };
     let Some(Some(_pipeline)) = observed.get(&ids[0]) else {
-        let partly = made_so_far(ctx, env).await?;
-        if partly.is_empty() {
-            bail!(
-                "environment `{env}` is not deployed in account {} ({}): run `bootstrap deploy --env {env}` first",
-                target.account_id,
-                target.region,
-            );
-        }
-        bail!(
-            "environment `{env}` is only partly there in account {} ({}): its pipeline does not \
-             exist, but {} of its resources do ({}). They cost money until `bootstrap deploy \
-             --env {env}` finishes the environment or `bootstrap destroy --env {env}` removes them",
-            target.account_id,
-            target.region,
-            partly.len(),
-            partly.join(", ")
-        );
+        return Err(not_deployed(ctx, env).await);
     };
     let webhook_url = resources::webhook::url_of(ctx, &n.webhook()).await?;
     let connection = observed.get(&ids[1]).and_then(Option::as_ref);
