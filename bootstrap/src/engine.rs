@@ -71,7 +71,7 @@ pub async fn apply(
     let mut running = FuturesUnordered::new();
     let mut errors: Vec<String> = Vec::new();
     loop {
-        if errors.is_empty() {
+        if errors.is_empty() && !crate::interrupt::requested() {
             let mut i = 0;
             while i < pending.len() && running.len() < CONCURRENCY {
                 let ready = pending[i]
@@ -96,11 +96,23 @@ pub async fn apply(
             Err(err) => errors.push(crate::error_report(&err)),
         }
     }
+    let not_started: Vec<String> = pending.iter().map(|want| want.id.to_string()).collect();
     if !errors.is_empty() {
         bail!(
-            "{} step(s) failed; everything else that could be done is done, and re-running converges:\n  {}",
+            "{} step(s) failed; the steps in flight finished, {} done in all, and re-running \
+             converges:\n  {}{}",
             errors.len(),
-            errors.join("\n  ")
+            done.len(),
+            errors.join("\n  "),
+            never_tried(&not_started)
+        );
+    }
+    if crate::interrupt::requested() {
+        bail!(
+            "interrupted: {} step(s) done, the ones in flight finished; run the same command \
+             again and it converges{}",
+            done.len(),
+            never_tried(&not_started)
         );
     }
     let mut stale: Vec<&ResourceId> = plan
@@ -116,6 +128,18 @@ pub async fn apply(
         ctx.progress.resource(id, "deleted");
     }
     Ok(())
+}
+
+/// The steps a failure or an interruption left unstarted (they wait on what did not finish).
+fn never_tried(ids: &[String]) -> String {
+    if ids.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nnot started ({}), as they come after what did not finish:\n  {}",
+        ids.len(),
+        ids.join("\n  ")
+    )
 }
 
 async fn step<'a>(
@@ -171,7 +195,16 @@ pub async fn destroy(
         }
         owned.push(id);
     }
+    let total = owned.len();
     for wave in destroy_waves(owned, resources::depends_on) {
+        if crate::interrupt::requested() {
+            bail!(
+                "interrupted: {} resource(s) deleted, {} more not started; run destroy again \
+                 and it continues",
+                deleted.len(),
+                total - deleted.len()
+            );
+        }
         let results: Vec<_> = futures::stream::iter(wave)
             .map(|id| async move {
                 ctx.progress.resource(id, "deleting");

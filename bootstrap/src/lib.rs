@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod desired;
 pub mod engine;
+pub mod interrupt;
 pub mod model;
 pub mod ops;
 pub mod plan;

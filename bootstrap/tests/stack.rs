@@ -787,3 +787,57 @@ async fn a_deploy_target_is_checked_before_anything_changes() {
         "{sids:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_finishes_the_calls_in_flight_says_what_was_done_and_a_rerun_converges() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("interrupt", &emulator);
+    // Slow every call down so the interrupt lands with steps in flight and steps still to come.
+    emulator
+        .set_faults(serde_json::json!({ "latency_ms": 60 }))
+        .expect("latency");
+    let deploy = [
+        "deploy",
+        "--env",
+        "dev",
+        "--github-repo",
+        "octo/app",
+        "--yes",
+    ];
+    let child = std::process::Command::new(common::BIN)
+        .args(deploy)
+        .arg("--artifacts-dir")
+        .arg(&cli.artifacts)
+        .envs(emulator.env())
+        .env("GITHUB_TOKEN", "gh-token-for-tests-0123456789")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("bootstrap starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while emulator.mutating_calls().expect("calls").len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deploy made no change in 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let signal = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(signal.success());
+    let interrupted = child.wait_with_output().expect("bootstrap ends");
+    assert_code(&interrupted, 1);
+    let said = text(&interrupted);
+    assert!(
+        said.contains("interrupted: starting no new step")
+            && said.contains("run the same command again and it converges")
+            && said.contains("not started ("),
+        "{said}"
+    );
+    emulator.clear_faults().expect("no latency");
+    assert_code(&cli.run(&deploy), 0);
+    let (code, _) = plan_json(&cli, "dev");
+    assert_eq!(code, 0, "after the re-run nothing is left to do");
+}

@@ -197,6 +197,7 @@ pub async fn deploy(
         print_plan(&session, config, &planned);
     }
     confirm("deploy these changes", yes)?;
+    crate::interrupt::install();
     let pipeline_id = ResourceId::new(Kind::Pipeline, config.env.names().pipeline());
     let pipeline_changes = matches!(
         planned.plan.action(&pipeline_id),
@@ -287,6 +288,7 @@ pub async fn destroy(
     if !existing.is_empty() {
         confirm(&format!("destroy environment `{env}`"), yes)?;
     }
+    crate::interrupt::install();
     let deleted = engine::destroy(ctx, &inventory, &observed, env).await?;
     let after = engine::observe_all(ctx, &inventory).await?;
     let remaining: Vec<String> = after
