@@ -1,5 +1,6 @@
 //! SDK clients for every service the stack uses, built once from the standard AWS chain.
 
+use crate::retry_notice::RetryNotice;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use std::time::Duration;
@@ -102,7 +103,13 @@ pub async fn load_config(region: Option<&str>) -> SdkConfig {
 }
 
 impl Clients {
+    /// Clients that print nothing when they retry (tests, and commands whose output is JSON).
     pub fn new(config: &SdkConfig) -> Self {
+        Self::with_notice(config, RetryNotice::new(true))
+    }
+
+    /// Clients that announce each retry through `notice`.
+    pub fn with_notice(config: &SdkConfig, notice: RetryNotice) -> Self {
         // A custom endpoint (AWS_ENDPOINT_URL, e.g. a local emulator) cannot serve virtual-host
         // bucket addressing, so S3 goes path-style whenever one is configured.
         let s3_config = aws_sdk_s3::config::Builder::from(config)
@@ -110,22 +117,32 @@ impl Clients {
                 config.endpoint_url().is_some()
                     || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some(),
             )
+            .interceptor(notice.clone())
             .build();
+        macro_rules! client {
+            ($sdk:ident) => {
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from(config)
+                        .interceptor(notice.clone())
+                        .build(),
+                )
+            };
+        }
         Self {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
-            ecr: aws_sdk_ecr::Client::new(config),
-            iam: aws_sdk_iam::Client::new(config),
-            lambda: aws_sdk_lambda::Client::new(config),
-            ecs: aws_sdk_ecs::Client::new(config),
-            codebuild: aws_sdk_codebuild::Client::new(config),
-            codepipeline: aws_sdk_codepipeline::Client::new(config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(config),
-            sns: aws_sdk_sns::Client::new(config),
-            events: aws_sdk_eventbridge::Client::new(config),
-            sts: aws_sdk_sts::Client::new(config),
-            secrets: aws_sdk_secretsmanager::Client::new(config),
-            connections: aws_sdk_codestarconnections::Client::new(config),
-            tagging: aws_sdk_resourcegroupstagging::Client::new(config),
+            ecr: client!(aws_sdk_ecr),
+            iam: client!(aws_sdk_iam),
+            lambda: client!(aws_sdk_lambda),
+            ecs: client!(aws_sdk_ecs),
+            codebuild: client!(aws_sdk_codebuild),
+            codepipeline: client!(aws_sdk_codepipeline),
+            logs: client!(aws_sdk_cloudwatchlogs),
+            sns: client!(aws_sdk_sns),
+            events: client!(aws_sdk_eventbridge),
+            sts: client!(aws_sdk_sts),
+            secrets: client!(aws_sdk_secretsmanager),
+            connections: client!(aws_sdk_codestarconnections),
+            tagging: client!(aws_sdk_resourcegroupstagging),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod policies;
 pub mod progress;
 pub mod resources;
 pub mod retry;
+pub mod retry_notice;
 pub mod secret;
 
 /// An error and its sources on one line (SDK errors keep the useful part in their source).

@@ -841,3 +841,29 @@ async fn ctrl_c_finishes_the_calls_in_flight_says_what_was_done_and_a_rerun_conv
     let (code, _) = plan_json(&cli, "dev");
     assert_eq!(code, 0, "after the re-run nothing is left to do");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_call_is_announced_with_its_bound() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("retry-notice", &emulator);
+    emulator
+        .set_faults(serde_json::json!({ "throttle_probability": 0.3, "seed": 7 }))
+        .expect("throttling");
+    let planned = cli.run(&["plan", "--env", "dev", "--github-repo", "octo/app"]);
+    assert_code(&planned, 2);
+    let said = text(&planned);
+    let notice = said
+        .lines()
+        .find(|line| line.contains("retrying "))
+        .unwrap_or_else(|| panic!("no retry was announced:\n{said}"));
+    assert!(
+        notice.contains(" after HTTP 400")
+            || notice.contains(" after HTTP 429")
+            || notice.contains("Throttl"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("attempt 2 of 8") || notice.contains(" of 8 "),
+        "{notice}"
+    );
+}

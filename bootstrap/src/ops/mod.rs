@@ -13,6 +13,7 @@ use crate::model::{Kind, ResourceId};
 use crate::plan::{self, Action, Plan};
 use crate::progress::Progress;
 use crate::resources::{self, Ctx, Inputs};
+use crate::retry_notice::RetryNotice;
 use crate::secret::Secret;
 use anyhow::{Context, Result, bail};
 use pipeline_common::EnvName;
@@ -41,7 +42,7 @@ impl Session {
             .region()
             .map(ToString::to_string)
             .unwrap_or_else(|| "us-east-1".to_owned());
-        let clients = Clients::new(&config);
+        let clients = Clients::with_notice(&config, RetryNotice::new(output == Output::Json));
         let account_id = resources::account::caller_account(&clients, &region).await?;
         Ok(Self {
             clients,
