@@ -521,4 +521,22 @@ async fn a_pending_connection_is_used_with_a_warning() {
     let planned = cli.run(&plan);
     assert_code(&planned, 2);
     assert!(text(&planned).contains("is PENDING"), "{}", text(&planned));
+    // Deployed with it, the outputs show the connection and the step it still needs.
+    let deploy: Vec<&str> = ["deploy"]
+        .into_iter()
+        .chain(plan.iter().skip(1).copied())
+        .chain(["--yes"])
+        .collect();
+    assert_code(&cli.run(&deploy), 0);
+    let outputs = cli.run(&["outputs", "--env", "dev", "--output", "json"]);
+    assert_code(&outputs, 0);
+    let outputs: serde_json::Value = serde_json::from_slice(&outputs.stdout).expect("json");
+    assert_eq!(outputs["connectionArn"], arn, "{outputs}");
+    assert_eq!(outputs["connectionStatus"], "PENDING", "{outputs}");
+    let text_outputs = cli.run(&["outputs", "--env", "dev"]);
+    assert!(
+        text(&text_outputs).contains("Update pending connection"),
+        "{}",
+        text(&text_outputs)
+    );
 }

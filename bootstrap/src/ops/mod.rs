@@ -326,6 +326,26 @@ pub async fn destroy(
 
 /// Anything still tagged as ours, through the Resource Groups Tagging API, which can lag behind
 /// deletions for a few seconds: asked up to 4 times, 2 s apart, while it still lists something.
+/// The connection `--connection-arn` gave the pipeline (bootstrap made none of its own), read
+/// from the pipeline's source, with its status.
+async fn given_connection(
+    ctx: Ctx<'_>,
+    pipeline: &crate::model::Observed,
+) -> Result<Option<(Option<String>, Option<String>)>> {
+    let crate::model::Spec::Pipeline(spec) = &pipeline.spec else {
+        return Ok(None);
+    };
+    let crate::model::SourceSpec::Connection {
+        connection_arn: Some(arn),
+        ..
+    } = &spec.source
+    else {
+        return Ok(None);
+    };
+    let status = resources::connection::status_of(ctx, arn).await?;
+    Ok(Some((Some(arn.clone()), status)))
+}
+
 /// Why there are no outputs: nothing deployed, or an environment a `deploy` or `destroy` left
 /// half done (what exists costs money, so it is named).
 async fn not_deployed(ctx: Ctx<'_>, env: &EnvName) -> anyhow::Error {
@@ -422,11 +442,14 @@ async fn print_outputs(
             .collect(),
         None => engine::observe_all(ctx, &ids).await?,
     };
-    let Some(Some(_pipeline)) = observed.get(&ids[0]) else {
+    let Some(Some(pipeline)) = observed.get(&ids[0]) else {
         return Err(not_deployed(ctx, env).await);
     };
     let webhook_url = resources::webhook::url_of(ctx, &n.webhook()).await?;
-    let connection = observed.get(&ids[1]).and_then(Option::as_ref);
+    let connection = match observed.get(&ids[1]).and_then(Option::as_ref) {
+        Some(own) => Some((own.arn.clone(), own.status.clone())),
+        None => given_connection(ctx, pipeline).await?,
+    };
     let mut outputs = serde_json::Map::new();
     let console = format!("https://{}.console.aws.amazon.com", target.region);
     outputs.insert(
@@ -460,31 +483,17 @@ async fn print_outputs(
     if let Some(url) = webhook_url {
         outputs.insert("webhookUrl".into(), json!(url));
     }
-    if let Some(connection) = connection {
-        outputs.insert("connectionArn".into(), json!(connection.arn));
-        outputs.insert("connectionStatus".into(), json!(connection.status));
+    let pending = connection
+        .as_ref()
+        .is_some_and(|(_, status)| status.as_deref() == Some("PENDING"));
+    if let Some((arn, status)) = connection {
+        outputs.insert("connectionArn".into(), json!(arn));
+        outputs.insert("connectionStatus".into(), json!(status));
     }
     if session.output == Output::Json {
         println!("{}", serde_json::to_string_pretty(&Value::Object(outputs))?);
     } else {
-        println!("Outputs of environment `{env}`:");
-        for (key, value) in &outputs {
-            println!(
-                "  {key:<22} {}",
-                value
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| value.to_string())
-            );
-        }
-        if connection.and_then(|c| c.status.as_deref()) == Some("PENDING") {
-            println!(
-                "\nThe GitHub connection is PENDING: open {console}/codesuite/settings/connections?region={} , choose {} and \
-                 'Update pending connection' to authorize GitHub; the pipeline starts on the next push after that.",
-                target.region,
-                n.connection()
-            );
-        }
+        render::print_outputs(env, target, &outputs, pending);
     }
     Ok(())
 }

@@ -147,6 +147,38 @@ fn old_to_new(values: &[plan::FieldChange]) -> String {
         .collect()
 }
 
+/// The outputs for people, and the one step a PENDING connection still needs.
+pub(super) fn print_outputs(
+    env: &pipeline_common::EnvName,
+    target: &crate::aws::Target,
+    outputs: &serde_json::Map<String, Value>,
+    pending_connection: bool,
+) {
+    println!("Outputs of environment `{env}`:");
+    for (key, value) in outputs {
+        println!(
+            "  {key:<22} {}",
+            value
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| value.to_string())
+        );
+    }
+    if pending_connection {
+        let own_name = env.names().connection();
+        let connection = outputs
+            .get("connectionArn")
+            .and_then(Value::as_str)
+            .unwrap_or(&own_name);
+        println!(
+            "\nThe GitHub connection is PENDING: open https://{region}.console.aws.amazon.com/codesuite/settings/connections?region={region} , \
+             choose {} and 'Update pending connection' to authorize GitHub; the pipeline starts on the next push after that.",
+            connection,
+            region = target.region,
+        );
+    }
+}
+
 pub(super) fn confirm(verb: &str, yes: bool) -> Result<()> {
     if yes {
         return Ok(());

@@ -64,33 +64,16 @@ pub async fn inspect_given(ctx: Ctx<'_>, arn: &str) -> Result<Option<String>> {
              or drop --connection-arn and bootstrap creates it"
         );
     }
-    let answer = ctx
-        .clients
-        .connections
-        .get_connection()
-        .connection_arn(arn)
-        .send()
-        .await;
-    let connection = match answer {
-        Ok(out) => out.connection().cloned(),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            None
-        }
-        Err(err) => {
-            return Err(anyhow::Error::new(err).context(format!("reading --connection-arn {arn}")));
-        }
-    };
-    let Some(connection) = connection else {
+    let Some(status) = status_of(ctx, arn)
+        .await
+        .with_context(|| format!("reading --connection-arn {arn}"))?
+    else {
         bail!(
             "--connection-arn {arn}: no such connection in {place}; check the ARN (`aws \
              codeconnections list-connections`), or drop --connection-arn and bootstrap creates one"
         );
     };
-    match connection.connection_status().map(|s| s.as_str()) {
+    match Some(status.as_str()) {
         Some("AVAILABLE") => Ok(None),
         Some("PENDING") => Ok(Some(format!(
             "--connection-arn {arn} is PENDING: pushes start nothing until someone completes the \
@@ -101,6 +84,30 @@ pub async fn inspect_given(ctx: Ctx<'_>, arn: &str) -> Result<Option<String>> {
              (Developer Tools > Settings > Connections), or give another",
             status.unwrap_or("in no known state")
         ),
+    }
+}
+
+/// A connection's status (PENDING, AVAILABLE, ERROR) by its ARN; `None` when there is none.
+pub async fn status_of(ctx: Ctx<'_>, arn: &str) -> Result<Option<String>> {
+    let answer = ctx
+        .clients
+        .connections
+        .get_connection()
+        .connection_arn(arn)
+        .send()
+        .await;
+    match answer {
+        Ok(out) => Ok(out
+            .connection()
+            .map(|c| c.connection_status().map_or("", |s| s.as_str()).to_owned())),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
     }
 }
 
