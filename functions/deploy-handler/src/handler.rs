@@ -1,4 +1,5 @@
-//! The job orchestration: parse, read the artifact, trigger the deployment, always report.
+//! The job orchestration: parse, read the artifact, start (or poll) the deploy targets the
+//! configuration selects (`deploy_target`), always report.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,41 +8,30 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::artifact::{ArtifactStore, read_image_artifact};
-use crate::event::{EventError, Job, parse_job};
+use crate::delivery::eventbridge::EventPublisher;
+use crate::delivery::secret::SecretSource;
+use crate::delivery::{DeploymentEvent, ImageFields, TargetError};
+use crate::deploy_target::{self, KINDS, Plan, Resume, Started, Work};
+use crate::event::{Artifact, EventError, Job, parse_job};
 use crate::image::ImageRef;
 use crate::inflight;
 use crate::params::UserParameters;
 use crate::report::{
-    FailureKind, FailureReport, JobReporter, MAX_CONTINUATION_TOKEN_CHARS, PipelineContext,
-    ReportError, ReportOutcome, SuccessReport,
+    FailureKind, FailureReport, JobReporter, PipelineContext, ReportError, ReportOutcome,
+    SuccessReport,
 };
-use crate::rollout::{self, RolloutApi, RolloutState, Step, Target};
-use crate::targets::{
-    DeploymentEvent, EventPublisher, HttpTransport, ImageFields, SecretSource, StatusKind,
-    TargetError, WebhookOutcome, poll_status, post_deployment, validate_webhook_url,
-};
+use crate::rollout::RolloutApi;
+use crate::transport::HttpTransport;
 
-/// Default reserve before the Lambda deadline, for reporting the result.
-pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(5000);
+pub use crate::config::{DEFAULT_DEADLINE_MARGIN, Settings};
+pub use crate::deploy_target::webhook::{ContinuationState, continuation_token};
+
 /// Used when the runtime gives no deadline: Lambda's own maximum.
 const LAMBDA_MAX_DURATION: Duration = Duration::from_secs(15 * 60);
-
-/// Configuration read from the environment once, at init.
-#[derive(Clone, Debug, Default)]
-pub struct Settings {
-    pub deadline_margin: Duration,
-    /// `PIPELINE_ENV`: default environment and the pipeline name when job details are unavailable.
-    pub pipeline_env: Option<String>,
-    pub webhook_url: Option<String>,
-    pub event_bus: Option<String>,
-    /// `DEPLOY_TARGET`: the ECS service or Lambda function the image is rolled out to (parsed
-    /// per job, so a bad value fails the job with a message instead of the function's start).
-    pub deploy_target: Option<String>,
-}
 
 /// Everything the handler talks to, each behind a narrow trait.
 pub struct Deps {
@@ -111,7 +101,7 @@ pub struct JobError {
 }
 
 impl JobError {
-    fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
         Self {
             kind,
             message: message.into(),
@@ -127,7 +117,7 @@ impl From<TargetError> for JobError {
 
 /// What to tell CodePipeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Decision {
+pub enum Decision {
     Final {
         summary: String,
         variables: BTreeMap<String, String>,
@@ -139,15 +129,6 @@ enum Decision {
     Fail(JobError),
 }
 
-/// What a long deployment's continuation token carries (JSON, at most 2048 characters).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContinuationState {
-    pub location: String,
-    pub deployment_id: String,
-    pub started_at: String,
-}
-
 /// Facts gathered while working, for the structured log line (kept even when the work times out).
 #[derive(Debug, Default)]
 struct Trace {
@@ -156,7 +137,8 @@ struct Trace {
     image_uri: Option<String>,
     image_digest: Option<String>,
     commit: Option<String>,
-    target: &'static str,
+    /// The selected deploy targets (`Plan::label`).
+    target: String,
 }
 
 pub async fn handle(
@@ -188,7 +170,7 @@ pub async fn handle(
     let in_flight = inflight::enter(&job.id);
     let work_deadline = work_deadline(context.deadline, deps.settings.deadline_margin);
     let mut trace = Trace {
-        target: "none",
+        target: "none".to_owned(),
         ..Trace::default()
     };
     let decision =
@@ -221,7 +203,7 @@ pub async fn handle(
         image_uri = trace.image_uri.as_deref(),
         image_digest = trace.image_digest.as_deref(),
         commit = trace.commit.as_deref(),
-        target = trace.target,
+        target = trace.target.as_str(),
         outcome = outcome_label,
         report = result.as_ref().ok().map(|(o, _)| format!("{:?}", o.report)).as_deref(),
         failure = failure_message,
@@ -346,6 +328,8 @@ async fn work(job: &Job, deps: &Deps, deadline: Instant, trace: &mut Trace) -> D
     }
 }
 
+/// The job's steps in order: its parameters and targets, the image, then a poll of the
+/// deployment in progress or the start of a new one.
 async fn try_work(
     job: &Job,
     deps: &Deps,
@@ -357,43 +341,10 @@ async fn try_work(
     if params.wants_test_panic() {
         panic!("panic requested by UserParameters panicForTest (debug builds only)");
     }
-    let webhook_url = params
-        .webhook_url
-        .clone()
-        .or_else(|| deps.settings.webhook_url.clone());
-    trace.target = match (&webhook_url, &deps.settings.event_bus) {
-        (Some(_), Some(_)) => "webhook+eventbridge",
-        (Some(_), None) => "webhook",
-        (None, Some(_)) => "eventbridge",
-        (None, None) => "none",
-    };
-    let target = deps
-        .settings
-        .deploy_target
-        .as_deref()
-        .map(Target::parse)
-        .transpose()
-        .map_err(|problem| {
-            JobError::new(
-                FailureKind::ConfigurationError,
-                format!("DEPLOY_TARGET: {problem}"),
-            )
-        })?;
-    if let Some(target) = &target {
-        if webhook_url.is_some() {
-            return Err(JobError::new(
-                FailureKind::ConfigurationError,
-                format!(
-                    "both a deploy target ({}) and a deployment webhook are configured; one Deploy action rolls                      out one way: drop the webhook or the target",
-                    target.spec()
-                ),
-            ));
-        }
-        trace.target = match target {
-            Target::Ecs { .. } => "ecs",
-            Target::Lambda { .. } => "lambda",
-        };
-    }
+    let plan = Plan::new(&deps.settings, &params);
+    trace.target = plan.label();
+    let plan = plan.with_target(&deps.settings)?;
+    trace.target = plan.label();
 
     let input = job.input_artifact().ok_or_else(|| {
         JobError::new(
@@ -402,6 +353,57 @@ async fn try_work(
         )
     })?;
     trace.commit = input.revision.clone();
+    let image = read_image(job, deps, &params, input, deadline).await?;
+    trace.image_uri = Some(image.uri.clone());
+    trace.image_digest = image.digest.clone();
+    let variables = output_variables(&image, input.revision.as_deref(), &job.id);
+
+    if let Some(token) = job.data.continuation_token.as_deref() {
+        let resume = Resume {
+            job_id: &job.id,
+            token,
+            params: &params,
+            image: &image,
+            variables: &variables,
+            deadline,
+        };
+        return deploy_target::owner_of(token).poll(deps, &resume).await;
+    }
+
+    let event = deployment_event(job, deps, &params, &image, input, trace).await;
+    let described = format!(
+        "{image}{} to {}",
+        input
+            .revision
+            .as_deref()
+            .map(|c| format!(" (commit {c})"))
+            .unwrap_or_default(),
+        event
+            .environment
+            .as_deref()
+            .unwrap_or("the target environment")
+    );
+    let work = Work {
+        job_id: &job.id,
+        plan: &plan,
+        params: &params,
+        image: &image,
+        event: &event,
+        described: &described,
+        variables: &variables,
+        deadline,
+    };
+    start_targets(deps, &work).await
+}
+
+/// Reads the image the build produced from the input artifact, with the job's credentials.
+async fn read_image(
+    job: &Job,
+    deps: &Deps,
+    params: &UserParameters,
+    input: &Artifact,
+    deadline: Instant,
+) -> Result<ImageRef, JobError> {
     let location = input
         .location
         .as_ref()
@@ -432,36 +434,30 @@ async fn try_work(
         .map_err(|e| JobError::new(e.failure_kind(), e.to_string()))?;
     let artifact = read_image_artifact(&zip, params.service())
         .map_err(|e| JobError::new(e.failure_kind(), e.to_string()))?;
-    let image = artifact.image;
-    trace.image_uri = Some(image.uri.clone());
-    trace.image_digest = image.digest.clone();
-    let variables = output_variables(&image, input.revision.as_deref(), &job.id);
+    Ok(artifact.image)
+}
 
-    if let Some(token) = job.data.continuation_token.as_deref() {
-        if let Ok(state) = serde_json::from_str::<RolloutState>(token) {
-            return Ok(continue_rollout(deps, &params, &state, &image, variables).await);
-        }
-        return continue_long_deployment(job, deps, &params, token, &image, variables, deadline)
-            .await;
-    }
-
-    let context = deps
+/// The event every target receives, with the pipeline and execution when CodePipeline says.
+async fn deployment_event(
+    job: &Job,
+    deps: &Deps,
+    params: &UserParameters,
+    image: &ImageRef,
+    input: &Artifact,
+    trace: &mut Trace,
+) -> DeploymentEvent {
+    let PipelineContext {
+        pipeline_name,
+        execution_id,
+    } = deps
         .reporter
         .pipeline_context(&job.id)
         .await
         .unwrap_or_default();
-    let PipelineContext {
-        pipeline_name,
-        execution_id,
-    } = context;
     trace.pipeline =
         pipeline_name.or_else(|| pipeline_from_env(deps.settings.pipeline_env.as_deref()));
     trace.execution_id = execution_id;
-    let environment = params
-        .environment
-        .clone()
-        .or_else(|| deps.settings.pipeline_env.clone());
-    let event = DeploymentEvent {
+    DeploymentEvent {
         deployment_id: job.id.clone(),
         pipeline: trace.pipeline.clone(),
         execution_id: trace.execution_id.clone(),
@@ -472,241 +468,40 @@ async fn try_work(
             digest: image.digest.clone(),
         },
         commit: input.revision.clone(),
-        environment: environment.clone(),
+        environment: params
+            .environment
+            .clone()
+            .or_else(|| deps.settings.pipeline_env.clone()),
         service: params.service().to_owned(),
         requested_at: now_rfc3339(),
-    };
-    let env_label = environment.as_deref().unwrap_or("the target environment");
-    let commit_label = input
-        .revision
-        .as_deref()
-        .map(|c| format!(" (commit {c})"))
-        .unwrap_or_default();
+    }
+}
 
+/// Starts the selected targets in [`KINDS`]' order until one takes the deployment.
+async fn start_targets(deps: &Deps, work: &Work<'_>) -> Result<Decision, JobError> {
     let mut delivered = Vec::new();
-    if let Some(bus) = deps.settings.event_bus.as_deref() {
-        let detail = serde_json::to_string(&event).map_err(|e| {
-            JobError::new(
-                FailureKind::JobFailed,
-                format!("cannot encode the deployment event: {e}"),
-            )
-        })?;
-        deps.events.publish(bus, &detail).await?;
-        delivered.push(format!("EventBridge bus {bus}"));
-    }
-    if let Some(target) = &target {
-        let Some(digest) = image.digest.as_deref() else {
-            return Err(JobError::new(
-                FailureKind::ConfigurationError,
-                format!(
-                    "the artifact names {image} without a digest; a rollout pins the image by digest, so the build must                      write imageDetail.json with ImageDigest (buildspec.yml does)"
-                ),
-            ));
-        };
-        let pinned = format!("{}/{}@{digest}", image.registry, image.repository);
-        let request = rollout::Request {
-            job_id: &job.id,
-            image: &pinned,
-            digest,
-            default_container: params.service(),
-            started_at: &event.requested_at,
-        };
-        let step = rollout::start(deps.rollout.as_ref(), target, &request).await;
-        return Ok(rollout_decision(step, variables));
-    }
-    if let Some(raw_url) = webhook_url.as_deref() {
-        let url = validate_webhook_url(raw_url)?;
-        let secret = webhook_secret(deps).await?;
-        match post_deployment(deps.http.as_ref(), &url, &secret, &event, deadline).await? {
-            WebhookOutcome::Done => delivered.push(format!("webhook {}", url_for_humans(&url))),
-            WebhookOutcome::Accepted { status_url } => {
-                let state = ContinuationState {
-                    location: status_url.to_string(),
-                    deployment_id: job.id.clone(),
-                    started_at: event.requested_at.clone(),
-                };
-                let token = continuation_token(&state)?;
-                return Ok(Decision::Continue {
-                    summary: format!(
-                        "Deployment of {image}{commit_label} to {env_label} accepted by the webhook; waiting for {}",
-                        state.location
-                    ),
-                    token,
-                });
-            }
+    for kind in KINDS.into_iter().filter(|kind| kind.selected(work.plan)) {
+        match kind.start(deps, work).await? {
+            Started::Delivered { to } => delivered.push(to),
+            Started::Decided(decision) => return Ok(decision),
         }
     }
+    let described = work.described;
     let summary = if delivered.is_empty() {
         format!(
-            "Deployment of {image}{commit_label} to {env_label} recorded only: no DEPLOY_WEBHOOK_URL or \
-             DEPLOY_EVENT_BUS is configured, so nothing was triggered"
+            "Deployment of {described} recorded only: no DEPLOY_WEBHOOK_URL or DEPLOY_EVENT_BUS is configured, \
+             so nothing was triggered"
         )
     } else {
         format!(
-            "Deployment of {image}{commit_label} to {env_label} requested via {}",
+            "Deployment of {described} requested via {}",
             delivered.join(" and ")
         )
     };
-    Ok(Decision::Final { summary, variables })
-}
-
-async fn continue_long_deployment(
-    job: &Job,
-    deps: &Deps,
-    params: &UserParameters,
-    token: &str,
-    image: &ImageRef,
-    variables: BTreeMap<String, String>,
-    deadline: Instant,
-) -> Result<Decision, JobError> {
-    let state: ContinuationState = serde_json::from_str(token).map_err(|e| {
-        JobError::new(
-            FailureKind::JobFailed,
-            format!("the continuation token is not one this function issued ({e}); re-run the stage to start a fresh deployment"),
-        )
-    })?;
-    let status_url = validate_webhook_url(&state.location)?;
-    let secret = webhook_secret(deps).await?;
-    let status = poll_status(
-        deps.http.as_ref(),
-        &status_url,
-        &secret,
-        &state.deployment_id,
-        deadline,
-    )
-    .await?;
-    let message = status
-        .message
-        .as_deref()
-        .map(|m| format!(": {m}"))
-        .unwrap_or_default();
-    match status.status {
-        StatusKind::Succeeded => Ok(Decision::Final {
-            summary: format!("Deployment of {image} succeeded{message}"),
-            variables,
-        }),
-        StatusKind::Failed => Err(JobError::new(
-            FailureKind::JobFailed,
-            format!(
-                "the deployment of {image} failed{message} (reported by {})",
-                state.location
-            ),
-        )),
-        StatusKind::InProgress => {
-            if let Some(limit) = params.timeout_seconds
-                && let Some(elapsed) = elapsed_since(&state.started_at)
-                && elapsed > Duration::from_secs(limit)
-            {
-                return Err(JobError::new(
-                    FailureKind::JobFailed,
-                    format!(
-                        "the deployment of {image} is still in progress after {} s, beyond UserParameters \
-                         timeoutSeconds {limit}; investigate the deployment or raise timeoutSeconds",
-                        elapsed.as_secs()
-                    ),
-                ));
-            }
-            tracing::info!(job_id = %job.id, location = %state.location, "deployment still in progress");
-            Ok(Decision::Continue {
-                summary: format!("Deployment of {image} in progress{message}"),
-                token: token.to_owned(),
-            })
-        }
-    }
-}
-
-/// One poll of a rollout in progress, failing it when it outlives `timeoutSeconds`.
-async fn continue_rollout(
-    deps: &Deps,
-    params: &UserParameters,
-    state: &RolloutState,
-    image: &ImageRef,
-    variables: BTreeMap<String, String>,
-) -> Decision {
-    let shown = match &image.digest {
-        Some(digest) => format!("{}/{}@{digest}", image.registry, image.repository),
-        None => image.uri.clone(),
-    };
-    let step = rollout::poll(deps.rollout.as_ref(), state, &shown).await;
-    let started_at = match state {
-        RolloutState::Ecs { started_at, .. } | RolloutState::Lambda { started_at, .. } => {
-            started_at
-        }
-    };
-    if let Step::InProgress { .. } = step
-        && let Some(limit) = params.timeout_seconds
-        && let Some(elapsed) = elapsed_since(started_at)
-        && elapsed > Duration::from_secs(limit)
-    {
-        return Decision::Fail(JobError::new(
-            FailureKind::JobFailed,
-            format!(
-                "the rollout of {image} is still in progress after {} s, beyond UserParameters timeoutSeconds {limit};                  it goes on without the pipeline: watch the target, or raise timeoutSeconds",
-                elapsed.as_secs()
-            ),
-        ));
-    }
-    rollout_decision(step, variables)
-}
-
-fn rollout_decision(step: Step, mut variables: BTreeMap<String, String>) -> Decision {
-    match step {
-        Step::InProgress { summary, state } => match serde_json::to_string(&state) {
-            Ok(token) if token.chars().count() <= MAX_CONTINUATION_TOKEN_CHARS => {
-                Decision::Continue { summary, token }
-            }
-            Ok(token) => Decision::Fail(JobError::new(
-                FailureKind::ConfigurationError,
-                format!(
-                    "the rollout's state is {} characters, over a continuation token's {MAX_CONTINUATION_TOKEN_CHARS}:                      shorten the cluster, service or function names",
-                    token.chars().count()
-                ),
-            )),
-            Err(e) => Decision::Fail(JobError::new(
-                FailureKind::JobFailed,
-                format!("cannot encode the rollout's state: {e}"),
-            )),
-        },
-        Step::Done {
-            summary,
-            variables: rollout_variables,
-        } => {
-            variables.extend(rollout_variables);
-            Decision::Final { summary, variables }
-        }
-        Step::Failed { kind, message } => Decision::Fail(JobError::new(kind, message)),
-    }
-}
-
-async fn webhook_secret(deps: &Deps) -> Result<crate::targets::WebhookSecret, JobError> {
-    let source = deps.webhook_secret.as_ref().ok_or_else(|| {
-        JobError::new(
-            FailureKind::ConfigurationError,
-            "a deployment webhook is configured but no signing secret: set DEPLOY_WEBHOOK_SECRET_ARN (a Secrets \
-             Manager secret) or DEPLOY_WEBHOOK_SECRET on the function",
-        )
-    })?;
-    Ok(source.secret().await?)
-}
-
-pub fn continuation_token(state: &ContinuationState) -> Result<String, JobError> {
-    let token = serde_json::to_string(state).map_err(|e| {
-        JobError::new(
-            FailureKind::JobFailed,
-            format!("cannot encode the continuation token: {e}"),
-        )
-    })?;
-    if token.chars().count() > MAX_CONTINUATION_TOKEN_CHARS {
-        return Err(JobError::new(
-            FailureKind::JobFailed,
-            format!(
-                "the webhook's status Location is too long for a CodePipeline continuation token ({} > {MAX_CONTINUATION_TOKEN_CHARS} \
-                 characters); make the receiver answer with a shorter Location",
-                token.chars().count()
-            ),
-        ));
-    }
-    Ok(token)
+    Ok(Decision::Final {
+        summary,
+        variables: work.variables.clone(),
+    })
 }
 
 pub fn output_variables(
@@ -737,23 +532,13 @@ fn pipeline_from_env(env: Option<&str>) -> Option<String> {
         .map(|e| e.names().pipeline())
 }
 
-/// Scheme, host and path: never the query string, which might carry a token.
-fn url_for_humans(url: &hyper::Uri) -> String {
-    format!(
-        "{}://{}{}",
-        url.scheme_str().unwrap_or("https"),
-        url.authority().map(|a| a.as_str()).unwrap_or(""),
-        url.path()
-    )
-}
-
 fn now_rfc3339() -> String {
     DateTime::from(SystemTime::now())
         .fmt(Format::DateTime)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
-fn elapsed_since(rfc3339: &str) -> Option<Duration> {
+pub(crate) fn elapsed_since(rfc3339: &str) -> Option<Duration> {
     let started = DateTime::from_str(rfc3339, Format::DateTime).ok()?;
     let started = SystemTime::try_from(started).ok()?;
     SystemTime::now().duration_since(started).ok()

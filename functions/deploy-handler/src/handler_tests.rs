@@ -9,10 +9,13 @@ use super::*;
 use crate::BoxFuture;
 use crate::artifact::ArtifactError;
 use crate::artifact::tests::{IMAGE, image_detail_zip, zip_of};
+use crate::delivery::secret::{StaticSecret, WebhookSecret};
+use crate::delivery::webhook::{SIGNATURE_HEADER, signature};
 use crate::event::tests::sample_event;
 use crate::event::{ArtifactCredentials, EncryptionKey, S3Location};
-use crate::targets::tests::{FakeTransport, response};
-use crate::targets::{SIGNATURE_HEADER, StaticSecret, WebhookSecret, signature};
+use crate::report::MAX_CONTINUATION_TOKEN_CHARS;
+use crate::rollout::{self, RolloutState};
+use crate::transport::tests::{FakeTransport, response};
 
 const JOB: &str = "11111111-abcd-1111-abcd-111111abcdef";
 

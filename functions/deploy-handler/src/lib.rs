@@ -3,6 +3,9 @@
 //! Lambda function) and always reports the job result.
 
 pub mod artifact;
+pub mod config;
+pub mod delivery;
+pub mod deploy_target;
 pub mod event;
 pub mod handler;
 pub mod image;
@@ -12,7 +15,7 @@ pub mod params;
 pub mod report;
 pub mod rollout;
 pub mod s3_artifact;
-pub mod targets;
+pub mod transport;
 
 /// Boxed future used by the narrow dependency traits, so the handler takes `&Deps` of trait objects.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;

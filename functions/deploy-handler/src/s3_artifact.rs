@@ -1,22 +1,19 @@
-//! The input artifact's download: one SigV4-signed S3 GetObject over the function's shared
-//! hyper client, with the job's artifact credentials. A hand-signed GET keeps the S3 SDK client
-//! (and the checksum tables it always links) out of the function's package.
+//! The input artifact's download: the shape of one S3 GetObject (its URL and S3's SigV4
+//! flavour), sent over the function's shared HTTP client with the job's artifact credentials,
+//! and S3's answers read. A hand-signed GET keeps the S3 SDK client (and the checksum tables it
+//! always links) out of the function's package.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode, sign,
-};
 use bytes::Bytes;
-use http_body_util::BodyExt as _;
 use tokio::time::Instant;
 
 use crate::BoxFuture;
 use crate::artifact::{ArtifactError, ArtifactStore, MAX_ARTIFACT_BYTES};
 use crate::event::{ArtifactCredentials, EncryptionKey, S3Location};
-use crate::targets::HyperTransport;
+use crate::transport::sigv4::{Flavour, Scope, sign_request};
+use crate::transport::{BodyError, HttpRequest, HyperTransport, read_body};
 
 /// Attempts per download (S3's standard retry mode also makes 3).
 const MAX_ATTEMPTS: u32 = 3;
@@ -96,41 +93,28 @@ fn signed_get(
     credentials: &ArtifactCredentials,
     region: &str,
     now: SystemTime,
-) -> Result<hyper::Request<http_body_util::Full<Bytes>>, String> {
-    let identity = aws_credential_types::Credentials::new(
+) -> Result<HttpRequest, String> {
+    let credentials = aws_credential_types::Credentials::new(
         credentials.access_key_id.clone(),
         credentials.secret_access_key.clone(),
         credentials.session_token.clone(),
         None,
         "codepipeline-artifact-credentials",
-    )
-    .into();
-    // S3 signs the path exactly as sent (encoded once, never normalized) and wants the payload
-    // hash header.
-    let mut settings = SigningSettings::default();
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("s3")
-        .time(now)
-        .settings(settings)
-        .build()
-        .map_err(|e| format!("cannot sign the request: {e}"))?
-        .into();
-    let signable = SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(&[]))
-        .map_err(|e| format!("cannot sign the request for {url}: {e}"))?;
-    let (instructions, _signature) = sign(signable, &params)
-        .map_err(|e| format!("cannot sign the request: {e}"))?
-        .into_parts();
-    let mut request = hyper::Request::builder()
-        .method(hyper::Method::GET)
-        .uri(url)
-        .body(http_body_util::Full::new(Bytes::new()))
-        .map_err(|e| format!("invalid request URL {url}: {e}"))?;
-    instructions.apply_to_request_http1x(&mut request);
+    );
+    let mut request = HttpRequest {
+        method: hyper::Method::GET,
+        uri: url
+            .parse()
+            .map_err(|e| format!("invalid request URL {url}: {e}"))?,
+        headers: Vec::new(),
+        body: Bytes::new(),
+    };
+    let scope = Scope {
+        region,
+        service: "s3",
+        flavour: Flavour::S3,
+    };
+    sign_request(&mut request, &credentials, scope, now)?;
     Ok(request)
 }
 
@@ -233,33 +217,29 @@ async fn fetch_object(
 
 async fn get_once(
     http: &HyperTransport,
-    request: hyper::Request<http_body_util::Full<Bytes>>,
+    request: HttpRequest,
     location: &S3Location,
     encryption_key: Option<&EncryptionKey>,
     deadline: Instant,
     max_bytes: u64,
 ) -> Result<Vec<u8>, AttemptError> {
     let headers_deadline = deadline.min(Instant::now() + HEADERS_TIMEOUT);
-    let response =
-        match tokio::time::timeout_at(headers_deadline, http.client().request(request)).await {
-            Err(_) => {
-                return Err(AttemptError {
-                    error: download_error(location, "S3 did not answer in time".to_owned()),
-                    retryable: true,
-                });
-            }
-            Ok(Err(e)) => {
-                return Err(AttemptError {
-                    error: download_error(
-                        location,
-                        aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
-                    ),
-                    // Connection failures and dropped connections are safe to retry: a GET changes nothing.
-                    retryable: true,
-                });
-            }
-            Ok(Ok(response)) => response,
-        };
+    let response = match tokio::time::timeout_at(headers_deadline, http.open(request)).await {
+        Err(_) => {
+            return Err(AttemptError {
+                error: download_error(location, "S3 did not answer in time".to_owned()),
+                retryable: true,
+            });
+        }
+        Ok(Err(e)) => {
+            return Err(AttemptError {
+                error: download_error(location, e.detail()),
+                // Connection failures and dropped connections are safe to retry: a GET changes nothing.
+                retryable: true,
+            });
+        }
+        Ok(Ok(response)) => response,
+    };
     let status = response.status().as_u16();
     let declared = response
         .headers()
@@ -305,33 +285,6 @@ async fn get_once(
         ),
         retryable,
     })
-}
-
-enum BodyError {
-    TooLarge(u64),
-    Broken(String),
-}
-
-async fn read_body(
-    mut body: hyper::body::Incoming,
-    max_bytes: u64,
-    deadline: Instant,
-) -> Result<Vec<u8>, BodyError> {
-    let mut bytes = Vec::new();
-    loop {
-        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
-            Err(_) => return Err(BodyError::Broken("no data in time".to_owned())),
-            Ok(None) => return Ok(bytes),
-            Ok(Some(Err(e))) => return Err(BodyError::Broken(e.to_string())),
-            Ok(Some(Ok(frame))) => frame,
-        };
-        if let Some(data) = frame.data_ref() {
-            bytes.extend_from_slice(data);
-            if bytes.len() as u64 > max_bytes {
-                return Err(BodyError::TooLarge(bytes.len() as u64));
-            }
-        }
-    }
 }
 
 /// The text of the first `<name>` element, unescaped: enough for S3's flat `<Error>` documents.
@@ -459,6 +412,14 @@ mod tests {
         );
     }
 
+    fn header_of(request: &HttpRequest, name: &str) -> Option<String> {
+        request
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    }
+
     #[test]
     fn signs_with_the_job_credentials_and_session_token() {
         let url = S3Endpoint::new("us-east-1", None).object_url("artifacts", "p/a.zip");
@@ -469,12 +430,7 @@ mod tests {
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         )
         .unwrap();
-        let header = |name: &str| {
-            request
-                .headers()
-                .get(name)
-                .map(|v| v.to_str().unwrap().to_owned())
-        };
+        let header = |name: &str| header_of(&request, name);
         let authorization = header("authorization").unwrap();
         assert!(
             authorization.starts_with(
@@ -495,12 +451,7 @@ mod tests {
 
         let without_token =
             signed_get(&url, &credentials(None), "us-east-1", SystemTime::now()).unwrap();
-        assert!(
-            without_token
-                .headers()
-                .get("x-amz-security-token")
-                .is_none()
-        );
+        assert!(header_of(&without_token, "x-amz-security-token").is_none());
     }
 
     /// Recomputes the SigV4 signature by hand: S3 accepts only a path encoded once, unnormalized.
@@ -536,12 +487,12 @@ mod tests {
             key = hmac(&key, part);
         }
         let expected = hex::encode(hmac(&key, &string_to_sign));
-        let authorization = request.headers()["authorization"].to_str().unwrap();
+        let authorization = header_of(&request, "authorization").unwrap();
         assert!(
             authorization.ends_with(&format!("Signature={expected}")),
             "{authorization}"
         );
-        assert_eq!(request.uri().path(), "/p/./a%20b.zip");
+        assert_eq!(request.uri.path(), "/p/./a%20b.zip");
     }
 
     #[test]

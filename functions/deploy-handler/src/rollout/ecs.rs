@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::api as shape;
 use super::{ApiError, JOB_TAG, Request, RolloutApi, RolloutState, Step, call_failed};
 use crate::report::FailureKind;
 
@@ -46,10 +47,10 @@ async fn describe_service(
     service: &str,
 ) -> Result<Value, Step> {
     let answer = api
-        .ecs(
+        .call(shape::ecs(
             "DescribeServices",
             json!({ "cluster": cluster, "services": [service] }),
-        )
+        ))
         .await;
     let answer = match answer {
         Ok(answer) => answer,
@@ -85,10 +86,10 @@ async fn describe_service(
 }
 
 async fn describe_task_definition(api: &dyn RolloutApi, arn: &str) -> Result<Value, ApiError> {
-    api.ecs(
+    api.call(shape::ecs(
         "DescribeTaskDefinition",
         json!({ "taskDefinition": arn, "include": ["TAGS"] }),
-    )
+    ))
     .await
 }
 
@@ -106,10 +107,10 @@ async fn find_job_revision(
     job_id: &str,
 ) -> Result<Option<String>, ApiError> {
     let listed = api
-        .ecs(
+        .call(shape::ecs(
             "ListTaskDefinitions",
             json!({ "familyPrefix": family, "sort": "DESC", "status": "ACTIVE", "maxResults": REVISIONS_TO_SEARCH }),
-        )
+        ))
         .await?;
     for arn in listed["taskDefinitionArns"]
         .as_array()
@@ -245,10 +246,10 @@ pub async fn start(
 
     if current != new {
         let updated = api
-            .ecs(
+            .call(shape::ecs(
                 "UpdateService",
                 json!({ "cluster": cluster, "service": service_name, "taskDefinition": new }),
-            )
+            ))
             .await;
         match updated {
             Ok(_) => {}
@@ -322,7 +323,10 @@ async fn register(
     new_tags.push(json!({ "key": JOB_TAG, "value": request.job_id }));
     body.insert("tags".to_owned(), Value::Array(new_tags));
     let family = definition["family"].as_str().unwrap_or_default();
-    match api.ecs("RegisterTaskDefinition", Value::Object(body)).await {
+    match api
+        .call(shape::ecs("RegisterTaskDefinition", Value::Object(body)))
+        .await
+    {
         Ok(answer) => answer["taskDefinition"]["taskDefinitionArn"]
             .as_str()
             .map(str::to_owned)

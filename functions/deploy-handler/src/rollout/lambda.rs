@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use hyper::Method;
 use serde_json::{Value, json};
 
+use super::api as shape;
 use super::{Request, RolloutApi, RolloutState, Step, call_failed};
 use crate::report::FailureKind;
 
@@ -26,7 +27,7 @@ fn resolved_digest(function: &Value) -> Option<&str> {
 
 async fn get_function(api: &dyn RolloutApi, function: &str) -> Result<Value, Step> {
     let path = function_path(function);
-    match api.lambda(Method::GET, &path, None).await {
+    match api.call(shape::lambda(Method::GET, &path, None)).await {
         Ok(answer) => Ok(answer),
         Err(err) if err.is("ResourceNotFoundException") => Err(Step::failed(
             FailureKind::ConfigurationError,
@@ -61,7 +62,7 @@ pub async fn start(
     let previous_version = match alias {
         Some(alias) => {
             let path = format!("{}/aliases/{alias}", function_path(function));
-            match api.lambda(Method::GET, &path, None).await {
+            match api.call(shape::lambda(Method::GET, &path, None)).await {
                 Ok(answer) => answer["FunctionVersion"].as_str().map(str::to_owned),
                 Err(err) if err.is("ResourceNotFoundException") => {
                     return Step::failed(
@@ -81,11 +82,11 @@ pub async fn start(
     if resolved_digest(&current) != Some(request.digest) {
         let path = format!("{}/code", function_path(function));
         let updated = api
-            .lambda(
+            .call(shape::lambda(
                 Method::PUT,
                 &path,
                 Some(json!({ "ImageUri": request.image })),
-            )
+            ))
             .await;
         match updated {
             Ok(_) => {}
@@ -177,14 +178,14 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
     // Publishing unchanged code returns the latest version instead of a new one (Lambda API
     // Reference, PublishVersion), so a re-delivered job publishes nothing twice.
     let published = api
-        .lambda(
+        .call(shape::lambda(
             Method::POST,
             &format!("{}/versions", function_path(function)),
             Some(json!({
                 "CodeSha256": configuration["CodeSha256"],
                 "Description": format!("image {digest}"),
             })),
-        )
+        ))
         .await;
     let version = match published {
         Ok(answer) => answer["Version"].as_str().unwrap_or("$LATEST").to_owned(),
@@ -201,11 +202,11 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
     if let Some(alias) = alias {
         let path = format!("{}/aliases/{alias}", function_path(function));
         if let Err(err) = api
-            .lambda(
+            .call(shape::lambda(
                 Method::PUT,
                 &path,
                 Some(json!({ "FunctionVersion": version })),
-            )
+            ))
             .await
         {
             return call_failed(

@@ -14,13 +14,12 @@ pub mod lambda;
 
 use std::collections::BTreeMap;
 
-use hyper::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::BoxFuture;
 use crate::report::FailureKind;
-pub use api::ApiError;
+pub use api::{ApiError, AwsRequest};
 
 /// Tag key carrying the CodePipeline job id on what a rollout registers.
 pub const JOB_TAG: &str = "rust-pipeline:job-id";
@@ -50,6 +49,15 @@ pub enum RolloutState {
     },
 }
 
+impl RolloutState {
+    /// When the job started the rollout (RFC 3339), for `timeoutSeconds`.
+    pub fn started_at(&self) -> &str {
+        match self {
+            Self::Ecs { started_at, .. } | Self::Lambda { started_at, .. } => started_at,
+        }
+    }
+}
+
 /// Where a rollout stands after one step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -76,18 +84,10 @@ impl Step {
     }
 }
 
-/// The two call shapes a rollout makes, so the steps are tested against scripted answers.
+/// The calls a rollout makes (shaped by [`api::ecs`] and [`api::lambda`]), behind one method
+/// so the steps are tested against scripted answers.
 pub trait RolloutApi: Send + Sync {
-    /// An ECS JSON 1.1 operation (`DescribeServices`, ...).
-    fn ecs<'a>(&'a self, operation: &'a str, body: Value)
-    -> BoxFuture<'a, Result<Value, ApiError>>;
-    /// A Lambda REST-JSON call (`GET /2015-03-31/functions/NAME`, ...).
-    fn lambda<'a>(
-        &'a self,
-        method: Method,
-        path: &'a str,
-        body: Option<Value>,
-    ) -> BoxFuture<'a, Result<Value, ApiError>>;
+    fn call(&self, request: AwsRequest) -> BoxFuture<'_, Result<Value, ApiError>>;
 }
 
 /// The pinned image and the job a rollout works for.
@@ -100,28 +100,6 @@ pub struct Request<'a> {
     /// Container to update when the target names none and the task has several (`service`).
     pub default_container: &'a str,
     pub started_at: &'a str,
-}
-
-/// Starts (or, for a re-delivered job, resumes) the rollout.
-pub async fn start(api: &dyn RolloutApi, target: &Target, request: &Request<'_>) -> Step {
-    match target {
-        Target::Ecs {
-            cluster,
-            service,
-            container,
-        } => ecs::start(api, cluster, service, container.as_deref(), request).await,
-        Target::Lambda { function, alias } => {
-            lambda::start(api, function, alias.as_deref(), request).await
-        }
-    }
-}
-
-/// One poll of a rollout in progress.
-pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> Step {
-    match state {
-        RolloutState::Ecs { .. } => ecs::poll(api, state, image).await,
-        RolloutState::Lambda { .. } => lambda::poll(api, state, image).await,
-    }
 }
 
 /// How a failed call reads in the job's failure: a denial names what to grant.
@@ -196,21 +174,8 @@ pub(crate) mod fake {
     }
 
     impl RolloutApi for FakeApi {
-        fn ecs<'a>(
-            &'a self,
-            operation: &'a str,
-            body: Value,
-        ) -> BoxFuture<'a, Result<Value, ApiError>> {
-            let answer = self.next(operation.to_owned(), body);
-            Box::pin(async move { answer })
-        }
-        fn lambda<'a>(
-            &'a self,
-            method: Method,
-            path: &'a str,
-            body: Option<Value>,
-        ) -> BoxFuture<'a, Result<Value, ApiError>> {
-            let answer = self.next(format!("{method} {path}"), body.unwrap_or(Value::Null));
+        fn call(&self, request: AwsRequest) -> BoxFuture<'_, Result<Value, ApiError>> {
+            let answer = self.next(request.name(), request.body.unwrap_or(Value::Null));
             Box::pin(async move { answer })
         }
     }
