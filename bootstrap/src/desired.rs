@@ -620,6 +620,7 @@ fn pipeline(s: &Stack<'_>, out: &mut Vec<Desired>) {
                 name: n.connection(),
                 provider_type: "GitHub".to_owned(),
                 tags: tags.clone(),
+                duplicates: Vec::new(),
             }),
             vec![],
         );

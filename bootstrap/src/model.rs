@@ -160,6 +160,11 @@ pub struct ConnectionSpec {
     /// `GitHub`.
     pub provider_type: String,
     pub tags: Tags,
+    /// ARNs of our other connections with this name, which two first deploys at once can leave
+    /// (CreateConnection does not refuse a duplicate name); always empty when desired, so a
+    /// duplicate shows in `plan` and the update deletes it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

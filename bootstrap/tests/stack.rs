@@ -867,3 +867,64 @@ async fn a_retried_call_is_announced_with_its_bound() {
         "{notice}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_first_deploys_at_once_in_codeconnections_mode_leave_one_connection() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("connection-race", &emulator);
+    // Each run must see no connection and create its own: slow the calls so both lists happen
+    // before either create.
+    emulator
+        .set_faults(serde_json::json!({ "latency_ms": 40 }))
+        .expect("latency");
+    let deploy = [
+        "deploy",
+        "--env",
+        "dev",
+        "--github-repo",
+        "octo/app",
+        "--source",
+        "codeconnections",
+        "--yes",
+    ];
+    let (first, second) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| cli.run(&deploy));
+        let second = scope.spawn(|| cli.run(&deploy));
+        (first.join().expect("first"), second.join().expect("second"))
+    });
+    emulator.clear_faults().expect("no latency");
+    for run in [&first, &second] {
+        assert_code(run, 0);
+    }
+    assert_code(&cli.run(&deploy), 0);
+    let config = emulator.sdk_config().await;
+    let listed = aws_sdk_codestarconnections::Client::new(&config)
+        .list_connections()
+        .send()
+        .await
+        .expect("connections");
+    let ours: Vec<&str> = listed
+        .connections()
+        .iter()
+        .filter(|c| c.connection_name() == Some("github-dev"))
+        .filter_map(|c| c.connection_arn())
+        .collect();
+    assert_eq!(
+        ours.len(),
+        1,
+        "one github-dev after the third deploy: {ours:?}"
+    );
+    let pipeline = aws_sdk_codepipeline::Client::new(&config)
+        .get_pipeline()
+        .name("pipeline-dev")
+        .send()
+        .await
+        .expect("pipeline");
+    let declaration = format!("{:?}", pipeline.pipeline());
+    assert!(
+        declaration.contains(ours[0]),
+        "the pipeline uses the kept connection: {declaration}"
+    );
+    let (code, plan) = plan_json_with(&cli, "dev", &["--source", "codeconnections"]);
+    assert_eq!(code, 0, "converged: {plan}");
+}

@@ -19,8 +19,10 @@ fn connection_tags(tags: &Tags) -> Result<Vec<Tag>> {
         .context("building the connection's tags")
 }
 
-/// The GitHub connection with this name, by listing every page (names are unique per account).
-async fn find(ctx: Ctx<'_>, name: &str) -> Result<Option<Connection>> {
+/// Every GitHub connection with this name, smallest ARN first. CreateConnection does not refuse
+/// a duplicate name, so two first deploys at once can each make one; every reader agrees on the
+/// first, and [`remove_duplicates`] deletes the others.
+async fn find_all(ctx: Ctx<'_>, name: &str) -> Result<Vec<Connection>> {
     let pages: Vec<_> = ctx
         .clients
         .connections
@@ -31,11 +33,80 @@ async fn find(ctx: Ctx<'_>, name: &str) -> Result<Option<Connection>> {
         .try_collect()
         .await
         .context("listing CodeStar connections")?;
-    Ok(pages
+    let mut found: Vec<Connection> = pages
         .iter()
         .flat_map(|p| p.connections())
-        .find(|c| c.connection_name() == Some(name))
-        .cloned())
+        .filter(|c| c.connection_name() == Some(name))
+        .cloned()
+        .collect();
+    found.sort_by(|a, b| a.connection_arn().cmp(&b.connection_arn()));
+    Ok(found)
+}
+
+/// The connection of this name every run agrees on (the first of [`find_all`]).
+async fn find(ctx: Ctx<'_>, name: &str) -> Result<Option<Connection>> {
+    Ok(find_all(ctx, name).await?.into_iter().next())
+}
+
+async fn tags_of(ctx: Ctx<'_>, arn: &str) -> Result<Tags> {
+    Ok(ctx
+        .clients
+        .connections
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .context("reading the connection's tags")?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect())
+}
+
+/// The ARNs beyond the first of `all` that carry the ownership tags the first carries: ours
+/// only, never a connection someone else named alike.
+async fn duplicates(ctx: Ctx<'_>, all: &[Connection], kept_tags: &Tags) -> Result<Vec<String>> {
+    let owner = |tags: &Tags| {
+        [
+            pipeline_common::tags::MANAGED_BY,
+            pipeline_common::tags::ENVIRONMENT,
+        ]
+        .map(|key| tags.get(key).cloned())
+    };
+    let mut found = Vec::new();
+    for arn in all.iter().skip(1).filter_map(|c| c.connection_arn()) {
+        if owner(&tags_of(ctx, arn).await?) == owner(kept_tags) {
+            found.push(arn.to_owned());
+        }
+    }
+    Ok(found)
+}
+
+async fn delete_duplicates(ctx: Ctx<'_>, name: &str, arns: &[String]) -> Result<()> {
+    for duplicate in arns {
+        ctx.progress.line(&format!(
+            "deleting connection {duplicate}: a second `{name}` made by a run at the same time"
+        ));
+        let deleted = ctx
+            .clients
+            .connections
+            .delete_connection()
+            .connection_arn(duplicate)
+            .send()
+            .await;
+        util::gone_is_done(deleted, |e| e.is_resource_not_found_exception())?;
+    }
+    Ok(())
+}
+
+/// Deletes our connections of this name beyond the one every run keeps.
+async fn remove_duplicates(ctx: Ctx<'_>, name: &str) -> Result<()> {
+    let all = find_all(ctx, name).await?;
+    let Some(kept) = all.first().and_then(|c| c.connection_arn()) else {
+        return Ok(());
+    };
+    let extra = duplicates(ctx, &all, &tags_of(ctx, kept).await?).await?;
+    delete_duplicates(ctx, name, &extra).await
 }
 
 /// The connection's ARN, `None` when there is no connection of that name.
@@ -112,7 +183,12 @@ pub async fn status_of(ctx: Ctx<'_>, arn: &str) -> Result<Option<String>> {
 }
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
-    let Some(arn) = arn_of(ctx, name).await? else {
+    let all = find_all(ctx, name).await?;
+    let Some(arn) = all
+        .first()
+        .and_then(|c| c.connection_arn())
+        .map(str::to_owned)
+    else {
         return Ok(None);
     };
     let connections = &ctx.clients.connections;
@@ -136,16 +212,8 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let Some(connection) = connection else {
         return Ok(None);
     };
-    let tags: Tags = connections
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
-        .await
-        .context("reading the connection's tags")?
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect();
+    let tags = tags_of(ctx, &arn).await?;
+    let duplicates = duplicates(ctx, &all, &tags).await?;
     let spec = ConnectionSpec {
         name: name.to_owned(),
         provider_type: connection
@@ -153,6 +221,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
             .map(|p| p.as_str().to_owned())
             .unwrap_or_default(),
         tags: tags.clone(),
+        duplicates,
     };
     let status = connection
         .connection_status()
@@ -190,6 +259,7 @@ pub async fn create(ctx: Ctx<'_>, spec: &ConnectionSpec) -> Result<()> {
         .set_tags(Some(connection_tags(&spec.tags)?))
         .send()
         .await?;
+    remove_duplicates(ctx, &spec.name).await?;
     announce_handshake(ctx, &spec.name);
     Ok(())
 }
@@ -210,6 +280,7 @@ pub async fn update(
     desired: &ConnectionSpec,
     observed: &ConnectionSpec,
 ) -> Result<()> {
+    delete_duplicates(ctx, &desired.name, &observed.duplicates).await?;
     if desired.tags == observed.tags {
         return Ok(());
     }
@@ -246,6 +317,8 @@ pub async fn update(
 }
 
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
+    // A duplicate a race left goes first, so the kept one is the last of this name.
+    remove_duplicates(ctx, name).await?;
     let Some(arn) = arn_of(ctx, name).await? else {
         return Ok(());
     };

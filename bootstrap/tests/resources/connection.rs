@@ -11,6 +11,7 @@ fn github_connection(name: &str) -> ConnectionSpec {
         name: name.into(),
         provider_type: "GitHub".into(),
         tags: tags([("pipeline:env", "dev")]),
+        duplicates: Vec::new(),
     }
 }
 
