@@ -135,82 +135,10 @@ pub fn read_image_artifact(
         })?;
 
     if let Some(bytes) = read_entry(zip_bytes, &mut archive, IMAGE_DETAIL_FILE)? {
-        #[derive(serde::Deserialize)]
-        struct ImageDetail {
-            #[serde(rename = "ImageURI")]
-            image_uri: String,
-            /// The pushed manifest's digest, when the URI names the image by tag (the
-            /// buildspec writes both).
-            #[serde(rename = "ImageDigest", default)]
-            image_digest: Option<String>,
-        }
-        let expected = r#"{"ImageURI": "ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG", "ImageDigest": "sha256:<64 hex>"}"#;
-        let detail: ImageDetail =
-            serde_json::from_slice(&bytes).map_err(|e| ArtifactError::BadJson {
-                file: IMAGE_DETAIL_FILE,
-                problem: e.to_string(),
-                expected,
-            })?;
-        let mut artifact = image(IMAGE_DETAIL_FILE, &detail.image_uri)?;
-        if let Some(digest) = detail.image_digest {
-            let valid = digest
-                .strip_prefix("sha256:")
-                .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
-            let problem = if !valid {
-                Some(format!(
-                    "ImageDigest `{digest}` is not sha256:<64 hex digits>"
-                ))
-            } else if artifact
-                .image
-                .digest
-                .as_deref()
-                .is_some_and(|d| d != digest)
-            {
-                Some(format!(
-                    "ImageDigest `{digest}` differs from the digest in ImageURI"
-                ))
-            } else {
-                None
-            };
-            if let Some(problem) = problem {
-                return Err(ArtifactError::BadJson {
-                    file: IMAGE_DETAIL_FILE,
-                    problem,
-                    expected,
-                });
-            }
-            artifact.image.digest = Some(digest);
-        }
-        return Ok(artifact);
+        return from_image_detail(&bytes);
     }
     if let Some(bytes) = read_entry(zip_bytes, &mut archive, IMAGE_DEFINITIONS_FILE)? {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Container {
-            name: String,
-            image_uri: String,
-        }
-        let containers: Vec<Container> = serde_json::from_slice(&bytes).map_err(|e| ArtifactError::BadJson {
-            file: IMAGE_DEFINITIONS_FILE,
-            problem: e.to_string(),
-            expected: r#"[{"name": "app", "imageUri": "ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG"}]"#,
-        })?;
-        let chosen = match containers.iter().find(|c| c.name == service) {
-            Some(c) => c,
-            // A single container is unambiguous whatever it is called.
-            None if containers.len() == 1 => &containers[0],
-            None => {
-                return Err(ArtifactError::NoSuchContainer {
-                    service: service.to_owned(),
-                    names: containers
-                        .iter()
-                        .map(|c| c.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                });
-            }
-        };
-        return image(IMAGE_DEFINITIONS_FILE, &chosen.image_uri);
+        return from_image_definitions(&bytes, service);
     }
     let names: Vec<String> = archive
         .file_names()
@@ -228,6 +156,88 @@ pub fn read_image_artifact(
     Err(ArtifactError::NoImageFile {
         entries: crate::report::truncate_chars(&entries, 1000),
     })
+}
+
+/// `imageDetail.json`: the URI, and the digest when the build wrote one (it must agree).
+fn from_image_detail(bytes: &[u8]) -> Result<ImageArtifact, ArtifactError> {
+    #[derive(serde::Deserialize)]
+    struct ImageDetail {
+        #[serde(rename = "ImageURI")]
+        image_uri: String,
+        /// The pushed manifest's digest, when the URI names the image by tag (the
+        /// buildspec writes both).
+        #[serde(rename = "ImageDigest", default)]
+        image_digest: Option<String>,
+    }
+    let expected = r#"{"ImageURI": "ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG", "ImageDigest": "sha256:<64 hex>"}"#;
+    let detail: ImageDetail =
+        serde_json::from_slice(bytes).map_err(|e| ArtifactError::BadJson {
+            file: IMAGE_DETAIL_FILE,
+            problem: e.to_string(),
+            expected,
+        })?;
+    let mut artifact = image(IMAGE_DETAIL_FILE, &detail.image_uri)?;
+    if let Some(digest) = detail.image_digest {
+        let valid = digest
+            .strip_prefix("sha256:")
+            .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+        let problem = if !valid {
+            Some(format!(
+                "ImageDigest `{digest}` is not sha256:<64 hex digits>"
+            ))
+        } else if artifact
+            .image
+            .digest
+            .as_deref()
+            .is_some_and(|d| d != digest)
+        {
+            Some(format!(
+                "ImageDigest `{digest}` differs from the digest in ImageURI"
+            ))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(ArtifactError::BadJson {
+                file: IMAGE_DETAIL_FILE,
+                problem,
+                expected,
+            });
+        }
+        artifact.image.digest = Some(digest);
+    }
+    Ok(artifact)
+}
+
+/// `imagedefinitions.json`: the `service` container, or the only one.
+fn from_image_definitions(bytes: &[u8], service: &str) -> Result<ImageArtifact, ArtifactError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Container {
+        name: String,
+        image_uri: String,
+    }
+    let containers: Vec<Container> = serde_json::from_slice(bytes).map_err(|e| ArtifactError::BadJson {
+        file: IMAGE_DEFINITIONS_FILE,
+        problem: e.to_string(),
+        expected: r#"[{"name": "app", "imageUri": "ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG"}]"#,
+    })?;
+    let chosen = match containers.iter().find(|c| c.name == service) {
+        Some(c) => c,
+        // A single container is unambiguous whatever it is called.
+        None if containers.len() == 1 => &containers[0],
+        None => {
+            return Err(ArtifactError::NoSuchContainer {
+                service: service.to_owned(),
+                names: containers
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    };
+    image(IMAGE_DEFINITIONS_FILE, &chosen.image_uri)
 }
 
 fn image(file: &'static str, uri: &str) -> Result<ImageArtifact, ArtifactError> {

@@ -62,42 +62,104 @@ pub fn format(
     enrichment: &Enrichment,
     options: &MessageOptions,
 ) -> Notification {
-    let failures = failures(event, enrichment);
-    let subject = text::subject(&format!(
-        "[{}] {}: {}",
-        event.state,
-        event.pipeline,
-        headline(event, &failures)
-    ));
-    let commit = commit(event, enrichment);
-    let (trigger_type, trigger_detail) = trigger(event, enrichment);
-    let started = event
-        .start_time
-        .clone()
-        .or_else(|| enrichment.started_at.clone());
-    let duration = if event.level == Level::Pipeline && is_finished(&event.state) {
-        started
-            .as_deref()
-            .zip(event.time.as_deref())
-            .and_then(|(s, e)| text::elapsed(s, e))
+    let facts = Facts::gather(event, enrichment, options);
+    let out = human_text(event, enrichment, &facts);
+    let body = machine_body(event, enrichment, &facts);
+    let body_string = body.to_string();
+    let https = if options.chatbot {
+        chatbot(
+            &facts.subject,
+            event,
+            &facts.environment,
+            &facts.commit,
+            &facts.failures,
+            facts.unavailable,
+            &facts.console_url,
+        )
+        .to_string()
     } else {
-        None
+        body_string.clone()
     };
-    let console_url = console_url(event, options.fallback_region.as_deref());
-    let environment = options
-        .environment
-        .clone()
-        .unwrap_or_else(|| UNKNOWN_ENVIRONMENT.to_owned());
-    let unavailable = enrichment.unavailable.as_deref();
+    let message =
+        json!({"default": out, "email": out, "https": https, "sqs": body_string}).to_string();
+    let attributes = BTreeMap::from([
+        (ATTR_PIPELINE, event.pipeline.clone()),
+        (ATTR_STATE, event.state.clone()),
+        (ATTR_ENVIRONMENT, facts.environment),
+        (ATTR_DETAIL_TYPE, event.detail_type.clone()),
+    ]);
+    Notification {
+        subject: facts.subject,
+        text: out,
+        body,
+        message,
+        attributes,
+    }
+}
 
-    // The human body.
+/// What both bodies say, worked out once.
+struct Facts<'a> {
+    failures: Vec<FailedAction>,
+    subject: String,
+    commit: Commit,
+    trigger_type: Option<String>,
+    trigger_detail: Option<String>,
+    started: Option<String>,
+    duration: Option<std::time::Duration>,
+    console_url: String,
+    environment: String,
+    unavailable: Option<&'a str>,
+}
+
+impl<'a> Facts<'a> {
+    fn gather(event: &PipelineEvent, enrichment: &'a Enrichment, options: &MessageOptions) -> Self {
+        let failures = failures(event, enrichment);
+        let subject = text::subject(&format!(
+            "[{}] {}: {}",
+            event.state,
+            event.pipeline,
+            headline(event, &failures)
+        ));
+        let (trigger_type, trigger_detail) = trigger(event, enrichment);
+        let started = event
+            .start_time
+            .clone()
+            .or_else(|| enrichment.started_at.clone());
+        let duration = if event.level == Level::Pipeline && is_finished(&event.state) {
+            started
+                .as_deref()
+                .zip(event.time.as_deref())
+                .and_then(|(s, e)| text::elapsed(s, e))
+        } else {
+            None
+        };
+        Self {
+            subject,
+            commit: commit(event, enrichment),
+            trigger_type,
+            trigger_detail,
+            started,
+            duration,
+            console_url: console_url(event, options.fallback_region.as_deref()),
+            environment: options
+                .environment
+                .clone()
+                .unwrap_or_else(|| UNKNOWN_ENVIRONMENT.to_owned()),
+            unavailable: enrichment.unavailable.as_deref(),
+            failures,
+        }
+    }
+}
+
+/// The body for people (email and the default message).
+fn human_text(event: &PipelineEvent, enrichment: &Enrichment, facts: &Facts<'_>) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}\n", sentence(event, &failures));
+    let _ = writeln!(out, "{}\n", sentence(event, &facts.failures));
     let mut field = |name: &str, value: &str| {
         let _ = writeln!(out, "{:<13}{}", format!("{name}:"), value);
     };
     field("Pipeline", &event.pipeline);
-    field("Environment", &environment);
+    field("Environment", &facts.environment);
     field("State", &event.state);
     if let Some(stage) = &event.stage {
         field("Stage", stage);
@@ -120,25 +182,25 @@ pub fn format(
             _ => field("Execution", id),
         }
     }
-    if let Some(kind) = &trigger_type {
-        match &trigger_detail {
+    if let Some(kind) = &facts.trigger_type {
+        match &facts.trigger_detail {
             Some(detail) => field("Trigger", &format!("{kind} ({detail})")),
             None => field("Trigger", kind),
         }
     }
-    if let Some(line) = commit_line(&commit) {
+    if let Some(line) = commit_line(&facts.commit) {
         field("Commit", &line);
     }
-    if let Some(repo) = commit_source(&commit) {
+    if let Some(repo) = commit_source(&facts.commit) {
         field("Source", &repo);
     }
-    if let Some(url) = &commit.url {
+    if let Some(url) = &facts.commit.url {
         field("Commit link", url);
     }
-    if let Some(started) = &started {
+    if let Some(started) = &facts.started {
         field("Started", started);
     }
-    if let Some(duration) = duration {
+    if let Some(duration) = facts.duration {
         field("Duration", &human_duration(duration));
     }
     if let Some(comments) = &event.stop_comments {
@@ -151,9 +213,9 @@ pub fn format(
     {
         field("Summary", summary);
     }
-    if !failures.is_empty() {
+    if !facts.failures.is_empty() {
         let _ = writeln!(out, "\nWhat failed:");
-        for f in &failures {
+        for f in &facts.failures {
             let _ = writeln!(out, "  - {}", failure_line(f));
             if let Some(url) = &f.url {
                 let _ = writeln!(out, "    {url}");
@@ -167,17 +229,20 @@ pub fn format(
             );
         }
     }
-    if let Some(why) = unavailable {
+    if let Some(why) = facts.unavailable {
         let _ = writeln!(out, "\nFailure details unavailable: {why}");
     }
-    let _ = writeln!(out, "\nOpen in the console: {console_url}");
+    let _ = writeln!(out, "\nOpen in the console: {}", facts.console_url);
     let _ = write!(out, "\nEvent {}", event.id);
     if let Some(time) = &event.time {
         let _ = write!(out, " at {time}");
     }
     out.push('\n');
+    out
+}
 
-    // The machine-readable body: absent facts are left out rather than null.
+/// The machine-readable body: absent facts are left out rather than null.
+fn machine_body(event: &PipelineEvent, enrichment: &Enrichment, facts: &Facts<'_>) -> Value {
     let mut body = Map::new();
     let mut put = |key: &str, value: Option<Value>| {
         if let Some(value) = value {
@@ -189,9 +254,9 @@ pub fn format(
     put("detailType", Some(json!(event.detail_type)));
     put("level", Some(json!(event.level.as_str())));
     put("pipeline", Some(json!(event.pipeline)));
-    put("environment", Some(json!(environment)));
+    put("environment", Some(json!(facts.environment)));
     put("state", Some(json!(event.state)));
-    put("subject", Some(json!(subject)));
+    put("subject", Some(json!(facts.subject)));
     put("stage", event.stage.as_ref().map(|s| json!(s)));
     put("action", event.action.as_ref().map(|s| json!(s)));
     put(
@@ -215,23 +280,26 @@ pub fn format(
     put("time", event.time.as_ref().map(|s| json!(s)));
     put("region", event.region.as_ref().map(|s| json!(s)));
     put("account", event.account.as_ref().map(|s| json!(s)));
-    put("startTime", started.as_ref().map(|s| json!(s)));
-    put("durationSeconds", duration.map(|d| json!(d.as_secs())));
-    if trigger_type.is_some() || trigger_detail.is_some() {
+    put("startTime", facts.started.as_ref().map(|s| json!(s)));
+    put(
+        "durationSeconds",
+        facts.duration.map(|d| json!(d.as_secs())),
+    );
+    if facts.trigger_type.is_some() || facts.trigger_detail.is_some() {
         put(
             "trigger",
-            Some(json!({"type": trigger_type, "detail": trigger_detail})),
+            Some(json!({"type": facts.trigger_type, "detail": facts.trigger_detail})),
         );
     }
-    if commit != Commit::default() {
+    if facts.commit != Commit::default() {
         let mut c = Map::new();
         for (key, value) in [
-            ("id", &commit.id),
-            ("message", &commit.message),
-            ("repository", &commit.repository),
-            ("branch", &commit.branch),
-            ("tag", &commit.tag),
-            ("url", &commit.url),
+            ("id", &facts.commit.id),
+            ("message", &facts.commit.message),
+            ("repository", &facts.commit.repository),
+            ("branch", &facts.commit.branch),
+            ("tag", &facts.commit.tag),
+            ("url", &facts.commit.url),
         ] {
             if let Some(value) = value {
                 c.insert(key.to_owned(), json!(value));
@@ -246,46 +314,18 @@ pub fn format(
             .as_ref()
             .map(|s| json!(bounded(s, MAX_SUMMARY_CHARS))),
     );
-    if !failures.is_empty() {
-        put("failures", Some(json!(failures)));
+    if !facts.failures.is_empty() {
+        put("failures", Some(json!(facts.failures)));
     }
     if enrichment.more_failed_actions > 0 {
         put("moreFailures", Some(json!(enrichment.more_failed_actions)));
     }
-    put("failureDetailsUnavailable", unavailable.map(|s| json!(s)));
-    put("consoleUrl", Some(json!(console_url)));
-    let body = Value::Object(body);
-
-    let body_string = body.to_string();
-    let https = if options.chatbot {
-        chatbot(
-            &subject,
-            event,
-            &environment,
-            &commit,
-            &failures,
-            unavailable,
-            &console_url,
-        )
-        .to_string()
-    } else {
-        body_string.clone()
-    };
-    let message =
-        json!({"default": out, "email": out, "https": https, "sqs": body_string}).to_string();
-    let attributes = BTreeMap::from([
-        (ATTR_PIPELINE, event.pipeline.clone()),
-        (ATTR_STATE, event.state.clone()),
-        (ATTR_ENVIRONMENT, environment),
-        (ATTR_DETAIL_TYPE, event.detail_type.clone()),
-    ]);
-    Notification {
-        subject,
-        text: out,
-        body,
-        message,
-        attributes,
-    }
+    put(
+        "failureDetailsUnavailable",
+        facts.unavailable.map(|s| json!(s)),
+    );
+    put("consoleUrl", Some(json!(facts.console_url)));
+    Value::Object(body)
 }
 
 /// Pipeline-level states after which the execution does not continue.

@@ -48,31 +48,6 @@ pub const LONG_FUNCTIONS: &[Allowance] = &[
         106,
         "one read per bucket setting; one helper per setting",
     ),
-    (
-        "functions/deploy-handler/src/artifact.rs::read_image_artifact",
-        109,
-        BEFORE_THE_RULE,
-    ),
-    (
-        "functions/deploy-handler/src/rollout/ecs.rs::start",
-        128,
-        BEFORE_THE_RULE,
-    ),
-    (
-        "functions/deploy-handler/src/rollout/ecs.rs::poll",
-        105,
-        BEFORE_THE_RULE,
-    ),
-    (
-        "functions/deploy-handler/src/rollout/lambda.rs::poll",
-        118,
-        BEFORE_THE_RULE,
-    ),
-    (
-        "functions/event-notifier/src/message.rs::format",
-        230,
-        "subject and body of every event kind; one function per kind",
-    ),
     ("tests/src/bench.rs::measure_all", 124, BEFORE_THE_RULE),
     (
         "tests/src/bench/deploy.rs::render",

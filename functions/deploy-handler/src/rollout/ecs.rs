@@ -190,9 +190,7 @@ pub async fn start(
             return call_failed(&format!("DescribeTaskDefinition {}", short(&current)), &err);
         }
     };
-    let definition = &described["taskDefinition"];
-    let family = definition["family"].as_str().unwrap_or_default().to_owned();
-    let containers = definition["containerDefinitions"]
+    let containers = described["taskDefinition"]["containerDefinitions"]
         .as_array()
         .cloned()
         .unwrap_or_default();
@@ -201,28 +199,15 @@ pub async fn start(
         Err(problem) => return Step::failed(FailureKind::ConfigurationError, problem),
     };
 
-    // A re-delivered job finds the revision it registered and goes on with it.
-    let (new, previous) = if tag_value(&described["tags"], JOB_TAG) == Some(request.job_id) {
-        let previous = service["deployments"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|d| d["taskDefinition"].as_str())
-            .find(|td| *td != current)
-            .unwrap_or(&current)
-            .to_owned();
-        (current.clone(), previous)
-    } else if containers[index]["image"] == request.image {
-        let primary_done = service["deployments"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|d| {
-                d["status"] == "PRIMARY"
-                    && d["rolloutState"] == "COMPLETED"
-                    && d["taskDefinition"] == current.as_str()
-            });
-        if primary_done {
+    let revision = Revision {
+        service: &service,
+        current: &current,
+        described: &described,
+        container: index,
+    };
+    let (new, previous) = match choose_revision(api, &revision, request).await {
+        Ok(chosen) => chosen,
+        Err(Chosen::AlreadyRunning) => {
             return Step::Done {
                 summary: format!(
                     "ECS service {service_name} (cluster {cluster}) already runs {} ({}); nothing to roll out",
@@ -232,42 +217,12 @@ pub async fn start(
                 variables: variables(target, &current, &current),
             };
         }
-        (current.clone(), current.clone())
-    } else {
-        match find_job_revision(api, &family, request.job_id).await {
-            Ok(Some(arn)) => (arn, current.clone()),
-            Ok(None) => match register(api, definition, &described["tags"], index, request).await {
-                Ok(arn) => (arn, current.clone()),
-                Err(step) => return step,
-            },
-            Err(err) => return call_failed(&format!("ListTaskDefinitions {family}"), &err),
-        }
+        Err(Chosen::Failed(step)) => return step,
     };
-
-    if current != new {
-        let updated = api
-            .call(shape::ecs(
-                "UpdateService",
-                json!({ "cluster": cluster, "service": service_name, "taskDefinition": new }),
-            ))
-            .await;
-        match updated {
-            Ok(_) => {}
-            Err(err)
-                if err.is("ServiceNotFoundException") || err.is("ServiceNotActiveException") =>
-            {
-                return Step::failed(
-                    FailureKind::ConfigurationError,
-                    format!(
-                        "the ECS service {service_name} in cluster {cluster} was deleted during the deployment ({err}); \
-                         recreate it or point --deploy-target elsewhere"
-                    ),
-                );
-            }
-            Err(err) => {
-                return call_failed(&format!("UpdateService {cluster}/{service_name}"), &err);
-            }
-        }
+    if current != new
+        && let Err(step) = update_service(api, cluster, service_name, &new).await
+    {
+        return step;
     }
     Step::InProgress {
         summary: format!(
@@ -290,6 +245,152 @@ pub async fn start(
             started_at: request.started_at.to_owned(),
         },
     }
+}
+
+/// What the service runs now, as the revision choice sees it.
+struct Revision<'a> {
+    service: &'a Value,
+    current: &'a str,
+    /// DescribeTaskDefinition's answer for `current`, with its tags.
+    described: &'a Value,
+    /// The index of the container whose image changes.
+    container: usize,
+}
+
+/// Why no revision was chosen.
+enum Chosen {
+    /// The service already runs the image, and its deployment completed.
+    AlreadyRunning,
+    Failed(Step),
+}
+
+/// The revision to roll out and the one it replaces: the one this job registered earlier (a
+/// re-delivered job goes on with it), the current one when it already holds the image, or a
+/// new one registered now.
+async fn choose_revision(
+    api: &dyn RolloutApi,
+    revision: &Revision<'_>,
+    request: &Request<'_>,
+) -> Result<(String, String), Chosen> {
+    let Revision {
+        service,
+        current,
+        described,
+        container,
+    } = *revision;
+    let current = current.to_owned();
+    let definition = &described["taskDefinition"];
+    let family = definition["family"].as_str().unwrap_or_default();
+    if tag_value(&described["tags"], JOB_TAG) == Some(request.job_id) {
+        let previous = service["deployments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["taskDefinition"].as_str())
+            .find(|td| *td != current)
+            .unwrap_or(&current)
+            .to_owned();
+        Ok((current.clone(), previous))
+    } else if definition["containerDefinitions"][container]["image"] == request.image {
+        let primary_done = service["deployments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|d| {
+                d["status"] == "PRIMARY"
+                    && d["rolloutState"] == "COMPLETED"
+                    && d["taskDefinition"] == current.as_str()
+            });
+        if primary_done {
+            return Err(Chosen::AlreadyRunning);
+        }
+        Ok((current.clone(), current.clone()))
+    } else {
+        match find_job_revision(api, family, request.job_id).await {
+            Ok(Some(arn)) => Ok((arn, current.clone())),
+            Ok(None) => register(api, definition, &described["tags"], container, request)
+                .await
+                .map(|arn| (arn, current.clone()))
+                .map_err(Chosen::Failed),
+            Err(err) => Err(Chosen::Failed(call_failed(
+                &format!("ListTaskDefinitions {family}"),
+                &err,
+            ))),
+        }
+    }
+}
+
+/// Points the service at the new revision.
+async fn update_service(
+    api: &dyn RolloutApi,
+    cluster: &str,
+    service_name: &str,
+    new: &str,
+) -> Result<(), Step> {
+    let updated = api
+        .call(shape::ecs(
+            "UpdateService",
+            json!({ "cluster": cluster, "service": service_name, "taskDefinition": new }),
+        ))
+        .await;
+    match updated {
+        Ok(_) => Ok(()),
+        Err(err) if err.is("ServiceNotFoundException") || err.is("ServiceNotActiveException") => {
+            Err(Step::failed(
+                FailureKind::ConfigurationError,
+                format!(
+                    "the ECS service {service_name} in cluster {cluster} was deleted during the deployment ({err}); \
+                     recreate it or point --deploy-target elsewhere"
+                ),
+            ))
+        }
+        Err(err) => Err(call_failed(
+            &format!("UpdateService {cluster}/{service_name}"),
+            &err,
+        )),
+    }
+}
+
+/// Why a rollout failed, and whether ECS rolled the service back (or is doing so).
+fn failure_message(
+    state: &RolloutState,
+    image: &str,
+    running_now: &str,
+    reason: &str,
+    failed: u64,
+) -> String {
+    let RolloutState::Ecs {
+        cluster,
+        service: service_name,
+        task_definition,
+        previous,
+        rollback,
+        ..
+    } = state
+    else {
+        return format!("the rollout of {image} failed: {reason}");
+    };
+    let rolled_back = running_now == previous && previous != task_definition;
+    format!(
+        "the rollout of {image} to ECS service {service_name} (cluster {cluster}) failed: {reason}{}; {}",
+        if failed > 0 {
+            format!(" ({failed} tasks failed to start)")
+        } else {
+            String::new()
+        },
+        if rolled_back {
+            format!("ECS rolled the service back to {}", short(previous))
+        } else if *rollback {
+            format!("ECS is rolling the service back to {}", short(previous))
+        } else {
+            format!(
+                "it was NOT rolled back and stays on {}: turn on the deployment circuit breaker's rollback, \
+                 or update the service to {} by hand",
+                short(running_now),
+                short(previous)
+            )
+        }
+    )
 }
 
 /// Registers the new revision: the current one's parameters and tags, the container's image
@@ -352,7 +453,6 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
         service: service_name,
         task_definition,
         previous,
-        rollback,
         ..
     } = state
     else {
@@ -369,29 +469,8 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
         .into_iter()
         .flatten()
         .find(|d| d["taskDefinition"] == task_definition.as_str());
-    let rolled_back_message = |reason: &str, failed: u64| {
-        let rolled_back = running_now == previous && previous != task_definition;
-        format!(
-            "the rollout of {image} to ECS service {service_name} (cluster {cluster}) failed: {reason}{}; {}",
-            if failed > 0 {
-                format!(" ({failed} tasks failed to start)")
-            } else {
-                String::new()
-            },
-            if rolled_back {
-                format!("ECS rolled the service back to {}", short(previous))
-            } else if *rollback {
-                format!("ECS is rolling the service back to {}", short(previous))
-            } else {
-                format!(
-                    "it was NOT rolled back and stays on {}: turn on the deployment circuit breaker's rollback, \
-                     or update the service to {} by hand",
-                    short(running_now),
-                    short(previous)
-                )
-            }
-        )
-    };
+    let rolled_back_message =
+        |reason: &str, failed: u64| failure_message(state, image, running_now, reason, failed);
     match ours {
         Some(deployment) => match deployment["rolloutState"].as_str() {
             Some("COMPLETED") => Step::Done {
@@ -453,286 +532,5 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::super::fake::{FakeApi, error};
-    use super::*;
-
-    const OLD: &str = "arn:aws:ecs:us-east-1:1:task-definition/web:3";
-    const NEW: &str = "arn:aws:ecs:us-east-1:1:task-definition/web:4";
-    const IMAGE: &str = "1.dkr.ecr.us-east-1.amazonaws.com/app-dev@sha256:aa";
-
-    fn request() -> Request<'static> {
-        Request {
-            job_id: "job-1",
-            image: IMAGE,
-            digest: "sha256:aa",
-            default_container: "app",
-            started_at: "2026-01-01T00:00:00Z",
-        }
-    }
-
-    fn service(task_definition: &str, deployments: Value, rollback: bool) -> Value {
-        json!({"services": [{
-            "serviceName": "web", "status": "ACTIVE", "taskDefinition": task_definition,
-            "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": true, "rollback": rollback}},
-            "deployments": deployments
-        }]})
-    }
-
-    fn definition(arn: &str, image: &str, job: Option<&str>) -> Value {
-        let mut tags = vec![json!({"key": "team", "value": "web"})];
-        if let Some(job) = job {
-            tags.push(json!({"key": JOB_TAG, "value": job}));
-        }
-        json!({"taskDefinition": {
-            "taskDefinitionArn": arn, "family": "web", "revision": 3, "status": "ACTIVE",
-            "taskRoleArn": "arn:aws:iam::1:role/web-task", "networkMode": "awsvpc", "cpu": "256", "memory": "512",
-            "containerDefinitions": [
-                {"name": "app", "image": image, "essential": true},
-                {"name": "sidecar", "image": "public.ecr.aws/x/envoy:1"}
-            ]
-        }, "tags": tags})
-    }
-
-    fn state(rollback: bool) -> RolloutState {
-        RolloutState::Ecs {
-            cluster: "prod".into(),
-            service: "web".into(),
-            task_definition: NEW.into(),
-            previous: OLD.into(),
-            rollback,
-            started_at: "2026-01-01T00:00:00Z".into(),
-        }
-    }
-
-    #[tokio::test]
-    async fn start_registers_a_revision_with_only_the_image_changed_and_updates_the_service() {
-        let api = FakeApi::default();
-        api.answer("DescribeServices", Ok(service(OLD, json!([]), true)))
-            .answer(
-                "DescribeTaskDefinition",
-                Ok(definition(OLD, "old@sha256:00", None)),
-            )
-            .answer(
-                "ListTaskDefinitions",
-                Ok(json!({"taskDefinitionArns": [OLD]})),
-            )
-            .answer(
-                "DescribeTaskDefinition",
-                Ok(definition(OLD, "old@sha256:00", None)),
-            )
-            .answer(
-                "RegisterTaskDefinition",
-                Ok(json!({"taskDefinition": {"taskDefinitionArn": NEW}})),
-            )
-            .answer("UpdateService", Ok(json!({})));
-        let step = start(&api, "prod", "web", None, &request()).await;
-        assert_eq!(
-            step,
-            Step::InProgress {
-                summary: format!(
-                    "Rolling out {IMAGE} to ECS service web (cluster prod): web:4 replaces web:3"
-                ),
-                state: state(true)
-            }
-        );
-        let registered = &api.calls_to("RegisterTaskDefinition")[0];
-        assert_eq!(registered["containerDefinitions"][0]["image"], IMAGE);
-        assert_eq!(
-            registered["containerDefinitions"][1]["image"],
-            "public.ecr.aws/x/envoy:1"
-        );
-        assert_eq!(registered["taskRoleArn"], "arn:aws:iam::1:role/web-task");
-        assert!(
-            registered.get("taskDefinitionArn").is_none() && registered.get("status").is_none()
-        );
-        assert_eq!(
-            registered["tags"],
-            json!([{"key": "team", "value": "web"}, {"key": JOB_TAG, "value": "job-1"}])
-        );
-        assert_eq!(api.calls_to("UpdateService")[0]["taskDefinition"], NEW);
-    }
-
-    #[tokio::test]
-    async fn a_redelivered_job_reuses_its_revision_and_registers_nothing() {
-        let api = FakeApi::default();
-        // Re-delivered after RegisterTaskDefinition but before UpdateService.
-        api.answer("DescribeServices", Ok(service(OLD, json!([]), true)))
-            .answer(
-                "DescribeTaskDefinition",
-                Ok(definition(OLD, "old@sha256:00", None)),
-            )
-            .answer(
-                "ListTaskDefinitions",
-                Ok(json!({"taskDefinitionArns": [NEW, OLD]})),
-            )
-            .answer(
-                "DescribeTaskDefinition",
-                Ok(definition(NEW, IMAGE, Some("job-1"))),
-            )
-            .answer("UpdateService", Ok(json!({})));
-        let step = start(&api, "prod", "web", None, &request()).await;
-        assert!(matches!(step, Step::InProgress { .. }), "{step:?}");
-        assert!(api.calls_to("RegisterTaskDefinition").is_empty());
-        assert_eq!(api.calls_to("UpdateService")[0]["taskDefinition"], NEW);
-
-        // Re-delivered after UpdateService: the service already runs the job's revision.
-        let api = FakeApi::default();
-        api.answer(
-            "DescribeServices",
-            Ok(service(NEW, json!([{"status": "PRIMARY", "taskDefinition": NEW, "rolloutState": "IN_PROGRESS"}, {"status": "ACTIVE", "taskDefinition": OLD}]), true)),
-        )
-        .answer("DescribeTaskDefinition", Ok(definition(NEW, IMAGE, Some("job-1"))));
-        let step = start(&api, "prod", "web", None, &request()).await;
-        assert!(
-            matches!(step, Step::InProgress { state: RolloutState::Ecs { ref previous, .. }, .. } if previous == OLD),
-            "{step:?}"
-        );
-        assert!(api.calls_to("UpdateService").is_empty());
-    }
-
-    #[tokio::test]
-    async fn a_missing_service_or_container_is_a_configuration_error_that_says_what_to_fix() {
-        let api = FakeApi::default();
-        api.answer(
-            "DescribeServices",
-            Ok(json!({"services": [], "failures": [{"reason": "MISSING"}]})),
-        );
-        let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request()).await
-        else {
-            panic!()
-        };
-        assert_eq!(kind, FailureKind::ConfigurationError);
-        assert!(
-            message.contains("does not exist (any more) in cluster prod"),
-            "{message}"
-        );
-
-        let api = FakeApi::default();
-        api.answer("DescribeServices", Ok(service(OLD, json!([]), true)))
-            .answer("DescribeTaskDefinition", Ok(definition(OLD, "old", None)));
-        let Step::Failed { kind, message } =
-            start(&api, "prod", "web", Some("api"), &request()).await
-        else {
-            panic!()
-        };
-        assert_eq!(kind, FailureKind::ConfigurationError);
-        assert!(
-            message.contains("no container `api` (it has app, sidecar)"),
-            "{message}"
-        );
-
-        let api = FakeApi::default();
-        api.answer("DescribeServices", Ok(service(OLD, json!([]), true)))
-            .answer("DescribeTaskDefinition", Ok(definition(OLD, "old", None)))
-            .answer("ListTaskDefinitions", Ok(json!({"taskDefinitionArns": []})))
-            .answer(
-                "RegisterTaskDefinition",
-                Ok(json!({"taskDefinition": {"taskDefinitionArn": NEW}})),
-            )
-            .answer(
-                "UpdateService",
-                error("ServiceNotActiveException", "Service was deleted."),
-            );
-        let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request()).await
-        else {
-            panic!()
-        };
-        assert_eq!(kind, FailureKind::ConfigurationError);
-        assert!(
-            message.contains("was deleted during the deployment"),
-            "{message}"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_denied_call_is_a_permission_error_naming_the_call() {
-        let api = FakeApi::default();
-        api.answer(
-            "DescribeServices",
-            error(
-                "AccessDeniedException",
-                "User: x is not authorized to perform: ecs:DescribeServices",
-            ),
-        );
-        let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request()).await
-        else {
-            panic!()
-        };
-        assert_eq!(kind, FailureKind::PermissionError);
-        assert!(
-            message.contains("DescribeServices prod/web was refused"),
-            "{message}"
-        );
-    }
-
-    #[tokio::test]
-    async fn poll_follows_the_rollout_to_completed() {
-        let api = FakeApi::default();
-        api.answer("DescribeServices", Ok(service(NEW, json!([{"status": "PRIMARY", "taskDefinition": NEW, "rolloutState": "IN_PROGRESS", "runningCount": 1, "desiredCount": 2}]), true)))
-            .answer("DescribeServices", Ok(service(NEW, json!([{"status": "PRIMARY", "taskDefinition": NEW, "rolloutState": "COMPLETED"}]), true)));
-        let step = poll(&api, &state(true), IMAGE).await;
-        assert!(
-            matches!(&step, Step::InProgress { summary, .. } if summary.contains("1/2 tasks of web:4 running")),
-            "{step:?}"
-        );
-        let Step::Done { variables, summary } = poll(&api, &state(true), IMAGE).await else {
-            panic!()
-        };
-        assert!(summary.contains("rollout completed"), "{summary}");
-        assert_eq!(variables["NEW_REVISION"], NEW);
-        assert_eq!(variables["PREVIOUS_REVISION"], OLD);
-        assert_eq!(variables["TARGET"], "ecs:prod/web");
-    }
-
-    #[tokio::test]
-    async fn a_failed_rollout_says_why_and_whether_it_rolled_back() {
-        let failed = json!({"status": "ACTIVE", "taskDefinition": NEW, "rolloutState": "FAILED",
-            "rolloutStateReason": "ECS deployment circuit breaker: tasks failed to start.", "failedTasks": 3});
-        let api = FakeApi::default();
-        api.answer("DescribeServices", Ok(service(OLD, json!([{"status": "PRIMARY", "taskDefinition": OLD, "rolloutState": "IN_PROGRESS"}, failed.clone()]), true)));
-        let Step::Failed { kind, message } = poll(&api, &state(true), IMAGE).await else {
-            panic!()
-        };
-        assert_eq!(kind, FailureKind::JobFailed);
-        assert!(message.contains("tasks failed to start. (3 tasks failed to start); ECS rolled the service back to web:3"), "{message}");
-
-        let api = FakeApi::default();
-        api.answer("DescribeServices", Ok(service(NEW, json!([failed]), false)));
-        let Step::Failed { message, .. } = poll(&api, &state(false), IMAGE).await else {
-            panic!()
-        };
-        assert!(
-            message.contains("NOT rolled back and stays on web:4"),
-            "{message}"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_vanished_deployment_is_judged_by_what_the_service_runs() {
-        let api = FakeApi::default();
-        api.answer(
-            "DescribeServices",
-            Ok(service(
-                "arn:aws:ecs:us-east-1:1:task-definition/web:9",
-                json!([]),
-                true,
-            )),
-        );
-        let Step::Failed { message, .. } = poll(&api, &state(true), IMAGE).await else {
-            panic!()
-        };
-        assert!(
-            message.contains("another deployment replaced this one"),
-            "{message}"
-        );
-
-        let api = FakeApi::default();
-        api.answer("DescribeServices", Ok(service(NEW, json!([]), true)));
-        assert!(matches!(
-            poll(&api, &state(true), IMAGE).await,
-            Step::Done { .. }
-        ));
-    }
-}
+#[path = "ecs_tests.rs"]
+mod tests;

@@ -175,46 +175,10 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
             ),
         );
     }
-    // Publishing unchanged code returns the latest version instead of a new one (Lambda API
-    // Reference, PublishVersion), so a re-delivered job publishes nothing twice.
-    let published = api
-        .call(shape::lambda(
-            Method::POST,
-            &format!("{}/versions", function_path(function)),
-            Some(json!({
-                "CodeSha256": configuration["CodeSha256"],
-                "Description": format!("image {digest}"),
-            })),
-        ))
-        .await;
-    let version = match published {
-        Ok(answer) => answer["Version"].as_str().unwrap_or("$LATEST").to_owned(),
-        Err(err) if err.is("ResourceConflictException") => {
-            return Step::InProgress {
-                summary: format!(
-                    "Updating Lambda function {function} to {image}: waiting to publish a version"
-                ),
-                state: state.clone(),
-            };
-        }
-        Err(err) => return call_failed(&format!("PublishVersion {function}"), &err),
+    let version = match publish_and_move_alias(api, state, &current, image).await {
+        Ok(version) => version,
+        Err(step) => return step,
     };
-    if let Some(alias) = alias {
-        let path = format!("{}/aliases/{alias}", function_path(function));
-        if let Err(err) = api
-            .call(shape::lambda(
-                Method::PUT,
-                &path,
-                Some(json!({ "FunctionVersion": version })),
-            ))
-            .await
-        {
-            return call_failed(
-                &format!("UpdateAlias {function}:{alias} to version {version}"),
-                &err,
-            );
-        }
-    }
     let target = match alias {
         Some(alias) => format!("lambda:{function}:{alias}"),
         None => format!("lambda:{function}"),
@@ -239,6 +203,67 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
             ),
         ]),
     }
+}
+
+/// Publishes the updated code as a version and moves the alias to it; a version Lambda is
+/// not ready to publish leaves the rollout in progress.
+async fn publish_and_move_alias(
+    api: &dyn RolloutApi,
+    state: &RolloutState,
+    current: &Value,
+    image: &str,
+) -> Result<String, Step> {
+    let RolloutState::Lambda {
+        function,
+        alias,
+        digest,
+        ..
+    } = state
+    else {
+        return Err(Step::failed(FailureKind::JobFailed, "not a Lambda rollout"));
+    };
+    let configuration = &current["Configuration"];
+    // Publishing unchanged code returns the latest version instead of a new one (Lambda API
+    // Reference, PublishVersion), so a re-delivered job publishes nothing twice.
+    let published = api
+        .call(shape::lambda(
+            Method::POST,
+            &format!("{}/versions", function_path(function)),
+            Some(json!({
+                "CodeSha256": configuration["CodeSha256"],
+                "Description": format!("image {digest}"),
+            })),
+        ))
+        .await;
+    let version = match published {
+        Ok(answer) => answer["Version"].as_str().unwrap_or("$LATEST").to_owned(),
+        Err(err) if err.is("ResourceConflictException") => {
+            return Err(Step::InProgress {
+                summary: format!(
+                    "Updating Lambda function {function} to {image}: waiting to publish a version"
+                ),
+                state: state.clone(),
+            });
+        }
+        Err(err) => return Err(call_failed(&format!("PublishVersion {function}"), &err)),
+    };
+    if let Some(alias) = alias {
+        let path = format!("{}/aliases/{alias}", function_path(function));
+        if let Err(err) = api
+            .call(shape::lambda(
+                Method::PUT,
+                &path,
+                Some(json!({ "FunctionVersion": version })),
+            ))
+            .await
+        {
+            return Err(call_failed(
+                &format!("UpdateAlias {function}:{alias} to version {version}"),
+                &err,
+            ));
+        }
+    }
+    Ok(version)
 }
 
 #[cfg(test)]
