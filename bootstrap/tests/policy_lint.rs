@@ -154,3 +154,134 @@ fn parliament_finds_nothing_unaccepted_in_any_role_policy() {
         unaccepted.join("\n")
     );
 }
+
+/// Every `"Resource": "*"` grant and every type-wide listing in the deployer's policy, over
+/// every source mode and kind of deploy target, as README's Permissions section lists them.
+fn wildcard_grants_of_every_scope() -> (Vec<String>, Vec<String>) {
+    let target = Target {
+        account_id: "123456789012".into(),
+        region: "us-east-1".into(),
+    };
+    let env = bootstrap::config::resolve_env(
+        &Layer {
+            env: Some("dev".into()),
+            ..Layer::default()
+        },
+        &Layer::default(),
+    )
+    .expect("env");
+    let targets = [
+        None,
+        Some(pipeline_common::DeployTarget::parse("ecs:prod/web").expect("ecs")),
+        Some(pipeline_common::DeployTarget::parse("lambda:api:live").expect("lambda")),
+    ];
+    let (mut star, mut type_wide) = (Vec::new(), Vec::new());
+    for source in [
+        bootstrap::config::SourceMode::GithubWebhook,
+        bootstrap::config::SourceMode::Codeconnections,
+    ] {
+        for deploy_target in &targets {
+            let document = deployer::policy(&deployer::Scope {
+                env: &env,
+                target: &target,
+                source,
+                connection_arn: None,
+                github_token_secret: Some("gh-token"),
+                deploy_webhook_secret_arn: None,
+                deploy_target: deploy_target.as_ref(),
+            });
+            for statement in document["Statement"].as_array().expect("statements") {
+                let resources: Vec<&str> = match &statement["Resource"] {
+                    serde_json::Value::String(one) => vec![one.as_str()],
+                    many => many
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|r| r.as_str()).collect())
+                        .unwrap_or_default(),
+                };
+                let actions: Vec<String> = match &statement["Action"] {
+                    serde_json::Value::String(one) => vec![one.clone()],
+                    many => many
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|x| x.as_str().map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                };
+                let condition = statement["Condition"].as_object().map(|operators| {
+                    operators
+                        .iter()
+                        .flat_map(|(operator, keys)| {
+                            keys.as_object()
+                                .into_iter()
+                                .flat_map(|k| k.keys())
+                                .map(move |key| format!("{operator} {key}"))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                });
+                let shown = actions.into_iter().map(|action| match &condition {
+                    Some(condition) => format!("{action}` only under `{condition}"),
+                    None => action,
+                });
+                if resources.contains(&"*") {
+                    star.extend(shown);
+                } else if resources
+                    .iter()
+                    .any(|r| r.ends_with('*') && !r.contains("dev"))
+                {
+                    type_wide.extend(shown);
+                }
+            }
+        }
+    }
+    for list in [&mut star, &mut type_wide] {
+        list.sort();
+        list.dedup();
+    }
+    (star, type_wide)
+}
+
+/// README's Permissions section lists the wildcard grants as the policy has them (a test keeps
+/// them one list; the failure prints the block to paste).
+#[test]
+fn the_readme_lists_exactly_the_wildcard_grants_of_the_deployer_policy() {
+    let (star, type_wide) = wildcard_grants_of_every_scope();
+    let reason = |action: &str| {
+        if action.contains("aws:RequestTag") {
+            return "creating: nothing exists yet to name, so the request must carry the environment's tag";
+        }
+        if action.contains("aws:ResourceTag") {
+            return "a connection's ARN holds a random id, so its grants are scoped by its Environment tag";
+        }
+        deployer::WILDCARD_ACTIONS
+            .iter()
+            .chain(&deployer::ACCOUNT_WIDE_LISTS)
+            .find(|(a, _)| *a == action)
+            .map(|(_, why)| *why)
+            .unwrap_or_else(|| {
+                panic!("{action} has no reason in WILDCARD_ACTIONS or ACCOUNT_WIDE_LISTS")
+            })
+    };
+    let line = |action: &String| format!("- `{action}`: {}", reason(action));
+    let expected = format!(
+        "<!-- wildcard-grants: generated from the deployer policy; the policy_lint test checks it -->\n\
+         `Resource: \"*\"`, where AWS authorises the action on nothing narrower:\n{}\n\n\
+         Every resource of a type: listings AWS authorises that way, and grants scoped by tag:\n{}\n\
+         <!-- /wildcard-grants -->",
+        star.iter().map(line).collect::<Vec<_>>().join("\n"),
+        type_wide.iter().map(line).collect::<Vec<_>>().join("\n"),
+    );
+    let readme =
+        std::fs::read_to_string(testkit::workspace_root().join("README.md")).expect("README");
+    let start = readme.find("<!-- wildcard-grants").unwrap_or(0);
+    let end = readme
+        .find("<!-- /wildcard-grants -->")
+        .map_or(0, |i| i + "<!-- /wildcard-grants -->".len());
+    assert_eq!(
+        readme.get(start..end).unwrap_or_default(),
+        expected,
+        "README's Permissions section must hold exactly this block:\n{expected}"
+    );
+}
