@@ -8,16 +8,7 @@ use pipeline_common::{EnvName, env_vars};
 /// Pipeline-level states that notify when `NOTIFY_STATES` is unset.
 pub const DEFAULT_NOTIFY_STATES: &str = "STARTED,SUCCEEDED,FAILED";
 /// Pipeline states AWS documents; others are accepted (AWS adds states) but logged at init.
-pub const DOCUMENTED_PIPELINE_STATES: &[&str] = &[
-    "STARTED",
-    "SUCCEEDED",
-    "FAILED",
-    "STOPPING",
-    "STOPPED",
-    "SUPERSEDED",
-    "CANCELED",
-    "RESUMED",
-];
+pub const DOCUMENTED_PIPELINE_STATES: &[&str] = &pipeline_common::PIPELINE_EXECUTION_STATES;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
