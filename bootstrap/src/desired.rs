@@ -616,12 +616,7 @@ fn pipeline(s: &Stack<'_>, out: &mut Vec<Desired>) {
         push(
             Kind::Connection,
             n.connection(),
-            Spec::Connection(ConnectionSpec {
-                name: n.connection(),
-                provider_type: "GitHub".to_owned(),
-                tags: tags.clone(),
-                duplicates: Vec::new(),
-            }),
+            Spec::Connection(ConnectionSpec::github(n.connection(), tags.clone())),
             vec![],
         );
     }

@@ -167,6 +167,18 @@ pub struct ConnectionSpec {
     pub duplicates: Vec<String>,
 }
 
+impl ConnectionSpec {
+    /// A GitHub connection as desired: no duplicate.
+    pub fn github(name: String, tags: Tags) -> Self {
+        Self {
+            name,
+            provider_type: "GitHub".to_owned(),
+            tags,
+            duplicates: Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BucketSpec {
     pub name: String,

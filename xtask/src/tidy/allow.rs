@@ -10,7 +10,7 @@ const BEFORE_THE_RULE: &str = "written before the limit was enforced; split it w
 pub const LONG_FILES: &[Allowance] = &[
     (
         "bootstrap/src/desired.rs",
-        989,
+        985,
         "one builder per family of resources; the families can become modules",
     ),
     (
@@ -27,7 +27,7 @@ pub const LONG_FILES: &[Allowance] = &[
 
 /// Functions over 100 lines: `(path::function, lines at most, reason)`.
 pub const LONG_FUNCTIONS: &[Allowance] = &[
-    ("bootstrap/src/desired.rs::pipeline", 110, BEFORE_THE_RULE),
+    ("bootstrap/src/desired.rs::pipeline", 106, BEFORE_THE_RULE),
     (
         "bootstrap/src/policies/deployer.rs::policy",
         328,
