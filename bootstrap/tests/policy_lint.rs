@@ -285,3 +285,37 @@ fn the_readme_lists_exactly_the_wildcard_grants_of_the_deployer_policy() {
         "README's Permissions section must hold exactly this block:\n{expected}"
     );
 }
+
+/// README's "It is about N characters" is the size of the policy of the default options (the
+/// webhook source, no deploy target), within 5%.
+#[test]
+fn the_readme_states_the_deployer_policy_size() {
+    let target = Target {
+        account_id: "123456789012".into(),
+        region: "us-east-1".into(),
+    };
+    let env = pipeline_common::EnvName::parse("dev").expect("env");
+    let document = deployer::policy(&deployer::Scope {
+        env: &env,
+        target: &target,
+        source: bootstrap::config::SourceMode::GithubWebhook,
+        connection_arn: None,
+        github_token_secret: None,
+        deploy_webhook_secret_arn: None,
+        deploy_target: None,
+    });
+    let size = deployer::size(&document);
+    let readme =
+        std::fs::read_to_string(testkit::workspace_root().join("README.md")).expect("README");
+    let stated: usize = readme
+        .split("It is about ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .map(|n| n.replace(',', ""))
+        .and_then(|n| n.parse().ok())
+        .expect("README says \"It is about N characters\"");
+    assert!(
+        stated.abs_diff(size) * 20 <= size,
+        "README says about {stated} characters; the policy has {size}: update README's Permissions"
+    );
+}
