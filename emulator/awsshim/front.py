@@ -1,6 +1,6 @@
 """The WSGI front (`ShimApp`): control API under /_shim/, moto's own /moto-api, ECR's registry under /v2/,
-and every AWS call: faults, trust checks, IAM enforcement, then the handler the dispatch table names for
-the operation (each service module's `SERVED`) or moto."""
+and every AWS call: faults, IAM enforcement, request validation, trust checks, then the handler the
+dispatch table names for the operation (each service module's `SERVED`) or moto."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from .handover import trust_rejection
 from .parsing import parse_aws_request, read_body
 from .protocol import AwsError, AwsRequest, Response, error_response, log
 from .quirks import configure_moto
-from .recorder import record_call
+from .recorder import record_call, response_error_code
 from .registry import registry_call, registry_request
 from .registry_backend import RegistryBackend
+from .validation import validation_error
 
 
 # Every operation the shim answers itself, by (signing name, operation): each service module's table.
@@ -93,10 +94,14 @@ class ShimApp:
                     faults.mutating_calls_since_faults += 1
                 observe(state, req, response)
 
-        record_call(state, started, req.service, req.operation, response.status, req.mutating, fault, denial)
+        error = response_error_code(response)
+        record_call(state, started, req.service, req.operation, response.status, req.mutating, fault, denial, error=error)
         return response
 
     def handle(self, req: AwsRequest) -> Response:
+        invalid = validation_error(req)  # the service model's constraints (README "Request validation")
+        if invalid is not None:
+            raise invalid
         refusal = trust_rejection(req)  # a role the service cannot assume (README "Roles services cannot assume")
         if refusal is not None:
             raise refusal

@@ -175,9 +175,15 @@ def test_failure_with_unknown_type_is_a_validation_error(shim: str) -> None:
 # ---------------------------------------------------------------- executions and state
 
 
+# Execution ids are UUIDs, as the model's pattern (and so the request validation) wants them.
+SEEDED_EXECUTION = "11111111-1111-4111-8111-111111111111"
+OTHER_EXECUTION = "22222222-2222-4222-8222-222222222222"
+UNKNOWN_EXECUTION = "99999999-9999-4999-8999-999999999999"
+
+
 def test_seeded_execution_answers_get_pipeline_execution_and_list_action_executions(shim: str) -> None:
     execution = {
-        "pipelineExecutionId": "exec-1",
+        "pipelineExecutionId": SEEDED_EXECUTION,
         "pipelineVersion": 1,
         "status": "Failed",
         "statusSummary": "Deploy failed",
@@ -198,22 +204,22 @@ def test_seeded_execution_answers_get_pipeline_execution_and_list_action_executi
         "/_shim/codepipeline/executions",
         {"pipelineName": "p", "pipelineExecution": execution, "actionExecutionDetails": details},
     )
-    control(shim, "POST", "/_shim/codepipeline/executions", {"pipelineName": "p", "pipelineExecution": {"pipelineExecutionId": "exec-2"}})
+    control(shim, "POST", "/_shim/codepipeline/executions", {"pipelineName": "p", "pipelineExecution": {"pipelineExecutionId": OTHER_EXECUTION}})
     codepipeline = client(shim, "codepipeline")
-    got = codepipeline.get_pipeline_execution(pipelineName="p", pipelineExecutionId="exec-1")["pipelineExecution"]
+    got = codepipeline.get_pipeline_execution(pipelineName="p", pipelineExecutionId=SEEDED_EXECUTION)["pipelineExecution"]
     assert got["status"] == "Failed" and got["pipelineName"] == "p"
 
-    listed = codepipeline.list_action_executions(pipelineName="p", filter={"pipelineExecutionId": "exec-1"})
+    listed = codepipeline.list_action_executions(pipelineName="p", filter={"pipelineExecutionId": SEEDED_EXECUTION})
     only = listed["actionExecutionDetails"]
     assert [d["actionExecutionId"] for d in only] == ["a-1"]
-    assert only[0]["pipelineExecutionId"] == "exec-1"
+    assert only[0]["pipelineExecutionId"] == SEEDED_EXECUTION
     assert only[0]["startTime"].year == 2024
 
     with pytest.raises(ClientError) as raised:
-        codepipeline.get_pipeline_execution(pipelineName="p", pipelineExecutionId="exec-9")
+        codepipeline.get_pipeline_execution(pipelineName="p", pipelineExecutionId=UNKNOWN_EXECUTION)
     assert error_code(raised.value) == "PipelineExecutionNotFoundException"
     with pytest.raises(ClientError) as raised:
-        codepipeline.list_action_executions(pipelineName="p", filter={"pipelineExecutionId": "exec-9"})
+        codepipeline.list_action_executions(pipelineName="p", filter={"pipelineExecutionId": UNKNOWN_EXECUTION})
     assert error_code(raised.value) == "PipelineExecutionNotFoundException"
     with pytest.raises(ClientError) as raised:
         codepipeline.list_action_executions(pipelineName="other")
