@@ -6,6 +6,7 @@ routes for jobs, executions and webhooks (README "Operations the shim serves", C
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from typing import Any, Callable
 
@@ -326,13 +327,18 @@ def codepipeline_untag(shim: Shim, req: AwsRequest) -> Response | None:
     return json_response(req, {})
 
 
+# One CreatePipeline at a time, so two at once of one name cannot both pass the name check.
+CREATE_PIPELINE = threading.Lock()
+
+
 def codepipeline_create_pipeline(shim: Shim, req: AwsRequest) -> Response:
     """AWS answers PipelineNameInUseException for a taken name; moto an InvalidStructureException."""
     pipeline = req.params.get("pipeline")
     name = pipeline.get("name") if isinstance(pipeline, dict) else None
-    if isinstance(name, str) and name in pipeline_backend(req).pipelines:
-        raise AwsError("PipelineNameInUseException", f"A pipeline with the name '{name}' already exists in account '{ACCOUNT_ID}'")
-    return shim.forward(req)
+    with CREATE_PIPELINE:
+        if isinstance(name, str) and name in pipeline_backend(req).pipelines:
+            raise AwsError("PipelineNameInUseException", f"A pipeline with the name '{name}' already exists in account '{ACCOUNT_ID}'")
+        return shim.forward(req)
 
 
 def register_job(shim: Shim, call: ControlCall) -> Response:
