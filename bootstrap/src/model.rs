@@ -55,6 +55,20 @@ macro_rules! kinds {
                 }
             }
         }
+
+        $(
+            /// The spec inside its [`Spec`] variant; the spec itself back when it is another kind.
+            impl TryFrom<Spec> for $spec {
+                type Error = Spec;
+
+                fn try_from(spec: Spec) -> Result<Self, Spec> {
+                    match spec {
+                        Spec::$kind(inner) => Ok(inner),
+                        other => Err(other),
+                    }
+                }
+            }
+        )*
     };
     (@tags $s:ident tagged) => { Some(&$s.tags) };
     (@tags $s:ident untagged) => {{ let _ = $s; None }};

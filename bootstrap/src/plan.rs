@@ -94,18 +94,24 @@ pub fn is_ours(observed: &Observed, env: &str) -> bool {
     owned(&observed.tags, env) || observed.crash_leftover
 }
 
+/// Why a resource that is not ours is left alone: the plan's conflict, and a create's refusal to
+/// adopt what it found under the name.
+pub fn not_ours_reason(id: &ResourceId, env: &str) -> String {
+    format!(
+        "{id} exists but is not managed by this tool for environment `{env}` (it lacks the tags \
+         {}={} and {}={env}); rename or delete it yourself, or pick another --env",
+        tags::MANAGED_BY,
+        tags::MANAGED_BY_VALUE,
+        tags::ENVIRONMENT
+    )
+}
+
 fn ownership_conflict(id: &ResourceId, observed: &Observed, env: &str) -> Option<Action> {
     if is_ours(observed, env) {
         return None;
     }
     Some(Action::Conflict {
-        reason: format!(
-            "{id} exists but is not managed by this tool for environment `{env}` (it lacks the tags \
-             {}={} and {}={env}); rename or delete it yourself, or pick another --env",
-            tags::MANAGED_BY,
-            tags::MANAGED_BY_VALUE,
-            tags::ENVIRONMENT
-        ),
+        reason: not_ours_reason(id, env),
     })
 }
 

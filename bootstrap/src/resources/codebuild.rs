@@ -1,11 +1,15 @@
 //! CodeBuild projects that build the image as the pipeline's Build stage (source and artifacts
 //! come from CodePipeline; logs go to our log group).
 
-use super::Ctx;
-use crate::model::{Kind, Observed, ProjectSpec, ResourceId, Spec, Tags};
+use super::adopt::created_or_adopted_in;
+use super::errors;
+use super::tags::{model_tags, sdk_tags};
+use super::{Ctx, util};
+use crate::model::{Kind, Observed, ProjectSpec, ResourceId, Spec};
 use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
-use anyhow::{Context, Result, bail};
-use aws_sdk_codebuild::error::{ProvideErrorMetadata, SdkError};
+use anyhow::{Context, Result};
+use aws_sdk_codebuild::error::ProvideErrorMetadata;
+use aws_sdk_codebuild::operation::create_project::CreateProjectError;
 use aws_sdk_codebuild::types::{
     ArtifactsType, CacheMode, CacheType, CloudWatchLogsConfig, ComputeType, EnvironmentType,
     EnvironmentVariable, EnvironmentVariableType, LogsConfig, LogsConfigStatusType, Project,
@@ -16,6 +20,8 @@ super::resource!(
     /// CodeBuild projects.
     ProjectResource: Project(ProjectSpec), depends on [Role, LogGroup, ReportGroup]
 );
+
+errors::already_exists_variants! { CreateProjectError => is_resource_already_exists_exception }
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let out = ctx
@@ -110,16 +116,7 @@ fn project_spec(name: &str, project: &Project) -> ProjectSpec {
         timeout_minutes: project.timeout_in_minutes().unwrap_or(60),
         queued_timeout_minutes: project.queued_timeout_in_minutes().unwrap_or(480),
         cache_modes,
-        tags: project
-            .tags()
-            .iter()
-            .filter_map(|t| {
-                Some((
-                    t.key()?.to_owned(),
-                    t.value().unwrap_or_default().to_owned(),
-                ))
-            })
-            .collect::<Tags>(),
+        tags: model_tags(project.tags()),
     }
 }
 
@@ -188,23 +185,14 @@ fn definition(spec: &ProjectSpec) -> Result<Definition> {
             )
             .build(),
         cache,
-        tags: spec
-            .tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect(),
+        tags: sdk_tags(&spec.tags)?,
     })
 }
 
 /// CodeBuild cannot assume the service role yet. AWS models no narrower type than
 /// InvalidInputException, so the message tells propagation apart from a bad definition.
-fn is_propagation<E: ProvideErrorMetadata>(
-    err: &SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> bool {
-    err.code() == Some("InvalidInputException")
-        && err
-            .message()
-            .is_some_and(|m| m.contains("not authorized to perform"))
+fn is_propagation<E: ProvideErrorMetadata>(err: &E) -> bool {
+    util::has_code_and_message(err, "InvalidInputException", "not authorized to perform")
 }
 
 pub async fn create(ctx: Ctx<'_>, spec: &ProjectSpec) -> Result<()> {
@@ -234,26 +222,9 @@ pub async fn create(ctx: Ctx<'_>, spec: &ProjectSpec) -> Result<()> {
         },
     )
     .await;
-    match created {
-        Ok(_) => Ok(()),
-        Err(err) => {
-            let exists = err
-                .downcast_ref::<SdkError<aws_sdk_codebuild::operation::create_project::CreateProjectError>>()
-                .and_then(|e| e.as_service_error())
-                .is_some_and(|e| e.is_resource_already_exists_exception());
-            if !exists {
-                return Err(err);
-            }
-            // Left behind by a crash after CreateProject: converge it instead of failing.
-            let observed = observe(ctx, &spec.name).await?.context(
-                "CreateProject says the project exists but it cannot be read; run again",
-            )?;
-            let Spec::Project(observed) = observed.spec else {
-                bail!("observing a project returned another kind")
-            };
-            update(ctx, spec, &observed).await
-        }
-    }
+    created_or_adopted_in::<ProjectResource, CreateProjectError>(ctx, spec, created)
+        .await
+        .map(drop)
 }
 
 /// UpdateProject replaces the whole definition, tags included (CodeBuild has no tag calls).

@@ -1,17 +1,22 @@
 //! The pipeline itself: Source (GitHub v1 webhook source or a CodeStar connection with a push
 //! trigger) → Build (the CodeBuild project) → Deploy (the deploy-handler Lambda).
 
-use super::util::TagChanges;
+use super::adopt::created_or_adopted_in;
+use super::errors::{self, absent_as_none};
+use super::tags::{model_tags, retag_with, sdk_tags};
 use super::{Ctx, util};
 use crate::model::{Kind, Observed, PipelineSpec, ResourceId, SourceSpec, Spec, Tags};
 use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
-use anyhow::{Context, Result, bail};
-use aws_sdk_codepipeline::error::{ProvideErrorMetadata, SdkError};
+use anyhow::{Context, Result};
+use aws_sdk_codepipeline::error::ProvideErrorMetadata;
+use aws_sdk_codepipeline::operation::{
+    create_pipeline::CreatePipelineError, get_pipeline::GetPipelineError,
+};
 use aws_sdk_codepipeline::types::{
     ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType,
     ExecutionMode, GitBranchFilterCriteria, GitConfiguration, GitFilePathFilterCriteria,
     GitPushFilter, InputArtifact, OutputArtifact, PipelineDeclaration, PipelineTriggerDeclaration,
-    PipelineTriggerProviderType, PipelineType, StageDeclaration, Tag,
+    PipelineTriggerProviderType, PipelineType, StageDeclaration,
 };
 use std::collections::HashMap;
 
@@ -27,10 +32,13 @@ const SOURCE_ACTION: &str = "Source";
 const SOURCE_OUTPUT: &str = "SourceOutput";
 const BUILD_OUTPUT: &str = "BuildOutput";
 
+errors::not_found_variants! { GetPipelineError => is_pipeline_not_found_exception }
+errors::already_exists_variants! { CreatePipelineError => is_pipeline_name_in_use_exception }
+
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let codepipeline = &ctx.clients.codepipeline;
     let answer = codepipeline.get_pipeline().name(name).send().await;
-    let Some(out) = util::absent_as_none(answer, |e| e.is_pipeline_not_found_exception())? else {
+    let Some(out) = absent_as_none(answer)? else {
         return Ok(None);
     };
     let declaration = out
@@ -40,16 +48,9 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         .metadata()
         .and_then(|m| m.pipeline_arn())
         .map_or_else(|| ctx.target.arn("codepipeline", name), str::to_owned);
-    let tags: Tags = codepipeline
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
+    let tags = tags_of(ctx, &arn)
         .await
-        .context("listing the pipeline's tags")?
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect();
+        .context("listing the pipeline's tags")?;
     let mut spec = pipeline_spec(declaration);
     spec.tags = tags.clone();
     Ok(Some(Observed {
@@ -316,23 +317,8 @@ pub fn declaration(ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<PipelineDeclarat
 
 /// CodePipeline cannot assume the role yet. AWS models no narrower type than
 /// InvalidStructureException, so the message tells propagation apart from a bad declaration.
-fn is_propagation<E: ProvideErrorMetadata>(
-    err: &SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> bool {
-    err.code() == Some("InvalidStructureException")
-        && err.message().is_some_and(|m| m.contains("not authorized"))
-}
-
-pub fn sdk_tags(tags: &Tags) -> Result<Vec<Tag>> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .context("building a tag")
-        })
-        .collect()
+fn is_propagation<E: ProvideErrorMetadata>(err: &E) -> bool {
+    util::has_code_and_message(err, "InvalidStructureException", "not authorized")
 }
 
 pub async fn create(ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<()> {
@@ -355,26 +341,9 @@ pub async fn create(ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<()> {
         },
     )
     .await;
-    match created {
-        Ok(_) => Ok(()),
-        Err(err) => {
-            let exists = err
-                .downcast_ref::<SdkError<aws_sdk_codepipeline::operation::create_pipeline::CreatePipelineError>>()
-                .and_then(|e| e.as_service_error())
-                .is_some_and(|e| e.is_pipeline_name_in_use_exception());
-            if !exists {
-                return Err(err);
-            }
-            // Left behind by a crash after CreatePipeline: converge it instead of failing.
-            let observed = observe(ctx, &spec.name).await?.context(
-                "CreatePipeline says the name is in use but GetPipeline cannot find it; run again",
-            )?;
-            let Spec::Pipeline(observed) = observed.spec else {
-                bail!("observing a pipeline returned another kind")
-            };
-            update(ctx, spec, &observed).await
-        }
-    }
+    created_or_adopted_in::<PipelineResource, CreatePipelineError>(ctx, spec, created)
+        .await
+        .map(drop)
 }
 
 pub async fn update(ctx: Ctx<'_>, desired: &PipelineSpec, observed: &PipelineSpec) -> Result<()> {
@@ -400,37 +369,30 @@ pub async fn update(ctx: Ctx<'_>, desired: &PipelineSpec, observed: &PipelineSpe
         .await?;
     }
     let arn = ctx.target.arn("codepipeline", &desired.name);
-    retag(
-        ctx,
-        &arn,
-        TagChanges::between(&desired.tags, &observed.tags),
-    )
-    .await
+    retag_resource(ctx, &arn, &desired.tags, &observed.tags).await
 }
 
-/// Applies a tag diff to a CodePipeline resource (a pipeline or a webhook), with only the calls
-/// it needs.
-pub async fn retag(ctx: Ctx<'_>, arn: &str, changes: TagChanges) -> Result<()> {
+/// The tags of a CodePipeline resource (a pipeline or a webhook).
+pub async fn tags_of(ctx: Ctx<'_>, arn: &str) -> Result<Tags> {
+    let listed = ctx
+        .clients
+        .codepipeline
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await?;
+    Ok(model_tags(listed.tags()))
+}
+
+/// Converges the tags of a CodePipeline resource (a pipeline or a webhook).
+pub async fn retag_resource(
+    ctx: Ctx<'_>,
+    arn: &str,
+    desired: &Tags,
+    observed: &Tags,
+) -> Result<()> {
     let codepipeline = &ctx.clients.codepipeline;
-    if !changes.remove.is_empty() {
-        codepipeline
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(changes.remove))
-            .send()
-            .await
-            .context("removing tags")?;
-    }
-    if !changes.set.is_empty() {
-        codepipeline
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(sdk_tags(&changes.set)?))
-            .send()
-            .await
-            .context("setting tags")?;
-    }
-    Ok(())
+    retag_with!(codepipeline, resource_arn(arn), desired, observed).await
 }
 
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {

@@ -2,21 +2,23 @@
 //! in the console once. Their ARN holds a UUID, so they are found by name.
 
 use super::Ctx;
-use super::util::{self, TagChanges};
+use super::errors::{self, absent_as_none, gone_is_done};
+use super::tags::{model_tags, retag_with, sdk_tags};
 use crate::model::{ConnectionSpec, Observed, Spec, Tags};
 use anyhow::{Context, Result, bail};
-use aws_sdk_codestarconnections::types::{Connection, ProviderType, Tag};
+use aws_sdk_codestarconnections::operation::{
+    delete_connection::DeleteConnectionError, get_connection::GetConnectionError,
+};
+use aws_sdk_codestarconnections::types::{Connection, ProviderType};
 
 super::resource!(
     /// CodeStar connections to GitHub.
     ConnectionResource: Connection(ConnectionSpec), depends on []
 );
 
-fn connection_tags(tags: &Tags) -> Result<Vec<Tag>> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<Vec<_>, _>>()
-        .context("building the connection's tags")
+errors::not_found_variants! {
+    GetConnectionError => is_resource_not_found_exception,
+    DeleteConnectionError => is_resource_not_found_exception,
 }
 
 /// Every GitHub connection with this name, smallest ARN first. CreateConnection does not refuse
@@ -49,18 +51,15 @@ async fn find(ctx: Ctx<'_>, name: &str) -> Result<Option<Connection>> {
 }
 
 async fn tags_of(ctx: Ctx<'_>, arn: &str) -> Result<Tags> {
-    Ok(ctx
+    let listed = ctx
         .clients
         .connections
         .list_tags_for_resource()
         .resource_arn(arn)
         .send()
         .await
-        .context("reading the connection's tags")?
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect())
+        .context("reading the connection's tags")?;
+    Ok(model_tags(listed.tags()))
 }
 
 /// The ARNs beyond the first of `all` that carry the ownership tags the first carries: ours
@@ -94,7 +93,7 @@ async fn delete_duplicates(ctx: Ctx<'_>, name: &str, arns: &[String]) -> Result<
             .connection_arn(duplicate)
             .send()
             .await;
-        util::gone_is_done(deleted, |e| e.is_resource_not_found_exception())?;
+        gone_is_done(deleted)?;
     }
     Ok(())
 }
@@ -160,6 +159,13 @@ pub async fn inspect_given(ctx: Ctx<'_>, arn: &str) -> Result<Option<String>> {
 
 /// A connection's status (PENDING, AVAILABLE, ERROR) by its ARN; `None` when there is none.
 pub async fn status_of(ctx: Ctx<'_>, arn: &str) -> Result<Option<String>> {
+    Ok(get(ctx, arn)
+        .await?
+        .map(|c| c.connection_status().map_or("", |s| s.as_str()).to_owned()))
+}
+
+/// GetConnection; `None` when there is no connection with that ARN.
+async fn get(ctx: Ctx<'_>, arn: &str) -> Result<Option<Connection>> {
     let answer = ctx
         .clients
         .connections
@@ -167,19 +173,7 @@ pub async fn status_of(ctx: Ctx<'_>, arn: &str) -> Result<Option<String>> {
         .connection_arn(arn)
         .send()
         .await;
-    match answer {
-        Ok(out) => Ok(out
-            .connection()
-            .map(|c| c.connection_status().map_or("", |s| s.as_str()).to_owned())),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(err.into()),
-    }
+    Ok(absent_as_none(answer)?.and_then(|out| out.connection().cloned()))
 }
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
@@ -191,25 +185,8 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     else {
         return Ok(None);
     };
-    let connections = &ctx.clients.connections;
-    let connection = match connections
-        .get_connection()
-        .connection_arn(&arn)
-        .send()
-        .await
-    {
-        Ok(out) => out.connection().cloned(),
-        // Deleted between the listing and now.
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            return Ok(None);
-        }
-        Err(err) => return Err(err.into()),
-    };
-    let Some(connection) = connection else {
+    // None when deleted between the listing and now.
+    let Some(connection) = get(ctx, &arn).await? else {
         return Ok(None);
     };
     let tags = tags_of(ctx, &arn).await?;
@@ -256,7 +233,7 @@ pub async fn create(ctx: Ctx<'_>, spec: &ConnectionSpec) -> Result<()> {
         .create_connection()
         .connection_name(&spec.name)
         .provider_type(ProviderType::from(spec.provider_type.as_str()))
-        .set_tags(Some(connection_tags(&spec.tags)?))
+        .set_tags(Some(sdk_tags(&spec.tags)?))
         .send()
         .await?;
     remove_duplicates(ctx, &spec.name).await?;
@@ -291,29 +268,13 @@ pub async fn update(
         )
     })?;
     let connections = &ctx.clients.connections;
-    let TagChanges {
-        remove: stale,
-        set: changed,
-    } = TagChanges::between(&desired.tags, &observed.tags);
-    if !stale.is_empty() {
-        connections
-            .untag_resource()
-            .resource_arn(&arn)
-            .set_tag_keys(Some(stale))
-            .send()
-            .await
-            .context("removing tags")?;
-    }
-    if !changed.is_empty() {
-        connections
-            .tag_resource()
-            .resource_arn(&arn)
-            .set_tags(Some(connection_tags(&changed)?))
-            .send()
-            .await
-            .context("tagging")?;
-    }
-    Ok(())
+    retag_with!(
+        connections,
+        resource_arn(&arn),
+        &desired.tags,
+        &observed.tags
+    )
+    .await
 }
 
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
@@ -329,5 +290,5 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         .connection_arn(&arn)
         .send()
         .await;
-    util::gone_is_done(deleted, |e| e.is_resource_not_found_exception())
+    gone_is_done(deleted)
 }

@@ -4,7 +4,9 @@
 //! deleted here: the Deploy stage changes it, and only through a rollout.
 
 use super::Ctx;
+use super::errors::{self, not_found};
 use anyhow::{Context, Result, bail};
+use aws_sdk_ecs::operation::describe_services::DescribeServicesError;
 use pipeline_common::DeployTarget;
 
 /// What a target's grants are scoped to.
@@ -41,6 +43,10 @@ impl TargetFacts {
     }
 }
 
+// DescribeServices answers an unknown cluster with ClusterNotFoundException (ECS API Reference,
+// DescribeServices, "Errors"); an unknown service comes back in `failures` instead.
+errors::not_found_variants! { DescribeServicesError => is_cluster_not_found_exception }
+
 fn denied_hint(err: &anyhow::Error) -> &'static str {
     if crate::reports_access_denied(&crate::error_report(err)) {
         "; the credentials running bootstrap may not read it: `bootstrap deployer-policy --deploy-target …` prints what they need"
@@ -76,11 +82,7 @@ async fn ecs(
         .await;
     let described = match described {
         Ok(described) => described,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_cluster_not_found_exception()) =>
-        {
+        Err(err) if not_found(&err) => {
             bail!(
                 "--deploy-target: there is no ECS cluster {cluster} in account {} region {}; fix the cluster name",
                 ctx.target.account_id,
@@ -168,11 +170,7 @@ async fn lambda(ctx: Ctx<'_>, function: &str, alias: Option<&str>) -> Result<Tar
     let got = lambda.get_function().function_name(function).send().await;
     let got = match got {
         Ok(got) => got,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
+        Err(err) if not_found(&err) => {
             bail!(
                 "--deploy-target: there is no Lambda function {function} in account {} region {}; create it first \
                  (bootstrap deploys to an existing function, it never creates one) or fix the name",
@@ -204,11 +202,7 @@ async fn lambda(ctx: Ctx<'_>, function: &str, alias: Option<&str>) -> Result<Tar
             .await;
         match found {
             Ok(_) => {}
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
+            Err(err) if not_found(&err) => {
                 bail!(
                     "--deploy-target: the Lambda function {function} has no alias {alias}; create it (aws lambda \
                      create-alias --function-name {function} --name {alias} --function-version 1) or drop the alias"

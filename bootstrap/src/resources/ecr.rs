@@ -1,14 +1,23 @@
 //! ECR repositories for the built images: tag mutability, scanning, encryption, lifecycle and
 //! repository policies. Encryption is fixed at creation; everything else converges in place.
 
-use super::Ctx;
-use super::util::{self, TagChanges};
-use crate::model::{Kind, Observed, RepositorySpec, ResourceId, Spec, Tags};
+use super::adopt::created_or_adopted;
+use super::errors::{self, absent_as_none, gone_is_done};
+use super::tags::{model_tags, retag_with, sdk_tags};
+use super::{Ctx, util};
+use crate::model::{Kind, Observed, RepositorySpec, ResourceId, Spec};
 use crate::retry::while_principals_propagate;
 use anyhow::{Context, Result, bail};
 use aws_sdk_ecr::error::ProvideErrorMetadata;
+use aws_sdk_ecr::operation::{
+    create_repository::CreateRepositoryError, delete_lifecycle_policy::DeleteLifecyclePolicyError,
+    delete_repository::DeleteRepositoryError,
+    delete_repository_policy::DeleteRepositoryPolicyError,
+    describe_repositories::DescribeRepositoriesError,
+    get_lifecycle_policy::GetLifecyclePolicyError, get_repository_policy::GetRepositoryPolicyError,
+};
 use aws_sdk_ecr::types::{
-    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Tag,
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability,
 };
 use serde_json::Value;
 
@@ -25,12 +34,15 @@ fn mutability(tag_immutable: bool) -> ImageTagMutability {
     }
 }
 
-fn ecr_tags(tags: &Tags) -> Result<Vec<Tag>> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<Vec<_>, _>>()
-        .context("building the repository's tags")
+errors::not_found_variants! {
+    DescribeRepositoriesError => is_repository_not_found_exception,
+    DeleteRepositoryError => is_repository_not_found_exception,
+    GetLifecyclePolicyError => is_lifecycle_policy_not_found_exception,
+    DeleteLifecyclePolicyError => is_lifecycle_policy_not_found_exception,
+    GetRepositoryPolicyError => is_repository_policy_not_found_exception,
+    DeleteRepositoryPolicyError => is_repository_policy_not_found_exception,
 }
+errors::already_exists_variants! { CreateRepositoryError => is_repository_already_exists_exception }
 
 /// A policy document as text, or `Null` for "none".
 fn parse_policy(text: Option<&str>, what: &str) -> Result<Value> {
@@ -46,8 +58,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         .repository_names(name)
         .send()
         .await;
-    let Some(described) = util::absent_as_none(answer, |e| e.is_repository_not_found_exception())?
-    else {
+    let Some(described) = absent_as_none(answer)? else {
         return Ok(None);
     };
     let Some(repository) = described
@@ -68,35 +79,20 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         ecr.get_lifecycle_policy().repository_name(name).send(),
         ecr.get_repository_policy().repository_name(name).send(),
     );
-    let tags: Tags = tags
-        .context("reading the repository's tags")?
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect();
-
-    let lifecycle_policy = match lifecycle {
-        Ok(out) => parse_policy(out.lifecycle_policy_text(), "lifecycle policy")?,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_lifecycle_policy_not_found_exception()) =>
-        {
-            Value::Null
-        }
-        Err(err) => return Err(anyhow::Error::new(err).context("reading the lifecycle policy")),
-    };
-    let repository_policy = match repository_policy {
-        Ok(out) => parse_policy(out.policy_text(), "repository policy")?,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_repository_policy_not_found_exception()) =>
-        {
-            Value::Null
-        }
-        Err(err) => return Err(anyhow::Error::new(err).context("reading the repository policy")),
-    };
+    let tags = model_tags(tags.context("reading the repository's tags")?.tags());
+    let lifecycle = absent_as_none(lifecycle).context("reading the lifecycle policy")?;
+    let lifecycle_policy = parse_policy(
+        lifecycle
+            .as_ref()
+            .and_then(|out| out.lifecycle_policy_text()),
+        "lifecycle policy",
+    )?;
+    let repository_policy =
+        absent_as_none(repository_policy).context("reading the repository policy")?;
+    let repository_policy = parse_policy(
+        repository_policy.as_ref().and_then(|out| out.policy_text()),
+        "repository policy",
+    )?;
 
     let encryption = repository.encryption_configuration();
     let spec = RepositorySpec {
@@ -140,36 +136,17 @@ pub async fn create(ctx: Ctx<'_>, spec: &RepositorySpec) -> Result<()> {
                 .build(),
         )
         .encryption_configuration(encryption)
-        .set_tags(Some(ecr_tags(&spec.tags)?))
+        .set_tags(Some(sdk_tags(&spec.tags)?))
         .send()
         .await;
-    match created {
-        Ok(_) => {
-            put_lifecycle_policy(ctx, spec).await?;
-            if spec.repository_policy.is_null() {
-                return Ok(()); // a new repository has none to remove
-            }
-            put_repository_policy(ctx, spec).await
-        }
-        // A crash after create left it behind: converge what is there.
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_repository_already_exists_exception()) =>
-        {
-            let observed = observe(ctx, &spec.name).await?.with_context(|| {
-                format!("repository {} exists but cannot be read back", spec.name)
-            })?;
-            let Spec::Repository(observed) = observed.spec else {
-                bail!(
-                    "repository {} read back as another kind of resource",
-                    spec.name
-                );
-            };
-            update(ctx, spec, &observed).await
-        }
-        Err(err) => Err(err.into()),
+    if !created_or_adopted::<RepositoryResource>(ctx, spec, created).await? {
+        return Ok(());
     }
+    put_lifecycle_policy(ctx, spec).await?;
+    if spec.repository_policy.is_null() {
+        return Ok(()); // a new repository has none to remove
+    }
+    put_repository_policy(ctx, spec).await
 }
 
 pub async fn update(
@@ -219,55 +196,21 @@ pub async fn update(
     if desired.repository_policy != observed.repository_policy {
         put_repository_policy(ctx, desired).await?;
     }
-    if desired.tags != observed.tags {
-        let arn = ctx
-            .target
-            .arn("ecr", &format!("repository/{}", desired.name));
-        let TagChanges {
-            remove: stale,
-            set: changed,
-        } = TagChanges::between(&desired.tags, &observed.tags);
-        if !stale.is_empty() {
-            ecr.untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(stale))
-                .send()
-                .await
-                .context("removing tags")?;
-        }
-        if !changed.is_empty() {
-            ecr.tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(ecr_tags(&changed)?))
-                .send()
-                .await
-                .context("tagging")?;
-        }
-    }
-    Ok(())
+    let arn = ctx
+        .target
+        .arn("ecr", &format!("repository/{}", desired.name));
+    retag_with!(ecr, resource_arn(&arn), &desired.tags, &observed.tags).await
 }
 
 async fn put_lifecycle_policy(ctx: Ctx<'_>, spec: &RepositorySpec) -> Result<()> {
     let ecr = &ctx.clients.ecr;
     if spec.lifecycle_policy.is_null() {
-        match ecr
+        let removed = ecr
             .delete_lifecycle_policy()
             .repository_name(&spec.name)
             .send()
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_lifecycle_policy_not_found_exception()) =>
-            {
-                return Ok(());
-            }
-            Err(err) => {
-                return Err(anyhow::Error::new(err).context("removing the lifecycle policy"));
-            }
-        }
+            .await;
+        return gone_is_done(removed).context("removing the lifecycle policy");
     }
     let text = serde_json::to_string(&spec.lifecycle_policy)
         .context("serialising the lifecycle policy")?;
@@ -283,24 +226,12 @@ async fn put_lifecycle_policy(ctx: Ctx<'_>, spec: &RepositorySpec) -> Result<()>
 async fn put_repository_policy(ctx: Ctx<'_>, spec: &RepositorySpec) -> Result<()> {
     let ecr = &ctx.clients.ecr;
     if spec.repository_policy.is_null() {
-        match ecr
+        let removed = ecr
             .delete_repository_policy()
             .repository_name(&spec.name)
             .send()
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_repository_policy_not_found_exception()) =>
-            {
-                return Ok(());
-            }
-            Err(err) => {
-                return Err(anyhow::Error::new(err).context("removing the repository policy"));
-            }
-        }
+            .await;
+        return gone_is_done(removed).context("removing the repository policy");
     }
     let text = serde_json::to_string(&spec.repository_policy)
         .context("serialising the repository policy")?;
@@ -339,5 +270,5 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         .force(true)
         .send()
         .await;
-    util::gone_is_done(deleted, |e| e.is_repository_not_found_exception())
+    gone_is_done(deleted)
 }

@@ -1,9 +1,14 @@
 //! EventBridge rules with their targets (retry policy and input transformer per target).
 
-use super::util::TagChanges;
-use super::{Ctx, util};
-use crate::model::{Observed, RuleSpec, RuleTarget, Spec, Tags};
+use super::Ctx;
+use super::errors::{self, absent_as_none, gone_is_done};
+use super::tags::{model_tags, retag_with, sdk_tags};
+use crate::model::{Observed, RuleSpec, RuleTarget, Spec};
 use anyhow::{Context, Result, bail};
+use aws_sdk_eventbridge::operation::{
+    delete_rule::DeleteRuleError, describe_rule::DescribeRuleError,
+    list_targets_by_rule::ListTargetsByRuleError,
+};
 use aws_sdk_eventbridge::types::{InputTransformer, RetryPolicy, RuleState, Tag, Target};
 use serde_json::Value;
 
@@ -16,10 +21,16 @@ super::resource!(
 const DEFAULT_MAX_EVENT_AGE_SECONDS: i32 = 86_400;
 const DEFAULT_MAX_RETRY_ATTEMPTS: i32 = 185;
 
+errors::not_found_variants! {
+    DescribeRuleError => is_resource_not_found_exception,
+    ListTargetsByRuleError => is_resource_not_found_exception,
+    DeleteRuleError => is_resource_not_found_exception,
+}
+
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let events = &ctx.clients.events;
     let answer = events.describe_rule().name(name).send().await;
-    let Some(rule) = util::absent_as_none(answer, |e| e.is_resource_not_found_exception())? else {
+    let Some(rule) = absent_as_none(answer)? else {
         return Ok(None);
     };
     let event_pattern = match rule.event_pattern() {
@@ -32,32 +43,18 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         || ctx.target.arn("events", &format!("rule/{name}")),
         str::to_owned,
     );
-    let tags: Tags = events
+    let listed = events
         .list_tags_for_resource()
         .resource_arn(&arn)
         .send()
-        .await
-        .context("listing the rule's tags")?
-        .tags()
+        .await;
+    let tags = model_tags(listed.context("listing the rule's tags")?.tags());
+    let mut targets: Vec<RuleTarget> = list_targets(ctx, name)
+        .await?
+        .unwrap_or_default()
         .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .map(target_spec)
         .collect();
-    let mut targets = Vec::new();
-    let mut next_token = None;
-    loop {
-        let page = events
-            .list_targets_by_rule()
-            .rule(name)
-            .set_next_token(next_token)
-            .send()
-            .await
-            .context("listing the rule's targets")?;
-        targets.extend(page.targets().iter().map(target_spec));
-        next_token = page.next_token().map(str::to_owned);
-        if next_token.is_none() {
-            break;
-        }
-    }
     targets.sort_by(|a, b| a.id.cmp(&b.id));
     let spec = RuleSpec {
         name: name.to_owned(),
@@ -74,6 +71,30 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         arn: Some(arn),
         status,
     }))
+}
+
+/// Every target of the rule, page by page; `None` when the rule does not exist.
+async fn list_targets(ctx: Ctx<'_>, rule: &str) -> Result<Option<Vec<Target>>> {
+    let mut targets = Vec::new();
+    let mut next_token = None;
+    loop {
+        let answer = ctx
+            .clients
+            .events
+            .list_targets_by_rule()
+            .rule(rule)
+            .set_next_token(next_token)
+            .send()
+            .await;
+        let Some(page) = absent_as_none(answer).context("listing the rule's targets")? else {
+            return Ok(None);
+        };
+        targets.extend_from_slice(page.targets());
+        next_token = page.next_token().map(str::to_owned);
+        if next_token.is_none() {
+            return Ok(Some(targets));
+        }
+    }
 }
 
 fn target_spec(target: &Target) -> RuleTarget {
@@ -175,21 +196,9 @@ async fn put_targets(ctx: Ctx<'_>, rule: &str, targets: &[&RuleTarget]) -> Resul
     Ok(())
 }
 
-fn eventbridge_tags(tags: &Tags) -> Result<Vec<Tag>> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .context("building a tag")
-        })
-        .collect()
-}
-
 pub async fn create(ctx: Ctx<'_>, spec: &RuleSpec) -> Result<()> {
     // PutRule is an upsert, so a rule left behind by a crash is simply converged.
-    put_rule(ctx, spec, Some(eventbridge_tags(&spec.tags)?)).await?;
+    put_rule(ctx, spec, Some(sdk_tags(&spec.tags)?)).await?;
     put_targets(ctx, &spec.name, &spec.targets.iter().collect::<Vec<_>>()).await
 }
 
@@ -215,29 +224,8 @@ pub async fn update(ctx: Ctx<'_>, desired: &RuleSpec, observed: &RuleSpec) -> Re
     if !extra.is_empty() {
         remove_targets(ctx, &desired.name, extra).await?;
     }
-    let changes = TagChanges::between(&desired.tags, &observed.tags);
-    if !changes.is_empty() {
-        let arn = ctx.target.arn("events", &format!("rule/{}", desired.name));
-        if !changes.remove.is_empty() {
-            events
-                .untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(changes.remove))
-                .send()
-                .await
-                .context("removing tags")?;
-        }
-        if !changes.set.is_empty() {
-            events
-                .tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(eventbridge_tags(&changes.set)?))
-                .send()
-                .await
-                .context("setting tags")?;
-        }
-    }
-    Ok(())
+    let arn = ctx.target.arn("events", &format!("rule/{}", desired.name));
+    retag_with!(events, resource_arn(&arn), &desired.tags, &observed.tags).await
 }
 
 async fn remove_targets(ctx: Ctx<'_>, rule: &str, ids: Vec<String>) -> Result<()> {
@@ -263,45 +251,12 @@ async fn remove_targets(ctx: Ctx<'_>, rule: &str, ids: Vec<String>) -> Result<()
 
 /// Removes every target (EventBridge refuses to delete a rule that has any), then the rule.
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
-    let events = &ctx.clients.events;
-    let mut ids = Vec::new();
-    let mut next_token = None;
-    loop {
-        let page = match events
-            .list_targets_by_rule()
-            .rule(name)
-            .set_next_token(next_token)
-            .send()
-            .await
-        {
-            Ok(page) => page,
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                return Ok(());
-            }
-            Err(err) => return Err(anyhow::Error::new(err).context("listing the rule's targets")),
-        };
-        ids.extend(page.targets().iter().map(|t| t.id().to_owned()));
-        next_token = page.next_token().map(str::to_owned);
-        if next_token.is_none() {
-            break;
-        }
-    }
+    let Some(targets) = list_targets(ctx, name).await? else {
+        return Ok(());
+    };
+    let ids: Vec<String> = targets.iter().map(|t| t.id().to_owned()).collect();
     if !ids.is_empty() {
         remove_targets(ctx, name, ids).await?;
     }
-    match events.delete_rule().name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(err.into()),
-    }
+    gone_is_done(ctx.clients.events.delete_rule().name(name).send().await)
 }

@@ -1,10 +1,16 @@
 //! IAM roles: one trust policy and one inline policy per role, tagged for ownership.
 
 use super::Ctx;
-use super::util::{TagChanges, parse_policy};
+use super::adopt::created_or_adopted;
+use super::errors::{self, absent_as_none, gone_is_done};
+use super::tags::{retag_with, sdk_tags};
+use super::util::parse_policy;
 use crate::model::{Kind, Observed, ResourceId, RoleSpec, Spec, Tags};
 use anyhow::{Context, Result, bail};
-use aws_sdk_iam::types::Tag;
+use aws_sdk_iam::operation::{
+    create_role::CreateRoleError, delete_role::DeleteRoleError, get_role::GetRoleError,
+    list_role_policies::ListRolePoliciesError,
+};
 use serde_json::Value;
 
 super::resource!(
@@ -12,21 +18,21 @@ super::resource!(
     RoleResource: Role(RoleSpec), depends on []
 );
 
+errors::not_found_variants! {
+    GetRoleError => is_no_such_entity_exception,
+    ListRolePoliciesError => is_no_such_entity_exception,
+    DeleteRoleError => is_no_such_entity_exception,
+}
+errors::already_exists_variants! { CreateRoleError => is_entity_already_exists_exception }
+
 /// Reads the role; its inline policy is the only one it has, or — when someone added others —
 /// the one named like the role, else the first by name (the others are reported, never touched).
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let iam = &ctx.clients.iam;
-    let role = match iam.get_role().role_name(name).send().await {
-        Ok(out) => out.role.context("GetRole answered without a role")?,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_no_such_entity_exception()) =>
-        {
-            return Ok(None);
-        }
-        Err(err) => return Err(err.into()),
+    let Some(role) = absent_as_none(iam.get_role().role_name(name).send().await)? else {
+        return Ok(None);
     };
+    let role = role.role.context("GetRole answered without a role")?;
     let trust_policy = match role.assume_role_policy_document() {
         Some(doc) => parse_policy(doc).context("reading the role's trust policy")?,
         None => Value::Null,
@@ -124,18 +130,6 @@ async fn role_tags(ctx: Ctx<'_>, name: &str) -> Result<Tags> {
     Ok(tags)
 }
 
-fn iam_tags(tags: &Tags) -> Result<Vec<Tag>> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .context("building an IAM tag")
-        })
-        .collect()
-}
-
 fn policy_text(value: &Value) -> Result<String> {
     serde_json::to_string(value).context("serialising a policy document")
 }
@@ -148,27 +142,14 @@ pub async fn create(ctx: Ctx<'_>, spec: &RoleSpec) -> Result<()> {
         .role_name(&spec.name)
         .description(&spec.description)
         .assume_role_policy_document(policy_text(&spec.trust_policy)?)
-        .set_tags(Some(iam_tags(&spec.tags)?))
+        .set_tags(Some(sdk_tags(&spec.tags)?))
         .send()
         .await;
-    match created {
-        Ok(_) => put_inline_policy(ctx, spec).await,
-        // A crash after CreateRole left the role behind: converge it instead of failing.
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_entity_already_exists_exception()) =>
-        {
-            let observed = observe(ctx, &spec.name)
-                .await?
-                .context("the role exists according to CreateRole but GetRole cannot find it; run the command again")?;
-            let Spec::Role(observed) = observed.spec else {
-                bail!("observing a role returned another kind")
-            };
-            update(ctx, spec, &observed).await
-        }
-        Err(err) => Err(anyhow::Error::new(err).context("CreateRole failed")),
+    let created = created_or_adopted::<RoleResource>(ctx, spec, created).await;
+    if !created.context("CreateRole failed")? {
+        return Ok(());
     }
+    put_inline_policy(ctx, spec).await
 }
 
 async fn put_inline_policy(ctx: Ctx<'_>, spec: &RoleSpec) -> Result<()> {
@@ -207,24 +188,7 @@ pub async fn update(ctx: Ctx<'_>, desired: &RoleSpec, observed: &RoleSpec) -> Re
             .await
             .context("updating the description")?;
     }
-    let changes = TagChanges::between(&desired.tags, &observed.tags);
-    if !changes.remove.is_empty() {
-        iam.untag_role()
-            .role_name(&desired.name)
-            .set_tag_keys(Some(changes.remove))
-            .send()
-            .await
-            .context("removing tags")?;
-    }
-    if !changes.set.is_empty() {
-        iam.tag_role()
-            .role_name(&desired.name)
-            .set_tags(Some(iam_tags(&changes.set)?))
-            .send()
-            .await
-            .context("setting tags")?;
-    }
-    Ok(())
+    retag_with!(iam => untag_role, tag_role, role_name(&desired.name), &desired.tags, &observed.tags).await
 }
 
 /// Deletes every inline policy and detaches every managed policy, then deletes the role (IAM
@@ -234,7 +198,7 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
     let iam = &ctx.clients.iam;
     let policies = match inline_policy_names(ctx, name).await {
         Ok(names) => names,
-        Err(err) if is_no_such_entity(&err) => return Ok(()),
+        Err(err) if errors::not_found_in::<ListRolePoliciesError>(&err) => return Ok(()),
         Err(err) => return Err(err),
     };
     for policy in policies {
@@ -295,28 +259,6 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
             profiles[0]
         );
     }
-    match iam.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_no_such_entity_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(anyhow::Error::new(err).context(
-            "DeleteRole failed; something still references the role, remove it and run again",
-        )),
-    }
-}
-
-fn is_no_such_entity(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<aws_sdk_iam::error::SdkError<
-                aws_sdk_iam::operation::list_role_policies::ListRolePoliciesError,
-            >>()
-            .and_then(|e| e.as_service_error())
-            .is_some_and(|e| e.is_no_such_entity_exception())
-    })
+    gone_is_done(iam.delete_role().role_name(name).send().await)
+        .context("DeleteRole failed; something still references the role, remove it and run again")
 }

@@ -1,19 +1,28 @@
 //! Lambda functions (zip packages with their asynchronous-invocation settings) and the
 //! resource-policy statements that let other services invoke them.
 
-use super::Ctx;
-use super::util::{self, TagChanges};
-use crate::model::{FunctionSpec, Kind, Observed, PermissionSpec, ResourceId, Spec, Tags};
+use super::adopt::created_or_adopted_in;
+use super::errors::{self, absent_as_none, gone_is_done};
+use super::tags::{map_tags, retag_with};
+use super::{Ctx, util};
+use crate::model::{FunctionSpec, Kind, Observed, PermissionSpec, ResourceId, Spec};
 use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
 use anyhow::{Context, Result, bail};
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::operation::{
+    add_permission::AddPermissionError, create_function::CreateFunctionError,
+    delete_function::DeleteFunctionError,
+    delete_function_event_invoke_config::DeleteFunctionEventInvokeConfigError,
+    get_alias::GetAliasError, get_function::GetFunctionError,
+    get_function_event_invoke_config::GetFunctionEventInvokeConfigError,
+    get_policy::GetPolicyError, remove_permission::RemovePermissionError,
+};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     Architecture, DestinationConfig, Environment, FunctionCode, LastUpdateStatus, LogFormat,
     LoggingConfig, OnFailure, PackageType, Runtime, State,
 };
 use serde_json::Value;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 super::resource!(
@@ -21,50 +30,48 @@ super::resource!(
     FunctionResource: Function(FunctionSpec), depends on [Role, LogGroup, Topic]
 );
 
+errors::not_found_variants! {
+    GetFunctionError => is_resource_not_found_exception,
+    GetAliasError => is_resource_not_found_exception,
+    GetFunctionEventInvokeConfigError => is_resource_not_found_exception,
+    DeleteFunctionEventInvokeConfigError => is_resource_not_found_exception,
+    DeleteFunctionError => is_resource_not_found_exception,
+    GetPolicyError => is_resource_not_found_exception,
+    RemovePermissionError => is_resource_not_found_exception,
+}
+// Lambda answers a taken name or statement id with ResourceConflictException (Lambda API
+// Reference, CreateFunction and AddPermission, "Errors").
+errors::already_exists_variants! {
+    CreateFunctionError => is_resource_conflict_exception,
+    AddPermissionError => is_resource_conflict_exception,
+}
+
 /// How long to wait for a function to leave `Pending` / an update `InProgress` before giving up.
 const READY_BUDGET: Duration = Duration::from_secs(300);
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let lambda = &ctx.clients.lambda;
     let answer = lambda.get_function().function_name(name).send().await;
-    let Some(function) = util::absent_as_none(answer, |e| e.is_resource_not_found_exception())?
-    else {
+    let Some(function) = absent_as_none(answer)? else {
         return Ok(None);
     };
     let config = function
         .configuration()
         .context("GetFunction answered without a configuration")?;
-    let tags: Tags = function
-        .tags()
-        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
-    let (on_failure_destination, max_retry_attempts) = match lambda
+    let tags = map_tags(function.tags());
+    let invoke = lambda
         .get_function_event_invoke_config()
         .function_name(name)
         .send()
-        .await
-    {
-        Ok(invoke) => (
-            invoke
-                .destination_config()
-                .and_then(|d| d.on_failure())
-                .and_then(|f| f.destination())
-                .map(str::to_owned),
-            invoke.maximum_retry_attempts(),
-        ),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            (None, None)
-        }
-        Err(err) => {
-            return Err(
-                anyhow::Error::new(err).context("reading the asynchronous invocation settings")
-            );
-        }
-    };
+        .await;
+    let invoke = absent_as_none(invoke).context("reading the asynchronous invocation settings")?;
+    let on_failure_destination = invoke
+        .as_ref()
+        .and_then(|i| i.destination_config())
+        .and_then(|d| d.on_failure())
+        .and_then(|f| f.destination())
+        .map(str::to_owned);
+    let max_retry_attempts = invoke.as_ref().and_then(|i| i.maximum_retry_attempts());
     let logging = config.logging_config();
     let spec = FunctionSpec {
         name: name.to_owned(),
@@ -135,14 +142,13 @@ fn logging_config(spec: &FunctionSpec) -> LoggingConfig {
 
 /// A role Lambda cannot use yet. AWS models no narrower type than InvalidParameterValueException,
 /// so the message tells propagation apart from a real misconfiguration.
-fn is_propagation<E: ProvideErrorMetadata>(
-    err: &SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> bool {
-    err.code() == Some("InvalidParameterValueException")
-        && err.message().is_some_and(|m| {
-            m.contains("cannot be assumed by Lambda")
-                || m.contains("execution role does not have permissions")
-        })
+fn is_propagation<E: ProvideErrorMetadata>(err: &E) -> bool {
+    [
+        "cannot be assumed by Lambda",
+        "execution role does not have permissions",
+    ]
+    .iter()
+    .any(|needle| util::has_code_and_message(err, "InvalidParameterValueException", needle))
 }
 
 pub async fn create(ctx: Ctx<'_>, spec: &FunctionSpec) -> Result<()> {
@@ -174,22 +180,8 @@ pub async fn create(ctx: Ctx<'_>, spec: &FunctionSpec) -> Result<()> {
         },
     )
     .await;
-    if let Err(err) = created {
-        let exists = err
-            .downcast_ref::<SdkError<aws_sdk_lambda::operation::create_function::CreateFunctionError>>()
-            .and_then(|e| e.as_service_error())
-            .is_some_and(|e| e.is_resource_conflict_exception());
-        if !exists {
-            return Err(err);
-        }
-        // Left behind by a crash after CreateFunction: converge it instead of failing.
-        let observed = observe(ctx, &spec.name).await?.context(
-            "CreateFunction says the function exists but GetFunction cannot find it; run again",
-        )?;
-        let Spec::Function(observed) = observed.spec else {
-            bail!("observing a function returned another kind")
-        };
-        return update(ctx, spec, &observed).await;
+    if !created_or_adopted_in::<FunctionResource, CreateFunctionError>(ctx, spec, created).await? {
+        return Ok(());
     }
     if spec.on_failure_destination.is_some() || spec.max_retry_attempts.is_some() {
         wait_until_ready(ctx, &id).await?;
@@ -308,46 +300,23 @@ pub async fn update(ctx: Ctx<'_>, desired: &FunctionSpec, observed: &FunctionSpe
     {
         wait_until_ready(ctx, &id).await?;
         if desired.on_failure_destination.is_none() && desired.max_retry_attempts.is_none() {
-            match lambda
+            let removed = lambda
                 .delete_function_event_invoke_config()
                 .function_name(&desired.name)
                 .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_resource_not_found_exception()) => {}
-                Err(err) => {
-                    return Err(anyhow::Error::new(err)
-                        .context("removing the asynchronous invocation settings"));
-                }
-            }
+                .await;
+            gone_is_done(removed).context("removing the asynchronous invocation settings")?;
         } else {
             put_invoke_config(ctx, desired).await?;
         }
     }
-    let changes = TagChanges::between(&desired.tags, &observed.tags);
-    if !changes.remove.is_empty() {
-        lambda
-            .untag_resource()
-            .resource(&function_arn)
-            .set_tag_keys(Some(changes.remove))
-            .send()
-            .await
-            .context("removing tags")?;
-    }
-    if !changes.set.is_empty() {
-        lambda
-            .tag_resource()
-            .resource(&function_arn)
-            .set_tags(Some(changes.set.into_iter().collect::<HashMap<_, _>>()))
-            .send()
-            .await
-            .context("setting tags")?;
-    }
-    Ok(())
+    retag_with!(
+        lambda,
+        resource(&function_arn),
+        &desired.tags,
+        &observed.tags
+    )
+    .await
 }
 
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
@@ -358,7 +327,7 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         .function_name(name)
         .send()
         .await;
-    util::gone_is_done(deleted, |e| e.is_resource_not_found_exception())
+    gone_is_done(deleted)
 }
 
 fn split_permission_name(name: &str) -> Result<(&str, &str)> {
@@ -458,8 +427,7 @@ pub async fn observe_permission(ctx: Ctx<'_>, name: &str) -> Result<Option<Obser
         .function_name(function)
         .send()
         .await;
-    let Some(policy) = util::absent_as_none(answer, |e| e.is_resource_not_found_exception())?
-    else {
+    let Some(policy) = absent_as_none(answer)? else {
         return Ok(None);
     };
     let Some(text) = policy.policy() else {
@@ -473,17 +441,15 @@ pub async fn observe_permission(ctx: Ctx<'_>, name: &str) -> Result<Option<Obser
     // A statement cannot be tagged: it carries its function's tags, so it is ours exactly when
     // the function is (a same-name function someone else owns keeps its statements).
     let function_arn = ctx.target.arn("lambda", &format!("function:{function}"));
-    let tags: Tags = ctx
+    let listed = ctx
         .clients
         .lambda
         .list_tags()
         .resource(&function_arn)
         .send()
         .await
-        .context("reading the function's tags (a permission is ours only if its function is)")?
-        .tags()
-        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+        .context("reading the function's tags (a permission is ours only if its function is)")?;
+    let tags = map_tags(listed.tags());
     Ok(Some(Observed {
         crash_leftover: false,
         spec: Spec::Permission(spec),
@@ -496,11 +462,7 @@ pub async fn observe_permission(ctx: Ctx<'_>, name: &str) -> Result<Option<Obser
 pub async fn create_permission(ctx: Ctx<'_>, spec: &PermissionSpec) -> Result<()> {
     match add_permission(ctx, spec).await {
         Ok(()) => Ok(()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_conflict_exception()) =>
-        {
+        Err(err) if errors::already_exists(&err) => {
             // The statement id is taken (a crash after AddPermission, or an edited statement): replace it.
             remove_permission(ctx, &spec.function_name, &spec.statement_id).await?;
             add_permission(ctx, spec)
@@ -514,7 +476,7 @@ pub async fn create_permission(ctx: Ctx<'_>, spec: &PermissionSpec) -> Result<()
 async fn add_permission(
     ctx: Ctx<'_>,
     spec: &PermissionSpec,
-) -> Result<(), SdkError<aws_sdk_lambda::operation::add_permission::AddPermissionError>> {
+) -> Result<(), SdkError<AddPermissionError>> {
     let mut request = ctx
         .clients
         .lambda
@@ -533,26 +495,16 @@ async fn add_permission(
 }
 
 async fn remove_permission(ctx: Ctx<'_>, function: &str, statement_id: &str) -> Result<()> {
-    match ctx
+    let removed = ctx
         .clients
         .lambda
         .remove_permission()
         .function_name(function)
         .statement_id(statement_id)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(anyhow::Error::new(err)
-            .context(format!("removing statement {statement_id} from {function}"))),
-    }
+        .await;
+    gone_is_done(removed)
+        .with_context(|| format!("removing statement {statement_id} from {function}"))
 }
 
 pub async fn update_permission(

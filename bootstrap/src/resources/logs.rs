@@ -1,13 +1,22 @@
 //! CloudWatch Logs log groups, created by us with a retention so nothing grows forever.
 
-use super::{Ctx, util};
-use crate::model::{LogGroupSpec, Observed, Spec, Tags};
+use super::Ctx;
+use super::adopt::created_or_adopted;
+use super::errors::{self, gone_is_done};
+use super::tags::{map_tags, retag_with};
+use crate::model::{LogGroupSpec, Observed, Spec};
 use anyhow::{Context, Result};
+use aws_sdk_cloudwatchlogs::operation::{
+    create_log_group::CreateLogGroupError, delete_log_group::DeleteLogGroupError,
+};
 
 super::resource!(
     /// CloudWatch Logs log groups.
     LogGroupResource: LogGroup(LogGroupSpec), depends on []
 );
+
+errors::not_found_variants! { DeleteLogGroupError => is_resource_not_found_exception }
+errors::already_exists_variants! { CreateLogGroupError => is_resource_already_exists_exception }
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let logs = &ctx.clients.logs;
@@ -28,14 +37,12 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         .arn()
         .map(|a| a.trim_end_matches(":*").to_owned())
         .unwrap_or_else(|| ctx.target.arn("logs", &format!("log-group:{name}")));
-    let tags: Tags = logs
+    let listed = logs
         .list_tags_for_resource()
         .resource_arn(&arn)
         .send()
-        .await?
-        .tags()
-        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+        .await?;
+    let tags = map_tags(listed.tags());
     let spec = LogGroupSpec {
         name: name.to_owned(),
         retention_days: group.retention_in_days().unwrap_or(0),
@@ -58,14 +65,9 @@ pub async fn create(ctx: Ctx<'_>, spec: &LogGroupSpec) -> Result<()> {
         .set_tags(Some(spec.tags.clone().into_iter().collect()))
         .send()
         .await;
-    if let Err(err) = created {
-        // A crash between create and retention leaves the group behind: adopt it.
-        if !err
-            .as_service_error()
-            .is_some_and(|e| e.is_resource_already_exists_exception())
-        {
-            return Err(err.into());
-        }
+    // A crash between create and retention leaves the group behind: adopted.
+    if !created_or_adopted::<LogGroupResource>(ctx, spec, created).await? {
+        return Ok(());
     }
     put_retention(ctx, spec).await
 }
@@ -74,34 +76,11 @@ pub async fn update(ctx: Ctx<'_>, desired: &LogGroupSpec, observed: &LogGroupSpe
     if desired.retention_days != observed.retention_days {
         put_retention(ctx, desired).await?;
     }
-    if desired.tags != observed.tags {
-        let arn = ctx
-            .target
-            .arn("logs", &format!("log-group:{}", desired.name));
-        let stale: Vec<String> = observed
-            .tags
-            .keys()
-            .filter(|k| !desired.tags.contains_key(*k))
-            .cloned()
-            .collect();
-        if !stale.is_empty() {
-            ctx.clients
-                .logs
-                .untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(stale))
-                .send()
-                .await?;
-        }
-        ctx.clients
-            .logs
-            .tag_resource()
-            .resource_arn(&arn)
-            .set_tags(Some(desired.tags.clone().into_iter().collect()))
-            .send()
-            .await?;
-    }
-    Ok(())
+    let logs = &ctx.clients.logs;
+    let arn = ctx
+        .target
+        .arn("logs", &format!("log-group:{}", desired.name));
+    retag_with!(logs, resource_arn(&arn), &desired.tags, &observed.tags).await
 }
 
 async fn put_retention(ctx: Ctx<'_>, spec: &LogGroupSpec) -> Result<()> {
@@ -124,5 +103,5 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         .log_group_name(name)
         .send()
         .await;
-    util::gone_is_done(deleted, |e| e.is_resource_not_found_exception())
+    gone_is_done(deleted)
 }

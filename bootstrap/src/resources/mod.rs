@@ -6,11 +6,13 @@
 //! it, its spec in `model.rs`'s `kinds!` list, and one line in [`registry!`] below.
 
 pub mod account;
+pub mod adopt;
 pub mod codebuild;
 pub mod codepipeline;
 pub mod connection;
 pub mod deploy_target;
 pub mod ecr;
+pub mod errors;
 pub mod events;
 pub mod iam;
 pub mod lambda;
@@ -20,6 +22,7 @@ pub mod s3;
 pub mod secrets;
 pub mod sns;
 pub mod tagging;
+pub mod tags;
 pub mod util;
 pub mod webhook;
 
@@ -103,6 +106,12 @@ macro_rules! resource {
 
             async fn delete(ctx: $crate::resources::Ctx<'_>, name: &str) -> anyhow::Result<()> {
                 delete(ctx, name).await
+            }
+        }
+
+        impl $crate::resources::adopt::Adopt for $name {
+            fn identity(spec: &$spec) -> (&str, &$crate::model::Tags) {
+                (&spec.name, &spec.tags)
             }
         }
     };

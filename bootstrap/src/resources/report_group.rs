@@ -5,10 +5,14 @@
 //! So the bootstrap creates it first, tagged, and destroy deletes it with its reports.
 
 use super::Ctx;
-use crate::model::{Observed, ReportGroupSpec, Spec, Tags};
+use super::adopt::created_or_adopted;
+use super::errors;
+use super::tags::{model_tags, sdk_tags};
+use crate::model::{Observed, ReportGroupSpec, Spec};
 use anyhow::{Context, Result};
+use aws_sdk_codebuild::operation::create_report_group::CreateReportGroupError;
 use aws_sdk_codebuild::types::{
-    ReportExportConfig, ReportExportConfigType, ReportGroup, ReportType, Tag,
+    ReportExportConfig, ReportExportConfigType, ReportGroup, ReportType,
 };
 
 super::resource!(
@@ -20,11 +24,7 @@ fn arn(ctx: Ctx<'_>, name: &str) -> String {
     ctx.target.arn("codebuild", &format!("report-group/{name}"))
 }
 
-fn sdk_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
+errors::already_exists_variants! { CreateReportGroupError => is_resource_already_exists_exception }
 
 fn export_config(spec: &ReportGroupSpec) -> ReportExportConfig {
     ReportExportConfig::builder()
@@ -44,16 +44,7 @@ fn report_group_spec(name: &str, group: &ReportGroup) -> ReportGroupSpec {
             .and_then(|c| c.export_config_type())
             .map(|t| t.as_str().to_owned())
             .unwrap_or_default(),
-        tags: group
-            .tags()
-            .iter()
-            .filter_map(|t| {
-                Some((
-                    t.key()?.to_owned(),
-                    t.value().unwrap_or_default().to_owned(),
-                ))
-            })
-            .collect(),
+        tags: model_tags(group.tags()),
     }
 }
 
@@ -94,21 +85,13 @@ pub async fn create(ctx: Ctx<'_>, spec: &ReportGroupSpec) -> Result<()> {
         .name(&spec.name)
         .r#type(ReportType::from(spec.report_type.as_str()))
         .export_config(export_config(spec))
-        .set_tags(Some(sdk_tags(&spec.tags)))
+        .set_tags(Some(sdk_tags(&spec.tags)?))
         .send()
         .await;
-    match created {
-        Ok(_) => Ok(()),
-        // A build got there first (CodeBuild creates it untagged): converge it to the spec.
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_already_exists_exception()) =>
-        {
-            put(ctx, spec).await
-        }
-        Err(err) => Err(err.into()),
-    }
+    // A build got there first (CodeBuild creates it untagged, which reads as ours): adopted.
+    created_or_adopted::<ReportGroupResource>(ctx, spec, created)
+        .await
+        .map(drop)
 }
 
 pub async fn update(
@@ -126,7 +109,7 @@ async fn put(ctx: Ctx<'_>, spec: &ReportGroupSpec) -> Result<()> {
         .update_report_group()
         .arn(arn(ctx, &spec.name))
         .export_config(export_config(spec))
-        .set_tags(Some(sdk_tags(&spec.tags)))
+        .set_tags(Some(sdk_tags(&spec.tags)?))
         .send()
         .await
         .context("UpdateReportGroup failed")?;

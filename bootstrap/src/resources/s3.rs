@@ -4,6 +4,8 @@
 //! into the [`BucketSpec`] field it stands for, with an unset setting read as its "off" value
 //! (`false`, `""`, `0`, `Null`) so that a removed setting shows up as a differing field.
 
+use super::errors::{self, not_found};
+use super::tags::{model_tags, sdk_tags};
 use super::{Ctx, util};
 use crate::model::{BucketSpec, Kind, Observed, ResourceId, Spec, Tags};
 use crate::retry::while_principals_propagate;
@@ -15,14 +17,15 @@ use aws_sdk_s3::types::{
     LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
     ObjectIdentifier, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
-    VersioningConfiguration,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tagging, VersioningConfiguration,
 };
 
 super::resource!(
     /// The S3 artifact bucket (its policy names roles).
     BucketResource: Bucket(BucketSpec), depends on [Role]
 );
+
+errors::not_found_variants! { aws_sdk_s3::operation::head_bucket::HeadBucketError => is_not_found }
 
 /// The id of the one lifecycle rule the bootstrap manages.
 pub const LIFECYCLE_RULE_ID: &str = "expire-old-artifacts";
@@ -132,7 +135,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let s3 = &ctx.clients.s3;
     match s3.head_bucket().bucket(name).send().await {
         Ok(_) => {}
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => return Ok(None),
+        Err(err) if not_found(&err) => return Ok(None),
         Err(err) => {
             return Err(anyhow::Error::new(err).context(format!(
                 "checking bucket {name}: if it belongs to another account (bucket names are global), \
@@ -155,12 +158,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
 
     let tags: Tags = unless_unset(tagging, "NoSuchTagSet")
         .context("reading the bucket's tags")?
-        .map(|out| {
-            out.tag_set()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect()
-        })
+        .map(|out| model_tags(out.tag_set()))
         .unwrap_or_default();
     // CreateBucket cannot carry tags: an untagged, empty bucket with our exact name (which
     // includes our account id) is what a crash between CreateBucket and PutBucketTagging leaves.
@@ -326,14 +324,8 @@ async fn put_tags(ctx: Ctx<'_>, spec: &BucketSpec) -> Result<()> {
             .context("removing the bucket's tags")?;
         return Ok(());
     }
-    let tag_set = spec
-        .tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<Vec<_>, _>>()
-        .context("building the bucket's tags")?;
     let tagging = Tagging::builder()
-        .set_tag_set(Some(tag_set))
+        .set_tag_set(Some(sdk_tags(&spec.tags)?))
         .build()
         .context("building the bucket's tags")?;
     s3.put_bucket_tagging()
@@ -515,7 +507,7 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
     let s3 = &ctx.clients.s3;
     match s3.head_bucket().bucket(name).send().await {
         Ok(_) => {}
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => return Ok(()),
+        Err(err) if not_found(&err) => return Ok(()),
         Err(err) => return Err(anyhow::Error::new(err).context(format!("checking bucket {name}"))),
     }
     empty_bucket(ctx, name).await?;

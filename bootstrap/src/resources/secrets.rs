@@ -2,12 +2,17 @@
 //! never rotates, such as the GitHub webhook's HMAC secret. The value never enters a spec or a log.
 
 use super::Ctx;
-use super::util::{self, TagChanges};
-use crate::model::{Observed, SecretSpec, Spec, Tags};
+use super::adopt::created_or_adopted;
+use super::errors::{self, absent_as_none, gone_is_done};
+use super::tags::{model_tags, retag_with, sdk_tags};
+use crate::model::{Observed, SecretSpec, Spec};
 use crate::secret::Secret;
 use anyhow::{Context, Result, bail};
-use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
-use aws_sdk_secretsmanager::types::Tag;
+use aws_sdk_secretsmanager::operation::{
+    create_secret::CreateSecretError, delete_secret::DeleteSecretError,
+    describe_secret::DescribeSecretError, describe_secret::DescribeSecretOutput,
+    get_secret_value::GetSecretValueError,
+};
 
 super::resource!(
     /// Secrets Manager secrets the bootstrap generates.
@@ -19,11 +24,12 @@ pub fn generate_value() -> Secret {
     Secret::new(hex::encode(rand::random::<[u8; 32]>()))
 }
 
-fn secret_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+errors::not_found_variants! {
+    DescribeSecretError => is_resource_not_found_exception,
+    DeleteSecretError => is_resource_not_found_exception,
+    GetSecretValueError => is_resource_not_found_exception,
 }
+errors::already_exists_variants! { CreateSecretError => is_resource_exists_exception }
 
 /// DescribeSecret, `None` when the secret does not exist at all.
 async fn describe(ctx: Ctx<'_>, name: &str) -> Result<Option<DescribeSecretOutput>> {
@@ -34,23 +40,14 @@ async fn describe(ctx: Ctx<'_>, name: &str) -> Result<Option<DescribeSecretOutpu
         .secret_id(name)
         .send()
         .await;
-    util::absent_as_none(answer, |e| e.is_resource_not_found_exception())
+    absent_as_none(answer)
 }
 
 fn observed_spec(name: &str, described: &DescribeSecretOutput) -> SecretSpec {
     SecretSpec {
         name: name.to_owned(),
         description: described.description().unwrap_or_default().to_owned(),
-        tags: described
-            .tags()
-            .iter()
-            .filter_map(|t| {
-                Some((
-                    t.key()?.to_owned(),
-                    t.value().unwrap_or_default().to_owned(),
-                ))
-            })
-            .collect(),
+        tags: model_tags(described.tags()),
     }
 }
 
@@ -99,24 +96,13 @@ pub async fn create(ctx: Ctx<'_>, spec: &SecretSpec) -> Result<()> {
         .name(&spec.name)
         .description(&spec.description)
         .secret_string(value.expose())
-        .set_tags(Some(secret_tags(&spec.tags)))
+        .set_tags(Some(sdk_tags(&spec.tags)?))
         .send()
         .await;
-    match created {
-        Ok(_) => Ok(()),
-        // Created between our DescribeSecret and now: never overwrite a value someone uses.
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_exists_exception()) =>
-        {
-            let existing = describe(ctx, &spec.name)
-                .await?
-                .with_context(|| format!("secret {} exists but cannot be described", spec.name))?;
-            update(ctx, spec, &observed_spec(&spec.name, &existing)).await
-        }
-        Err(err) => Err(err.into()),
-    }
+    // Created between our DescribeSecret and now: adopted, never overwriting a value in use.
+    created_or_adopted::<SecretResource>(ctx, spec, created)
+        .await
+        .map(drop)
 }
 
 /// Converges description and tags; the value is never touched.
@@ -131,31 +117,13 @@ pub async fn update(ctx: Ctx<'_>, desired: &SecretSpec, observed: &SecretSpec) -
             .await
             .context("setting the secret's description")?;
     }
-    if desired.tags != observed.tags {
-        let TagChanges {
-            remove: stale,
-            set: changed,
-        } = TagChanges::between(&desired.tags, &observed.tags);
-        if !stale.is_empty() {
-            secrets
-                .untag_resource()
-                .secret_id(&desired.name)
-                .set_tag_keys(Some(stale))
-                .send()
-                .await
-                .context("removing tags")?;
-        }
-        if !changed.is_empty() {
-            secrets
-                .tag_resource()
-                .secret_id(&desired.name)
-                .set_tags(Some(secret_tags(&changed)))
-                .send()
-                .await
-                .context("tagging the secret")?;
-        }
-    }
-    Ok(())
+    retag_with!(
+        secrets,
+        secret_id(&desired.name),
+        &desired.tags,
+        &observed.tags
+    )
+    .await
 }
 
 /// Deletes at once, without the recovery window, so that nothing of the secret is left.
@@ -168,7 +136,7 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         .force_delete_without_recovery(true)
         .send()
         .await;
-    util::gone_is_done(deleted, |e| e.is_resource_not_found_exception())
+    gone_is_done(deleted)
 }
 
 /// The full ARN of a secret the user names (a name, a partial ARN or a full one). A policy
@@ -204,27 +172,17 @@ pub async fn read_value(ctx: Ctx<'_>, name: &str) -> Result<Secret> {
 /// A secret's text value; `None` when no secret has that name or ARN in this account and
 /// region (the caller knows what the fix is).
 pub async fn read_value_if_exists(ctx: Ctx<'_>, name: &str) -> Result<Option<Secret>> {
-    let answer = match ctx
+    let answer = ctx
         .clients
         .secrets
         .get_secret_value()
         .secret_id(name)
         .send()
-        .await
-    {
-        Ok(answer) => answer,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            return Ok(None);
-        }
-        Err(err) => {
-            return Err(
-                anyhow::Error::new(err).context(format!("reading the value of secret {name}"))
-            );
-        }
+        .await;
+    let Some(answer) =
+        absent_as_none(answer).with_context(|| format!("reading the value of secret {name}"))?
+    else {
+        return Ok(None);
     };
     match answer.secret_string() {
         Some(value) => Ok(Some(Secret::new(value))),

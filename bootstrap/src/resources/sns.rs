@@ -1,13 +1,17 @@
 //! SNS topics for pipeline notifications, with their access policy, encryption key and
 //! subscriptions. Email subscriptions wait for the recipient to confirm them.
 
-use super::Ctx;
-use super::util::{self, TagChanges};
-use crate::model::{Kind, Observed, ResourceId, Spec, Subscription, Tags, TopicSpec};
+use super::errors::{self, absent_as_none, gone_is_done};
+use super::tags::{model_tags, retag_with, sdk_tags};
+use super::{Ctx, util};
+use crate::model::{Kind, Observed, ResourceId, Spec, Subscription, TopicSpec};
 use crate::retry::while_principals_propagate;
 use anyhow::{Context, Result};
 use aws_sdk_sns::error::ProvideErrorMetadata;
-use aws_sdk_sns::types::Tag;
+use aws_sdk_sns::operation::{
+    delete_topic::DeleteTopicError, get_topic_attributes::GetTopicAttributesError,
+    unsubscribe::UnsubscribeError,
+};
 use std::collections::HashMap;
 
 super::resource!(
@@ -18,11 +22,10 @@ super::resource!(
 /// What SNS reports as the ARN of a subscription nobody has confirmed yet.
 const PENDING_CONFIRMATION: &str = "PendingConfirmation";
 
-fn sns_tags(tags: &Tags) -> Result<Vec<Tag>> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<Vec<_>, _>>()
-        .context("building the topic's tags")
+errors::not_found_variants! {
+    GetTopicAttributesError => is_not_found_exception,
+    UnsubscribeError => is_not_found_exception,
+    DeleteTopicError => is_not_found_exception,
 }
 
 /// A subscription as listed, with the ARN needed to remove it (`None` while pending).
@@ -63,27 +66,13 @@ async fn list_subscriptions(ctx: Ctx<'_>, topic_arn: &str) -> Result<Vec<Listed>
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let sns = &ctx.clients.sns;
     let arn = ctx.target.arn("sns", name);
-    let attributes = match sns.get_topic_attributes().topic_arn(&arn).send().await {
-        Ok(out) => out.attributes().cloned().unwrap_or_default(),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_not_found_exception()) =>
-        {
-            return Ok(None);
-        }
-        Err(err) => return Err(err.into()),
+    let answer = sns.get_topic_attributes().topic_arn(&arn).send().await;
+    let Some(attributes) = absent_as_none(answer)? else {
+        return Ok(None);
     };
-    let tags: Tags = sns
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
-        .await
-        .context("reading the topic's tags")?
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect();
+    let attributes = attributes.attributes().cloned().unwrap_or_default();
+    let listed = sns.list_tags_for_resource().resource_arn(&arn).send().await;
+    let tags = model_tags(listed.context("reading the topic's tags")?.tags());
     let policy = attributes
         .get("Policy")
         .map(|text| serde_json::from_str(text).context("the topic policy is not JSON"))
@@ -136,7 +125,7 @@ pub async fn create(ctx: Ctx<'_>, spec: &TopicSpec) -> Result<()> {
     // CreateTopic is idempotent for the same name, attributes and tags, so a crash-and-retry
     // lands here again harmlessly; the observe below converges whatever differs.
     let id = ResourceId::new(Kind::Topic, &spec.name);
-    let tags = sns_tags(&spec.tags)?;
+    let tags = sdk_tags(&spec.tags)?;
     let arn = while_principals_propagate(
         ctx.progress,
         &id,
@@ -250,61 +239,19 @@ pub async fn update(ctx: Ctx<'_>, desired: &TopicSpec, observed: &TopicSpec) -> 
                 ));
                 continue;
             };
-            match sns
+            let removed = sns
                 .unsubscribe()
                 .subscription_arn(subscription_arn)
                 .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_not_found_exception()) => {}
-                Err(err) => {
-                    return Err(anyhow::Error::new(err)
-                        .context(format!("unsubscribing {subscription_arn}")));
-                }
-            }
+                .await;
+            gone_is_done(removed).with_context(|| format!("unsubscribing {subscription_arn}"))?;
         }
     }
-    if desired.tags != observed.tags {
-        let TagChanges {
-            remove: stale,
-            set: changed,
-        } = TagChanges::between(&desired.tags, &observed.tags);
-        if !stale.is_empty() {
-            sns.untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(stale))
-                .send()
-                .await
-                .context("removing tags")?;
-        }
-        if !changed.is_empty() {
-            sns.tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(sns_tags(&changed)?))
-                .send()
-                .await
-                .context("tagging")?;
-        }
-    }
-    Ok(())
+    retag_with!(sns, resource_arn(&arn), &desired.tags, &observed.tags).await
 }
 
 /// Deletes the topic and with it every subscription. DeleteTopic of an absent topic succeeds.
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
     let arn = ctx.target.arn("sns", name);
-    match ctx.clients.sns.delete_topic().topic_arn(&arn).send().await {
-        Ok(_) => Ok(()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(err.into()),
-    }
+    gone_is_done(ctx.clients.sns.delete_topic().topic_arn(&arn).send().await)
 }

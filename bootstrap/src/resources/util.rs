@@ -1,8 +1,7 @@
-//! Small helpers shared by resource modules: policy documents as AWS returns them, tag diffs.
+//! Small helpers shared by resource modules: policy documents as AWS returns them, error
+//! codes with messages.
 
-use crate::model::Tags;
 use anyhow::{Context, Result, bail};
-use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::Value;
 
@@ -47,62 +46,6 @@ pub fn parse_policy(text: &str) -> Result<Value> {
         Ok(value) => Ok(value),
         Err(err) => bail!("a policy document is not valid JSON after URL-decoding: {err}"),
     }
-}
-
-/// What a tag update must do: keys to remove, and the tags to (re)set.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct TagChanges {
-    pub remove: Vec<String>,
-    pub set: Tags,
-}
-
-impl TagChanges {
-    pub fn between(desired: &Tags, observed: &Tags) -> Self {
-        let remove = observed
-            .keys()
-            .filter(|k| !desired.contains_key(*k))
-            .cloned()
-            .collect();
-        let set = desired
-            .iter()
-            .filter(|(k, v)| observed.get(*k) != Some(*v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        Self { remove, set }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.remove.is_empty() && self.set.is_empty()
-    }
-}
-
-/// `Ok(None)` when the call failed because what it names does not exist, as `is_absent` tells
-/// from the service's modeled error type; other errors pass through.
-pub fn absent_as_none<T, E, R>(
-    result: Result<T, SdkError<E, R>>,
-    is_absent: impl FnOnce(&E) -> bool,
-) -> Result<Option<T>>
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    match result {
-        Ok(value) => Ok(Some(value)),
-        Err(err) if err.as_service_error().is_some_and(is_absent) => Ok(None),
-        Err(err) => Err(err.into()),
-    }
-}
-
-/// A delete whose target is already gone is done (every delete step is idempotent).
-pub fn gone_is_done<T, E, R>(
-    result: Result<T, SdkError<E, R>>,
-    is_absent: impl FnOnce(&E) -> bool,
-) -> Result<()>
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    absent_as_none(result, is_absent).map(drop)
 }
 
 /// The IAM role ARNs a resource policy names as principals: what AWS checks when the policy is
@@ -163,21 +106,6 @@ mod tests {
     fn truncated_escape_is_an_error() {
         assert!(percent_decode("abc%4").is_err());
         assert!(percent_decode("%zz").is_err());
-    }
-
-    #[test]
-    fn tag_changes_only_list_differences() {
-        let desired: Tags = [("a".into(), "1".into()), ("b".into(), "2".into())].into();
-        let observed: Tags = [
-            ("a".into(), "1".into()),
-            ("b".into(), "9".into()),
-            ("c".into(), "3".into()),
-        ]
-        .into();
-        let changes = TagChanges::between(&desired, &observed);
-        assert_eq!(changes.remove, vec!["c".to_owned()]);
-        assert_eq!(changes.set, Tags::from([("b".into(), "2".into())]));
-        assert!(TagChanges::between(&desired, &desired).is_empty());
     }
 
     #[test]

@@ -2,10 +2,13 @@
 //! GitHub. Its HMAC secret is passed in and never read back, printed or logged.
 
 use super::Ctx;
-use super::util::TagChanges;
+use super::codepipeline::{retag_resource, tags_of};
+use super::errors::{self, gone_is_done};
+use super::tags::sdk_tags;
 use crate::model::{Kind, Observed, Spec, Tags, WebhookFilter, WebhookSpec};
 use crate::secret::Secret;
 use anyhow::{Context, Result};
+use aws_sdk_codepipeline::operation::deregister_webhook_with_third_party::DeregisterWebhookWithThirdPartyError;
 use aws_sdk_codepipeline::types::{
     ListWebhookItem, Tag, WebhookAuthConfiguration, WebhookAuthenticationType, WebhookDefinition,
     WebhookFilterRule,
@@ -38,6 +41,10 @@ impl super::Resource for WebhookResource {
     async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         delete(ctx, name).await
     }
+}
+
+errors::not_found_variants! {
+    DeregisterWebhookWithThirdPartyError => is_webhook_not_found_exception,
 }
 
 async fn find(ctx: Ctx<'_>, name: &str) -> Result<Option<ListWebhookItem>> {
@@ -83,19 +90,10 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         .definition()
         .context("ListWebhooks answered an item without a definition")?;
     let arn = item.arn().map(str::to_owned);
-    let tags: Tags = match &arn {
-        Some(arn) => ctx
-            .clients
-            .codepipeline
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
+    let tags = match &arn {
+        Some(arn) => tags_of(ctx, arn)
             .await
-            .context("listing the webhook's tags")?
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect(),
+            .context("listing the webhook's tags")?,
         None => Tags::new(),
     };
     let spec = WebhookSpec {
@@ -191,13 +189,7 @@ async fn register(ctx: Ctx<'_>, name: &str) -> Result<()> {
 
 /// PutWebhook is an upsert keeping the url and arn, so a crash after it is simply converged.
 pub async fn create(ctx: Ctx<'_>, spec: &WebhookSpec, secret: &Secret) -> Result<()> {
-    put(
-        ctx,
-        spec,
-        secret,
-        Some(super::codepipeline::sdk_tags(&spec.tags)?),
-    )
-    .await?;
+    put(ctx, spec, secret, Some(sdk_tags(&spec.tags)?)).await?;
     if spec.registered {
         register(ctx, &spec.name).await?;
     }
@@ -224,31 +216,17 @@ pub async fn update(
     let arn = ctx
         .target
         .arn("codepipeline", &format!("webhook:{}", desired.name));
-    super::codepipeline::retag(
-        ctx,
-        &arn,
-        TagChanges::between(&desired.tags, &observed.tags),
-    )
-    .await
+    retag_resource(ctx, &arn, &desired.tags, &observed.tags).await
 }
 
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
     let codepipeline = &ctx.clients.codepipeline;
-    match codepipeline
+    let deregistered = codepipeline
         .deregister_webhook_with_third_party()
         .webhook_name(name)
         .send()
-        .await
-    {
-        Ok(_) => {}
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_webhook_not_found_exception()) => {}
-        Err(err) => {
-            return Err(anyhow::Error::new(err).context("deregistering the webhook from GitHub"));
-        }
-    }
+        .await;
+    gone_is_done(deregistered).context("deregistering the webhook from GitHub")?;
     // DeleteWebhook succeeds for an unknown name.
     codepipeline
         .delete_webhook()

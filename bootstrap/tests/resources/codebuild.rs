@@ -1,7 +1,7 @@
 //! CodeBuild project module against the local emulator.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::{Fixture, create_role, operations, spec_of, tags};
+use crate::support::{Fixture, create_role, operations, our_tags, spec_of};
 use bootstrap::model::{ProjectSpec, Spec};
 use bootstrap::resources::{Ctx, codebuild};
 
@@ -30,7 +30,7 @@ fn project(name: &str, role_arn: &str) -> ProjectSpec {
             "LOCAL_DOCKER_LAYER_CACHE".into(),
             "LOCAL_SOURCE_CACHE".into(),
         ],
-        tags: tags([("project", "pipeline")]),
+        tags: our_tags([("project", "pipeline")]),
     }
 }
 

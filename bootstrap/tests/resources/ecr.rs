@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::{Fixture, assert_no_op_update, spec_of, tags};
+use crate::support::{Fixture, assert_no_op_update, our_tags, spec_of};
 use bootstrap::model::RepositorySpec;
 use bootstrap::resources::ecr;
 use serde_json::json;
@@ -29,7 +29,7 @@ fn image_repository(name: &str) -> RepositorySpec {
                 "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
             }]
         }),
-        tags: tags([("pipeline:env", "dev")]),
+        tags: our_tags([("pipeline:env", "dev")]),
     }
 }
 

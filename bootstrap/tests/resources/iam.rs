@@ -1,7 +1,7 @@
 //! IAM role module against the local emulator: create, observe, converge drift, delete.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::{Fixture, spec_of, tags};
+use crate::support::{Fixture, our_tags, spec_of};
 use bootstrap::model::RoleSpec;
 use bootstrap::resources::{Ctx, iam};
 use serde_json::json;
@@ -19,7 +19,7 @@ fn role_spec(name: &str) -> RoleSpec {
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::artifacts/*"}]
         }),
-        tags: tags([("project", "pipeline"), ("env", "dev")]),
+        tags: our_tags([("project", "pipeline"), ("env", "dev")]),
     }
 }
 
@@ -199,4 +199,34 @@ async fn role_lifecycle_converges_drift_and_deletes_everything() {
     iam::delete(ctx, name).await.unwrap();
     assert_eq!(observed_spec(ctx, name).await, None);
     iam::delete(ctx, name).await.unwrap();
+}
+
+/// A create that finds its name taken adopts only what carries our ownership tags: a role of
+/// that name someone else made is refused with the plan's conflict message and left untouched.
+#[tokio::test]
+async fn creating_over_a_role_someone_else_made_is_refused() {
+    let fx = Fixture::start().await;
+    let (emu, ctx) = (&fx.emu, fx.ctx());
+    let name = "pipeline-dev-deploy-handler";
+    crate::support::create_role(&fx.clients, name, "lambda.amazonaws.com").await;
+    let theirs = observed_spec(ctx, name).await.unwrap();
+
+    emu.clear_calls().unwrap();
+    let err = iam::create(ctx, &role_spec(name))
+        .await
+        .expect_err("someone else's role is not adopted");
+    assert!(
+        format!("{err:#}").contains("is not managed by this tool for environment `dev`"),
+        "{err:#}"
+    );
+    let changed: Vec<String> = crate::support::operations(emu)
+        .into_iter()
+        .filter(|op| op != "CreateRole")
+        .collect();
+    assert_eq!(
+        changed,
+        Vec::<String>::new(),
+        "nothing of theirs is changed"
+    );
+    assert_eq!(observed_spec(ctx, name).await.unwrap(), theirs);
 }

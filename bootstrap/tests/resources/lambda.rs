@@ -1,7 +1,7 @@
 //! Lambda function and permission modules against the local emulator.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::{Fixture, create_role, operations, spec_of, tags};
+use crate::support::{Fixture, create_role, operations, our_tags, spec_of};
 use base64::Engine;
 use bootstrap::model::{FunctionSpec, PermissionSpec, Spec, Tags};
 use bootstrap::resources::{Ctx, lambda};
@@ -66,7 +66,7 @@ async fn function_lifecycle_and_permissions() {
         zip_path: zip_path.clone(),
         on_failure_destination: Some("arn:aws:sns:us-east-1:123456789012:failures".into()),
         max_retry_attempts: Some(1),
-        tags: tags([("project", "pipeline")]),
+        tags: our_tags([("project", "pipeline")]),
     };
 
     assert_eq!(observed_function(ctx, name).await, None);
@@ -130,7 +130,7 @@ async fn function_lifecycle_and_permissions() {
     assert_eq!(drifted.memory_mb, 1024);
     assert_eq!(drifted.log_format, "Text");
     assert_eq!(drifted.log_group, "/pipeline/dev/deploy-handler");
-    assert!(drifted.tags.is_empty());
+    assert!(!drifted.tags.contains_key("project"), "the removed tag reads as gone");
     let mut changed = new_code.clone();
     changed.role_arn = other_role_arn;
     changed

@@ -88,6 +88,21 @@ pub fn tags<const N: usize>(pairs: [(&str, &str); N]) -> Tags {
         .collect()
 }
 
+/// `pairs` and the ownership tags of environment `dev`: what a create that finds its name taken
+/// checks before it adopts the resource there.
+pub fn our_tags<const N: usize>(pairs: [(&str, &str); N]) -> Tags {
+    let mut all = tags(pairs);
+    all.insert(
+        pipeline_common::tags::MANAGED_BY.to_owned(),
+        pipeline_common::tags::MANAGED_BY_VALUE.to_owned(),
+    );
+    all.insert(
+        pipeline_common::tags::ENVIRONMENT.to_owned(),
+        "dev".to_owned(),
+    );
+    all
+}
+
 /// A spec type that is one variant of [`Spec`].
 pub trait SpecKind: Sized {
     /// The spec inside; panics, showing what was read, when it is another kind.
