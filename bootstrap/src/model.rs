@@ -57,6 +57,12 @@ macro_rules! kinds {
         }
 
         $(
+            impl From<$spec> for Spec {
+                fn from(spec: $spec) -> Self {
+                    Spec::$kind(spec)
+                }
+            }
+
             /// The spec inside its [`Spec`] variant; the spec itself back when it is another kind.
             impl TryFrom<Spec> for $spec {
                 type Error = Spec;
@@ -139,6 +145,26 @@ pub struct Observed {
     /// whose create call cannot carry tags, e.g. an empty S3 bucket), or what a service creates
     /// on its own for a resource of ours (CodeBuild's report group): adopted, not refused.
     pub crash_leftover: bool,
+}
+
+impl Observed {
+    /// A resource read back as `spec`, owned by the tags the spec read back (none for a kind AWS
+    /// cannot tag), with no status: what most kinds observe.
+    pub fn of(spec: impl Into<Spec>, arn: Option<String>) -> Self {
+        let spec = spec.into();
+        Self {
+            tags: spec.tags().cloned().unwrap_or_default(),
+            spec,
+            arn,
+            status: None,
+            crash_leftover: false,
+        }
+    }
+
+    /// The same, with a status worth showing.
+    pub fn with_status(self, status: Option<String>) -> Self {
+        Self { status, ..self }
+    }
 }
 
 /// IAM role with one inline policy (named [`RoleSpec::inline_policy_name`]).

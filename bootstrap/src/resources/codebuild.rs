@@ -5,7 +5,7 @@ use super::adopt::created_or_adopted_in;
 use super::errors;
 use super::tags::{model_tags, sdk_tags};
 use super::{Ctx, util};
-use crate::model::{Kind, Observed, ProjectSpec, ResourceId, Spec};
+use crate::model::{Kind, Observed, ProjectSpec, ResourceId};
 use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
 use anyhow::{Context, Result};
 use aws_sdk_codebuild::error::ProvideErrorMetadata;
@@ -21,7 +21,7 @@ super::resource!(
     ProjectResource: Project(ProjectSpec), depends on [Role, LogGroup, ReportGroup]
 );
 
-errors::already_exists_variants! { CreateProjectError => is_resource_already_exists_exception }
+errors::variants! { AlreadyExists: CreateProjectError => is_resource_already_exists_exception }
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let out = ctx
@@ -38,14 +38,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         return Ok(None);
     };
     let spec = project_spec(name, project);
-    let tags = spec.tags.clone();
-    Ok(Some(Observed {
-        crash_leftover: false,
-        spec: Spec::Project(spec),
-        tags,
-        arn: project.arn().map(str::to_owned),
-        status: None,
-    }))
+    Ok(Some(Observed::of(spec, project.arn().map(str::to_owned))))
 }
 
 /// Reads a project back in the shape of [`ProjectSpec`]. A source or artifacts type other than

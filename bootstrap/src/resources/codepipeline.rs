@@ -5,7 +5,7 @@ use super::adopt::created_or_adopted_in;
 use super::errors::{self, absent_as_none};
 use super::tags::{model_tags, retag_with, sdk_tags};
 use super::{Ctx, util};
-use crate::model::{Kind, Observed, PipelineSpec, ResourceId, SourceSpec, Spec, Tags};
+use crate::model::{Kind, Observed, PipelineSpec, ResourceId, SourceSpec, Tags};
 use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
 use anyhow::{Context, Result};
 use aws_sdk_codepipeline::error::ProvideErrorMetadata;
@@ -32,8 +32,8 @@ const SOURCE_ACTION: &str = "Source";
 const SOURCE_OUTPUT: &str = "SourceOutput";
 const BUILD_OUTPUT: &str = "BuildOutput";
 
-errors::not_found_variants! { GetPipelineError => is_pipeline_not_found_exception }
-errors::already_exists_variants! { CreatePipelineError => is_pipeline_name_in_use_exception }
+errors::variants! { NotFound: GetPipelineError => is_pipeline_not_found_exception }
+errors::variants! { AlreadyExists: CreatePipelineError => is_pipeline_name_in_use_exception }
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let codepipeline = &ctx.clients.codepipeline;
@@ -53,13 +53,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         .context("listing the pipeline's tags")?;
     let mut spec = pipeline_spec(declaration);
     spec.tags = tags.clone();
-    Ok(Some(Observed {
-        crash_leftover: false,
-        spec: Spec::Pipeline(spec),
-        tags,
-        arn: Some(arn),
-        status: None,
-    }))
+    Ok(Some(Observed::of(spec, Some(arn))))
 }
 
 fn action<'d>(declaration: &'d PipelineDeclaration, stage: &str) -> Option<&'d ActionDeclaration> {

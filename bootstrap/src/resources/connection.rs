@@ -16,7 +16,8 @@ super::resource!(
     ConnectionResource: Connection(ConnectionSpec), depends on []
 );
 
-errors::not_found_variants! {
+errors::variants! {
+    NotFound:
     GetConnectionError => is_resource_not_found_exception,
     DeleteConnectionError => is_resource_not_found_exception,
 }
@@ -203,13 +204,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let status = connection
         .connection_status()
         .map(|s| s.as_str().to_owned());
-    Ok(Some(Observed {
-        crash_leftover: false,
-        spec: Spec::Connection(spec),
-        tags,
-        arn: Some(arn),
-        status,
-    }))
+    Ok(Some(Observed::of(spec, Some(arn)).with_status(status)))
 }
 
 pub async fn create(ctx: Ctx<'_>, spec: &ConnectionSpec) -> Result<()> {

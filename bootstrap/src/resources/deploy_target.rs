@@ -45,7 +45,7 @@ impl TargetFacts {
 
 // DescribeServices answers an unknown cluster with ClusterNotFoundException (ECS API Reference,
 // DescribeServices, "Errors"); an unknown service comes back in `failures` instead.
-errors::not_found_variants! { DescribeServicesError => is_cluster_not_found_exception }
+errors::variants! { NotFound: DescribeServicesError => is_cluster_not_found_exception }
 
 fn denied_hint(err: &anyhow::Error) -> &'static str {
     if crate::reports_access_denied(&crate::error_report(err)) {

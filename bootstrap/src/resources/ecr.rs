@@ -5,7 +5,7 @@ use super::adopt::created_or_adopted;
 use super::errors::{self, absent_as_none, gone_is_done};
 use super::tags::{model_tags, retag_with, sdk_tags};
 use super::{Ctx, util};
-use crate::model::{Kind, Observed, RepositorySpec, ResourceId, Spec};
+use crate::model::{Kind, Observed, RepositorySpec, ResourceId};
 use crate::retry::while_principals_propagate;
 use anyhow::{Context, Result, bail};
 use aws_sdk_ecr::error::ProvideErrorMetadata;
@@ -34,7 +34,8 @@ fn mutability(tag_immutable: bool) -> ImageTagMutability {
     }
 }
 
-errors::not_found_variants! {
+errors::variants! {
+    NotFound:
     DescribeRepositoriesError => is_repository_not_found_exception,
     DeleteRepositoryError => is_repository_not_found_exception,
     GetLifecyclePolicyError => is_lifecycle_policy_not_found_exception,
@@ -42,7 +43,7 @@ errors::not_found_variants! {
     GetRepositoryPolicyError => is_repository_policy_not_found_exception,
     DeleteRepositoryPolicyError => is_repository_policy_not_found_exception,
 }
-errors::already_exists_variants! { CreateRepositoryError => is_repository_already_exists_exception }
+errors::variants! { AlreadyExists: CreateRepositoryError => is_repository_already_exists_exception }
 
 /// A policy document as text, or `Null` for "none".
 fn parse_policy(text: Option<&str>, what: &str) -> Result<Value> {
@@ -110,13 +111,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         repository_policy,
         tags: tags.clone(),
     };
-    Ok(Some(Observed {
-        crash_leftover: false,
-        spec: Spec::Repository(spec),
-        tags,
-        arn: Some(arn),
-        status: None,
-    }))
+    Ok(Some(Observed::of(spec, Some(arn))))
 }
 
 pub async fn create(ctx: Ctx<'_>, spec: &RepositorySpec) -> Result<()> {

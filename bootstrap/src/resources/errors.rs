@@ -2,10 +2,10 @@
 //!
 //! Each SDK models these per operation (`DescribeRepositoriesError::RepositoryNotFoundException`,
 //! `CreateRoleError::EntityAlreadyExistsException`, ...). A resource module declares, with
-//! [`not_found_variants!`] and [`already_exists_variants!`], which variant answers the question
-//! for each operation it calls; [`not_found`], [`already_exists`], [`absent_as_none`] and
-//! [`gone_is_done`] then ask it by name. Where AWS models no type at all (S3's "setting not configured" answers, an
-//! emulator's DeletePipeline), the caller matches `.code()` and says so next to it.
+//! [`variants!`], which variant answers the question for each operation it calls; [`not_found`],
+//! [`already_exists`], [`absent_as_none`] and [`gone_is_done`] then ask it by name. Where AWS
+//! models no type at all (S3's "setting not configured" answers, an emulator's DeletePipeline),
+//! the caller matches `.code()` and says so next to it.
 
 use anyhow::Result;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -13,46 +13,36 @@ use aws_smithy_runtime_api::http::Response;
 
 /// An operation's error that can say "what the call names does not exist".
 pub trait NotFound {
-    fn is_not_found(&self) -> bool;
+    fn answers(&self) -> bool;
 }
 
 /// An operation's error that can say "a resource of that name exists already".
 pub trait AlreadyExists {
-    fn is_already_exists(&self) -> bool;
+    fn answers(&self) -> bool;
 }
 
-/// Declares, for each listed operation error, the modeled variant that means "not found".
-macro_rules! not_found_variants {
-    ($($error:ty => $variant:ident),* $(,)?) => {$(
-        impl $crate::resources::errors::NotFound for $error {
-            fn is_not_found(&self) -> bool {
+/// Declares, for each listed operation error, the modeled variant that answers `$question`
+/// ([`NotFound`] or [`AlreadyExists`]), e.g.
+/// `variants!(NotFound: GetRoleError => is_no_such_entity_exception)`.
+macro_rules! variants {
+    ($question:ident: $($error:ty => $variant:ident),* $(,)?) => {$(
+        impl $crate::resources::errors::$question for $error {
+            fn answers(&self) -> bool {
                 self.$variant()
             }
         }
     )*};
 }
-pub(crate) use not_found_variants;
-
-/// Declares, for each listed operation error, the modeled variant that means "the name is taken".
-macro_rules! already_exists_variants {
-    ($($error:ty => $variant:ident),* $(,)?) => {$(
-        impl $crate::resources::errors::AlreadyExists for $error {
-            fn is_already_exists(&self) -> bool {
-                self.$variant()
-            }
-        }
-    )*};
-}
-pub(crate) use already_exists_variants;
+pub(crate) use variants;
 
 /// The call failed because what it names does not exist.
 pub fn not_found<E: NotFound, R>(err: &SdkError<E, R>) -> bool {
-    err.as_service_error().is_some_and(E::is_not_found)
+    err.as_service_error().is_some_and(NotFound::answers)
 }
 
 /// The create call failed because a resource of that name exists already.
 pub fn already_exists<E: AlreadyExists, R>(err: &SdkError<E, R>) -> bool {
-    err.as_service_error().is_some_and(E::is_already_exists)
+    err.as_service_error().is_some_and(AlreadyExists::answers)
 }
 
 /// The SDK error of operation `E` somewhere in an `anyhow::Error`'s chain of causes.

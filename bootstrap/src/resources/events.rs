@@ -3,7 +3,7 @@
 use super::Ctx;
 use super::errors::{self, absent_as_none, gone_is_done};
 use super::tags::{model_tags, retag_with, sdk_tags};
-use crate::model::{Observed, RuleSpec, RuleTarget, Spec};
+use crate::model::{Observed, RuleSpec, RuleTarget};
 use anyhow::{Context, Result, bail};
 use aws_sdk_eventbridge::operation::{
     delete_rule::DeleteRuleError, describe_rule::DescribeRuleError,
@@ -21,7 +21,8 @@ super::resource!(
 const DEFAULT_MAX_EVENT_AGE_SECONDS: i32 = 86_400;
 const DEFAULT_MAX_RETRY_ATTEMPTS: i32 = 185;
 
-errors::not_found_variants! {
+errors::variants! {
+    NotFound:
     DescribeRuleError => is_resource_not_found_exception,
     ListTargetsByRuleError => is_resource_not_found_exception,
     DeleteRuleError => is_resource_not_found_exception,
@@ -64,13 +65,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         tags: tags.clone(),
     };
     let status = rule.state().map(|s| s.as_str().to_owned());
-    Ok(Some(Observed {
-        crash_leftover: false,
-        spec: Spec::Rule(spec),
-        tags,
-        arn: Some(arn),
-        status,
-    }))
+    Ok(Some(Observed::of(spec, Some(arn)).with_status(status)))
 }
 
 /// Every target of the rule, page by page; `None` when the rule does not exist.

@@ -5,7 +5,7 @@ use super::adopt::created_or_adopted;
 use super::errors::{self, absent_as_none, gone_is_done};
 use super::tags::{retag_with, sdk_tags};
 use super::util::parse_policy;
-use crate::model::{Kind, Observed, ResourceId, RoleSpec, Spec, Tags};
+use crate::model::{Kind, Observed, ResourceId, RoleSpec, Tags};
 use anyhow::{Context, Result, bail};
 use aws_sdk_iam::operation::{
     create_role::CreateRoleError, delete_role::DeleteRoleError, get_role::GetRoleError,
@@ -18,12 +18,13 @@ super::resource!(
     RoleResource: Role(RoleSpec), depends on []
 );
 
-errors::not_found_variants! {
+errors::variants! {
+    NotFound:
     GetRoleError => is_no_such_entity_exception,
     ListRolePoliciesError => is_no_such_entity_exception,
     DeleteRoleError => is_no_such_entity_exception,
 }
-errors::already_exists_variants! { CreateRoleError => is_entity_already_exists_exception }
+errors::variants! { AlreadyExists: CreateRoleError => is_entity_already_exists_exception }
 
 /// Reads the role; its inline policy is the only one it has, or — when someone added others —
 /// the one named like the role, else the first by name (the others are reported, never touched).
@@ -86,13 +87,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         inline_policy,
         tags: tags.clone(),
     };
-    Ok(Some(Observed {
-        crash_leftover: false,
-        spec: Spec::Role(spec),
-        tags,
-        arn: Some(role.arn().to_owned()),
-        status: None,
-    }))
+    Ok(Some(Observed::of(spec, Some(role.arn().to_owned()))))
 }
 
 async fn inline_policy_names(ctx: Ctx<'_>, name: &str) -> Result<Vec<String>> {

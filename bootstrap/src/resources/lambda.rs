@@ -5,7 +5,7 @@ use super::adopt::created_or_adopted_in;
 use super::errors::{self, absent_as_none, gone_is_done};
 use super::tags::{map_tags, retag_with};
 use super::{Ctx, util};
-use crate::model::{FunctionSpec, Kind, Observed, PermissionSpec, ResourceId, Spec};
+use crate::model::{FunctionSpec, Kind, Observed, PermissionSpec, ResourceId};
 use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
 use anyhow::{Context, Result, bail};
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
@@ -30,7 +30,8 @@ super::resource!(
     FunctionResource: Function(FunctionSpec), depends on [Role, LogGroup, Topic]
 );
 
-errors::not_found_variants! {
+errors::variants! {
+    NotFound:
     GetFunctionError => is_resource_not_found_exception,
     GetAliasError => is_resource_not_found_exception,
     GetFunctionEventInvokeConfigError => is_resource_not_found_exception,
@@ -41,7 +42,8 @@ errors::not_found_variants! {
 }
 // Lambda answers a taken name or statement id with ResourceConflictException (Lambda API
 // Reference, CreateFunction and AddPermission, "Errors").
-errors::already_exists_variants! {
+errors::variants! {
+    AlreadyExists:
     CreateFunctionError => is_resource_conflict_exception,
     AddPermissionError => is_resource_conflict_exception,
 }
@@ -107,13 +109,9 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         tags: tags.clone(),
     };
     let status = config.state().map(|s| s.as_str().to_owned());
-    Ok(Some(Observed {
-        crash_leftover: false,
-        spec: Spec::Function(spec),
-        tags,
-        arn: config.function_arn().map(str::to_owned),
-        status,
-    }))
+    Ok(Some(
+        Observed::of(spec, config.function_arn().map(str::to_owned)).with_status(status),
+    ))
 }
 
 fn read_zip(spec: &FunctionSpec) -> Result<Blob> {
@@ -451,11 +449,8 @@ pub async fn observe_permission(ctx: Ctx<'_>, name: &str) -> Result<Option<Obser
         .context("reading the function's tags (a permission is ours only if its function is)")?;
     let tags = map_tags(listed.tags());
     Ok(Some(Observed {
-        crash_leftover: false,
-        spec: Spec::Permission(spec),
         tags,
-        arn: None,
-        status: None,
+        ..Observed::of(spec, None)
     }))
 }
 

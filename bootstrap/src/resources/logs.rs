@@ -4,7 +4,7 @@ use super::Ctx;
 use super::adopt::created_or_adopted;
 use super::errors::{self, gone_is_done};
 use super::tags::{map_tags, retag_with};
-use crate::model::{LogGroupSpec, Observed, Spec};
+use crate::model::{LogGroupSpec, Observed};
 use anyhow::{Context, Result};
 use aws_sdk_cloudwatchlogs::operation::{
     create_log_group::CreateLogGroupError, delete_log_group::DeleteLogGroupError,
@@ -15,8 +15,8 @@ super::resource!(
     LogGroupResource: LogGroup(LogGroupSpec), depends on []
 );
 
-errors::not_found_variants! { DeleteLogGroupError => is_resource_not_found_exception }
-errors::already_exists_variants! { CreateLogGroupError => is_resource_already_exists_exception }
+errors::variants! { NotFound: DeleteLogGroupError => is_resource_not_found_exception }
+errors::variants! { AlreadyExists: CreateLogGroupError => is_resource_already_exists_exception }
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let logs = &ctx.clients.logs;
@@ -48,13 +48,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         retention_days: group.retention_in_days().unwrap_or(0),
         tags: tags.clone(),
     };
-    Ok(Some(Observed {
-        crash_leftover: false,
-        spec: Spec::LogGroup(spec),
-        tags,
-        arn: Some(arn),
-        status: None,
-    }))
+    Ok(Some(Observed::of(spec, Some(arn))))
 }
 
 pub async fn create(ctx: Ctx<'_>, spec: &LogGroupSpec) -> Result<()> {

@@ -8,7 +8,7 @@ use super::Ctx;
 use super::adopt::created_or_adopted;
 use super::errors;
 use super::tags::{model_tags, sdk_tags};
-use crate::model::{Observed, ReportGroupSpec, Spec};
+use crate::model::{Observed, ReportGroupSpec};
 use anyhow::{Context, Result};
 use aws_sdk_codebuild::operation::create_report_group::CreateReportGroupError;
 use aws_sdk_codebuild::types::{
@@ -24,7 +24,7 @@ fn arn(ctx: Ctx<'_>, name: &str) -> String {
     ctx.target.arn("codebuild", &format!("report-group/{name}"))
 }
 
-errors::already_exists_variants! { CreateReportGroupError => is_resource_already_exists_exception }
+errors::variants! { AlreadyExists: CreateReportGroupError => is_resource_already_exists_exception }
 
 fn export_config(spec: &ReportGroupSpec) -> ReportExportConfig {
     ReportExportConfig::builder()
@@ -65,15 +65,11 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         return Ok(None);
     };
     let spec = report_group_spec(name, group);
-    let tags = spec.tags.clone();
     Ok(Some(Observed {
         // Untagged is what CodeBuild's own creation on a build of our project leaves (a stack
         // deployed before the bootstrap created the group): adopted and tagged, not refused.
-        crash_leftover: tags.is_empty(),
-        spec: Spec::ReportGroup(spec),
-        tags,
-        arn: Some(arn),
-        status: None,
+        crash_leftover: spec.tags.is_empty(),
+        ..Observed::of(spec, Some(arn))
     }))
 }
 

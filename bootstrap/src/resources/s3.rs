@@ -7,7 +7,7 @@
 use super::errors::{self, not_found};
 use super::tags::{model_tags, sdk_tags};
 use super::{Ctx, util};
-use crate::model::{BucketSpec, Kind, Observed, ResourceId, Spec, Tags};
+use crate::model::{BucketSpec, Kind, Observed, ResourceId, Tags};
 use crate::retry::while_principals_propagate;
 use anyhow::{Context, Result, bail};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -25,7 +25,7 @@ super::resource!(
     BucketResource: Bucket(BucketSpec), depends on [Role]
 );
 
-errors::not_found_variants! { aws_sdk_s3::operation::head_bucket::HeadBucketError => is_not_found }
+errors::variants! { NotFound: aws_sdk_s3::operation::head_bucket::HeadBucketError => is_not_found }
 
 /// The id of the one lifecycle rule the bootstrap manages.
 pub const LIFECYCLE_RULE_ID: &str = "expire-old-artifacts";
@@ -225,11 +225,8 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     };
     let arn = format!("arn:{}:s3:::{name}", ctx.target.partition());
     Ok(Some(Observed {
-        spec: Spec::Bucket(spec),
-        tags,
-        arn: Some(arn),
-        status: None,
         crash_leftover,
+        ..Observed::of(spec, Some(arn))
     }))
 }
 

@@ -5,7 +5,7 @@ use super::Ctx;
 use super::adopt::created_or_adopted;
 use super::errors::{self, absent_as_none, gone_is_done};
 use super::tags::{model_tags, retag_with, sdk_tags};
-use crate::model::{Observed, SecretSpec, Spec};
+use crate::model::{Observed, SecretSpec};
 use crate::secret::Secret;
 use anyhow::{Context, Result, bail};
 use aws_sdk_secretsmanager::operation::{
@@ -24,12 +24,13 @@ pub fn generate_value() -> Secret {
     Secret::new(hex::encode(rand::random::<[u8; 32]>()))
 }
 
-errors::not_found_variants! {
+errors::variants! {
+    NotFound:
     DescribeSecretError => is_resource_not_found_exception,
     DeleteSecretError => is_resource_not_found_exception,
     GetSecretValueError => is_resource_not_found_exception,
 }
-errors::already_exists_variants! { CreateSecretError => is_resource_exists_exception }
+errors::variants! { AlreadyExists: CreateSecretError => is_resource_exists_exception }
 
 /// DescribeSecret, `None` when the secret does not exist at all.
 async fn describe(ctx: Ctx<'_>, name: &str) -> Result<Option<DescribeSecretOutput>> {
@@ -61,14 +62,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         return Ok(None);
     }
     let spec = observed_spec(name, &described);
-    let tags = spec.tags.clone();
-    Ok(Some(Observed {
-        crash_leftover: false,
-        spec: Spec::Secret(spec),
-        tags,
-        arn: described.arn().map(str::to_owned),
-        status: None,
-    }))
+    Ok(Some(Observed::of(spec, described.arn().map(str::to_owned))))
 }
 
 pub async fn create(ctx: Ctx<'_>, spec: &SecretSpec) -> Result<()> {

@@ -4,7 +4,7 @@
 use super::errors::{self, absent_as_none, gone_is_done};
 use super::tags::{model_tags, retag_with, sdk_tags};
 use super::{Ctx, util};
-use crate::model::{Kind, Observed, ResourceId, Spec, Subscription, TopicSpec};
+use crate::model::{Kind, Observed, ResourceId, Subscription, TopicSpec};
 use crate::retry::while_principals_propagate;
 use anyhow::{Context, Result};
 use aws_sdk_sns::error::ProvideErrorMetadata;
@@ -22,7 +22,8 @@ super::resource!(
 /// What SNS reports as the ARN of a subscription nobody has confirmed yet.
 const PENDING_CONFIRMATION: &str = "PendingConfirmation";
 
-errors::not_found_variants! {
+errors::variants! {
+    NotFound:
     GetTopicAttributesError => is_not_found_exception,
     UnsubscribeError => is_not_found_exception,
     DeleteTopicError => is_not_found_exception,
@@ -94,13 +95,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         subscriptions,
         tags: tags.clone(),
     };
-    Ok(Some(Observed {
-        crash_leftover: false,
-        spec: Spec::Topic(spec),
-        tags,
-        arn: Some(arn),
-        status: None,
-    }))
+    Ok(Some(Observed::of(spec, Some(arn))))
 }
 
 /// SNS checks a topic policy's principals when it is set (CreateTopic's `Policy` attribute and

@@ -5,7 +5,7 @@ use super::Ctx;
 use super::codepipeline::{retag_resource, tags_of};
 use super::errors::{self, gone_is_done};
 use super::tags::sdk_tags;
-use crate::model::{Kind, Observed, Spec, Tags, WebhookFilter, WebhookSpec};
+use crate::model::{Kind, Observed, Tags, WebhookFilter, WebhookSpec};
 use crate::secret::Secret;
 use anyhow::{Context, Result};
 use aws_sdk_codepipeline::operation::deregister_webhook_with_third_party::DeregisterWebhookWithThirdPartyError;
@@ -43,7 +43,8 @@ impl super::Resource for WebhookResource {
     }
 }
 
-errors::not_found_variants! {
+errors::variants! {
+    NotFound:
     DeregisterWebhookWithThirdPartyError => is_webhook_not_found_exception,
 }
 
@@ -115,13 +116,9 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         registered: true,
         tags: tags.clone(),
     };
-    Ok(Some(Observed {
-        crash_leftover: false,
-        spec: Spec::Webhook(spec),
-        tags,
-        arn,
-        status: Some(item.url().to_owned()),
-    }))
+    Ok(Some(
+        Observed::of(spec, arn).with_status(Some(item.url().to_owned())),
+    ))
 }
 
 fn definition(spec: &WebhookSpec, secret: &Secret) -> Result<WebhookDefinition> {
