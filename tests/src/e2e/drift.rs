@@ -15,13 +15,21 @@ pub(super) async fn by_hand(
     artifacts_dir: &Path,
 ) -> Result<Vec<String>> {
     let n = env.names();
-    let mut done = Vec::new();
+    Ok(vec![
+        repository(clients, &n.ecr_repository()).await?,
+        role(clients, &n.deploy_handler_role()).await?,
+        function_code(clients, &n.deploy_handler(), artifacts_dir).await?,
+        secret(clients, &n.webhook_secret()).await?,
+        topic(clients, &n.notification_topic()).await?,
+    ])
+}
 
-    let repository = n.ecr_repository();
+/// Scan on push off, tags mutable, a repository policy added.
+async fn repository(clients: &Clients, repository: &str) -> Result<String> {
     clients
         .ecr
         .put_image_scanning_configuration()
-        .repository_name(&repository)
+        .repository_name(repository)
         .image_scanning_configuration(
             aws_sdk_ecr::types::ImageScanningConfiguration::builder()
                 .scan_on_push(false)
@@ -33,7 +41,7 @@ pub(super) async fn by_hand(
     clients
         .ecr
         .put_image_tag_mutability()
-        .repository_name(&repository)
+        .repository_name(repository)
         .image_tag_mutability(aws_sdk_ecr::types::ImageTagMutability::Mutable)
         .send()
         .await
@@ -50,16 +58,18 @@ pub(super) async fn by_hand(
     clients
         .ecr
         .set_repository_policy()
-        .repository_name(&repository)
+        .repository_name(repository)
         .policy_text(everyone_pulls.to_string())
         .send()
         .await
         .context("adding a repository policy by hand")?;
-    done.push(format!(
+    Ok(format!(
         "{repository}: scan on push off, tags mutable, a repository policy added"
-    ));
+    ))
+}
 
-    let role = n.deploy_handler_role();
+/// A wider trust policy and an edited description.
+async fn role(clients: &Clients, role: &str) -> Result<String> {
     let wider_trust = json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -71,7 +81,7 @@ pub(super) async fn by_hand(
     clients
         .iam
         .update_assume_role_policy()
-        .role_name(&role)
+        .role_name(role)
         .policy_document(wider_trust.to_string())
         .send()
         .await
@@ -79,52 +89,58 @@ pub(super) async fn by_hand(
     clients
         .iam
         .update_role()
-        .role_name(&role)
+        .role_name(role)
         .description("edited in the console")
         .send()
         .await
         .context("editing a role's description by hand")?;
-    done.push(format!("{role}: EC2 may assume it, description edited"));
+    Ok(format!("{role}: EC2 may assume it, description edited"))
+}
 
+/// Another function's zip uploaded in place of the function's code.
+async fn function_code(clients: &Clients, function: &str, artifacts_dir: &Path) -> Result<String> {
     let other_code = std::fs::read(artifacts_dir.join("event-notifier/bootstrap.zip"))
         .context("reading the event-notifier zip")?;
-    let function = n.deploy_handler();
     clients
         .lambda
         .update_function_code()
-        .function_name(&function)
+        .function_name(function)
         .zip_file(aws_sdk_lambda::primitives::Blob::new(other_code))
         .send()
         .await
         .context("uploading other code by hand")?;
-    done.push(format!("{function}: another zip uploaded"));
+    Ok(format!("{function}: another zip uploaded"))
+}
 
-    let secret = n.webhook_secret();
+/// An edited description, then the secret deleted in the console: scheduled for deletion with
+/// the default recovery window.
+async fn secret(clients: &Clients, secret: &str) -> Result<String> {
     clients
         .secrets
         .update_secret()
-        .secret_id(&secret)
+        .secret_id(secret)
         .description("edited in the console")
         .send()
         .await
         .context("editing the secret's description by hand")?;
-    // deleted in the console: scheduled for deletion with the default recovery window
     clients
         .secrets
         .delete_secret()
-        .secret_id(&secret)
+        .secret_id(secret)
         .send()
         .await
         .context("deleting the secret by hand")?;
-    done.push(format!(
+    Ok(format!(
         "{secret}: description edited, then deleted (in its recovery window)"
-    ));
+    ))
+}
 
+/// The topic's policy replaced by one that lets anyone in the account publish.
+async fn topic(clients: &Clients, name: &str) -> Result<String> {
     let topic = format!(
-        "arn:aws:sns:{}:{}:{}",
+        "arn:aws:sns:{}:{}:{name}",
         testkit::REGION,
         testkit::ACCOUNT_ID,
-        n.notification_topic()
     );
     let anyone_in_account = json!({
         "Version": "2012-10-17",
@@ -145,8 +161,7 @@ pub(super) async fn by_hand(
         .send()
         .await
         .context("replacing the topic policy by hand")?;
-    done.push(format!("{}: topic policy replaced", n.notification_topic()));
-    Ok(done)
+    Ok(format!("{name}: topic policy replaced"))
 }
 
 /// Attaches a managed policy to one of the environment's roles, as someone debugging might:
