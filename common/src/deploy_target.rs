@@ -104,10 +104,103 @@ impl DeployTarget {
     }
 }
 
+/// The container a rollout gives the new image when the task definition has several and the
+/// target names none: the name `bootstrap`'s examples and the sample app use.
+pub const DEFAULT_CONTAINER: &str = "app";
+
+/// Which of a task definition's containers (`names`, in its order) an ECS rollout changes: the
+/// one the target names, else the only one, else the one named [`DEFAULT_CONTAINER`]. One rule
+/// for `bootstrap plan`'s check and the deploy-handler, so a target `plan` accepts is one every
+/// deploy can roll out. The error lists the containers and says how to name one.
+pub fn pick_container(
+    names: &[&str],
+    named: Option<&str>,
+    cluster: &str,
+    service: &str,
+) -> Result<usize, String> {
+    let listed = if names.is_empty() {
+        "no containers".to_owned()
+    } else {
+        names.join(", ")
+    };
+    let how = format!("name the one to update: --deploy-target ecs:{cluster}/{service}/CONTAINER");
+    match named {
+        Some(wanted) => names.iter().position(|n| *n == wanted).ok_or_else(|| {
+            format!("the task definition has no container `{wanted}` (it has {listed}); {how}")
+        }),
+        None if names.len() == 1 => Ok(0),
+        None => names
+            .iter()
+            .position(|n| *n == DEFAULT_CONTAINER)
+            .ok_or_else(|| {
+                format!(
+                    "the task definition has {} containers and none is named `{DEFAULT_CONTAINER}` (it has \
+                     {listed}); {how}",
+                    names.len()
+                )
+            }),
+    }
+}
+
+/// Why a rollout cannot update an ECS service deployed by `controller` (DescribeServices'
+/// `deploymentController.type`), and what to do instead; `None` for ECS's own controller.
+/// ECS API Reference, UpdateService: for the blue/green (`CODE_DEPLOY`) controller "If the
+/// network configuration, platform version, task definition, or load balancer need to be updated,
+/// create a new CodeDeploy deployment", and ECS answers `InvalidParameterException: Unable to update
+/// task definition on services with a CODE_DEPLOY deployment controller` (fabfuel/ecs-deploy#175);
+/// for an `EXTERNAL` controller "If the launch type, load balancer, network configuration, platform
+/// version, or task definition need to be updated, create a new task set" (ECS Developer Guide,
+/// "Deploy Amazon ECS services using a third-party controller"). A service can be moved to the ECS
+/// controller with UpdateService's `deploymentController` (ECS Developer Guide, "Troubleshooting
+/// Amazon ECS deployment strategy updates").
+pub fn unsupported_controller(controller: &str, cluster: &str, service: &str) -> Option<String> {
+    let switch = format!(
+        "or switch the service to the ECS controller (aws ecs update-service --cluster {cluster} --service {service} \
+         --deployment-controller type=ECS)"
+    );
+    match controller {
+        "CODE_DEPLOY" => Some(format!(
+            "ECS service {service} (cluster {cluster}) uses the CODE_DEPLOY (blue/green) deployment controller: ECS \
+             refuses to change its task definition with UpdateService (\"Unable to update task definition on services \
+             with a CODE_DEPLOY deployment controller\"), CodeDeploy deploys it. Deploy it with CodeDeploy's own \
+             CodePipeline action (provider CodeDeployToECS) instead of --deploy-target, {switch}"
+        )),
+        "EXTERNAL" => Some(format!(
+            "ECS service {service} (cluster {cluster}) uses the EXTERNAL deployment controller: its tasks run in task \
+             sets that its own controller creates (CreateTaskSet), and UpdateService cannot change its task definition. \
+             Let that controller deploy the image instead of --deploy-target, {switch}"
+        )),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_container_is_the_named_one_the_only_one_or_app() {
+        let sidecars = ["log_router", "app", "datadog-agent"];
+        assert_eq!(pick_container(&sidecars, None, "prod", "web"), Ok(1));
+        assert_eq!(
+            pick_container(&sidecars, Some("log_router"), "prod", "web"),
+            Ok(0)
+        );
+        assert_eq!(pick_container(&["web"], None, "prod", "web"), Ok(0));
+        let missing = pick_container(&sidecars, Some("api"), "prod", "web").unwrap_err();
+        assert!(
+            missing.contains("no container `api` (it has log_router, app, datadog-agent)")
+                && missing.contains("--deploy-target ecs:prod/web/CONTAINER"),
+            "{missing}"
+        );
+        let unnamed = pick_container(&["web", "envoy"], None, "prod", "web").unwrap_err();
+        assert!(
+            unnamed.contains("2 containers and none is named `app` (it has web, envoy)")
+                && unnamed.contains("ecs:prod/web/CONTAINER"),
+            "{unnamed}"
+        );
+    }
 
     #[test]
     fn targets_parse_and_print_back() {

@@ -8,7 +8,7 @@ mod deploy_target;
 pub mod env_vars;
 mod names;
 
-pub use deploy_target::DeployTarget;
+pub use deploy_target::{DEFAULT_CONTAINER, DeployTarget, pick_container, unsupported_controller};
 pub use names::{EnvName, EnvNameError, MAX_ENV_LEN, ResourceNames};
 
 /// Tag keys every resource carries; `ManagedBy` plus `Environment` prove a resource is ours.

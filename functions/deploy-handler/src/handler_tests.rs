@@ -848,12 +848,10 @@ async fn a_rollout_starts_with_a_continuation_token_and_finishes_with_the_revisi
         Ok(serde_json::json!({})),
     );
     let (f, _) = rollout_fixture(api, lambda_target());
-    let outcome = handle(
-        invoke(sample_event(None, Some(&continuation_token))),
-        &f.deps,
-    )
-    .await
-    .unwrap();
+    // Each continuation is a job of its own id; the deployment keeps the first job's.
+    let mut continued = sample_event(None, Some(&continuation_token));
+    continued["CodePipeline.job"]["id"] = "22222222-abcd-2222-abcd-222222abcdef".into();
+    let outcome = handle(invoke(continued), &f.deps).await.unwrap();
     assert_eq!(outcome.result, JobResult::Succeeded);
     let Put::Success(SuccessReport::Final {
         output_variables, ..
@@ -865,6 +863,7 @@ async fn a_rollout_starts_with_a_continuation_token_and_finishes_with_the_revisi
     assert_eq!(output_variables["NEW_REVISION"], "8");
     assert_eq!(output_variables["PREVIOUS_REVISION"], "7");
     assert_eq!(output_variables["IMAGE_DIGEST"], digest);
+    assert_eq!(output_variables["DEPLOYMENT_ID"], JOB);
 }
 
 #[tokio::test]
@@ -881,14 +880,39 @@ async fn a_rollout_past_timeout_seconds_fails_and_says_it_goes_on() {
         digest: "sha256:00".into(),
         previous_version: Some("7".into()),
         started_at: "2020-01-01T00:00:00Z".into(),
+        deployment_id: JOB.into(),
     })
     .unwrap();
     let event = sample_event(Some(r#"{"timeoutSeconds": 600}"#), Some(&token));
     handle(invoke(event), &f.deps).await.unwrap();
+    let report = expect_failure(
+        f.reporter.only_put(),
+        FailureKind::JobFailed,
+        "beyond its bound of 600 s",
+    );
+    assert!(
+        report
+            .message
+            .contains("still running: Updating Lambda function api to")
+            && report.message.contains("LastUpdateStatus InProgress"),
+        "{}",
+        report.message
+    );
+
+    // Without timeoutSeconds a rollout still has a bound, below CodePipeline's 24 hours.
+    let api = rollout::fake::FakeApi::default();
+    api.answer(
+        "GET /2015-03-31/functions/api",
+        Ok(image_function("InProgress", "sha256:00")),
+    );
+    let (f, _) = rollout_fixture(api, lambda_target());
+    handle(invoke(sample_event(None, Some(&token))), &f.deps)
+        .await
+        .unwrap();
     expect_failure(
         f.reporter.only_put(),
         FailureKind::JobFailed,
-        "beyond UserParameters timeoutSeconds 600",
+        "beyond its bound of 3600 s",
     );
 }
 

@@ -6,6 +6,13 @@ use serde::Deserialize;
 pub const MAX_USER_PARAMETERS_LEN: usize = 1000;
 /// Upper bound for `timeoutSeconds`: CodePipeline gives an action at most 24 hours in all.
 pub const MAX_TIMEOUT_SECONDS: u64 = 24 * 60 * 60;
+/// A rollout's bound when `timeoutSeconds` is absent: one hour, well below CodePipeline's own
+/// limit for a Lambda invoke action ("If not successful after 24 hours, CodePipeline sets the
+/// Lambda invoke action state to failed"; CodePipeline User Guide, "Quotas in AWS CodePipeline",
+/// https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html), so a rollout that never
+/// ends (no circuit breaker, tasks failing forever) fails with what still runs, not a bare timeout.
+/// bootstrap's `--rollout-timeout-minutes` defaults to the same hour.
+pub const DEFAULT_ROLLOUT_TIMEOUT_SECONDS: u64 = 60 * 60;
 const MAX_NAME_LEN: usize = 128;
 
 /// Keys accepted in `UserParameters` (see README): all optional.
@@ -18,7 +25,8 @@ pub struct UserParameters {
     pub service: Option<String>,
     /// Overrides `DEPLOY_WEBHOOK_URL` for this action.
     pub webhook_url: Option<String>,
-    /// Longest a long (202 Accepted) deployment may stay in progress before the job fails.
+    /// Longest a long (202 Accepted) deployment or a rollout may stay in progress before the job
+    /// fails (a rollout's default: [`DEFAULT_ROLLOUT_TIMEOUT_SECONDS`]).
     pub timeout_seconds: Option<u64>,
     /// Debug builds only: panic inside the handler, to prove the panic hook reports the job.
     #[cfg(debug_assertions)]
@@ -89,6 +97,13 @@ impl UserParameters {
         Ok(())
     }
 
+    /// How long a rollout (`DEPLOY_TARGET`) may stay in progress: `timeoutSeconds`, else
+    /// [`DEFAULT_ROLLOUT_TIMEOUT_SECONDS`].
+    pub fn rollout_timeout_seconds(&self) -> u64 {
+        self.timeout_seconds
+            .unwrap_or(DEFAULT_ROLLOUT_TIMEOUT_SECONDS)
+    }
+
     pub fn service(&self) -> &str {
         self.service.as_deref().unwrap_or("app")
     }
@@ -120,6 +135,10 @@ mod tests {
             UserParameters::default()
         );
         assert_eq!(UserParameters::default().service(), "app");
+        assert_eq!(
+            UserParameters::default().rollout_timeout_seconds(),
+            DEFAULT_ROLLOUT_TIMEOUT_SECONDS
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! What the two rollout kinds (ECS, Lambda) share: the image pinned by digest, the rollout's
-//! step turned into the job's decision, and `timeoutSeconds` on a rollout still in progress.
+//! step turned into the job's decision, and the time bound of a rollout still in progress.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -34,7 +34,6 @@ pub fn request<'a>(work: &'a Work<'a>, pinned: &'a str, digest: &'a str) -> roll
         job_id: work.job_id,
         image: pinned,
         digest,
-        default_container: work.params.service(),
         started_at: &work.event.requested_at,
     }
 }
@@ -52,24 +51,32 @@ pub fn state(token: &str) -> Option<RolloutState> {
     serde_json::from_str(token).ok()
 }
 
-/// A poll's step as the job's decision, failing a rollout that outlived `timeoutSeconds`.
+/// A poll's step as the job's decision, failing a rollout that outlived its bound
+/// (`timeoutSeconds`, else [`crate::params::DEFAULT_ROLLOUT_TIMEOUT_SECONDS`]) with what still
+/// runs (the step's summary: the ECS deployment and its tasks, the Lambda update status).
+/// `DEPLOYMENT_ID` is the id of the job that started the rollout, which the token carries.
 pub fn polled(step: Step, state: &RolloutState, resume: &Resume<'_>) -> Decision {
-    if let Step::InProgress { .. } = step
-        && let Some(limit) = resume.params.timeout_seconds
+    let limit = resume.params.rollout_timeout_seconds();
+    if let Step::InProgress { summary, .. } = &step
         && let Some(elapsed) = elapsed_since(state.started_at())
         && elapsed > Duration::from_secs(limit)
     {
         return Decision::Fail(JobError::new(
             FailureKind::JobFailed,
             format!(
-                "the rollout of {} is still in progress after {} s, beyond UserParameters timeoutSeconds {limit}; \
-                 it goes on without the pipeline: watch the target, or raise timeoutSeconds",
+                "the rollout of {} is still in progress after {} s, beyond its bound of {limit} s (UserParameters \
+                 timeoutSeconds, bootstrap --rollout-timeout-minutes); still running: {summary}. It goes on without \
+                 the pipeline: fix or roll back the target, or raise the bound",
                 resume.image,
                 elapsed.as_secs()
             ),
         ));
     }
-    decision(step, resume.variables.clone())
+    let mut variables = resume.variables.clone();
+    if !state.deployment_id().is_empty() {
+        variables.insert("DEPLOYMENT_ID".to_owned(), state.deployment_id().to_owned());
+    }
+    decision(step, variables)
 }
 
 /// A rollout's step as the job's decision: a continuation token, the final variables, or the

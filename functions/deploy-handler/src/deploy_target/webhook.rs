@@ -111,10 +111,15 @@ async fn poll(deps: &Deps, resume: &Resume<'_>) -> Result<Decision, JobError> {
         .map(|m| format!(": {m}"))
         .unwrap_or_default();
     match status.status {
-        StatusKind::Succeeded => Ok(Decision::Final {
-            summary: format!("Deployment of {image} succeeded{message}"),
-            variables: resume.variables.clone(),
-        }),
+        StatusKind::Succeeded => {
+            // The deployment's id is the first job's, whichever continuation job finishes it.
+            let mut variables = resume.variables.clone();
+            variables.insert("DEPLOYMENT_ID".to_owned(), state.deployment_id.clone());
+            Ok(Decision::Final {
+                summary: format!("Deployment of {image} succeeded{message}"),
+                variables,
+            })
+        }
         StatusKind::Failed => Err(JobError::new(
             FailureKind::JobFailed,
             format!(

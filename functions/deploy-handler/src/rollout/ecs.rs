@@ -1,7 +1,8 @@
 //! The ECS rollout: a new task definition revision identical to the service's current one but
 //! for the container's image (pinned by digest), the service updated to it, and the service's
 //! deployment followed until its `rolloutState` is COMPLETED or FAILED (ECS Developer Guide,
-//! "Deployment circuit breaker"; ECS API Reference, `Deployment`).
+//! "Deployment circuit breaker"; ECS API Reference, `Deployment`), or, for a service that reports
+//! no `rolloutState`, until it is stable as botocore's `ServicesStable` waiter judges it.
 
 use std::collections::BTreeMap;
 
@@ -130,29 +131,19 @@ async fn find_job_revision(
     Ok(None)
 }
 
-/// The container whose image changes: the one named, the only one, or the one named like the
-/// artifact's service.
+/// The index of the container whose image changes ([`pipeline_common::pick_container`], the rule
+/// `bootstrap plan` checked the target with).
 fn pick_container(
     containers: &[Value],
     named: Option<&str>,
-    default: &str,
+    cluster: &str,
+    service: &str,
 ) -> Result<usize, String> {
     let names: Vec<&str> = containers
         .iter()
-        .filter_map(|c| c["name"].as_str())
+        .map(|c| c["name"].as_str().unwrap_or_default())
         .collect();
-    let wanted = match (named, containers.len()) {
-        (Some(name), _) => name,
-        (None, 1) => return Ok(0),
-        (None, _) => default,
-    };
-    names.iter().position(|n| *n == wanted).ok_or_else(|| {
-        format!(
-            "the task definition has no container `{wanted}` (it has {}); name the container in \
-             --deploy-target ecs:CLUSTER/SERVICE/CONTAINER",
-            names.join(", ")
-        )
-    })
+    pipeline_common::pick_container(&names, named, cluster, service)
 }
 
 fn variables(target: String, new: &str, previous: &str) -> BTreeMap<String, String> {
@@ -174,6 +165,15 @@ pub async fn start(
         Ok(service) => service,
         Err(step) => return step,
     };
+    // Refused before anything is registered: UpdateService would refuse the new revision.
+    let controller = service["deploymentController"]["type"]
+        .as_str()
+        .unwrap_or("ECS");
+    if let Some(problem) =
+        pipeline_common::unsupported_controller(controller, cluster, service_name)
+    {
+        return Step::failed(FailureKind::ConfigurationError, problem);
+    }
     let target = match container {
         Some(c) => format!("ecs:{cluster}/{service_name}/{c}"),
         None => format!("ecs:{cluster}/{service_name}"),
@@ -194,7 +194,7 @@ pub async fn start(
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let index = match pick_container(&containers, container, request.default_container) {
+    let index = match pick_container(&containers, container, cluster, service_name) {
         Ok(index) => index,
         Err(problem) => return Step::failed(FailureKind::ConfigurationError, problem),
     };
@@ -243,6 +243,7 @@ pub async fn start(
             previous,
             rollback,
             started_at: request.started_at.to_owned(),
+            deployment_id: request.job_id.to_owned(),
         },
     }
 }
@@ -298,8 +299,9 @@ async fn choose_revision(
             .flatten()
             .any(|d| {
                 d["status"] == "PRIMARY"
-                    && d["rolloutState"] == "COMPLETED"
                     && d["taskDefinition"] == current.as_str()
+                    && (d["rolloutState"] == "COMPLETED"
+                        || (d.get("rolloutState").is_none() && services_stable(service)))
             });
         if primary_done {
             return Err(Chosen::AlreadyRunning);
@@ -342,6 +344,26 @@ async fn update_service(
                     "the ECS service {service_name} in cluster {cluster} was deleted during the deployment ({err}); \
                      recreate it or point --deploy-target elsewhere"
                 ),
+            ))
+        }
+        // The service's controller changed since DescribeServices: ECS answers
+        // InvalidParameterException "Unable to update task definition on services with a
+        // CODE_DEPLOY deployment controller" (fabfuel/ecs-deploy#175), a code it uses for many
+        // refusals, so the message says which one this is.
+        Err(err)
+            if err.is("InvalidParameterException")
+                && err.message.contains("deployment controller") =>
+        {
+            let controller = ["CODE_DEPLOY", "EXTERNAL"]
+                .into_iter()
+                .find(|c| err.message.contains(c))
+                .unwrap_or("CODE_DEPLOY");
+            Err(Step::failed(
+                FailureKind::ConfigurationError,
+                pipeline_common::unsupported_controller(controller, cluster, service_name)
+                    .unwrap_or_else(|| {
+                        format!("UpdateService {cluster}/{service_name} was refused: {err}")
+                    }),
             ))
         }
         Err(err) => Err(call_failed(
@@ -393,26 +415,28 @@ fn failure_message(
     )
 }
 
-/// Registers the new revision: the current one's parameters and tags, the container's image
-/// replaced, the job id added as a tag.
-async fn register(
-    api: &dyn RolloutApi,
+/// RegisterTaskDefinition's request for the new revision: the current one's parameters and tags,
+/// the container's image replaced, the job id added as a tag. Nothing else changes: sidecars,
+/// secrets, volumes and the runtime platform are the team's.
+pub fn revision_body(
     definition: &Value,
     tags: &Value,
     container: usize,
-    request: &Request<'_>,
-) -> Result<String, Step> {
+    image: &str,
+    job_id: &str,
+) -> Value {
     let mut body = serde_json::Map::new();
     for key in REGISTERABLE {
         if let Some(value) = definition.get(key).filter(|v| !v.is_null()) {
             body.insert(key.to_owned(), value.clone());
         }
     }
-    if let Some(containers) = body
+    if let Some(slot) = body
         .get_mut("containerDefinitions")
         .and_then(Value::as_array_mut)
+        .and_then(|containers| containers.get_mut(container))
     {
-        containers[container]["image"] = json!(request.image);
+        slot["image"] = json!(image);
     }
     let mut new_tags: Vec<Value> = tags
         .as_array()
@@ -421,13 +445,22 @@ async fn register(
         .filter(|t| t["key"] != JOB_TAG)
         .cloned()
         .collect();
-    new_tags.push(json!({ "key": JOB_TAG, "value": request.job_id }));
+    new_tags.push(json!({ "key": JOB_TAG, "value": job_id }));
     body.insert("tags".to_owned(), Value::Array(new_tags));
+    Value::Object(body)
+}
+
+/// Registers the new revision ([`revision_body`]).
+async fn register(
+    api: &dyn RolloutApi,
+    definition: &Value,
+    tags: &Value,
+    container: usize,
+    request: &Request<'_>,
+) -> Result<String, Step> {
+    let body = revision_body(definition, tags, container, request.image, request.job_id);
     let family = definition["family"].as_str().unwrap_or_default();
-    match api
-        .call(shape::ecs("RegisterTaskDefinition", Value::Object(body)))
-        .await
-    {
+    match api.call(shape::ecs("RegisterTaskDefinition", body)).await {
         Ok(answer) => answer["taskDefinition"]["taskDefinitionArn"]
             .as_str()
             .map(str::to_owned)
@@ -445,6 +478,68 @@ async fn register(
             &err,
         )),
     }
+}
+
+/// botocore's `ServicesStable` waiter (botocore/data/ecs/2014-11-13/waiters-2.json), whose
+/// success acceptor is `length(services[?!(length(deployments) == `1` && runningCount ==
+/// desiredCount)]) == `0``: one deployment left, and the service runs as many tasks as it wants.
+/// The rule for services without `rolloutState`, which ECS returns "only for services that use
+/// the rolling update (ECS) deployment type that aren't behind a Classic Load Balancer" (ECS API
+/// Reference, `Deployment`).
+fn services_stable(service: &Value) -> bool {
+    service["deployments"].as_array().map(Vec::len) == Some(1)
+        && service["runningCount"] == service["desiredCount"]
+}
+
+/// Where the deployment stands: ECS's `rolloutState`, or, without one, `COMPLETED` once the
+/// service is stable ([`services_stable`]) with only this deployment left.
+fn rollout_state<'a>(service: &Value, deployment: &'a Value) -> Option<&'a str> {
+    match deployment.get("rolloutState") {
+        Some(state) => state.as_str(),
+        None if services_stable(service) && deployment["status"] == "PRIMARY" => Some("COMPLETED"),
+        None => Some("IN_PROGRESS"),
+    }
+}
+
+/// The service event that says why a deployment failed: ECS posts "(service S) (deployment D)
+/// deployment failed: tasks failed to start." and, for each task it stops, "(service S) (task T)
+/// ..." with the reason; after a rollback the newest event is usually "has reached a steady
+/// state." (ECS Developer Guide, "Amazon ECS service event messages"). The newest event is the
+/// last resort.
+fn failure_event(service: &Value) -> Option<&str> {
+    let messages: Vec<&str> = service["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    messages
+        .iter()
+        .find(|m| m.contains("deployment failed"))
+        .or_else(|| messages.iter().find(|m| m.contains("(task ")))
+        .or_else(|| messages.first())
+        .copied()
+}
+
+/// What a deployment in progress runs, as people read it in the summary and in a timeout.
+fn progress(service: &Value, deployment: &Value, task_definition: &str) -> String {
+    let failed = match deployment["failedTasks"].as_u64() {
+        Some(failed) if failed > 0 => format!(", {failed} failed to start"),
+        _ => String::new(),
+    };
+    let newest = service["events"]
+        .as_array()
+        .and_then(|events| events.first())
+        .and_then(|e| e["message"].as_str())
+        .map(|m| format!("; newest event: {m}"))
+        .unwrap_or_default();
+    format!(
+        "deployment {} {}/{} tasks of {} running{failed}{newest}",
+        deployment["id"].as_str().unwrap_or("?"),
+        deployment["runningCount"].as_u64().unwrap_or(0),
+        deployment["desiredCount"].as_u64().unwrap_or(0),
+        short(task_definition),
+    )
 }
 
 pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> Step {
@@ -472,7 +567,7 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
     let rolled_back_message =
         |reason: &str, failed: u64| failure_message(state, image, running_now, reason, failed);
     match ours {
-        Some(deployment) => match deployment["rolloutState"].as_str() {
+        Some(deployment) => match rollout_state(&service, deployment) {
             Some("COMPLETED") => Step::Done {
                 summary: format!(
                     "ECS service {service_name} (cluster {cluster}) runs {image} ({}); rollout completed",
@@ -491,14 +586,8 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
             ),
             _ => Step::InProgress {
                 summary: format!(
-                    "Rolling out {image} to ECS service {service_name}: {}/{} tasks of {} running{}",
-                    deployment["runningCount"].as_u64().unwrap_or(0),
-                    deployment["desiredCount"].as_u64().unwrap_or(0),
-                    short(task_definition),
-                    match deployment["failedTasks"].as_u64() {
-                        Some(failed) if failed > 0 => format!(", {failed} failed to start"),
-                        _ => String::new(),
-                    }
+                    "Rolling out {image} to ECS service {service_name}: {}",
+                    progress(&service, deployment, task_definition)
                 ),
                 state: state.clone(),
             },
@@ -512,11 +601,8 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
             variables: variables(target, task_definition, previous),
         },
         None if running_now == previous => {
-            let reason = service["events"]
-                .as_array()
-                .and_then(|events| events.first())
-                .and_then(|e| e["message"].as_str())
-                .unwrap_or("the deployment was replaced by a rollback");
+            let reason =
+                failure_event(&service).unwrap_or("the deployment was replaced by a rollback");
             Step::failed(FailureKind::JobFailed, rolled_back_message(reason, 0))
         }
         None => Step::failed(

@@ -13,7 +13,6 @@ fn request() -> Request<'static> {
         job_id: "job-1",
         image: IMAGE,
         digest: "sha256:aa",
-        default_container: "app",
         started_at: "2026-01-01T00:00:00Z",
     }
 }
@@ -49,6 +48,7 @@ fn state(rollback: bool) -> RolloutState {
         previous: OLD.into(),
         rollback,
         started_at: "2026-01-01T00:00:00Z".into(),
+        deployment_id: "job-1".into(),
     }
 }
 
@@ -161,7 +161,8 @@ async fn a_missing_service_or_container_is_a_configuration_error_that_says_what_
     };
     assert_eq!(kind, FailureKind::ConfigurationError);
     assert!(
-        message.contains("no container `api` (it has app, sidecar)"),
+        message.contains("no container `api` (it has app, sidecar)")
+            && message.contains("--deploy-target ecs:prod/web/CONTAINER"),
         "{message}"
     );
 
@@ -279,4 +280,204 @@ async fn a_vanished_deployment_is_judged_by_what_the_service_runs() {
         poll(&api, &state(true), IMAGE).await,
         Step::Done { .. }
     ));
+}
+
+#[tokio::test]
+async fn a_service_deployed_by_codedeploy_or_an_external_controller_is_refused_before_registering()
+{
+    for (controller, says) in [
+        ("CODE_DEPLOY", "CodeDeploy's own CodePipeline action"),
+        ("EXTERNAL", "task sets"),
+    ] {
+        let api = FakeApi::default();
+        let mut described = service(OLD, json!([]), true);
+        described["services"][0]["deploymentController"] = json!({ "type": controller });
+        api.answer("DescribeServices", Ok(described));
+        let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request()).await
+        else {
+            panic!("{controller} was not refused")
+        };
+        assert_eq!(kind, FailureKind::ConfigurationError);
+        assert!(
+            message.contains(says) && message.contains("--deployment-controller type=ECS"),
+            "{message}"
+        );
+        assert!(api.calls_to("DescribeTaskDefinition").is_empty());
+        assert!(api.calls_to("RegisterTaskDefinition").is_empty());
+    }
+
+    // A controller changed under the rollout: UpdateService's refusal says the same.
+    let api = FakeApi::default();
+    api.answer("DescribeServices", Ok(service(OLD, json!([]), true)))
+        .answer("DescribeTaskDefinition", Ok(definition(OLD, "old", None)))
+        .answer("ListTaskDefinitions", Ok(json!({"taskDefinitionArns": []})))
+        .answer(
+            "RegisterTaskDefinition",
+            Ok(json!({"taskDefinition": {"taskDefinitionArn": NEW}})),
+        )
+        .answer(
+            "UpdateService",
+            error(
+                "InvalidParameterException",
+                "Unable to update task definition on services with a CODE_DEPLOY deployment controller. Use AWS CodeDeploy to trigger a new deployment.",
+            ),
+        );
+    let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request()).await else {
+        panic!()
+    };
+    assert_eq!(kind, FailureKind::ConfigurationError);
+    assert!(message.contains("CODE_DEPLOY (blue/green)"), "{message}");
+}
+
+#[tokio::test]
+async fn without_a_rollout_state_the_service_is_done_when_stable_as_the_waiter_judges_it() {
+    // Behind a Classic Load Balancer ECS reports no rolloutState.
+    let counts = |deployments: Value, running: u64| {
+        let mut answer = service(NEW, deployments, true);
+        answer["services"][0]["runningCount"] = json!(running);
+        answer["services"][0]["desiredCount"] = json!(2);
+        answer
+    };
+    let api = FakeApi::default();
+    api.answer(
+        "DescribeServices",
+        Ok(counts(
+            json!([{"id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": NEW, "runningCount": 0, "desiredCount": 2},
+                   {"id": "ecs-svc/1", "status": "ACTIVE", "taskDefinition": OLD, "runningCount": 2, "desiredCount": 2}]),
+            2,
+        )),
+    )
+    .answer(
+        "DescribeServices",
+        Ok(counts(
+            json!([{"id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": NEW, "runningCount": 1, "desiredCount": 2}]),
+            1,
+        )),
+    )
+    .answer(
+        "DescribeServices",
+        Ok(counts(
+            json!([{"id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": NEW, "runningCount": 2, "desiredCount": 2}]),
+            2,
+        )),
+    );
+    for _ in 0..2 {
+        let step = poll(&api, &state(true), IMAGE).await;
+        assert!(
+            matches!(&step, Step::InProgress { summary, .. } if summary.contains("deployment ecs-svc/2")),
+            "{step:?}"
+        );
+    }
+    assert!(matches!(
+        poll(&api, &state(true), IMAGE).await,
+        Step::Done { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_rollback_quotes_the_event_that_says_why_not_the_newest() {
+    let mut rolled_back = service(
+        OLD,
+        json!([{"status": "PRIMARY", "taskDefinition": OLD, "rolloutState": "COMPLETED"}]),
+        true,
+    );
+    rolled_back["services"][0]["events"] = json!([
+        {"message": "(service web) has reached a steady state."},
+        {"message": "(service web) (deployment ecs-svc/1) deployment completed."},
+        {"message": "(service web) rolling back to deployment ecs-svc/1."},
+        {"message": "(service web) (deployment ecs-svc/2) deployment failed: tasks failed to start."},
+    ]);
+    let api = FakeApi::default();
+    api.answer("DescribeServices", Ok(rolled_back));
+    let Step::Failed { message, .. } = poll(&api, &state(true), IMAGE).await else {
+        panic!()
+    };
+    assert!(
+        message.contains("deployment failed: tasks failed to start.")
+            && !message.contains("steady state"),
+        "{message}"
+    );
+    assert!(
+        message.contains("ECS rolled the service back to web:3"),
+        "{message}"
+    );
+}
+
+/// A task definition as teams run them: the app beside a FireLens log router and an agent
+/// sidecar, secrets, an EFS volume, a runtime platform.
+fn team_definition() -> Value {
+    json!({
+        "taskDefinitionArn": OLD, "family": "web", "revision": 3, "status": "ACTIVE",
+        "requiresAttributes": [{"name": "ecs.capability.efsAuth"}], "compatibilities": ["EC2", "FARGATE"],
+        "registeredAt": 1_700_000_000, "registeredBy": "arn:aws:iam::1:role/admin",
+        "taskRoleArn": "arn:aws:iam::1:role/web-task", "executionRoleArn": "arn:aws:iam::1:role/web-exec",
+        "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "512", "memory": "1024",
+        "runtimePlatform": {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
+        "volumes": [{"name": "shared", "efsVolumeConfiguration": {"fileSystemId": "fs-12345678", "transitEncryption": "ENABLED"}}],
+        "containerDefinitions": [
+            {"name": "log_router", "image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable", "essential": true,
+             "firelensConfiguration": {"type": "fluentbit"}},
+            {"name": "app", "image": "1.dkr.ecr.us-east-1.amazonaws.com/app-dev@sha256:00", "essential": true,
+             "secrets": [{"name": "DB_PASSWORD", "valueFrom": "arn:aws:secretsmanager:us-east-1:1:secret:db-AbCdEf"}],
+             "mountPoints": [{"sourceVolume": "shared", "containerPath": "/data"}],
+             "logConfiguration": {"logDriver": "awsfirelens", "options": {"Name": "cloudwatch"}},
+             "dependsOn": [{"containerName": "log_router", "condition": "START"}]},
+            {"name": "datadog-agent", "image": "public.ecr.aws/datadog/agent:7", "essential": false,
+             "secrets": [{"name": "DD_API_KEY", "valueFrom": "arn:aws:ssm:us-east-1:1:parameter/dd"}]}
+        ]
+    })
+}
+
+#[test]
+fn the_new_revision_is_the_old_one_but_for_the_app_containers_image() {
+    let definition = team_definition();
+    let names: Vec<&str> = definition["containerDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    let index = pipeline_common::pick_container(&names, None, "prod", "web").unwrap();
+    assert_eq!(index, 1);
+    let tags = json!([{"key": "team", "value": "web"}]);
+    let body = revision_body(&definition, &tags, index, IMAGE, "job-1");
+
+    let mut expected = definition.clone();
+    for read_only in [
+        "taskDefinitionArn",
+        "revision",
+        "status",
+        "requiresAttributes",
+        "compatibilities",
+        "registeredAt",
+        "registeredBy",
+    ] {
+        expected.as_object_mut().unwrap().remove(read_only);
+    }
+    expected["containerDefinitions"][1]["image"] = json!(IMAGE);
+    expected["tags"] = json!([{"key": "team", "value": "web"}, {"key": JOB_TAG, "value": "job-1"}]);
+    assert_eq!(body, expected);
+}
+
+#[tokio::test]
+async fn a_task_with_sidecars_rolls_out_to_app_whatever_the_service_parameter_says() {
+    let mut described = json!({"taskDefinition": team_definition(), "tags": []});
+    described["taskDefinition"]["taskDefinitionArn"] = json!(OLD);
+    let api = FakeApi::default();
+    api.answer("DescribeServices", Ok(service(OLD, json!([]), true)))
+        .answer("DescribeTaskDefinition", Ok(described))
+        .answer("ListTaskDefinitions", Ok(json!({"taskDefinitionArns": []})))
+        .answer(
+            "RegisterTaskDefinition",
+            Ok(json!({"taskDefinition": {"taskDefinitionArn": NEW}})),
+        )
+        .answer("UpdateService", Ok(json!({})));
+    let step = start(&api, "prod", "web", None, &request()).await;
+    assert!(matches!(step, Step::InProgress { .. }), "{step:?}");
+    let registered = &api.calls_to("RegisterTaskDefinition")[0];
+    assert_eq!(registered["containerDefinitions"][1]["image"], IMAGE);
+    assert_eq!(
+        registered["containerDefinitions"][0]["image"],
+        "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
+    );
 }

@@ -78,8 +78,10 @@ pub async fn start(
         }
         None => None,
     };
-    // A re-delivered job (or a re-run of the same image) finds the code already updated.
-    if resolved_digest(&current) != Some(request.digest) {
+    // A re-delivered job (or a re-run of the same image) finds the code already updated; after a
+    // Failed update the function may still name the image it could not run, so it is sent again.
+    let last_failed = current["Configuration"]["LastUpdateStatus"] == "Failed";
+    if last_failed || resolved_digest(&current) != Some(request.digest) {
         let path = format!("{}/code", function_path(function));
         let updated = api
             .call(shape::lambda(
@@ -96,6 +98,21 @@ pub async fn start(
                     format!(
                         "another update of the Lambda function {function} is in progress ({err}); re-run the stage \
                          once it has finished"
+                    ),
+                );
+            }
+            // An image index or a manifest type Lambda cannot run is refused at once (400
+            // InvalidParameterValueException "The image manifest, config or layer media type for
+            // the source image ... is not supported."; terraform-aws-modules/terraform-aws-lambda#741,
+            // boto/boto3#3255), the same failure Lambda reports later as LastUpdateStatus Failed.
+            Err(err) if err.is("InvalidParameterValueException") => {
+                return Step::failed(
+                    FailureKind::JobFailed,
+                    format!(
+                        "Lambda refused to update function {function} to {}: {}; {}",
+                        request.image,
+                        err.message,
+                        kept(alias, previous_version.as_deref())
                     ),
                 );
             }
@@ -118,7 +135,16 @@ pub async fn start(
             digest: request.digest.to_owned(),
             previous_version,
             started_at: request.started_at.to_owned(),
+            deployment_id: request.job_id.to_owned(),
         },
+    }
+}
+
+/// What traffic runs while an update is not through: the alias's version, or the old image.
+fn kept(alias: Option<&str>, previous_version: Option<&str>) -> String {
+    match (alias, previous_version) {
+        (Some(alias), Some(version)) => format!("alias {alias} stays on version {version}"),
+        _ => "the function keeps its previous image".to_owned(),
     }
 }
 
@@ -138,14 +164,16 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
         Err(step) => return step,
     };
     let configuration = &current["Configuration"];
-    let kept = match (alias, previous_version) {
-        (Some(alias), Some(version)) => format!("alias {alias} stays on version {version}"),
-        _ => "the function keeps its previous image".to_owned(),
-    };
+    let kept = kept(alias.as_deref(), previous_version.as_deref());
     match configuration["LastUpdateStatus"].as_str() {
         Some("InProgress") => {
             return Step::InProgress {
-                summary: format!("Updating Lambda function {function} to {image}: in progress"),
+                summary: format!(
+                    "Updating Lambda function {function} to {image}: LastUpdateStatus InProgress ({}); {kept}",
+                    configuration["LastUpdateStatusReasonCode"]
+                        .as_str()
+                        .unwrap_or("no reason code")
+                ),
                 state: state.clone(),
             };
         }
@@ -280,7 +308,6 @@ mod tests {
             job_id: "job-1",
             image: IMAGE,
             digest: "sha256:bb",
-            default_container: "app",
             started_at: "2026-01-01T00:00:00Z",
         }
     }
@@ -301,6 +328,7 @@ mod tests {
             digest: "sha256:bb".into(),
             previous_version: Some("3".into()),
             started_at: "2026-01-01T00:00:00Z".into(),
+            deployment_id: "job-1".into(),
         }
     }
 
@@ -432,6 +460,51 @@ mod tests {
         assert!(
             api.calls_to("POST /2015-03-31/functions/api/versions")
                 .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_image_refused_at_once_keeps_the_alias_as_a_failed_update_does() {
+        let api = FakeApi::default();
+        api.answer(FN, Ok(function("Successful", "sha256:aa")))
+            .answer(
+                "GET /2015-03-31/functions/api/aliases/live",
+                Ok(json!({"FunctionVersion": "3"})),
+            )
+            .answer(
+                "PUT /2015-03-31/functions/api/code",
+                error(
+                    "InvalidParameterValueException",
+                    "The image manifest, config or layer media type for the source image x is not supported.",
+                ),
+            );
+        let Step::Failed { kind, message } = start(&api, "api", Some("live"), &request()).await
+        else {
+            panic!()
+        };
+        assert_eq!(kind, FailureKind::JobFailed);
+        assert!(
+            message.contains(
+                "media type for the source image x is not supported.; alias live stays on version 3"
+            ),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_function_whose_last_update_failed_gets_the_same_image_again() {
+        let api = FakeApi::default();
+        api.answer(FN, Ok(function("Failed", "sha256:bb")))
+            .answer(
+                "GET /2015-03-31/functions/api/aliases/live",
+                Ok(json!({"FunctionVersion": "3"})),
+            )
+            .answer("PUT /2015-03-31/functions/api/code", Ok(json!({})));
+        let step = start(&api, "api", Some("live"), &request()).await;
+        assert!(matches!(step, Step::InProgress { .. }), "{step:?}");
+        assert_eq!(
+            api.calls_to("PUT /2015-03-31/functions/api/code")[0]["ImageUri"],
+            IMAGE
         );
     }
 }

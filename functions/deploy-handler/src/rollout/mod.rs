@@ -38,6 +38,9 @@ pub enum RolloutState {
         previous: String,
         rollback: bool,
         started_at: String,
+        /// The job that started the rollout: `DEPLOYMENT_ID` of every continuation.
+        #[serde(default)]
+        deployment_id: String,
     },
     #[serde(rename_all = "camelCase")]
     Lambda {
@@ -46,14 +49,24 @@ pub enum RolloutState {
         digest: String,
         previous_version: Option<String>,
         started_at: String,
+        #[serde(default)]
+        deployment_id: String,
     },
 }
 
 impl RolloutState {
-    /// When the job started the rollout (RFC 3339), for `timeoutSeconds`.
+    /// When the job started the rollout (RFC 3339), for the rollout's time bound.
     pub fn started_at(&self) -> &str {
         match self {
             Self::Ecs { started_at, .. } | Self::Lambda { started_at, .. } => started_at,
+        }
+    }
+
+    /// The id of the job that started the rollout (CodePipeline gives each continuation a new
+    /// job id); empty in a token from before it was carried.
+    pub fn deployment_id(&self) -> &str {
+        match self {
+            Self::Ecs { deployment_id, .. } | Self::Lambda { deployment_id, .. } => deployment_id,
         }
     }
 }
@@ -97,8 +110,6 @@ pub struct Request<'a> {
     /// `REPOSITORY_URI@sha256:...`: what the target will run, whatever a tag points to later.
     pub image: &'a str,
     pub digest: &'a str,
-    /// Container to update when the target names none and the task has several (`service`).
-    pub default_container: &'a str,
     pub started_at: &'a str,
 }
 
@@ -194,9 +205,11 @@ mod tests {
             digest: "sha256:ab".into(),
             previous_version: Some("3".into()),
             started_at: "2026-01-01T00:00:00Z".into(),
+            deployment_id: "job-1".into(),
         };
         let token = serde_json::to_string(&state).unwrap();
         assert!(token.contains(r#""kind":"lambda""#), "{token}");
         assert_eq!(serde_json::from_str::<RolloutState>(&token).unwrap(), state);
+        assert!(token.contains(r#""deploymentId":"job-1""#), "{token}");
     }
 }
