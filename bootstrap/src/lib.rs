@@ -18,6 +18,7 @@ pub mod resources;
 pub mod retry;
 pub mod retry_notice;
 pub mod secret;
+pub mod target_facts;
 
 /// An error and its sources on one line (SDK errors keep the useful part in their source).
 pub fn error_text(err: &(dyn std::error::Error + 'static)) -> String {

@@ -167,6 +167,9 @@ impl Observed {
     }
 }
 
+/// The name of the one inline policy the bootstrap writes on each of its roles.
+pub const INLINE_POLICY_NAME: &str = "permissions";
+
 /// IAM role with one inline policy (named [`RoleSpec::inline_policy_name`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RoleSpec {

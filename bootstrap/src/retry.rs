@@ -93,7 +93,7 @@ where
     Fut: Future<Output = Result<T, E>>,
     E: std::error::Error + Send + Sync + 'static,
 {
-    let roles = crate::resources::util::role_principals(policy).join(", ");
+    let roles = crate::policies::role_principals(policy).join(", ");
     while_role_propagates(
         progress,
         id,

@@ -8,7 +8,7 @@ use bootstrap::config::{Layer, resolve};
 use bootstrap::desired::{Late, Zips, build};
 use bootstrap::model::Spec;
 use bootstrap::policies::deployer;
-use bootstrap::resources::deploy_target::TargetFacts;
+use bootstrap::target_facts::TargetFacts;
 use std::process::Command;
 
 /// (policy, issue code, what in the finding it concerns, why it is accepted); policy `*` is any.

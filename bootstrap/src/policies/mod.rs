@@ -4,7 +4,7 @@
 //! [`WILDCARD_RESOURCE_ACTIONS`], each with the reason AWS leaves no narrower choice.
 
 use crate::aws::Target;
-use crate::resources::deploy_target::TargetFacts;
+use crate::target_facts::TargetFacts;
 use serde_json::{Value, json};
 
 pub mod deployer;
@@ -428,4 +428,54 @@ pub fn actions(policy: &Value) -> Vec<String> {
         }
     }
     out
+}
+
+/// The IAM role ARNs a resource policy names as principals: what AWS checks when the policy is
+/// set, and so what may not have propagated yet.
+pub fn role_principals(policy: &Value) -> Vec<String> {
+    let mut roles = Vec::new();
+    let statements = match &policy["Statement"] {
+        Value::Array(list) => list.iter().collect(),
+        single @ Value::Object(_) => vec![single],
+        _ => Vec::new(),
+    };
+    for statement in statements {
+        for key in ["Principal", "NotPrincipal"] {
+            let arns = match &statement[key]["AWS"] {
+                Value::String(one) => vec![one.as_str()],
+                Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            for arn in arns {
+                if arn.contains(":role/") && !roles.iter().any(|r| r == arn) {
+                    roles.push(arn.to_owned());
+                }
+            }
+        }
+    }
+    roles
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn role_principals_are_read_from_every_statement_form() {
+        let policy = json!({"Statement": [
+            {"Principal": {"AWS": "arn:aws:iam::1:role/a"}},
+            {"Principal": {"AWS": ["arn:aws:iam::1:role/b", "arn:aws:iam::1:root", "arn:aws:iam::1:role/a"]}},
+            {"Principal": {"Service": "events.amazonaws.com"}},
+            {"Principal": "*"}
+        ]});
+        assert_eq!(
+            role_principals(&policy),
+            vec![
+                "arn:aws:iam::1:role/a".to_owned(),
+                "arn:aws:iam::1:role/b".to_owned()
+            ]
+        );
+        assert!(role_principals(&Value::Null).is_empty());
+    }
 }

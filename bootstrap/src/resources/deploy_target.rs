@@ -5,43 +5,10 @@
 
 use super::Ctx;
 use super::errors::{self, not_found};
+pub use crate::target_facts::TargetFacts;
 use anyhow::{Context, Result, bail};
 use aws_sdk_ecs::operation::describe_services::DescribeServicesError;
 use pipeline_common::DeployTarget;
-
-/// What a target's grants are scoped to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TargetFacts {
-    Ecs {
-        service_arn: String,
-        /// `arn:…:task-definition/FAMILY`: the new revisions are registered in this family.
-        family: String,
-        /// The task's roles, which registering a revision passes to ECS again.
-        pass_roles: Vec<String>,
-        /// The circuit breaker rolls a failed rollout back.
-        rollback: bool,
-    },
-    Lambda {
-        function_arn: String,
-    },
-}
-
-impl TargetFacts {
-    /// A warning for the plan, when the target will not undo a failed rollout.
-    pub fn warning(&self, target: &DeployTarget) -> Option<String> {
-        match self {
-            Self::Ecs {
-                rollback: false, ..
-            } => Some(format!(
-                "{} has no deployment circuit breaker with rollback: a failed rollout is reported but NOT rolled \
-                 back (turn it on: aws ecs update-service --deployment-configuration \
-                 'deploymentCircuitBreaker={{enable=true,rollback=true}}')",
-                target.describe()
-            )),
-            _ => None,
-        }
-    }
-}
 
 // DescribeServices answers an unknown cluster with ClusterNotFoundException (ECS API Reference,
 // DescribeServices, "Errors"); an unknown service comes back in `failures` instead.

@@ -45,7 +45,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     // Ours is the one the desired state names; an older layout named it after the role.
     let ours = policy_names
         .iter()
-        .position(|p| p == crate::desired::INLINE_POLICY_NAME)
+        .position(|p| p == crate::model::INLINE_POLICY_NAME)
         .or_else(|| policy_names.iter().position(|p| p == name))
         .or(if policy_names.is_empty() {
             None

@@ -48,32 +48,6 @@ pub fn parse_policy(text: &str) -> Result<Value> {
     }
 }
 
-/// The IAM role ARNs a resource policy names as principals: what AWS checks when the policy is
-/// set, and so what may not have propagated yet.
-pub fn role_principals(policy: &Value) -> Vec<String> {
-    let mut roles = Vec::new();
-    let statements = match &policy["Statement"] {
-        Value::Array(list) => list.iter().collect(),
-        single @ Value::Object(_) => vec![single],
-        _ => Vec::new(),
-    };
-    for statement in statements {
-        for key in ["Principal", "NotPrincipal"] {
-            let arns = match &statement[key]["AWS"] {
-                Value::String(one) => vec![one.as_str()],
-                Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
-                _ => Vec::new(),
-            };
-            for arn in arns {
-                if arn.contains(":role/") && !roles.iter().any(|r| r == arn) {
-                    roles.push(arn.to_owned());
-                }
-            }
-        }
-    }
-    roles
-}
-
 /// True when an error has AWS error `code` and its message contains `needle`: for the refusals
 /// AWS gives no narrower type than a generic one (each caller says which).
 pub fn has_code_and_message<E: ProvideErrorMetadata>(err: &E, code: &str, needle: &str) -> bool {
@@ -106,23 +80,5 @@ mod tests {
     fn truncated_escape_is_an_error() {
         assert!(percent_decode("abc%4").is_err());
         assert!(percent_decode("%zz").is_err());
-    }
-
-    #[test]
-    fn role_principals_are_read_from_every_statement_form() {
-        let policy = json!({"Statement": [
-            {"Principal": {"AWS": "arn:aws:iam::1:role/a"}},
-            {"Principal": {"AWS": ["arn:aws:iam::1:role/b", "arn:aws:iam::1:root", "arn:aws:iam::1:role/a"]}},
-            {"Principal": {"Service": "events.amazonaws.com"}},
-            {"Principal": "*"}
-        ]});
-        assert_eq!(
-            role_principals(&policy),
-            vec![
-                "arn:aws:iam::1:role/a".to_owned(),
-                "arn:aws:iam::1:role/b".to_owned()
-            ]
-        );
-        assert!(role_principals(&Value::Null).is_empty());
     }
 }

@@ -95,7 +95,10 @@ async fn pipeline_lifecycle_with_both_sources() {
         .await
         .unwrap();
     let drifted = observed(ctx, name).await.unwrap();
-    assert!(!drifted.tags.contains_key("project"), "the removed tag reads as gone");
+    assert!(
+        !drifted.tags.contains_key("project"),
+        "the removed tag reads as gone"
+    );
     let mut changed = github.clone();
     changed.source = SourceSpec::GithubWebhook {
         owner: "acme".into(),

@@ -130,7 +130,10 @@ async fn function_lifecycle_and_permissions() {
     assert_eq!(drifted.memory_mb, 1024);
     assert_eq!(drifted.log_format, "Text");
     assert_eq!(drifted.log_group, "/pipeline/dev/deploy-handler");
-    assert!(!drifted.tags.contains_key("project"), "the removed tag reads as gone");
+    assert!(
+        !drifted.tags.contains_key("project"),
+        "the removed tag reads as gone"
+    );
     let mut changed = new_code.clone();
     changed.role_arn = other_role_arn;
     changed

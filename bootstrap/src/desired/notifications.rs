@@ -1,0 +1,97 @@
+//! The notification pieces: the EventBridge rules and the permission letting the first invoke
+//! the event-notifier.
+
+use super::*;
+
+/// The EventBridge rules and the permission letting the first invoke the notifier.
+pub(super) fn events(s: &Stack<'_>, out: &mut Vec<Desired>) {
+    let Stack {
+        config,
+        target,
+        n,
+        arns,
+        tags,
+        ..
+    } = s;
+    let mut push = |kind, name, spec, depends_on| out.push(desired(kind, name, spec, depends_on));
+
+    let pipeline_arn = arns.pipeline.clone();
+    let notify_states: Vec<&str> = {
+        let mut states: Vec<&str> = config.notify_states.iter().map(String::as_str).collect();
+        if !states.contains(&"FAILED") {
+            states.push("FAILED");
+        }
+        states
+    };
+    push(
+        Kind::Rule,
+        n.events_rule(),
+        Spec::Rule(RuleSpec {
+            name: n.events_rule(),
+            description: format!("{} state changes to the event-notifier", n.pipeline()),
+            event_pattern: json!({
+                "source": ["aws.codepipeline"],
+                "detail-type": ["CodePipeline Pipeline Execution State Change", "CodePipeline Action Execution State Change"],
+                "resources": [pipeline_arn],
+                "detail": { "state": notify_states }
+            }),
+            targets: vec![RuleTarget {
+                id: "event-notifier".to_owned(),
+                arn: target.arn("lambda", &format!("function:{}", n.event_notifier())),
+                max_event_age_seconds: 3600,
+                max_retry_attempts: 8,
+                input_paths: None,
+                input_template: None,
+            }],
+            tags: tags.clone(),
+        }),
+        vec![id(Kind::Function, n.event_notifier())],
+    );
+    push(
+        Kind::Rule,
+        n.failed_rule(),
+        Spec::Rule(RuleSpec {
+            name: n.failed_rule(),
+            description: format!(
+                "{} FAILED straight to SNS, so failure mail arrives even if the notifier is broken",
+                n.pipeline()
+            ),
+            event_pattern: json!({
+                "source": ["aws.codepipeline"],
+                "detail-type": ["CodePipeline Pipeline Execution State Change"],
+                "resources": [arns.pipeline],
+                "detail": { "state": ["FAILED"] }
+            }),
+            targets: vec![RuleTarget {
+                id: "notifications-topic".to_owned(),
+                arn: arns.topic.clone(),
+                max_event_age_seconds: 3600,
+                max_retry_attempts: 8,
+                input_paths: Some(BTreeMap::from([
+                    ("pipeline".to_owned(), "$.detail.pipeline".to_owned()),
+                    ("execution".to_owned(), "$.detail.execution-id".to_owned()),
+                    ("time".to_owned(), "$.time".to_owned()),
+                ])),
+                input_template: Some(format!(
+                    "\"Pipeline <pipeline> FAILED at <time> (execution <execution>). Details: https://{region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/<pipeline>/executions/<execution>/timeline?region={region}\"",
+                    region = target.region
+                )),
+            }],
+            tags: tags.clone(),
+        }),
+        vec![id(Kind::Topic, n.notification_topic())],
+    );
+
+    push(
+        Kind::Permission,
+        format!("{}/{EVENTS_PERMISSION_SID}", n.event_notifier()),
+        Spec::Permission(PermissionSpec {
+            function_name: n.event_notifier(),
+            statement_id: EVENTS_PERMISSION_SID.to_owned(),
+            principal: "events.amazonaws.com".to_owned(),
+            source_arn: target.arn("events", &format!("rule/{}", n.events_rule())),
+            source_account: target.account_id.clone(),
+        }),
+        vec![id(Kind::Function, n.event_notifier())],
+    );
+}

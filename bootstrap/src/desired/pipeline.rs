@@ -1,0 +1,186 @@
+//! The pipeline's pieces: the CodeBuild project with its report group, the pipeline, and what
+//! starts it (a webhook with its secret, or a connection).
+
+use super::*;
+
+/// The CodeBuild project and the report group its builds write to.
+pub(super) fn build_project(s: &Stack<'_>, out: &mut Vec<Desired>) {
+    let Stack {
+        config,
+        target,
+        env,
+        n,
+        tags,
+        ..
+    } = s;
+    let mut push = |kind, name, spec, depends_on| out.push(desired(kind, name, spec, depends_on));
+
+    let build_env = BTreeMap::from([
+        (
+            codebuild_env::ACCOUNT_ID.to_owned(),
+            target.account_id.clone(),
+        ),
+        (
+            codebuild_env::REPOSITORY_URI.to_owned(),
+            repository_uri(env, target),
+        ),
+        (
+            codebuild_env::REPOSITORY_NAME.to_owned(),
+            n.ecr_repository(),
+        ),
+        (codebuild_env::PIPELINE_ENV.to_owned(), env.to_string()),
+        (codebuild_env::DOCKER_CONTEXT.to_owned(), ".".to_owned()),
+    ]);
+    push(
+        Kind::ReportGroup,
+        n.codebuild_report_group(),
+        Spec::ReportGroup(ReportGroupSpec {
+            name: n.codebuild_report_group(),
+            report_type: "TEST".to_owned(),
+            export_config: "NO_EXPORT".to_owned(),
+            tags: tags.clone(),
+        }),
+        vec![],
+    );
+    push(
+        Kind::Project,
+        n.codebuild_project(),
+        Spec::Project(ProjectSpec {
+            name: n.codebuild_project(),
+            service_role_arn: target.role_arn(&n.codebuild_role()),
+            image: BUILD_IMAGE.to_owned(),
+            compute_type: "BUILD_GENERAL1_SMALL".to_owned(),
+            environment_type: "LINUX_CONTAINER".to_owned(),
+            privileged_mode: true,
+            environment: build_env,
+            buildspec: "buildspec.yml".to_owned(),
+            log_group: n.codebuild_log_group(),
+            timeout_minutes: config.build_timeout_minutes,
+            queued_timeout_minutes: 60,
+            cache_modes: vec![
+                "LOCAL_DOCKER_LAYER_CACHE".to_owned(),
+                "LOCAL_SOURCE_CACHE".to_owned(),
+            ],
+            tags: tags.clone(),
+        }),
+        vec![
+            id(Kind::Role, n.codebuild_role()),
+            id(Kind::LogGroup, n.codebuild_log_group()),
+            // The project's builds write to it: created first, deleted after the project.
+            id(Kind::ReportGroup, n.codebuild_report_group()),
+        ],
+    );
+}
+
+/// The pipeline and what starts it: a webhook with its secret, or a connection.
+pub(super) fn pipeline(s: &Stack<'_>, out: &mut Vec<Desired>) {
+    let Stack {
+        config,
+        target,
+        env,
+        n,
+        tags,
+        ..
+    } = s;
+    let mut push = |kind, name, spec, depends_on| out.push(desired(kind, name, spec, depends_on));
+
+    let (source, pipeline_type) = source(s);
+    let bucket = n.artifact_bucket(&target.account_id);
+    let mut pipeline_deps = vec![
+        id(Kind::Role, n.pipeline_role()),
+        id(Kind::Bucket, bucket.clone()),
+        id(Kind::Project, n.codebuild_project()),
+        id(Kind::Function, n.deploy_handler()),
+    ];
+    if !s.webhook_mode && config.connection_arn.is_none() {
+        pipeline_deps.push(id(Kind::Connection, n.connection()));
+    }
+    let user_parameters =
+        json!({ "environment": env.as_str(), "service": n.ecr_repository() }).to_string();
+    push(
+        Kind::Pipeline,
+        n.pipeline(),
+        Spec::Pipeline(PipelineSpec {
+            name: n.pipeline(),
+            role_arn: target.role_arn(&n.pipeline_role()),
+            pipeline_type: pipeline_type.to_owned(),
+            artifact_bucket: bucket,
+            source,
+            build_project: n.codebuild_project(),
+            deploy_function: n.deploy_handler(),
+            deploy_user_parameters: user_parameters,
+            tags: tags.clone(),
+        }),
+        pipeline_deps,
+    );
+
+    if s.webhook_mode {
+        push(
+            Kind::Secret,
+            n.webhook_secret(),
+            Spec::Secret(SecretSpec {
+                name: n.webhook_secret(),
+                description: format!(
+                    "HMAC secret of the GitHub webhook of {} (generated once, never printed)",
+                    n.pipeline()
+                ),
+                tags: tags.clone(),
+            }),
+            vec![],
+        );
+        push(
+            Kind::Webhook,
+            n.webhook(),
+            Spec::Webhook(WebhookSpec {
+                name: n.webhook(),
+                target_pipeline: n.pipeline(),
+                target_action: "Source".to_owned(),
+                filters: vec![WebhookFilter {
+                    json_path: "$.ref".to_owned(),
+                    match_equals: format!("refs/heads/{}", config.branch),
+                }],
+                authentication: "GITHUB_HMAC".to_owned(),
+                secret_name: n.webhook_secret(),
+                registered: true,
+                tags: tags.clone(),
+            }),
+            vec![
+                id(Kind::Pipeline, n.pipeline()),
+                id(Kind::Secret, n.webhook_secret()),
+            ],
+        );
+    } else if config.connection_arn.is_none() {
+        push(
+            Kind::Connection,
+            n.connection(),
+            Spec::Connection(ConnectionSpec::github(n.connection(), tags.clone())),
+            vec![],
+        );
+    }
+}
+
+/// The pipeline's source and the pipeline type it needs: a GitHub (version 1) source on V1, or
+/// a connection with a push trigger on V2.
+fn source(s: &Stack<'_>) -> (SourceSpec, &'static str) {
+    let config = s.config;
+    if s.webhook_mode {
+        return (
+            SourceSpec::GithubWebhook {
+                owner: config.github_owner.clone(),
+                repo: config.github_repo.clone(),
+                branch: config.branch.clone(),
+            },
+            "V1",
+        );
+    }
+    (
+        SourceSpec::Connection {
+            connection_arn: s.connection_arn.clone(),
+            full_repository_id: format!("{}/{}", config.github_owner, config.github_repo),
+            branch: config.branch.clone(),
+            file_path_includes: config.file_path_includes.clone(),
+            file_path_excludes: config.file_path_excludes.clone(),
+        },
+        "V2",
+    )
+}
