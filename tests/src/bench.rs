@@ -212,16 +212,6 @@ async fn measure_all(
     let machine = machine()?;
     let fixture = Fixture::start().await?;
     let unpacked = build::bench_dir().join(format!("run-{}", std::process::id()));
-    let notify = Workload::Notify {
-        topic_arn: fixture.topic_arn.clone(),
-    };
-    let workload = |function: &str| {
-        if function == "deploy-handler" {
-            Workload::DeployJob
-        } else {
-            notify.clone()
-        }
-    };
 
     let mut shipped = Vec::new();
     for function in FUNCTIONS {
@@ -230,7 +220,7 @@ async fn measure_all(
         shipped.push(
             measure_zip(
                 &fixture,
-                &workload(function),
+                &workload(&fixture, function),
                 &zip,
                 &unpacked.join("shipped"),
                 function,
@@ -240,29 +230,11 @@ async fn measure_all(
         );
     }
 
-    let mut roots = Vec::new();
-    if !options.smoke {
-        for (setup, extra_env) in roots_setups(&unpacked)? {
-            for function in FUNCTIONS {
-                step(&format!("measuring {function} with {setup}"));
-                let binary = unpacked.join("shipped").join(function);
-                let samples = measure::measure(
-                    &fixture,
-                    &workload(function),
-                    &binary,
-                    &extra_env,
-                    ROOTS_COLD_STARTS,
-                    0,
-                )
-                .await?;
-                roots.push(RootsFigures {
-                    function: function.to_owned(),
-                    setup: setup.clone(),
-                    samples,
-                });
-            }
-        }
-    }
+    let roots = if options.smoke {
+        Vec::new()
+    } else {
+        measure_roots(&fixture, &unpacked).await?
+    };
 
     let node_samples = match node {
         Some(node) => {
@@ -282,33 +254,7 @@ async fn measure_all(
         None => None,
     };
 
-    let mut variant_figures = Vec::new();
-    for (index, variant) in variants.iter().enumerate() {
-        let dir = unpacked.join(format!("variant-{index}"));
-        let mut functions = Vec::new();
-        for function in FUNCTIONS {
-            step(&format!("measuring {function} ({})", variant.name));
-            functions.push(
-                measure_zip(
-                    &fixture,
-                    &workload(function),
-                    &variant.zip(function),
-                    &dir,
-                    function,
-                    options,
-                )
-                .await?,
-            );
-        }
-        let deploy_binary = dir.join("deploy-handler");
-        let client_hello = measure::first_client_hello(&fixture, &deploy_binary, 10).await?;
-        variant_figures.push(VariantFigures {
-            name: variant.name.clone(),
-            command: variant.command_line(),
-            functions,
-            client_hello,
-        });
-    }
+    let variant_figures = measure_variants(&fixture, &unpacked, variants, options).await?;
     if options.smoke {
         // The TLS probe is the one path the shipped measurements do not exercise.
         step("checking the TLS probe on the shipped deploy-handler");
@@ -326,6 +272,80 @@ async fn measure_all(
         variants: variant_figures,
         roots,
     })
+}
+
+/// What `function` does per invocation in the benchmark.
+fn workload(fixture: &Fixture, function: &str) -> Workload {
+    if function == "deploy-handler" {
+        Workload::DeployJob
+    } else {
+        Workload::Notify {
+            topic_arn: fixture.topic_arn.clone(),
+        }
+    }
+}
+
+/// The shipped binaries' cold starts with each way of giving the SDK its root certificates.
+async fn measure_roots(fixture: &Fixture, unpacked: &Path) -> Result<Vec<RootsFigures>> {
+    let mut roots = Vec::new();
+    for (setup, extra_env) in roots_setups(unpacked)? {
+        for function in FUNCTIONS {
+            step(&format!("measuring {function} with {setup}"));
+            let binary = unpacked.join("shipped").join(function);
+            let samples = measure::measure(
+                fixture,
+                &workload(fixture, function),
+                &binary,
+                &extra_env,
+                ROOTS_COLD_STARTS,
+                0,
+            )
+            .await?;
+            roots.push(RootsFigures {
+                function: function.to_owned(),
+                setup: setup.clone(),
+                samples,
+            });
+        }
+    }
+    Ok(roots)
+}
+
+/// Each build variant's functions, and when its deploy-handler sends its first TLS hello.
+async fn measure_variants(
+    fixture: &Fixture,
+    unpacked: &Path,
+    variants: &[Variant],
+    options: &Options,
+) -> Result<Vec<VariantFigures>> {
+    let mut variant_figures = Vec::new();
+    for (index, variant) in variants.iter().enumerate() {
+        let dir = unpacked.join(format!("variant-{index}"));
+        let mut functions = Vec::new();
+        for function in FUNCTIONS {
+            step(&format!("measuring {function} ({})", variant.name));
+            functions.push(
+                measure_zip(
+                    fixture,
+                    &workload(fixture, function),
+                    &variant.zip(function),
+                    &dir,
+                    function,
+                    options,
+                )
+                .await?,
+            );
+        }
+        let deploy_binary = dir.join("deploy-handler");
+        let client_hello = measure::first_client_hello(fixture, &deploy_binary, 10).await?;
+        variant_figures.push(VariantFigures {
+            name: variant.name.clone(),
+            command: variant.command_line(),
+            functions,
+            client_hello,
+        });
+    }
+    Ok(variant_figures)
 }
 
 const ROOTS_COLD_STARTS: usize = 10;

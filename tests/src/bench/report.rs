@@ -155,7 +155,22 @@ impl Report {
              both to the invocation figures.\n",
             self.command
         );
+        self.targets_section(&mut out, &machine);
+        self.cold_start_section(&mut out, &machine);
+        self.node_section(&mut out, &machine);
+        self.variants_section(&mut out, &machine);
+        self.first_tls_section(&mut out, &machine);
+        self.roots_section(&mut out, &machine);
+        out.push_str(FINDINGS);
 
+        let _ = writeln!(out, "\n{DEPLOY_HEADING}\n");
+        let kept = deploy_section.map(str::trim).filter(|s| !s.is_empty());
+        let _ = writeln!(out, "{}", kept.unwrap_or(DEPLOY_PLACEHOLDER));
+        out
+    }
+
+    /// The targets and whether each was met.
+    fn targets_section(&self, out: &mut String, machine: &str) {
         let _ = writeln!(
             out,
             "## Targets\n\nMeasured on {machine} by `{}`.\n",
@@ -177,7 +192,10 @@ impl Report {
                 check.what, check.target, check.measured
             );
         }
+    }
 
+    /// The shipped zips' cold start, invocations and size.
+    fn cold_start_section(&self, out: &mut String, machine: &str) {
         let _ = writeln!(
             out,
             "\n## Lambda cold start and invocation\n\n\
@@ -186,8 +204,11 @@ impl Report {
              event after each cold start; warm is the same process afterwards.\n",
             self.shipped_opt_level, self.command
         );
-        function_table(&mut out, &self.shipped);
+        function_table(out, &self.shipped);
+    }
 
+    /// The same deploy job in Node.js, against the Rust figures.
+    fn node_section(&self, out: &mut String, machine: &str) {
         let _ = writeln!(
             out,
             "\n## Rust vs Node.js 20 (deploy-handler)\n\n\
@@ -249,7 +270,10 @@ impl Report {
                 );
             }
         }
+    }
 
+    /// The build variants that explain the init time.
+    fn variants_section(&self, out: &mut String, machine: &str) {
         let _ = writeln!(out, "\n## Where the init time goes\n");
         let _ = writeln!(
             out,
@@ -295,7 +319,10 @@ impl Report {
                 let _ = writeln!(out, "- {}: `{}`", variant.name, variant.command);
             }
         }
+    }
 
+    /// When each variant's deploy-handler first uses TLS.
+    fn first_tls_section(&self, out: &mut String, machine: &str) {
         let _ = writeln!(
             out,
             "\n### First TLS use (aws-lc entropy)\n\n\
@@ -320,6 +347,10 @@ impl Report {
                 variant.client_hello.len()
             );
         }
+    }
+
+    /// The shipped binaries started with different root certificate sets.
+    fn roots_section(&self, out: &mut String, machine: &str) {
         let _ = writeln!(
             out,
             "\n### TLS roots\n\n\
@@ -344,12 +375,6 @@ impl Report {
                 r.samples.init.len()
             );
         }
-        out.push_str(FINDINGS);
-
-        let _ = writeln!(out, "\n{DEPLOY_HEADING}\n");
-        let kept = deploy_section.map(str::trim).filter(|s| !s.is_empty());
-        let _ = writeln!(out, "{}", kept.unwrap_or(DEPLOY_PLACEHOLDER));
-        out
     }
 }
 
