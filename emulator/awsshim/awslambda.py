@@ -1,6 +1,6 @@
 """Lambda corrections and additions (README "Lambda container images"): LoggingConfig and event invoke
-configs moto drops, container-image functions (the image checks Lambda makes, updates `InProgress` until
-polled through, images marked bad), versions and aliases.
+configs moto drops, container-image functions (the image checks Lambda makes, image indexes refused at
+once, updates `InProgress` until polled through, images marked bad), versions and aliases.
 """
 
 from __future__ import annotations
@@ -212,6 +212,36 @@ def lambda_pull_permission(shim: Shim, req: AwsRequest, repository: Any, image: 
     repository.policy = json.dumps(document)
 
 
+# The manifest types Lambda runs: a single-platform Docker image manifest (schema 2) or OCI image
+# manifest (Lambda Developer Guide, "Create a Lambda function using a container image": Lambda supports
+# "Docker image manifest V2, schema 2" and "Open Container Initiative (OCI) Specifications (v1.0.0 and
+# up)"). An image index or manifest list (what `docker buildx` pushes with provenance) is refused.
+LAMBDA_MANIFEST_TYPES = {
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+}
+
+
+def lambda_refuse_manifest_type(found: Any, uri: str) -> None:
+    """UpdateFunctionCode and CreateFunction refuse, at once, an image whose manifest is an image index or
+    a type Lambda does not run: 400 InvalidParameterValueException "The image manifest, config or layer
+    media type for the source image URI is not supported." (the message AWS sends:
+    terraform-aws-modules/terraform-aws-lambda#741, aws/aws-lambda-roadmap#82; boto/boto3#3255 for a
+    manifest list). The type is the one the image was pushed with (PutImage's imageManifestMediaType, else
+    the manifest's own mediaType)."""
+    media_type = getattr(found, "image_manifest_media_type", None)
+    if not media_type:
+        try:
+            media_type = json.loads(found.image_manifest).get("mediaType")
+        except (ValueError, AttributeError):
+            media_type = None
+    if media_type and media_type not in LAMBDA_MANIFEST_TYPES:
+        raise AwsError(
+            "InvalidParameterValueException",
+            f"The image manifest, config or layer media type for the source image {uri} is not supported.",
+        )
+
+
 def lambda_image(shim: Shim, req: AwsRequest, uri: str, function_arn: str) -> tuple[str, int]:
     """What Lambda checks of a container image before taking it: an Amazon ECR image URI with a tag or a
     digest, in the function's region (Lambda Developer Guide, "Create a Lambda function using a
@@ -238,6 +268,7 @@ def lambda_image(shim: Shim, req: AwsRequest, uri: str, function_arn: str) -> tu
     )
     if found is None:
         raise invalid
+    lambda_refuse_manifest_type(found, uri)
     lambda_pull_permission(shim, req, repository, image, function_arn)
     return found.get_image_digest().split(":", 1)[1], int(found.get_image_size_in_bytes() or 0)
 

@@ -1,4 +1,5 @@
-"""CodePipeline operations moto 5.2.5 lacks or answers wrongly: webhooks, job results, pipeline executions
+"""CodePipeline operations moto 5.2.5 lacks or answers wrongly: webhooks, job results (and the action's time
+limits, which fail a job left without a final result), pipeline executions
 seeded through the control API, action executions, pipeline state, epoch timestamps; and the control
 routes for jobs, executions and webhooks (README "Operations the shim serves", CodePipeline).
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from typing import Any, Callable
 
@@ -110,11 +112,36 @@ def set_webhook_registration(registered: bool) -> Handler:
     return handler
 
 
+# CodePipeline User Guide, "Quotas in AWS CodePipeline" (https://docs.aws.amazon.com/codepipeline/latest/
+# userguide/limits.html), AWS Lambda invoke action: 24 hours; "If the Lambda function has sent no reply after
+# 20 minutes, the action times out. If, during the 20 minutes, the Lambda function has replied that the action
+# is still in progress, CodePipeline restarts the 20-minute timer and tries again. If not successful after 24
+# hours, CodePipeline sets the Lambda invoke action state to failed."
+LAMBDA_ACTION_TIMEOUT_SECONDS = 24 * 3600.0
+LAMBDA_REPLY_TIMEOUT_SECONDS = 20 * 60.0
+
+
+def job_expire(job: Job) -> None:
+    """CodePipeline fails a job with no final result once the action outlived its limit, or its worker sent
+    no reply within the reply limit of the start or of its last "in progress" (caller holds the lock)."""
+    if job.status in ("Succeeded", "Failed"):
+        return
+    now = time.time()
+    if now - job.registered_at > job.action_timeout_seconds:
+        job.timed_out = f"the action had no final result {job.action_timeout_seconds:g} s after it started"
+    elif now - (job.last_reply_at or job.registered_at) > job.reply_timeout_seconds:
+        job.timed_out = f"the function sent no reply for {job.reply_timeout_seconds:g} s"
+    else:
+        return
+    job.status = "Failed"
+
+
 def find_job(shim: Shim, req: AwsRequest) -> Job:
     job_id = require(req.params, "jobId")
     job = shim.state.jobs.get(job_id)
     if job is None:
         raise AwsError("JobNotFoundException", f"The job with ID {job_id} was not found")
+    job_expire(job)
     return job
 
 
@@ -133,6 +160,7 @@ def record_job_result(shim: Shim, req: AwsRequest, check: Callable[[Job], str]) 
             job.outcomes.append(error.code)
             raise
         job.outcomes.append("accepted")
+        job.last_reply_at = time.time()
     return json_response(req, {})
 
 
@@ -349,9 +377,21 @@ def register_job(shim: Shim, call: ControlCall) -> Response:
     job_id = payload.get("jobId") or str(uuid.uuid4())
     if not isinstance(job_id, str):
         raise ValueError(f"jobId must be a string, got {job_id!r}")
-    data = {key: value for key, value in payload.items() if key != "jobId"}
+    limits = {"actionTimeoutSeconds": LAMBDA_ACTION_TIMEOUT_SECONDS, "replyTimeoutSeconds": LAMBDA_REPLY_TIMEOUT_SECONDS}
+    for key in limits:
+        value = payload.get(key, limits[key])
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ValueError(f"{key} must be a number of seconds > 0, got {value!r}")
+        limits[key] = float(value)
+    data = {key: value for key, value in payload.items() if key != "jobId" and key not in limits}
+    job = Job(
+        job_id=job_id,
+        data=data,
+        action_timeout_seconds=limits["actionTimeoutSeconds"],
+        reply_timeout_seconds=limits["replyTimeoutSeconds"],
+    )
     with shim.state.lock:
-        shim.state.jobs[job_id] = Job(job_id=job_id, data=data)
+        shim.state.jobs[job_id] = job
     return control_json({"jobId": job_id})
 
 
@@ -362,6 +402,7 @@ def job_status(shim: Shim, call: ControlCall) -> Response:
         job = shim.state.jobs.get(job_id)
         if job is None:
             return control_json({"error": f"no job {job_id!r} is registered; POST /_shim/codepipeline/jobs first"}, 404)
+        job_expire(job)
         return control_json(job.to_json())
 
 

@@ -1,5 +1,7 @@
 """ECS rollouts (README "ECS rollouts"): deployments that `DescribeServices` polls move on, the
-deployment circuit breaker and its rollback, tasks of images marked bad failing to start.
+deployment circuit breaker and its rollback, tasks of images marked bad failing to start, services
+behind a Classic Load Balancer answering without `rolloutState`, and the task-definition refusal of
+services another deployment controller deploys.
 """
 
 from __future__ import annotations
@@ -231,6 +233,50 @@ def ecs_advance(shim: Shim, backend: Any, service: Any) -> None:
         ecs_complete(tracked, service, deployment)
 
 
+def ecs_behind_classic_load_balancer(service: Any) -> bool:
+    """A service created with `loadBalancers` naming a Classic Load Balancer (`loadBalancerName`; an
+    Application or Network Load Balancer is named by `targetGroupArn`)."""
+    return any(isinstance(lb, dict) and lb.get("loadBalancerName") for lb in getattr(service, "load_balancers", None) or [])
+
+
+def ecs_hide_rollout_state(backend: Any, described: dict[str, Any]) -> None:
+    """ECS API Reference, Deployment `rolloutState`: "The rolloutState of a service is only returned for
+    services that use the rolling update (ECS) deployment type that aren't behind a Classic Load
+    Balancer." Drops it (and its reason) from such a service's deployments as DescribeServices,
+    CreateService and UpdateService answer them; the deployments move on all the same."""
+    service = ecs_find_service(backend, described.get("clusterArn"), described.get("serviceArn") or described.get("serviceName"))
+    if service is None or not ecs_behind_classic_load_balancer(service):
+        return
+    for deployment in described.get("deployments") or []:
+        deployment.pop("rolloutState", None)
+        deployment.pop("rolloutStateReason", None)
+
+
+def ecs_refuse_controller(service: Any) -> None:
+    """UpdateService with a new task definition on a service another controller deploys. ECS API
+    Reference, UpdateService: for the blue/green (CODE_DEPLOY) controller "If the network configuration,
+    platform version, task definition, or load balancer need to be updated, create a new CodeDeploy
+    deployment", and ECS answers InvalidParameterException "Unable to update task definition on services
+    with a CODE_DEPLOY deployment controller. Use AWS CodeDeploy to trigger a new deployment." (the
+    message AWS sends: fabfuel/ecs-deploy#175, cdklabs/cdk-ecs-codedeploy#121); for an external
+    controller "If the launch type, load balancer, network configuration, platform version, or task
+    definition need to be updated, create a new task set" (the same refusal, its message modelled on
+    CODE_DEPLOY's)."""
+    controller = (getattr(service, "deployment_controller", None) or {}).get("type", "ECS")
+    if controller == "CODE_DEPLOY":
+        raise AwsError(
+            "InvalidParameterException",
+            "Unable to update task definition on services with a CODE_DEPLOY deployment controller. "
+            "Use AWS CodeDeploy to trigger a new deployment.",
+        )
+    if controller == "EXTERNAL":
+        raise AwsError(
+            "InvalidParameterException",
+            "Unable to update task definition on services with a EXTERNAL deployment controller. "
+            "Use a new task set (CreateTaskSet) to deploy it.",
+        )
+
+
 def ecs_service_as_described(shim: Shim, req: AwsRequest, service: Any, tags: bool) -> dict[str, Any]:
     """The service as moto's DescribeServices serializes it (after the shim changed it); not a poll."""
     env = {
@@ -245,6 +291,7 @@ def ecs_service_as_described(shim: Shim, req: AwsRequest, service: Any, tags: bo
         body["include"] = ["TAGS"]
     answer = json_body(shim.call_moto(env, json.dumps(body).encode())) or {}
     services = answer.get("services") or [{}]
+    ecs_hide_rollout_state(ecs_backend(req), services[0])
     return services[0]
 
 
@@ -288,7 +335,13 @@ def ecs_describe_services(shim: Shim, req: AwsRequest) -> Response:
                 continue
             seen.add(service.arn)
             ecs_advance(shim, backend, service)
-        return shim.forward(req)
+        response = shim.forward(req)
+        answer = json_body(response) if response.status < 300 else None
+        if answer is None:
+            return response
+        for described in answer.get("services") or []:
+            ecs_hide_rollout_state(backend, described)
+        return response.with_body(json.dumps(answer, default=str).encode())
 
 
 def ecs_update_service(shim: Shim, req: AwsRequest) -> Response:
@@ -313,6 +366,8 @@ def ecs_update_service(shim: Shim, req: AwsRequest) -> Response:
         new_task_definition = None
         if params.get("taskDefinition"):
             new_task_definition = ecs_task_definition(backend, str(params["taskDefinition"])).arn
+            if new_task_definition != service.task_definition:
+                ecs_refuse_controller(service)
             body["taskDefinition"] = new_task_definition
         old_task_definition = service.task_definition
         config = copy.deepcopy(getattr(service, "deployment_configuration", None) or ECS_DEFAULT_DEPLOYMENT_CONFIGURATION)

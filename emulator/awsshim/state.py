@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,15 +89,25 @@ class Job:
     status: str = "Created"
     results: list[dict[str, Any]] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
+    # CodePipeline's limits on the action (codepipeline.job_expire): when it started, when its worker last
+    # answered "in progress", the two limits, and why CodePipeline failed it (None while it has not).
+    registered_at: float = field(default_factory=time.time)
+    last_reply_at: float | None = None
+    action_timeout_seconds: float = 24 * 3600.0
+    reply_timeout_seconds: float = 20 * 60.0
+    timed_out: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        answer = {
             "jobId": self.job_id,
             "status": self.status,
             "results": self.results,
             "outcomes": self.outcomes,
             "data": self.data,
         }
+        if self.timed_out:
+            answer["timedOut"] = self.timed_out
+        return answer
 
 
 @dataclass

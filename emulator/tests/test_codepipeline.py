@@ -3,6 +3,8 @@ job results, seeded and started executions, pipeline state, epoch timestamps, a 
 
 from __future__ import annotations
 
+import time
+import urllib.error
 import uuid
 from typing import Any
 
@@ -151,6 +153,40 @@ def test_continuation_keeps_the_job_in_progress_until_the_final_report(shim: str
     job = control(shim, "GET", f"/_shim/codepipeline/jobs/{job_id}")
     assert job["status"] == "Failed"
     assert len(job["results"]) == 3
+
+
+def test_a_job_without_a_final_result_fails_when_the_action_outlives_its_limit(shim: str) -> None:
+    """CodePipeline's limits on a Lambda invoke action (24 hours in all; 20 minutes without a reply),
+    shortened per job by the control API."""
+    codepipeline = client(shim, "codepipeline")
+    job_id = control(shim, "POST", "/_shim/codepipeline/jobs", {"actionTimeoutSeconds": 1.5, "replyTimeoutSeconds": 60})["jobId"]
+    codepipeline.put_job_success_result(jobId=job_id, continuationToken="step-1")
+    job = control(shim, "GET", f"/_shim/codepipeline/jobs/{job_id}")
+    assert (job["status"], "timedOut" in job, job["data"]) == ("InProgress", False, {})
+    time.sleep(1.6)
+    job = control(shim, "GET", f"/_shim/codepipeline/jobs/{job_id}")
+    assert job["status"] == "Failed"
+    assert job["timedOut"] == "the action had no final result 1.5 s after it started"
+    with pytest.raises(ClientError) as raised:  # the worker's late result
+        codepipeline.put_job_success_result(jobId=job_id)
+    assert error_code(raised.value) == "InvalidJobStateException"
+
+    # no reply within the reply limit; each "in progress" restarts it
+    quiet = control(shim, "POST", "/_shim/codepipeline/jobs", {"replyTimeoutSeconds": 1})["jobId"]
+    for step in ("step-1", "step-2"):
+        time.sleep(0.6)
+        codepipeline.put_job_success_result(jobId=quiet, continuationToken=step)
+    assert control(shim, "GET", f"/_shim/codepipeline/jobs/{quiet}")["status"] == "InProgress"
+    time.sleep(1.1)
+    job = control(shim, "GET", f"/_shim/codepipeline/jobs/{quiet}")
+    assert (job["status"], job["timedOut"]) == ("Failed", "the function sent no reply for 1 s")
+    # a finished job never times out
+    done = control(shim, "POST", "/_shim/codepipeline/jobs", {"actionTimeoutSeconds": 0.5})["jobId"]
+    codepipeline.put_job_success_result(jobId=done)
+    time.sleep(0.6)
+    assert control(shim, "GET", f"/_shim/codepipeline/jobs/{done}")["status"] == "Succeeded"
+    with pytest.raises(urllib.error.HTTPError):
+        control(shim, "POST", "/_shim/codepipeline/jobs", {"actionTimeoutSeconds": 0})
 
 
 def test_output_variables_with_continuation_token_is_a_validation_error(shim: str) -> None:

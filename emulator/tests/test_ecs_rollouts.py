@@ -351,3 +351,57 @@ def test_registering_with_tags_needs_tag_on_create_and_roles_need_pass_role_to_e
     wrong_service = denied(lambda: register_as_handler(untagging))
     assert_denied(wrong_service, "iam:PassRole", TASK_ROLE)
     assert control(shim, "GET", "/_shim/iam/denials")[-1]["reason"] == "no statement allows"
+
+
+@pytest.mark.parametrize("controller", ["CODE_DEPLOY", "EXTERNAL"])
+def test_update_service_refuses_a_new_task_definition_on_another_controllers_service(shim: str, controller: str) -> None:
+    ecs = client(shim, "ecs")
+    ecs.create_cluster(clusterName="prod")
+    first = task_definition(ecs, GOOD)
+    second = task_definition(ecs, NEW)
+    ecs.create_service(
+        cluster="prod", serviceName="web", taskDefinition=first, desiredCount=1, deploymentController={"type": controller}
+    )
+    with pytest.raises(ClientError) as refused:
+        ecs.update_service(cluster="prod", service="web", taskDefinition=second)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert f"Unable to update task definition on services with a {controller} deployment controller" in str(refused.value)
+    service = poll(ecs)
+    assert service["taskDefinition"] == first  # nothing changed
+    assert service["deploymentController"] == {"type": controller}
+    # what UpdateService may still change on such a service: the desired count
+    assert ecs.update_service(cluster="prod", service="web", desiredCount=2)["service"]["desiredCount"] == 2
+
+
+def test_a_service_behind_a_classic_load_balancer_answers_without_rollout_state(shim: str) -> None:
+    ecs = client(shim, "ecs")
+    ecs.create_cluster(clusterName="prod")
+    first = task_definition(ecs, GOOD)
+    second = task_definition(ecs, NEW)
+    created = ecs.create_service(
+        cluster="prod",
+        serviceName="web",
+        taskDefinition=first,
+        desiredCount=2,
+        loadBalancers=[{"loadBalancerName": "web-classic", "containerName": "web", "containerPort": 80}],
+    )["service"]
+    assert all("rolloutState" not in d and "rolloutStateReason" not in d for d in created["deployments"])
+    updated = ecs.update_service(cluster="prod", service="web", taskDefinition=second)["service"]
+    assert [d["status"] for d in updated["deployments"]] == ["PRIMARY", "ACTIVE"]
+    assert all("rolloutState" not in d for d in updated["deployments"])
+    for _ in range(2):  # still two deployments: not stable for the ServicesStable waiter
+        assert len(poll(ecs)["deployments"]) == 2
+    service = poll(ecs)
+    [done] = service["deployments"]
+    assert "rolloutState" not in done and done["taskDefinition"] == second
+    assert service["runningCount"] == service["desiredCount"] == 2
+    # a service behind an Application Load Balancer (a target group) keeps it
+    ecs.create_service(
+        cluster="prod",
+        serviceName="api",
+        taskDefinition=first,
+        desiredCount=1,
+        loadBalancers=[{"targetGroupArn": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/api/0123456789abcdef", "containerName": "web", "containerPort": 80}],
+    )
+    api = ecs.describe_services(cluster="prod", services=["api"])["services"][0]
+    assert api["deployments"][0]["rolloutState"] == "COMPLETED"

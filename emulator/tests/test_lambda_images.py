@@ -333,3 +333,49 @@ def test_a_repository_policy_without_lambda_is_refused_unless_the_caller_may_set
     ecr.delete_repository_policy(repositoryName="app")
     client(shim, "lambda").update_function_code(FunctionName="api", ImageUri=f"{REPO}:v2")
     assert json.loads(ecr.get_repository_policy(repositoryName="app")["policyText"])["Statement"] == [LAMBDA_PULL]
+
+
+def push_index(ecr: Any, tag: str, platform_digest: str) -> str:
+    """An image index (what `docker buildx` pushes with provenance) naming one platform image; its digest."""
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "size": 1000,
+                "digest": platform_digest,
+                "platform": {"architecture": "amd64", "os": "linux"},
+            }
+        ],
+    }
+    image = ecr.put_image(
+        repositoryName="app",
+        imageManifest=json.dumps(index),
+        imageManifestMediaType="application/vnd.oci.image.index.v1+json",
+        imageTag=tag,
+    )["image"]
+    return image["imageId"]["imageDigest"]
+
+
+def test_an_image_index_is_refused_at_once_and_the_function_keeps_its_image(shim: str) -> None:
+    images = setup(shim)
+    fn = client(shim, "lambda")
+    index_digest = push_index(client(shim, "ecr"), "multi", images["v2"])
+    for uri in (f"{REPO}:multi", f"{REPO}@{index_digest}"):
+        error = denied(lambda: fn.update_function_code(FunctionName="api", ImageUri=uri))
+        assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert error.response["Error"] == {
+            "Code": "InvalidParameterValueException",
+            "Message": f"The image manifest, config or layer media type for the source image {uri} is not supported.",
+        }
+    configuration = status(fn)
+    assert configuration["LastUpdateStatus"] == "Successful"
+    assert configuration["CodeSha256"] == images["v1"].split(":", 1)[1]
+    refused = denied(
+        lambda: fn.create_function(FunctionName="multi", PackageType="Image", Code={"ImageUri": f"{REPO}:multi"}, Role=images["role"])
+    )
+    assert refused.response["Error"]["Code"] == "InvalidParameterValueException"
+    # the platform image itself is a single-platform manifest Lambda runs
+    fn.update_function_code(FunctionName="api", ImageUri=f"{REPO}@{images['v2']}")
+    assert settle(fn)["LastUpdateStatus"] == "Successful"
