@@ -223,6 +223,28 @@ fn source_modes_shape_the_pipeline() {
 }
 
 #[test]
+fn the_build_caches_docker_layers_only_as_its_source_comes_from_the_pipeline() {
+    for source in ["github-webhook", "codeconnections"] {
+        let late = Late {
+            connection_arn: Some("arn:aws:codestar-connections:eu-west-1:1:connection/x".into()),
+            ..Late::default()
+        };
+        let project = build(&config(source), &target(), &zips(), &late)
+            .into_iter()
+            .find_map(|d| match d.spec {
+                Spec::Project(p) => Some(p),
+                _ => None,
+            })
+            .expect("a build project");
+        assert_eq!(
+            project.cache_modes,
+            ["LOCAL_DOCKER_LAYER_CACHE"],
+            "{source}"
+        );
+    }
+}
+
+#[test]
 fn functions_take_the_architecture_of_their_zip() {
     for want in build(
         &config("github-webhook"),

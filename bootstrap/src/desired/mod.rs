@@ -21,6 +21,8 @@ use std::collections::BTreeMap;
 
 /// CodeBuild's managed image for Docker builds on x86_64.
 pub const BUILD_IMAGE: &str = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
+/// The build project's one local cache mode: the Docker layers of earlier builds on that host.
+pub const BUILD_CACHE_MODE: &str = "LOCAL_DOCKER_LAYER_CACHE";
 /// Tagged images the repository keeps.
 pub const KEEP_TAGGED_IMAGES: u32 = 30;
 /// Artifacts and their old versions expire after this many days.

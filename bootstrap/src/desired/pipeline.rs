@@ -57,10 +57,10 @@ pub(super) fn build_project(s: &Stack<'_>, out: &mut Vec<Desired>) {
             log_group: n.codebuild_log_group(),
             timeout_minutes: config.build_timeout_minutes,
             queued_timeout_minutes: 60,
-            cache_modes: vec![
-                "LOCAL_DOCKER_LAYER_CACHE".to_owned(),
-                "LOCAL_SOURCE_CACHE".to_owned(),
-            ],
+            // Docker layers only: the source comes from CodePipeline, and a local source cache
+            // works only for Git-based sources (CodeBuild User Guide, "Build caching in AWS
+            // CodeBuild", "Local caching").
+            cache_modes: vec![BUILD_CACHE_MODE.to_owned()],
             tags: tags.clone(),
         }),
         vec![

@@ -2,7 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::support::{Fixture, create_role, operations, our_tags, spec_of};
+use bootstrap::desired::BUILD_CACHE_MODE;
 use bootstrap::model::{ProjectSpec, Spec};
+use bootstrap::plan::differences;
 use bootstrap::resources::{Ctx, codebuild};
 
 async fn observed(ctx: Ctx<'_>, name: &str) -> Option<ProjectSpec> {
@@ -26,12 +28,44 @@ fn project(name: &str, role_arn: &str) -> ProjectSpec {
         log_group: "/pipeline/dev/build".into(),
         timeout_minutes: 30,
         queued_timeout_minutes: 60,
-        cache_modes: vec![
-            "LOCAL_DOCKER_LAYER_CACHE".into(),
-            "LOCAL_SOURCE_CACHE".into(),
-        ],
+        cache_modes: vec![BUILD_CACHE_MODE.into()],
         tags: our_tags([("project", "pipeline")]),
     }
+}
+
+/// A project an earlier release made also cached the source, which does nothing for a
+/// CodePipeline source: the plan names the cache and one UpdateProject drops it.
+#[tokio::test]
+async fn a_project_with_the_old_source_cache_is_updated_to_docker_layers_only() {
+    let fx = Fixture::start().await;
+    let (emu, clients, ctx) = (&fx.emu, &fx.clients, fx.ctx());
+    let role_arn = create_role(clients, "build-role", "codebuild.amazonaws.com").await;
+    let desired = project("build-dev", &role_arn);
+    let mut old = desired.clone();
+    old.cache_modes = vec![
+        "LOCAL_DOCKER_LAYER_CACHE".into(),
+        "LOCAL_SOURCE_CACHE".into(),
+    ];
+    codebuild::create(ctx, &old).await.unwrap();
+    let observed_old = observed(ctx, "build-dev").await.unwrap();
+    assert_eq!(observed_old.cache_modes, old.cache_modes);
+    let fields: Vec<String> = differences(
+        &Spec::Project(desired.clone()),
+        &Spec::Project(observed_old.clone()),
+    )
+    .into_iter()
+    .map(|change| change.field)
+    .collect();
+    assert_eq!(fields, ["cache_modes"]);
+
+    emu.clear_calls().unwrap();
+    codebuild::update(ctx, &desired, &observed_old)
+        .await
+        .unwrap();
+    assert_eq!(operations(emu), ["UpdateProject"]);
+    let updated = observed(ctx, "build-dev").await.unwrap();
+    assert_eq!(updated.cache_modes, [BUILD_CACHE_MODE]);
+    assert_eq!(updated, desired);
 }
 
 #[tokio::test]
