@@ -6,10 +6,10 @@
 //! the environment, except the few actions AWS authorises only on `*` ([`WILDCARD_ACTIONS`])
 //! and the listings it authorises on every resource of their type ([`ACCOUNT_WIDE_LISTS`]).
 
-use super::{document, statement};
+use super::document;
 use crate::aws::Target;
 use crate::config::SourceMode;
-use pipeline_common::{DeployTarget, EnvName, tags};
+use pipeline_common::{DeployTarget, EnvName};
 use serde_json::{Value, json};
 
 /// Actions of the deployer that AWS authorises only on `"Resource": "*"` (the Service
@@ -74,7 +74,7 @@ pub struct Scope<'a> {
 
 /// Secrets Manager appends `-` and six random characters to every secret's name in its ARN
 /// (Secrets Manager User Guide, "Secret ARN"): a name matches its ARNs only with `-??????`.
-fn secret_arn(target: &Target, name_or_arn: &str) -> String {
+pub fn secret_arn(target: &Target, name_or_arn: &str) -> String {
     if name_or_arn.starts_with("arn:") {
         if has_random_suffix(name_or_arn) {
             name_or_arn.to_owned()
@@ -92,337 +92,51 @@ fn has_random_suffix(arn: &str) -> bool {
         .is_some_and(|(_, tail)| tail.len() == 6 && tail.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
-/// The least-privilege policy for running `bootstrap` against one environment.
+/// The least-privilege policy for running `bootstrap` against one environment, assembled from
+/// what each resource kind declares it needs (`resources::Resource::deployer_grants`): the
+/// statements several kinds declare under one Sid are one, the account-wide ones (on `*`, with
+/// no condition) come first, the grants for reading what the options name last.
 pub fn policy(scope: &Scope<'_>) -> Value {
-    let env = scope.env;
-    let target = scope.target;
-    let n = env.names();
-    let bucket = format!(
-        "arn:{}:s3:::{}",
-        target.partition(),
-        n.artifact_bucket(&target.account_id)
-    );
-    let roles: Vec<String> = [
-        n.codebuild_role(),
-        n.pipeline_role(),
-        n.deploy_handler_role(),
-        n.event_notifier_role(),
-    ]
-    .iter()
-    .map(|role| target.role_arn(role))
-    .collect();
-    let functions: Vec<String> = [n.deploy_handler(), n.event_notifier()]
-        .iter()
-        .map(|f| target.arn("lambda", &format!("function:{f}")))
-        .collect();
-    let log_groups: Vec<String> = [
-        n.codebuild_log_group(),
-        n.deploy_handler_log_group(),
-        n.event_notifier_log_group(),
-    ]
-    .iter()
-    .map(|g| target.arn("logs", &format!("log-group:{g}")))
-    .collect();
-    let rules: Vec<String> = [n.events_rule(), n.failed_rule()]
-        .iter()
-        .map(|r| target.arn("events", &format!("rule/{r}")))
-        .collect();
-
-    let lambda_target = scope
-        .deploy_target
-        .filter(|t| matches!(t, DeployTarget::Lambda { .. }));
-    let mut statements = vec![
-        statement(
-            "AccountWideReads",
-            &["logs:DescribeLogGroups", "tag:GetResources"],
-            vec!["*".to_owned()],
-        ),
-        statement(
-            "RemoveSubscribers",
-            &["sns:Unsubscribe"],
-            vec!["*".to_owned()],
-        ),
-        statement(
-            "ArtifactBucket",
-            &[
-                "s3:CreateBucket",
-                "s3:DeleteBucket",
-                "s3:GetBucketOwnershipControls",
-                "s3:GetBucketPolicy",
-                "s3:GetBucketPublicAccessBlock",
-                "s3:GetBucketTagging",
-                "s3:GetBucketVersioning",
-                "s3:GetEncryptionConfiguration",
-                "s3:GetLifecycleConfiguration",
-                "s3:ListBucket",
-                "s3:ListBucketVersions",
-                "s3:PutBucketOwnershipControls",
-                "s3:PutBucketPolicy",
-                "s3:PutBucketPublicAccessBlock",
-                "s3:PutBucketTagging",
-                "s3:PutBucketVersioning",
-                "s3:PutEncryptionConfiguration",
-                "s3:PutLifecycleConfiguration",
-            ],
-            vec![bucket.clone()],
-        ),
-        // destroy empties the bucket before deleting it; it is versioned, so every delete names
-        // a version (s3:DeleteObjectVersion; S3 User Guide, "Deleting object versions")
-        statement(
-            "EmptyArtifactBucket",
-            &["s3:DeleteObjectVersion"],
-            vec![format!("{bucket}/*")],
-        ),
-        statement(
-            "ImageRepository",
-            &[
-                "ecr:CreateRepository",
-                "ecr:DeleteRepository",
-                "ecr:DescribeRepositories",
-                "ecr:GetLifecyclePolicy",
-                "ecr:GetRepositoryPolicy",
-                "ecr:ListTagsForResource",
-                "ecr:PutImageScanningConfiguration",
-                "ecr:PutImageTagMutability",
-                "ecr:PutLifecyclePolicy",
-                "ecr:TagResource",
-                "ecr:UntagResource",
-                // The repository has a policy only when Lambda pulls the image (a Lambda target):
-                // then bootstrap sets it, otherwise it removes one found there.
-                lambda_target.map_or("ecr:DeleteRepositoryPolicy", |_| "ecr:SetRepositoryPolicy"),
-            ],
-            vec![target.arn("ecr", &format!("repository/{}", n.ecr_repository()))],
-        ),
-        statement(
-            "Roles",
-            &[
-                "iam:CreateRole",
-                "iam:DeleteRole",
-                "iam:DeleteRolePolicy",
-                "iam:DetachRolePolicy",
-                "iam:GetRole",
-                "iam:GetRolePolicy",
-                "iam:ListAttachedRolePolicies",
-                "iam:ListInstanceProfilesForRole",
-                "iam:ListRolePolicies",
-                "iam:ListRoleTags",
-                "iam:PutRolePolicy",
-                "iam:TagRole",
-                "iam:UntagRole",
-                "iam:UpdateAssumeRolePolicy",
-                "iam:UpdateRole",
-            ],
-            roles.clone(),
-        ),
-        pass_role("PassBuildRole", &roles[..1], "codebuild.amazonaws.com"),
-        pass_role(
-            "PassPipelineRole",
-            &roles[1..2],
-            "codepipeline.amazonaws.com",
-        ),
-        pass_role("PassFunctionRoles", &roles[2..], "lambda.amazonaws.com"),
-        statement(
-            "Functions",
-            &[
-                "lambda:AddPermission",
-                "lambda:CreateFunction",
-                "lambda:DeleteFunction",
-                "lambda:GetFunction",
-                "lambda:GetFunctionConfiguration",
-                "lambda:GetFunctionEventInvokeConfig",
-                "lambda:GetPolicy",
-                "lambda:ListTags",
-                "lambda:PutFunctionEventInvokeConfig",
-                "lambda:RemovePermission",
-                "lambda:TagResource",
-                "lambda:UntagResource",
-                "lambda:UpdateFunctionCode",
-                "lambda:UpdateFunctionConfiguration",
-            ],
-            functions,
-        ),
-        statement(
-            "BuildProject",
-            &[
-                "codebuild:BatchGetProjects",
-                "codebuild:CreateProject",
-                "codebuild:DeleteProject",
-                "codebuild:UpdateProject",
-            ],
-            vec![target.arn("codebuild", &format!("project/{}", n.codebuild_project()))],
-        ),
-        statement(
-            "TestReportGroup",
-            &[
-                "codebuild:BatchGetReportGroups",
-                "codebuild:CreateReportGroup",
-                "codebuild:DeleteReportGroup",
-                "codebuild:UpdateReportGroup",
-            ],
-            vec![target.arn(
-                "codebuild",
-                &format!("report-group/{}", n.codebuild_report_group()),
-            )],
-        ),
-        statement(
-            "Pipeline",
-            &[
-                "codepipeline:CreatePipeline",
-                "codepipeline:DeletePipeline",
-                "codepipeline:GetPipeline",
-                "codepipeline:ListTagsForResource",
-                "codepipeline:TagResource",
-                "codepipeline:UntagResource",
-                "codepipeline:UpdatePipeline",
-            ],
-            vec![target.arn("codepipeline", &n.pipeline())],
-        ),
-        statement(
-            "LogGroups",
-            &[
-                "logs:CreateLogGroup",
-                "logs:DeleteLogGroup",
-                "logs:ListTagsForResource",
-                "logs:PutRetentionPolicy",
-                "logs:TagResource",
-                "logs:UntagResource",
-            ],
-            log_groups,
-        ),
-        statement(
-            "NotificationTopic",
-            &[
-                "sns:CreateTopic",
-                "sns:DeleteTopic",
-                "sns:GetTopicAttributes",
-                "sns:ListSubscriptionsByTopic",
-                "sns:ListTagsForResource",
-                "sns:SetTopicAttributes",
-                "sns:Subscribe",
-                "sns:TagResource",
-                "sns:UntagResource",
-            ],
-            vec![target.arn("sns", &n.notification_topic())],
-        ),
-        statement(
-            "EventRules",
-            &[
-                "events:DeleteRule",
-                "events:DescribeRule",
-                "events:ListTagsForResource",
-                "events:ListTargetsByRule",
-                "events:PutRule",
-                "events:PutTargets",
-                "events:RemoveTargets",
-                "events:TagResource",
-                "events:UntagResource",
-            ],
-            rules,
-        ),
-        // plan, destroy and outputs look the environment's connection up by name in either mode
-        statement(
-            "FindConnection",
-            &["codestar-connections:ListConnections"],
-            vec![target.arn("codestar-connections", "connection/*")],
-        ),
-    ];
-    match scope.source {
-        SourceMode::GithubWebhook => {
-            statements.push(statement(
-                "PipelineWebhook",
-                &[
-                    "codepipeline:DeleteWebhook",
-                    "codepipeline:DeregisterWebhookWithThirdParty",
-                    "codepipeline:ListTagsForResource",
-                    "codepipeline:PutWebhook",
-                    "codepipeline:RegisterWebhookWithThirdParty",
-                    "codepipeline:TagResource",
-                    "codepipeline:UntagResource",
-                ],
-                vec![target.arn("codepipeline", &format!("webhook:{}", n.webhook()))],
-            ));
-            // PutWebhook is authorised on the webhook and on the pipeline it targets (Service
-            // Authorization Reference, AWS CodePipeline: PutWebhook lists both resource types)
-            statements.push(statement(
-                "WebhookTargetsPipeline",
-                &["codepipeline:PutWebhook"],
-                vec![target.arn("codepipeline", &n.pipeline())],
-            ));
-            // ListWebhooks authorises on the account's webhooks as a whole
-            statements.push(statement(
-                "FindWebhook",
-                &["codepipeline:ListWebhooks"],
-                vec![target.arn("codepipeline", "webhook:*")],
-            ));
-            statements.push(statement(
-                "WebhookSecret",
-                &[
-                    "secretsmanager:CreateSecret",
-                    "secretsmanager:DeleteSecret",
-                    "secretsmanager:DescribeSecret",
-                    "secretsmanager:GetSecretValue",
-                    "secretsmanager:RestoreSecret",
-                    "secretsmanager:TagResource",
-                    "secretsmanager:UntagResource",
-                    "secretsmanager:UpdateSecret",
-                ],
-                // a secret that does not exist yet has no random suffix: reading it before
-                // creating it is checked on the bare name's ARN, which no real secret has
-                vec![
-                    secret_arn(target, &n.webhook_secret()),
-                    target.arn("secretsmanager", &format!("secret:{}", n.webhook_secret())),
-                ],
-            ));
-            if let Some(secret) = scope.github_token_secret {
-                statements.push(statement(
-                    "ReadGitHubToken",
-                    &["secretsmanager:GetSecretValue"],
-                    vec![secret_arn(target, secret)],
-                ));
-            }
-        }
-        SourceMode::Codeconnections => {
-            statements.push(connection(scope));
-            if scope.connection_arn.is_none() {
-                statements.push(create_connection(scope));
-            }
-        }
-    }
-    match scope.deploy_target {
-        Some(DeployTarget::Ecs {
-            cluster, service, ..
-        }) => {
-            statements.push(statement(
-                "InspectDeployTarget",
-                &["ecs:DescribeServices"],
-                vec![target.arn("ecs", &format!("service/{cluster}/{service}"))],
-            ));
-            statements.push(statement(
-                "ReadTargetTaskDefinition",
-                &["ecs:DescribeTaskDefinition"],
-                vec!["*".to_owned()],
-            ));
-        }
-        Some(DeployTarget::Lambda { function, .. }) => {
-            statements.push(statement(
-                "InspectDeployTarget",
-                &["lambda:GetAlias", "lambda:GetFunction"],
-                vec![target.arn("lambda", &format!("function:{function}"))],
-            ));
-        }
-        None => {}
-    }
-    if let Some(secret) = scope.deploy_webhook_secret_arn {
-        statements.push(statement(
-            "CheckDeploySigningSecret",
-            &["secretsmanager:DescribeSecret"],
-            vec![secret_arn(target, secret)],
-        ));
-    }
-    document(statements)
+    let grants = crate::resources::deployer_grants(scope);
+    let (account_wide, scoped): (Vec<Value>, Vec<Value>) = merge_by_sid(grants.stack)
+        .into_iter()
+        .partition(|s| s["Resource"] == json!(["*"]) && s.get("Condition").is_none());
+    document(
+        account_wide
+            .into_iter()
+            .chain(scoped)
+            .chain(grants.inputs)
+            .collect(),
+    )
 }
 
-fn pass_role(sid: &str, roles: &[String], service: &str) -> Value {
+/// Statements of one Sid on the same resources (a function's grants and its permissions', the
+/// account-wide reads of the tagging API and of Logs) as one, with the union of their actions
+/// in order, where the first of them stood.
+fn merge_by_sid(statements: Vec<Value>) -> Vec<Value> {
+    let mut merged: Vec<Value> = Vec::new();
+    for statement in statements {
+        let same = merged.iter_mut().find(|m| {
+            m["Sid"] == statement["Sid"]
+                && m["Resource"] == statement["Resource"]
+                && m.get("Condition") == statement.get("Condition")
+        });
+        let Some(existing) = same else {
+            merged.push(statement);
+            continue;
+        };
+        let of = |one: &Value| super::actions(&json!({ "Statement": [one] }));
+        let mut actions = of(existing);
+        actions.extend(of(&statement));
+        actions.sort();
+        actions.dedup();
+        existing["Action"] = json!(actions);
+    }
+    merged
+}
+
+/// iam:PassRole on `roles`, to `service` only.
+pub fn pass_role(sid: &str, roles: &[String], service: &str) -> Value {
     // iam:PassRole is checked whenever a create or update call hands a role to a service; the
     // condition keeps each role to the one service that uses it (IAM User Guide, "Granting a
     // user permissions to pass a role to an AWS service").
@@ -432,53 +146,6 @@ fn pass_role(sid: &str, roles: &[String], service: &str) -> Value {
         "Action": ["iam:PassRole"],
         "Resource": roles,
         "Condition": { "StringEquals": { "iam:PassedToService": service } }
-    })
-}
-
-/// The connection grants: an existing connection by its ARN; a connection bootstrap creates
-/// has a random id, so it is scoped by the environment's tag instead.
-fn connection(scope: &Scope<'_>) -> Value {
-    // Creating a pipeline whose source uses a connection needs PassConnection on it (Developer
-    // Tools console User Guide, "Connections permissions reference").
-    let actions = [
-        "codestar-connections:DeleteConnection",
-        "codestar-connections:GetConnection",
-        "codestar-connections:ListTagsForResource",
-        "codestar-connections:PassConnection",
-        "codestar-connections:TagResource",
-        "codestar-connections:UntagResource",
-    ];
-    if let Some(arn) = scope.connection_arn {
-        return statement(
-            "UseGivenConnection",
-            &[
-                "codestar-connections:GetConnection",
-                "codestar-connections:PassConnection",
-            ],
-            vec![arn.to_owned()],
-        );
-    }
-    json!({
-        "Sid": "EnvironmentConnection",
-        "Effect": "Allow",
-        "Action": actions,
-        "Resource": scope.target.arn("codestar-connections", "connection/*"),
-        "Condition": {
-            "StringEquals": { format!("aws:ResourceTag/{}", tags::ENVIRONMENT): scope.env.as_str() }
-        }
-    })
-}
-
-/// CreateConnection has no resource type; the request's own tags scope it to the environment.
-fn create_connection(scope: &Scope<'_>) -> Value {
-    json!({
-        "Sid": "CreateEnvironmentConnection",
-        "Effect": "Allow",
-        "Action": ["codestar-connections:CreateConnection", "codestar-connections:TagResource"],
-        "Resource": "*",
-        "Condition": {
-            "StringEquals": { format!("aws:RequestTag/{}", tags::ENVIRONMENT): scope.env.as_str() }
-        }
     })
 }
 
@@ -494,6 +161,7 @@ pub fn size(policy: &Value) -> usize {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::super::statement;
     use super::*;
 
     fn target() -> Target {
@@ -612,6 +280,42 @@ mod tests {
                 "{size} characters: over a role's 10,240 of inline policy"
             );
         }
+    }
+
+    #[test]
+    fn the_kinds_declarations_make_one_statement_per_sid() {
+        let env = EnvName::parse("dev").unwrap();
+        let target = target();
+        let ecs = DeployTarget::parse("ecs:prod/web").unwrap();
+        for source in [SourceMode::GithubWebhook, SourceMode::Codeconnections] {
+            let mut scope = scope(&env, &target, source);
+            scope.github_token_secret = Some("gh-token");
+            scope.deploy_target = Some(&ecs);
+            let policy = policy(&scope);
+            let mut sids: Vec<&str> = policy["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["Sid"].as_str().unwrap())
+                .collect();
+            assert_eq!(sids[..2], ["AccountWideReads", "RemoveSubscribers"]);
+            let count = sids.len();
+            sids.sort();
+            sids.dedup();
+            assert_eq!(sids.len(), count, "a Sid twice in {policy}");
+        }
+        let merged = merge_by_sid(vec![
+            statement("S", &["b:B", "a:A"], vec!["r".into()]),
+            statement("T", &["c:C"], vec!["r".into()]),
+            statement("S", &["a:A", "c:C"], vec!["r".into()]),
+        ]);
+        assert_eq!(
+            merged,
+            vec![
+                statement("S", &["a:A", "b:B", "c:C"], vec!["r".into()]),
+                statement("T", &["c:C"], vec!["r".into()]),
+            ]
+        );
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub const WILDCARD_RESOURCE_ACTIONS: [(&str, &str); 4] = [
     ),
 ];
 
-fn statement(sid: &str, actions: &[&str], resources: Vec<String>) -> Value {
+/// One `Allow` statement of `actions` on `resources`.
+pub fn statement(sid: &str, actions: &[&str], resources: Vec<String>) -> Value {
     json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources })
 }
 

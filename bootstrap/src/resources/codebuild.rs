@@ -6,6 +6,8 @@ use super::errors;
 use super::tags::{model_tags, sdk_tags};
 use super::{Ctx, util};
 use crate::model::{Kind, Observed, ProjectSpec, ResourceId};
+use crate::policies::deployer::Scope;
+use crate::policies::statement;
 use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
 use anyhow::{Context, Result};
 use aws_sdk_codebuild::error::ProvideErrorMetadata;
@@ -15,6 +17,7 @@ use aws_sdk_codebuild::types::{
     EnvironmentVariable, EnvironmentVariableType, LogsConfig, LogsConfigStatusType, Project,
     ProjectArtifacts, ProjectCache, ProjectEnvironment, ProjectSource, SourceType, Tag,
 };
+use serde_json::Value;
 
 super::resource!(
     /// CodeBuild projects.
@@ -264,4 +267,19 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         .await
         .context("DeleteProject failed")?;
     Ok(())
+}
+
+/// What the deployer needs for the build project.
+pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+    let project = scope.env.names().codebuild_project();
+    vec![statement(
+        "BuildProject",
+        &[
+            "codebuild:BatchGetProjects",
+            "codebuild:CreateProject",
+            "codebuild:DeleteProject",
+            "codebuild:UpdateProject",
+        ],
+        vec![scope.target.arn("codebuild", &format!("project/{project}"))],
+    )]
 }

@@ -6,6 +6,8 @@ use super::errors::{self, absent_as_none};
 use super::tags::{model_tags, retag_with, sdk_tags};
 use super::{Ctx, util};
 use crate::model::{Kind, Observed, PipelineSpec, ResourceId, SourceSpec, Tags};
+use crate::policies::deployer::Scope;
+use crate::policies::statement;
 use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
 use anyhow::{Context, Result};
 use aws_sdk_codepipeline::error::ProvideErrorMetadata;
@@ -18,6 +20,7 @@ use aws_sdk_codepipeline::types::{
     GitPushFilter, InputArtifact, OutputArtifact, PipelineDeclaration, PipelineTriggerDeclaration,
     PipelineTriggerProviderType, PipelineType, StageDeclaration,
 };
+use serde_json::Value;
 use std::collections::HashMap;
 
 super::resource!(
@@ -404,6 +407,27 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         Err(err) if err.code() == Some("PipelineNotFoundException") => Ok(()),
         Err(err) => Err(anyhow::Error::new(err).context("DeletePipeline failed")),
     }
+}
+
+/// What the deployer needs for the pipeline.
+pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+    vec![statement(
+        "Pipeline",
+        &[
+            "codepipeline:CreatePipeline",
+            "codepipeline:DeletePipeline",
+            "codepipeline:GetPipeline",
+            "codepipeline:ListTagsForResource",
+            "codepipeline:TagResource",
+            "codepipeline:UntagResource",
+            "codepipeline:UpdatePipeline",
+        ],
+        vec![
+            scope
+                .target
+                .arn("codepipeline", &scope.env.names().pipeline()),
+        ],
+    )]
 }
 
 #[cfg(test)]

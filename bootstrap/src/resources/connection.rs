@@ -4,12 +4,16 @@
 use super::Ctx;
 use super::errors::{self, absent_as_none, gone_is_done};
 use super::tags::{model_tags, retag_with, sdk_tags};
+use crate::config::SourceMode;
 use crate::model::{ConnectionSpec, Observed, Spec, Tags};
+use crate::policies::deployer::Scope;
+use crate::policies::statement;
 use anyhow::{Context, Result, bail};
 use aws_sdk_codestarconnections::operation::{
     delete_connection::DeleteConnectionError, get_connection::GetConnectionError,
 };
 use aws_sdk_codestarconnections::types::{Connection, ProviderType};
+use serde_json::{Value, json};
 
 super::resource!(
     /// CodeStar connections to GitHub.
@@ -286,4 +290,72 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         .send()
         .await;
     gone_is_done(deleted)
+}
+
+/// What the deployer needs for the connection: finding it by name in either source mode (plan,
+/// destroy and outputs look it up); in codeconnections mode, using it, and creating it unless
+/// `--connection-arn` names one.
+pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+    let mut grants = vec![statement(
+        "FindConnection",
+        &["codestar-connections:ListConnections"],
+        vec![scope.target.arn("codestar-connections", "connection/*")],
+    )];
+    if scope.source == SourceMode::Codeconnections {
+        grants.push(use_connection(scope));
+        if scope.connection_arn.is_none() {
+            grants.push(create_connection(scope));
+        }
+    }
+    grants
+}
+
+/// An existing connection by its ARN; a connection bootstrap creates has a random id, so it is
+/// scoped by the environment's tag instead.
+fn use_connection(scope: &Scope<'_>) -> Value {
+    // Creating a pipeline whose source uses a connection needs PassConnection on it (Developer
+    // Tools console User Guide, "Connections permissions reference").
+    if let Some(arn) = scope.connection_arn {
+        return statement(
+            "UseGivenConnection",
+            &[
+                "codestar-connections:GetConnection",
+                "codestar-connections:PassConnection",
+            ],
+            vec![arn.to_owned()],
+        );
+    }
+    json!({
+        "Sid": "EnvironmentConnection",
+        "Effect": "Allow",
+        "Action": [
+            "codestar-connections:DeleteConnection",
+            "codestar-connections:GetConnection",
+            "codestar-connections:ListTagsForResource",
+            "codestar-connections:PassConnection",
+            "codestar-connections:TagResource",
+            "codestar-connections:UntagResource",
+        ],
+        "Resource": scope.target.arn("codestar-connections", "connection/*"),
+        "Condition": {
+            "StringEquals": {
+                format!("aws:ResourceTag/{}", pipeline_common::tags::ENVIRONMENT): scope.env.as_str()
+            }
+        }
+    })
+}
+
+/// CreateConnection has no resource type; the request's own tags scope it to the environment.
+fn create_connection(scope: &Scope<'_>) -> Value {
+    json!({
+        "Sid": "CreateEnvironmentConnection",
+        "Effect": "Allow",
+        "Action": ["codestar-connections:CreateConnection", "codestar-connections:TagResource"],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {
+                format!("aws:RequestTag/{}", pipeline_common::tags::ENVIRONMENT): scope.env.as_str()
+            }
+        }
+    })
 }

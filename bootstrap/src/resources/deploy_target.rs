@@ -5,10 +5,13 @@
 
 use super::Ctx;
 use super::errors::{self, not_found};
+use crate::policies::deployer::{Scope, secret_arn};
+use crate::policies::statement;
 pub use crate::target_facts::TargetFacts;
 use anyhow::{Context, Result, bail};
 use aws_sdk_ecs::operation::describe_services::DescribeServicesError;
 use pipeline_common::DeployTarget;
+use serde_json::Value;
 
 // DescribeServices answers an unknown cluster with ClusterNotFoundException (ECS API Reference,
 // DescribeServices, "Errors"); an unknown service comes back in `failures` instead.
@@ -72,6 +75,12 @@ async fn ecs(
              first (bootstrap deploys to an existing service, it never creates one) or fix the name"
         );
     };
+    let controller = found
+        .deployment_controller()
+        .map_or("ECS", |c| c.r#type().as_str());
+    if let Some(problem) = pipeline_common::unsupported_controller(controller, cluster, service) {
+        bail!("--deploy-target: {problem}");
+    }
     let task_definition = found
         .task_definition()
         .context("the ECS service has no task definition")?;
@@ -93,21 +102,11 @@ async fn ecs(
     let names: Vec<&str> = definition
         .container_definitions()
         .iter()
-        .filter_map(|c| c.name())
+        .map(|c| c.name().unwrap_or_default())
         .collect();
-    let wanted = match (container, names.len()) {
-        (Some(name), _) => Some(name),
-        (None, 1) => None,
-        (None, _) => Some("app"),
-    };
-    if let Some(wanted) = wanted
-        && !names.contains(&wanted)
-    {
-        bail!(
-            "--deploy-target: the task definition {task_definition} of {cluster}/{service} has no container \
-             `{wanted}` (it has {}); name the one to update: --deploy-target ecs:{cluster}/{service}/CONTAINER",
-            names.join(", ")
-        );
+    // The deploy-handler picks the container by the same rule.
+    if let Err(problem) = pipeline_common::pick_container(&names, container, cluster, service) {
+        bail!("--deploy-target: {task_definition} of {cluster}/{service}: {problem}");
     }
     let family_arn = task_definition
         .rsplit_once(':')
@@ -187,4 +186,41 @@ async fn lambda(ctx: Ctx<'_>, function: &str, alias: Option<&str>) -> Result<Tar
             .context("GetFunction returned no ARN")?
             .to_owned(),
     })
+}
+
+/// What the deployer needs to read the team's existing target at plan: the ECS service and its
+/// task definition (DescribeTaskDefinition has no resource type: `*`), or the function and its
+/// alias; and the signing secret a webhook target names (`--deploy-webhook-secret-arn`).
+pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+    let target = scope.target;
+    let mut grants = match scope.deploy_target {
+        Some(DeployTarget::Ecs {
+            cluster, service, ..
+        }) => vec![
+            statement(
+                "InspectDeployTarget",
+                &["ecs:DescribeServices"],
+                vec![target.arn("ecs", &format!("service/{cluster}/{service}"))],
+            ),
+            statement(
+                "ReadTargetTaskDefinition",
+                &["ecs:DescribeTaskDefinition"],
+                vec!["*".to_owned()],
+            ),
+        ],
+        Some(DeployTarget::Lambda { function, .. }) => vec![statement(
+            "InspectDeployTarget",
+            &["lambda:GetAlias", "lambda:GetFunction"],
+            vec![target.arn("lambda", &format!("function:{function}"))],
+        )],
+        None => Vec::new(),
+    };
+    if let Some(secret) = scope.deploy_webhook_secret_arn {
+        grants.push(statement(
+            "CheckDeploySigningSecret",
+            &["secretsmanager:DescribeSecret"],
+            vec![secret_arn(target, secret)],
+        ));
+    }
+    grants
 }

@@ -6,6 +6,8 @@ use super::errors::{self, absent_as_none, gone_is_done};
 use super::tags::{model_tags, retag_with, sdk_tags};
 use super::{Ctx, util};
 use crate::model::{Kind, Observed, RepositorySpec, ResourceId};
+use crate::policies::deployer::Scope;
+use crate::policies::statement;
 use crate::retry::while_principals_propagate;
 use anyhow::{Context, Result, bail};
 use aws_sdk_ecr::error::ProvideErrorMetadata;
@@ -19,6 +21,7 @@ use aws_sdk_ecr::operation::{
 use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability,
 };
+use pipeline_common::DeployTarget;
 use serde_json::Value;
 
 super::resource!(
@@ -266,4 +269,32 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         .send()
         .await;
     gone_is_done(deleted)
+}
+
+/// What the deployer needs for the image repository.
+pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+    let lambda_target = scope
+        .deploy_target
+        .filter(|t| matches!(t, DeployTarget::Lambda { .. }));
+    let repository = scope.env.names().ecr_repository();
+    vec![statement(
+        "ImageRepository",
+        &[
+            "ecr:CreateRepository",
+            "ecr:DeleteRepository",
+            "ecr:DescribeRepositories",
+            "ecr:GetLifecyclePolicy",
+            "ecr:GetRepositoryPolicy",
+            "ecr:ListTagsForResource",
+            "ecr:PutImageScanningConfiguration",
+            "ecr:PutImageTagMutability",
+            "ecr:PutLifecyclePolicy",
+            "ecr:TagResource",
+            "ecr:UntagResource",
+            // The repository has a policy only when Lambda pulls the image (a Lambda target):
+            // then bootstrap sets it, otherwise it removes one found there.
+            lambda_target.map_or("ecr:DeleteRepositoryPolicy", |_| "ecr:SetRepositoryPolicy"),
+        ],
+        vec![scope.target.arn("ecr", &format!("repository/{repository}"))],
+    )]
 }

@@ -4,6 +4,8 @@ use super::Ctx;
 use super::errors::{self, absent_as_none, gone_is_done};
 use super::tags::{model_tags, retag_with, sdk_tags};
 use crate::model::{Observed, RuleSpec, RuleTarget};
+use crate::policies::deployer::Scope;
+use crate::policies::statement;
 use anyhow::{Context, Result, bail};
 use aws_sdk_eventbridge::operation::{
     delete_rule::DeleteRuleError, describe_rule::DescribeRuleError,
@@ -254,4 +256,28 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         remove_targets(ctx, name, ids).await?;
     }
     gone_is_done(ctx.clients.events.delete_rule().name(name).send().await)
+}
+
+/// What the deployer needs for the environment's rules.
+pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+    let n = scope.env.names();
+    let rules = [n.events_rule(), n.failed_rule()]
+        .iter()
+        .map(|r| scope.target.arn("events", &format!("rule/{r}")))
+        .collect();
+    vec![statement(
+        "EventRules",
+        &[
+            "events:DeleteRule",
+            "events:DescribeRule",
+            "events:ListTagsForResource",
+            "events:ListTargetsByRule",
+            "events:PutRule",
+            "events:PutTargets",
+            "events:RemoveTargets",
+            "events:TagResource",
+            "events:UntagResource",
+        ],
+        rules,
+    )]
 }

@@ -6,6 +6,8 @@ use super::errors::{self, absent_as_none, gone_is_done};
 use super::tags::{retag_with, sdk_tags};
 use super::util::parse_policy;
 use crate::model::{Kind, Observed, ResourceId, RoleSpec, Tags};
+use crate::policies::deployer::{Scope, pass_role};
+use crate::policies::statement;
 use anyhow::{Context, Result, bail};
 use aws_sdk_iam::operation::{
     create_role::CreateRoleError, delete_role::DeleteRoleError, get_role::GetRoleError,
@@ -256,4 +258,49 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
     }
     gone_is_done(iam.delete_role().role_name(name).send().await)
         .context("DeleteRole failed; something still references the role, remove it and run again")
+}
+
+/// What the deployer needs for the environment's roles, and to hand each to the one service
+/// that assumes it.
+pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+    let n = scope.env.names();
+    let roles: Vec<String> = [
+        n.codebuild_role(),
+        n.pipeline_role(),
+        n.deploy_handler_role(),
+        n.event_notifier_role(),
+    ]
+    .iter()
+    .map(|role| scope.target.role_arn(role))
+    .collect();
+    vec![
+        statement(
+            "Roles",
+            &[
+                "iam:CreateRole",
+                "iam:DeleteRole",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:GetRole",
+                "iam:GetRolePolicy",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListInstanceProfilesForRole",
+                "iam:ListRolePolicies",
+                "iam:ListRoleTags",
+                "iam:PutRolePolicy",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:UpdateRole",
+            ],
+            roles.clone(),
+        ),
+        pass_role("PassBuildRole", &roles[..1], "codebuild.amazonaws.com"),
+        pass_role(
+            "PassPipelineRole",
+            &roles[1..2],
+            "codepipeline.amazonaws.com",
+        ),
+        pass_role("PassFunctionRoles", &roles[2..], "lambda.amazonaws.com"),
+    ]
 }

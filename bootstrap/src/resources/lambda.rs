@@ -6,6 +6,8 @@ use super::errors::{self, absent_as_none, gone_is_done};
 use super::tags::{map_tags, retag_with};
 use super::{Ctx, util};
 use crate::model::{FunctionSpec, Kind, Observed, PermissionSpec, ResourceId};
+use crate::policies::deployer::Scope;
+use crate::policies::statement;
 use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
 use anyhow::{Context, Result, bail};
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
@@ -413,6 +415,10 @@ impl super::Resource for PermissionResource {
     async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         delete_permission(ctx, name).await
     }
+
+    fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+        permission_grants(scope)
+    }
 }
 
 /// `name` is `FUNCTION/STATEMENT_ID`.
@@ -520,6 +526,50 @@ pub async fn update_permission(
 pub async fn delete_permission(ctx: Ctx<'_>, name: &str) -> Result<()> {
     let (function, statement_id) = split_permission_name(name)?;
     remove_permission(ctx, function, statement_id).await
+}
+
+/// The environment's function ARNs, which both the functions and their permissions are granted on.
+fn function_arns(scope: &Scope<'_>) -> Vec<String> {
+    let n = scope.env.names();
+    [n.deploy_handler(), n.event_notifier()]
+        .iter()
+        .map(|f| scope.target.arn("lambda", &format!("function:{f}")))
+        .collect()
+}
+
+/// What the deployer needs for the environment's functions.
+pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+    vec![statement(
+        "Functions",
+        &[
+            "lambda:CreateFunction",
+            "lambda:DeleteFunction",
+            "lambda:GetFunction",
+            "lambda:GetFunctionConfiguration",
+            "lambda:GetFunctionEventInvokeConfig",
+            "lambda:PutFunctionEventInvokeConfig",
+            "lambda:TagResource",
+            "lambda:UntagResource",
+            "lambda:UpdateFunctionCode",
+            "lambda:UpdateFunctionConfiguration",
+        ],
+        function_arns(scope),
+    )]
+}
+
+/// What the deployer needs for the statements in those functions' resource policies (one
+/// statement with the functions' own grants: the same resources).
+pub fn permission_grants(scope: &Scope<'_>) -> Vec<Value> {
+    vec![statement(
+        "Functions",
+        &[
+            "lambda:AddPermission",
+            "lambda:GetPolicy",
+            "lambda:ListTags",
+            "lambda:RemovePermission",
+        ],
+        function_arns(scope),
+    )]
 }
 
 #[cfg(test)]

@@ -5,10 +5,13 @@ use super::adopt::created_or_adopted;
 use super::errors::{self, gone_is_done};
 use super::tags::{map_tags, retag_with};
 use crate::model::{LogGroupSpec, Observed};
+use crate::policies::deployer::Scope;
+use crate::policies::statement;
 use anyhow::{Context, Result};
 use aws_sdk_cloudwatchlogs::operation::{
     create_log_group::CreateLogGroupError, delete_log_group::DeleteLogGroupError,
 };
+use serde_json::Value;
 
 super::resource!(
     /// CloudWatch Logs log groups.
@@ -98,4 +101,37 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         .send()
         .await;
     gone_is_done(deleted)
+}
+
+/// What the deployer needs for the environment's log groups; DescribeLogGroups has no resource
+/// type, so it is granted on `*`.
+pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+    let n = scope.env.names();
+    let groups = [
+        n.codebuild_log_group(),
+        n.deploy_handler_log_group(),
+        n.event_notifier_log_group(),
+    ]
+    .iter()
+    .map(|g| scope.target.arn("logs", &format!("log-group:{g}")))
+    .collect();
+    vec![
+        statement(
+            "AccountWideReads",
+            &["logs:DescribeLogGroups"],
+            vec!["*".to_owned()],
+        ),
+        statement(
+            "LogGroups",
+            &[
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:ListTagsForResource",
+                "logs:PutRetentionPolicy",
+                "logs:TagResource",
+                "logs:UntagResource",
+            ],
+            groups,
+        ),
+    ]
 }

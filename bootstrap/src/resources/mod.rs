@@ -28,8 +28,10 @@ pub mod webhook;
 
 use crate::aws::{Clients, Target};
 use crate::model::{Desired, Kind, Observed, ResourceId, Spec};
+use crate::policies::deployer::Scope;
 use crate::progress::Progress;
 use anyhow::{Result, bail};
+use serde_json::Value;
 use std::future::Future;
 
 /// Values a step may need that are not part of any spec (secrets never are).
@@ -70,6 +72,9 @@ pub trait Resource {
     ) -> impl Future<Output = Result<()>> + Send;
     /// Deletes it; already gone is success.
     fn delete(ctx: Ctx<'_>, name: &str) -> impl Future<Output = Result<()>> + Send;
+    /// The IAM statements the four steps need from whoever runs `bootstrap`, on this
+    /// environment's resources of the kind (what `bootstrap deployer-policy` is assembled from).
+    fn deployer_grants(scope: &Scope<'_>) -> Vec<Value>;
 }
 
 /// Implements [`Resource`] for a module whose four steps are its free functions `observe`,
@@ -107,6 +112,12 @@ macro_rules! resource {
             async fn delete(ctx: $crate::resources::Ctx<'_>, name: &str) -> anyhow::Result<()> {
                 delete(ctx, name).await
             }
+
+            fn deployer_grants(
+                scope: &$crate::policies::deployer::Scope<'_>,
+            ) -> Vec<serde_json::Value> {
+                deployer_grants(scope)
+            }
         }
 
         impl $crate::resources::adopt::Adopt for $name {
@@ -126,6 +137,17 @@ macro_rules! registry {
         pub fn depends_on(kind: Kind) -> &'static [Kind] {
             match kind {
                 $(Kind::$kind => <$resource as Resource>::DEPENDS_ON,)*
+            }
+        }
+
+        /// The deployer's grants, each kind's declaration in this list's order after the
+        /// account-wide search's, and apart those for reading what the options name.
+        pub fn deployer_grants(scope: &Scope<'_>) -> DeployerGrants {
+            let mut stack = tagging::deployer_grants(scope);
+            $(stack.extend(<$resource as Resource>::deployer_grants(scope));)*
+            DeployerGrants {
+                stack,
+                inputs: deploy_target::deployer_grants(scope),
             }
         }
 
@@ -165,19 +187,29 @@ macro_rules! registry {
     };
 }
 
+/// The deployer's grants as the kinds declare them.
+#[derive(Debug)]
+pub struct DeployerGrants {
+    /// The account-wide search's, then each kind's, in [`registry!`]'s order.
+    pub stack: Vec<Value>,
+    /// For reading what `--deploy-target` and its signing secret name.
+    pub inputs: Vec<Value>,
+}
+
+// In the order the deployer policy lists the kinds' grants.
 registry! {
-    Role => iam::RoleResource,
-    LogGroup => logs::LogGroupResource,
-    Secret => secrets::SecretResource,
-    Connection => connection::ConnectionResource,
     Bucket => s3::BucketResource,
     Repository => ecr::RepositoryResource,
-    Topic => sns::TopicResource,
+    Role => iam::RoleResource,
     Function => lambda::FunctionResource,
-    ReportGroup => report_group::ReportGroupResource,
     Project => codebuild::ProjectResource,
+    ReportGroup => report_group::ReportGroupResource,
     Pipeline => codepipeline::PipelineResource,
-    Webhook => webhook::WebhookResource,
+    LogGroup => logs::LogGroupResource,
+    Topic => sns::TopicResource,
     Rule => events::RuleResource,
+    Connection => connection::ConnectionResource,
+    Webhook => webhook::WebhookResource,
+    Secret => secrets::SecretResource,
     Permission => lambda::PermissionResource,
 }

@@ -9,11 +9,14 @@ use super::adopt::created_or_adopted;
 use super::errors;
 use super::tags::{model_tags, sdk_tags};
 use crate::model::{Observed, ReportGroupSpec};
+use crate::policies::deployer::Scope;
+use crate::policies::statement;
 use anyhow::{Context, Result};
 use aws_sdk_codebuild::operation::create_report_group::CreateReportGroupError;
 use aws_sdk_codebuild::types::{
     ReportExportConfig, ReportExportConfigType, ReportGroup, ReportType,
 };
+use serde_json::Value;
 
 super::resource!(
     /// CodeBuild report groups (test reports of the project's builds).
@@ -21,7 +24,11 @@ super::resource!(
 );
 
 fn arn(ctx: Ctx<'_>, name: &str) -> String {
-    ctx.target.arn("codebuild", &format!("report-group/{name}"))
+    arn_in(ctx.target, name)
+}
+
+fn arn_in(target: &crate::aws::Target, name: &str) -> String {
+    target.arn("codebuild", &format!("report-group/{name}"))
 }
 
 errors::variants! { AlreadyExists: CreateReportGroupError => is_resource_already_exists_exception }
@@ -124,4 +131,19 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         .await
         .context("DeleteReportGroup failed")?;
     Ok(())
+}
+
+/// What the deployer needs for the report group.
+pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+    let group = scope.env.names().codebuild_report_group();
+    vec![statement(
+        "TestReportGroup",
+        &[
+            "codebuild:BatchGetReportGroups",
+            "codebuild:CreateReportGroup",
+            "codebuild:DeleteReportGroup",
+            "codebuild:UpdateReportGroup",
+        ],
+        vec![arn_in(scope.target, &group)],
+    )]
 }

@@ -8,6 +8,8 @@ use super::errors::{self, not_found};
 use super::tags::{model_tags, sdk_tags};
 use super::{Ctx, util};
 use crate::model::{BucketSpec, Kind, Observed, ResourceId, Tags};
+use crate::policies::deployer::Scope;
+use crate::policies::statement;
 use crate::retry::while_principals_propagate;
 use anyhow::{Context, Result, bail};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -19,6 +21,7 @@ use aws_sdk_s3::types::{
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tagging, VersioningConfiguration,
 };
+use serde_json::Value;
 
 super::resource!(
     /// The S3 artifact bucket (its policy names roles).
@@ -204,7 +207,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         .and_then(|out| out.policy().map(str::to_owned))
         .map(|text| serde_json::from_str(&text).context("the bucket policy is not JSON"))
         .transpose()?
-        .unwrap_or(serde_json::Value::Null);
+        .unwrap_or(Value::Null);
 
     let spec = BucketSpec {
         name: name.to_owned(),
@@ -586,6 +589,49 @@ async fn delete_batch(ctx: Ctx<'_>, name: &str, batch: &[ObjectIdentifier]) -> R
         );
     }
     Ok(())
+}
+
+/// What the deployer needs for the artifact bucket, and to empty it before deleting it.
+pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+    let target = scope.target;
+    let bucket = format!(
+        "arn:{}:s3:::{}",
+        target.partition(),
+        scope.env.names().artifact_bucket(&target.account_id)
+    );
+    vec![
+        statement(
+            "ArtifactBucket",
+            &[
+                "s3:CreateBucket",
+                "s3:DeleteBucket",
+                "s3:GetBucketOwnershipControls",
+                "s3:GetBucketPolicy",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:GetBucketTagging",
+                "s3:GetBucketVersioning",
+                "s3:GetEncryptionConfiguration",
+                "s3:GetLifecycleConfiguration",
+                "s3:ListBucket",
+                "s3:ListBucketVersions",
+                "s3:PutBucketOwnershipControls",
+                "s3:PutBucketPolicy",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:PutBucketTagging",
+                "s3:PutBucketVersioning",
+                "s3:PutEncryptionConfiguration",
+                "s3:PutLifecycleConfiguration",
+            ],
+            vec![bucket.clone()],
+        ),
+        // destroy empties the bucket before deleting it; it is versioned, so every delete names
+        // a version (s3:DeleteObjectVersion; S3 User Guide, "Deleting object versions")
+        statement(
+            "EmptyArtifactBucket",
+            &["s3:DeleteObjectVersion"],
+            vec![format!("{bucket}/*")],
+        ),
+    ]
 }
 
 #[cfg(test)]

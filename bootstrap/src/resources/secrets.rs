@@ -5,7 +5,10 @@ use super::Ctx;
 use super::adopt::created_or_adopted;
 use super::errors::{self, absent_as_none, gone_is_done};
 use super::tags::{model_tags, retag_with, sdk_tags};
+use crate::config::SourceMode;
 use crate::model::{Observed, SecretSpec};
+use crate::policies::deployer::{Scope, secret_arn};
+use crate::policies::statement;
 use crate::secret::Secret;
 use anyhow::{Context, Result, bail};
 use aws_sdk_secretsmanager::operation::{
@@ -13,6 +16,7 @@ use aws_sdk_secretsmanager::operation::{
     describe_secret::DescribeSecretError, describe_secret::DescribeSecretOutput,
     get_secret_value::GetSecretValueError,
 };
+use serde_json::Value;
 
 super::resource!(
     /// Secrets Manager secrets the bootstrap generates.
@@ -185,6 +189,42 @@ pub async fn read_value_if_exists(ctx: Ctx<'_>, name: &str) -> Result<Option<Sec
              e.g. `aws secretsmanager put-secret-value --secret-id {name} --secret-string VALUE`"
         ),
     }
+}
+
+/// What the deployer needs for the webhook's secret and to read `--github-token-secret` (GitHub
+/// webhook mode only).
+pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+    if scope.source != SourceMode::GithubWebhook {
+        return Vec::new();
+    }
+    let (target, name) = (scope.target, scope.env.names().webhook_secret());
+    let mut grants = vec![statement(
+        "WebhookSecret",
+        &[
+            "secretsmanager:CreateSecret",
+            "secretsmanager:DeleteSecret",
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:RestoreSecret",
+            "secretsmanager:TagResource",
+            "secretsmanager:UntagResource",
+            "secretsmanager:UpdateSecret",
+        ],
+        // a secret that does not exist yet has no random suffix: reading it before creating it
+        // is checked on the bare name's ARN, which no real secret has
+        vec![
+            secret_arn(target, &name),
+            target.arn("secretsmanager", &format!("secret:{name}")),
+        ],
+    )];
+    if let Some(secret) = scope.github_token_secret {
+        grants.push(statement(
+            "ReadGitHubToken",
+            &["secretsmanager:GetSecretValue"],
+            vec![secret_arn(target, secret)],
+        ));
+    }
+    grants
 }
 
 #[cfg(test)]

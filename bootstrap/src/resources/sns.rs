@@ -5,6 +5,8 @@ use super::errors::{self, absent_as_none, gone_is_done};
 use super::tags::{model_tags, retag_with, sdk_tags};
 use super::{Ctx, util};
 use crate::model::{Kind, Observed, ResourceId, Subscription, TopicSpec};
+use crate::policies::deployer::Scope;
+use crate::policies::statement;
 use crate::retry::while_principals_propagate;
 use anyhow::{Context, Result};
 use aws_sdk_sns::error::ProvideErrorMetadata;
@@ -12,6 +14,7 @@ use aws_sdk_sns::operation::{
     delete_topic::DeleteTopicError, get_topic_attributes::GetTopicAttributesError,
     unsubscribe::UnsubscribeError,
 };
+use serde_json::Value;
 use std::collections::HashMap;
 
 super::resource!(
@@ -249,4 +252,35 @@ pub async fn update(ctx: Ctx<'_>, desired: &TopicSpec, observed: &TopicSpec) -> 
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
     let arn = ctx.target.arn("sns", name);
     gone_is_done(ctx.clients.sns.delete_topic().topic_arn(&arn).send().await)
+}
+
+/// What the deployer needs for the notification topic; Unsubscribe names a subscription, which
+/// SNS authorises on `*` (it checks the topic behind it).
+pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+    vec![
+        statement(
+            "RemoveSubscribers",
+            &["sns:Unsubscribe"],
+            vec!["*".to_owned()],
+        ),
+        statement(
+            "NotificationTopic",
+            &[
+                "sns:CreateTopic",
+                "sns:DeleteTopic",
+                "sns:GetTopicAttributes",
+                "sns:ListSubscriptionsByTopic",
+                "sns:ListTagsForResource",
+                "sns:SetTopicAttributes",
+                "sns:Subscribe",
+                "sns:TagResource",
+                "sns:UntagResource",
+            ],
+            vec![
+                scope
+                    .target
+                    .arn("sns", &scope.env.names().notification_topic()),
+            ],
+        ),
+    ]
 }

@@ -2,9 +2,12 @@
 //! environment's, whatever its service (destroy's last check that nothing is left).
 
 use super::Ctx;
+use crate::policies::deployer::Scope;
+use crate::policies::statement;
 use anyhow::Result;
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use pipeline_common::tags;
+use serde_json::Value;
 
 /// ARNs of the resources tagged `ManagedBy` = ours and `Environment` = `env`, every page.
 pub async fn tagged_as_ours(ctx: Ctx<'_>, env: &str) -> Result<Vec<String>> {
@@ -43,4 +46,13 @@ pub async fn tagged_as_ours(ctx: Ctx<'_>, env: &str) -> Result<Vec<String>> {
             return Ok(arns);
         }
     }
+}
+
+/// What the deployer needs for the search: AWS authorises it on `*` only.
+pub fn deployer_grants(_scope: &Scope<'_>) -> Vec<Value> {
+    vec![statement(
+        "AccountWideReads",
+        &["tag:GetResources"],
+        vec!["*".to_owned()],
+    )]
 }

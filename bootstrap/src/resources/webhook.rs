@@ -5,7 +5,10 @@ use super::Ctx;
 use super::codepipeline::{retag_resource, tags_of};
 use super::errors::{self, gone_is_done};
 use super::tags::sdk_tags;
+use crate::config::SourceMode;
 use crate::model::{Kind, Observed, Tags, WebhookFilter, WebhookSpec};
+use crate::policies::deployer::Scope;
+use crate::policies::statement;
 use crate::secret::Secret;
 use anyhow::{Context, Result};
 use aws_sdk_codepipeline::operation::deregister_webhook_with_third_party::DeregisterWebhookWithThirdPartyError;
@@ -14,6 +17,7 @@ use aws_sdk_codepipeline::types::{
     WebhookFilterRule,
 };
 use pipeline_common::EnvName;
+use serde_json::Value;
 
 /// The CodePipeline webhook; its create and update read the HMAC secret they register.
 #[derive(Debug)]
@@ -40,6 +44,10 @@ impl super::Resource for WebhookResource {
 
     async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         delete(ctx, name).await
+    }
+
+    fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+        deployer_grants(scope)
     }
 }
 
@@ -237,4 +245,40 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
 /// The webhook's URL (for the outputs), `None` when it does not exist.
 pub async fn url_of(ctx: Ctx<'_>, name: &str) -> Result<Option<String>> {
     Ok(find(ctx, name).await?.map(|item| item.url().to_owned()))
+}
+
+/// What the deployer needs for the webhook (GitHub webhook mode only).
+pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+    if scope.source != SourceMode::GithubWebhook {
+        return Vec::new();
+    }
+    let (target, n) = (scope.target, scope.env.names());
+    vec![
+        statement(
+            "PipelineWebhook",
+            &[
+                "codepipeline:DeleteWebhook",
+                "codepipeline:DeregisterWebhookWithThirdParty",
+                "codepipeline:ListTagsForResource",
+                "codepipeline:PutWebhook",
+                "codepipeline:RegisterWebhookWithThirdParty",
+                "codepipeline:TagResource",
+                "codepipeline:UntagResource",
+            ],
+            vec![target.arn("codepipeline", &format!("webhook:{}", n.webhook()))],
+        ),
+        // PutWebhook is authorised on the webhook and on the pipeline it targets (Service
+        // Authorization Reference, AWS CodePipeline: PutWebhook lists both resource types)
+        statement(
+            "WebhookTargetsPipeline",
+            &["codepipeline:PutWebhook"],
+            vec![target.arn("codepipeline", &n.pipeline())],
+        ),
+        // ListWebhooks authorises on the account's webhooks as a whole
+        statement(
+            "FindWebhook",
+            &["codepipeline:ListWebhooks"],
+            vec![target.arn("codepipeline", "webhook:*")],
+        ),
+    ]
 }

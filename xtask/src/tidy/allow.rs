@@ -8,18 +8,11 @@ use super::size::Allowance;
 pub const LONG_FILES: &[Allowance] = &[];
 
 /// Functions over 100 lines: `(path::function, lines at most, reason)`.
-pub const LONG_FUNCTIONS: &[Allowance] = &[
-    (
-        "bootstrap/src/policies/deployer.rs::policy",
-        328,
-        "the deployer's statements, one per service, read top to bottom",
-    ),
-    (
-        "bootstrap/src/resources/codepipeline.rs::declaration",
-        131,
-        "the whole pipeline declaration; one helper per stage",
-    ),
-];
+pub const LONG_FUNCTIONS: &[Allowance] = &[(
+    "bootstrap/src/resources/codepipeline.rs::declaration",
+    131,
+    "the whole pipeline declaration; one helper per stage",
+)];
 
 /// The Lambda modules that are the handler's transport to AWS: the handler works over narrow
 /// traits, and these implement them with the SDK clients `main.rs` builds once.
@@ -47,4 +40,9 @@ pub const TRANSPORT_MODULES: &[Transport] = &[
 ];
 
 /// Imports the pure modules still make: `(path, resolved import, reason)`.
-pub const PURE_MODULE_IMPORTS: &[PureException] = &[];
+pub const PURE_MODULE_IMPORTS: &[PureException] = &[(
+    "bootstrap/src/policies/deployer.rs",
+    "crate::resources::deployer_grants",
+    "the deployer's policy is what the resource modules call: it is assembled from each kind's \
+     own declaration (pure functions beside the calls they grant), the one name it takes from there",
+)];
