@@ -127,6 +127,10 @@ pub struct Layer {
     /// CodeBuild timeout in minutes (default 30).
     #[arg(long, env = "BOOTSTRAP_BUILD_TIMEOUT_MINUTES", value_parser = clap::value_parser!(i32).range(5..=2160))]
     pub build_timeout_minutes: Option<i32>,
+    /// Minutes a rollout (--deploy-target) or a 202 webhook deployment may run before the Deploy
+    /// action fails naming what still runs (default 60; 1..=1439, below CodePipeline's 24 hours).
+    #[arg(long, env = "BOOTSTRAP_ROLLOUT_TIMEOUT_MINUTES", value_parser = clap::value_parser!(i32).range(1..=1439))]
+    pub rollout_timeout_minutes: Option<i32>,
 }
 
 impl Layer {
@@ -161,6 +165,10 @@ impl Layer {
             (
                 "--build-timeout-minutes",
                 self.build_timeout_minutes.is_some(),
+            ),
+            (
+                "--rollout-timeout-minutes",
+                self.rollout_timeout_minutes.is_some(),
             ),
         ];
         given
@@ -207,6 +215,8 @@ pub struct Config {
     pub lambda_memory_mb: i32,
     pub deploy_timeout_seconds: i32,
     pub build_timeout_minutes: i32,
+    /// How long the Deploy action's rollout may run (UserParameters `timeoutSeconds`).
+    pub rollout_timeout_minutes: i32,
 }
 
 /// CloudWatch Logs accepts only these retention periods.
@@ -340,6 +350,7 @@ pub fn resolve(given: Layer, file: Layer) -> Result<Config> {
         lambda_memory_mb: sizes.lambda_memory_mb,
         deploy_timeout_seconds: sizes.deploy_timeout_seconds,
         build_timeout_minutes: sizes.build_timeout_minutes,
+        rollout_timeout_minutes: sizes.rollout_timeout_minutes,
     })
 }
 

@@ -681,6 +681,20 @@ async fn a_deploy_target_is_checked_before_anything_changes() {
         .send()
         .await
         .expect("service");
+    ecs.create_service()
+        .cluster("team")
+        .service_name("bluegreen")
+        .task_definition(&task_definition)
+        .desired_count(1)
+        .deployment_controller(
+            aws_sdk_ecs::types::DeploymentController::builder()
+                .r#type(aws_sdk_ecs::types::DeploymentControllerType::CodeDeploy)
+                .build()
+                .expect("controller"),
+        )
+        .send()
+        .await
+        .expect("blue/green service");
     let role = iam
         .create_role()
         .role_name("zip-fn")
@@ -728,6 +742,10 @@ async fn a_deploy_target_is_checked_before_anything_changes() {
         (
             "ecs:team/web/sidecar",
             "has no container `sidecar` (it has app, envoy)",
+        ),
+        (
+            "ecs:team/bluegreen",
+            "uses the CODE_DEPLOY (blue/green) deployment controller",
         ),
         ("lambda:missing", "there is no Lambda function missing"),
         ("lambda:zipped", "packaged as a .zip"),

@@ -29,6 +29,32 @@ fn flags_win_over_the_file_and_defaults_fill_the_rest() {
 }
 
 #[test]
+fn the_rollout_bound_defaults_to_an_hour_and_stays_below_codepipelines_day() {
+    assert_eq!(
+        resolve(layer("dev"), Layer::default())
+            .unwrap()
+            .rollout_timeout_minutes,
+        60
+    );
+    let file: Layer = toml::from_str("rollout-timeout-minutes = 90\n").unwrap();
+    assert_eq!(
+        resolve(layer("dev"), file).unwrap().rollout_timeout_minutes,
+        90
+    );
+    for bad in [0, 1440] {
+        let given = Layer {
+            rollout_timeout_minutes: Some(bad),
+            ..layer("dev")
+        };
+        let err = resolve(given, Layer::default()).unwrap_err().to_string();
+        assert!(
+            err.contains("--rollout-timeout-minutes") && err.contains("24 hours"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn each_bad_input_is_named_with_its_fix() {
     let cases: Vec<(Layer, &str)> = vec![
         (

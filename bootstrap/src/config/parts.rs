@@ -133,7 +133,14 @@ pub(super) struct Sizes {
     pub(super) lambda_memory_mb: i32,
     pub(super) deploy_timeout_seconds: i32,
     pub(super) build_timeout_minutes: i32,
+    pub(super) rollout_timeout_minutes: i32,
 }
+
+/// CodePipeline fails a Lambda invoke action not finished after 24 hours (CodePipeline User
+/// Guide, "Quotas in AWS CodePipeline"); a rollout's bound must end it first, with its reason.
+pub const MAX_ROLLOUT_TIMEOUT_MINUTES: i32 = 24 * 60 - 1;
+/// The bound when none is given: one hour (the deploy-handler's own default too).
+pub const DEFAULT_ROLLOUT_TIMEOUT_MINUTES: i32 = 60;
 
 impl Sizes {
     pub(super) fn resolve(given: &Layer, file: &Layer) -> Result<Self> {
@@ -155,10 +162,20 @@ impl Sizes {
                 "--build-timeout-minutes {build_timeout_minutes} is outside CodeBuild's 5..=2160"
             );
         }
+        let rollout_timeout_minutes =
+            pick(given.rollout_timeout_minutes, file.rollout_timeout_minutes)
+                .unwrap_or(DEFAULT_ROLLOUT_TIMEOUT_MINUTES);
+        if !(1..=MAX_ROLLOUT_TIMEOUT_MINUTES).contains(&rollout_timeout_minutes) {
+            bail!(
+                "--rollout-timeout-minutes {rollout_timeout_minutes} is outside 1..={MAX_ROLLOUT_TIMEOUT_MINUTES}: \
+                 CodePipeline fails a Lambda invoke action after 24 hours, so the rollout's own bound must come first"
+            );
+        }
         Ok(Self {
             lambda_memory_mb,
             deploy_timeout_seconds,
             build_timeout_minutes,
+            rollout_timeout_minutes,
         })
     }
 }

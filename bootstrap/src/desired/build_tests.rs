@@ -210,6 +210,12 @@ fn source_modes_shape_the_pipeline() {
         }
     ));
     assert!(pipeline.deploy_user_parameters.len() <= 1000);
+    let parameters: Value = serde_json::from_str(&pipeline.deploy_user_parameters).unwrap();
+    assert_eq!(
+        parameters["timeoutSeconds"],
+        i64::from(config("codeconnections").rollout_timeout_minutes) * 60,
+        "the Deploy action bounds its rollout: {parameters}"
+    );
     let role = connections
         .iter()
         .find_map(|d| match &d.spec {

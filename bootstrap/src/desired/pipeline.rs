@@ -95,8 +95,13 @@ pub(super) fn pipeline(s: &Stack<'_>, out: &mut Vec<Desired>) {
     if !s.webhook_mode && config.connection_arn.is_none() {
         pipeline_deps.push(id(Kind::Connection, n.connection()));
     }
-    let user_parameters =
-        json!({ "environment": env.as_str(), "service": n.ecr_repository() }).to_string();
+    // `timeoutSeconds` bounds a rollout (and a 202 webhook deployment) below CodePipeline's own limit.
+    let user_parameters = json!({
+        "environment": env.as_str(),
+        "service": n.ecr_repository(),
+        "timeoutSeconds": i64::from(config.rollout_timeout_minutes) * 60,
+    })
+    .to_string();
     push(
         Kind::Pipeline,
         n.pipeline(),

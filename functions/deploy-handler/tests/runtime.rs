@@ -568,3 +568,208 @@ async fn accepted_webhook_continues_until_the_deployment_succeeds() {
         );
     }
 }
+
+/// The team's ECS service as teams run it: `app` beside a FireLens log router and an agent
+/// sidecar, secrets, an EFS volume, an x86-64 runtime platform; cluster `prod`, service `web`.
+async fn team_service(h: &Harness, circuit_breaker: bool) -> aws_sdk_ecs::Client {
+    use aws_sdk_ecs::types::{
+        ContainerDefinition, CpuArchitecture, DeploymentCircuitBreaker, DeploymentConfiguration,
+        EfsVolumeConfiguration, FirelensConfiguration, FirelensConfigurationType, RuntimePlatform,
+        Secret, Volume,
+    };
+    let ecs = aws_sdk_ecs::Client::new(&h.emu.sdk_config().await);
+    ecs.create_cluster()
+        .cluster_name("prod")
+        .send()
+        .await
+        .expect("cluster");
+    let secret = |name: &str, from: &str| {
+        Secret::builder()
+            .name(name)
+            .value_from(from)
+            .build()
+            .expect("secret")
+    };
+    let container = |name: &str, image: &str| {
+        ContainerDefinition::builder()
+            .name(name)
+            .image(image)
+            .memory(256)
+    };
+    ecs.register_task_definition()
+        .family("web")
+        .cpu("512")
+        .memory("1024")
+        .execution_role_arn("arn:aws:iam::123456789012:role/web-exec")
+        .runtime_platform(
+            RuntimePlatform::builder()
+                .cpu_architecture(CpuArchitecture::X8664)
+                .build(),
+        )
+        .volumes(
+            Volume::builder()
+                .name("shared")
+                .efs_volume_configuration(
+                    EfsVolumeConfiguration::builder()
+                        .file_system_id("fs-12345678")
+                        .build()
+                        .expect("efs"),
+                )
+                .build(),
+        )
+        .container_definitions(
+            container(
+                "log_router",
+                "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable",
+            )
+            .firelens_configuration(
+                FirelensConfiguration::builder()
+                    .r#type(FirelensConfigurationType::Fluentbit)
+                    .build()
+                    .expect("firelens"),
+            )
+            .build(),
+        )
+        .container_definitions(
+            container(
+                "app",
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/app-dev:old",
+            )
+            .secrets(secret(
+                "DB_PASSWORD",
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
+            ))
+            .build(),
+        )
+        .container_definitions(
+            container("datadog-agent", "public.ecr.aws/datadog/agent:7")
+                .secrets(secret(
+                    "DD_API_KEY",
+                    "arn:aws:ssm:us-east-1:123456789012:parameter/dd",
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("task definition");
+    let breaker = DeploymentCircuitBreaker::builder()
+        .enable(circuit_breaker)
+        .rollback(circuit_breaker)
+        .build();
+    ecs.create_service()
+        .cluster("prod")
+        .service_name("web")
+        .task_definition("web:1")
+        .desired_count(2)
+        .deployment_configuration(
+            DeploymentConfiguration::builder()
+                .deployment_circuit_breaker(breaker)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("service");
+    ecs
+}
+
+async fn task_definition(
+    ecs: &aws_sdk_ecs::Client,
+    arn: &str,
+) -> aws_sdk_ecs::types::TaskDefinition {
+    ecs.describe_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .expect("describe")
+        .task_definition
+        .expect("task definition")
+}
+
+/// The pipeline's UserParameters name the ECR repository as `service`; the task's `app`
+/// container gets the image all the same, every other field of the revision as it was, and
+/// every continuation (a job of its own id) reports the first job's DEPLOYMENT_ID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ecs_rollout_changes_only_the_app_containers_image_of_a_task_with_sidecars() {
+    let h = Harness::start(&[("DEPLOY_TARGET", "ecs:prod/web")]).await;
+    let ecs = team_service(&h, true).await;
+    h.put_artifact("p/ok.zip", image_detail_zip()).await;
+    let params = r#"{"environment":"dev","service":"app-dev","timeoutSeconds":3600}"#;
+    let first = h.new_job();
+    h.invoke(h.job_event(&first, "p/ok.zip", Some(params), None))
+        .await;
+    let mut job = h.job(&first);
+    let mut token = job["results"][0]["continuationToken"]
+        .as_str()
+        .map(str::to_owned);
+    assert_eq!(job["status"], "InProgress", "{job:#}\n{}", h.process.logs());
+    let mut last = first.clone();
+    for _ in 0..6 {
+        let Some(current) = token.clone() else { break };
+        last = h.new_job();
+        h.invoke(h.job_event(&last, "p/ok.zip", Some(params), Some(&current)))
+            .await;
+        job = h.job(&last);
+        token = job["results"][0]["continuationToken"]
+            .as_str()
+            .map(str::to_owned);
+    }
+    assert_eq!(job["status"], "Succeeded", "{job:#}\n{}", h.process.logs());
+    assert_ne!(last, first);
+    let variables = &job["results"][0]["outputVariables"];
+    assert_eq!(variables["DEPLOYMENT_ID"], first.as_str(), "{variables:#}");
+
+    let old = task_definition(&ecs, "web:1").await;
+    let new = task_definition(
+        &ecs,
+        variables["NEW_REVISION"].as_str().expect("NEW_REVISION"),
+    )
+    .await;
+    assert_eq!(new.revision, 2);
+    let mut expected = old.container_definitions.clone().expect("containers");
+    expected[1].image = Some(DIGEST_URI.to_owned());
+    assert_eq!(new.container_definitions, Some(expected));
+    assert_eq!(new.volumes, old.volumes);
+    assert_eq!(new.runtime_platform, old.runtime_platform);
+    assert_eq!(new.execution_role_arn, old.execution_role_arn);
+    assert_eq!((new.cpu, new.memory), (old.cpu, old.memory));
+    h.assert_logs_clean();
+}
+
+/// Without a circuit breaker a failing deployment never ends; the rollout's bound fails the job
+/// naming the deployment, its task counts and the newest event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_that_never_ends_fails_at_its_bound_naming_what_still_runs() {
+    let h = Harness::start(&[("DEPLOY_TARGET", "ecs:prod/web")]).await;
+    team_service(&h, false).await;
+    h.emu
+        .mark_bad_image(DIGEST_URI)
+        .expect("mark the image bad");
+    h.put_artifact("p/ok.zip", image_detail_zip()).await;
+    let params = r#"{"timeoutSeconds":1}"#;
+    let job_id = h.new_job();
+    h.invoke(h.job_event(&job_id, "p/ok.zip", Some(params), None))
+        .await;
+    let job = h.job(&job_id);
+    let token = job["results"][0]["continuationToken"]
+        .as_str()
+        .expect("continuation")
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let next = h.new_job();
+    h.invoke(h.job_event(&next, "p/ok.zip", Some(params), Some(&token)))
+        .await;
+    let job = h.job(&next);
+    assert_eq!(job["status"], "Failed", "{job:#}\n{}", h.process.logs());
+    let (kind, message) = failure(&job);
+    assert_eq!(kind, "JobFailed");
+    for needle in [
+        "beyond its bound of 1 s",
+        "still running: Rolling out",
+        "deployment ecs-svc/",
+        "0/2 tasks of web:2 running",
+        "failed to start",
+        "newest event: (service web)",
+    ] {
+        assert!(message.contains(needle), "{needle}: {message}");
+    }
+}
