@@ -368,6 +368,9 @@ pub struct PipelineSpec {
     /// `V1` or `V2`.
     pub pipeline_type: String,
     pub artifact_bucket: String,
+    /// The KMS key (key or alias ARN) the artifact store encrypts artifacts with; empty leaves
+    /// CodePipeline's default.
+    pub artifact_key: String,
     pub source: SourceSpec,
     pub build_project: String,
     pub deploy_function: String,

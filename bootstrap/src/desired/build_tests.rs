@@ -250,6 +250,41 @@ fn the_build_caches_docker_layers_only_as_its_source_comes_from_the_pipeline() {
     }
 }
 
+/// The artifacts are SSE-KMS under the AWS managed key `aws/s3`, named on the artifact store;
+/// anything else in the bucket falls back to the bucket's default, SSE-S3.
+#[test]
+fn artifacts_are_encrypted_under_the_aws_managed_s3_key_and_the_bucket_defaults_to_sse_s3() {
+    let desired = build(
+        &config("github-webhook"),
+        &target(),
+        &zips(),
+        &Late::default(),
+    );
+    let pipeline = desired
+        .iter()
+        .find_map(|d| match &d.spec {
+            Spec::Pipeline(p) => Some(p),
+            _ => None,
+        })
+        .expect("pipeline");
+    assert_eq!(
+        pipeline.artifact_key,
+        "arn:aws:kms:eu-west-1:123456789012:alias/aws/s3"
+    );
+    let bucket = desired
+        .iter()
+        .find_map(|d| match &d.spec {
+            Spec::Bucket(b) => Some(b),
+            _ => None,
+        })
+        .expect("bucket");
+    assert_eq!(bucket.name, pipeline.artifact_bucket);
+    assert_eq!(
+        (bucket.sse_algorithm.as_str(), bucket.kms_key_id.as_deref()),
+        ("AES256", None)
+    );
+}
+
 #[test]
 fn functions_take_the_architecture_of_their_zip() {
     for want in build(

@@ -23,6 +23,9 @@ use std::collections::BTreeMap;
 pub const BUILD_IMAGE: &str = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
 /// The build project's one local cache mode: the Docker layers of earlier builds on that host.
 pub const BUILD_CACHE_MODE: &str = "LOCAL_DOCKER_LAYER_CACHE";
+/// The KMS key CodePipeline and CodeBuild encrypt the artifacts with: the AWS managed key for
+/// S3, which is their default too, named on the artifact store so the declaration says it.
+pub const ARTIFACT_KEY_ALIAS: &str = "alias/aws/s3";
 /// Tagged images the repository keeps.
 pub const KEEP_TAGGED_IMAGES: u32 = 30;
 /// Artifacts and their old versions expire after this many days.

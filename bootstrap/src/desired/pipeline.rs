@@ -110,6 +110,7 @@ pub(super) fn pipeline(s: &Stack<'_>, out: &mut Vec<Desired>) {
             role_arn: target.role_arn(&n.pipeline_role()),
             pipeline_type: pipeline_type.to_owned(),
             artifact_bucket: bucket,
+            artifact_key: target.arn("kms", ARTIFACT_KEY_ALIAS),
             source,
             build_project: n.codebuild_project(),
             deploy_function: n.deploy_handler(),

@@ -16,9 +16,9 @@ use aws_sdk_codepipeline::operation::{
 };
 use aws_sdk_codepipeline::types::{
     ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType,
-    ExecutionMode, GitBranchFilterCriteria, GitConfiguration, GitFilePathFilterCriteria,
-    GitPushFilter, InputArtifact, OutputArtifact, PipelineDeclaration, PipelineTriggerDeclaration,
-    PipelineTriggerProviderType, PipelineType, StageDeclaration,
+    EncryptionKey, EncryptionKeyType, ExecutionMode, GitBranchFilterCriteria, GitConfiguration,
+    GitFilePathFilterCriteria, GitPushFilter, InputArtifact, OutputArtifact, PipelineDeclaration,
+    PipelineTriggerDeclaration, PipelineTriggerProviderType, PipelineType, StageDeclaration,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -135,6 +135,11 @@ pub fn pipeline_spec(declaration: &PipelineDeclaration) -> PipelineSpec {
             .artifact_store()
             .map(|s| s.location().to_owned())
             .unwrap_or_default(),
+        artifact_key: declaration
+            .artifact_store()
+            .and_then(|s| s.encryption_key())
+            .map(|k| k.id().to_owned())
+            .unwrap_or_default(),
         source: source_spec,
         build_project: config_value(action(declaration, BUILD_STAGE), "ProjectName"),
         deploy_function: config_value(deploy, "FunctionName"),
@@ -177,6 +182,29 @@ fn stage(name: &str, action: ActionDeclaration) -> Result<StageDeclaration> {
         .actions(action)
         .build()
         .with_context(|| format!("building stage {name}"))
+}
+
+/// The artifact bucket and the KMS key CodePipeline encrypts the artifacts with. An empty key
+/// leaves CodePipeline's default, which is the AWS managed key `aws/s3` as well (CodePipeline
+/// User Guide, "Configure server-side encryption for artifacts stored in Amazon S3 for
+/// CodePipeline"); naming it makes the encryption visible in the declaration and in the job
+/// events the deploy-handler reads (`data.encryptionKey`).
+fn artifact_store(spec: &PipelineSpec) -> Result<ArtifactStore> {
+    let key = (!spec.artifact_key.is_empty())
+        .then(|| {
+            EncryptionKey::builder()
+                .id(&spec.artifact_key)
+                .r#type(EncryptionKeyType::Kms)
+                .build()
+        })
+        .transpose()
+        .context("building the artifact store's encryption key")?;
+    ArtifactStore::builder()
+        .r#type(ArtifactStoreType::S3)
+        .location(&spec.artifact_bucket)
+        .set_encryption_key(key)
+        .build()
+        .context("building the artifact store")
 }
 
 /// The full declaration for `spec`, the GitHub token included for a version 1 source.
@@ -295,13 +323,7 @@ pub fn declaration(ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<PipelineDeclarat
     PipelineDeclaration::builder()
         .name(&spec.name)
         .role_arn(&spec.role_arn)
-        .artifact_store(
-            ArtifactStore::builder()
-                .r#type(ArtifactStoreType::S3)
-                .location(&spec.artifact_bucket)
-                .build()
-                .context("building the artifact store")?,
-        )
+        .artifact_store(artifact_store(spec)?)
         .stages(stage(SOURCE_STAGE, source)?)
         .stages(stage(BUILD_STAGE, build)?)
         .stages(stage(DEPLOY_STAGE, deploy)?)
@@ -497,6 +519,42 @@ mod tests {
         assert_eq!(
             spec.build_project, "",
             "a missing Build stage reads as no project, so it differs"
+        );
+    }
+
+    #[test]
+    fn the_artifact_store_names_its_kms_key_and_reads_back_as_declared() {
+        let spec = PipelineSpec {
+            name: "p".into(),
+            role_arn: "arn:aws:iam::1:role/r".into(),
+            pipeline_type: "V1".into(),
+            artifact_bucket: "artifacts-1-dev".into(),
+            artifact_key: "arn:aws:kms:us-east-1:1:alias/aws/s3".into(),
+            source: SourceSpec::GithubWebhook {
+                owner: "acme".into(),
+                repo: "app".into(),
+                branch: "main".into(),
+            },
+            build_project: "build-dev".into(),
+            deploy_function: "deploy-handler-dev".into(),
+            deploy_user_parameters: "{}".into(),
+            tags: Tags::new(),
+        };
+        let store = artifact_store(&spec).expect("store");
+        assert_eq!(store.r#type(), &ArtifactStoreType::S3);
+        assert_eq!(store.location(), "artifacts-1-dev");
+        let key = store.encryption_key().expect("a declared key");
+        assert_eq!(key.id(), "arn:aws:kms:us-east-1:1:alias/aws/s3");
+        assert_eq!(key.r#type(), &EncryptionKeyType::Kms);
+        let default = PipelineSpec {
+            artifact_key: String::new(),
+            ..spec
+        };
+        assert!(
+            artifact_store(&default)
+                .expect("store")
+                .encryption_key()
+                .is_none()
         );
     }
 

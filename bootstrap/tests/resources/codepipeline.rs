@@ -14,6 +14,7 @@ fn github_spec(name: &str, role_arn: &str) -> PipelineSpec {
         role_arn: role_arn.into(),
         pipeline_type: "V1".into(),
         artifact_bucket: "artifacts-123456789012-dev".into(),
+        artifact_key: "arn:aws:kms:us-east-1:123456789012:alias/aws/s3".into(),
         source: SourceSpec::GithubWebhook {
             owner: "acme".into(),
             repo: "app".into(),
@@ -129,6 +130,14 @@ async fn pipeline_lifecycle_with_both_sources() {
     assert_eq!(
         declaration.execution_mode().map(|m| m.as_str()),
         Some("QUEUED")
+    );
+    let key = declaration
+        .artifact_store()
+        .and_then(|store| store.encryption_key())
+        .expect("GetPipeline returns the artifact store's encryption key");
+    assert_eq!(
+        (key.id(), key.r#type().as_str()),
+        ("arn:aws:kms:us-east-1:123456789012:alias/aws/s3", "KMS")
     );
     emu.clear_calls().unwrap();
     codepipeline::update(ctx, &connection, &observed(ctx, name).await.unwrap())

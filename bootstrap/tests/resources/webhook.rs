@@ -27,6 +27,7 @@ async fn webhook_lifecycle_registers_converges_and_deletes() {
             role_arn,
             pipeline_type: "V1".into(),
             artifact_bucket: "artifacts-123456789012-dev".into(),
+            artifact_key: String::new(),
             source: SourceSpec::GithubWebhook {
                 owner: "acme".into(),
                 repo: "app".into(),

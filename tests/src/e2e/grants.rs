@@ -310,6 +310,14 @@ pub fn security_md(tables: &[(&str, String)]) -> String {
          EventBridge's deliveries are judged by the topic's policy and the function's \
          permission, with the rule as `aws:SourceArn`. Not judged: conditions on resource tags \
          (the codeconnections mode's connection grants; the rehearsal uses the webhook mode).\n\n\
+         Artifacts: the pipeline's artifact store names the AWS managed key `aws/s3` \
+         (`encryptionKey`, type KMS), the key CodePipeline and CodeBuild use when none is named, \
+         so the artifacts are SSE-KMS under it. Its key policy lets the account's principals use \
+         it only through S3, so no role above holds a KMS grant (a customer managed key would \
+         need `kms:Decrypt` and `kms:GenerateDataKey` for the pipeline, build and deploy-handler \
+         roles). Any other object in the bucket gets the bucket's default encryption, SSE-S3. \
+         The emulator does not model S3's use of the key: no KMS permission is judged for an \
+         object.\n\n\
          {table}{trust}\n{wide}"
     )
 }
