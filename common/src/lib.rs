@@ -70,3 +70,45 @@ pub mod codebuild_env {
         "CODEBUILD_SRC_DIR",
     ];
 }
+
+/// The pipeline's variable namespaces and what each one exports. A later action (a team's own
+/// test or approval action, say) reads them as `#{BuildVariables.IMAGE_DIGEST}` or
+/// `#{DeployVariables.NEW_REVISION}` (CodePipeline User Guide, "Variables reference": an action
+/// declares a `namespace`, and its output variables are then referenced through it).
+pub mod pipeline_variables {
+    /// Namespace of the Build action: the variables `buildspec.yml` lists under
+    /// `env: exported-variables`.
+    pub const BUILD_NAMESPACE: &str = "BuildVariables";
+    /// Namespace of the Deploy action: the deploy-handler's output variables ([`DEPLOY_OUTPUTS`]).
+    pub const DEPLOY_NAMESPACE: &str = "DeployVariables";
+
+    /// The image the job deployed, as the build output named it.
+    pub const IMAGE_URI: &str = "IMAGE_URI";
+    /// The image's tag (the commit's first 12 characters), when the URI has one.
+    pub const IMAGE_TAG: &str = "IMAGE_TAG";
+    /// The image's digest (`sha256:...`), when known.
+    pub const IMAGE_DIGEST: &str = "IMAGE_DIGEST";
+    /// The source revision (commit) the pipeline run built, when known.
+    pub const COMMIT_ID: &str = "COMMIT_ID";
+    /// The id of the job that started the deployment (the same across continuations).
+    pub const DEPLOYMENT_ID: &str = "DEPLOYMENT_ID";
+    /// The deploy target rolled out to (`ecs:CLUSTER/SERVICE[/CONTAINER]` or `lambda:FUNCTION[:ALIAS]`).
+    pub const TARGET: &str = "TARGET";
+    /// What now runs: the task definition ARN or the function version.
+    pub const NEW_REVISION: &str = "NEW_REVISION";
+    /// What ran before: the task definition ARN or the function version.
+    pub const PREVIOUS_REVISION: &str = "PREVIOUS_REVISION";
+
+    /// Every output variable the deploy-handler may report on its final success; the last
+    /// three only with a deploy target.
+    pub const DEPLOY_OUTPUTS: [&str; 8] = [
+        IMAGE_URI,
+        IMAGE_TAG,
+        IMAGE_DIGEST,
+        COMMIT_ID,
+        DEPLOYMENT_ID,
+        TARGET,
+        NEW_REVISION,
+        PREVIOUS_REVISION,
+    ];
+}

@@ -509,14 +509,15 @@ pub fn output_variables(
     commit: Option<&str>,
     deployment_id: &str,
 ) -> BTreeMap<String, String> {
+    use pipeline_common::pipeline_variables as names;
     let mut variables = BTreeMap::from([
-        ("IMAGE_URI".to_owned(), image.uri.clone()),
-        ("DEPLOYMENT_ID".to_owned(), deployment_id.to_owned()),
+        (names::IMAGE_URI.to_owned(), image.uri.clone()),
+        (names::DEPLOYMENT_ID.to_owned(), deployment_id.to_owned()),
     ]);
     let optional = [
-        ("IMAGE_TAG", image.tag.as_deref()),
-        ("IMAGE_DIGEST", image.digest.as_deref()),
-        ("COMMIT_ID", commit),
+        (names::IMAGE_TAG, image.tag.as_deref()),
+        (names::IMAGE_DIGEST, image.digest.as_deref()),
+        (names::COMMIT_ID, commit),
     ];
     for (name, value) in optional {
         if let Some(value) = value.filter(|v| !v.is_empty()) {

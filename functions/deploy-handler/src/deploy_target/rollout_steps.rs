@@ -74,7 +74,10 @@ pub fn polled(step: Step, state: &RolloutState, resume: &Resume<'_>) -> Decision
     }
     let mut variables = resume.variables.clone();
     if !state.deployment_id().is_empty() {
-        variables.insert("DEPLOYMENT_ID".to_owned(), state.deployment_id().to_owned());
+        variables.insert(
+            pipeline_common::pipeline_variables::DEPLOYMENT_ID.to_owned(),
+            state.deployment_id().to_owned(),
+        );
     }
     decision(step, variables)
 }

@@ -114,7 +114,10 @@ async fn poll(deps: &Deps, resume: &Resume<'_>) -> Result<Decision, JobError> {
         StatusKind::Succeeded => {
             // The deployment's id is the first job's, whichever continuation job finishes it.
             let mut variables = resume.variables.clone();
-            variables.insert("DEPLOYMENT_ID".to_owned(), state.deployment_id.clone());
+            variables.insert(
+                pipeline_common::pipeline_variables::DEPLOYMENT_ID.to_owned(),
+                state.deployment_id.clone(),
+            );
             Ok(Decision::Final {
                 summary: format!("Deployment of {image} succeeded{message}"),
                 variables,

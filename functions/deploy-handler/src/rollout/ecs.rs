@@ -147,10 +147,11 @@ fn pick_container(
 }
 
 fn variables(target: String, new: &str, previous: &str) -> BTreeMap<String, String> {
+    use pipeline_common::pipeline_variables as names;
     BTreeMap::from([
-        ("TARGET".to_owned(), target),
-        ("NEW_REVISION".to_owned(), new.to_owned()),
-        ("PREVIOUS_REVISION".to_owned(), previous.to_owned()),
+        (names::TARGET.to_owned(), target),
+        (names::NEW_REVISION.to_owned(), new.to_owned()),
+        (names::PREVIOUS_REVISION.to_owned(), previous.to_owned()),
     ])
 }
 

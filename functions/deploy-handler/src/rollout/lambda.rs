@@ -211,6 +211,7 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
         Some(alias) => format!("lambda:{function}:{alias}"),
         None => format!("lambda:{function}"),
     };
+    use pipeline_common::pipeline_variables as names;
     Step::Done {
         summary: format!(
             "Lambda function {function} runs {image} as version {version}{}",
@@ -223,10 +224,10 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
                 .unwrap_or_default()
         ),
         variables: BTreeMap::from([
-            ("TARGET".to_owned(), target),
-            ("NEW_REVISION".to_owned(), version),
+            (names::TARGET.to_owned(), target),
+            (names::NEW_REVISION.to_owned(), version),
             (
-                "PREVIOUS_REVISION".to_owned(),
+                names::PREVIOUS_REVISION.to_owned(),
                 previous_version.clone().unwrap_or_default(),
             ),
         ]),
