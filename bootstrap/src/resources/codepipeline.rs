@@ -4,7 +4,7 @@
 use super::adopt::created_or_adopted_in;
 use super::errors::{self, absent_as_none};
 use super::tags::{model_tags, retag_with, sdk_tags};
-use super::{Ctx, util};
+use super::{Ctx, Inputs, util};
 use crate::model::{Kind, Observed, PipelineSpec, ResourceId, SourceSpec, Tags};
 use crate::policies::deployer::Scope;
 use crate::policies::statement;
@@ -20,6 +20,7 @@ use aws_sdk_codepipeline::types::{
     GitFilePathFilterCriteria, GitPushFilter, InputArtifact, OutputArtifact, PipelineDeclaration,
     PipelineTriggerDeclaration, PipelineTriggerProviderType, PipelineType, StageDeclaration,
 };
+use pipeline_common::pipeline_variables::{BUILD_NAMESPACE, DEPLOY_NAMESPACE};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -73,6 +74,19 @@ fn config_value(action: Option<&ActionDeclaration>, key: &str) -> String {
         .and_then(|c| c.get(key))
         .cloned()
         .unwrap_or_default()
+}
+
+/// A configuration value of an action that must declare `namespace`: marked with the namespace
+/// it has otherwise, so that an action without it (a pipeline an earlier release made) differs
+/// and is converged; the spec holds no field of its own for a namespace that never varies.
+fn namespaced_value(action: Option<&ActionDeclaration>, key: &str, namespace: &str) -> String {
+    let value = config_value(action, key);
+    match action.map(ActionDeclaration::namespace) {
+        Some(declared) if declared != Some(namespace) => {
+            format!("{value} (namespace {})", declared.unwrap_or("none"))
+        }
+        _ => value,
+    }
 }
 
 /// Reads a declaration back as a spec (tags are filled in by the caller). The OAuth token comes
@@ -141,8 +155,12 @@ pub fn pipeline_spec(declaration: &PipelineDeclaration) -> PipelineSpec {
             .map(|k| k.id().to_owned())
             .unwrap_or_default(),
         source: source_spec,
-        build_project: config_value(action(declaration, BUILD_STAGE), "ProjectName"),
-        deploy_function: config_value(deploy, "FunctionName"),
+        build_project: namespaced_value(
+            action(declaration, BUILD_STAGE),
+            "ProjectName",
+            BUILD_NAMESPACE,
+        ),
+        deploy_function: namespaced_value(deploy, "FunctionName", DEPLOY_NAMESPACE),
         deploy_user_parameters: config_value(deploy, "UserParameters"),
         tags: Tags::new(),
     }
@@ -207,16 +225,18 @@ fn artifact_store(spec: &PipelineSpec) -> Result<ArtifactStore> {
         .context("building the artifact store")
 }
 
-/// The full declaration for `spec`, the GitHub token included for a version 1 source.
-pub fn declaration(ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<PipelineDeclaration> {
-    let mut triggers = Vec::new();
-    let (source_type, source_config): (ActionTypeId, HashMap<String, String>) = match &spec.source {
+/// The source action and, for a connection, the push trigger that starts the pipeline.
+fn source_action(
+    inputs: &Inputs,
+    spec: &PipelineSpec,
+) -> Result<(ActionDeclaration, Option<PipelineTriggerDeclaration>)> {
+    let (source_type, source_config, trigger) = match &spec.source {
         SourceSpec::GithubWebhook {
             owner,
             repo,
             branch,
         } => {
-            let token = ctx.inputs.github_token.as_ref().context(
+            let token = inputs.github_token.as_ref().context(
                 "the pipeline's GitHub (version 1) source needs a GitHub OAuth token: set GITHUB_TOKEN or --github-token-secret",
             )?;
             (
@@ -229,6 +249,7 @@ pub fn declaration(ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<PipelineDeclarat
                     // The webhook starts the pipeline; polling would start it twice.
                     ("PollForSourceChanges".to_owned(), "false".to_owned()),
                 ]),
+                None,
             )
         }
         SourceSpec::Connection {
@@ -241,33 +262,6 @@ pub fn declaration(ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<PipelineDeclarat
             let connection_arn = connection_arn
                 .as_ref()
                 .context("the pipeline's source connection has no ARN yet: create the CodeStar connection first")?;
-            let mut push = GitPushFilter::builder()
-                .branches(GitBranchFilterCriteria::builder().includes(branch).build());
-            if !file_path_includes.is_empty() || !file_path_excludes.is_empty() {
-                push = push.file_paths(
-                    GitFilePathFilterCriteria::builder()
-                        .set_includes(
-                            (!file_path_includes.is_empty()).then(|| file_path_includes.clone()),
-                        )
-                        .set_excludes(
-                            (!file_path_excludes.is_empty()).then(|| file_path_excludes.clone()),
-                        )
-                        .build(),
-                );
-            }
-            triggers.push(
-                PipelineTriggerDeclaration::builder()
-                    .provider_type(PipelineTriggerProviderType::CodeStarSourceConnection)
-                    .git_configuration(
-                        GitConfiguration::builder()
-                            .source_action_name(SOURCE_ACTION)
-                            .push(push.build())
-                            .build()
-                            .context("building the trigger's git configuration")?,
-                    )
-                    .build()
-                    .context("building the push trigger")?,
-            );
             (
                 action_type(
                     ActionCategory::Source,
@@ -280,6 +274,11 @@ pub fn declaration(ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<PipelineDeclarat
                     ("BranchName".to_owned(), branch.clone()),
                     ("OutputArtifactFormat".to_owned(), "CODE_ZIP".to_owned()),
                 ]),
+                Some(push_trigger(
+                    branch,
+                    file_path_includes,
+                    file_path_excludes,
+                )?),
             )
         }
     };
@@ -291,6 +290,44 @@ pub fn declaration(ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<PipelineDeclarat
         .run_order(1)
         .build()
         .context("building the source action")?;
+    Ok((source, trigger))
+}
+
+/// The V2 trigger: pushes to `branch` (touching the file paths, when given) start the pipeline.
+fn push_trigger(
+    branch: &str,
+    includes: &[String],
+    excludes: &[String],
+) -> Result<PipelineTriggerDeclaration> {
+    let mut push = GitPushFilter::builder()
+        .branches(GitBranchFilterCriteria::builder().includes(branch).build());
+    if !includes.is_empty() || !excludes.is_empty() {
+        push = push.file_paths(
+            GitFilePathFilterCriteria::builder()
+                .set_includes((!includes.is_empty()).then(|| includes.to_vec()))
+                .set_excludes((!excludes.is_empty()).then(|| excludes.to_vec()))
+                .build(),
+        );
+    }
+    PipelineTriggerDeclaration::builder()
+        .provider_type(PipelineTriggerProviderType::CodeStarSourceConnection)
+        .git_configuration(
+            GitConfiguration::builder()
+                .source_action_name(SOURCE_ACTION)
+                .push(push.build())
+                .build()
+                .context("building the trigger's git configuration")?,
+        )
+        .build()
+        .context("building the push trigger")
+}
+
+/// The Build and Deploy actions. Each declares the namespace its variables are read through by
+/// later actions: `#{BuildVariables.IMAGE_DIGEST}` (what `buildspec.yml` exports),
+/// `#{DeployVariables.NEW_REVISION}` (the deploy-handler's output variables). An action without
+/// a namespace has its variables hidden (CodePipeline User Guide, "Variables reference"; the
+/// action declaration's `namespace`, 1-100 characters of `[A-Za-z0-9@\-_]`).
+fn build_and_deploy_actions(spec: &PipelineSpec) -> Result<(ActionDeclaration, ActionDeclaration)> {
     let build = ActionDeclaration::builder()
         .name(BUILD_STAGE)
         .action_type_id(action_type(
@@ -301,6 +338,7 @@ pub fn declaration(ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<PipelineDeclarat
         .configuration("ProjectName", &spec.build_project)
         .input_artifacts(artifact_in(SOURCE_OUTPUT)?)
         .output_artifacts(artifact_out(BUILD_OUTPUT)?)
+        .namespace(BUILD_NAMESPACE)
         .run_order(1)
         .build()
         .context("building the build action")?;
@@ -314,9 +352,17 @@ pub fn declaration(ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<PipelineDeclarat
         .configuration("FunctionName", &spec.deploy_function)
         .configuration("UserParameters", &spec.deploy_user_parameters)
         .input_artifacts(artifact_in(BUILD_OUTPUT)?)
+        .namespace(DEPLOY_NAMESPACE)
         .run_order(1)
         .build()
         .context("building the deploy action")?;
+    Ok((build, deploy))
+}
+
+/// The full declaration for `spec`, the GitHub token included for a version 1 source.
+pub fn declaration(inputs: &Inputs, spec: &PipelineSpec) -> Result<PipelineDeclaration> {
+    let (source, trigger) = source_action(inputs, spec)?;
+    let (build, deploy) = build_and_deploy_actions(spec)?;
     let pipeline_type = PipelineType::from(spec.pipeline_type.as_str());
     // V2 runs every push (QUEUED); V1 keeps its only mode, SUPERSEDED.
     let execution_mode = (pipeline_type == PipelineType::V2).then_some(ExecutionMode::Queued);
@@ -329,7 +375,7 @@ pub fn declaration(ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<PipelineDeclarat
         .stages(stage(DEPLOY_STAGE, deploy)?)
         .pipeline_type(pipeline_type)
         .set_execution_mode(execution_mode)
-        .set_triggers((!triggers.is_empty()).then_some(triggers))
+        .set_triggers(trigger.map(|t| vec![t]))
         .build()
         .context("building the pipeline declaration")
 }
@@ -342,7 +388,7 @@ fn is_propagation<E: ProvideErrorMetadata>(err: &E) -> bool {
 
 pub async fn create(ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<()> {
     let id = ResourceId::new(Kind::Pipeline, &spec.name);
-    let declaration = declaration(ctx, spec)?;
+    let declaration = declaration(ctx.inputs, spec)?;
     let tags = sdk_tags(&spec.tags)?;
     let codepipeline = &ctx.clients.codepipeline;
     let created = while_role_propagates(
@@ -371,7 +417,7 @@ pub async fn update(ctx: Ctx<'_>, desired: &PipelineSpec, observed: &PipelineSpe
     desired_untagged.tags = observed.tags.clone();
     if desired_untagged != *observed {
         let id = ResourceId::new(Kind::Pipeline, &desired.name);
-        let declaration = declaration(ctx, desired)?;
+        let declaration = declaration(ctx.inputs, desired)?;
         while_role_propagates(
             ctx.progress,
             &id,
@@ -570,3 +616,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "codepipeline_variables.rs"]
+mod variables_tests;

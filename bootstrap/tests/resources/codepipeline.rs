@@ -2,9 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::support::{Fixture, create_role, operations, our_tags, spec_of};
+use aws_sdk_codepipeline::types::PipelineDeclaration;
 use bootstrap::model::{PipelineSpec, SourceSpec, Spec};
 use bootstrap::resources::{Ctx, Inputs, codepipeline};
 use bootstrap::secret::Secret;
+use pipeline_common::pipeline_variables::{BUILD_NAMESPACE, DEPLOY_NAMESPACE};
 
 const TOKEN: &str = "ghp_do-not-leak-0123456789";
 
@@ -148,6 +150,44 @@ async fn pipeline_lifecycle_with_both_sources() {
         Vec::<String>::new(),
         "a converged V2 pipeline needs no call"
     );
+    // The Build and Deploy actions' namespaces come back from GetPipeline; a pipeline made
+    // without them (an earlier release) differs and one UpdatePipeline declares them again.
+    let namespaces = |declaration: &PipelineDeclaration| -> Vec<Option<String>> {
+        declaration
+            .stages()
+            .iter()
+            .map(|s| s.actions()[0].namespace().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(
+        namespaces(&declaration),
+        [
+            None,
+            Some(BUILD_NAMESPACE.to_owned()),
+            Some(DEPLOY_NAMESPACE.to_owned())
+        ]
+    );
+    let mut without = declaration.clone();
+    for stage in &mut without.stages {
+        for action in &mut stage.actions {
+            action.namespace = None;
+        }
+    }
+    clients
+        .codepipeline
+        .update_pipeline()
+        .pipeline(without)
+        .send()
+        .await
+        .unwrap();
+    let drifted = observed(ctx, name).await.unwrap();
+    assert_ne!(drifted, normalised(&connection));
+    emu.clear_calls().unwrap();
+    codepipeline::update(ctx, &connection, &drifted)
+        .await
+        .unwrap();
+    assert_eq!(operations(emu), ["UpdatePipeline"]);
+    assert_eq!(observed(ctx, name).await.unwrap(), normalised(&connection));
     codepipeline::update(ctx, &github, &observed(ctx, name).await.unwrap())
         .await
         .unwrap();
