@@ -1,5 +1,6 @@
 //! SDK clients for every service the stack uses, built once from the standard AWS chain.
 
+use crate::progress::CallCount;
 use crate::retry_notice::RetryNotice;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -108,7 +109,8 @@ impl Clients {
         Self::with_notice(config, RetryNotice::new(true))
     }
 
-    /// Clients that announce each retry through `notice`.
+    /// Clients that announce each retry through `notice` and count each request for the step
+    /// that sends it (`--progress json`).
     pub fn with_notice(config: &SdkConfig, notice: RetryNotice) -> Self {
         // A custom endpoint (AWS_ENDPOINT_URL, e.g. a local emulator) cannot serve virtual-host
         // bucket addressing, so S3 goes path-style whenever one is configured.
@@ -118,12 +120,14 @@ impl Clients {
                     || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some(),
             )
             .interceptor(notice.clone())
+            .interceptor(CallCount)
             .build();
         macro_rules! client {
             ($sdk:ident) => {
                 $sdk::Client::from_conf(
                     $sdk::config::Builder::from(config)
                         .interceptor(notice.clone())
+                        .interceptor(CallCount)
                         .build(),
                 )
             };

@@ -27,6 +27,18 @@ pub struct Cli {
         env = "BOOTSTRAP_OUTPUT"
     )]
     pub output: OutputArg,
+    /// Progress on stderr: text for people, or json: one object per line, a `start` and a
+    /// `finish` for every step (resource, kind, action, duration_ms, calls, outcome) and every
+    /// other line as a `message` (README: Configuration).
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        value_enum,
+        default_value = "text",
+        env = "BOOTSTRAP_PROGRESS"
+    )]
+    pub progress: ProgressArg,
     /// AWS region (else the standard AWS chain; us-east-1 when nothing is configured).
     #[arg(long, global = true, help_heading = GLOBAL, env = "BOOTSTRAP_REGION")]
     pub region: Option<String>,
@@ -37,6 +49,12 @@ pub struct Cli {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum OutputArg {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProgressArg {
     Text,
     Json,
 }
@@ -128,6 +146,18 @@ mod tests {
             helped,
             "README's Configuration table and --help"
         );
+    }
+
+    #[test]
+    fn the_readme_documents_every_option_of_every_command() {
+        let readme = include_str!("../../README.md");
+        for arg in Cli::command().get_arguments() {
+            let long = arg.get_long().unwrap();
+            assert!(
+                readme.contains(&format!("`--{long}")),
+                "README does not document --{long}"
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::model::{Desired, Kind, Observed, ResourceId};
 use crate::plan::{Action, Plan};
+use crate::progress::StepAction;
 use crate::resources::{self, Ctx};
 use anyhow::{Result, bail};
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -123,9 +124,10 @@ pub async fn apply(
         .collect();
     stale.sort_by(|a, b| b.cmp(a));
     for id in stale {
-        ctx.progress.resource(id, "deleting");
-        resources::delete(ctx, id).await?;
-        ctx.progress.resource(id, "deleted");
+        let delete = resources::delete(ctx, id);
+        ctx.progress
+            .step(id, StepAction::Delete, None, delete)
+            .await?;
     }
     Ok(())
 }
@@ -148,25 +150,24 @@ async fn step<'a>(
     plan: &'a Plan,
     observed: &'a ObservedMap,
 ) -> (ResourceId, Result<()>) {
-    let started = std::time::Instant::now();
     let result = match (
         plan.action(&want.id),
         observed.get(&want.id).and_then(Option::as_ref),
     ) {
         (Some(Action::Update { fields, .. }), Some(have)) => {
+            let changed = fields.join(", ");
+            let update = resources::update(ctx, want, have);
             ctx.progress
-                .resource_detail(&want.id, "updating", &fields.join(", "));
-            resources::update(ctx, want, have).await
+                .step(&want.id, StepAction::Update, Some(&changed), update)
+                .await
         }
         _ => {
-            ctx.progress.resource(&want.id, "creating");
-            resources::create(ctx, want).await
+            let create = resources::create(ctx, want);
+            ctx.progress
+                .step(&want.id, StepAction::Create, None, create)
+                .await
         }
     };
-    if result.is_ok() {
-        ctx.progress
-            .resource_detail(&want.id, "done", &format!("{:.1?}", started.elapsed()));
-    }
     (want.id.clone(), result)
 }
 
@@ -207,11 +208,11 @@ pub async fn destroy(
         }
         let results: Vec<_> = futures::stream::iter(wave)
             .map(|id| async move {
-                ctx.progress.resource(id, "deleting");
-                let result = resources::delete(ctx, id).await;
-                if result.is_ok() {
-                    ctx.progress.resource(id, "deleted");
-                }
+                let delete = resources::delete(ctx, id);
+                let result = ctx
+                    .progress
+                    .step(id, StepAction::Delete, None, delete)
+                    .await;
                 (id, result)
             })
             .buffer_unordered(CONCURRENCY)

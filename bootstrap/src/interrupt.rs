@@ -14,12 +14,12 @@ pub fn install() {
             return;
         }
         REQUESTED.store(true, Ordering::SeqCst);
-        eprintln!(
+        crate::progress::notice(
             "\ninterrupted: starting no new step; the calls in flight finish first (Ctrl-C again \
-             to stop at once; a re-run converges either way)"
+             to stop at once; a re-run converges either way)",
         );
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("stopped at once; run the same command again: it converges");
+            crate::progress::notice("stopped at once; run the same command again: it converges");
             std::process::exit(130);
         }
     });

@@ -1,8 +1,9 @@
 //! `bootstrap`: wires the CLI to the operations and maps results to exit codes.
 
-use bootstrap::cli::{Cli, Command};
+use bootstrap::cli::{Cli, Command, ProgressArg};
 use bootstrap::config::{self, Layer};
 use bootstrap::ops::{self, Output};
+use bootstrap::progress;
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -15,15 +16,16 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    progress::use_json_lines(cli.progress == ProgressArg::Json);
     let filter = match log_filter() {
         Ok(filter) => filter,
         Err(problem) => {
-            eprintln!("error: {problem}");
+            progress::notice(&format!("error: {problem}"));
             return ExitCode::from(1);
         }
     };
     if let Err(err) = bootstrap::retry::budget_override() {
-        eprintln!("error: {err}");
+        progress::notice(&format!("error: {err}"));
         return ExitCode::from(1);
     }
     tracing_subscriber::fmt()
@@ -36,7 +38,7 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("error: could not start the async runtime: {err}");
+            progress::notice(&format!("error: could not start the async runtime: {err}"));
             return ExitCode::from(1);
         }
     };
@@ -44,12 +46,12 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             let report = bootstrap::error_report(&err);
-            eprintln!("error: {report}");
+            progress::notice(&format!("error: {report}"));
             if bootstrap::reports_access_denied(&report) {
-                eprintln!(
+                progress::notice(
                     "hint: these credentials lack a permission bootstrap needs; \
                      `bootstrap deployer-policy --env ENV` prints the policy that covers every command \
-                     (README, \"Permissions\")"
+                     (README, \"Permissions\")",
                 );
             }
             ExitCode::from(1)
@@ -95,10 +97,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
 fn note_ignored(command: &str, inputs: &Layer) {
     let ignored = inputs.given_besides_env();
     if !ignored.is_empty() {
-        eprintln!(
+        progress::notice(&format!(
             "note: {command} reads only --env; ignoring {}",
             ignored.join(", ")
-        );
+        ));
     }
 }
 

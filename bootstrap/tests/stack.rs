@@ -943,3 +943,97 @@ async fn two_first_deploys_at_once_in_codeconnections_mode_leave_one_connection(
     let (code, plan) = plan_json_with(&cli, "dev", &["--source", "codeconnections"]);
     assert_eq!(code, 0, "converged: {plan}");
 }
+
+/// Every stderr line of a `--progress json` run, parsed; a line that is not a JSON object with
+/// an `event` fails the test.
+fn progress_events(output: &std::process::Output) -> Vec<Value> {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.trim().is_empty(), "no progress at all");
+    stderr
+        .lines()
+        .map(|line| {
+            let event: Value = serde_json::from_str(line)
+                .unwrap_or_else(|err| panic!("not a JSON line ({err}): {line}\n{stderr}"));
+            assert!(event["event"].is_string(), "no event: {line}");
+            assert!(event["at_ms"].is_u64(), "no at_ms: {line}");
+            event
+        })
+        .collect()
+}
+
+/// The steps of a run: each `start` has its `finish` with the same resource, kind and action,
+/// and the finish says how long the step took, how many requests it sent and how it ended.
+fn finished_steps(events: &[Value], action: &str) -> Vec<Value> {
+    let key = |e: &Value| {
+        (
+            e["resource"].clone(),
+            e["kind"].clone(),
+            e["action"].clone(),
+        )
+    };
+    let starts: Vec<&Value> = events.iter().filter(|e| e["event"] == "start").collect();
+    let finishes: Vec<&Value> = events.iter().filter(|e| e["event"] == "finish").collect();
+    assert_eq!(starts.len(), finishes.len(), "{events:#?}");
+    for finish in &finishes {
+        assert!(finish["resource"].is_string() && finish["kind"].is_string());
+        assert_eq!(finish["action"], action, "{finish}");
+        assert!(finish["duration_ms"].is_u64(), "{finish}");
+        assert!(finish["calls"].as_u64().is_some_and(|n| n >= 1), "{finish}");
+        assert_eq!(finish["outcome"], "ok", "{finish}");
+        let start = starts
+            .iter()
+            .find(|s| key(s) == key(finish))
+            .unwrap_or_else(|| panic!("a finish without its start: {finish}"));
+        assert!(start["at_ms"].as_u64() <= finish["at_ms"].as_u64());
+    }
+    finishes.into_iter().cloned().collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_json_gives_one_object_per_line_and_a_start_and_finish_per_step() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("progress-json", &emulator);
+    let (_, plan) = plan_json(&cli, "dev");
+    let creates = changed(&plan).len();
+    emulator.clear_calls().expect("clear");
+    let deployed = cli.run(&[
+        "deploy",
+        "--env",
+        "dev",
+        "--github-repo",
+        "octo/app",
+        "--yes",
+        "--progress",
+        "json",
+    ]);
+    assert_code(&deployed, 0);
+    let events = progress_events(&deployed);
+    let created = finished_steps(&events, "create");
+    assert_eq!(created.len(), creates, "one step per planned create");
+    let counted: u64 = created.iter().filter_map(|f| f["calls"].as_u64()).sum();
+    let recorded = emulator.calls().expect("calls").len() as u64;
+    assert!(
+        counted < recorded,
+        "the steps' requests ({counted}) are part of the run's ({recorded}, reads included)"
+    );
+    assert!(
+        events.iter().any(|e| e["event"] == "message"),
+        "the closing line is a message"
+    );
+
+    let destroyed = cli.run_env_only(&["destroy", "--env", "dev", "--yes", "--progress", "json"]);
+    assert_code(&destroyed, 0);
+    let deleted = finished_steps(&progress_events(&destroyed), "delete");
+    assert_eq!(deleted.len(), creates);
+
+    // An error is a message too.
+    let failed = cli.run_env_only(&["outputs", "--env", "dev", "--progress", "json"]);
+    assert_code(&failed, 1);
+    let events = progress_events(&failed);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["text"].as_str().is_some_and(|t| t.starts_with("error: "))),
+        "{events:?}"
+    );
+}

@@ -11,7 +11,7 @@ use crate::desired::{self, Late, Zips};
 use crate::engine;
 use crate::model::{Kind, ResourceId};
 use crate::plan::{self, Action, Plan};
-use crate::progress::Progress;
+use crate::progress::{Progress, StepAction};
 use crate::resources::{self, Ctx, Inputs};
 use crate::retry_notice::RetryNotice;
 use crate::secret::Secret;
@@ -220,8 +220,11 @@ pub async fn deploy(
             d.id == connection_id && matches!(planned.plan.action(&d.id), Some(Action::Create))
         });
         if let Some(want) = to_create {
-            session.progress.resource(&connection_id, "creating");
-            resources::create(session.ctx(&inputs), want).await?;
+            let create = resources::create(session.ctx(&inputs), want);
+            session
+                .progress
+                .step(&connection_id, StepAction::Create, None, create)
+                .await?;
             planned = compute(&session, config, &inputs).await?;
         }
     }

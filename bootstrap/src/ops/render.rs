@@ -50,7 +50,7 @@ fn policies_of(planned: &Planned) -> Value {
 
 pub(super) fn print_plan(session: &Session, config: &Config, planned: &Planned) {
     for warning in &planned.warnings {
-        eprintln!("warning: {warning}");
+        crate::progress::notice(&format!("warning: {warning}"));
     }
     let counts = planned.plan.counts();
     if session.output == Output::Json {

@@ -137,7 +137,9 @@ impl Bench<'_> {
                 command.args(["destroy", "--env", env, "--yes"]);
             }
         }
+        // The step timings the bound needs come from the JSON progress lines.
         command
+            .args(["--progress", "json"])
             .envs(self.emulator.env())
             .env("GITHUB_TOKEN", "bench")
             .current_dir(&self.workdir)

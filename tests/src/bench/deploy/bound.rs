@@ -1,9 +1,11 @@
 //! The critical-path lower bound of a deploy and a destroy, in sequential calls, derived from
-//! the desired-state graph and the progress lines of the runs at 0 ms and 100 ms per call.
+//! the desired-state graph and the `--progress json` lines of the runs at 0 ms and 100 ms per
+//! call.
 
 use super::{Sample, Scenario, median};
 use anyhow::{Result, bail};
 use bootstrap::model::{Desired, Kind, ResourceId};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -81,8 +83,8 @@ pub(super) fn bound(graph: &[Desired], fast: &Scenario, slow: &Scenario) -> Resu
         .collect();
     if create_depth.len() != graph.len() {
         bail!(
-            "the fresh deploy reported a create time for {} of {} resources: the progress lines \
-             changed format (expected `done <kind> <name>: <duration>`)",
+            "the fresh deploy reported a create time for {} of {} resources: the JSON progress \
+             lines changed (expected a `finish` of action `create` per resource)",
             create_depth.len(),
             graph.len()
         );
@@ -118,70 +120,45 @@ fn round_trips(took: Duration, latency: Duration) -> u64 {
     (took.as_secs_f64() / latency.as_secs_f64()).round() as u64
 }
 
-/// `(resource, duration)` of every `done <id>: <duration>` progress line naming a resource.
+/// The `--progress json` objects of a run's stderr (other lines are skipped).
+fn progress_events(stderr: &str) -> impl Iterator<Item = Value> + '_ {
+    stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+}
+
+/// `(resource, duration)` of every finished create step naming a resource of the graph.
 fn create_durations(stderr: &str, graph: &[Desired]) -> Vec<(ResourceId, Duration)> {
     let by_label: BTreeMap<String, &ResourceId> =
         graph.iter().map(|d| (d.id.to_string(), &d.id)).collect();
-    stderr
-        .lines()
-        .filter_map(|line| {
-            let text = line.split_once("] ")?.1.strip_prefix("done")?.trim();
-            let (label, took) = text.rsplit_once(": ")?;
-            Some(((*by_label.get(label)?).clone(), parse_duration(took)?))
+    progress_events(stderr)
+        .filter(|e| e["event"] == "finish" && e["action"] == "create" && e["outcome"] == "ok")
+        .filter_map(|e| {
+            let label = format!("{} {}", e["kind"].as_str()?, e["resource"].as_str()?);
+            let took = Duration::from_millis(e["duration_ms"].as_u64()?);
+            Some(((*by_label.get(&label)?).clone(), took))
         })
         .collect()
 }
 
-/// Parses `Duration`'s `{:.1?}` output: `312.4ms`, `1.2s`, `950.0µs`.
-fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = text.strip_suffix("µs") {
-        (n, 1e-6)
-    } else if let Some(n) = text.strip_suffix("ns") {
-        (n, 1e-9)
-    } else {
-        (text.strip_suffix('s')?, 1.0)
-    };
-    Some(Duration::from_secs_f64(number.parse::<f64>().ok()? * scale))
-}
-
-/// Per kind label: seconds from its first `deleting` line to its last `deleted` line
-/// (the progress clock has 0.1 s resolution).
+/// Per kind label: seconds from its first delete step's start to its last one's finish.
 fn destroy_waves(stderr: &str) -> Vec<(String, f64)> {
-    let mut spans: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-    for line in stderr.lines() {
-        let Some((clock, text)) = line.split_once("] ") else {
+    let mut spans: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for event in progress_events(stderr) {
+        let is_step = event["event"] == "start" || event["event"] == "finish";
+        let (Some(kind), Some(at)) = (event["kind"].as_str(), event["at_ms"].as_u64()) else {
             continue;
         };
-        let Ok(at) = clock
-            .trim_start_matches('[')
-            .trim()
-            .trim_end_matches('s')
-            .parse::<f64>()
-        else {
-            continue;
-        };
-        let (state, rest) = text.split_once(' ').unwrap_or((text, ""));
-        if state != "deleting" && state != "deleted" {
+        if !is_step || event["action"] != "delete" {
             continue;
         }
-        let Some(kind) = Kind::ALL
-            .iter()
-            .map(|k| k.label())
-            .filter(|label| rest.trim().starts_with(&format!("{label} ")))
-            .max_by_key(|label| label.len())
-        else {
-            continue;
-        };
         let span = spans.entry(kind.to_owned()).or_insert((at, at));
         span.0 = span.0.min(at);
         span.1 = span.1.max(at);
     }
     spans
         .into_iter()
-        .map(|(kind, (first, last))| (kind, last - first))
+        .map(|(kind, (first, last))| (kind, (last - first) as f64 / 1000.0))
         .collect()
 }
 
@@ -235,17 +212,6 @@ mod tests {
     use super::super::{desired_graph, fake_lambda_zips};
     use super::*;
 
-    #[test]
-    fn parses_the_duration_formats_progress_prints() {
-        assert_eq!(
-            parse_duration("312.4ms"),
-            Some(Duration::from_micros(312_400))
-        );
-        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("950.0µs"), Some(Duration::from_micros(950)));
-        assert_eq!(parse_duration("soon"), None);
-    }
-
     fn desired(kind: Kind, name: &str, deps: &[(Kind, &str)]) -> Desired {
         let graph = desired_graph_fixture(name);
         let mut want = graph[0].clone();
@@ -293,7 +259,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_create_times_and_destroy_waves_from_progress_lines() {
+    fn reads_create_times_and_destroy_waves_from_json_progress_lines() {
         let graph = desired_graph_fixture("progress");
         let role = graph
             .iter()
@@ -301,14 +267,28 @@ mod tests {
             .expect("a role")
             .id
             .clone();
-        let stderr = format!(
-            "[   0.4s] creating    {role}\n[   0.7s] done        {role}: 301.7ms\n\
-             [   1.0s] deleting    eventbridge rule a\n[   1.1s] deleting    eventbridge rule b\n\
-             [   1.3s] deleted     eventbridge rule b\n[   1.4s] deleted     eventbridge rule a\n\
-             [   1.4s] deleting    iam role c\n[   1.6s] deleted     iam role c\n"
-        );
+        let step = |event: &str, kind: &str, name: &str, action: &str, at_ms: u64| {
+            serde_json::json!({"event": event, "kind": kind, "resource": name,
+                               "action": action, "at_ms": at_ms, "duration_ms": 301,
+                               "calls": 2, "outcome": "ok"})
+            .to_string()
+        };
+        let (kind, name) = (role.kind.label(), role.name.as_str());
+        let lines = [
+            step("start", kind, name, "create", 400),
+            step("finish", kind, name, "create", 700),
+            r#"{"event":"message","text":"deploy finished","at_ms":800}"#.to_owned(),
+            "not json".to_owned(),
+            step("start", "eventbridge rule", "a", "delete", 1000),
+            step("start", "eventbridge rule", "b", "delete", 1100),
+            step("finish", "eventbridge rule", "b", "delete", 1300),
+            step("finish", "eventbridge rule", "a", "delete", 1400),
+            step("start", "iam role", "c", "delete", 1400),
+            step("finish", "iam role", "c", "delete", 1600),
+        ];
+        let stderr = lines.join("\n");
         let created = create_durations(&stderr, &graph);
-        assert_eq!(created, vec![(role, Duration::from_micros(301_700))]);
+        assert_eq!(created, vec![(role, Duration::from_millis(301))]);
         let waves = destroy_waves(&stderr);
         assert_eq!(waves.len(), 2);
         let rule = waves
