@@ -218,59 +218,171 @@ async fn a_crash_after_any_mutating_call_converges_on_the_next_run() {
     }
 }
 
+/// Operations that change something, by name: what a kill must land between the first and the
+/// last of.
+const MUTATING_PREFIXES: [&str; 15] = [
+    "Create",
+    "Put",
+    "Update",
+    "Delete",
+    "Tag",
+    "Untag",
+    "Attach",
+    "Detach",
+    "Set",
+    "Add",
+    "Remove",
+    "Register",
+    "Publish",
+    "Subscribe",
+    "Unsubscribe",
+];
+
+/// Per-call latency of the killed runs and of the clean runs they are measured against.
+const KILL_LATENCY_MS: u64 = 15;
+
+fn mutations(emulator: &Emulator) -> usize {
+    emulator
+        .calls()
+        .expect("calls")
+        .iter()
+        .filter(|c| MUTATING_PREFIXES.iter().any(|p| c.operation.starts_with(p)))
+        .count()
+}
+
+/// `bootstrap ARGS` at [`KILL_LATENCY_MS`], started but not waited for.
+fn spawn_slow(cli: &Cli<'_>, args: &[&str], progress: Stdio) -> std::process::Child {
+    cli.emulator
+        .set_faults(json!({ "latency_ms": KILL_LATENCY_MS }))
+        .expect("faults");
+    let mut command = Command::new(common::BIN);
+    command.args(args);
+    if args[0] != "destroy" {
+        command.arg("--artifacts-dir").arg(&cli.artifacts);
+    }
+    command
+        .args(["--progress", "json"])
+        .envs(cli.emulator.env())
+        .env("GITHUB_TOKEN", "gh-token")
+        .current_dir(&cli.workdir)
+        .stdout(Stdio::null())
+        .stderr(progress)
+        .spawn()
+        .expect("bootstrap starts")
+}
+
+/// A clean run's mutating calls, and the span from its first step's start to its last step's
+/// finish (from its `--progress json` lines): where a kill must land to land mid-run.
+#[derive(Debug)]
+struct Timeline {
+    mutations: usize,
+    first_step: Duration,
+    last_step: Duration,
+}
+
+fn clean_timeline(cli: &Cli<'_>, args: &[&str]) -> Timeline {
+    cli.emulator.clear_calls().expect("clear");
+    let output = spawn_slow(cli, args, Stdio::piped())
+        .wait_with_output()
+        .expect("runs");
+    cli.emulator.clear_faults().expect("clear");
+    assert_code(&output, 0);
+    let steps: Vec<u64> = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|e| e["event"] == "start" || e["event"] == "finish")
+        .filter_map(|e| e["at_ms"].as_u64())
+        .collect();
+    let (Some(first), Some(last)) = (steps.iter().min(), steps.iter().max()) else {
+        panic!("the clean run reported no steps: {}", text(&output));
+    };
+    Timeline {
+        mutations: mutations(cli.emulator),
+        first_step: Duration::from_millis(*first),
+        last_step: Duration::from_millis(*last),
+    }
+}
+
+/// Kills `args` at `fraction` of the clean run's step span and returns how many mutating calls
+/// had happened, which must be some but not all of the clean run's. A busy machine shifts the
+/// timeline: a kill that lands before the first mutation or after the last is undone (`undo`)
+/// and tried again a little later or earlier, at most four times.
+fn kill_midway(
+    cli: &Cli<'_>,
+    args: &[&str],
+    clean: &Timeline,
+    fraction: f64,
+    undo: &dyn Fn(),
+) -> usize {
+    let span = clean.last_step.saturating_sub(clean.first_step);
+    let mut delay = clean.first_step + span.mul_f64(fraction);
+    for _ in 0..4 {
+        cli.emulator.clear_calls().expect("clear");
+        let mut child = spawn_slow(cli, args, Stdio::null());
+        std::thread::sleep(delay);
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        // Requests the emulator received before the kill are answered and logged.
+        std::thread::sleep(Duration::from_millis(300));
+        cli.emulator.clear_faults().expect("clear");
+        let done = mutations(cli.emulator);
+        eprintln!(
+            "{} killed after {delay:.0?}: {done} of {} mutating calls done",
+            args[0], clean.mutations
+        );
+        if done > 0 && done < clean.mutations {
+            return done;
+        }
+        undo();
+        delay = if done == 0 {
+            delay + span / 8
+        } else {
+            delay.saturating_sub(span / 8)
+        };
+    }
+    panic!(
+        "{} was never killed mid-run: see the attempts above",
+        args[0]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deploy_or_destroy_killed_midway_converges_on_the_next_run() {
     let emulator = Emulator::start().expect("emulator");
     let cli = setup("sigkill", &emulator);
+    // A first run warms the emulator up (its first answers are slow), so that the timelines
+    // measured next are the killed runs' own.
     assert_code(&deploy(&cli), 0);
     let clean = inventory(&emulator).await;
+    assert_code(&destroy(&cli), 0);
     emulator.reset().expect("reset");
-    // Slow calls make "midway" land at different steps for each delay.
-    for delay_ms in [150_u64, 400, 700, 1000, 1400] {
+    let deploy_clean = clean_timeline(&cli, &DEPLOY);
+    assert_eq!(inventory(&emulator).await, clean);
+    let destroy_args = ["destroy", "--env", "dev", "--yes"];
+    let destroy_clean = clean_timeline(&cli, &destroy_args);
+    eprintln!("clean runs at {KILL_LATENCY_MS} ms a call: {deploy_clean:?}, {destroy_clean:?}");
+    assert!(deploy_clean.mutations > 20 && destroy_clean.mutations > 10);
+    let fresh = || emulator.reset().expect("reset");
+    let deployed = || {
         emulator.reset().expect("reset");
-        emulator
-            .set_faults(json!({ "latency_ms": 15 }))
-            .expect("faults");
-        let mut child = Command::new(common::BIN)
-            .args(DEPLOY)
-            .arg("--artifacts-dir")
-            .arg(&cli.artifacts)
-            .envs(emulator.env())
-            .env("GITHUB_TOKEN", "gh-token")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("deploy starts");
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        child.kill().expect("SIGKILL");
-        let _ = child.wait();
-        emulator.clear_faults().expect("clear");
+        assert_code(&deploy(&cli), 0);
+    };
+    // Each kill lands at a different point of the run, from early to late.
+    for fraction in [0.1, 0.3, 0.5, 0.7, 0.9] {
+        fresh();
+        let done = kill_midway(&cli, &DEPLOY, &deploy_clean, fraction, &fresh);
         assert_code(&deploy(&cli), 0);
         assert_eq!(
             inventory(&emulator).await,
             clean,
-            "deploy killed after {delay_ms} ms did not converge"
+            "deploy killed after {done} mutating calls did not converge"
         );
 
-        emulator
-            .set_faults(json!({ "latency_ms": 15 }))
-            .expect("faults");
-        let mut child = Command::new(common::BIN)
-            .args(["destroy", "--env", "dev", "--yes"])
-            .envs(emulator.env())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("destroy starts");
-        std::thread::sleep(Duration::from_millis(delay_ms / 2));
-        child.kill().expect("SIGKILL");
-        let _ = child.wait();
-        emulator.clear_faults().expect("clear");
+        let done = kill_midway(&cli, &destroy_args, &destroy_clean, fraction, &deployed);
         assert_code(&destroy(&cli), 0);
         assert!(
             inventory(&emulator).await.is_empty(),
-            "destroy killed after {} ms leaked",
-            delay_ms / 2
+            "destroy killed after {done} mutating calls leaked"
         );
     }
 }
