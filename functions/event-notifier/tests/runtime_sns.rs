@@ -189,7 +189,7 @@ async fn publishes_readable_notifications_through_sns() {
     emu.seed_execution(json!({
         "pipelineName": "pipeline-dev",
         "pipelineExecution": {
-            "pipelineExecutionId": "exec-failed-1",
+            "pipelineExecutionId": "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
             "pipelineVersion": 1,
             "status": "Failed",
             "trigger": {"triggerType": "Webhook", "triggerDetail": "arn:aws:codepipeline:us-east-1:123456789012:webhook:webhook-dev"},
@@ -217,7 +217,7 @@ async fn publishes_readable_notifications_through_sns() {
         "version": "0", "id": "failed-event-1", "detail-type": "CodePipeline Pipeline Execution State Change",
         "source": "aws.codepipeline", "account": "123456789012", "time": "2024-05-01T10:04:05Z", "region": "us-east-1",
         "resources": ["arn:aws:codepipeline:us-east-1:123456789012:pipeline-dev"],
-        "detail": {"pipeline": "pipeline-dev", "execution-id": "exec-failed-1", "state": "FAILED", "version": 1.0,
+        "detail": {"pipeline": "pipeline-dev", "execution-id": "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0", "state": "FAILED", "version": 1.0,
                    "pipeline-execution-attempt": 1.0}
     });
     let outcome = runtime.invoke(failed, WAIT).await.expect("invocation");
