@@ -93,38 +93,16 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
 }
 
 async fn inline_policy_names(ctx: Ctx<'_>, name: &str) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    let mut pages = ctx
-        .clients
-        .iam
-        .list_role_policies()
-        .role_name(name)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        names.extend(
-            page.context("listing the role's inline policies")?
-                .policy_names,
-        );
-    }
-    Ok(names)
+    let pages = ctx.clients.iam.list_role_policies().role_name(name);
+    let names = pages.into_paginator().items().send().try_collect().await;
+    names.context("listing the role's inline policies")
 }
 
 async fn role_tags(ctx: Ctx<'_>, name: &str) -> Result<Tags> {
-    let mut tags = Tags::new();
-    let mut pages = ctx
-        .clients
-        .iam
-        .list_role_tags()
-        .role_name(name)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        for tag in page.context("listing the role's tags")?.tags {
-            tags.insert(tag.key, tag.value);
-        }
-    }
-    Ok(tags)
+    let pages = ctx.clients.iam.list_role_tags().role_name(name);
+    let tags = pages.into_paginator().items().send().try_collect().await;
+    let tags = tags.context("listing the role's tags")?;
+    Ok(tags.into_iter().map(|tag| (tag.key, tag.value)).collect())
 }
 
 fn policy_text(value: &Value) -> Result<String> {
@@ -206,22 +184,10 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
             .await
             .with_context(|| format!("deleting the inline policy {policy}"))?;
     }
-    let mut attached = iam
-        .list_attached_role_policies()
-        .role_name(name)
-        .into_paginator()
-        .send();
-    let mut arns = Vec::new();
-    while let Some(page) = attached.next().await {
-        arns.extend(
-            page.context("listing attached managed policies")?
-                .attached_policies
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|p| p.policy_arn),
-        );
-    }
-    for arn in arns {
+    let attached = iam.list_attached_role_policies().role_name(name);
+    let attached = attached.into_paginator().items().send().try_collect().await;
+    let attached = attached.context("listing attached managed policies")?;
+    for arn in attached.into_iter().filter_map(|policy| policy.policy_arn) {
         iam.detach_role_policy()
             .role_name(name)
             .policy_arn(&arn)
@@ -232,20 +198,13 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
     // An instance profile is not ours even when our role is in it: taking the role out could
     // strip running EC2 instances of their credentials (IAM API Reference,
     // RemoveRoleFromInstanceProfile), so destroy stops and says what to do.
-    let mut profiles_pages = iam
-        .list_instance_profiles_for_role()
-        .role_name(name)
-        .into_paginator()
-        .send();
-    let mut profiles = Vec::new();
-    while let Some(page) = profiles_pages.next().await {
-        profiles.extend(
-            page.context("listing instance profiles")?
-                .instance_profiles
-                .into_iter()
-                .map(|p| p.instance_profile_name),
-        );
-    }
+    let profiles = iam.list_instance_profiles_for_role().role_name(name);
+    let profiles = profiles.into_paginator().items().send().try_collect().await;
+    let profiles: Vec<String> = profiles
+        .context("listing instance profiles")?
+        .into_iter()
+        .map(|profile| profile.instance_profile_name)
+        .collect();
     if !profiles.is_empty() {
         bail!(
             "role {name} is in the instance profile(s) {}, which this environment does not own; \
