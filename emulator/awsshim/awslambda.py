@@ -164,8 +164,13 @@ def lambda_pull_permission(shim: Shim, req: AwsRequest, repository: Any, image: 
     have permission to access the ECR image. Check the ECR permissions." (the message AWS sends,
     aws-samples/bedrock-access-gateway issue #127; re:Post knowledge center "lambda-ecr-image").
     Lambda asks as itself, so `aws:SourceArn` (the function) and `aws:SourceAccount` are set, as in the
-    guide's cross-account example."""
-    keys = {"aws:SourceArn": function_arn, "aws:SourceAccount": ACCOUNT_ID}
+    guide's cross-account example. The guide does not say which form of the function's ARN the pull
+    carries; its example condition (`StringLike aws:sourceARN arn:aws:lambda:REGION:ACCOUNT:function:*`)
+    admits every form, and Lambda pulls again later on a version's behalf ("Lambda will eventually set a
+    function's state to inactive ... retrieve the container image for optimization and caching on behalf
+    of the function"). So the pull is judged with the unqualified ARN and with a qualified one
+    (`function:NAME:$LATEST`): a policy admitting only one of them is not enough."""
+    source_arns = (function_arn, f"{function_arn}:$LATEST")
 
     def lambda_may(document: Any) -> bool:
         return all(
@@ -175,13 +180,14 @@ def lambda_pull_permission(shim: Shim, req: AwsRequest, repository: Any, image: 
                     resources=[repository.arn],
                     service_principal="lambda.amazonaws.com",
                     account=image["registry"],
-                    condition_keys=keys,
+                    condition_keys={"aws:SourceArn": source_arn, "aws:SourceAccount": ACCOUNT_ID},
                 ),
                 [],
                 document,
                 resource_policy_required=True,
             ).allowed
             for action in LAMBDA_PULL_ACTIONS
+            for source_arn in source_arns
         )
 
     if repository.policy and lambda_may(repository.policy):

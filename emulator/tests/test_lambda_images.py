@@ -335,6 +335,43 @@ def test_a_repository_policy_without_lambda_is_refused_unless_the_caller_may_set
     assert json.loads(ecr.get_repository_policy(repositoryName="app")["policyText"])["Statement"] == [LAMBDA_PULL]
 
 
+def lambda_pull_when(condition: dict[str, Any]) -> dict[str, Any]:
+    return {**LAMBDA_PULL, "Condition": condition}
+
+
+def test_lambda_pulls_with_a_qualified_source_arn_too(shim: str) -> None:
+    """A condition matching only the unqualified function ARN refuses Lambda's pull; the guide's shape
+    (`function:*`) and one scoped to the function with its qualified forms admit it."""
+    images = setup(shim, policy=False)
+    role = images["role"]
+    ecr = client(shim, "ecr")
+    caller = handler_session(
+        shim,
+        [
+            {"Effect": "Allow", "Action": ["lambda:CreateFunction", "lambda:DeleteFunction"], "Resource": FUNCTION_ARN},
+            {"Effect": "Allow", "Action": "iam:PassRole", "Resource": role},
+            {"Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], "Resource": REPO_ARN},
+        ],
+    )
+    exact = lambda_pull_when({"StringLike": {"aws:sourceArn": FUNCTION_ARN}})
+    ecr.set_repository_policy(repositoryName="app", policyText=json.dumps({"Version": "2012-10-17", "Statement": [exact]}))
+    error = denied(lambda: caller.create_function(FunctionName="api", PackageType="Image", Code={"ImageUri": f"{REPO}:v1"}, Role=role))
+    assert error.response["Error"]["Message"] == "Lambda does not have permission to access the ECR image. Check the ECR permissions."
+    documented = lambda_pull_when({"StringLike": {"aws:sourceARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:*"}})
+    scoped = lambda_pull_when({"StringLike": {"aws:sourceArn": [FUNCTION_ARN, f"{FUNCTION_ARN}:*"]}})
+    elsewhere = lambda_pull_when({"StringLike": {"aws:sourceArn": [f"{FUNCTION_ARN}-other", f"{FUNCTION_ARN}-other:*"]}})
+    for statement, admitted in ((documented, True), (scoped, True), (elsewhere, False)):
+        ecr.set_repository_policy(repositoryName="app", policyText=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+        create = lambda: caller.create_function(FunctionName="api", PackageType="Image", Code={"ImageUri": f"{REPO}:v1"}, Role=role)
+        if admitted:
+            assert create()["CodeSha256"] == images["v1"].split(":", 1)[1]
+            caller.delete_function(FunctionName="api")
+        else:
+            assert denied(create).response["Error"]["Code"] == "AccessDeniedException"
+        # the caller may not set the policy, so Lambda added nothing
+        assert json.loads(ecr.get_repository_policy(repositoryName="app")["policyText"])["Statement"] == [statement]
+
+
 def push_index(ecr: Any, tag: str, platform_digest: str) -> str:
     """An image index (what `docker buildx` pushes with provenance) naming one platform image; its digest."""
     index = {

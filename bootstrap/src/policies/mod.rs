@@ -307,9 +307,15 @@ fn rollout_statements(arns: &Arns, target: &TargetFacts) -> Vec<Value> {
     }
 }
 
-/// Repository policy: only when a Lambda function runs the image, which Lambda itself pulls;
-/// limited to that function by `aws:sourceArn` (Lambda Developer Guide, "Amazon ECR
-/// permissions"). The build role's own policy grants push and pull (see [`bucket`]).
+/// Repository policy: only when a Lambda function runs the image, which Lambda itself pulls.
+/// The shape is the Lambda Developer Guide's ("Create a Lambda function using a container
+/// image", Amazon ECR permissions; its conditioned example `LambdaECRImageCrossAccountRetrievalPolicy`
+/// is `StringLike` on `aws:sourceARN` = `arn:aws:lambda:REGION:ACCOUNT:function:*`), narrowed to
+/// the one function: its unqualified ARN and every qualified form (`NAME:VERSION`, `NAME:$LATEST`),
+/// since the guide does not say which form Lambda's pull carries and an exact match on the
+/// unqualified ARN refuses a pull made for a version. Without this statement Lambda adds its own
+/// only when the caller may `ecr:GetRepositoryPolicy` and `ecr:SetRepositoryPolicy`, which the
+/// deploy-handler may not. The build role's own policy grants push and pull (see [`bucket`]).
 pub fn repository(target: Option<&TargetFacts>) -> Value {
     match target {
         Some(TargetFacts::Lambda { function_arn, .. }) => json!({
@@ -319,11 +325,18 @@ pub fn repository(target: Option<&TargetFacts>) -> Value {
                 "Effect": "Allow",
                 "Principal": { "Service": "lambda.amazonaws.com" },
                 "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                "Condition": { "StringLike": { "aws:sourceArn": function_arn } }
+                "Condition": {
+                    "StringLike": { "aws:sourceArn": lambda_source_arns(function_arn) }
+                }
             }]
         }),
         _ => Value::Null,
     }
+}
+
+/// The `aws:sourceArn` values a pull on behalf of `function_arn` (unqualified) may carry.
+fn lambda_source_arns(function_arn: &str) -> Vec<String> {
+    vec![function_arn.to_owned(), format!("{function_arn}:*")]
 }
 
 pub fn event_notifier_role(arns: &Arns, topic_kms_key: Option<&str>) -> Value {
