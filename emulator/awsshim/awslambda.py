@@ -19,7 +19,7 @@ from .core import Handler, Shim
 from .iam.evaluation import evaluate
 from .iam.operations.awslambda import ecr_image_reference, lambda_function_arn
 from .iam.policy import RequestContext
-from .images import image_marked_bad
+from .images import architecture_mismatch, image_marked_bad, image_platform
 from .protocol import ACCOUNT_ID, AwsError, AwsRequest, Response, json_body, request_id
 from .state import LambdaUpdate
 
@@ -545,6 +545,50 @@ def lambda_update_alias(shim: Shim, req: AwsRequest) -> Response:
         return lambda_json(alias.to_json(), 200)
 
 
+def lambda_invoke(shim: Shim, req: AwsRequest) -> Response:
+    """Invoke of an image function whose image was built for another architecture than the function's
+    `Architectures`: the update that set the image reported Successful, and every invoke fails as the
+    runtime cannot exec the entrypoint: 200 with `X-Amz-Function-Error: Unhandled` and the error
+    {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": "RequestId: ID Error: fork/exec
+    /lambda-entrypoint.sh: exec format error"} (aws/aws-lambda-base-images#26 and #34,
+    aws-samples/amazon-textract-idp-cdk-constructs#4, aws-samples/bedrock-access-gateway#32;
+    awslabs/swift-aws-lambda-runtime#541 for an image whose entrypoint is /var/task/bootstrap). An
+    asynchronous invoke is accepted (202) and fails the same way out of sight."""
+    with shim.state.lock:
+        try:
+            fn = lambda_backend(ACCOUNT_ID, req.region).get_function(lambda_reference(req) or "", lambda_qualifier(req))
+        except Exception:  # unknown function or qualifier: moto answers the proper error
+            fn = None
+        if fn is None or fn.package_type != "Image":
+            return shim.forward(req)
+        runs_on = (fn.architectures or ["x86_64"])[0]
+        digest = f"sha256:{fn.code_sha_256}"
+        built_for = architecture_mismatch(shim.state, fn.code.get("ImageUri"), runs_on, digest)
+        entrypoint = (image_platform(shim.state, None, digest) or {}).get("entrypoint", "/lambda-entrypoint.sh")
+    if built_for is None:
+        return shim.forward(req)
+    invocation = req.header("X-Amz-Invocation-Type") or "RequestResponse"
+    if invocation == "Event":
+        return Response(202, [("x-amzn-RequestId", request_id()), ("Content-Length", "0")], b"")
+    if invocation == "DryRun":
+        return Response(204, [("x-amzn-RequestId", request_id()), ("Content-Length", "0")], b"")
+    invocation_id = request_id()
+    body = json.dumps(
+        {
+            "errorMessage": f"RequestId: {invocation_id} Error: fork/exec {entrypoint}: exec format error",
+            "errorType": "Runtime.InvalidEntrypoint",
+        }
+    ).encode()
+    headers = [
+        ("Content-Type", "application/json"),
+        ("x-amzn-RequestId", invocation_id),
+        ("X-Amz-Function-Error", "Unhandled"),
+        ("X-Amz-Executed-Version", str(fn.version)),
+        ("Content-Length", str(len(body))),
+    ]
+    return Response(200, headers, body)
+
+
 def lambda_delete_function(shim: Shim, req: AwsRequest) -> Response:
     response = lambda_forget_logging_config(shim, req)
     if response.status < 300 and lambda_qualifier(req) is None:
@@ -568,4 +612,5 @@ SERVED: dict[tuple[str, str], Handler] = {
     ("lambda", "CreateAlias"): lambda_create_alias,
     ("lambda", "GetAlias"): lambda_get_alias,
     ("lambda", "UpdateAlias"): lambda_update_alias,
+    ("lambda", "Invoke"): lambda_invoke,
 }

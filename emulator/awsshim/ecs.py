@@ -17,7 +17,7 @@ from moto.core.utils import utcnow
 
 from .backends import ecs_backend
 from .core import Handler, Shim
-from .images import image_marked_bad
+from .images import architecture_mismatch, image_marked_bad
 from .protocol import AwsError, AwsRequest, Response, json_body, json_response
 from .state import EcsRollout, EcsServiceState
 
@@ -120,6 +120,24 @@ def ecs_task_definition_images(backend: Any, arn: str) -> list[str]:
     return [str(c.get("image") or "") for c in (found.container_definitions if found is not None else [])]
 
 
+def ecs_wrong_architecture(shim: Shim, backend: Any, arn: str) -> bool:
+    """Whether a container image of the task definition was built for another CPU architecture than the
+    tasks run on: `runtimePlatform.cpuArchitecture`, X86_64 when left out (ECS API Reference,
+    RuntimePlatform; terraform-aws-modules/terraform-aws-ecs#155 "It's always defaults to x86"). Such a task
+    starts and its container exits at once with "exec format error" (runatlantis/atlantis#2001 on ARM
+    Fargate, aws-samples/amazon-bedrock-serverless-prompt-chaining#213 on x86 Fargate: "the ECS tasks are
+    constantly failing with `exec ...: exec format error`", the deployment never completes), so its
+    deployment fails as one of an image marked bad does. Caller holds the lock."""
+    family, _, revision = arn.rsplit("/", 1)[-1].partition(":")
+    found = (backend.task_definitions.get(family) or {}).get(int(revision)) if revision.isdigit() else None
+    if found is None:
+        return False
+    runs_on = (getattr(found, "runtime_platform", None) or {}).get("cpuArchitecture") or "X86_64"
+    return any(
+        architecture_mismatch(shim.state, str(c.get("image") or ""), runs_on) for c in found.container_definitions
+    )
+
+
 def ecs_start_deployment(shim: Shim, service: Any, task_definition: str) -> None:
     """UpdateService with a new task definition (or forceNewDeployment): a new PRIMARY deployment, the
     previous PRIMARY becomes ACTIVE until the new one completes (ECS API Reference, Deployment `status`:
@@ -218,7 +236,9 @@ def ecs_advance(shim: Shim, backend: Any, service: Any) -> None:
         tracked.rollout = None
         return
     rollout.polls += 1
-    bad = image_marked_bad(shim.state, *ecs_task_definition_images(backend, deployment["taskDefinition"]))
+    bad = image_marked_bad(
+        shim.state, *ecs_task_definition_images(backend, deployment["taskDefinition"])
+    ) or ecs_wrong_architecture(shim, backend, deployment["taskDefinition"])
     breaker = ecs_breaker(service).get("enable") is True
     if rollout.polls <= rollout.needed or (bad and not breaker):
         if bad:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, parse_qsl, quote, urlencode
 from .core import ControlCall, Shim
 from .ecr import ecr_record_image, ecr_repository, ecr_tag_immutable, ecr_track_scan
 from .iam.enforcer import Denial
+from .images import record_image_platform
 from .parsing import read_body
 from .protocol import ACCOUNT_ID, DEFAULT_REGION, AwsRequest, Response, control_json, log
 from .registry_backend import REGISTRY_API_VERSION, registry_error, registry_json
@@ -357,7 +358,26 @@ def registry_put_manifest(
                     # `ecr_scan_polls` DescribeImageScanFindings polls (ecr_track_scan has the sources).
                     image.last_scan = datetime.datetime.now()
                     ecr_track_scan(shim.state, repository, image)
+            registry_record_platform(shim, route.name, body, digest)
     return response
+
+
+def registry_record_platform(shim: Shim, name: str, manifest: bytes, digest: str) -> None:
+    """Records the platform of a single-platform image pushed through the registry: its config blob (in the
+    registry already, as a client uploads the blobs before the manifest) names `os` and `architecture`
+    (OCI Image Format Specification, "Image Configuration"; Docker Image Specification v1.2), which Lambda
+    and ECS hold against the architecture they run it on. An index names platforms, not a config: none."""
+    try:
+        config = json.loads(manifest).get("config")
+    except (ValueError, AttributeError):
+        return
+    config_digest = config.get("digest") if isinstance(config, dict) else None
+    if not isinstance(config_digest, str) or not IMAGE_REFERENCE_DIGEST.match(config_digest):
+        return
+    blob = shim.registry.request("GET", registry_target(f"/v2/{name}/blobs/{config_digest}", ""), {}, b"")
+    if blob.status == 200:
+        with shim.state.lock:
+            record_image_platform(shim.state, digest, blob.body)
 
 
 def registry_get_manifest(
