@@ -8,7 +8,6 @@ use super::{Ctx, util};
 use crate::model::{Kind, Observed, ProjectSpec, ResourceId};
 use crate::policies::deployer::Scope;
 use crate::policies::statement;
-use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
 use anyhow::{Context, Result};
 use aws_sdk_codebuild::error::ProvideErrorMetadata;
 use aws_sdk_codebuild::operation::create_project::CreateProjectError;
@@ -21,7 +20,7 @@ use serde_json::Value;
 
 super::resource!(
     /// CodeBuild projects.
-    ProjectResource: Project(ProjectSpec), depends on [Role, LogGroup, ReportGroup]
+    ProjectResource: Project(ProjectSpec), depends on [Role, LogGroup, ReportGroup, PullThroughCacheRule]
 );
 
 errors::variants! { AlreadyExists: CreateProjectError => is_resource_already_exists_exception }
@@ -118,6 +117,10 @@ fn project_spec(name: &str, project: &Project) -> ProjectSpec {
 
 /// Everything CreateProject and UpdateProject send, built once.
 struct Definition {
+    name: String,
+    service_role: String,
+    timeout_minutes: i32,
+    queued_timeout_minutes: i32,
     source: ProjectSource,
     artifacts: ProjectArtifacts,
     environment: ProjectEnvironment,
@@ -154,6 +157,10 @@ fn definition(spec: &ProjectSpec) -> Result<Definition> {
     }
     .context("building the cache settings")?;
     Ok(Definition {
+        name: spec.name.clone(),
+        service_role: spec.service_role_arn.clone(),
+        timeout_minutes: spec.timeout_minutes,
+        queued_timeout_minutes: spec.queued_timeout_minutes,
         source: ProjectSource::builder()
             .r#type(SourceType::Codepipeline)
             .buildspec(&spec.buildspec)
@@ -185,42 +192,57 @@ fn definition(spec: &ProjectSpec) -> Result<Definition> {
     })
 }
 
+/// Sets the whole [`Definition`] on a CreateProject or UpdateProject request: the two take the
+/// same fields, but their builders share no type a function could accept.
+macro_rules! with_definition {
+    ($request:expr, $def:expr) => {
+        $request
+            .name(&$def.name)
+            .source($def.source.clone())
+            .artifacts($def.artifacts.clone())
+            .environment($def.environment.clone())
+            .service_role(&$def.service_role)
+            .logs_config($def.logs.clone())
+            .timeout_in_minutes($def.timeout_minutes)
+            .queued_timeout_in_minutes($def.queued_timeout_minutes)
+            .cache($def.cache.clone())
+            .set_tags(Some($def.tags.clone()))
+    };
+}
+
 /// CodeBuild cannot assume the service role yet. AWS models no narrower type than
 /// InvalidInputException, so the message tells propagation apart from a bad definition.
 fn is_propagation<E: ProvideErrorMetadata>(err: &E) -> bool {
     util::has_code_and_message(err, "InvalidInputException", "not authorized to perform")
 }
 
-pub async fn create(ctx: Ctx<'_>, spec: &ProjectSpec) -> Result<()> {
+/// Sends the request `send` makes of the project's definition, again while CodeBuild cannot
+/// assume the service role yet.
+async fn send_definition<T, E, Fut>(
+    ctx: Ctx<'_>,
+    spec: &ProjectSpec,
+    send: impl Fn(&Definition) -> Fut,
+) -> Result<T>
+where
+    Fut: Future<Output = Result<T, E>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
     let id = ResourceId::new(Kind::Project, &spec.name);
     let def = definition(spec)?;
+    util::until_role_usable(ctx, &id, &spec.service_role_arn, is_propagation, || {
+        send(&def)
+    })
+    .await
+}
+
+pub async fn create(ctx: Ctx<'_>, spec: &ProjectSpec) -> Result<()> {
     let codebuild = &ctx.clients.codebuild;
-    let created = while_role_propagates(
-        ctx.progress,
-        &id,
-        &spec.service_role_arn,
-        IAM_PROPAGATION_BUDGET,
-        is_propagation,
-        || {
-            codebuild
-                .create_project()
-                .name(&spec.name)
-                .source(def.source.clone())
-                .artifacts(def.artifacts.clone())
-                .environment(def.environment.clone())
-                .service_role(&spec.service_role_arn)
-                .logs_config(def.logs.clone())
-                .timeout_in_minutes(spec.timeout_minutes)
-                .queued_timeout_in_minutes(spec.queued_timeout_minutes)
-                .cache(def.cache.clone())
-                .set_tags(Some(def.tags.clone()))
-                .send()
-        },
-    )
+    let created = send_definition(ctx, spec, |def| {
+        with_definition!(codebuild.create_project(), def).send()
+    })
     .await;
-    created_or_adopted_in::<ProjectResource, CreateProjectError>(ctx, spec, created)
-        .await
-        .map(drop)
+    created_or_adopted_in::<ProjectResource, CreateProjectError>(ctx, spec, created).await?;
+    Ok(())
 }
 
 /// UpdateProject replaces the whole definition, tags included (CodeBuild has no tag calls).
@@ -228,31 +250,10 @@ pub async fn update(ctx: Ctx<'_>, desired: &ProjectSpec, observed: &ProjectSpec)
     if desired == observed {
         return Ok(());
     }
-    let id = ResourceId::new(Kind::Project, &desired.name);
-    let def = definition(desired)?;
     let codebuild = &ctx.clients.codebuild;
-    while_role_propagates(
-        ctx.progress,
-        &id,
-        &desired.service_role_arn,
-        IAM_PROPAGATION_BUDGET,
-        is_propagation,
-        || {
-            codebuild
-                .update_project()
-                .name(&desired.name)
-                .source(def.source.clone())
-                .artifacts(def.artifacts.clone())
-                .environment(def.environment.clone())
-                .service_role(&desired.service_role_arn)
-                .logs_config(def.logs.clone())
-                .timeout_in_minutes(desired.timeout_minutes)
-                .queued_timeout_in_minutes(desired.queued_timeout_minutes)
-                .cache(def.cache.clone())
-                .set_tags(Some(def.tags.clone()))
-                .send()
-        },
-    )
+    send_definition(ctx, desired, |def| {
+        with_definition!(codebuild.update_project(), def).send()
+    })
     .await?;
     Ok(())
 }

@@ -8,7 +8,6 @@ use super::{Ctx, Inputs, util};
 use crate::model::{Kind, Observed, PipelineSpec, ResourceId, SourceSpec, Tags};
 use crate::policies::deployer::Scope;
 use crate::policies::statement;
-use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
 use anyhow::{Context, Result};
 use aws_sdk_codepipeline::error::ProvideErrorMetadata;
 use aws_sdk_codepipeline::operation::{
@@ -390,47 +389,26 @@ pub async fn create(ctx: Ctx<'_>, spec: &PipelineSpec) -> Result<()> {
     let id = ResourceId::new(Kind::Pipeline, &spec.name);
     let declaration = declaration(ctx.inputs, spec)?;
     let tags = sdk_tags(&spec.tags)?;
-    let codepipeline = &ctx.clients.codepipeline;
-    let created = while_role_propagates(
-        ctx.progress,
-        &id,
-        &spec.role_arn,
-        IAM_PROPAGATION_BUDGET,
-        is_propagation,
-        || {
-            codepipeline
-                .create_pipeline()
-                .pipeline(declaration.clone())
-                .set_tags(Some(tags.clone()))
-                .send()
-        },
-    )
+    let create = ctx.clients.codepipeline.create_pipeline();
+    let create = create.pipeline(declaration).set_tags(Some(tags));
+    let created = util::until_role_usable(ctx, &id, &spec.role_arn, is_propagation, || {
+        create.clone().send()
+    })
     .await;
-    created_or_adopted_in::<PipelineResource, CreatePipelineError>(ctx, spec, created)
-        .await
-        .map(drop)
+    created_or_adopted_in::<PipelineResource, CreatePipelineError>(ctx, spec, created).await?;
+    Ok(())
 }
 
 pub async fn update(ctx: Ctx<'_>, desired: &PipelineSpec, observed: &PipelineSpec) -> Result<()> {
-    let codepipeline = &ctx.clients.codepipeline;
     let mut desired_untagged = desired.clone();
     desired_untagged.tags = observed.tags.clone();
     if desired_untagged != *observed {
         let id = ResourceId::new(Kind::Pipeline, &desired.name);
-        let declaration = declaration(ctx.inputs, desired)?;
-        while_role_propagates(
-            ctx.progress,
-            &id,
-            &desired.role_arn,
-            IAM_PROPAGATION_BUDGET,
-            is_propagation,
-            || {
-                codepipeline
-                    .update_pipeline()
-                    .pipeline(declaration.clone())
-                    .send()
-            },
-        )
+        let update = ctx.clients.codepipeline.update_pipeline();
+        let update = update.pipeline(declaration(ctx.inputs, desired)?);
+        util::until_role_usable(ctx, &id, &desired.role_arn, is_propagation, || {
+            update.clone().send()
+        })
         .await?;
     }
     let arn = ctx.target.arn("codepipeline", &desired.name);

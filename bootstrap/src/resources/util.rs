@@ -1,9 +1,13 @@
 //! Small helpers shared by resource modules: policy documents as AWS returns them, error
-//! codes with messages.
+//! codes with messages, the wait for a role a request hands to a service.
 
+use super::Ctx;
+use crate::model::ResourceId;
+use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
 use anyhow::{Context, Result, bail};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::Value;
+use std::future::Future;
 
 /// Decodes `%XX` escapes (and `+` as space, as IAM's form encoding uses) into UTF-8 text.
 pub fn percent_decode(text: &str) -> Result<String> {
@@ -52,6 +56,25 @@ pub fn parse_policy(text: &str) -> Result<Value> {
 /// AWS gives no narrower type than a generic one (each caller says which).
 pub fn has_code_and_message<E: ProvideErrorMetadata>(err: &E, code: &str, needle: &str) -> bool {
     err.code() == Some(code) && err.message().is_some_and(|m| m.contains(needle))
+}
+
+/// Sends the request `op` makes for the resource `id`, again while `is_propagation` says the
+/// service cannot use the role `role_arn` yet (IAM has not propagated it), within
+/// [`IAM_PROPAGATION_BUDGET`]: every create or update that hands a service a role goes through it.
+pub async fn until_role_usable<T, E, F, Fut>(
+    ctx: Ctx<'_>,
+    id: &ResourceId,
+    role_arn: &str,
+    is_propagation: impl Fn(&E) -> bool,
+    op: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let budget = IAM_PROPAGATION_BUDGET;
+    while_role_propagates(ctx.progress, id, role_arn, budget, is_propagation, op).await
 }
 
 #[cfg(test)]
