@@ -397,6 +397,8 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
         "Path": "/ci/",
         "Tags.member.1.Key": "owner",
         "PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        "PolicyName": "boundary",
+        "PermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/boundary",
         "InstanceProfileName": "builder",
     },
     "codestar-connections": {

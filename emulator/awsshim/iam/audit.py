@@ -11,7 +11,10 @@ mutant would take minutes each.
 Only Allow statements are mutated. Removing a Deny can only turn a denial into an allow (IAM User Guide,
 "Policy evaluation logic", reference_policies_evaluation-logic.html: an explicit Deny wins, else an Allow
 allows), and only allowed evaluations are recorded, so a Deny mutant could never be caught and would
-report nothing useful. Everything here is pure; the enforcer keeps the `ReplayLog`.
+report nothing useful. A replay leaves the signer's permissions boundary out: the boundary is the
+same for the original and the mutant, and the original was allowed, so an identity statement's removal
+denies with the boundary exactly when it denies without it. Everything here is pure; the enforcer keeps
+the `ReplayLog`.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from .identity import Identity, access_key_id, find_identity
 from .operations import checks_for
 from .operations.s3 import s3_delete_entries
 from .policy import Decision, RequestContext
+from .probe import evaluate_requests
 from .resources import ResourceLookup
 from .scope import scope_report
 
@@ -110,6 +111,8 @@ class Enforcer:
             with self.lock:
                 snapshot = self.replays.snapshot()
             return mutants(snapshot, principals), 200
+        if path == "/_shim/iam/evaluate" and method == "POST":
+            return evaluate_requests(payload), 200
         if path == "/_shim/iam/scope" and method == "POST":
             if not isinstance(payload, dict) or set(payload) != {"documents"}:
                 raise ValueError('send {"documents": {"<name>": <policy document or JSON string>, ...}}')
@@ -256,6 +259,7 @@ class Enforcer:
                     identity.policies,
                     resource_policy,
                     resource_policy_required=check.resource_policy_required,
+                    permissions_boundary=identity.boundary,
                 )
                 if not decision.allowed:
                     return self.deny(req, identity, check.action, resource, decision.reason, decision)
@@ -312,7 +316,9 @@ class Enforcer:
             account=identity.account,
             condition_keys=self.condition_keys(req, identity, {}, secure),
         )
-        return evaluate(context, identity.policies, self.resources.policy(policy_ref)).allowed
+        return evaluate(
+            context, identity.policies, self.resources.policy(policy_ref), permissions_boundary=identity.boundary
+        ).allowed
 
     def deny(
         self,

@@ -11,6 +11,12 @@ enough); otherwise implicit deny. A resource policy that names only the account 
 policies and KMS key policies must allow in any case (`resource_policy_required`). An operator the
 evaluator does not know fails closed: that statement never grants, and a Deny using it still denies; the
 Decision names it.
+
+A permissions boundary (the managed policy a role carries as its boundary) caps the identity-based
+policies: the effective permission is their intersection, an explicit Deny in the boundary denies, and a
+resource-based policy's grant to the role's ARN is capped too, while a grant to the session's ARN is not
+(IAM User Guide, "Permissions boundaries for IAM entities", access_policies_boundaries.html, "Evaluating
+effective permissions with boundaries"; "Policy evaluation logic", the permissions-boundary step).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from .policy import Decision, RequestContext, load_document, policy_statements
-from .statements import STRENGTH_PRINCIPAL, statement_match
+from .statements import STRENGTH_PRINCIPAL, STRENGTH_ROLE, statement_match
 
 
 @dataclass
@@ -54,19 +60,52 @@ def evaluate(
     resource_policy: Any = None,
     *,
     resource_policy_required: bool = False,
+    permissions_boundary: Any = None,
 ) -> Decision:
     """Evaluate one request. identity_policies: documents (dict or JSON) or
-    (name, document) pairs. With several resources every one must be allowed;
-    the first denial is answered."""
+    (name, document) pairs; permissions_boundary: the signer's boundary, a document or a
+    (name, document) pair (a document that does not parse allows nothing). With several
+    resources every one must be allowed; the first denial is answered."""
     identity = _named_policies(identity_policies, "identity-based policy")
     resource_doc = load_document(resource_policy) if resource_policy is not None else None
+    boundary: tuple[str, dict[str, Any]] | None = None
+    if permissions_boundary is not None:
+        named = _named_policies([permissions_boundary], "the permissions boundary")
+        boundary = named[0] if named else ("the permissions boundary (unreadable)", {})
     decision: Decision | None = None
     for resource in request_context.resources:
-        decision = _evaluate_resource(request_context, resource, identity, resource_doc, resource_policy_required)
+        decision = _evaluate_resource(
+            request_context, resource, identity, resource_doc, resource_policy_required, boundary
+        )
         if not decision.allowed:
             return decision
     assert decision is not None, "a request names at least one resource"
     return decision
+
+
+def _matching_statements(
+    context: RequestContext,
+    resource: str,
+    sources: list[tuple[str, dict[str, Any], str]],
+) -> tuple[list[_Match], list[tuple[str, str | None, str, str]]]:
+    """The statements of (name, document, policy type) sources that apply to the request, and the
+    unknown operators met on the way as (operator, sid, policy, effect)."""
+    keys = context.keys()
+    matches: list[_Match] = []
+    unknown: list[tuple[str, str | None, str, str]] = []
+    for name, document, policy_type in sources:
+        variables = document.get("Version") == "2012-10-17"
+        for statement in policy_statements(document):
+            sid = statement.get("Sid") if isinstance(statement.get("Sid"), str) else None
+            # A boundary is a managed policy: its statements read as identity-based ones.
+            applies, strength, operators = statement_match(
+                statement, context, resource, keys, "identity" if policy_type == "boundary" else policy_type, variables
+            )
+            for operator in operators:
+                unknown.append((operator, sid, name, str(statement.get("Effect"))))
+            if applies:
+                matches.append(_Match(str(statement["Effect"]), sid, name, policy_type, strength))
+    return matches, unknown
 
 
 def _evaluate_resource(
@@ -75,22 +114,14 @@ def _evaluate_resource(
     identity: list[tuple[str, dict[str, Any]]],
     resource_doc: dict[str, Any] | None,
     resource_policy_required: bool,
+    boundary: tuple[str, dict[str, Any]] | None = None,
 ) -> Decision:
-    keys = context.keys()
-    matches: list[_Match] = []
-    unknown: list[tuple[str, str | None, str, str]] = []  # (operator, sid, policy, effect)
     sources = [(name, doc, "identity") for name, doc in identity]
     if resource_doc is not None:
         sources.append(("the resource-based policy", resource_doc, "resource"))
-    for name, document, policy_type in sources:
-        variables = document.get("Version") == "2012-10-17"
-        for statement in policy_statements(document):
-            sid = statement.get("Sid") if isinstance(statement.get("Sid"), str) else None
-            applies, strength, operators = statement_match(statement, context, resource, keys, policy_type, variables)
-            for operator in operators:
-                unknown.append((operator, sid, name, str(statement.get("Effect"))))
-            if applies:
-                matches.append(_Match(str(statement["Effect"]), sid, name, policy_type, strength))
+    if boundary is not None:
+        sources.append((boundary[0], boundary[1], "boundary"))
+    matches, unknown = _matching_statements(context, resource, sources)
 
     unknown_ops = tuple(dict.fromkeys(op for op, *_ in unknown))
 
@@ -116,9 +147,17 @@ def _evaluate_resource(
                 "explicit_deny",
                 resource,
             )
+    within_boundary = boundary is None or any(m.policy_type == "boundary" for m in matches)
     identity_allow = next((m for m in matches if m.policy_type == "identity"), None)
     resource_allows = [m for m in matches if m.policy_type == "resource"]
-    resource_grant = next((m for m in resource_allows if m.strength == STRENGTH_PRINCIPAL), None)
+    resource_grant = next(
+        (
+            m
+            for m in resource_allows
+            if m.strength == STRENGTH_PRINCIPAL or (m.strength == STRENGTH_ROLE and within_boundary)
+        ),
+        None,
+    )
     if resource_policy_required and not resource_allows:
         return Decision(
             False,
@@ -130,7 +169,19 @@ def _evaluate_resource(
             "resource_policy_required",
             resource,
         )
-    granted = resource_grant or identity_allow
+    granted = resource_grant or (identity_allow if within_boundary else None)
+    if granted is None and identity_allow is not None and boundary is not None:
+        return Decision(
+            False,
+            f"{_describe(identity_allow.sid, identity_allow.policy)} allows, but no statement of the "
+            f"permissions boundary {boundary[0]} does{unknown_note()}",
+            None,
+            boundary[0],
+            "boundary",
+            unknown_ops,
+            "boundary_implicit_deny",
+            resource,
+        )
     if granted is not None:
         return Decision(
             True,

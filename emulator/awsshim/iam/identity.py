@@ -22,6 +22,9 @@ class Identity:
     role_arn: str | None = None
     user_id: str | None = None
     policies: list[tuple[str, str]] = field(default_factory=list)
+    # The role's permissions boundary as (name, document); a boundary whose policy is gone
+    # allows nothing. None without a boundary.
+    boundary: tuple[str, str] | None = None
 
 
 def access_key_id(environ: dict[str, Any]) -> str | None:
@@ -64,6 +67,7 @@ def find_identity(key: str) -> Identity | None:
                 return identity
             identity.user_id = f"{role.id}:{session.session_name}"
             identity.policies = entity_policies("role", role.name, role)
+            identity.boundary = role_boundary(iam, role)
             return identity
     for account, backends in list(iam_backends.items()):
         iam = backends["aws"]
@@ -79,6 +83,19 @@ def find_identity(key: str) -> Identity | None:
             identity.policies += entity_policies("group", group.name, group)
         return identity
     return None
+
+
+def role_boundary(iam: Any, role: Any) -> tuple[str, str] | None:
+    """The managed policy a role carries as its permissions boundary (moto keeps its ARN in
+    `permissions_boundary_arn`), as (name, default version's document)."""
+    arn = getattr(role, "permissions_boundary_arn", None)
+    if not arn:
+        return None
+    policy = iam.managed_policies.get(arn)  # customer and AWS managed policies alike
+    document = _managed_document(policy) if policy is not None else None
+    if document is None:
+        return (f"permissions boundary {arn} of role {role.name} (no such policy)", '{"Statement": []}')
+    return (f"permissions boundary {arn} of role {role.name}", document)
 
 
 def entity_policies(kind: str, name: str, entity: Any) -> list[tuple[str, str]]:

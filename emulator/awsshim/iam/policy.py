@@ -76,18 +76,23 @@ class Decision:
     reason: str
     sid: str | None = None
     policy: str | None = None  # the policy holding the deciding statement
-    policy_type: str | None = None  # "identity" or "resource" for that policy
+    policy_type: str | None = None  # "identity", "resource" or "boundary" for that policy
     unknown_operators: tuple[str, ...] = ()
     # "explicit_deny", "allow", "implicit_deny", "resource_policy_required",
-    # "account_only" (a resource policy delegating to IAM, no identity allow)
+    # "account_only" (a resource policy delegating to IAM, no identity allow),
+    # "boundary_implicit_deny" (an identity allow outside the signer's permissions boundary)
     kind: str = "implicit_deny"
     resource: str | None = None
 
     def aws_suffix(self, action: str) -> str:
         """The tail AWS puts on an access-denied message."""
         if self.kind == "explicit_deny":
-            article = "an identity-based" if self.policy_type == "identity" else "a resource-based"
-            return f"with an explicit deny in {article} policy"
+            article = {"identity": "an identity-based", "boundary": "a permissions boundary"}.get(
+                str(self.policy_type), "a resource-based"
+            )
+            return f"with an explicit deny in {article}" + ("" if self.policy_type == "boundary" else " policy")
+        if self.kind == "boundary_implicit_deny":
+            return f"because no permissions boundary allows the {action} action"
         if self.kind == "resource_policy_required":
             return f"because no resource-based policy allows the {action} action"
         return f"because no identity-based policy allows the {action} action"

@@ -38,6 +38,10 @@ class ResourceLookup:
                     key_id = backend.any_id_to_key_id(value)
                 key = backend.keys.get(key_id)
                 return key.arn if key is not None else None
+            if kind == "iam-role-boundary":  # the ARN of the role's permissions boundary, if any
+                from moto.iam.models import iam_backends
+
+                return iam_backends[self.account]["aws"].get_role(value).permissions_boundary_arn or None
             if kind in ("iam-role", "iam-instance-profile"):
                 # The ARN carries the entity's path (role/PATH/NAME), which the request does not name.
                 from moto.iam.models import iam_backends

@@ -17,6 +17,11 @@ from .policy import RequestContext, action_match, arn_match, as_list
 # grants on its own within the account.
 STRENGTH_PRINCIPAL = "principal"
 STRENGTH_ACCOUNT = "account"
+# The role ARN of a session's role: grants on its own too, but a permissions boundary on the role
+# limits it, where a grant to the session ARN is not limited (IAM User Guide, "Permissions
+# boundaries for IAM entities", evaluating effective permissions: resource-based policies).
+STRENGTH_ROLE = "role"
+_RANK = {STRENGTH_ACCOUNT: 1, STRENGTH_ROLE: 2, STRENGTH_PRINCIPAL: 3}
 
 
 def _principal_strength(element: Any, context: RequestContext) -> str | None:
@@ -33,8 +38,10 @@ def _principal_strength(element: Any, context: RequestContext) -> str | None:
             if kind == "AWS":
                 if value == "*":
                     strength = STRENGTH_PRINCIPAL
-                elif context.principal_arn and value in (context.principal_arn, context.role_arn):
+                elif context.principal_arn and value == context.principal_arn:
                     strength = STRENGTH_PRINCIPAL
+                elif context.principal_arn and context.role_arn and value == context.role_arn:
+                    strength = STRENGTH_ROLE
                 elif context.account and context.principal_arn and value in (
                     context.account,
                     f"arn:aws:iam::{context.account}:root",
@@ -45,7 +52,8 @@ def _principal_strength(element: Any, context: RequestContext) -> str | None:
                     strength = STRENGTH_PRINCIPAL
             if strength == STRENGTH_PRINCIPAL:
                 return STRENGTH_PRINCIPAL
-            best = best or strength
+            if _RANK.get(strength, 0) > _RANK.get(best, 0):
+                best = strength
     return best
 
 

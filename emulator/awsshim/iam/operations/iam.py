@@ -20,14 +20,64 @@ def _role_arn(r: Request, name: Any) -> str:
     return r.resolved("iam-role", name) or f"arn:aws:iam::{r.account}:role/{name}"
 
 
+# The actions whose iam:PermissionsBoundary key is the role's current boundary (Service Authorization
+# Reference, IAM: "Condition keys" column of AttachRolePolicy, DeleteRolePermissionsBoundary,
+# DeleteRolePolicy, DetachRolePolicy, PutRolePolicy); CreateRole and PutRolePermissionsBoundary take it
+# from the request's PermissionsBoundary parameter instead (see _iam_boundary_from_request).
+_CURRENT_BOUNDARY_ACTIONS = frozenset(
+    {
+        "iam:AttachRolePolicy",
+        "iam:DeleteRolePermissionsBoundary",
+        "iam:DeleteRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:PutRolePolicy",
+    }
+)
+
+
 def _iam_role(action: str, policy_key: bool = False) -> Callable[[Request], list[Check]]:
     def checks(r: Request) -> list[Check]:
         extra: tuple[tuple[str, str], ...] = ()
         if policy_key and r.param("PolicyArn"):
             extra = (("iam:PolicyARN", str(r.param("PolicyArn"))),)
+        if action in _CURRENT_BOUNDARY_ACTIONS:
+            boundary = r.resolved("iam-role-boundary", name_from(r.param("RoleName") or "", ":role/"))
+            if boundary:  # absent for a role without one: a condition on the key then fails
+                extra += (("iam:PermissionsBoundary", boundary),)
         return [Check(action, (_role_arn(r, r.param("RoleName")),), extra)]
 
     return checks
+
+
+def _boundary_from_request(r: Request) -> tuple[tuple[str, str], ...]:
+    """iam:PermissionsBoundary of CreateRole and PutRolePermissionsBoundary: the boundary the
+    request sets (IAM User Guide, "Permissions boundaries for IAM entities", delegating
+    responsibility: the administrator's policy conditions CreateUser/PutUserPermissionsBoundary on it)."""
+    boundary = r.param("PermissionsBoundary")
+    return (("iam:PermissionsBoundary", str(boundary)),) if boundary else ()
+
+
+def _iam_put_role_permissions_boundary(r: Request) -> list[Check]:
+    arn = _role_arn(r, r.param("RoleName"))
+    return [Check("iam:PutRolePermissionsBoundary", (arn,), _boundary_from_request(r))]
+
+
+def _iam_policy(action: str) -> Callable[[Request], list[Check]]:
+    """Actions on a customer managed policy, named by PolicyArn (policy/PATH/NAME)."""
+
+    def checks(r: Request) -> list[Check]:
+        return [Check(action, (str(r.param("PolicyArn") or f"arn:aws:iam::{r.account}:policy/"),))]
+
+    return checks
+
+
+def _iam_create_policy(r: Request) -> list[Check]:
+    """CreatePolicy on policy/PATH/NAME; with tags also iam:TagPolicy."""
+    arn = f"arn:aws:iam::{r.account}:policy{_iam_path(r.param('Path'))}{r.param('PolicyName') or ''}"
+    result = [Check("iam:CreatePolicy", (arn,))]
+    if query_members(r, "Tags.member."):
+        result.append(Check("iam:TagPolicy", (arn,)))
+    return result
 
 
 def _iam_create_role(r: Request) -> list[Check]:
@@ -35,7 +85,7 @@ def _iam_create_role(r: Request) -> list[Check]:
     operations table of the IAM reference page lists iam:TagRole for CreateRole; IAM User Guide
     "IAM: Create new users only with specific tags" grants CreateUser together with TagUser)."""
     arn = f"arn:aws:iam::{r.account}:role{_iam_path(r.param('Path'))}{r.param('RoleName') or ''}"
-    result = [Check("iam:CreateRole", (arn,))]
+    result = [Check("iam:CreateRole", (arn,), _boundary_from_request(r))]
     if query_members(r, "Tags.member."):
         result.append(Check("iam:TagRole", (arn,)))
     return result
@@ -71,5 +121,22 @@ OPERATIONS: OperationTable = {
         )
     },
     ("iam", "DetachRolePolicy"): _iam_role("iam:DetachRolePolicy", policy_key=True),
+    ("iam", "AttachRolePolicy"): _iam_role("iam:AttachRolePolicy", policy_key=True),
+    ("iam", "DeleteRolePermissionsBoundary"): _iam_role("iam:DeleteRolePermissionsBoundary"),
+    ("iam", "PutRolePermissionsBoundary"): _iam_put_role_permissions_boundary,
+    # Managed policies (the permissions boundary is one): policy/PATH/NAME.
+    ("iam", "CreatePolicy"): _iam_create_policy,
+    **{
+        ("iam", op): _iam_policy(f"iam:{op}")
+        for op in (
+            "GetPolicy",
+            "GetPolicyVersion",
+            "ListPolicyVersions",
+            "CreatePolicyVersion",
+            "DeletePolicyVersion",
+            "SetDefaultPolicyVersion",
+            "DeletePolicy",
+        )
+    },
     ("iam", "RemoveRoleFromInstanceProfile"): _iam_remove_role_from_instance_profile,
 }
