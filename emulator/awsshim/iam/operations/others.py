@@ -37,13 +37,28 @@ def _logs(action: str) -> Callable[[Request], list[Check]]:
 
 
 def _events_put(r: Request) -> list[Check]:
-    buses: list[str] = []
+    """PutEvents: events:PutEvents on each entry's bus, judged entry by entry with that entry's
+    `events:source` and `events:detail-type` (Service Authorization Reference, "Actions, resources,
+    and condition keys for Amazon EventBridge": PutEvents takes both keys; EventBridge answers an
+    entry of a source or detail type the caller may not put with its own `ErrorCode`,
+    NotAuthorizedForSourceException / NotAuthorizedForDetailTypeException, API Reference,
+    PutEventsResultEntry). The emulator refuses the whole request when any entry is refused: the
+    caller sees the entry's failure either way, as an error instead of a failed entry."""
+    checks: list[Check] = []
     for entry in as_list(r.param("Entries")):
-        bus = (entry.get("EventBusName") if isinstance(entry, dict) else None) or "default"
+        if not isinstance(entry, dict):
+            continue
+        bus = entry.get("EventBusName") or "default"
         arn = bus if bus.startswith("arn:") else r.arn("events", f"event-bus/{bus}")
-        if arn not in buses:
-            buses.append(arn)
-    return [Check("events:PutEvents", tuple(buses) or (r.arn("events", "event-bus/default"),))]
+        keys = tuple(
+            (key, str(entry[field]))
+            for key, field in (("events:source", "Source"), ("events:detail-type", "DetailType"))
+            if isinstance(entry.get(field), str)
+        )
+        check = Check("events:PutEvents", (arn,), keys)
+        if check not in checks:
+            checks.append(check)
+    return checks or [Check("events:PutEvents", (r.arn("events", "event-bus/default"),))]
 
 
 def _secret_arn(r: Request, secret_id: str) -> str:
