@@ -22,7 +22,6 @@ from .operations import checks_for
 from .operations.s3 import s3_delete_entries
 from .policy import Decision, RequestContext
 from .probe import evaluate_requests
-from .probe import evaluate_requests
 from .resources import ResourceLookup
 from .scope import scope_report
 
@@ -112,8 +111,6 @@ class Enforcer:
             with self.lock:
                 snapshot = self.replays.snapshot()
             return mutants(snapshot, principals), 200
-        if path == "/_shim/iam/evaluate" and method == "POST":
-            return evaluate_requests(payload), 200
         if path == "/_shim/iam/evaluate" and method == "POST":
             return evaluate_requests(payload), 200
         if path == "/_shim/iam/scope" and method == "POST":
