@@ -35,7 +35,35 @@ PLACEHOLDER_LOCATION = "emulator-placeholder-location"
 LOCATION_OPTIONAL_SOURCE_TYPES = {"CODEPIPELINE", "NO_SOURCE"}
 
 
+# CodeBuild's curated images (CodeBuild User Guide, "Docker images provided by CodeBuild"): the aarch64
+# ones (`aws/codebuild/amazonlinux-aarch64-standard:3.0`, `...amazonlinux2-aarch64-standard:3.0`) run only
+# in an ARM_CONTAINER environment, the x86_64 ones only in LINUX_CONTAINER (and its GPU / Lambda kinds).
+CURATED_IMAGE_PREFIX = "aws/codebuild/"
+
+
+def validate_environment(environment: Any, failed_call: str = "") -> None:
+    """A curated image of one architecture in an environment of the other is refused: 400
+    InvalidInputException "AWS CodeBuild curated image IMAGE is not supported for projects with environment
+    type TYPE and compute type COMPUTE" (aws/aws-cdk#35368 for CreateProject; aws/copilot-cli#3110 for
+    UpdateProject, prefixed "Failed to call UpdateProject, reason: "). ARM_CONTAINER takes every general
+    compute type (CodeBuild User Guide, "Build environment compute modes and types", since July 2024:
+    aws/aws-cdk#30869); custom images are not checked."""
+    if not isinstance(environment, dict):
+        return
+    image, kind, compute = environment.get("image"), environment.get("type"), environment.get("computeType")
+    if not isinstance(image, str) or not image.startswith(CURATED_IMAGE_PREFIX):
+        return
+    arm_image = "aarch64" in image
+    if (kind == "ARM_CONTAINER" and not arm_image) or (kind == "LINUX_CONTAINER" and arm_image):
+        raise AwsError(
+            "InvalidInputException",
+            f"{failed_call}AWS CodeBuild curated image {image} is not supported for projects with environment type "
+            f"{kind} and compute type {compute}",
+        )
+
+
 def codebuild_create_project(shim: Shim, req: AwsRequest) -> Response:
+    validate_environment(req.params.get("environment"))
     params = json.loads(json.dumps(req.params))  # a copy to fill in
     originals: dict[str, str | None] = {}
     for member, optional_types in (("source", LOCATION_OPTIONAL_SOURCE_TYPES), ("artifacts", {"CODEPIPELINE"})):
@@ -108,6 +136,7 @@ def codebuild_update_project(shim: Shim, req: AwsRequest) -> Response:
                 f"Failed to call UpdateProject, reason: Project {name} not found",
             )
         validate_project_update(req.params)
+        validate_environment(req.params.get("environment"), "Failed to call UpdateProject, reason: ")
         metadata = project.project_metadata
         for member in UPDATABLE_PROJECT_MEMBERS:
             if member not in req.params:
