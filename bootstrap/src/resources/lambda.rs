@@ -8,7 +8,6 @@ use super::{Ctx, util};
 use crate::model::{FunctionSpec, Kind, Observed, PermissionSpec, ResourceId};
 use crate::policies::deployer::Scope;
 use crate::policies::statement;
-use crate::retry::{IAM_PROPAGATION_BUDGET, while_role_propagates};
 use anyhow::{Context, Result, bail};
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::{
@@ -155,30 +154,23 @@ pub async fn create(ctx: Ctx<'_>, spec: &FunctionSpec) -> Result<()> {
     let id = ResourceId::new(Kind::Function, &spec.name);
     let zip = read_zip(spec)?;
     let lambda = &ctx.clients.lambda;
-    let created = while_role_propagates(
-        ctx.progress,
-        &id,
-        &spec.role_arn,
-        IAM_PROPAGATION_BUDGET,
-        is_propagation,
-        || {
-            lambda
-                .create_function()
-                .function_name(&spec.name)
-                .package_type(PackageType::Zip)
-                .code(FunctionCode::builder().zip_file(zip.clone()).build())
-                .runtime(Runtime::from(spec.runtime.as_str()))
-                .handler(&spec.handler)
-                .role(&spec.role_arn)
-                .architectures(Architecture::from(spec.architecture.as_str()))
-                .memory_size(spec.memory_mb)
-                .timeout(spec.timeout_seconds)
-                .environment(environment(spec))
-                .logging_config(logging_config(spec))
-                .set_tags(Some(spec.tags.clone().into_iter().collect()))
-                .send()
-        },
-    )
+    let created = util::until_role_usable(ctx, &id, &spec.role_arn, is_propagation, || {
+        lambda
+            .create_function()
+            .function_name(&spec.name)
+            .package_type(PackageType::Zip)
+            .code(FunctionCode::builder().zip_file(zip.clone()).build())
+            .runtime(Runtime::from(spec.runtime.as_str()))
+            .handler(&spec.handler)
+            .role(&spec.role_arn)
+            .architectures(Architecture::from(spec.architecture.as_str()))
+            .memory_size(spec.memory_mb)
+            .timeout(spec.timeout_seconds)
+            .environment(environment(spec))
+            .logging_config(logging_config(spec))
+            .set_tags(Some(spec.tags.clone().into_iter().collect()))
+            .send()
+    })
     .await;
     if !created_or_adopted_in::<FunctionResource, CreateFunctionError>(ctx, spec, created).await? {
         return Ok(());
@@ -255,9 +247,6 @@ fn config_differs(desired: &FunctionSpec, observed: &FunctionSpec) -> bool {
 pub async fn update(ctx: Ctx<'_>, desired: &FunctionSpec, observed: &FunctionSpec) -> Result<()> {
     let id = ResourceId::new(Kind::Function, &desired.name);
     let lambda = &ctx.clients.lambda;
-    let function_arn = ctx
-        .target
-        .arn("lambda", &format!("function:{}", desired.name));
     if desired.code_sha256 != observed.code_sha256 || desired.architecture != observed.architecture
     {
         let zip = read_zip(desired)?;
@@ -273,26 +262,19 @@ pub async fn update(ctx: Ctx<'_>, desired: &FunctionSpec, observed: &FunctionSpe
     }
     if config_differs(desired, observed) {
         wait_until_ready(ctx, &id).await?;
-        while_role_propagates(
-            ctx.progress,
-            &id,
-            &desired.role_arn,
-            IAM_PROPAGATION_BUDGET,
-            is_propagation,
-            || {
-                lambda
-                    .update_function_configuration()
-                    .function_name(&desired.name)
-                    .role(&desired.role_arn)
-                    .runtime(Runtime::from(desired.runtime.as_str()))
-                    .handler(&desired.handler)
-                    .memory_size(desired.memory_mb)
-                    .timeout(desired.timeout_seconds)
-                    .environment(environment(desired))
-                    .logging_config(logging_config(desired))
-                    .send()
-            },
-        )
+        util::until_role_usable(ctx, &id, &desired.role_arn, is_propagation, || {
+            lambda
+                .update_function_configuration()
+                .function_name(&desired.name)
+                .role(&desired.role_arn)
+                .runtime(Runtime::from(desired.runtime.as_str()))
+                .handler(&desired.handler)
+                .memory_size(desired.memory_mb)
+                .timeout(desired.timeout_seconds)
+                .environment(environment(desired))
+                .logging_config(logging_config(desired))
+                .send()
+        })
         .await?;
     }
     if desired.on_failure_destination != observed.on_failure_destination
@@ -310,13 +292,10 @@ pub async fn update(ctx: Ctx<'_>, desired: &FunctionSpec, observed: &FunctionSpe
             put_invoke_config(ctx, desired).await?;
         }
     }
-    retag_with!(
-        lambda,
-        resource(&function_arn),
-        &desired.tags,
-        &observed.tags
-    )
-    .await
+    let arn = ctx
+        .target
+        .arn("lambda", &format!("function:{}", desired.name));
+    retag_with!(lambda, resource(&arn), &desired.tags, &observed.tags).await
 }
 
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
