@@ -35,9 +35,27 @@ pub struct Steps {
     rows: Vec<Row>,
     /// (profile, SDK crate, target kind) -> labels of the steps that compiled it.
     sdk_compiles: BTreeMap<(Profile, String, String), Vec<String>>,
+    /// Variables every later cargo run gets (the zips bootstrap's build script embeds): a run
+    /// without them would rebuild bootstrap without its zips.
+    env: Vec<(String, String)>,
 }
 
 impl Steps {
+    /// Sets variables for every cargo run from now on (`cargo` and `cargo_command`).
+    pub fn set_env(&mut self, env: Vec<(String, String)>) {
+        self.env = env;
+    }
+
+    /// `cargo` with the steps' variables, for runs that are not builds (`cargo test`).
+    pub fn cargo_command(&self) -> Command {
+        let mut command = Command::new("cargo");
+        command
+            .current_dir(crate::root())
+            .env("PATH", crate::pinned_tools_path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
     /// Runs `work` as a step and records how long it took.
     pub fn timed(&mut self, label: &str, work: impl FnOnce() -> Result<()>) -> Result<()> {
         let started = Instant::now();
@@ -59,10 +77,9 @@ impl Steps {
         let flag_at = args.iter().position(|a| *a == "--").unwrap_or(args.len());
         args.insert(flag_at, "--message-format=json-render-diagnostics");
         let started = Instant::now();
-        let mut child = Command::new("cargo")
+        let mut child = self
+            .cargo_command()
             .args(&args)
-            .current_dir(crate::root())
-            .env("PATH", crate::pinned_tools_path())
             .stdout(Stdio::piped())
             .spawn()
             .context("starting cargo")?;

@@ -1,5 +1,5 @@
-//! Project automation: `cargo xtask <task>` (setup, ci, deny, fuzz, dist, emulator, demo,
-//! security, mutants, bench).
+//! Project automation: `cargo xtask <task>` (setup, ci, deny, fuzz, dist, release, emulator,
+//! demo, security, mutants, bench).
 //!
 //! Light on purpose: it links none of the product (no AWS SDK, no project crate) and compiles in
 //! seconds, so the first command on a fresh clone shows cargo's own progress at once. It drives
@@ -10,12 +10,15 @@ mod base_image;
 mod cargo;
 mod deny;
 mod fuzz;
+mod lambda_zip;
+mod release;
 mod setup;
 #[cfg(test)]
 mod tidy;
 
 use anyhow::{Context, Result, bail};
 use cargo::{Profile, Steps};
+use release::Arch;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -34,8 +37,12 @@ tasks:
   fuzz        libFuzzer campaigns (cargo-fuzz) over the Lambdas' event parsing and artifact reader,
               seeded from fuzz/corpus; `fuzz [--seconds N] [--keep] [TARGET...]` (default 60 s per
               target; --keep merges new coverage into the kept corpus)
-  dist        build the Lambda zips with cargo lambda (target/lambda/<fn>/bootstrap.zip);
-              `dist --arm64` builds for Graviton instead
+  dist        build the Lambda zips with cargo lambda, repacked reproducibly
+              (target/lambda/<fn>/bootstrap.zip; `dist --arm64`: Graviton, in target/lambda-arm64)
+  release     bootstrap with both architectures' zips inside, as target/dist/
+              bootstrap-VERSION-TARGET.tar.gz + .sha256 for x86_64 and aarch64 Linux (release
+              profile, cross-built with zig); `release --profile dev` packs the debug build for
+              this machine only (what CI checks), `--host-only` skips the cross-builds
   emulator    run the local AWS emulator until Ctrl-C and print the environment to use it
   demo        the whole flow on the local emulator: deploy, push, build, roll out to an ECS
               service (then to a Lambda function), notify, destroy
@@ -62,7 +69,29 @@ fn main() -> Result<()> {
         "ci" => ci(),
         "deny" => deny::run(),
         "fuzz" => fuzz::run(rest),
-        "dist" => dist(&mut steps, rest.iter().any(|a| a == "--arm64")),
+        "dist" => {
+            let arch = if rest.iter().any(|a| a == "--arm64") {
+                Arch::Arm64
+            } else {
+                Arch::X86_64
+            };
+            release::dist(&mut steps, arch)
+        }
+        "release" => {
+            let started = std::time::Instant::now();
+            let archives = release::release(&mut steps, rest)?;
+            steps.print_summary();
+            eprintln!(
+                "\nrelease: {} in {}",
+                archives
+                    .iter()
+                    .map(|a| a.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                cargo::minutes(started.elapsed())
+            );
+            Ok(())
+        }
         "emulator" => {
             setup::run()?;
             let example = build_example(&mut steps, "emulator")?;
@@ -120,6 +149,18 @@ pub fn sh(program: &str, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Runs a prepared command; fails if it fails.
+fn run_command(command: &mut Command) -> Result<()> {
+    step(&format!("{command:?}"));
+    let status = command
+        .status()
+        .with_context(|| format!("starting {command:?}"))?;
+    if !status.success() {
+        bail!("`{command:?}` failed ({status})");
+    }
+    Ok(())
+}
+
 pub fn step(what: &str) {
     eprintln!("\n==> {what}");
 }
@@ -166,7 +207,7 @@ fn demo(args: &[String]) -> Result<()> {
     step("cargo xtask demo: the Lambda zips (release), then the CLI and the demo (debug)");
     setup::run()?;
     base_image::ensure()?;
-    dist(&mut steps, false)?;
+    release::dist(&mut steps, Arch::X86_64)?;
     build_workspace(&mut steps)?;
     let result = run_binary(&target_dir().join("debug/examples/demo"), args);
     steps.print_summary();
@@ -176,7 +217,7 @@ fn demo(args: &[String]) -> Result<()> {
 fn mutants(steps: &mut Steps, args: &[String]) -> Result<()> {
     setup::run()?;
     base_image::ensure()?;
-    dist(steps, false)?;
+    release::dist(steps, Arch::X86_64)?;
     build_workspace(steps)?;
     steps.timed(&format!("mutants {}", args.join(" ")), || {
         run_binary(&target_dir().join("debug/examples/mutants"), args)
@@ -187,7 +228,7 @@ fn bench(steps: &mut Steps, args: &[String]) -> Result<()> {
     setup::run()?;
     // The deploy benchmark deploys stand-in zips; the Lambda benchmark measures the real ones.
     if !args.iter().any(|a| a == "--deploy") {
-        dist(steps, false)?;
+        release::dist(steps, Arch::X86_64)?;
     }
     build_workspace(steps)?;
     steps.timed(&format!("bench {}", args.join(" ")), || {
@@ -251,7 +292,12 @@ fn ci_steps(steps: &mut Steps) -> Result<()> {
             "warnings",
         ],
     )?;
-    dist(steps, false)?;
+    // The zips this machine can execute: the rehearsal runs them. arm64's cross-build stays out
+    // of CI's budget (README, "Using it on AWS"); `cargo xtask release` builds both.
+    release::dist(steps, Arch::X86_64)?;
+    // From here every build embeds them in bootstrap, so the test build's binary is the one the
+    // release check packs.
+    steps.set_env(release::embed_env(&[Arch::X86_64]));
     let python = root().join(".venv/bin/python").display().to_string();
     steps.timed("emulator tests (pytest)", || {
         sh(&python, &["-m", "pytest", "emulator/tests", "-q"])
@@ -262,49 +308,23 @@ fn ci_steps(steps: &mut Steps) -> Result<()> {
         Profile::Debug,
         &["test", "--workspace", "--no-run"],
     )?;
-    steps.timed("cargo test", || {
-        sh("cargo", &["test", "--workspace", "--no-fail-fast"])
-    })?;
+    let mut test = steps.cargo_command();
+    test.args(["test", "--workspace", "--no-fail-fast"]);
+    steps.timed("cargo test", || run_command(&mut test))?;
+    // The artifact, not just the code: the archive of the test build's bootstrap, unpacked in an
+    // empty directory, deploys, plans clean and destroys on its own.
+    let archives = release::release(steps, &["--profile".to_owned(), "dev".to_owned()])?;
+    for archive in &archives {
+        steps.timed("release archive in a clean directory", || {
+            release::prove_in_a_clean_directory(archive)
+        })?;
+    }
     // The e2e test checked every mutant by replay; a sample of real runs proves the replay.
     mutants(steps, &[])?;
     step("benchmark smoke runs (fail only if a benchmark cannot run)");
     for args in [vec!["--smoke"], vec!["--deploy", "--smoke"]] {
         let args: Vec<String> = args.into_iter().map(String::from).collect();
         bench(steps, &args)?;
-    }
-    Ok(())
-}
-
-pub fn dist(steps: &mut Steps, arm64: bool) -> Result<()> {
-    setup::run()?;
-    let mut args = vec![
-        "lambda",
-        "build",
-        "--release",
-        "--output-format",
-        "zip",
-        "-p",
-        "deploy-handler",
-        "-p",
-        "event-notifier",
-    ];
-    if arm64 {
-        args.push("--arm64");
-    }
-    steps.cargo("Lambda zips (cargo lambda)", Profile::Release, &args)?;
-    for function in ["deploy-handler", "event-notifier"] {
-        let zip = target_dir()
-            .join("lambda")
-            .join(function)
-            .join("bootstrap.zip");
-        let size = std::fs::metadata(&zip)
-            .with_context(|| format!("{} was not built", zip.display()))?
-            .len();
-        eprintln!(
-            "{function}: {} ({:.2} MB)",
-            zip.display(),
-            size as f64 / 1e6
-        );
     }
     Ok(())
 }
@@ -325,6 +345,10 @@ mod tests {
             .filter(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
             .filter_map(|line| line.split(['.', '=', ' ']).next())
             .collect();
-        assert_eq!(dependencies, ["anyhow", "serde_json"], "{manifest}");
+        assert_eq!(
+            dependencies,
+            ["anyhow", "serde_json", "flate2"],
+            "{manifest}"
+        );
     }
 }
