@@ -8,7 +8,7 @@ use super::{Ctx, Inputs, util};
 use crate::model::{Kind, Observed, PipelineSpec, ResourceId, SourceSpec, Tags};
 use crate::policies::deployer::Scope;
 use crate::policies::statement;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use aws_sdk_codepipeline::error::ProvideErrorMetadata;
 use aws_sdk_codepipeline::operation::{
     create_pipeline::CreatePipelineError, get_pipeline::GetPipelineError,
@@ -44,18 +44,15 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let Some(out) = absent_as_none(answer)? else {
         return Ok(None);
     };
-    let declaration = out
-        .pipeline()
-        .context("GetPipeline answered without a declaration")?;
-    let arn = out
-        .metadata()
-        .and_then(|m| m.pipeline_arn())
-        .map_or_else(|| ctx.target.arn("codepipeline", name), str::to_owned);
-    let tags = tags_of(ctx, &arn)
+    let Some(declaration) = out.pipeline() else {
+        bail!("GetPipeline answered without a declaration");
+    };
+    let arn = out.metadata().and_then(|m| m.pipeline_arn());
+    let arn = arn.map_or_else(|| ctx.target.arn("codepipeline", name), str::to_owned);
+    let mut spec = pipeline_spec(declaration);
+    spec.tags = tags_of(ctx, &arn)
         .await
         .context("listing the pipeline's tags")?;
-    let mut spec = pipeline_spec(declaration);
-    spec.tags = tags.clone();
     Ok(Some(Observed::of(spec, Some(arn))))
 }
 
@@ -411,8 +408,7 @@ pub async fn update(ctx: Ctx<'_>, desired: &PipelineSpec, observed: &PipelineSpe
         })
         .await?;
     }
-    let arn = ctx.target.arn("codepipeline", &desired.name);
-    retag_resource(ctx, &arn, &desired.tags, &observed.tags).await
+    retag(ctx, &desired.name, &desired.tags, &observed.tags).await
 }
 
 /// The tags of a CodePipeline resource (a pipeline or a webhook).
@@ -427,15 +423,11 @@ pub async fn tags_of(ctx: Ctx<'_>, arn: &str) -> Result<Tags> {
     Ok(model_tags(listed.tags()))
 }
 
-/// Converges the tags of a CodePipeline resource (a pipeline or a webhook).
-pub async fn retag_resource(
-    ctx: Ctx<'_>,
-    arn: &str,
-    desired: &Tags,
-    observed: &Tags,
-) -> Result<()> {
+/// Converges the tags of a CodePipeline resource (a pipeline, or a webhook: `webhook:NAME`).
+pub async fn retag(ctx: Ctx<'_>, resource: &str, desired: &Tags, observed: &Tags) -> Result<()> {
     let codepipeline = &ctx.clients.codepipeline;
-    retag_with!(codepipeline, resource_arn(arn), desired, observed).await
+    let arn = ctx.target.arn("codepipeline", resource);
+    retag_with!(codepipeline, resource_arn(&arn), desired, observed).await
 }
 
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {

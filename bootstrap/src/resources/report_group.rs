@@ -40,17 +40,13 @@ fn export_config(spec: &ReportGroupSpec) -> ReportExportConfig {
 }
 
 fn report_group_spec(name: &str, group: &ReportGroup) -> ReportGroupSpec {
+    let export_type = group.export_config().and_then(|c| c.export_config_type());
     ReportGroupSpec {
         name: name.to_owned(),
-        report_type: group
-            .r#type()
-            .map(|t| t.as_str().to_owned())
-            .unwrap_or_default(),
-        export_config: group
-            .export_config()
-            .and_then(|c| c.export_config_type())
-            .map(|t| t.as_str().to_owned())
-            .unwrap_or_default(),
+        report_type: group.r#type().map_or("", ReportType::as_str).to_owned(),
+        export_config: export_type
+            .map_or("", ReportExportConfigType::as_str)
+            .to_owned(),
         tags: model_tags(group.tags()),
     }
 }
@@ -81,9 +77,8 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
 }
 
 pub async fn create(ctx: Ctx<'_>, spec: &ReportGroupSpec) -> Result<()> {
-    let created = ctx
-        .clients
-        .codebuild
+    let codebuild = &ctx.clients.codebuild;
+    let created = codebuild
         .create_report_group()
         .name(&spec.name)
         .r#type(ReportType::from(spec.report_type.as_str()))
@@ -92,9 +87,8 @@ pub async fn create(ctx: Ctx<'_>, spec: &ReportGroupSpec) -> Result<()> {
         .send()
         .await;
     // A build got there first (CodeBuild creates it untagged, which reads as ours): adopted.
-    created_or_adopted::<ReportGroupResource>(ctx, spec, created)
-        .await
-        .map(drop)
+    created_or_adopted::<ReportGroupResource>(ctx, spec, created).await?;
+    Ok(())
 }
 
 pub async fn update(
@@ -122,15 +116,10 @@ async fn put(ctx: Ctx<'_>, spec: &ReportGroupSpec) -> Result<()> {
 /// Deletes the group with its reports (`deleteReports`: without it AWS refuses a group that has
 /// any). DeleteReportGroup of an absent group succeeds, so deleting twice is fine.
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
-    ctx.clients
-        .codebuild
-        .delete_report_group()
-        .arn(arn(ctx, name))
-        .delete_reports(true)
-        .send()
-        .await
-        .context("DeleteReportGroup failed")?;
-    Ok(())
+    let codebuild = &ctx.clients.codebuild;
+    let delete = codebuild.delete_report_group().arn(arn(ctx, name));
+    let deleted = delete.delete_reports(true).send().await;
+    deleted.context("DeleteReportGroup failed").map(drop)
 }
 
 /// What the deployer needs for the report group.

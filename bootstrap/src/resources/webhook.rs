@@ -2,7 +2,7 @@
 //! GitHub. Its HMAC secret is passed in and never read back, printed or logged.
 
 use super::Ctx;
-use super::codepipeline::{retag_resource, tags_of};
+use super::codepipeline::{retag, tags_of};
 use super::errors::{self, gone_is_done};
 use super::tags::sdk_tags;
 use crate::config::SourceMode;
@@ -218,10 +218,8 @@ pub async fn update(
     if desired.registered && (!observed.registered || definition_differs) {
         register(ctx, &desired.name).await?;
     }
-    let arn = ctx
-        .target
-        .arn("codepipeline", &format!("webhook:{}", desired.name));
-    retag_resource(ctx, &arn, &desired.tags, &observed.tags).await
+    let resource = format!("webhook:{}", desired.name);
+    retag(ctx, &resource, &desired.tags, &observed.tags).await
 }
 
 pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
