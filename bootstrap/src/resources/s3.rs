@@ -2,26 +2,27 @@
 //!
 //! Every bucket setting lives behind its own Get/Put/Delete call; observing reads each one back
 //! into the [`BucketSpec`] field it stands for, with an unset setting read as its "off" value
-//! (`false`, `""`, `0`, `Null`) so that a removed setting shows up as a differing field.
+//! (`false`, `""`, `0`, `Null`) so that a removed setting shows up as a differing field. Reads
+//! go out together, as do writes (`s3/settings.rs`).
 
+mod settings;
+
+use super::Ctx;
 use super::errors::{self, not_found};
-use super::tags::{model_tags, sdk_tags};
-use super::{Ctx, util};
-use crate::model::{BucketSpec, Kind, Observed, ResourceId, Tags};
+use super::tags::model_tags;
+use crate::model::{BucketSpec, Observed, Tags};
 use crate::policies::deployer::Scope;
 use crate::policies::statement;
-use crate::retry::while_principals_propagate;
 use anyhow::{Context, Result, bail};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
-    BucketVersioningStatus, CreateBucketConfiguration, Delete, ExpirationStatus,
-    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
-    ObjectIdentifier, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tagging, VersioningConfiguration,
+    AbortIncompleteMultipartUpload, BucketLocationConstraint, BucketVersioningStatus,
+    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier,
 };
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 use serde_json::Value;
+use settings::{Setting, write_all};
 
 super::resource!(
     /// The S3 artifact bucket (its policy names roles).
@@ -124,7 +125,7 @@ fn legacy_prefix(rule: &LifecycleRule) -> &str {
 /// S3 models no error type for these (NoSuchTagSet, NoSuchBucketPolicy, ...), so the code is
 /// the only thing to match.
 fn unless_unset<T, E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
-    result: Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>,
+    result: Result<T, SdkError<E, HttpResponse>>,
     code: &str,
 ) -> Result<Option<T>> {
     match result {
@@ -134,30 +135,33 @@ fn unless_unset<T, E: ProvideErrorMetadata + std::error::Error + Send + Sync + '
     }
 }
 
+/// Reads every setting in one round of calls. There is no HeadBucket first: GetBucketVersioning
+/// answers for every existing bucket (unset reads as no status), so its `NoSuchBucket` is the
+/// "absent" answer and the other reads' answers are then ignored.
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let s3 = &ctx.clients.s3;
-    match s3.head_bucket().bucket(name).send().await {
-        Ok(_) => {}
-        Err(err) if not_found(&err) => return Ok(None),
-        Err(err) => {
-            return Err(anyhow::Error::new(err).context(format!(
-                "checking bucket {name}: if it belongs to another account (bucket names are global), \
-                 choose another environment name"
-            )));
-        }
-    }
-
-    // The reads are independent: run them at once, so observing a bucket costs two round trips
-    // (HeadBucket, then the rest) rather than eight one after another.
-    let (tagging, versioning, encryption, lifecycle, block, ownership, policy) = futures::join!(
-        s3.get_bucket_tagging().bucket(name).send(),
+    let (versioning, tagging, encryption, lifecycle, block, ownership, policy) = futures::join!(
         s3.get_bucket_versioning().bucket(name).send(),
+        s3.get_bucket_tagging().bucket(name).send(),
         s3.get_bucket_encryption().bucket(name).send(),
         s3.get_bucket_lifecycle_configuration().bucket(name).send(),
         s3.get_public_access_block().bucket(name).send(),
         s3.get_bucket_ownership_controls().bucket(name).send(),
         s3.get_bucket_policy().bucket(name).send(),
     );
+    let versioning = match versioning {
+        Ok(versioning) => versioning,
+        // GetBucketVersioning models no error type; NoSuchBucket is S3's code for "absent".
+        Err(err) if err.as_service_error().and_then(|e| e.code()) == Some("NoSuchBucket") => {
+            return Ok(None);
+        }
+        Err(err) => {
+            return Err(anyhow::Error::new(err).context(format!(
+                "checking bucket {name}: if it belongs to another account (bucket names are global), \
+                 choose another environment name"
+            )));
+        }
+    };
 
     let tags: Tags = unless_unset(tagging, "NoSuchTagSet")
         .context("reading the bucket's tags")?
@@ -166,8 +170,6 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     // CreateBucket cannot carry tags: an untagged, empty bucket with our exact name (which
     // includes our account id) is what a crash between CreateBucket and PutBucketTagging leaves.
     let crash_leftover = tags.is_empty() && is_empty(ctx, name).await?;
-
-    let versioning = versioning.context("reading versioning")?;
 
     let encryption = unless_unset(encryption, "ServerSideEncryptionConfigurationNotFoundError")
         .context("reading default encryption")?;
@@ -245,6 +247,8 @@ async fn is_empty(ctx: Ctx<'_>, name: &str) -> Result<bool> {
     Ok(page.versions().is_empty() && page.delete_markers().is_empty())
 }
 
+/// CreateBucket, then every setting at once (see [`write_all`]). A crash in between leaves an
+/// empty bucket, untagged or not: `observe` recognises both as ours.
 pub async fn create(ctx: Ctx<'_>, spec: &BucketSpec) -> Result<()> {
     let s3 = &ctx.clients.s3;
     let mut request = s3.create_bucket().bucket(&spec.name);
@@ -256,6 +260,7 @@ pub async fn create(ctx: Ctx<'_>, spec: &BucketSpec) -> Result<()> {
                 .build(),
         );
     }
+    // The settings are written only once CreateBucket has answered: each names the bucket.
     match request.send().await {
         Ok(_) => {}
         // Ours already (a crash after create): converge it below.
@@ -276,230 +281,14 @@ pub async fn create(ctx: Ctx<'_>, spec: &BucketSpec) -> Result<()> {
         }
         Err(err) => return Err(err.into()),
     }
-    // Tags first, so that a crash in the middle leaves a bucket that is recognisably ours.
-    put_tags(ctx, spec).await?;
-    put_public_access_block(ctx, spec).await?;
-    put_ownership(ctx, spec).await?;
-    put_encryption(ctx, spec).await?;
-    put_versioning(ctx, spec).await?;
-    put_lifecycle(ctx, spec).await?;
-    put_policy(ctx, spec).await
+    write_all(ctx, spec, Setting::ALL).await
 }
 
 pub async fn update(ctx: Ctx<'_>, desired: &BucketSpec, observed: &BucketSpec) -> Result<()> {
-    if desired.tags != observed.tags {
-        put_tags(ctx, desired).await?;
-    }
-    if desired.block_public_access != observed.block_public_access {
-        put_public_access_block(ctx, desired).await?;
-    }
-    if desired.object_ownership != observed.object_ownership {
-        put_ownership(ctx, desired).await?;
-    }
-    if (&desired.sse_algorithm, &desired.kms_key_id)
-        != (&observed.sse_algorithm, &observed.kms_key_id)
-    {
-        put_encryption(ctx, desired).await?;
-    }
-    if desired.versioning != observed.versioning {
-        put_versioning(ctx, desired).await?;
-    }
-    if LifecycleDays::of(desired) != LifecycleDays::of(observed) {
-        put_lifecycle(ctx, desired).await?;
-    }
-    if desired.policy != observed.policy {
-        put_policy(ctx, desired).await?;
-    }
-    Ok(())
-}
-
-/// S3 has no tag/untag for buckets: PutBucketTagging replaces the whole set.
-async fn put_tags(ctx: Ctx<'_>, spec: &BucketSpec) -> Result<()> {
-    let s3 = &ctx.clients.s3;
-    if spec.tags.is_empty() {
-        s3.delete_bucket_tagging()
-            .bucket(&spec.name)
-            .send()
-            .await
-            .context("removing the bucket's tags")?;
-        return Ok(());
-    }
-    let tagging = Tagging::builder()
-        .set_tag_set(Some(sdk_tags(&spec.tags)?))
-        .build()
-        .context("building the bucket's tags")?;
-    s3.put_bucket_tagging()
-        .bucket(&spec.name)
-        .tagging(tagging)
-        .send()
-        .await
-        .context("tagging the bucket")?;
-    Ok(())
-}
-
-async fn put_public_access_block(ctx: Ctx<'_>, spec: &BucketSpec) -> Result<()> {
-    let s3 = &ctx.clients.s3;
-    if !spec.block_public_access {
-        s3.delete_public_access_block()
-            .bucket(&spec.name)
-            .send()
-            .await
-            .context("removing the public access block")?;
-        return Ok(());
-    }
-    let all_blocked = PublicAccessBlockConfiguration::builder()
-        .block_public_acls(true)
-        .ignore_public_acls(true)
-        .block_public_policy(true)
-        .restrict_public_buckets(true)
-        .build();
-    s3.put_public_access_block()
-        .bucket(&spec.name)
-        .public_access_block_configuration(all_blocked)
-        .send()
-        .await
-        .context("blocking public access")?;
-    Ok(())
-}
-
-async fn put_ownership(ctx: Ctx<'_>, spec: &BucketSpec) -> Result<()> {
-    let s3 = &ctx.clients.s3;
-    if spec.object_ownership.is_empty() {
-        s3.delete_bucket_ownership_controls()
-            .bucket(&spec.name)
-            .send()
-            .await
-            .context("removing object ownership")?;
-        return Ok(());
-    }
-    let rule = OwnershipControlsRule::builder()
-        .object_ownership(ObjectOwnership::from(spec.object_ownership.as_str()))
-        .build()
-        .context("building the ownership rule")?;
-    let controls = OwnershipControls::builder()
-        .rules(rule)
-        .build()
-        .context("building the ownership controls")?;
-    s3.put_bucket_ownership_controls()
-        .bucket(&spec.name)
-        .ownership_controls(controls)
-        .send()
-        .await
-        .with_context(|| format!("setting object ownership to {}", spec.object_ownership))?;
-    Ok(())
-}
-
-async fn put_encryption(ctx: Ctx<'_>, spec: &BucketSpec) -> Result<()> {
-    let s3 = &ctx.clients.s3;
-    if spec.sse_algorithm.is_empty() {
-        s3.delete_bucket_encryption()
-            .bucket(&spec.name)
-            .send()
-            .await
-            .context("removing default encryption")?;
-        return Ok(());
-    }
-    let algorithm = ServerSideEncryption::from(spec.sse_algorithm.as_str());
-    let is_kms = algorithm == ServerSideEncryption::AwsKms;
-    let by_default = ServerSideEncryptionByDefault::builder()
-        .sse_algorithm(algorithm)
-        .set_kms_master_key_id(spec.kms_key_id.clone())
-        .build()
-        .context("building the default encryption")?;
-    // A bucket key saves a KMS request per object; it means nothing for SSE-S3.
-    let rule = ServerSideEncryptionRule::builder()
-        .apply_server_side_encryption_by_default(by_default)
-        .set_bucket_key_enabled(is_kms.then_some(true))
-        .build();
-    let configuration = ServerSideEncryptionConfiguration::builder()
-        .rules(rule)
-        .build()
-        .context("building the default encryption")?;
-    s3.put_bucket_encryption()
-        .bucket(&spec.name)
-        .server_side_encryption_configuration(configuration)
-        .send()
-        .await
-        .with_context(|| format!("setting default encryption {}", spec.sse_algorithm))?;
-    Ok(())
-}
-
-async fn put_versioning(ctx: Ctx<'_>, spec: &BucketSpec) -> Result<()> {
-    // A bucket that was ever versioned can only be suspended, never unversioned again.
-    let status = if spec.versioning {
-        BucketVersioningStatus::Enabled
-    } else {
-        BucketVersioningStatus::Suspended
-    };
-    ctx.clients
-        .s3
-        .put_bucket_versioning()
-        .bucket(&spec.name)
-        .versioning_configuration(VersioningConfiguration::builder().status(status).build())
-        .send()
-        .await
-        .context("setting versioning")?;
-    Ok(())
-}
-
-async fn put_lifecycle(ctx: Ctx<'_>, spec: &BucketSpec) -> Result<()> {
-    let s3 = &ctx.clients.s3;
-    let Some(rule) = lifecycle_rule(LifecycleDays::of(spec))? else {
-        s3.delete_bucket_lifecycle()
-            .bucket(&spec.name)
-            .send()
-            .await
-            .context("removing the lifecycle configuration")?;
-        return Ok(());
-    };
-    let configuration = BucketLifecycleConfiguration::builder()
-        .rules(rule)
-        .build()
-        .context("building the lifecycle configuration")?;
-    s3.put_bucket_lifecycle_configuration()
-        .bucket(&spec.name)
-        .lifecycle_configuration(configuration)
-        .send()
-        .await
-        .context("setting the lifecycle configuration")?;
-    Ok(())
-}
-
-async fn put_policy(ctx: Ctx<'_>, spec: &BucketSpec) -> Result<()> {
-    let s3 = &ctx.clients.s3;
-    if spec.policy.is_null() {
-        s3.delete_bucket_policy()
-            .bucket(&spec.name)
-            .send()
-            .await
-            .context("removing the bucket policy")?;
-        return Ok(());
-    }
-    let document = serde_json::to_string(&spec.policy).context("serialising the bucket policy")?;
-    let id = ResourceId::new(Kind::Bucket, &spec.name);
-    while_principals_propagate(
-        ctx.progress,
-        &id,
-        &spec.policy,
-        is_principal_propagation,
-        || {
-            s3.put_bucket_policy()
-                .bucket(&spec.name)
-                .policy(&document)
-                .send()
-        },
-    )
-    .await
-    .context("setting the bucket policy")?;
-    Ok(())
-}
-
-/// S3 checks a bucket policy's principals when it is set, so a role created moments ago is
-/// refused until IAM has propagated it: `MalformedPolicy` "Invalid principal in policy"
-/// (terraform-provider-aws retries exactly this, hashicorp/terraform#4315; ../shared facts).
-/// S3 models no error type for PutBucketPolicy, hence the code and message.
-fn is_principal_propagation<E: ProvideErrorMetadata>(err: &E) -> bool {
-    util::has_code_and_message(err, "MalformedPolicy", "Invalid principal")
+    let differing = Setting::ALL
+        .into_iter()
+        .filter(|setting| setting.differs(desired, observed));
+    write_all(ctx, desired, differing).await
 }
 
 /// Empties the bucket (every object version and delete marker), then deletes it.
