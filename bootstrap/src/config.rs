@@ -36,6 +36,36 @@ impl std::str::FromStr for SourceMode {
     }
 }
 
+/// Where the build's `docker build` takes the Dockerfile's official base images from: the
+/// registry path CodeBuild hands the build as `BASE_IMAGE_REGISTRY` (README: Docker Hub limits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BaseImageSource {
+    /// `docker.io/library`: anonymous Docker Hub pulls, as a plain `docker build` does (the
+    /// default, so the pipeline builds what a developer builds).
+    DockerHub,
+    /// `public.ecr.aws/docker/library`: Amazon ECR Public's mirror of the Docker official
+    /// images, pulled anonymously; no AWS resource and no grant.
+    EcrPublic,
+    /// The same mirror through an ECR pull-through cache rule of the environment: the images are
+    /// cached in the account's registry, and the build role pulls them with its own credentials.
+    PullThroughCache,
+}
+
+impl std::str::FromStr for BaseImageSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "docker-hub" => Ok(Self::DockerHub),
+            "ecr-public" => Ok(Self::EcrPublic),
+            "pull-through-cache" => Ok(Self::PullThroughCache),
+            other => Err(format!(
+                "unknown base image source `{other}`: use `docker-hub`, `ecr-public` or `pull-through-cache`"
+            )),
+        }
+    }
+}
+
 /// The deployment's inputs, declared once: the same struct is the flags (with their
 /// `BOOTSTRAP_*` environment variables, through clap) and `bootstrap.toml` (through serde, keys
 /// are the long flag names). `None` = not given in that layer.
@@ -131,6 +161,11 @@ pub struct Layer {
     /// action fails naming what still runs (default 60; 1..=1439, below CodePipeline's 24 hours).
     #[arg(long, env = "BOOTSTRAP_ROLLOUT_TIMEOUT_MINUTES", value_parser = clap::value_parser!(i32).range(1..=1439))]
     pub rollout_timeout_minutes: Option<i32>,
+    /// Where the build pulls the Dockerfile's official base images from: docker-hub (default),
+    /// ecr-public (AWS's mirror, no rate limit from shared CodeBuild addresses) or
+    /// pull-through-cache (that mirror cached in the account by an ECR rule; adds grants).
+    #[arg(long, env = "BOOTSTRAP_BASE_IMAGE_SOURCE")]
+    pub base_image_source: Option<BaseImageSource>,
 }
 
 impl Layer {
@@ -170,6 +205,7 @@ impl Layer {
                 "--rollout-timeout-minutes",
                 self.rollout_timeout_minutes.is_some(),
             ),
+            ("--base-image-source", self.base_image_source.is_some()),
         ];
         given
             .into_iter()
@@ -217,6 +253,8 @@ pub struct Config {
     pub build_timeout_minutes: i32,
     /// How long the Deploy action's rollout may run (UserParameters `timeoutSeconds`).
     pub rollout_timeout_minutes: i32,
+    /// Where the build pulls its official base images from.
+    pub base_image_source: BaseImageSource,
 }
 
 /// CloudWatch Logs accepts only these retention periods.
@@ -269,6 +307,9 @@ pub struct PolicyScope {
     pub github_token_secret: Option<String>,
     pub deploy_webhook_secret_arn: Option<String>,
     pub deploy_target: Option<DeployTarget>,
+    pub base_image_source: BaseImageSource,
+    /// `--topic-kms-key`: the roles' permissions boundary lets the notifier use it.
+    pub topic_kms_key: Option<String>,
 }
 
 /// Like [`resolve`], but only the environment is required: the policy does not depend on the
@@ -293,6 +334,9 @@ pub fn resolve_policy_scope(given: Layer, file: Layer) -> Result<PolicyScope> {
             .map(|raw| DeployTarget::parse(&raw))
             .transpose()
             .map_err(|problem| anyhow::anyhow!("--deploy-target: {problem}"))?,
+        base_image_source: pick(given.base_image_source, file.base_image_source)
+            .unwrap_or(BaseImageSource::DockerHub),
+        topic_kms_key: pick(given.topic_kms_key, file.topic_kms_key),
     })
 }
 
@@ -351,6 +395,8 @@ pub fn resolve(given: Layer, file: Layer) -> Result<Config> {
         deploy_timeout_seconds: sizes.deploy_timeout_seconds,
         build_timeout_minutes: sizes.build_timeout_minutes,
         rollout_timeout_minutes: sizes.rollout_timeout_minutes,
+        base_image_source: pick(given.base_image_source, file.base_image_source)
+            .unwrap_or(BaseImageSource::DockerHub),
     })
 }
 

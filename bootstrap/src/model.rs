@@ -87,6 +87,7 @@ kinds! {
     Connection(ConnectionSpec) "codestar connection" tagged,
     Bucket(BucketSpec) "s3 bucket" tagged,
     Repository(RepositorySpec) "ecr repository" tagged,
+    PullThroughCacheRule(PullThroughCacheRuleSpec) "ecr pull-through cache rule" untagged,
     Topic(TopicSpec) "sns topic" tagged,
     Function(FunctionSpec) "lambda function" tagged,
     ReportGroup(ReportGroupSpec) "codebuild report group" tagged,
@@ -253,6 +254,28 @@ pub struct RepositorySpec {
     pub lifecycle_policy: Value,
     pub repository_policy: Value,
     pub tags: Tags,
+}
+
+/// An ECR pull-through cache rule: the first pull of `<prefix>/<name>` from the registry makes
+/// ECR fetch `<name>` from the upstream registry and cache it in that repository. AWS cannot tag
+/// a rule, so it is observed with the tags of the environment's image repository and is ours
+/// exactly when that repository is, as a Lambda permission is its function's. Its id's name is
+/// `REPOSITORY/PREFIX`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PullThroughCacheRuleSpec {
+    /// The environment's image repository, whose tags decide ownership.
+    pub repository: String,
+    /// The rule's ECR repository prefix (its identity in the registry).
+    pub prefix: String,
+    /// `public.ecr.aws`: ECR Public, which needs no credentials.
+    pub upstream_registry_url: String,
+}
+
+impl PullThroughCacheRuleSpec {
+    /// The id's name: `REPOSITORY/PREFIX`.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.repository, self.prefix)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -140,6 +140,8 @@ fn parliament_finds_nothing_unaccepted_in_any_role_policy() {
                 github_token_secret: Some("gh-token"),
                 deploy_webhook_secret_arn: config.deploy_webhook_secret_arn.as_deref(),
                 deploy_target: config.deploy_target.as_ref(),
+                // The mode with the most grants: the others' are a subset.
+                base_image_source: bootstrap::config::BaseImageSource::PullThroughCache,
             });
             lint("deployer", &deployer);
         }
@@ -189,6 +191,8 @@ fn wildcard_grants_of_every_scope() -> (Vec<String>, Vec<String>) {
                 github_token_secret: Some("gh-token"),
                 deploy_webhook_secret_arn: None,
                 deploy_target: deploy_target.as_ref(),
+                // The mode with the most grants: the others' are a subset.
+                base_image_source: bootstrap::config::BaseImageSource::PullThroughCache,
             });
             for statement in document["Statement"].as_array().expect("statements") {
                 let resources: Vec<&str> = match &statement["Resource"] {
@@ -303,6 +307,7 @@ fn the_readme_states_the_deployer_policy_size() {
         github_token_secret: None,
         deploy_webhook_secret_arn: None,
         deploy_target: None,
+        base_image_source: bootstrap::config::BaseImageSource::DockerHub,
     });
     let size = deployer::size(&document);
     let readme =

@@ -50,16 +50,23 @@ pub mod codebuild_env {
     pub const PIPELINE_ENV: &str = "PIPELINE_ENV";
     /// Directory (relative to the source root) holding the Dockerfile to build; default `.`.
     pub const DOCKER_CONTEXT: &str = "DOCKER_CONTEXT";
+    /// Where the Dockerfile's official base images come from, the path in front of
+    /// `python:3.11-slim-bookworm`: `docker.io/library` (Docker Hub), ECR Public's mirror
+    /// `public.ecr.aws/docker/library`, or the account's pull-through cache of that mirror
+    /// (bootstrap's `--base-image-source`). The buildspec hands it to `docker build` as the
+    /// build argument of the same name.
+    pub const BASE_IMAGE_REGISTRY: &str = "BASE_IMAGE_REGISTRY";
     /// The report group `buildspec.yml`'s `reports:` section names; CodeBuild writes to the
     /// group `<project>-<this>`, which the bootstrap creates and destroy deletes.
     pub const REPORT_GROUP: &str = "unit-tests";
     /// Every variable the bootstrap sets, in a stable order.
-    pub const SET_BY_BOOTSTRAP: [&str; 5] = [
+    pub const SET_BY_BOOTSTRAP: [&str; 6] = [
         ACCOUNT_ID,
         REPOSITORY_URI,
         REPOSITORY_NAME,
         PIPELINE_ENV,
         DOCKER_CONTEXT,
+        BASE_IMAGE_REGISTRY,
     ];
     /// Variables CodeBuild provides to every build.
     pub const PROVIDED: [&str; 5] = [

@@ -157,15 +157,30 @@ impl ResourceNames<'_> {
         if full.len() <= 32 {
             return full;
         }
-        let hash = self
-            .env
+        let hash = self.env_hash();
+        let prefix = self.env.as_str()[..15].trim_end_matches('-');
+        format!("github-{prefix}-{:08x}", hash as u32)
+    }
+    /// Repository prefix of the ECR pull-through cache rule of `--base-image-source
+    /// pull-through-cache`: the cached images live in `<prefix>/docker/library/<name>`. ECR allows
+    /// a prefix of at most 30 characters (API Reference, CreatePullThroughCacheRule,
+    /// `ecrRepositoryPrefix`), so a long suffix is shortened as [`Self::connection`] does.
+    pub fn base_image_cache(&self) -> String {
+        let full = self.with("base-images");
+        if full.len() <= 30 {
+            return full;
+        }
+        let prefix = self.env.as_str()[..8].trim_end_matches('-');
+        format!("base-images-{prefix}-{:08x}", self.env_hash() as u32)
+    }
+    /// FNV-1a of the whole suffix: what a shortened name keeps of the part it drops.
+    fn env_hash(&self) -> u64 {
+        self.env
             .as_str()
             .bytes()
             .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
                 (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-            });
-        let prefix = self.env.as_str()[..15].trim_end_matches('-');
-        format!("github-{prefix}-{:08x}", hash as u32)
+            })
     }
     /// The report group `buildspec.yml`'s `reports:` section names, as CodeBuild names it:
     /// `<project>-<group>`.
@@ -256,6 +271,13 @@ mod tests {
         let other = EnvName::parse(&format!("{}b", "a".repeat(MAX_ENV_LEN - 1))).unwrap();
         assert_ne!(n.connection(), other.names().connection());
         assert!(n.ecr_repository().len() <= 256);
+        let cache = n.base_image_cache();
+        assert!((2..=30).contains(&cache.len()), "{cache}");
+        assert_ne!(cache, other.names().base_image_cache());
+        assert_eq!(
+            EnvName::parse("dev").unwrap().names().base_image_cache(),
+            "base-images-dev"
+        );
         assert!(n.codebuild_project().len() <= 150);
     }
 }

@@ -21,6 +21,10 @@ pub fn inventory(env: &EnvName, target: &Target) -> Vec<ResourceId> {
         id(Kind::Connection, n.connection()),
         id(Kind::Bucket, n.artifact_bucket(&target.account_id)),
         id(Kind::Repository, n.ecr_repository()),
+        id(
+            Kind::PullThroughCacheRule,
+            format!("{}/{}", n.ecr_repository(), n.base_image_cache()),
+        ),
         id(Kind::Topic, n.notification_topic()),
         id(Kind::Function, n.deploy_handler()),
         id(Kind::Function, n.event_notifier()),

@@ -8,11 +8,13 @@ mod inventory;
 mod notifications;
 mod pipeline;
 
+pub use pipeline::{ECR_PUBLIC, OFFICIAL_IMAGES, base_image_registry};
+
 pub use inventory::inventory;
 
 use crate::artifacts::LambdaZip;
 use crate::aws::Target;
-use crate::config::{Config, SourceMode};
+use crate::config::{BaseImageSource, Config, SourceMode};
 use crate::model::*;
 use crate::policies::{self, Arns};
 use pipeline_common::{EnvName, ResourceNames, codebuild_env, env_vars, tags};
@@ -197,7 +199,12 @@ fn identities(s: &Stack<'_>, out: &mut Vec<Desired>) {
             n.codebuild_role(),
             "codebuild.amazonaws.com",
             "CodeBuild builds and pushes the image",
-            policies::codebuild_role(arns),
+            policies::codebuild_role_with(
+                arns,
+                (config.base_image_source == BaseImageSource::PullThroughCache)
+                    .then(|| target.arn("ecr", &format!("repository/{}/*", n.base_image_cache())))
+                    .as_deref(),
+            ),
         ),
         (
             n.pipeline_role(),

@@ -3,6 +3,13 @@
 
 use super::*;
 
+/// ECR Public's registry: the upstream of the pull-through cache rule, which needs no
+/// credentials for it.
+pub const ECR_PUBLIC: &str = "public.ecr.aws";
+/// Where ECR Public keeps its mirror of the Docker official images (the Amazon ECR Public
+/// Gallery's Docker Official Images, https://gallery.ecr.aws/docker/library/python).
+pub const OFFICIAL_IMAGES: &str = "docker/library";
+
 /// The CodeBuild project and the report group its builds write to.
 pub(super) fn build_project(s: &Stack<'_>, out: &mut Vec<Desired>) {
     let Stack {
@@ -30,7 +37,33 @@ pub(super) fn build_project(s: &Stack<'_>, out: &mut Vec<Desired>) {
         ),
         (codebuild_env::PIPELINE_ENV.to_owned(), env.to_string()),
         (codebuild_env::DOCKER_CONTEXT.to_owned(), ".".to_owned()),
+        (
+            codebuild_env::BASE_IMAGE_REGISTRY.to_owned(),
+            base_image_registry(config.base_image_source, env, target),
+        ),
     ]);
+    let mut project_deps = vec![
+        id(Kind::Role, n.codebuild_role()),
+        id(Kind::LogGroup, n.codebuild_log_group()),
+        // The project's builds write to it: created first, deleted after the project.
+        id(Kind::ReportGroup, n.codebuild_report_group()),
+    ];
+    if config.base_image_source == BaseImageSource::PullThroughCache {
+        let rule = PullThroughCacheRuleSpec {
+            repository: n.ecr_repository(),
+            prefix: n.base_image_cache(),
+            upstream_registry_url: ECR_PUBLIC.to_owned(),
+        };
+        // The builds pull through it: created before the project, deleted after it.
+        project_deps.push(id(Kind::PullThroughCacheRule, rule.name()));
+        push(
+            Kind::PullThroughCacheRule,
+            rule.name(),
+            Spec::PullThroughCacheRule(rule),
+            // Observed with the repository's tags: ours only once that exists.
+            vec![id(Kind::Repository, n.ecr_repository())],
+        );
+    }
     push(
         Kind::ReportGroup,
         n.codebuild_report_group(),
@@ -63,13 +96,30 @@ pub(super) fn build_project(s: &Stack<'_>, out: &mut Vec<Desired>) {
             cache_modes: vec![BUILD_CACHE_MODE.to_owned()],
             tags: tags.clone(),
         }),
-        vec![
-            id(Kind::Role, n.codebuild_role()),
-            id(Kind::LogGroup, n.codebuild_log_group()),
-            // The project's builds write to it: created first, deleted after the project.
-            id(Kind::ReportGroup, n.codebuild_report_group()),
-        ],
+        project_deps,
     );
+}
+
+/// The registry path in front of an official image's name (`python:3.11-slim-bookworm`), as the
+/// Dockerfile's `FROM ${BASE_IMAGE_REGISTRY}/...` takes it: Docker Hub's official images are
+/// `docker.io/library/<name>`; ECR Public mirrors them as `public.ecr.aws/docker/library/<name>`
+/// (Amazon ECR Public Gallery, https://gallery.ecr.aws/docker/library/python; the AWS Containers
+/// Blog's "Advice for customers dealing with Docker Hub rate limits" points builds at it); the
+/// pull-through cache serves that mirror as `<registry>/<prefix>/docker/library/<name>` (Amazon
+/// ECR User Guide, "Pulling an image with a pull through cache rule in Amazon ECR").
+pub fn base_image_registry(source: BaseImageSource, env: &EnvName, target: &Target) -> String {
+    let mirror = OFFICIAL_IMAGES;
+    match source {
+        BaseImageSource::DockerHub => "docker.io/library".to_owned(),
+        BaseImageSource::EcrPublic => format!("{}/{mirror}", ECR_PUBLIC),
+        BaseImageSource::PullThroughCache => format!(
+            "{}.dkr.ecr.{}.{}/{}/{mirror}",
+            target.account_id,
+            target.region,
+            target.dns_suffix(),
+            env.names().base_image_cache()
+        ),
+    }
 }
 
 /// The pipeline and what starts it: a webhook with its secret, or a connection.

@@ -518,6 +518,7 @@ pub async fn deployer_policy(
         github_token_secret: scope.github_token_secret.as_deref(),
         deploy_webhook_secret_arn: scope.deploy_webhook_secret_arn.as_deref(),
         deploy_target: scope.deploy_target.as_ref(),
+        base_image_source: scope.base_image_source,
     });
     let text = serde_json::to_string_pretty(&policy).context("rendering the policy")?;
     if output == Output::Json {

@@ -8,13 +8,13 @@
 
 use super::document;
 use crate::aws::Target;
-use crate::config::SourceMode;
+use crate::config::{BaseImageSource, SourceMode};
 use pipeline_common::{DeployTarget, EnvName};
 use serde_json::{Value, json};
 
 /// Actions of the deployer that AWS authorises only on `"Resource": "*"` (the Service
 /// Authorization Reference lists no resource type for them), with the reason bootstrap calls them.
-pub const WILDCARD_ACTIONS: [(&str, &str); 4] = [
+pub const WILDCARD_ACTIONS: [(&str, &str); 7] = [
     (
         "tag:GetResources",
         "the tagging API searches the whole account; destroy and plan use it to find what \
@@ -29,6 +29,21 @@ pub const WILDCARD_ACTIONS: [(&str, &str); 4] = [
         "plan reads the ECS target's task definition (its containers and roles); with a deploy target only",
     ),
     (
+        "ecr:DescribePullThroughCacheRules",
+        "plan, deploy and destroy look for the environment's base-image cache rule; ECR's \
+         pull-through cache rules have no ARN",
+    ),
+    (
+        "ecr:CreatePullThroughCacheRule",
+        "--base-image-source pull-through-cache creates the environment's cache rule; the rules \
+         have no ARN",
+    ),
+    (
+        "ecr:DeletePullThroughCacheRule",
+        "destroy (and a deploy leaving pull-through-cache) deletes the environment's cache rule; \
+         the rules have no ARN",
+    ),
+    (
         "sns:Unsubscribe",
         "removing a subscriber you dropped from --notify-email/--notify-url; SNS checks that the \
          subscription is on a topic the caller may manage",
@@ -36,7 +51,7 @@ pub const WILDCARD_ACTIONS: [(&str, &str); 4] = [
 ];
 
 /// Listings AWS authorises on every resource of their type, and why bootstrap lists.
-pub const ACCOUNT_WIDE_LISTS: [(&str, &str); 2] = [
+pub const ACCOUNT_WIDE_LISTS: [(&str, &str); 3] = [
     (
         "codepipeline:ListWebhooks",
         "bootstrap finds the environment's webhook by name in the account's list",
@@ -44,6 +59,11 @@ pub const ACCOUNT_WIDE_LISTS: [(&str, &str); 2] = [
     (
         "codestar-connections:ListConnections",
         "a connection's ARN holds a random id, so bootstrap finds its connection by name",
+    ),
+    (
+        "ecr:DescribeRepositories",
+        "with --base-image-source pull-through-cache, destroy finds the repositories the cache \
+         created under the environment's prefix in the registry's list (ECR lists by no prefix)",
     ),
 ];
 
@@ -70,6 +90,8 @@ pub struct Scope<'a> {
     pub deploy_webhook_secret_arn: Option<&'a str>,
     /// `--deploy-target`: plan reads it to check it and to scope the deploy-handler's grants.
     pub deploy_target: Option<&'a DeployTarget>,
+    /// `--base-image-source`: pull-through-cache adds the cache rule's grants.
+    pub base_image_source: BaseImageSource,
 }
 
 /// Secrets Manager appends `-` and six random characters to every secret's name in its ARN
@@ -180,6 +202,7 @@ mod tests {
             github_token_secret: None,
             deploy_webhook_secret_arn: None,
             deploy_target: None,
+            base_image_source: BaseImageSource::DockerHub,
         }
     }
 

@@ -112,7 +112,18 @@ fn log_write(sid: &str, group_arn: &str) -> Value {
 }
 
 pub fn codebuild_role(arns: &Arns) -> Value {
-    document(vec![
+    codebuild_role_with(arns, None)
+}
+
+/// The build role; with `base_image_cache` (the ARN pattern of the repositories under the
+/// pull-through cache's prefix), also what pulling through the cache needs: besides the pull,
+/// `ecr:BatchImportUpstreamImage` to fetch an image from the upstream and `ecr:CreateRepository`
+/// for the repository its first pull creates (Amazon ECR User Guide, "IAM permissions required to
+/// sync an upstream registry with an Amazon ECR private registry",
+/// https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html).
+pub fn codebuild_role_with(arns: &Arns, base_image_cache: Option<&str>) -> Value {
+    let mut statements = vec![
+
         log_write("WriteBuildLogs", &arns.codebuild_log_group),
         statement(
             "ReadSourceWriteArtifacts",
@@ -155,7 +166,20 @@ pub fn codebuild_role(arns: &Arns) -> Value {
             ],
             vec![arns.report_group.clone()],
         ),
-    ])
+    ];
+    if let Some(cached) = base_image_cache {
+        statements.push(statement(
+            "PullBaseImagesThroughCache",
+            &[
+                "ecr:BatchGetImage",
+                "ecr:BatchImportUpstreamImage",
+                "ecr:CreateRepository",
+                "ecr:GetDownloadUrlForLayer",
+            ],
+            vec![cached.to_owned()],
+        ));
+    }
+    document(statements)
 }
 
 pub fn pipeline_role(arns: &Arns, connection_arn: Option<&str>) -> Value {

@@ -17,6 +17,7 @@ pub mod events;
 pub mod iam;
 pub mod lambda;
 pub mod logs;
+pub mod pull_through_cache;
 pub mod report_group;
 pub mod s3;
 pub mod secrets;
@@ -200,6 +201,7 @@ pub struct DeployerGrants {
 registry! {
     Bucket => s3::BucketResource,
     Repository => ecr::RepositoryResource,
+    PullThroughCacheRule => pull_through_cache::PullThroughCacheRuleResource,
     Role => iam::RoleResource,
     Function => lambda::FunctionResource,
     Project => codebuild::ProjectResource,

@@ -190,6 +190,7 @@ pub fn rehearsed_policies(env: &EnvName, target: &Target) -> Vec<(String, Value)
                 github_token_secret: None,
                 deploy_webhook_secret_arn: None,
                 deploy_target: Some(&deploy_target),
+                base_image_source: bootstrap::config::BaseImageSource::DockerHub,
             }),
         ),
     ]
