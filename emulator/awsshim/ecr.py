@@ -382,6 +382,118 @@ def fix_moto_ecr_images() -> None:
     EcrImage.get_image_size_in_bytes = _ecr_image_size
 
 
+# Pull-through cache rules (moto 5.2.5 serves none of the three operations).
+# The upstream registries ECR supports, by URL (ECR API Reference, CreatePullThroughCacheRule
+# `upstreamRegistryUrl`: "The following is the syntax to use for each supported upstream registry"), with the
+# `upstreamRegistry` ECR answers and whether the rule needs a Secrets Manager `credentialArn` (Amazon ECR User
+# Guide, "Creating a pull through cache rule in Amazon ECR": Docker Hub, GitHub Container Registry, Microsoft
+# Azure Container Registry and GitLab Container Registry need one; ECR Public, Kubernetes and Quay do not).
+ECR_UPSTREAMS: dict[str, tuple[str, bool]] = {
+    "public.ecr.aws": ("ecr-public", False),
+    "registry.k8s.io": ("k8s", False),
+    "quay.io": ("quay", False),
+    "registry-1.docker.io": ("docker-hub", True),
+    "ghcr.io": ("github-container-registry", True),
+    "registry.gitlab.com": ("gitlab-container-registry", True),
+}
+
+
+def ecr_upstream(url: Any) -> tuple[str, bool]:
+    """(`upstreamRegistry`, needs a credential) of a supported upstream URL; UnsupportedUpstreamRegistryException
+    ("The specified upstream registry isn't supported.", the exception's modelled description) for any other."""
+    text = str(url or "")
+    if text in ECR_UPSTREAMS:
+        return ECR_UPSTREAMS[text]
+    if re.fullmatch(r"[a-z0-9-]+\.azurecr\.io", text):
+        return ("azure-container-registry", True)
+    if re.fullmatch(r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com", text):
+        return ("ecr", False)
+    raise AwsError("UnsupportedUpstreamRegistryException", "The specified upstream registry isn't supported.")
+
+
+def ecr_rule_key(req: AwsRequest, prefix: Any) -> tuple[str, str, str]:
+    return (str(req.params.get("registryId") or ACCOUNT_ID), req.region, str(prefix))
+
+
+def ecr_rule_not_found() -> AwsError:
+    # The exception's modelled description (ECR API Reference, PullThroughCacheRuleNotFoundException).
+    return AwsError(
+        "PullThroughCacheRuleNotFoundException",
+        "The pull through cache rule was not found. Specify a valid pull through cache rule and try again.",
+    )
+
+
+def ecr_create_pull_through_cache_rule(shim: Shim, req: AwsRequest) -> Response:
+    """CreatePullThroughCacheRule (ECR API Reference): one rule per `ecrRepositoryPrefix` in a registry
+    (PullThroughCacheRuleAlreadyExistsException "A pull through cache rule with these settings already exists for
+    the private registry."); an upstream ECR does not support is UnsupportedUpstreamRegistryException, and so is one
+    that needs credentials given none ("The specified upstream registry requires authentication. Specify a valid
+    Secrets Manager ARN", aws-controllers-k8s/community#2589). The prefix's length and pattern, and the
+    `ecr-pullthroughcache/` name of a credential's secret, are the model's (validation.py). Not modelled: whether
+    the secret exists (SecretNotFoundException) and registry-wide quotas."""
+    prefix = req.params.get("ecrRepositoryPrefix")
+    upstream, needs_credential = ecr_upstream(req.params.get("upstreamRegistryUrl"))
+    credential = req.params.get("credentialArn")
+    if needs_credential and not credential:
+        raise AwsError(
+            "UnsupportedUpstreamRegistryException",
+            "The specified upstream registry requires authentication. Specify a valid Secrets Manager ARN.",
+        )
+    key = ecr_rule_key(req, prefix)
+    with shim.state.lock:
+        if key in shim.state.ecr_cache_rules:
+            raise AwsError(
+                "PullThroughCacheRuleAlreadyExistsException",
+                "A pull through cache rule with these settings already exists for the private registry.",
+            )
+        rule: dict[str, Any] = {
+            "ecrRepositoryPrefix": prefix,
+            "upstreamRegistryUrl": req.params.get("upstreamRegistryUrl"),
+            "createdAt": round(time.time(), 3),
+            "registryId": key[0],
+            "upstreamRegistry": upstream,
+        }
+        if credential:
+            rule["credentialArn"] = credential
+        shim.state.ecr_cache_rules[key] = rule
+    return json_response(req, rule)
+
+
+def ecr_describe_pull_through_cache_rules(shim: Shim, req: AwsRequest) -> Response:
+    """DescribePullThroughCacheRules: the rules of the prefixes named (any unknown one is
+    PullThroughCacheRuleNotFoundException), else every rule of the registry, `maxResults` at a time with a
+    `nextToken` for the rest."""
+    registry = str(req.params.get("registryId") or ACCOUNT_ID)
+    named = req.params.get("ecrRepositoryPrefixes")
+    with shim.state.lock:
+        rules = shim.state.ecr_cache_rules
+        if named:
+            keys = [ecr_rule_key(req, prefix) for prefix in named]
+            if any(key not in rules for key in keys):
+                raise ecr_rule_not_found()
+            found = [rules[key] for key in keys]
+        else:
+            found = [rule for (reg, region, _), rule in sorted(rules.items()) if (reg, region) == (registry, req.region)]
+    start = int(req.params.get("nextToken") or 0)
+    size = int(req.params.get("maxResults") or 100)
+    answer: dict[str, Any] = {"pullThroughCacheRules": found[start : start + size]}
+    if start + size < len(found):
+        answer["nextToken"] = str(start + size)
+    return json_response(req, answer)
+
+
+def ecr_delete_pull_through_cache_rule(shim: Shim, req: AwsRequest) -> Response:
+    """DeletePullThroughCacheRule: answers the rule it deleted; an unknown prefix is
+    PullThroughCacheRuleNotFoundException. The repositories the rule's pulls created stay, as in ECR (they are
+    ordinary repositories once created)."""
+    key = ecr_rule_key(req, req.params.get("ecrRepositoryPrefix"))
+    with shim.state.lock:
+        rule = shim.state.ecr_cache_rules.pop(key, None)
+    if rule is None:
+        raise ecr_rule_not_found()
+    return json_response(req, rule)
+
+
 # The operations this module answers, by (signing name, operation); front.py merges every service's table.
 SERVED: dict[tuple[str, str], Handler] = {
     ("ecr", "PutImageScanningConfiguration"): ecr_put_image_scanning_configuration,
@@ -390,4 +502,7 @@ SERVED: dict[tuple[str, str], Handler] = {
     ("ecr", "DescribeImageScanFindings"): ecr_describe_image_scan_findings,
     ("ecr", "StartImageScan"): ecr_start_image_scan,
     ("ecr", "DescribeImages"): ecr_describe_images,
+    ("ecr", "CreatePullThroughCacheRule"): ecr_create_pull_through_cache_rule,
+    ("ecr", "DescribePullThroughCacheRules"): ecr_describe_pull_through_cache_rules,
+    ("ecr", "DeletePullThroughCacheRule"): ecr_delete_pull_through_cache_rule,
 }

@@ -231,6 +231,8 @@ class ShimState:
         self.registry_tokens: dict[str, RegistryToken] = {}
         # (repository ARN, image digest) -> its basic scan in progress or completed (ecr_track_scan).
         self.ecr_scans: dict[tuple[str, str], EcrScan] = {}
+        # (registry id, region, ecrRepositoryPrefix) -> the pull-through cache rule as ECR answers it (moto has none).
+        self.ecr_cache_rules: dict[tuple[str, str, str], dict[str, Any]] = {}
         # manifest digest -> the platform its config blob names ({"os", "architecture"[, "variant"]}), recorded
         # on a push through the registry (images.py); Lambda and ECS refuse to run it elsewhere.
         self.image_platforms: dict[str, dict[str, str]] = {}

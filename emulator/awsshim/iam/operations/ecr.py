@@ -80,6 +80,11 @@ OPERATIONS: OperationTable = {
             "PutImageTagMutability",
         )
     },
+    # Pull-through cache rules have no ARN: the Service Authorization Reference lists no resource type for
+    # these three actions, so they are authorised on "*".
+    ("ecr", "CreatePullThroughCacheRule"): any_resource("ecr:CreatePullThroughCacheRule"),
+    ("ecr", "DescribePullThroughCacheRules"): any_resource("ecr:DescribePullThroughCacheRules"),
+    ("ecr", "DeletePullThroughCacheRule"): any_resource("ecr:DeletePullThroughCacheRule"),
     ("ecr", "CreateRepository"): _ecr_create,
     ("ecr", "DescribeRepositories"): _ecr_describe,
     ("ecr", "ListTagsForResource"): _ecr_tagging("ecr:ListTagsForResource"),
