@@ -20,6 +20,7 @@ use aws_sdk_ecr::operation::{
 };
 use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability,
+    Repository,
 };
 use pipeline_common::DeployTarget;
 use serde_json::Value;
@@ -57,19 +58,10 @@ fn parse_policy(text: Option<&str>, what: &str) -> Result<Value> {
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let ecr = &ctx.clients.ecr;
-    let answer = ecr
-        .describe_repositories()
-        .repository_names(name)
-        .send()
-        .await;
-    let Some(described) = absent_as_none(answer)? else {
-        return Ok(None);
-    };
-    let Some(repository) = described
-        .repositories()
-        .iter()
-        .find(|r| r.repository_name() == Some(name))
-    else {
+    let describe = ecr.describe_repositories().repository_names(name);
+    let described = absent_as_none(describe.send().await)?;
+    let repositories = described.as_ref().map_or(&[][..], |out| out.repositories());
+    let Some(repository) = util::named(repositories, name, Repository::repository_name) else {
         return Ok(None);
     };
     let arn = repository
@@ -201,54 +193,25 @@ pub async fn update(
 }
 
 async fn put_lifecycle_policy(ctx: Ctx<'_>, spec: &RepositorySpec) -> Result<()> {
-    let ecr = &ctx.clients.ecr;
-    if spec.lifecycle_policy.is_null() {
-        let removed = ecr
-            .delete_lifecycle_policy()
-            .repository_name(&spec.name)
-            .send()
-            .await;
-        return gone_is_done(removed).context("removing the lifecycle policy");
-    }
-    let text = serde_json::to_string(&spec.lifecycle_policy)
-        .context("serialising the lifecycle policy")?;
-    ecr.put_lifecycle_policy()
-        .repository_name(&spec.name)
-        .lifecycle_policy_text(text)
-        .send()
-        .await
-        .context("setting the lifecycle policy")?;
-    Ok(())
+    let (ecr, name) = (&ctx.clients.ecr, spec.name.as_str());
+    let remove = ecr.delete_lifecycle_policy().repository_name(name);
+    let put = ecr.put_lifecycle_policy().repository_name(name);
+    let put = |text| put.lifecycle_policy_text(text).send();
+    let policy = &spec.lifecycle_policy;
+    util::put_or_remove(policy, "lifecycle policy", || remove.send(), put).await
 }
 
 async fn put_repository_policy(ctx: Ctx<'_>, spec: &RepositorySpec) -> Result<()> {
-    let ecr = &ctx.clients.ecr;
-    if spec.repository_policy.is_null() {
-        let removed = ecr
-            .delete_repository_policy()
-            .repository_name(&spec.name)
-            .send()
-            .await;
-        return gone_is_done(removed).context("removing the repository policy");
-    }
-    let text = serde_json::to_string(&spec.repository_policy)
-        .context("serialising the repository policy")?;
-    let id = ResourceId::new(Kind::Repository, &spec.name);
-    while_principals_propagate(
-        ctx.progress,
-        &id,
-        &spec.repository_policy,
-        is_principal_propagation,
-        || {
-            ecr.set_repository_policy()
-                .repository_name(&spec.name)
-                .policy_text(&text)
-                .send()
-        },
-    )
-    .await
-    .context("setting the repository policy")?;
-    Ok(())
+    let (ecr, name) = (&ctx.clients.ecr, spec.name.as_str());
+    let remove = ecr.delete_repository_policy().repository_name(name);
+    let set = ecr.set_repository_policy().repository_name(name);
+    let id = ResourceId::new(Kind::Repository, name);
+    let policy = &spec.repository_policy;
+    let set = |text: String| {
+        let send = move || set.clone().policy_text(&text).send();
+        while_principals_propagate(ctx.progress, &id, policy, is_principal_propagation, send)
+    };
+    util::put_or_remove(policy, "repository policy", || remove.send(), set).await
 }
 
 /// ECR checks a repository policy's principals when it is set: a role IAM has not propagated yet

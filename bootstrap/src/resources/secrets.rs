@@ -38,14 +38,8 @@ errors::variants! { AlreadyExists: CreateSecretError => is_resource_exists_excep
 
 /// DescribeSecret, `None` when the secret does not exist at all.
 async fn describe(ctx: Ctx<'_>, name: &str) -> Result<Option<DescribeSecretOutput>> {
-    let answer = ctx
-        .clients
-        .secrets
-        .describe_secret()
-        .secret_id(name)
-        .send()
-        .await;
-    absent_as_none(answer)
+    let secrets = &ctx.clients.secrets;
+    absent_as_none(secrets.describe_secret().secret_id(name).send().await)
 }
 
 fn observed_spec(name: &str, described: &DescribeSecretOutput) -> SecretSpec {
@@ -217,13 +211,11 @@ pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
             target.arn("secretsmanager", &format!("secret:{name}")),
         ],
     )];
-    if let Some(secret) = scope.github_token_secret {
-        grants.push(statement(
-            "ReadGitHubToken",
-            &["secretsmanager:GetSecretValue"],
-            vec![secret_arn(target, secret)],
-        ));
-    }
+    let read_token = |secret| {
+        let arn = vec![secret_arn(target, secret)];
+        statement("ReadGitHubToken", &["secretsmanager:GetSecretValue"], arn)
+    };
+    grants.extend(scope.github_token_secret.map(read_token));
     grants
 }
 

@@ -39,17 +39,10 @@ struct Listed {
 }
 
 async fn list_subscriptions(ctx: Ctx<'_>, topic_arn: &str) -> Result<Vec<Listed>> {
-    let items: Vec<aws_sdk_sns::types::Subscription> = ctx
-        .clients
-        .sns
-        .list_subscriptions_by_topic()
-        .topic_arn(topic_arn)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .context("listing the topic's subscriptions")?;
+    let sns = &ctx.clients.sns;
+    let list = sns.list_subscriptions_by_topic().topic_arn(topic_arn);
+    let items = list.into_paginator().items().send().try_collect().await;
+    let items = items.context("listing the topic's subscriptions")?;
     let mut listed: Vec<Listed> = items
         .into_iter()
         .map(|s| Listed {
@@ -155,26 +148,15 @@ pub async fn create(ctx: Ctx<'_>, spec: &TopicSpec) -> Result<()> {
 }
 
 async fn subscribe(ctx: Ctx<'_>, topic_arn: &str, subscription: &Subscription) -> Result<()> {
-    let answer = ctx
-        .clients
-        .sns
-        .subscribe()
-        .topic_arn(topic_arn)
-        .protocol(&subscription.protocol)
-        .endpoint(&subscription.endpoint)
-        .send()
-        .await
-        .with_context(|| {
-            format!(
-                "subscribing {} {}",
-                subscription.protocol, subscription.endpoint
-            )
-        })?;
-    if subscription.protocol == "email" || answer.subscription_arn() == Some(PENDING_CONFIRMATION) {
+    let Subscription { protocol, endpoint } = subscription;
+    let sns = &ctx.clients.sns;
+    let request = sns.subscribe().topic_arn(topic_arn);
+    let answer = request.protocol(protocol).endpoint(endpoint).send().await;
+    let answer = answer.with_context(|| format!("subscribing {protocol} {endpoint}"))?;
+    if protocol == "email" || answer.subscription_arn() == Some(PENDING_CONFIRMATION) {
         ctx.progress.line(&format!(
-            "{} must confirm the subscription to {topic_arn}: AWS sent a confirmation message; \
-             notifications reach it only after the link in that message is followed",
-            subscription.endpoint
+            "{endpoint} must confirm the subscription to {topic_arn}: AWS sent a confirmation \
+             message; notifications reach it only after the link in that message is followed"
         ));
     }
     Ok(())
