@@ -2,7 +2,7 @@
 
 use crate::config::Layer;
 use crate::ops::Output;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// The heading of the options every command takes, listed after the command's own.
@@ -45,6 +45,18 @@ pub struct Cli {
     /// Configuration file (default: ./bootstrap.toml when present).
     #[arg(long, global = true, help_heading = GLOBAL, env = "BOOTSTRAP_CONFIG")]
     pub config: Option<PathBuf>,
+}
+
+/// Parses the command line; `--version` also prints the commit and the hash of each Lambda zip
+/// built into this binary (what `deploy` uploads, as Lambda will report its `CodeSha256`).
+pub fn parse() -> Result<Cli, clap::Error> {
+    // Lives as long as the process, as clap's `&'static str` version strings do.
+    let version: &'static str =
+        crate::artifacts::version_text(env!("CARGO_PKG_VERSION")).leak();
+    let matches = Cli::command()
+        .long_version(version)
+        .try_get_matches()?;
+    Cli::from_arg_matches(&matches)
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -102,7 +114,6 @@ pub enum Command {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
     use std::collections::BTreeSet;
 
     /// The long flags named in the first column of README's "Configuration" table.

@@ -122,9 +122,14 @@ pub struct Layer {
     /// STOPPED, SUPERSEDED, CANCELED, RESUMED).
     #[arg(long, env = "BOOTSTRAP_NOTIFY_STATES", value_delimiter = ',')]
     pub notify_states: Option<Vec<String>>,
-    /// Directory holding deploy-handler/bootstrap.zip and event-notifier/bootstrap.zip (default target/lambda).
+    /// Directory holding deploy-handler/bootstrap.zip and event-notifier/bootstrap.zip, to
+    /// deploy instead of the zips built into bootstrap (e.g. target/lambda after `cargo xtask dist`).
     #[arg(long, env = "BOOTSTRAP_ARTIFACTS_DIR")]
     pub artifacts_dir: Option<PathBuf>,
+    /// The functions' architecture: x86_64 or arm64 (default arm64 for the built-in zips; with
+    /// --artifacts-dir, that of the zips, which must match it when given).
+    #[arg(long, env = "BOOTSTRAP_LAMBDA_ARCH")]
+    pub lambda_arch: Option<crate::artifacts::LambdaArch>,
     /// Extra tag KEY=VALUE on every resource (repeatable; at most 47; letters, digits, spaces and
     /// _.:/=+-@).
     #[arg(long, env = "BOOTSTRAP_TAG", value_delimiter = ',', value_parser = parse_tag)]
@@ -183,6 +188,7 @@ impl Layer {
             ("--notify-url", self.notify_url.is_some()),
             ("--notify-states", self.notify_states.is_some()),
             ("--artifacts-dir", self.artifacts_dir.is_some()),
+            ("--lambda-arch", self.lambda_arch.is_some()),
             ("--tag", self.tag.is_some()),
             ("--log-retention-days", self.log_retention_days.is_some()),
             ("--deploy-webhook-url", self.deploy_webhook_url.is_some()),
@@ -238,7 +244,10 @@ pub struct Config {
     pub notify_emails: Vec<String>,
     pub notify_urls: Vec<String>,
     pub notify_states: Vec<String>,
-    pub artifacts_dir: PathBuf,
+    /// `None`: the zips built into bootstrap.
+    pub artifacts_dir: Option<PathBuf>,
+    /// `None`: the default for built-in zips, or the architecture of the zips on disk.
+    pub lambda_arch: Option<crate::artifacts::LambdaArch>,
     pub tags: BTreeMap<String, String>,
     pub log_retention_days: i32,
     pub deploy_webhook_url: Option<String>,
@@ -383,8 +392,8 @@ pub fn resolve(given: Layer, file: Layer) -> Result<Config> {
         notify_emails: notifications.emails,
         notify_urls: notifications.urls,
         notify_states: notifications.states,
-        artifacts_dir: pick(given.artifacts_dir, file.artifacts_dir)
-            .unwrap_or_else(|| PathBuf::from("target/lambda")),
+        artifacts_dir: pick(given.artifacts_dir, file.artifacts_dir),
+        lambda_arch: pick(given.lambda_arch, file.lambda_arch),
         tags,
         log_retention_days,
         deploy_webhook_url: delivery.webhook_url,

@@ -7,8 +7,12 @@ use bootstrap::progress;
 use clap::Parser;
 use std::process::ExitCode;
 
+// The Lambda zips and the commit bootstrap/build.rs found: `static BUILD`.
+include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    bootstrap::artifacts::install(&BUILD);
+    let cli = match bootstrap::cli::parse() {
         Ok(cli) => cli,
         Err(err) => {
             let code = if err.use_stderr() { 1 } else { 0 };

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 
 pub type Tags = BTreeMap<String, String>;
 
@@ -314,9 +313,9 @@ pub struct FunctionSpec {
     pub log_format: String,
     /// Base64 SHA-256 of the zip, as Lambda reports `CodeSha256`.
     pub code_sha256: String,
-    /// The zip on disk; not compared (the hash stands for it).
+    /// The zip, on disk or built into bootstrap; not compared (the hash stands for it).
     #[serde(skip)]
-    pub zip_path: PathBuf,
+    pub package: crate::artifacts::Package,
     /// Asynchronous invocation: where failed events go, and how often Lambda retries.
     pub on_failure_destination: Option<String>,
     pub max_retry_attempts: Option<i32>,

@@ -25,7 +25,8 @@ fn flags_win_over_the_file_and_defaults_fill_the_rest() {
     assert_eq!(config.log_retention_days, 7);
     assert_eq!(config.tags["team"], "b");
     assert_eq!(config.source, SourceMode::GithubWebhook);
-    assert_eq!(config.artifacts_dir, PathBuf::from("target/lambda"));
+    assert_eq!(config.artifacts_dir, None, "the zips built into bootstrap");
+    assert_eq!(config.lambda_arch, None);
 }
 
 #[test]

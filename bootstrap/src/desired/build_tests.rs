@@ -17,7 +17,7 @@ fn target() -> Target {
 
 fn zip(arch: &str) -> LambdaZip {
     LambdaZip {
-        path: PathBuf::from("x.zip"),
+        package: crate::artifacts::Package::File(PathBuf::from("x.zip")),
         code_sha256: "abc=".into(),
         architecture: arch.into(),
     }

@@ -423,7 +423,7 @@ fn functions(s: &Stack<'_>, out: &mut Vec<Desired>) {
                 log_group,
                 log_format: "JSON".to_owned(),
                 code_sha256: zip.code_sha256.clone(),
-                zip_path: zip.path.clone(),
+                package: zip.package.clone(),
                 on_failure_destination: destination,
                 max_retry_attempts: retries,
                 tags: tags.clone(),

@@ -74,9 +74,10 @@ pub struct Planned {
 
 async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<Planned> {
     config.check_target(&session.target)?;
+    let [deploy_handler, event_notifier] = lambda_zips(config)?;
     let zips = Zips {
-        deploy_handler: artifacts::read(&config.artifacts_dir, "deploy-handler")?,
-        event_notifier: artifacts::read(&config.artifacts_dir, "event-notifier")?,
+        deploy_handler,
+        event_notifier,
     };
     let ctx = session.ctx(inputs);
     let inventory = desired::inventory(&config.env, &session.target);
@@ -119,9 +120,16 @@ async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<
     })
 }
 
+/// The functions' zips (built in, or under `--artifacts-dir`), read before any AWS call so a
+/// bootstrap without them says how to get them at once.
+fn lambda_zips(config: &Config) -> Result<[artifacts::LambdaZip; 2]> {
+    artifacts::resolve(config.artifacts_dir.as_deref(), config.lambda_arch)
+}
+
 /// `plan`: 0 when nothing would change, 2 when something would, 1 when `deploy` would refuse
 /// (a conflict), as the README's exit codes say.
 pub async fn plan(config: &Config, region: Option<&str>, output: Output) -> Result<u8> {
+    lambda_zips(config)?;
     let session = Session::connect(region, output).await?;
     let mut planned = compute(&session, config, &Inputs::default()).await?;
     planned.warnings.extend(missing_github_token(config));
@@ -182,6 +190,7 @@ pub async fn deploy(
     output: Output,
     yes: bool,
 ) -> Result<()> {
+    lambda_zips(config)?;
     let session = Session::connect(region, output).await?;
     let mut inputs = Inputs::default();
     let mut planned = compute(&session, config, &inputs).await?;

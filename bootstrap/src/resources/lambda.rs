@@ -104,7 +104,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
             .map_or("Text", |f| f.as_str())
             .to_owned(),
         code_sha256: config.code_sha256().unwrap_or_default().to_owned(),
-        zip_path: Default::default(),
+        package: Default::default(),
         on_failure_destination,
         max_retry_attempts,
         tags: tags.clone(),
@@ -116,14 +116,13 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
 }
 
 fn read_zip(spec: &FunctionSpec) -> Result<Blob> {
-    let bytes = std::fs::read(&spec.zip_path).with_context(|| {
+    let bytes = spec.package.bytes().with_context(|| {
         format!(
-            "reading the package {} of function {}: build it first (cargo lambda build --release --output-format zip)",
-            spec.zip_path.display(),
+            "the package of function {}: build it first (cargo xtask dist)",
             spec.name
         )
     })?;
-    Ok(Blob::new(bytes))
+    Ok(Blob::new(bytes.into_owned()))
 }
 
 fn environment(spec: &FunctionSpec) -> Environment {
