@@ -367,10 +367,18 @@ mod tests {
 
         install(&X86_ONLY);
         let [dh, en] = resolve(None, Some(LambdaArch::X86_64)).unwrap();
-        assert_eq!((dh.code_sha256.as_str(), dh.architecture.as_str()), ("ZGg=", "x86_64"));
+        assert_eq!(
+            (dh.code_sha256.as_str(), dh.architecture.as_str()),
+            ("ZGg=", "x86_64")
+        );
         assert_eq!(en.package.bytes().unwrap().as_ref(), b"en");
-        let arm = resolve(None, Some(LambdaArch::Arm64)).unwrap_err().to_string();
-        assert!(arm.contains("for x86_64 only") && arm.contains("--lambda-arch x86_64"), "{arm}");
+        let arm = resolve(None, Some(LambdaArch::Arm64))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            arm.contains("for x86_64 only") && arm.contains("--lambda-arch x86_64"),
+            "{arm}"
+        );
         let version = version_text("bootstrap 1.0.0");
         assert!(version.contains("commit abc123"), "{version}");
         assert!(version.contains("deploy-handler  ZGg="), "{version}");

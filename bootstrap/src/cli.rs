@@ -51,11 +51,8 @@ pub struct Cli {
 /// built into this binary (what `deploy` uploads, as Lambda will report its `CodeSha256`).
 pub fn parse() -> Result<Cli, clap::Error> {
     // Lives as long as the process, as clap's `&'static str` version strings do.
-    let version: &'static str =
-        crate::artifacts::version_text(env!("CARGO_PKG_VERSION")).leak();
-    let matches = Cli::command()
-        .long_version(version)
-        .try_get_matches()?;
+    let version: &'static str = crate::artifacts::version_text(env!("CARGO_PKG_VERSION")).leak();
+    let matches = Cli::command().long_version(version).try_get_matches()?;
     Cli::from_arg_matches(&matches)
 }
 
