@@ -104,7 +104,14 @@ pub enum Command {
     /// Print the least-privilege IAM policy for running plan, deploy, outputs and destroy of
     /// the environment (give the same --source, --connection-arn, --github-token-secret,
     /// --deploy-webhook-secret-arn and --deploy-target as `deploy`: they add grants).
-    DeployerPolicy(Layer),
+    DeployerPolicy {
+        #[command(flatten)]
+        inputs: Layer,
+        /// Print instead the permissions boundary of the environment's roles, which an
+        /// administrator creates once (`aws iam create-policy`) before the first deploy.
+        #[arg(long)]
+        boundary: bool,
+    },
 }
 
 #[cfg(test)]

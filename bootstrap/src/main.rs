@@ -82,9 +82,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let env = config::resolve_env(&inputs, &file)?;
             ops::destroy(&env, region, output, yes).await.map(|()| 0)
         }
-        Command::DeployerPolicy(inputs) => {
+        Command::DeployerPolicy { inputs, boundary } => {
             let scope = config::resolve_policy_scope(inputs, file)?;
-            ops::deployer_policy(&scope, region, output)
+            ops::deployer_policy(&scope, region, output, boundary)
                 .await
                 .map(|()| 0)
         }

@@ -178,6 +178,8 @@ pub struct RoleSpec {
     pub trust_policy: Value,
     pub inline_policy_name: String,
     pub inline_policy: Value,
+    /// ARN of the managed policy that is the role's permissions boundary (empty: none).
+    pub permissions_boundary: String,
     pub tags: Tags,
 }
 

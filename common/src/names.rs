@@ -135,6 +135,12 @@ impl ResourceNames<'_> {
     pub fn event_notifier_role(&self) -> String {
         self.with("event-notifier-role")
     }
+    /// Customer managed policy that is the permissions boundary of the four roles: the most they
+    /// may ever do. The administrator creates it (`bootstrap deployer-policy --boundary`); the
+    /// deployer may create and change the roles only with it attached.
+    pub fn permissions_boundary(&self) -> String {
+        self.with("pipeline-boundary")
+    }
     /// Rule that sends pipeline, stage and failed-action state changes to the event-notifier.
     pub fn events_rule(&self) -> String {
         self.with("pipeline-events")
@@ -259,6 +265,8 @@ mod tests {
         ] {
             assert!(role.len() <= 64, "IAM role {role}");
         }
+        // IAM API Reference, CreatePolicy: PolicyName is at most 128 characters.
+        assert!(n.permissions_boundary().len() <= 128);
         for f in [n.deploy_handler(), n.event_notifier()] {
             assert!(f.len() <= 64, "Lambda {f}");
         }

@@ -237,6 +237,7 @@ fn identities(s: &Stack<'_>, out: &mut Vec<Desired>) {
             trust_policy: policies::trust(service, target),
             inline_policy_name: INLINE_POLICY_NAME.to_owned(),
             inline_policy: policy,
+            permissions_boundary: policies::boundary::arn(env, target),
             tags: tags.clone(),
         };
         push(Kind::Role, name, Spec::Role(spec), vec![]);

@@ -74,6 +74,7 @@ pub struct Planned {
 
 async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<Planned> {
     config.check_target(&session.target)?;
+    require_boundary(session, config).await?;
     let [deploy_handler, event_notifier] = lambda_zips(config)?;
     let zips = Zips {
         deploy_handler,
@@ -118,6 +119,26 @@ async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<
         plan,
         warnings,
     })
+}
+
+/// Refuses, before any write, when the roles' permissions boundary is missing: the deployer may
+/// create a role only with it attached, and only an administrator may create it.
+async fn require_boundary(session: &Session, config: &Config) -> Result<()> {
+    let inputs = Inputs::default();
+    let arn = crate::policies::boundary::arn(&config.env, &session.target);
+    if resources::iam::policy_exists(session.ctx(&inputs), &arn).await? {
+        return Ok(());
+    }
+    let env = &config.env;
+    bail!(
+        "the permissions boundary {arn} does not exist: every role bootstrap creates carries it \
+         (the most the environment's roles may ever do), and bootstrap may not create it itself. \
+         An administrator creates it once: `bootstrap deployer-policy --env {env} --boundary \
+         --output json > boundary-{env}.json` (with the same options as this command) and `aws iam \
+         create-policy --policy-name {} --policy-document file://boundary-{env}.json`; then run \
+         this again. Nothing was changed",
+        env.names().permissions_boundary()
+    )
 }
 
 /// The functions' zips (built in, or under `--artifacts-dir`), read before any AWS call so a
@@ -333,6 +354,14 @@ pub async fn destroy(
         session.progress.elapsed(),
         deleted.len()
     ));
+    // The boundary is the administrator's, made with the deployer's role: the deployer may not
+    // delete it, and a later deploy of the environment needs it again.
+    session.progress.line(&format!(
+        "the roles' permissions boundary {} stays (an administrator created it; `aws iam \
+         delete-policy --policy-arn {}` removes it once the environment is gone for good)",
+        env_name.names().permissions_boundary(),
+        crate::policies::boundary::arn(env_name, &session.target)
+    ));
     Ok(())
 }
 
@@ -511,14 +540,19 @@ async fn print_outputs(
 }
 
 /// `deployer-policy`: the IAM policy a person or CI job needs to run this environment's
-/// commands. JSON output is the document alone, ready for `aws iam create-policy`.
+/// commands, or with `boundary` the permissions boundary of the environment's roles (which the
+/// administrator creates once). JSON output is the document alone, ready for `aws iam`.
 pub async fn deployer_policy(
     scope: &crate::config::PolicyScope,
     region: Option<&str>,
     output: Output,
+    boundary: bool,
 ) -> Result<()> {
     use crate::policies::deployer;
     let session = Session::connect(region, output).await?;
+    if boundary {
+        return boundary_policy(&session, scope).await;
+    }
     let policy = deployer::policy(&deployer::Scope {
         env: &scope.env,
         target: &session.target,
@@ -535,5 +569,44 @@ pub async fn deployer_policy(
         return Ok(());
     }
     render::print_deployer_policy(&scope.env, &session.target, &text, deployer::size(&policy));
+    Ok(())
+}
+
+/// The roles' permissions boundary for the scope: the deploy target is read (as `plan` reads
+/// it) because the deploy-handler's grants are scoped to what it is.
+async fn boundary_policy(session: &Session, scope: &crate::config::PolicyScope) -> Result<()> {
+    use crate::policies::boundary;
+    let inputs = Inputs::default();
+    let facts = match &scope.deploy_target {
+        Some(target) => {
+            Some(resources::deploy_target::inspect(session.ctx(&inputs), target).await?)
+        }
+        None => None,
+    };
+    let target = &session.target;
+    let cache =
+        (scope.base_image_source == crate::config::BaseImageSource::PullThroughCache).then(|| {
+            target.arn(
+                "ecr",
+                &format!("repository/{}/*", scope.env.names().base_image_cache()),
+            )
+        });
+    let role_inputs = boundary::RoleInputs {
+        codeconnections: scope.source == SourceMode::Codeconnections,
+        connection_arn: scope.connection_arn.as_deref(),
+        webhook_secret: scope.deploy_webhook_secret_arn.as_deref(),
+        deploy_target: facts.as_ref(),
+        topic_kms_key: scope.topic_kms_key.as_deref(),
+        base_image_cache: cache.as_deref(),
+    };
+    let arns = desired::arns(&scope.env, target);
+    let policy = boundary::document_for(&scope.env, &arns, target, &role_inputs);
+    let text = serde_json::to_string_pretty(&policy).context("rendering the boundary")?;
+    if session.output == Output::Json {
+        println!("{text}");
+        return Ok(());
+    }
+    let size = crate::policies::deployer::size(&policy);
+    render::print_boundary_policy(&scope.env, target, &text, size);
     Ok(())
 }

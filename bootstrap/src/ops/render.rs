@@ -236,4 +236,39 @@ pub(super) fn print_deployer_policy(
         "Attach it with e.g. `bootstrap deployer-policy --env {env} --output json > policy.json` and \
          `aws iam create-policy --policy-name bootstrap-deployer-{env} --policy-document file://policy.json`."
     );
+    println!(
+        "It creates and changes the environment's roles only with their permissions boundary {} \
+         attached, which an administrator creates once: `bootstrap deployer-policy --env {env} \
+         --boundary` prints it.",
+        env.names().permissions_boundary()
+    );
+}
+
+/// The roles' permissions boundary, with how the administrator creates it.
+pub(super) fn print_boundary_policy(
+    env: &pipeline_common::EnvName,
+    target: &crate::aws::Target,
+    document: &str,
+    size: usize,
+) {
+    use crate::policies::boundary::MANAGED_POLICY_LIMIT;
+    let name = env.names().permissions_boundary();
+    println!(
+        "Permissions boundary of environment `{env}`'s roles in account {} ({}): the most they \
+         may ever do, whatever policy the deployer writes on them:\n",
+        target.account_id, target.region
+    );
+    println!("{document}\n");
+    println!(
+        "{size} characters without whitespace (a managed policy takes {MANAGED_POLICY_LIMIT})."
+    );
+    println!(
+        "An administrator creates it once, before the first deploy: `bootstrap deployer-policy \
+         --env {env} --boundary --output json > boundary.json` (with the options given to deploy) \
+         and `aws iam create-policy --policy-name {name} --policy-document file://boundary.json`; \
+         after a change of those options, `aws iam create-policy-version --policy-arn {} \
+         --policy-document file://boundary.json --set-as-default`. The deployer may read it, never \
+         change or remove it.",
+        crate::policies::boundary::arn(env, target)
+    );
 }

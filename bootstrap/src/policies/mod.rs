@@ -7,6 +7,7 @@ use crate::aws::Target;
 use crate::target_facts::TargetFacts;
 use serde_json::{Value, json};
 
+pub mod boundary;
 pub mod deployer;
 
 /// Actions that AWS authorises only on `"Resource": "*"`.

@@ -1,4 +1,6 @@
-//! IAM roles: one trust policy and one inline policy per role, tagged for ownership.
+//! IAM roles: one trust policy and one inline policy per role, tagged for ownership, each with
+//! the environment's permissions boundary (`policies::boundary`), which the administrator
+//! creates and bootstrap only reads.
 
 use super::Ctx;
 use super::adopt::created_or_adopted;
@@ -10,10 +12,10 @@ use crate::policies::deployer::{Scope, pass_role};
 use crate::policies::statement;
 use anyhow::{Context, Result, bail};
 use aws_sdk_iam::operation::{
-    create_role::CreateRoleError, delete_role::DeleteRoleError, get_role::GetRoleError,
-    list_role_policies::ListRolePoliciesError,
+    create_role::CreateRoleError, delete_role::DeleteRoleError, get_policy::GetPolicyError,
+    get_role::GetRoleError, list_role_policies::ListRolePoliciesError,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
 super::resource!(
     /// IAM roles with one inline policy.
@@ -25,6 +27,7 @@ errors::variants! {
     GetRoleError => is_no_such_entity_exception,
     ListRolePoliciesError => is_no_such_entity_exception,
     DeleteRoleError => is_no_such_entity_exception,
+    GetPolicyError => is_no_such_entity_exception,
 }
 errors::variants! { AlreadyExists: CreateRoleError => is_entity_already_exists_exception }
 
@@ -87,6 +90,11 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         trust_policy,
         inline_policy_name,
         inline_policy,
+        permissions_boundary: role
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .unwrap_or_default()
+            .to_owned(),
         tags: tags.clone(),
     };
     Ok(Some(Observed::of(spec, Some(role.arn().to_owned()))))
@@ -105,6 +113,18 @@ async fn role_tags(ctx: Ctx<'_>, name: &str) -> Result<Tags> {
     Ok(tags.into_iter().map(|tag| (tag.key, tag.value)).collect())
 }
 
+fn non_empty(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// Whether the managed policy `arn` exists (the permissions boundary, before any write).
+pub async fn policy_exists(ctx: Ctx<'_>, arn: &str) -> Result<bool> {
+    let found = absent_as_none(ctx.clients.iam.get_policy().policy_arn(arn).send().await);
+    Ok(found
+        .with_context(|| format!("reading the managed policy {arn}"))?
+        .is_some())
+}
+
 fn policy_text(value: &Value) -> Result<String> {
     serde_json::to_string(value).context("serialising a policy document")
 }
@@ -117,6 +137,7 @@ pub async fn create(ctx: Ctx<'_>, spec: &RoleSpec) -> Result<()> {
         .role_name(&spec.name)
         .description(&spec.description)
         .assume_role_policy_document(policy_text(&spec.trust_policy)?)
+        .set_permissions_boundary(non_empty(&spec.permissions_boundary))
         .set_tags(Some(sdk_tags(&spec.tags)?))
         .send()
         .await;
@@ -142,6 +163,17 @@ async fn put_inline_policy(ctx: Ctx<'_>, spec: &RoleSpec) -> Result<()> {
 
 pub async fn update(ctx: Ctx<'_>, desired: &RoleSpec, observed: &RoleSpec) -> Result<()> {
     let iam = &ctx.clients.iam;
+    // First: the deployer may put a policy only on a role that already carries the boundary.
+    if desired.permissions_boundary != observed.permissions_boundary
+        && !desired.permissions_boundary.is_empty()
+    {
+        iam.put_role_permissions_boundary()
+            .role_name(&desired.name)
+            .permissions_boundary(&desired.permissions_boundary)
+            .send()
+            .await
+            .context("putting the permissions boundary back")?;
+    }
     if desired.trust_policy != observed.trust_policy {
         iam.update_assume_role_policy()
             .role_name(&desired.name)
@@ -220,7 +252,12 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
 }
 
 /// What the deployer needs for the environment's roles, and to hand each to the one service
-/// that assumes it.
+/// that assumes it. It creates a role, writes its policy and puts its boundary back only with
+/// the environment's boundary (`iam:PermissionsBoundary`: the request's boundary for CreateRole
+/// and PutRolePermissionsBoundary, the role's current one for PutRolePolicy; Service
+/// Authorization Reference, IAM), and reads the boundary policy, never changes or removes it, as
+/// the IAM User Guide's delegation example does ("Permissions boundaries for IAM entities",
+/// https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html).
 pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
     let n = scope.env.names();
     let roles: Vec<String> = [
@@ -232,11 +269,11 @@ pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
     .iter()
     .map(|role| scope.target.role_arn(role))
     .collect();
+    let boundary = crate::policies::boundary::arn(scope.env, scope.target);
     vec![
         statement(
             "Roles",
             &[
-                "iam:CreateRole",
                 "iam:DeleteRole",
                 "iam:DeleteRolePolicy",
                 "iam:DetachRolePolicy",
@@ -246,7 +283,6 @@ pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
                 "iam:ListInstanceProfilesForRole",
                 "iam:ListRolePolicies",
                 "iam:ListRoleTags",
-                "iam:PutRolePolicy",
                 "iam:TagRole",
                 "iam:UntagRole",
                 "iam:UpdateAssumeRolePolicy",
@@ -254,6 +290,14 @@ pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
             ],
             roles.clone(),
         ),
+        json!({
+            "Sid": "RolesWithBoundary",
+            "Effect": "Allow",
+            "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"],
+            "Resource": roles,
+            "Condition": { "StringEquals": { "iam:PermissionsBoundary": boundary } }
+        }),
+        statement("ReadBoundary", &["iam:GetPolicy"], vec![boundary.clone()]),
         pass_role("PassBuildRole", &roles[..1], "codebuild.amazonaws.com"),
         pass_role(
             "PassPipelineRole",
