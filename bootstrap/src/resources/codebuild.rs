@@ -36,7 +36,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     if out.projects_not_found().iter().any(|n| n == name) {
         return Ok(None);
     }
-    let Some(project) = out.projects().iter().find(|p| p.name() == Some(name)) else {
+    let Some(project) = util::named(out.projects(), name, Project::name) else {
         return Ok(None);
     };
     let spec = project_spec(name, project);

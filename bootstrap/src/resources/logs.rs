@@ -1,9 +1,9 @@
 //! CloudWatch Logs log groups, created by us with a retention so nothing grows forever.
 
-use super::Ctx;
 use super::adopt::created_or_adopted;
 use super::errors::{self, gone_is_done};
 use super::tags::{map_tags, retag_with};
+use super::{Ctx, util};
 use crate::model::{LogGroupSpec, Observed};
 use crate::policies::deployer::Scope;
 use crate::policies::statement;
@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use aws_sdk_cloudwatchlogs::operation::{
     create_log_group::CreateLogGroupError, delete_log_group::DeleteLogGroupError,
 };
+use aws_sdk_cloudwatchlogs::types::LogGroup;
 use serde_json::Value;
 
 super::resource!(
@@ -29,11 +30,7 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         .log_group_name_prefix(name)
         .send()
         .await?;
-    let Some(group) = page
-        .log_groups()
-        .iter()
-        .find(|g| g.log_group_name() == Some(name))
-    else {
+    let Some(group) = util::named(page.log_groups(), name, LogGroup::log_group_name) else {
         return Ok(None);
     };
     let arn = group
