@@ -10,6 +10,7 @@ mod ecr;
 mod events;
 mod iam;
 mod lambda;
+mod pull_through_cache;
 mod s3;
 mod secrets;
 mod sns;
