@@ -1037,3 +1037,82 @@ async fn progress_json_gives_one_object_per_line_and_a_start_and_finish_per_step
         "{events:?}"
     );
 }
+
+/// `--base-image-source pull-through-cache`: the rule and the build's registry exist after a
+/// deploy, a plan of the same options has nothing to do, another source drops the rule, and
+/// destroy removes the rule with the repositories its pulls created.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_base_image_cache_is_created_with_the_environment_and_destroyed_with_it() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("base-image-cache", &emulator);
+    let config = emulator.sdk_config().await;
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    let codebuild = aws_sdk_codebuild::Client::new(&config);
+    let rules = || async {
+        ecr.describe_pull_through_cache_rules()
+            .send()
+            .await
+            .expect("rules")
+            .pull_through_cache_rules()
+            .iter()
+            .map(|rule| {
+                (
+                    rule.ecr_repository_prefix().unwrap_or_default().to_owned(),
+                    rule.upstream_registry_url().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let option = ["--base-image-source", "pull-through-cache"];
+    let mut args = vec!["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes"];
+    args.extend(option);
+    assert_code(&cli.run(&args), 0);
+
+    assert_eq!(
+        rules().await,
+        vec![("base-images-dev".to_owned(), "public.ecr.aws".to_owned())]
+    );
+    let project = codebuild
+        .batch_get_projects()
+        .names("build-dev")
+        .send()
+        .await
+        .expect("project");
+    let registry = project.projects()[0]
+        .environment()
+        .expect("environment")
+        .environment_variables()
+        .iter()
+        .find(|v| v.name() == pipeline_common::codebuild_env::BASE_IMAGE_REGISTRY)
+        .map(|v| v.value().to_owned());
+    assert_eq!(
+        registry.as_deref(),
+        Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/base-images-dev/docker/library")
+    );
+    let (code, _) = plan_json_with(&cli, "dev", &option);
+    assert_eq!(code, 0, "deployed as planned: nothing to do");
+    let (code, plan) = plan_json_with(&cli, "dev", &["--base-image-source", "ecr-public"]);
+    assert_eq!(code, 2);
+    let changes = changed(&plan);
+    assert!(
+        changes
+            .iter()
+            .any(|(action, id, _)| action == "delete" && id.contains("app-dev/base-images-dev")),
+        "{changes:?}"
+    );
+
+    // What the build's first pull through the rule creates (the emulator reaches no upstream).
+    ecr.create_repository()
+        .repository_name("base-images-dev/docker/library/python")
+        .send()
+        .await
+        .expect("cached repository");
+    assert_code(&cli.run_env_only(&["destroy", "--env", "dev", "--yes"]), 0);
+    assert_eq!(rules().await, vec![]);
+    let left = ecr.describe_repositories().send().await.expect("repositories");
+    assert!(
+        left.repositories().is_empty(),
+        "destroy leaves no repository: {:?}",
+        left.repositories()
+    );
+}
