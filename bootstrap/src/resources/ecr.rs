@@ -38,6 +38,12 @@ fn mutability(tag_immutable: bool) -> ImageTagMutability {
     }
 }
 
+fn scanning(scan_on_push: bool) -> ImageScanningConfiguration {
+    ImageScanningConfiguration::builder()
+        .scan_on_push(scan_on_push)
+        .build()
+}
+
 errors::variants! {
     NotFound:
     DescribeRepositoriesError => is_repository_not_found_exception,
@@ -120,11 +126,7 @@ pub async fn create(ctx: Ctx<'_>, spec: &RepositorySpec) -> Result<()> {
         .create_repository()
         .repository_name(&spec.name)
         .image_tag_mutability(mutability(spec.tag_immutable))
-        .image_scanning_configuration(
-            ImageScanningConfiguration::builder()
-                .scan_on_push(spec.scan_on_push)
-                .build(),
-        )
+        .image_scanning_configuration(scanning(spec.scan_on_push))
         .encryption_configuration(encryption)
         .set_tags(Some(sdk_tags(&spec.tags)?))
         .send()
@@ -159,26 +161,16 @@ pub async fn update(
             want_key = desired.kms_key.as_deref().unwrap_or("AWS managed"),
         );
     }
-    let ecr = &ctx.clients.ecr;
+    let (ecr, name) = (&ctx.clients.ecr, desired.name.as_str());
     if desired.tag_immutable != observed.tag_immutable {
-        ecr.put_image_tag_mutability()
-            .repository_name(&desired.name)
-            .image_tag_mutability(mutability(desired.tag_immutable))
-            .send()
-            .await
-            .context("setting image tag mutability")?;
+        let put = ecr.put_image_tag_mutability().repository_name(name);
+        let put = put.image_tag_mutability(mutability(desired.tag_immutable));
+        put.send().await.context("setting image tag mutability")?;
     }
     if desired.scan_on_push != observed.scan_on_push {
-        ecr.put_image_scanning_configuration()
-            .repository_name(&desired.name)
-            .image_scanning_configuration(
-                ImageScanningConfiguration::builder()
-                    .scan_on_push(desired.scan_on_push)
-                    .build(),
-            )
-            .send()
-            .await
-            .context("setting scan on push")?;
+        let put = ecr.put_image_scanning_configuration().repository_name(name);
+        let put = put.image_scanning_configuration(scanning(desired.scan_on_push));
+        put.send().await.context("setting scan on push")?;
     }
     if desired.lifecycle_policy != observed.lifecycle_policy {
         put_lifecycle_policy(ctx, desired).await?;

@@ -162,25 +162,21 @@ async fn put_inline_policy(ctx: Ctx<'_>, spec: &RoleSpec) -> Result<()> {
 }
 
 pub async fn update(ctx: Ctx<'_>, desired: &RoleSpec, observed: &RoleSpec) -> Result<()> {
-    let iam = &ctx.clients.iam;
+    let (iam, name) = (&ctx.clients.iam, desired.name.as_str());
     // First: the deployer may put a policy only on a role that already carries the boundary.
     if desired.permissions_boundary != observed.permissions_boundary
         && !desired.permissions_boundary.is_empty()
     {
-        iam.put_role_permissions_boundary()
-            .role_name(&desired.name)
-            .permissions_boundary(&desired.permissions_boundary)
-            .send()
+        let put = iam.put_role_permissions_boundary().role_name(name);
+        let put = put.permissions_boundary(&desired.permissions_boundary);
+        put.send()
             .await
             .context("putting the permissions boundary back")?;
     }
     if desired.trust_policy != observed.trust_policy {
-        iam.update_assume_role_policy()
-            .role_name(&desired.name)
-            .policy_document(policy_text(&desired.trust_policy)?)
-            .send()
-            .await
-            .context("updating the trust policy")?;
+        let update = iam.update_assume_role_policy().role_name(name);
+        let update = update.policy_document(policy_text(&desired.trust_policy)?);
+        update.send().await.context("updating the trust policy")?;
     }
     if desired.inline_policy_name != observed.inline_policy_name
         || desired.inline_policy != observed.inline_policy
@@ -188,14 +184,11 @@ pub async fn update(ctx: Ctx<'_>, desired: &RoleSpec, observed: &RoleSpec) -> Re
         put_inline_policy(ctx, desired).await?;
     }
     if desired.description != observed.description {
-        iam.update_role()
-            .role_name(&desired.name)
-            .description(&desired.description)
-            .send()
-            .await
-            .context("updating the description")?;
+        let update = iam.update_role().role_name(name);
+        let update = update.description(&desired.description);
+        update.send().await.context("updating the description")?;
     }
-    retag_with!(iam => untag_role, tag_role, role_name(&desired.name), &desired.tags, &observed.tags).await
+    retag_with!(iam => untag_role, tag_role, role_name(name), &desired.tags, &observed.tags).await
 }
 
 /// Deletes every inline policy and detaches every managed policy, then deletes the role (IAM
@@ -209,23 +202,17 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
         Err(err) => return Err(err),
     };
     for policy in policies {
-        iam.delete_role_policy()
-            .role_name(name)
-            .policy_name(&policy)
-            .send()
-            .await
-            .with_context(|| format!("deleting the inline policy {policy}"))?;
+        let delete = iam.delete_role_policy().role_name(name);
+        let deleted = delete.policy_name(&policy).send().await;
+        deleted.with_context(|| format!("deleting the inline policy {policy}"))?;
     }
     let attached = iam.list_attached_role_policies().role_name(name);
     let attached = attached.into_paginator().items().send().try_collect().await;
     let attached = attached.context("listing attached managed policies")?;
     for arn in attached.into_iter().filter_map(|policy| policy.policy_arn) {
-        iam.detach_role_policy()
-            .role_name(name)
-            .policy_arn(&arn)
-            .send()
-            .await
-            .with_context(|| format!("detaching the managed policy {arn}"))?;
+        let detach = iam.detach_role_policy().role_name(name);
+        let detached = detach.policy_arn(&arn).send().await;
+        detached.with_context(|| format!("detaching the managed policy {arn}"))?;
     }
     // An instance profile is not ours even when our role is in it: taking the role out could
     // strip running EC2 instances of their credentials (IAM API Reference,
