@@ -364,51 +364,28 @@ pub fn permission_from_policy(
     })
 }
 
-/// A statement in a function's resource policy: untaggable, so it is ours only while its
-/// function is (the engine decides that from the function's tags).
-#[derive(Debug)]
-pub struct PermissionResource;
+/// The statement steps under the names [`super::resource!`] implements the contract with.
+mod permission {
+    pub use super::{
+        create_permission as create, delete_permission as delete, observe_permission as observe,
+        permission_grants as deployer_grants, update_permission as update,
+    };
+    use crate::model::PermissionSpec;
 
-impl super::Resource for PermissionResource {
-    const KIND: Kind = Kind::Permission;
-    const DEPENDS_ON: &'static [Kind] = &[Kind::Function];
-    type Spec = PermissionSpec;
-
-    async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
-        observe_permission(ctx, name).await
-    }
-
-    async fn create(ctx: Ctx<'_>, spec: &PermissionSpec) -> Result<()> {
-        create_permission(ctx, spec).await
-    }
-
-    async fn update(
-        ctx: Ctx<'_>,
-        desired: &PermissionSpec,
-        observed: &PermissionSpec,
-    ) -> Result<()> {
-        update_permission(ctx, desired, observed).await
-    }
-
-    async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
-        delete_permission(ctx, name).await
-    }
-
-    fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
-        permission_grants(scope)
-    }
+    super::super::resource!(
+        untaggable
+        /// A statement in a function's resource policy: untaggable, so it is ours only while its
+        /// function is (the engine decides that from the function's tags).
+        PermissionResource: Permission(PermissionSpec), depends on [Function]
+    );
 }
+pub use permission::PermissionResource;
 
 /// `name` is `FUNCTION/STATEMENT_ID`.
 pub async fn observe_permission(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let (function, statement_id) = split_permission_name(name)?;
-    let answer = ctx
-        .clients
-        .lambda
-        .get_policy()
-        .function_name(function)
-        .send()
-        .await;
+    let lambda = &ctx.clients.lambda;
+    let answer = lambda.get_policy().function_name(function).send().await;
     let Some(policy) = absent_as_none(answer)? else {
         return Ok(None);
     };
@@ -423,13 +400,8 @@ pub async fn observe_permission(ctx: Ctx<'_>, name: &str) -> Result<Option<Obser
     // A statement cannot be tagged: it carries its function's tags, so it is ours exactly when
     // the function is (a same-name function someone else owns keeps its statements).
     let function_arn = ctx.target.arn("lambda", &format!("function:{function}"));
-    let listed = ctx
-        .clients
-        .lambda
-        .list_tags()
-        .resource(&function_arn)
-        .send()
-        .await
+    let listed = lambda.list_tags().resource(&function_arn).send().await;
+    let listed = listed
         .context("reading the function's tags (a permission is ours only if its function is)")?;
     let tags = map_tags(listed.tags());
     Ok(Some(Observed {

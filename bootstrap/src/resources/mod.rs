@@ -79,9 +79,22 @@ pub trait Resource {
 }
 
 /// Implements [`Resource`] for a module whose four steps are its free functions `observe`,
-/// `create`, `update` and `delete` (the resource tests call those directly).
+/// `create`, `update` and `delete` (the resource tests call those directly), and its create's
+/// [`adopt::Adopt`] by the spec's `name` and `tags`. An `untaggable` kind (observed with its
+/// parent's tags, so never adopted by its own) gets the contract alone.
 macro_rules! resource {
     ($(#[$doc:meta])* $name:ident: $kind:ident($spec:ty), depends on [$($dep:ident),*]) => {
+        $crate::resources::resource!(
+            untaggable $(#[$doc])* $name: $kind($spec), depends on [$($dep),*]
+        );
+
+        impl $crate::resources::adopt::Adopt for $name {
+            fn identity(spec: &$spec) -> (&str, &$crate::model::Tags) {
+                (&spec.name, &spec.tags)
+            }
+        }
+    };
+    (untaggable $(#[$doc:meta])* $name:ident: $kind:ident($spec:ty), depends on [$($dep:ident),*]) => {
         $(#[$doc])*
         #[derive(Debug)]
         pub struct $name;
@@ -118,12 +131,6 @@ macro_rules! resource {
                 scope: &$crate::policies::deployer::Scope<'_>,
             ) -> Vec<serde_json::Value> {
                 deployer_grants(scope)
-            }
-        }
-
-        impl $crate::resources::adopt::Adopt for $name {
-            fn identity(spec: &$spec) -> (&str, &$crate::model::Tags) {
-                (&spec.name, &spec.tags)
             }
         }
     };

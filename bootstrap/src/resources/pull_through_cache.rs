@@ -20,9 +20,9 @@
 
 use super::errors::{self, absent_as_none, gone_is_done};
 use super::tags::model_tags;
-use super::{Ctx, Resource};
+use super::{Ctx, util};
 use crate::config::BaseImageSource;
-use crate::model::{Kind, Observed, PullThroughCacheRuleSpec};
+use crate::model::{Observed, PullThroughCacheRuleSpec};
 use crate::policies::deployer::Scope;
 use crate::policies::statement;
 use anyhow::{Context, Result, bail};
@@ -32,6 +32,7 @@ use aws_sdk_ecr::operation::{
     describe_pull_through_cache_rules::DescribePullThroughCacheRulesError,
     list_tags_for_resource::ListTagsForResourceError,
 };
+use aws_sdk_ecr::types::PullThroughCacheRule;
 use serde_json::Value;
 
 errors::variants! {
@@ -44,39 +45,11 @@ errors::variants! {
     AlreadyExists: CreatePullThroughCacheRuleError => is_pull_through_cache_rule_already_exists_exception
 }
 
-/// The rule of the environment: untaggable, so ours only while the image repository is.
-#[derive(Debug)]
-pub struct PullThroughCacheRuleResource;
-
-impl Resource for PullThroughCacheRuleResource {
-    const KIND: Kind = Kind::PullThroughCacheRule;
-    const DEPENDS_ON: &'static [Kind] = &[Kind::Repository];
-    type Spec = PullThroughCacheRuleSpec;
-
-    async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
-        observe(ctx, name).await
-    }
-
-    async fn create(ctx: Ctx<'_>, spec: &PullThroughCacheRuleSpec) -> Result<()> {
-        create(ctx, spec).await
-    }
-
-    async fn update(
-        ctx: Ctx<'_>,
-        desired: &PullThroughCacheRuleSpec,
-        observed: &PullThroughCacheRuleSpec,
-    ) -> Result<()> {
-        update(ctx, desired, observed).await
-    }
-
-    async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
-        delete(ctx, name).await
-    }
-
-    fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
-        deployer_grants(scope)
-    }
-}
+super::resource!(
+    untaggable
+    /// The rule of the environment: untaggable, so ours only while the image repository is.
+    PullThroughCacheRuleResource: PullThroughCacheRule(PullThroughCacheRuleSpec), depends on [Repository]
+);
 
 /// `REPOSITORY/PREFIX` split in two (an image repository's name has no `/` here).
 fn split_name(name: &str) -> Result<(&str, &str)> {
@@ -92,19 +65,12 @@ fn split_name(name: &str) -> Result<(&str, &str)> {
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let (repository, prefix) = split_name(name)?;
     let ecr = &ctx.clients.ecr;
-    let answer = ecr
-        .describe_pull_through_cache_rules()
-        .ecr_repository_prefixes(prefix)
-        .send()
-        .await;
-    let Some(described) = absent_as_none(answer)? else {
-        return Ok(None);
-    };
-    let Some(rule) = described
-        .pull_through_cache_rules()
-        .iter()
-        .find(|rule| rule.ecr_repository_prefix() == Some(prefix))
-    else {
+    let describe = ecr.describe_pull_through_cache_rules();
+    let described = absent_as_none(describe.ecr_repository_prefixes(prefix).send().await)?;
+    let rules = described
+        .as_ref()
+        .map_or(&[][..], |out| out.pull_through_cache_rules());
+    let Some(rule) = util::named(rules, prefix, PullThroughCacheRule::ecr_repository_prefix) else {
         return Ok(None);
     };
     let spec = PullThroughCacheRuleSpec {
