@@ -1,7 +1,7 @@
 //! What plan found the team's `--deploy-target` to be: plain data the desired state and the
 //! deploy-handler's policy are scoped to (read by `resources::deploy_target`, never changed).
 
-use pipeline_common::DeployTarget;
+use pipeline_common::{CpuArchitecture, DeployTarget};
 
 /// What a target's grants are scoped to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,13 +14,24 @@ pub enum TargetFacts {
         pass_roles: Vec<String>,
         /// The circuit breaker rolls a failed rollout back.
         rollback: bool,
+        /// What its tasks run on: the task definition's `runtimePlatform.cpuArchitecture`.
+        architecture: CpuArchitecture,
     },
     Lambda {
         function_arn: String,
+        /// What the function runs on: its `Architectures`.
+        architecture: CpuArchitecture,
     },
 }
 
 impl TargetFacts {
+    /// The CPU architecture the target runs images on: the build makes its image for it.
+    pub fn architecture(&self) -> CpuArchitecture {
+        match self {
+            Self::Ecs { architecture, .. } | Self::Lambda { architecture, .. } => *architecture,
+        }
+    }
+
     /// A warning for the plan, when the target will not undo a failed rollout.
     pub fn warning(&self, target: &DeployTarget) -> Option<String> {
         match self {

@@ -63,9 +63,11 @@ fn parliament_finds_nothing_unaccepted_in_any_role_policy() {
         family: "arn:aws:ecs:us-east-1:123456789012:task-definition/web".into(),
         pass_roles: vec!["arn:aws:iam::123456789012:role/web-task".into()],
         rollback: true,
+        architecture: pipeline_common::CpuArchitecture::X86_64,
     };
     let function = TargetFacts::Lambda {
         function_arn: "arn:aws:lambda:us-east-1:123456789012:function:api".into(),
+        architecture: pipeline_common::CpuArchitecture::Arm64,
     };
     let targets = [
         (None, None),

@@ -4,10 +4,12 @@
 //! bootstrap derives every resource name from an [`EnvName`] and wires the Lambda
 //! environment variables named in [`env_vars`]; the functions read the same keys.
 
+mod architecture;
 mod deploy_target;
 pub mod env_vars;
 mod names;
 
+pub use architecture::CpuArchitecture;
 pub use deploy_target::{DEFAULT_CONTAINER, DeployTarget, pick_container, unsupported_controller};
 pub use names::{EnvName, EnvNameError, MAX_ENV_LEN, ResourceNames};
 
@@ -38,7 +40,8 @@ pub const PIPELINE_EXECUTION_STATES: [&str; 8] = [
 
 /// EventBridge detail type of the event the deploy-handler emits for subscribers.
 pub const DEPLOYMENT_REQUESTED_DETAIL_TYPE: &str = "Deployment Requested";
-/// EventBridge source of the events the deploy-handler emits.
+/// EventBridge source of the events the deploy-handler emits, followed by `.` and the
+/// environment's name ([`ResourceNames::deployment_event_source`]).
 pub const DEPLOYMENT_EVENT_SOURCE: &str = "rust-pipeline.deploy-handler";
 
 /// Environment variables the bootstrap sets on the CodeBuild project; `buildspec.yml` reads
@@ -56,17 +59,22 @@ pub mod codebuild_env {
     /// (bootstrap's `--base-image-source`). The buildspec hands it to `docker build` as the
     /// build argument of the same name.
     pub const BASE_IMAGE_REGISTRY: &str = "BASE_IMAGE_REGISTRY";
+    /// `docker build --platform` of the image (`linux/amd64`, `linux/arm64`): the architecture
+    /// the deploy target runs on, which `bootstrap plan` read from it; `buildspec.yml` builds for
+    /// it and records it in `imageDetail.json` (`ImageArchitecture`, GOARCH's name).
+    pub const IMAGE_PLATFORM: &str = "IMAGE_PLATFORM";
     /// The report group `buildspec.yml`'s `reports:` section names; CodeBuild writes to the
     /// group `<project>-<this>`, which the bootstrap creates and destroy deletes.
     pub const REPORT_GROUP: &str = "unit-tests";
     /// Every variable the bootstrap sets, in a stable order.
-    pub const SET_BY_BOOTSTRAP: [&str; 6] = [
+    pub const SET_BY_BOOTSTRAP: [&str; 7] = [
         ACCOUNT_ID,
         REPOSITORY_URI,
         REPOSITORY_NAME,
         PIPELINE_ENV,
         DOCKER_CONTEXT,
         BASE_IMAGE_REGISTRY,
+        IMAGE_PLATFORM,
     ];
     /// Variables CodeBuild provides to every build.
     pub const PROVIDED: [&str; 5] = [

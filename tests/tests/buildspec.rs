@@ -523,7 +523,7 @@ case "$command" in
     while [ $# -gt 0 ]; do
       case "$1" in
         --target) target=$2; shift 2 ;;
-        --tag|-t|--cache-from|--build-arg|--label) shift 2 ;;
+        --tag|-t|--cache-from|--build-arg|--label|--platform) shift 2 ;;
         *) context=$1; shift ;;
       esac
     done
@@ -619,6 +619,7 @@ impl Sandbox {
             .with_env(codebuild_env::REPOSITORY_NAME, &self.repository_name)
             .with_env(codebuild_env::PIPELINE_ENV, "dev")
             .with_env(codebuild_env::DOCKER_CONTEXT, "examples/hello-app")
+            .with_env(codebuild_env::IMAGE_PLATFORM, "linux/amd64")
             .with_env("AWS_REGION", REGION)
             .with_env("AWS_DEFAULT_REGION", REGION)
             .with_env("CODEBUILD_RESOLVED_SOURCE_VERSION", commit);
@@ -728,9 +729,18 @@ fn a_new_commit_is_tested_then_built_pushed_and_handed_on() {
     );
 
     let digest = sandbox.pushed_digest(tag);
+    assert!(
+        calls[tests].contains("--platform linux/amd64")
+            && calls[build].contains("--platform linux/amd64"),
+        "both builds are for the target's platform:\n{}\n{}",
+        calls[tests],
+        calls[build]
+    );
     assert_eq!(
         sandbox.artifact("imageDetail.json"),
-        Some(serde_json::json!({"ImageURI": image, "ImageDigest": digest}))
+        Some(
+            serde_json::json!({"ImageURI": image, "ImageDigest": digest, "ImageArchitecture": "amd64"})
+        )
     );
     assert_eq!(
         sandbox.artifact("imagedefinitions.json"),

@@ -2,6 +2,7 @@
 //! starts it (a webhook with its secret, or a connection).
 
 use super::*;
+use pipeline_common::CpuArchitecture;
 
 /// ECR Public's registry: the upstream of the pull-through cache rule, which needs no
 /// credentials for it.
@@ -9,6 +10,22 @@ pub const ECR_PUBLIC: &str = "public.ecr.aws";
 /// Where ECR Public keeps its mirror of the Docker official images (the Amazon ECR Public
 /// Gallery's Docker Official Images, https://gallery.ecr.aws/docker/library/python).
 pub const OFFICIAL_IMAGES: &str = "docker/library";
+
+/// CodeBuild's managed image for Docker builds on ARM (Graviton): Amazon Linux 2023 aarch64, the
+/// ARM sibling of [`BUILD_IMAGE`] (CodeBuild User Guide, "Docker images provided by CodeBuild").
+pub const ARM_BUILD_IMAGE: &str = "aws/codebuild/amazonlinux-aarch64-standard:3.0";
+
+/// The build environment for images of `architecture`: (image, environment type). A curated image
+/// runs only in the environment type of its architecture: CodeBuild refuses an aarch64 image in
+/// LINUX_CONTAINER ("AWS CodeBuild curated image ... is not supported for projects with
+/// environment type LINUX_CONTAINER", aws/aws-cdk#35368), and `docker build` on an x86_64 host
+/// would make an arm64 image only under emulation.
+pub fn build_environment(architecture: CpuArchitecture) -> (&'static str, &'static str) {
+    match architecture {
+        CpuArchitecture::X86_64 => (BUILD_IMAGE, "LINUX_CONTAINER"),
+        CpuArchitecture::Arm64 => (ARM_BUILD_IMAGE, "ARM_CONTAINER"),
+    }
+}
 
 /// The CodeBuild project and the report group its builds write to.
 pub(super) fn build_project(s: &Stack<'_>, out: &mut Vec<Desired>) {
@@ -18,9 +35,16 @@ pub(super) fn build_project(s: &Stack<'_>, out: &mut Vec<Desired>) {
         env,
         n,
         tags,
+        late,
         ..
     } = s;
     let mut push = |kind, name, spec, depends_on| out.push(desired(kind, name, spec, depends_on));
+    // The image runs where the deploy target runs: its architecture, read at plan.
+    let architecture = late
+        .deploy_target
+        .as_ref()
+        .map_or(CpuArchitecture::X86_64, |facts| facts.architecture());
+    let (build_image, environment_type) = build_environment(architecture);
 
     let build_env = BTreeMap::from([
         (
@@ -37,6 +61,10 @@ pub(super) fn build_project(s: &Stack<'_>, out: &mut Vec<Desired>) {
         ),
         (codebuild_env::PIPELINE_ENV.to_owned(), env.to_string()),
         (codebuild_env::DOCKER_CONTEXT.to_owned(), ".".to_owned()),
+        (
+            codebuild_env::IMAGE_PLATFORM.to_owned(),
+            architecture.docker_platform().to_owned(),
+        ),
         (
             codebuild_env::BASE_IMAGE_REGISTRY.to_owned(),
             base_image_registry(config.base_image_source, env, target),
@@ -81,9 +109,9 @@ pub(super) fn build_project(s: &Stack<'_>, out: &mut Vec<Desired>) {
         Spec::Project(ProjectSpec {
             name: n.codebuild_project(),
             service_role_arn: target.role_arn(&n.codebuild_role()),
-            image: BUILD_IMAGE.to_owned(),
+            image: build_image.to_owned(),
             compute_type: "BUILD_GENERAL1_SMALL".to_owned(),
-            environment_type: "LINUX_CONTAINER".to_owned(),
+            environment_type: environment_type.to_owned(),
             privileged_mode: true,
             environment: build_env,
             buildspec: "buildspec.yml".to_owned(),
@@ -239,4 +267,100 @@ fn source(s: &Stack<'_>) -> (SourceSpec, &'static str) {
         },
         "V2",
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::{Layer, resolve};
+    use crate::target_facts::TargetFacts;
+    use std::path::PathBuf;
+
+    fn project(target_kind: &str, late: &Late) -> ProjectSpec {
+        let config = resolve(
+            Layer {
+                env: Some("dev".into()),
+                github_repo: Some("octo/app".into()),
+                deploy_target: Some(target_kind.into()),
+                ..Layer::default()
+            },
+            Layer::default(),
+        )
+        .unwrap();
+        let target = Target {
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+        };
+        let zip = LambdaZip {
+            package: crate::artifacts::Package::File(PathBuf::from("x.zip")),
+            code_sha256: "abc=".into(),
+            architecture: "arm64".into(),
+        };
+        let zips = Zips {
+            deploy_handler: zip.clone(),
+            event_notifier: zip,
+        };
+        build(&config, &target, &zips, late)
+            .into_iter()
+            .find_map(|want| match want.spec {
+                Spec::Project(project) => Some(project),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    fn late(facts: TargetFacts) -> Late {
+        Late {
+            deploy_target: Some(facts),
+            ..Late::default()
+        }
+    }
+
+    #[test]
+    fn the_build_runs_on_the_architecture_of_the_deploy_target() {
+        let function = |architecture| TargetFacts::Lambda {
+            function_arn: "arn:aws:lambda:eu-west-1:123456789012:function:api".into(),
+            architecture,
+        };
+        let service = |architecture| TargetFacts::Ecs {
+            service_arn: "arn:aws:ecs:eu-west-1:123456789012:service/prod/web".into(),
+            family: "arn:aws:ecs:eu-west-1:123456789012:task-definition/web".into(),
+            pass_roles: vec![],
+            rollback: true,
+            architecture,
+        };
+        for (kind, facts) in [
+            ("lambda:api", function(CpuArchitecture::Arm64)),
+            ("ecs:prod/web", service(CpuArchitecture::Arm64)),
+        ] {
+            let arm = project(kind, &late(facts));
+            assert_eq!(
+                (arm.environment_type.as_str(), arm.image.as_str()),
+                ("ARM_CONTAINER", ARM_BUILD_IMAGE),
+                "{kind}"
+            );
+            assert_eq!(
+                arm.environment.get(codebuild_env::IMAGE_PLATFORM),
+                Some(&"linux/arm64".to_owned())
+            );
+        }
+        for (kind, late) in [
+            ("lambda:api", late(function(CpuArchitecture::X86_64))),
+            ("ecs:prod/web", late(service(CpuArchitecture::X86_64))),
+            // no target read yet (or none): the build makes x86_64 images, as before
+            ("lambda:api", Late::default()),
+        ] {
+            let x86 = project(kind, &late);
+            assert_eq!(
+                (x86.environment_type.as_str(), x86.image.as_str()),
+                ("LINUX_CONTAINER", BUILD_IMAGE),
+                "{kind}"
+            );
+            assert_eq!(
+                x86.environment.get(codebuild_env::IMAGE_PLATFORM),
+                Some(&"linux/amd64".to_owned())
+            );
+        }
+    }
 }

@@ -10,7 +10,7 @@ use crate::policies::statement;
 pub use crate::target_facts::TargetFacts;
 use anyhow::{Context, Result, bail};
 use aws_sdk_ecs::operation::describe_services::DescribeServicesError;
-use pipeline_common::DeployTarget;
+use pipeline_common::{CpuArchitecture, DeployTarget};
 use serde_json::Value;
 
 // DescribeServices answers an unknown cluster with ClusterNotFoundException (ECS API Reference,
@@ -120,6 +120,22 @@ async fn ecs(
     let breaker = found
         .deployment_configuration()
         .and_then(|c| c.deployment_circuit_breaker());
+    // ECS API Reference, RuntimePlatform: `cpuArchitecture` is X86_64 or ARM64; a task definition
+    // without one runs X86_64 (ECS Developer Guide, "Working with 64-bit ARM workloads on Amazon
+    // ECS": ARM64 must be set in the task definition's runtimePlatform).
+    let architecture = match definition
+        .runtime_platform()
+        .and_then(|p| p.cpu_architecture())
+    {
+        None => CpuArchitecture::X86_64,
+        Some(named) => CpuArchitecture::parse(named.as_str()).with_context(|| {
+            format!(
+                "--deploy-target: {task_definition} runs on CPU architecture {}, which the pipeline cannot build \
+                 for (X86_64 and ARM64 only)",
+                named.as_str()
+            )
+        })?,
+    };
     Ok(TargetFacts::Ecs {
         service_arn: found
             .service_arn()
@@ -128,6 +144,7 @@ async fn ecs(
         family: family_arn,
         pass_roles,
         rollback: breaker.is_some_and(|b| b.enable() && b.rollback()),
+        architecture,
     })
 }
 
@@ -180,11 +197,24 @@ async fn lambda(ctx: Ctx<'_>, function: &str, alias: Option<&str>) -> Result<Tar
             }
         }
     }
+    // Lambda API Reference, FunctionConfiguration `Architectures`: one of x86_64 and arm64, "The
+    // default architecture value is x86_64".
+    let architecture = match configuration.architectures().first() {
+        None => CpuArchitecture::X86_64,
+        Some(named) => CpuArchitecture::parse(named.as_str()).with_context(|| {
+            format!(
+                "--deploy-target: the Lambda function {function} runs on architecture {}, which the pipeline \
+                 cannot build for (x86_64 and arm64 only)",
+                named.as_str()
+            )
+        })?,
+    };
     Ok(TargetFacts::Lambda {
         function_arn: configuration
             .function_arn()
             .context("GetFunction returned no ARN")?
             .to_owned(),
+        architecture,
     })
 }
 

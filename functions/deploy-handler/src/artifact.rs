@@ -168,8 +168,12 @@ fn from_image_detail(bytes: &[u8]) -> Result<ImageArtifact, ArtifactError> {
         /// buildspec writes both).
         #[serde(rename = "ImageDigest", default)]
         image_digest: Option<String>,
+        /// What the build made the image for (GOARCH's name: amd64, arm64); the rollout
+        /// refuses it for a target of another architecture.
+        #[serde(rename = "ImageArchitecture", default)]
+        image_architecture: Option<String>,
     }
-    let expected = r#"{"ImageURI": "ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG", "ImageDigest": "sha256:<64 hex>"}"#;
+    let expected = r#"{"ImageURI": "ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG", "ImageDigest": "sha256:<64 hex>", "ImageArchitecture": "amd64"}"#;
     let detail: ImageDetail =
         serde_json::from_slice(bytes).map_err(|e| ArtifactError::BadJson {
             file: IMAGE_DETAIL_FILE,
@@ -205,6 +209,16 @@ fn from_image_detail(bytes: &[u8]) -> Result<ImageArtifact, ArtifactError> {
             });
         }
         artifact.image.digest = Some(digest);
+    }
+    if let Some(named) = detail.image_architecture {
+        let Some(architecture) = pipeline_common::CpuArchitecture::parse(&named) else {
+            return Err(ArtifactError::BadJson {
+                file: IMAGE_DETAIL_FILE,
+                problem: format!("ImageArchitecture `{named}` is neither amd64 nor arm64"),
+                expected,
+            });
+        };
+        artifact.image.architecture = Some(architecture);
     }
     Ok(artifact)
 }
@@ -419,6 +433,39 @@ pub(crate) mod tests {
                 .contains("differs from the digest in ImageURI"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn image_detail_says_what_architecture_the_image_was_built_for() {
+        let tagged = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app-dev:v7";
+        let detail = |architecture: &str| {
+            zip_of(&[(
+                IMAGE_DETAIL_FILE,
+                format!(r#"{{"ImageURI":"{tagged}","ImageArchitecture":"{architecture}"}}"#)
+                    .as_bytes(),
+            )])
+        };
+        let image = read_image_artifact(&detail("arm64"), "app").unwrap().image;
+        assert_eq!(
+            image.architecture,
+            Some(pipeline_common::CpuArchitecture::Arm64)
+        );
+        let image = read_image_artifact(&detail("amd64"), "app").unwrap().image;
+        assert_eq!(
+            image.architecture,
+            Some(pipeline_common::CpuArchitecture::X86_64)
+        );
+        let err = read_image_artifact(&detail("s390x"), "app").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("ImageArchitecture `s390x` is neither amd64 nor arm64"),
+            "{err}"
+        );
+        // an artifact without it (a reused image) says nothing about the architecture
+        let image = read_image_artifact(&image_detail_zip(tagged), "app")
+            .unwrap()
+            .image;
+        assert_eq!(image.architecture, None);
     }
 
     #[test]

@@ -13,6 +13,9 @@ pub struct ImageRef {
     pub repository: String,
     pub tag: Option<String>,
     pub digest: Option<String>,
+    /// The CPU architecture the build made the image for, when the artifact says
+    /// (`imageDetail.json`'s `ImageArchitecture`); a URI alone never does.
+    pub architecture: Option<pipeline_common::CpuArchitecture>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -95,6 +98,7 @@ impl ImageRef {
             repository: repository.to_owned(),
             tag: tag.map(str::to_owned),
             digest,
+            architecture: None,
         })
     }
 }

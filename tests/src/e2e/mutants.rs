@@ -165,6 +165,7 @@ pub fn rehearsed_policies(env: &EnvName, target: &Target) -> Vec<(String, Value)
         family: target.arn("ecs", "task-definition/web"),
         pass_roles: vec![target.role_arn("web-task")],
         rollback: true,
+        architecture: pipeline_common::CpuArchitecture::X86_64,
     };
     vec![
         ("codebuild-role".to_owned(), policies::codebuild_role(&arns)),

@@ -99,12 +99,12 @@ def rewrite_absolute_paths(command, rootfs):
 
 
 def build(args):
-    target, tags, labels, context = None, [], {}, None
+    target, tags, labels, context, platform = None, [], {}, None, "linux/amd64"
     dockerfile = None
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg in ("--target", "--tag", "-t", "--cache-from", "--build-arg", "--label", "-f", "--file"):
+        if arg in ("--target", "--tag", "-t", "--cache-from", "--build-arg", "--label", "-f", "--file", "--platform"):
             value = args[i + 1]
             i += 2
             if arg == "--target":
@@ -116,6 +116,8 @@ def build(args):
                 labels[key] = val
             elif arg in ("-f", "--file"):
                 dockerfile = pathlib.Path(value)
+            elif arg == "--platform":
+                platform = value
             continue
         if arg.startswith("-"):
             fail(f"stand-in docker build: unsupported option {arg}")
@@ -172,7 +174,7 @@ def build(args):
                 config[word] = rest
     images = load(IMAGES)
     for tag in tags:
-        images[tag] = {"id": image_id, "rootfs": str(rootfs), "labels": labels, "env": env, "config": config}
+        images[tag] = {"id": image_id, "rootfs": str(rootfs), "labels": labels, "env": env, "config": config, "platform": platform}
     save(IMAGES, images)
     print(f"Successfully built {image_id[:12]}")
     for tag in tags:
@@ -193,7 +195,7 @@ def manifest_of(image):
     layer_digest, layer_size = tree_digest(image["rootfs"])
     config = json.dumps(
         {
-            "architecture": "amd64",
+            "architecture": image.get("platform", "linux/amd64").split("/")[-1],
             "os": "linux",
             "config": {"Labels": image["labels"], "Env": [f"{k}={v}" for k, v in image["env"].items()]},
             "rootfs": {"type": "layers", "diff_ids": [layer_digest]},

@@ -35,6 +35,7 @@ pub fn request<'a>(work: &'a Work<'a>, pinned: &'a str, digest: &'a str) -> roll
         image: pinned,
         digest,
         started_at: &work.event.requested_at,
+        architecture: work.image.architecture,
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use pipeline_common::CpuArchitecture;
 use serde_json::{Value, json};
 
 use super::api as shape;
@@ -199,6 +200,19 @@ pub async fn start(
         Ok(index) => index,
         Err(problem) => return Step::failed(FailureKind::ConfigurationError, problem),
     };
+    // ECS API Reference, RuntimePlatform `cpuArchitecture`: X86_64 or ARM64; the new revision
+    // keeps the current one's, and tasks without one run X86_64.
+    let runs_on = described["taskDefinition"]["runtimePlatform"]["cpuArchitecture"]
+        .as_str()
+        .and_then(CpuArchitecture::parse)
+        .unwrap_or(CpuArchitecture::X86_64);
+    let what = format!(
+        "ECS service {service_name} (cluster {cluster}, {})",
+        short(&current)
+    );
+    if let Some(step) = super::wrong_architecture(request, &what, runs_on) {
+        return step;
+    }
 
     let revision = Revision {
         service: &service,

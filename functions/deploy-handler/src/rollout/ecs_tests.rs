@@ -14,6 +14,7 @@ fn request() -> Request<'static> {
         image: IMAGE,
         digest: "sha256:aa",
         started_at: "2026-01-01T00:00:00Z",
+        architecture: Some(CpuArchitecture::X86_64),
     }
 }
 
@@ -480,4 +481,50 @@ async fn a_task_with_sidecars_rolls_out_to_app_whatever_the_service_parameter_sa
         registered["containerDefinitions"][0]["image"],
         "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
     );
+}
+
+#[tokio::test]
+async fn an_image_for_another_architecture_is_refused_before_a_revision_is_registered() {
+    // ARM64 tasks and an x86_64 image: every task would exit with "exec format error".
+    let api = FakeApi::default();
+    let mut arm = definition(
+        OLD,
+        "1.dkr.ecr.us-east-1.amazonaws.com/app-dev@sha256:00",
+        None,
+    );
+    arm["taskDefinition"]["runtimePlatform"] =
+        json!({"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"});
+    api.answer("DescribeServices", Ok(service(OLD, json!([]), true)))
+        .answer("DescribeTaskDefinition", Ok(arm));
+    let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request()).await else {
+        panic!("an x86_64 image must not roll out to ARM64 tasks")
+    };
+    assert_eq!(kind, FailureKind::ConfigurationError);
+    assert!(
+        message.contains("was built for x86_64 (linux/amd64)")
+            && message.contains("ECS service web (cluster prod, web:3) runs on arm64"),
+        "{message}"
+    );
+    assert!(api.calls_to("RegisterTaskDefinition").is_empty());
+    assert!(api.calls_to("UpdateService").is_empty());
+
+    // tasks without a runtimePlatform run X86_64: an arm64 image is refused there too
+    let api = FakeApi::default();
+    api.answer("DescribeServices", Ok(service(OLD, json!([]), true)))
+        .answer(
+            "DescribeTaskDefinition",
+            Ok(definition(
+                OLD,
+                "1.dkr.ecr.us-east-1.amazonaws.com/app-dev@sha256:00",
+                None,
+            )),
+        );
+    let arm64 = Request {
+        architecture: Some(CpuArchitecture::Arm64),
+        ..request()
+    };
+    let Step::Failed { message, .. } = start(&api, "prod", "web", None, &arm64).await else {
+        panic!("an arm64 image must not roll out to X86_64 tasks")
+    };
+    assert!(message.contains("runs on x86_64"), "{message}");
 }

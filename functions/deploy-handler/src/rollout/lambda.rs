@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use hyper::Method;
+use pipeline_common::CpuArchitecture;
 use serde_json::{Value, json};
 
 use super::api as shape;
@@ -58,6 +59,17 @@ pub async fn start(
                  built image; point --deploy-target at a container-image function"
             ),
         );
+    }
+    // Lambda API Reference, FunctionConfiguration `Architectures`: "The default architecture
+    // value is x86_64".
+    let runs_on = current["Configuration"]["Architectures"][0]
+        .as_str()
+        .and_then(CpuArchitecture::parse)
+        .unwrap_or(CpuArchitecture::X86_64);
+    if let Some(step) =
+        super::wrong_architecture(request, &format!("the Lambda function {function}"), runs_on)
+    {
+        return step;
     }
     let previous_version = match alias {
         Some(alias) => {
@@ -310,6 +322,7 @@ mod tests {
             image: IMAGE,
             digest: "sha256:bb",
             started_at: "2026-01-01T00:00:00Z",
+            architecture: Some(CpuArchitecture::X86_64),
         }
     }
 
@@ -356,6 +369,50 @@ mod tests {
             api.calls_to("PUT /2015-03-31/functions/api/code")[0]["ImageUri"],
             IMAGE
         );
+    }
+
+    #[tokio::test]
+    async fn an_image_for_another_architecture_is_refused_before_the_code_changes() {
+        // An arm64 function and an x86_64 image: Lambda would take it and fail every invoke.
+        let api = FakeApi::default();
+        let mut arm = function("Successful", "sha256:aa");
+        arm["Configuration"]["Architectures"] = json!(["arm64"]);
+        api.answer(FN, Ok(arm));
+        let Step::Failed { kind, message } = start(&api, "api", Some("live"), &request()).await
+        else {
+            panic!("an x86_64 image must not roll out to an arm64 function")
+        };
+        assert_eq!(kind, FailureKind::ConfigurationError);
+        assert!(
+            message.contains(&format!(
+                "the image {IMAGE} was built for x86_64 (linux/amd64)"
+            )) && message.contains("the Lambda function api runs on arm64")
+                && message.contains("so the build makes arm64 images (linux/arm64)"),
+            "{message}"
+        );
+        // nothing else was asked: no alias read, no code update, no version
+        assert_eq!(api.calls.lock().unwrap().len(), 1);
+
+        // the other way round, and a matching image goes on
+        let api = FakeApi::default();
+        api.answer(FN, Ok(function("Successful", "sha256:aa")));
+        let arm64 = Request {
+            architecture: Some(CpuArchitecture::Arm64),
+            ..request()
+        };
+        let Step::Failed { message, .. } = start(&api, "api", None, &arm64).await else {
+            panic!("an arm64 image must not roll out to an x86_64 function")
+        };
+        assert!(message.contains("runs on x86_64"), "{message}");
+        let api = FakeApi::default();
+        let mut arm = function("Successful", "sha256:aa");
+        arm["Configuration"]["Architectures"] = json!(["arm64"]);
+        api.answer(FN, Ok(arm))
+            .answer("PUT /2015-03-31/functions/api/code", Ok(json!({})));
+        assert!(matches!(
+            start(&api, "api", None, &arm64).await,
+            Step::InProgress { .. }
+        ));
     }
 
     #[tokio::test]

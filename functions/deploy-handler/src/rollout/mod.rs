@@ -14,6 +14,7 @@ pub mod lambda;
 
 use std::collections::BTreeMap;
 
+use pipeline_common::CpuArchitecture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -111,6 +112,38 @@ pub struct Request<'a> {
     pub image: &'a str,
     pub digest: &'a str,
     pub started_at: &'a str,
+    /// What the build made the image for (`imageDetail.json`'s `ImageArchitecture`); None when
+    /// the artifact does not say (an image reused from an earlier build, imagedefinitions.json).
+    pub architecture: Option<CpuArchitecture>,
+}
+
+/// Refuses an image built for another CPU architecture than the target runs on, before anything
+/// changes: Lambda takes such an image (`LastUpdateStatus: Successful`) and then fails every invoke
+/// with `Runtime.InvalidEntrypoint` / "exec format error" (aws/aws-lambda-base-images#26,
+/// aws/aws-lambda-dotnet#1281); ECS tasks of it exit at once with "exec format error"
+/// (runatlantis/atlantis#2001). Publishing the version and moving the alias, or rolling the
+/// service, would report that outage as a success.
+fn wrong_architecture(
+    request: &Request<'_>,
+    target: &str,
+    runs_on: CpuArchitecture,
+) -> Option<Step> {
+    let built_for = request.architecture?;
+    (built_for != runs_on).then(|| {
+        Step::failed(
+            FailureKind::ConfigurationError,
+            format!(
+                "the image {} was built for {} ({}) but {target} runs on {runs_on}: it would not start there \
+                 (exec format error), so nothing was rolled out. Run `bootstrap deploy` again with this \
+                 --deploy-target so the build makes {runs_on} images ({}), then re-run the pipeline; or \
+                 change the target's architecture to {built_for}",
+                request.image,
+                built_for,
+                built_for.docker_platform(),
+                runs_on.docker_platform(),
+            ),
+        )
+    })
 }
 
 /// How a failed call reads in the job's failure: a denial names what to grant.
