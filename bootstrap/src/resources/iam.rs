@@ -130,9 +130,8 @@ fn policy_text(value: &Value) -> Result<String> {
 }
 
 pub async fn create(ctx: Ctx<'_>, spec: &RoleSpec) -> Result<()> {
-    let created = ctx
-        .clients
-        .iam
+    let iam = &ctx.clients.iam;
+    let created = iam
         .create_role()
         .role_name(&spec.name)
         .description(&spec.description)
