@@ -6,6 +6,7 @@ mod support;
 mod codebuild;
 mod codepipeline;
 mod connection;
+mod deploy_target;
 mod ecr;
 mod events;
 mod iam;
