@@ -4,7 +4,7 @@
 //! deleted here: the Deploy stage changes it, and only through a rollout.
 
 use super::Ctx;
-use super::errors::{self, not_found};
+use super::errors::{self, absent_as_none, not_found};
 use crate::policies::deployer::{Scope, secret_arn};
 use crate::policies::statement;
 pub use crate::target_facts::TargetFacts;
@@ -23,6 +23,13 @@ fn denied_hint(err: &anyhow::Error) -> &'static str {
     } else {
         ""
     }
+}
+
+/// The error of reading `what` of the target, saying how to get the permission when it was
+/// denied.
+fn read_error(err: anyhow::Error, what: &str) -> anyhow::Error {
+    let hint = denied_hint(&err);
+    err.context(format!("reading {what}{hint}"))
 }
 
 /// Reads the target and says what is wrong with it, if anything.
@@ -44,26 +51,15 @@ async fn ecs(
     container: Option<&str>,
 ) -> Result<TargetFacts> {
     let ecs = &ctx.clients.ecs;
-    let described = ecs
-        .describe_services()
-        .cluster(cluster)
-        .services(service)
-        .send()
-        .await;
-    let described = match described {
-        Ok(described) => described,
-        Err(err) if not_found(&err) => {
-            bail!(
-                "--deploy-target: there is no ECS cluster {cluster} in account {} region {}; fix the cluster name",
-                ctx.target.account_id,
-                ctx.target.region
-            )
-        }
-        Err(err) => {
-            let err = anyhow::Error::new(err);
-            let hint = denied_hint(&err);
-            return Err(err.context(format!("reading the ECS service {cluster}/{service}{hint}")));
-        }
+    let describe = ecs.describe_services().cluster(cluster).services(service);
+    let what = format!("the ECS service {cluster}/{service}");
+    let described = absent_as_none(describe.send().await);
+    let Some(described) = described.map_err(|err| read_error(err, &what))? else {
+        bail!(
+            "--deploy-target: there is no ECS cluster {cluster} in account {} region {}; fix the cluster name",
+            ctx.target.account_id,
+            ctx.target.region
+        )
     };
     let Some(found) = described
         .services()
@@ -90,11 +86,8 @@ async fn ecs(
         .send()
         .await
         .map_err(|err| {
-            let err = anyhow::Error::new(err);
-            let hint = denied_hint(&err);
-            err.context(format!(
-                "reading the task definition {task_definition}{hint}"
-            ))
+            let what = format!("the task definition {task_definition}");
+            read_error(anyhow::Error::new(err), &what)
         })?;
     let definition = definition
         .task_definition()
@@ -151,21 +144,14 @@ async fn ecs(
 async fn lambda(ctx: Ctx<'_>, function: &str, alias: Option<&str>) -> Result<TargetFacts> {
     let lambda = &ctx.clients.lambda;
     let got = lambda.get_function().function_name(function).send().await;
-    let got = match got {
-        Ok(got) => got,
-        Err(err) if not_found(&err) => {
-            bail!(
-                "--deploy-target: there is no Lambda function {function} in account {} region {}; create it first \
-                 (bootstrap deploys to an existing function, it never creates one) or fix the name",
-                ctx.target.account_id,
-                ctx.target.region
-            )
-        }
-        Err(err) => {
-            let err = anyhow::Error::new(err);
-            let hint = denied_hint(&err);
-            return Err(err.context(format!("reading the Lambda function {function}{hint}")));
-        }
+    let what = format!("the Lambda function {function}");
+    let Some(got) = absent_as_none(got).map_err(|err| read_error(err, &what))? else {
+        bail!(
+            "--deploy-target: there is no Lambda function {function} in account {} region {}; create it first \
+             (bootstrap deploys to an existing function, it never creates one) or fix the name",
+            ctx.target.account_id,
+            ctx.target.region
+        )
     };
     let configuration = got
         .configuration()
