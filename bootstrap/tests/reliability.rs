@@ -43,6 +43,14 @@ fn run_into_outage(cli: &Cli<'_>, args: &[&str]) -> std::process::Output {
         .expect("bootstrap runs")
 }
 
+/// A fresh emulator with what the administrator set up before the first deploy: the
+/// environment's permissions boundary (its creation left out of the calls counted next).
+fn reset(cli: &Cli<'_>) {
+    cli.emulator.reset().expect("reset");
+    cli.administrator_creates_boundary("dev");
+    cli.emulator.clear_calls().expect("clear");
+}
+
 #[track_caller]
 fn assert_converged(cli: &Cli<'_>) {
     let (code, plan) = plan_json(cli, "dev");
@@ -181,7 +189,7 @@ async fn a_crash_after_any_mutating_call_converges_on_the_next_run() {
     assert!(deploy_mutations > 20);
 
     for n in 1..=deploy_mutations {
-        emulator.reset().expect("reset");
+        reset(&cli);
         emulator
             .set_faults(json!({ "outage_after_mutating_calls": n }))
             .expect("faults");
@@ -197,7 +205,7 @@ async fn a_crash_after_any_mutating_call_converges_on_the_next_run() {
         );
     }
     for n in 1..=destroy_mutations {
-        emulator.reset().expect("reset");
+        reset(&cli);
         assert_code(&deploy(&cli), 0);
         emulator
             .set_faults(json!({ "outage_after_mutating_calls": n }))
@@ -355,16 +363,16 @@ async fn a_deploy_or_destroy_killed_midway_converges_on_the_next_run() {
     assert_code(&deploy(&cli), 0);
     let clean = inventory(&emulator).await;
     assert_code(&destroy(&cli), 0);
-    emulator.reset().expect("reset");
+    reset(&cli);
     let deploy_clean = clean_timeline(&cli, &DEPLOY);
     assert_eq!(inventory(&emulator).await, clean);
     let destroy_args = ["destroy", "--env", "dev", "--yes"];
     let destroy_clean = clean_timeline(&cli, &destroy_args);
     eprintln!("clean runs at {KILL_LATENCY_MS} ms a call: {deploy_clean:?}, {destroy_clean:?}");
     assert!(deploy_clean.mutations > 20 && destroy_clean.mutations > 10);
-    let fresh = || emulator.reset().expect("reset");
+    let fresh = || reset(&cli);
     let deployed = || {
-        emulator.reset().expect("reset");
+        reset(&cli);
         assert_code(&deploy(&cli), 0);
     };
     // Each kill lands at a different point of the run, from early to late.
@@ -403,6 +411,9 @@ async fn concurrent_deploys_converge() {
             .spawn()
             .expect("deploy starts")
     };
+    for env in ["dev", "qa"] {
+        cli.administrator_creates_boundary(env);
+    }
     // Two environments at once don't interfere.
     let (a, b) = (spawn("dev"), spawn("qa"));
     assert_code(&a.wait_with_output().expect("dev"), 0);

@@ -1038,6 +1038,54 @@ async fn progress_json_gives_one_object_per_line_and_a_start_and_finish_per_step
     );
 }
 
+/// Without the roles' permissions boundary, plan and deploy refuse before any write and say how
+/// the administrator creates it; once it exists, deploy creates every role with it attached.
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_and_deploy_refuse_without_the_permissions_boundary() {
+    let emulator = Emulator::start().expect("emulator");
+    let cli = setup("boundary", &emulator);
+    let plan = ["plan", "--env", "bnd", "--github-repo", "octo/app"];
+    let deploy = [
+        "deploy",
+        "--env",
+        "bnd",
+        "--github-repo",
+        "octo/app",
+        "--yes",
+    ];
+    emulator.clear_calls().expect("calls cleared");
+    for refused in [cli.run_as_is(&plan), cli.run_as_is(&deploy)] {
+        assert_code(&refused, 1);
+        let said = text(&refused);
+        for fix in [
+            "permissions boundary arn:aws:iam::123456789012:policy/pipeline-boundary-bnd does not exist",
+            "bootstrap deployer-policy --env bnd --boundary",
+            "aws iam create-policy --policy-name pipeline-boundary-bnd",
+            "Nothing was changed",
+        ] {
+            assert!(said.contains(fix), "no `{fix}` in:\n{said}");
+        }
+    }
+    assert_eq!(emulator.mutating_calls().expect("calls"), vec![]);
+
+    assert_code(&cli.run(&deploy), 0);
+    let iam = aws_sdk_iam::Client::new(&emulator.sdk_config().await);
+    for role in [
+        "codebuild-role-bnd",
+        "codepipeline-role-bnd",
+        "deploy-handler-role-bnd",
+        "event-notifier-role-bnd",
+    ] {
+        let found = iam.get_role().role_name(role).send().await.expect("role");
+        let boundary = found.role().and_then(|r| r.permissions_boundary());
+        assert_eq!(
+            boundary.and_then(|b| b.permissions_boundary_arn()),
+            Some("arn:aws:iam::123456789012:policy/pipeline-boundary-bnd"),
+            "{role}"
+        );
+    }
+}
+
 /// `--base-image-source pull-through-cache`: the rule and the build's registry exist after a
 /// deploy, a plan of the same options has nothing to do, another source drops the rule, and
 /// destroy removes the rule with the repositories its pulls created.

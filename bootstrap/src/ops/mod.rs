@@ -74,12 +74,12 @@ pub struct Planned {
 
 async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<Planned> {
     config.check_target(&session.target)?;
-    require_boundary(session, config).await?;
     let [deploy_handler, event_notifier] = lambda_zips(config)?;
     let zips = Zips {
         deploy_handler,
         event_notifier,
     };
+    require_boundary(session, config).await?;
     let ctx = session.ctx(inputs);
     let inventory = desired::inventory(&config.env, &session.target);
     let observed = engine::observe_all(ctx, &inventory).await?;

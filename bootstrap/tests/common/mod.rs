@@ -20,7 +20,17 @@ pub struct Cli<'a> {
 }
 
 impl Cli<'_> {
+    /// Runs `bootstrap` with the artifacts; before a `plan` or `deploy`, does what the
+    /// administrator does once per environment: creates the roles' permissions boundary.
     pub fn run(&self, args: &[&str]) -> Output {
+        if matches!(args.first(), Some(&"plan" | &"deploy")) {
+            self.ensure_boundary(args);
+        }
+        self.run_as_is(args)
+    }
+
+    /// Runs `bootstrap` with the artifacts, and nothing else first.
+    pub fn run_as_is(&self, args: &[&str]) -> Output {
         Command::new(BIN)
             .args(args)
             .arg("--artifacts-dir")
@@ -32,6 +42,56 @@ impl Cli<'_> {
             .expect("bootstrap runs")
     }
 
+    /// Creates the permissions boundary `bootstrap deployer-policy --boundary` prints for the
+    /// command's options, as the administrator, unless it exists. The deploy target is left out:
+    /// no role acts in these tests, and a test may name a target that is not there. A command
+    /// line `deployer-policy` refuses (a test of a bad option) gets no boundary: the command
+    /// itself refuses it first.
+    fn ensure_boundary(&self, args: &[&str]) {
+        let Some(env) = args.windows(2).find(|w| w[0] == "--env").map(|w| w[1]) else {
+            return;
+        };
+        let mut policy_args = vec!["deployer-policy", "--boundary"];
+        let mut rest = args[1..].iter();
+        while let Some(arg) = rest.next() {
+            match *arg {
+                "--yes" => {}
+                "--output" | "--progress" | "--deploy-target" => {
+                    rest.next();
+                }
+                other => policy_args.push(other),
+            }
+        }
+        self.create_boundary(env, policy_args);
+    }
+
+    /// What the administrator does before a test that counts every write: creates the
+    /// environment's permissions boundary as `deployer-policy --boundary` prints it.
+    pub fn administrator_creates_boundary(&self, env: &str) {
+        self.create_boundary(env, vec!["deployer-policy", "--boundary", "--env", env]);
+    }
+
+    fn create_boundary(&self, env: &str, mut policy_args: Vec<&str>) {
+        policy_args.extend(["--output", "json"]);
+        let printed = self.run_as_is(&policy_args);
+        if !printed.status.success() {
+            return;
+        }
+        let document = String::from_utf8_lossy(&printed.stdout).into_owned();
+        let name = format!("pipeline-boundary-{env}");
+        let emulator = self.emulator;
+        // The tests are async; the SDK call gets its own runtime on its own thread.
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
+                runtime.block_on(create_policy_unless_there(emulator, &name, document));
+            });
+        });
+    }
+
     pub fn run_env_only(&self, args: &[&str]) -> Output {
         Command::new(BIN)
             .args(args)
@@ -39,6 +99,27 @@ impl Cli<'_> {
             .current_dir(&self.workdir)
             .output()
             .expect("bootstrap runs")
+    }
+}
+
+/// Creates the customer managed policy `name` as the administrator, unless it exists.
+async fn create_policy_unless_there(emulator: &Emulator, name: &str, document: String) {
+    let iam = aws_sdk_iam::Client::new(&emulator.sdk_config().await);
+    let arn = format!("arn:aws:iam::{}:policy/{name}", testkit::ACCOUNT_ID);
+    if iam.get_policy().policy_arn(&arn).send().await.is_ok() {
+        return;
+    }
+    let created = iam
+        .create_policy()
+        .policy_name(name)
+        .policy_document(document)
+        .send()
+        .await;
+    if let Err(err) = created {
+        let exists = err
+            .as_service_error()
+            .is_some_and(|e| e.is_entity_already_exists_exception());
+        assert!(exists, "creating the permissions boundary {name}: {err:?}");
     }
 }
 

@@ -19,6 +19,7 @@ fn role_spec(name: &str) -> RoleSpec {
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::artifacts/*"}]
         }),
+        permissions_boundary: "arn:aws:iam::123456789012:policy/pipeline-boundary-dev".into(),
         tags: our_tags([("project", "pipeline"), ("env", "dev")]),
     }
 }
@@ -55,7 +56,15 @@ async fn role_lifecycle_converges_drift_and_deletes_everything() {
     iam::create(ctx, &spec).await.unwrap();
     assert_eq!(observed_spec(ctx, name).await.unwrap(), spec);
 
-    // Drift made behind our back: the inline policy edited, a tag removed, trust changed.
+    // Drift made behind our back: the inline policy edited, a tag removed, trust changed, the
+    // permissions boundary removed.
+    clients
+        .iam
+        .delete_role_permissions_boundary()
+        .role_name(name)
+        .send()
+        .await
+        .unwrap();
     clients
         .iam
         .put_role_policy()
@@ -84,6 +93,7 @@ async fn role_lifecycle_converges_drift_and_deletes_everything() {
     let drifted = observed_spec(ctx, name).await.unwrap();
     assert_eq!(drifted.inline_policy["Statement"][0]["Action"], json!("*"));
     assert!(!drifted.tags.contains_key("env"));
+    assert_eq!(drifted.permissions_boundary, "");
     assert_eq!(
         drifted.trust_policy["Statement"][0]["Principal"]["Service"],
         json!("ec2.amazonaws.com")
@@ -105,6 +115,7 @@ async fn role_lifecycle_converges_drift_and_deletes_everything() {
     assert_eq!(
         ops,
         [
+            "PutRolePermissionsBoundary",
             "UpdateAssumeRolePolicy",
             "PutRolePolicy",
             "UpdateRole",
