@@ -42,7 +42,8 @@ tasks:
   release     bootstrap with both architectures' zips inside, as target/dist/
               bootstrap-VERSION-TARGET.tar.gz + .sha256 for x86_64 and aarch64 Linux (release
               profile, cross-built with zig); `release --profile dev` packs the debug build for
-              this machine only (what CI checks), `--host-only` skips the cross-builds
+              this machine only, `--host-only` skips the cross-builds, `--check` then
+              deploys, plans and destroys with the unpacked archive alone (what CI does)
   emulator    run the local AWS emulator until Ctrl-C and print the environment to use it
   demo        the whole flow on the local emulator: deploy, push, build, roll out to an ECS
               service (then to a Lambda function), notify, destroy
@@ -80,6 +81,13 @@ fn main() -> Result<()> {
         "release" => {
             let started = std::time::Instant::now();
             let archives = release::release(&mut steps, rest)?;
+            if rest.iter().any(|a| a == "--check") {
+                for archive in &archives {
+                    steps.timed("release archive in a clean directory", || {
+                        release::prove_in_a_clean_directory(archive)
+                    })?;
+                }
+            }
             steps.print_summary();
             eprintln!(
                 "\nrelease: {} in {}",
