@@ -89,6 +89,10 @@ pub(super) fn deploy_args<'a>(
         "json",
         "--artifacts-dir",
         artifacts_dir,
+        // The functions run here under the Runtime API emulator, so on this machine's
+        // architecture; a release's built-in zips default to arm64.
+        "--lambda-arch",
+        "x86_64",
     ];
     deploy_args.extend(target_args);
     deploy_args
@@ -105,7 +109,8 @@ pub(super) async fn deploy(
     say: &Narrator,
 ) -> Result<Value> {
     say.step(&format!(
-        "Deploying environment `{}` with `bootstrap deploy`",
+        "Deploying environment `{}` with `bootstrap deploy` (functions on x86_64, which this \
+         machine executes: --lambda-arch x86_64 with the zips of `cargo xtask dist`)",
         opts.env
     ));
     let deploy_stdout = bootstrap(opts, emu, &deployer.env, deploy_args, say).await?;
