@@ -123,6 +123,13 @@ impl ResourceNames<'_> {
     pub fn notification_topic(&self) -> String {
         self.with("notifications")
     }
+    /// The EventBridge source of the deploy-handler's events (`rust-pipeline.deploy-handler.<env>`):
+    /// the function's role may put events of this source only, so one environment cannot emit
+    /// events shaped like another's (EventBridge User Guide, "Using IAM policy conditions":
+    /// `events:source`).
+    pub fn deployment_event_source(&self) -> String {
+        format!("{}.{}", crate::DEPLOYMENT_EVENT_SOURCE, self.env)
+    }
     pub fn codebuild_role(&self) -> String {
         self.with("codebuild-role")
     }

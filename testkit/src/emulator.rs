@@ -276,6 +276,12 @@ impl Emulator {
         ))
     }
 
+    /// Forgets the denials recorded so far: for a test that provoked them on purpose and has
+    /// checked them, so that a later check for "nothing denied" sees only what follows.
+    pub fn clear_iam_denials(&self) -> Result<()> {
+        self.control("DELETE", "/_shim/iam/denials", None).map(drop)
+    }
+
     /// Every call IAM enforcement allowed for issued credentials, with the statement (`sid`)
     /// that allowed it.
     pub fn iam_grants(&self) -> Result<Vec<Value>> {
@@ -300,6 +306,18 @@ impl Emulator {
             "/_shim/iam/scope",
             Some(&serde_json::json!({ "documents": documents })),
         )
+    }
+
+    /// Each request (`{"action", "resource", "keys"}`) judged against `policies` alone, as IAM
+    /// judges a principal holding exactly those identity policies: `{"allowed", "reason", "sid"}`
+    /// per request, in order (`POST /_shim/iam/evaluate`).
+    pub fn iam_evaluate(&self, policies: &[Value], requests: &[Value]) -> Result<Vec<Value>> {
+        let answer = self.control(
+            "POST",
+            "/_shim/iam/evaluate",
+            Some(&serde_json::json!({ "policies": policies, "requests": requests })),
+        )?;
+        Ok(answer["decisions"].as_array().cloned().unwrap_or_default())
     }
 
     /// Whether AWS would let `service` (e.g. `events.amazonaws.com`) make `action` on

@@ -78,6 +78,7 @@ pub fn arns(env: &EnvName, target: &Target) -> Arns {
         topic: target.arn("sns", &n.notification_topic()),
         failed_rule: target.arn("events", &format!("rule/{}", n.failed_rule())),
         event_bus: target.arn("events", "event-bus/default"),
+        deployment_event_source: n.deployment_event_source(),
         codebuild_role: target.role_arn(&n.codebuild_role()),
         pipeline_role: target.role_arn(&n.pipeline_role()),
     }

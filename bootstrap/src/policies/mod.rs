@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 pub mod boundary;
 pub mod deployer;
+pub mod exposure;
 
 /// Actions that AWS authorises only on `"Resource": "*"`.
 pub const WILDCARD_RESOURCE_ACTIONS: [(&str, &str); 4] = [
@@ -100,6 +101,8 @@ pub struct Arns {
     pub topic: String,
     pub failed_rule: String,
     pub event_bus: String,
+    /// The source of the deploy-handler's events: the only one its role may put.
+    pub deployment_event_source: String,
     pub codebuild_role: String,
     pub pipeline_role: String,
 }
@@ -124,7 +127,6 @@ pub fn codebuild_role(arns: &Arns) -> Value {
 /// https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html).
 pub fn codebuild_role_with(arns: &Arns, base_image_cache: Option<&str>) -> Value {
     let mut statements = vec![
-
         log_write("WriteBuildLogs", &arns.codebuild_log_group),
         statement(
             "ReadSourceWriteArtifacts",
@@ -240,11 +242,26 @@ pub fn deploy_handler_role(
         ),
     ];
     if event_bus {
-        statements.push(statement(
-            "EmitDeploymentEvents",
-            &["events:PutEvents"],
-            vec![arns.event_bus.clone()],
-        ));
+        // Only the environment's own source and detail type, so no environment emits events
+        // shaped like another's (EventBridge User Guide, "Using IAM policy conditions in Amazon
+        // EventBridge"; its PutEvents example takes `ForAllValues:StringEquals` on the multivalued
+        // `events:source` and `StringEquals` on `events:detail-type`). `Null` keeps a request without
+        // a source from passing `ForAllValues` vacuously (IAM User Guide, "Single-valued vs.
+        // multivalued context keys"). EventBridge judges each entry: one of another source fails
+        // alone, with `NotAuthorizedForSourceException` (API Reference, PutEventsResultEntry).
+        statements.push(json!({
+            "Sid": "EmitDeploymentEvents",
+            "Effect": "Allow",
+            "Action": ["events:PutEvents"],
+            "Resource": [arns.event_bus],
+            "Condition": {
+                "ForAllValues:StringEquals": { "events:source": [arns.deployment_event_source] },
+                "StringEquals": {
+                    "events:detail-type": pipeline_common::DEPLOYMENT_REQUESTED_DETAIL_TYPE
+                },
+                "Null": { "events:source": "false" }
+            }
+        }));
     }
     if let Some(secret) = webhook_secret_arn {
         statements.push(statement(

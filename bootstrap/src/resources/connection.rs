@@ -345,17 +345,24 @@ fn use_connection(scope: &Scope<'_>) -> Value {
     })
 }
 
-/// CreateConnection has no resource type; the request's own tags scope it to the environment.
+/// Creating the environment's connection. CreateConnection has no resource type, so the
+/// request's own tags scope it; tagging on create is also authorised as TagResource on the new
+/// connection (Service Authorization Reference, "Actions, resources, and condition keys for AWS
+/// CodeStar Connections": TagResource takes the `Connection` resource type, whose existing tags
+/// are `aws:ResourceTag`, and the request's `aws:RequestTag` and `aws:TagKeys`). That grant may
+/// never reach a connection another environment tagged: a request tagging `Environment=dev` is
+/// allowed only on a connection that carries no `Environment` tag yet (the one being created)
+/// or already carries this environment's, so `prod`'s connection cannot be retagged into `dev`.
 fn create_connection(scope: &Scope<'_>) -> Value {
+    let environment = pipeline_common::tags::ENVIRONMENT;
     json!({
         "Sid": "CreateEnvironmentConnection",
         "Effect": "Allow",
         "Action": ["codestar-connections:CreateConnection", "codestar-connections:TagResource"],
         "Resource": "*",
         "Condition": {
-            "StringEquals": {
-                format!("aws:RequestTag/{}", pipeline_common::tags::ENVIRONMENT): scope.env.as_str()
-            }
+            "StringEquals": { format!("aws:RequestTag/{environment}"): scope.env.as_str() },
+            "StringEqualsIfExists": { format!("aws:ResourceTag/{environment}"): scope.env.as_str() }
         }
     })
 }

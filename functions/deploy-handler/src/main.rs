@@ -61,9 +61,10 @@ async fn run() -> Result<(), Error> {
         )),
         http,
         webhook_secret,
-        events: Arc::new(EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(
-            &sdk_config,
-        ))),
+        events: Arc::new(EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&sdk_config),
+            config.settings.pipeline_env.as_deref(),
+        )),
         settings: config.settings,
     };
     let deps = &deps;

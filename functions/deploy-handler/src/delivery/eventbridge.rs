@@ -1,5 +1,8 @@
 //! The EventBridge delivery: a `Deployment Requested` event on the configured bus, behind
-//! [`EventPublisher`] so the handler is tested without AWS.
+//! [`EventPublisher`] so the handler is tested without AWS. Its source names the function's
+//! environment (`rust-pipeline.deploy-handler.<env>`, `ResourceNames::deployment_event_source`):
+//! the function's role may put events of that source only, so no environment can emit events
+//! shaped like another's.
 
 use aws_sdk_eventbridge::error::ProvideErrorMetadata as _;
 
@@ -17,11 +20,18 @@ pub trait EventPublisher: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct EventBridgePublisher {
     client: aws_sdk_eventbridge::Client,
+    /// The events' source, from `PIPELINE_ENV`; `None` when that is unset or not an environment
+    /// name, which fails every delivery with the fix.
+    source: Option<String>,
 }
 
 impl EventBridgePublisher {
-    pub fn new(client: aws_sdk_eventbridge::Client) -> Self {
-        Self { client }
+    /// A publisher for the environment `pipeline_env` (the function's `PIPELINE_ENV`).
+    pub fn new(client: aws_sdk_eventbridge::Client, pipeline_env: Option<&str>) -> Self {
+        let source = pipeline_env
+            .and_then(|env| pipeline_common::EnvName::parse(env).ok())
+            .map(|env| env.names().deployment_event_source());
+        Self { client, source }
     }
 }
 
@@ -32,9 +42,16 @@ impl EventPublisher for EventBridgePublisher {
         detail_json: &'a str,
     ) -> BoxFuture<'a, Result<(), TargetError>> {
         Box::pin(async move {
+            let Some(source) = self.source.as_deref() else {
+                return Err(TargetError::Configuration(format!(
+                    "{} is not set to the environment's name, which the deployment event's source \
+                     carries (the role may emit only that source); set it as bootstrap does",
+                    pipeline_common::env_vars::PIPELINE_ENV
+                )));
+            };
             let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
                 .event_bus_name(bus)
-                .source(pipeline_common::DEPLOYMENT_EVENT_SOURCE)
+                .source(source)
                 .detail_type(pipeline_common::DEPLOYMENT_REQUESTED_DETAIL_TYPE)
                 .detail(detail_json)
                 .build();
@@ -80,7 +97,7 @@ mod tests {
         let ok = mock!(aws_sdk_eventbridge::Client::put_events)
             .match_requests(|req| {
                 let entry = &req.entries()[0];
-                entry.source() == Some(pipeline_common::DEPLOYMENT_EVENT_SOURCE)
+                entry.source() == Some("rust-pipeline.deploy-handler.dev")
                     && entry.detail_type() == Some("Deployment Requested")
                     && entry.event_bus_name() == Some("bus")
                     && entry.detail() == Some("{}")
@@ -98,10 +115,24 @@ mod tests {
                 .build()
         });
         let client = mock_client!(aws_sdk_eventbridge, RuleMode::Sequential, [&ok, &failed]);
-        let publisher = EventBridgePublisher::new(client);
+        let publisher = EventBridgePublisher::new(client, Some("dev"));
         publisher.publish("bus", "{}").await.unwrap();
         let err = publisher.publish("bus", "{}").await.unwrap_err();
         assert!(err.to_string().contains("InternalFailure: boom"), "{err}");
         assert_eq!(ok.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn without_an_environment_nothing_is_sent() {
+        let any = mock!(aws_sdk_eventbridge::Client::put_events)
+            .then_output(|| PutEventsOutput::builder().failed_entry_count(0).build());
+        let client = mock_client!(aws_sdk_eventbridge, RuleMode::Sequential, [&any]);
+        for env in [None, Some("Not An Env")] {
+            let publisher = EventBridgePublisher::new(client.clone(), env);
+            let err = publisher.publish("bus", "{}").await.unwrap_err();
+            assert!(matches!(err, TargetError::Configuration(_)), "{err}");
+            assert!(err.to_string().contains("PIPELINE_ENV"), "{err}");
+        }
+        assert_eq!(any.num_calls(), 0);
     }
 }
