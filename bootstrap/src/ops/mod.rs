@@ -79,10 +79,15 @@ async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<
         deploy_handler,
         event_notifier,
     };
-    require_boundary(session, config).await?;
     let ctx = session.ctx(inputs);
     let inventory = desired::inventory(&config.env, &session.target);
-    let observed = engine::observe_all(ctx, &inventory).await?;
+    // Reads only, so the boundary's check goes out with them: one round, the refusal first.
+    let (boundary, observed) = futures::join!(
+        require_boundary(session, config),
+        engine::observe_all(ctx, &inventory)
+    );
+    boundary?;
+    let observed = observed?;
     let connection_id = ResourceId::new(Kind::Connection, config.env.names().connection());
     let deploy_webhook_secret_arn = match &config.deploy_webhook_secret_arn {
         Some(given) => {
@@ -476,17 +481,31 @@ async fn print_outputs(
         ResourceId::new(Kind::Pipeline, n.pipeline()),
         ResourceId::new(Kind::Connection, n.connection()),
     ];
-    let observed = match known {
-        Some(known) => ids
-            .iter()
-            .map(|id| (id.clone(), known.get(id).cloned().flatten()))
-            .collect(),
-        None => engine::observe_all(ctx, &ids).await?,
+    let webhook = ResourceId::new(Kind::Webhook, n.webhook());
+    // An observed webhook's status is its URL; otherwise it is read beside the rest.
+    let (observed, webhook_url) = match known {
+        Some(known) => {
+            let observed = ids
+                .iter()
+                .map(|id| (id.clone(), known.get(id).cloned().flatten()))
+                .collect();
+            let url = match known.get(&webhook) {
+                Some(seen) => seen.as_ref().and_then(|w| w.status.clone()),
+                None => resources::webhook::url_of(ctx, &webhook.name).await?,
+            };
+            (observed, url)
+        }
+        None => {
+            let (observed, url) = futures::join!(
+                engine::observe_all(ctx, &ids),
+                resources::webhook::url_of(ctx, &webhook.name)
+            );
+            (observed?, url?)
+        }
     };
     let Some(Some(pipeline)) = observed.get(&ids[0]) else {
         return Err(not_deployed(ctx, env).await);
     };
-    let webhook_url = resources::webhook::url_of(ctx, &n.webhook()).await?;
     let connection = match observed.get(&ids[1]).and_then(Option::as_ref) {
         Some(own) => Some((own.arn.clone(), own.status.clone())),
         None => given_connection(ctx, pipeline).await?,

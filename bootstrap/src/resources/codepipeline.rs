@@ -40,7 +40,12 @@ errors::variants! { AlreadyExists: CreatePipelineError => is_pipeline_name_in_us
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let codepipeline = &ctx.clients.codepipeline;
-    let answer = codepipeline.get_pipeline().name(name).send().await;
+    // The tags are read beside the pipeline, under the ARN its name gives, in one round.
+    let named_arn = ctx.target.arn("codepipeline", name);
+    let (answer, tags) = futures::join!(
+        codepipeline.get_pipeline().name(name).send(),
+        tags_of(ctx, &named_arn)
+    );
     let Some(out) = absent_as_none(answer)? else {
         return Ok(None);
     };
@@ -48,11 +53,14 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         bail!("GetPipeline answered without a declaration");
     };
     let arn = out.metadata().and_then(|m| m.pipeline_arn());
-    let arn = arn.map_or_else(|| ctx.target.arn("codepipeline", name), str::to_owned);
+    let arn = arn.map_or_else(|| named_arn.clone(), str::to_owned);
+    let tags = if arn == named_arn {
+        tags
+    } else {
+        tags_of(ctx, &arn).await
+    };
     let mut spec = pipeline_spec(declaration);
-    spec.tags = tags_of(ctx, &arn)
-        .await
-        .context("listing the pipeline's tags")?;
+    spec.tags = tags.context("listing the pipeline's tags")?;
     Ok(Some(Observed::of(spec, Some(arn))))
 }
 

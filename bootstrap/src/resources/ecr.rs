@@ -64,23 +64,28 @@ fn parse_policy(text: Option<&str>, what: &str) -> Result<Value> {
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let ecr = &ctx.clients.ecr;
-    let describe = ecr.describe_repositories().repository_names(name);
-    let described = absent_as_none(describe.send().await)?;
+    // The four reads name the repository only (its tags under the ARN its name gives): one
+    // round, not DescribeRepositories and then the rest.
+    let named_arn = ctx.target.arn("ecr", &format!("repository/{name}"));
+    let (described, tags, lifecycle, repository_policy) = futures::join!(
+        ecr.describe_repositories().repository_names(name).send(),
+        ecr.list_tags_for_resource().resource_arn(&named_arn).send(),
+        ecr.get_lifecycle_policy().repository_name(name).send(),
+        ecr.get_repository_policy().repository_name(name).send(),
+    );
+    let described = absent_as_none(described)?;
     let repositories = described.as_ref().map_or(&[][..], |out| out.repositories());
     let Some(repository) = util::named(repositories, name, Repository::repository_name) else {
         return Ok(None);
     };
     let arn = repository
         .repository_arn()
-        .map(str::to_owned)
-        .unwrap_or_else(|| ctx.target.arn("ecr", &format!("repository/{name}")));
-
-    // The three reads are independent: one round trip after DescribeRepositories, not three.
-    let (tags, lifecycle, repository_policy) = futures::join!(
-        ecr.list_tags_for_resource().resource_arn(&arn).send(),
-        ecr.get_lifecycle_policy().repository_name(name).send(),
-        ecr.get_repository_policy().repository_name(name).send(),
-    );
+        .map_or_else(|| named_arn.clone(), str::to_owned);
+    let tags = if arn == named_arn {
+        tags
+    } else {
+        ecr.list_tags_for_resource().resource_arn(&arn).send().await
+    };
     let tags = model_tags(tags.context("reading the repository's tags")?.tags());
     let lifecycle = absent_as_none(lifecycle).context("reading the lifecycle policy")?;
     let lifecycle_policy = parse_policy(

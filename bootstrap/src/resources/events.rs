@@ -32,7 +32,17 @@ errors::variants! {
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let events = &ctx.clients.events;
-    let answer = events.describe_rule().name(name).send().await;
+    // The rule, its tags (under the ARN its name gives on the default bus) and its targets are
+    // read at once: one round.
+    let named_arn = ctx.target.arn("events", &format!("rule/{name}"));
+    let (answer, listed, targets) = futures::join!(
+        events.describe_rule().name(name).send(),
+        events
+            .list_tags_for_resource()
+            .resource_arn(&named_arn)
+            .send(),
+        list_targets(ctx, name),
+    );
     let Some(rule) = absent_as_none(answer)? else {
         return Ok(None);
     };
@@ -42,18 +52,15 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         }
         None => Value::Null,
     };
-    let arn = rule.arn().map_or_else(
-        || ctx.target.arn("events", &format!("rule/{name}")),
-        str::to_owned,
-    );
-    let listed = events
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
-        .await;
+    let arn = rule.arn().map_or_else(|| named_arn.clone(), str::to_owned);
+    let listed = if arn == named_arn {
+        listed
+    } else {
+        let list = events.list_tags_for_resource().resource_arn(&arn);
+        list.send().await
+    };
     let tags = model_tags(listed.context("listing the rule's tags")?.tags());
-    let mut targets: Vec<RuleTarget> = list_targets(ctx, name)
-        .await?
+    let mut targets: Vec<RuleTarget> = targets?
         .unwrap_or_default()
         .iter()
         .map(target_spec)

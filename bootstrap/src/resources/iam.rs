@@ -35,7 +35,18 @@ errors::variants! { AlreadyExists: CreateRoleError => is_entity_already_exists_e
 /// the one named like the role, else the first by name (the others are reported, never touched).
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let iam = &ctx.clients.iam;
-    let Some(role) = absent_as_none(iam.get_role().role_name(name).send().await)? else {
+    // One round: the role, its policy names, its tags and the inline policy the desired state
+    // names, all at once. When the role is absent the other answers are "not found" and unused.
+    let (role, policy_names, tags, named_policy) = futures::join!(
+        iam.get_role().role_name(name).send(),
+        inline_policy_names(ctx, name),
+        role_tags(ctx, name),
+        iam.get_role_policy()
+            .role_name(name)
+            .policy_name(crate::model::INLINE_POLICY_NAME)
+            .send(),
+    );
+    let Some(role) = absent_as_none(role)? else {
         return Ok(None);
     };
     let role = role.role.context("GetRole answered without a role")?;
@@ -43,8 +54,6 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         Some(doc) => parse_policy(doc).context("reading the role's trust policy")?,
         None => Value::Null,
     };
-    // The tags do not depend on the policies: read both at once.
-    let (policy_names, tags) = futures::join!(inline_policy_names(ctx, name), role_tags(ctx, name));
     let mut policy_names = policy_names?;
     policy_names.sort();
     // Ours is the one the desired state names; an older layout named it after the role.
@@ -60,13 +69,15 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let (inline_policy_name, inline_policy) = match ours {
         Some(index) => {
             let policy_name = policy_names.remove(index);
-            let document = iam
-                .get_role_policy()
-                .role_name(name)
-                .policy_name(&policy_name)
-                .send()
-                .await
-                .with_context(|| format!("reading the inline policy {policy_name}"))?;
+            // Read already unless ours has another name (an older layout, or someone's).
+            let document = if policy_name == crate::model::INLINE_POLICY_NAME {
+                named_policy
+            } else {
+                let read = iam.get_role_policy().role_name(name);
+                read.policy_name(&policy_name).send().await
+            };
+            let document =
+                document.with_context(|| format!("reading the inline policy {policy_name}"))?;
             let value = parse_policy(document.policy_document())
                 .with_context(|| format!("reading the inline policy {policy_name}"))?;
             (policy_name, value)

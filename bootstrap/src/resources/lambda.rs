@@ -54,7 +54,14 @@ const READY_BUDGET: Duration = Duration::from_secs(300);
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let lambda = &ctx.clients.lambda;
-    let answer = lambda.get_function().function_name(name).send().await;
+    // Both reads name the function only: one round (an absent function fails both).
+    let (answer, invoke) = futures::join!(
+        lambda.get_function().function_name(name).send(),
+        lambda
+            .get_function_event_invoke_config()
+            .function_name(name)
+            .send(),
+    );
     let Some(function) = absent_as_none(answer)? else {
         return Ok(None);
     };
@@ -62,11 +69,6 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         .configuration()
         .context("GetFunction answered without a configuration")?;
     let tags = map_tags(function.tags());
-    let invoke = lambda
-        .get_function_event_invoke_config()
-        .function_name(name)
-        .send()
-        .await;
     let invoke = absent_as_none(invoke).context("reading the asynchronous invocation settings")?;
     let on_failure_destination = invoke
         .as_ref()
@@ -385,7 +387,14 @@ pub use permission::PermissionResource;
 pub async fn observe_permission(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let (function, statement_id) = split_permission_name(name)?;
     let lambda = &ctx.clients.lambda;
-    let answer = lambda.get_policy().function_name(function).send().await;
+    // A statement cannot be tagged: it carries its function's tags, so it is ours exactly when
+    // the function is (a same-name function someone else owns keeps its statements). Both reads
+    // name the function only: one round.
+    let function_arn = ctx.target.arn("lambda", &format!("function:{function}"));
+    let (answer, listed) = futures::join!(
+        lambda.get_policy().function_name(function).send(),
+        lambda.list_tags().resource(&function_arn).send(),
+    );
     let Some(policy) = absent_as_none(answer)? else {
         return Ok(None);
     };
@@ -397,10 +406,6 @@ pub async fn observe_permission(ctx: Ctx<'_>, name: &str) -> Result<Option<Obser
     let Some(spec) = permission_from_policy(&document, function, statement_id) else {
         return Ok(None);
     };
-    // A statement cannot be tagged: it carries its function's tags, so it is ours exactly when
-    // the function is (a same-name function someone else owns keeps its statements).
-    let function_arn = ctx.target.arn("lambda", &format!("function:{function}"));
-    let listed = lambda.list_tags().resource(&function_arn).send().await;
     let listed = listed
         .context("reading the function's tags (a permission is ours only if its function is)")?;
     let tags = map_tags(listed.tags());

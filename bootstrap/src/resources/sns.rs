@@ -63,20 +63,23 @@ async fn list_subscriptions(ctx: Ctx<'_>, topic_arn: &str) -> Result<Vec<Listed>
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let sns = &ctx.clients.sns;
     let arn = ctx.target.arn("sns", name);
-    let answer = sns.get_topic_attributes().topic_arn(&arn).send().await;
+    // The three reads name the topic's ARN only: one round (an absent topic fails them all).
+    let (answer, listed, listed_subscriptions) = futures::join!(
+        sns.get_topic_attributes().topic_arn(&arn).send(),
+        sns.list_tags_for_resource().resource_arn(&arn).send(),
+        list_subscriptions(ctx, &arn),
+    );
     let Some(attributes) = absent_as_none(answer)? else {
         return Ok(None);
     };
     let attributes = attributes.attributes().cloned().unwrap_or_default();
-    let listed = sns.list_tags_for_resource().resource_arn(&arn).send().await;
     let tags = model_tags(listed.context("reading the topic's tags")?.tags());
     let policy = attributes
         .get("Policy")
         .map(|text| serde_json::from_str(text).context("the topic policy is not JSON"))
         .transpose()?
         .unwrap_or_default();
-    let mut subscriptions: Vec<Subscription> = list_subscriptions(ctx, &arn)
-        .await?
+    let mut subscriptions: Vec<Subscription> = listed_subscriptions?
         .into_iter()
         .map(|l| l.subscription)
         .collect();

@@ -92,7 +92,10 @@ fn secret_name_of(webhook: &str) -> String {
 }
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
-    let Some(item) = find(ctx, name).await? else {
+    // The tags are read beside the listing, under the ARN the webhook's name gives: one round.
+    let named_arn = ctx.target.arn("codepipeline", &format!("webhook:{name}"));
+    let (found, named_tags) = futures::join!(find(ctx, name), tags_of(ctx, &named_arn));
+    let Some(item) = found? else {
         return Ok(None);
     };
     let definition = item
@@ -100,11 +103,11 @@ pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
         .context("ListWebhooks answered an item without a definition")?;
     let arn = item.arn().map(str::to_owned);
     let tags = match &arn {
-        Some(arn) => tags_of(ctx, arn)
-            .await
-            .context("listing the webhook's tags")?,
-        None => Tags::new(),
+        Some(arn) if *arn == named_arn => named_tags,
+        Some(arn) => tags_of(ctx, arn).await,
+        None => Ok(Tags::new()),
     };
+    let tags = tags.context("listing the webhook's tags")?;
     let spec = WebhookSpec {
         name: name.to_owned(),
         target_pipeline: definition.target_pipeline().to_owned(),
