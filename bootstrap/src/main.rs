@@ -4,7 +4,6 @@ use bootstrap::cli::{Cli, Command, ProgressArg};
 use bootstrap::config::{self, Layer};
 use bootstrap::ops::{self, Output};
 use bootstrap::progress;
-use clap::Parser;
 use std::process::ExitCode;
 
 // The Lambda zips and the commit bootstrap/build.rs found: `static BUILD`.

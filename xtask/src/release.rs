@@ -318,7 +318,8 @@ fn base64(bytes: &[u8]) -> String {
 /// CI's proof of the artifact: the archive unpacked in an empty directory (its hash checked
 /// first), then that binary alone, with no target/ beside it and no --artifacts-dir, runs
 /// `--version` (which must list the zips just built), `deploy`, `plan` (which must find no
-/// change) and `destroy` against a fresh emulator.
+/// change; then, after other code is uploaded by hand, the change, which `deploy` repairs) and
+/// `destroy` against a fresh emulator.
 pub fn prove_in_a_clean_directory(archive: &Path) -> Result<()> {
     let clean = std::env::temp_dir().join(format!("bootstrap-release-{}", std::process::id()));
     if clean.exists() {
@@ -367,7 +368,7 @@ fn deploy_plan_destroy(
 ) -> Result<()> {
     let common = ["--env", "release", "--github-repo", "my-org/my-service"];
     let arch_flag = ["--lambda-arch", arch.lambda_name()];
-    let bootstrap = |args: &[&str]| {
+    let command = |args: &[&str]| {
         let mut command = Command::new(binary);
         command
             .args(args)
@@ -376,15 +377,67 @@ fn deploy_plan_destroy(
             .env("GITHUB_TOKEN", "release-check-token")
             .envs(env.iter().map(|(k, v)| (k, v)));
         command
+    };
+    let bootstrap = |args: &[&str]| {
+        command(args)
             .status()
             .with_context(|| format!("starting {}", binary.display()))
     };
+    let aws = root().join(".venv/bin/aws");
+    step("release check: the administrator creates the roles' permissions boundary (README)");
+    let boundary = dir.join("boundary-release.json");
+    let policy = output_of(&mut command(&[
+        "deployer-policy",
+        "--env",
+        "release",
+        "--boundary",
+        "--output",
+        "json",
+    ]))?;
+    std::fs::write(&boundary, policy)?;
+    run(Command::new(&aws)
+        .args([
+            "iam",
+            "create-policy",
+            "--policy-name",
+            "pipeline-boundary-release",
+        ])
+        .arg("--policy-document")
+        .arg(format!("file://{}", boundary.display()))
+        .args(["--output", "text", "--query", "Policy.Arn"])
+        .envs(env.iter().map(|(k, v)| (k, v))))?;
     step("release check: deploy from the unpacked archive");
     let deploy = [&["deploy", "--yes"][..], &common, &arch_flag].concat();
     expect_code(bootstrap(&deploy)?, 0, "deploy")?;
     step("release check: plan must find no change");
     let plan = [&["plan"][..], &common, &arch_flag].concat();
     expect_code(bootstrap(&plan)?, 0, "plan after deploy")?;
+    step("release check: other code uploaded by hand is drift that plan shows and deploy repairs");
+    let other_code = format!(
+        "fileb://{}",
+        arch.zips_dir()
+            .join("event-notifier/bootstrap.zip")
+            .display()
+    );
+    run(Command::new(&aws)
+        .args([
+            "lambda",
+            "update-function-code",
+            "--function-name",
+            "deploy-handler-release",
+        ])
+        .args([
+            "--zip-file",
+            &other_code,
+            "--output",
+            "text",
+            "--query",
+            "CodeSha256",
+        ])
+        .envs(env.iter().map(|(k, v)| (k, v))))?;
+    expect_code(bootstrap(&plan)?, 2, "plan after the code changed by hand")?;
+    expect_code(bootstrap(&deploy)?, 0, "deploy repairing the code")?;
+    expect_code(bootstrap(&plan)?, 0, "plan after the repair")?;
     step("release check: destroy");
     expect_code(
         bootstrap(&["destroy", "--yes", "--env", "release"])?,
