@@ -156,6 +156,15 @@ fn variables(target: String, new: &str, previous: &str) -> BTreeMap<String, Stri
     ])
 }
 
+/// What the tasks of a described task definition run on (ECS API Reference, RuntimePlatform
+/// `cpuArchitecture`: X86_64 or ARM64; tasks without one run X86_64). The new revision keeps it.
+fn task_architecture(described: &Value) -> CpuArchitecture {
+    described["taskDefinition"]["runtimePlatform"]["cpuArchitecture"]
+        .as_str()
+        .and_then(CpuArchitecture::parse)
+        .unwrap_or(CpuArchitecture::X86_64)
+}
+
 pub async fn start(
     api: &dyn RolloutApi,
     cluster: &str,
@@ -200,17 +209,11 @@ pub async fn start(
         Ok(index) => index,
         Err(problem) => return Step::failed(FailureKind::ConfigurationError, problem),
     };
-    // ECS API Reference, RuntimePlatform `cpuArchitecture`: X86_64 or ARM64; the new revision
-    // keeps the current one's, and tasks without one run X86_64.
-    let runs_on = described["taskDefinition"]["runtimePlatform"]["cpuArchitecture"]
-        .as_str()
-        .and_then(CpuArchitecture::parse)
-        .unwrap_or(CpuArchitecture::X86_64);
     let what = format!(
         "ECS service {service_name} (cluster {cluster}, {})",
         short(&current)
     );
-    if let Some(step) = super::wrong_architecture(request, &what, runs_on) {
+    if let Some(step) = super::wrong_architecture(request, &what, task_architecture(&described)) {
         return step;
     }
 

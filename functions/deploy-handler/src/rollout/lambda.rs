@@ -51,24 +51,7 @@ pub async fn start(
         Ok(current) => current,
         Err(step) => return step,
     };
-    if current["Configuration"]["PackageType"] != "Image" {
-        return Step::failed(
-            FailureKind::ConfigurationError,
-            format!(
-                "the Lambda function {function} is packaged as a .zip, not a container image, so it cannot run the \
-                 built image; point --deploy-target at a container-image function"
-            ),
-        );
-    }
-    // Lambda API Reference, FunctionConfiguration `Architectures`: "The default architecture
-    // value is x86_64".
-    let runs_on = current["Configuration"]["Architectures"][0]
-        .as_str()
-        .and_then(CpuArchitecture::parse)
-        .unwrap_or(CpuArchitecture::X86_64);
-    if let Some(step) =
-        super::wrong_architecture(request, &format!("the Lambda function {function}"), runs_on)
-    {
+    if let Some(step) = cannot_run(&current, function, request) {
         return step;
     }
     let previous_version = match alias {
@@ -150,6 +133,26 @@ pub async fn start(
             deployment_id: request.job_id.to_owned(),
         },
     }
+}
+
+/// Why the function cannot run the image, if it cannot: a .zip function, or an image built for
+/// another architecture than the function's `Architectures` (Lambda API Reference,
+/// FunctionConfiguration: "The default architecture value is x86_64").
+fn cannot_run(current: &Value, function: &str, request: &Request<'_>) -> Option<Step> {
+    if current["Configuration"]["PackageType"] != "Image" {
+        return Some(Step::failed(
+            FailureKind::ConfigurationError,
+            format!(
+                "the Lambda function {function} is packaged as a .zip, not a container image, so it cannot run the \
+                 built image; point --deploy-target at a container-image function"
+            ),
+        ));
+    }
+    let runs_on = current["Configuration"]["Architectures"][0]
+        .as_str()
+        .and_then(CpuArchitecture::parse)
+        .unwrap_or(CpuArchitecture::X86_64);
+    super::wrong_architecture(request, &format!("the Lambda function {function}"), runs_on)
 }
 
 /// What traffic runs while an update is not through: the alias's version, or the old image.
