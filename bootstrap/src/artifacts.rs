@@ -16,7 +16,7 @@ pub const FUNCTIONS: [&str; 2] = ["deploy-handler", "event-notifier"];
 /// The architecture of the functions when `--lambda-arch` is not given and the zips come from
 /// this binary: arm64 (Graviton) costs 20% less per GB-second for the same memory and the
 /// functions are the same Rust code on both; BENCHMARKS.md ("Lambda architecture") has the
-/// prices and the zip sizes this was decided on.
+/// prices and the zip sizes this was decided on. Prices: <https://aws.amazon.com/lambda/pricing/>.
 pub const DEFAULT_ARCH: LambdaArch = LambdaArch::Arm64;
 
 /// The two instruction set architectures Lambda runs, as `Architectures` names them.
