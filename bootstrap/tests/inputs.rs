@@ -241,8 +241,6 @@ fn run(cli: &Cli<'_>, args: &[String]) -> std::process::Output {
 async fn every_input_is_checked_before_the_first_write() {
     let emulator = Emulator::start().expect("emulator");
     let cli = setup("inputs", &emulator);
-    cli.administrator_creates_boundary("dev");
-    emulator.clear_calls().expect("calls cleared");
     let mut failures = Vec::new();
     for Case { args, code, says } in cases() {
         let output = run(&cli, &args);
@@ -270,8 +268,6 @@ async fn every_input_is_checked_before_the_first_write() {
 async fn files_zips_and_tokens_are_named_with_their_fix() {
     let emulator = Emulator::start().expect("emulator");
     let cli = setup("inputs-files", &emulator);
-    cli.administrator_creates_boundary("dev");
-    emulator.clear_calls().expect("calls cleared");
     let missing_zip = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
         .args([
             "deploy",

@@ -71,23 +71,30 @@ impl Cli<'_> {
         self.create_boundary(env, vec!["deployer-policy", "--boundary", "--env", env]);
     }
 
+    /// Unless the boundary exists: prints it with `policy_args` and creates it. Only a missing
+    /// boundary costs a write, so a test counting writes sees none from here once it exists.
     fn create_boundary(&self, env: &str, mut policy_args: Vec<&str>) {
         policy_args.extend(["--output", "json"]);
-        let printed = self.run_as_is(&policy_args);
-        if !printed.status.success() {
-            return;
-        }
-        let document = String::from_utf8_lossy(&printed.stdout).into_owned();
         let name = format!("pipeline-boundary-{env}");
-        let emulator = self.emulator;
-        // The tests are async; the SDK call gets its own runtime on its own thread.
+        // The tests are async; the SDK calls get their own runtime on their own thread.
         std::thread::scope(|scope| {
             scope.spawn(|| {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .expect("a runtime");
-                runtime.block_on(create_policy_unless_there(emulator, &name, document));
+                runtime.block_on(async {
+                    let iam = aws_sdk_iam::Client::new(&self.emulator.sdk_config().await);
+                    let arn = format!("arn:aws:iam::{}:policy/{name}", testkit::ACCOUNT_ID);
+                    if iam.get_policy().policy_arn(&arn).send().await.is_ok() {
+                        return;
+                    }
+                    let printed = self.run_as_is(&policy_args);
+                    if printed.status.success() {
+                        let document = String::from_utf8_lossy(&printed.stdout).into_owned();
+                        create_policy(&iam, &name, document).await;
+                    }
+                });
             });
         });
     }
@@ -102,13 +109,9 @@ impl Cli<'_> {
     }
 }
 
-/// Creates the customer managed policy `name` as the administrator, unless it exists.
-async fn create_policy_unless_there(emulator: &Emulator, name: &str, document: String) {
-    let iam = aws_sdk_iam::Client::new(&emulator.sdk_config().await);
-    let arn = format!("arn:aws:iam::{}:policy/{name}", testkit::ACCOUNT_ID);
-    if iam.get_policy().policy_arn(&arn).send().await.is_ok() {
-        return;
-    }
+/// Creates the customer managed policy `name` as the administrator (one made a moment ago by
+/// another test process of the same emulator is fine).
+async fn create_policy(iam: &aws_sdk_iam::Client, name: &str, document: String) {
     let created = iam
         .create_policy()
         .policy_name(name)
@@ -171,12 +174,17 @@ pub fn setup<'a>(name: &str, emulator: &'a Emulator) -> Cli<'a> {
     let workdir = guard.path().to_path_buf();
     let artifacts = workdir.join("lambda");
     fake_lambda_zips(&artifacts);
-    Cli {
+    let cli = Cli {
         emulator,
         artifacts,
         workdir,
         _workdir_guard: guard,
-    }
+    };
+    // Set up before the test begins, as on an account where bootstrap runs: `dev`'s boundary
+    // (another environment's comes with its first plan or deploy), its calls not counted.
+    cli.administrator_creates_boundary("dev");
+    emulator.clear_calls().expect("calls cleared");
+    cli
 }
 
 pub fn plan_json(cli: &Cli<'_>, env: &str) -> (i32, Value) {
