@@ -244,7 +244,8 @@ fn pack(binary: &Path, version: &str, target: &str) -> Result<PathBuf> {
         ])
         .arg(&tar)
         .arg(&name))?;
-    run(Command::new("gzip").args(["-n", "-9", "-f"]).arg(&tar))?;
+    // gzip's default level: -9 took three times as long for 1% less (a 116 MB debug binary).
+    run(Command::new("gzip").args(["-n", "-f"]).arg(&tar))?;
     let archive = dist.join(format!("{name}.tar.gz"));
     let sum = Command::new("sha256sum")
         .current_dir(&dist)
