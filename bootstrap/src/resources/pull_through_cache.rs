@@ -194,8 +194,9 @@ pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
     // The pull-through cache rule actions take no resource type (Service Authorization
     // Reference, Amazon ECR: CreatePullThroughCacheRule, DeletePullThroughCacheRule,
     // DescribePullThroughCacheRules), so `*` is the only resource they can have.
+    // One of the account-wide reads: merged into their statement (policies::deployer).
     let mut grants = vec![statement(
-        "FindBaseImageCache",
+        "AccountWideReads",
         &["ecr:DescribePullThroughCacheRules"],
         vec!["*".to_owned()],
     )];
