@@ -351,7 +351,7 @@ fn judge(emulator: &Emulator, mode: &str, policy: &Value, probes: &[Probe], foun
         }
         if reaches || probe.resource == "*" {
             let reach = match (reaches, exposure::exception(&probe.action)) {
-                (true, Some((remains, why))) => format!("yes: {remains}. {why}"),
+                (true, Some((remains, why))) => format!("yes: {remains}. AWS: {why}"),
                 (true, None) => "yes, and it is not listed".to_owned(),
                 (false, _) => format!("no: only under `{}`", probe.condition),
             };
@@ -363,6 +363,101 @@ fn judge(emulator: &Emulator, mode: &str, policy: &Value, probes: &[Probe], foun
                 reach,
             ));
         }
+    }
+}
+
+type Policies = Vec<(String, Value)>;
+
+/// Every policy of one mode: `dev`'s against the victims' mirrors of it.
+fn judge_mode(
+    emulator: &Emulator,
+    mode: &str,
+    own: &Policies,
+    others: &Vec<(&'static str, Policies)>,
+    found: &mut Findings,
+) {
+    for (index, (name, document)) in own.iter().enumerate() {
+        let mirrors: Vec<(&'static str, Value)> = others
+            .iter()
+            .map(|(env, theirs)| {
+                assert_eq!(&theirs[index].0, name, "{mode}: the policies differ");
+                (*env, theirs[index].1.clone())
+            })
+            .collect();
+        let probes = probes(name, document, &mirrors);
+        judge(emulator, mode, document, &probes, found);
+    }
+}
+
+/// `statement` of `policy` in every environment's policies, given back the way it was before
+/// issue 25 closed it (`widen`).
+fn widened(mut all: Policies, policy: &str, sid: &str, widen: &dyn Fn(&mut Value)) -> Policies {
+    for (name, document) in &mut all {
+        if name != policy {
+            continue;
+        }
+        for statement in document["Statement"].as_array_mut().into_iter().flatten() {
+            if statement["Sid"] == sid {
+                widen(statement);
+            }
+        }
+    }
+    all
+}
+
+/// The test fails when a statement is widened back: the connection grant of issue 25's first
+/// hole (TagResource under the request's tag alone) and the deploy-handler's PutEvents without
+/// its source condition (the third) each let a request reach another environment.
+#[test]
+fn a_statement_widened_back_is_caught() {
+    let emulator = Emulator::start().expect("the emulator starts");
+    let cases: [(&str, &str, &str, &dyn Fn(&mut Value)); 2] = [
+        (
+            "deployer",
+            "CreateEnvironmentConnection",
+            "codestar-connections:TagResource",
+            &|s| {
+                if let Some(condition) = s["Condition"].as_object_mut() {
+                    condition.remove("StringEqualsIfExists");
+                }
+            },
+        ),
+        (
+            "deploy-handler-role",
+            "EmitDeploymentEvents",
+            "events:PutEvents",
+            &|s| {
+                if let Some(statement) = s.as_object_mut() {
+                    statement.remove("Condition");
+                }
+            },
+        ),
+    ];
+    for (policy, sid, action, widen) in cases {
+        let mode = format!("{policy} {sid} widened back");
+        let own = widened(
+            policies(&emulator, ATTACKER, "codeconnections", "eventbridge"),
+            policy,
+            sid,
+            widen,
+        );
+        let others = VICTIMS
+            .iter()
+            .map(|env| {
+                let theirs = policies(&emulator, env, "codeconnections", "eventbridge");
+                (*env, widened(theirs, policy, sid, widen))
+            })
+            .collect();
+        let mut found = Findings::default();
+        judge_mode(&emulator, &mode, &own, &others, &mut found);
+        assert!(
+            found
+                .problems
+                .iter()
+                .any(|p| p.contains(action) && p.contains("allows prod's")),
+            "{mode}: not caught; problems: {:?}",
+            found.problems
+        );
     }
 }
 
@@ -399,21 +494,11 @@ fn no_environment_reaches_another_in_any_mode() {
         for kind in KINDS {
             let mode = format!("--source {source}, {kind} target");
             let own = policies(&emulator, ATTACKER, source, kind);
-            let others: Vec<(&'static str, Vec<(String, Value)>)> = VICTIMS
+            let others = VICTIMS
                 .iter()
                 .map(|env| (*env, policies(&emulator, env, source, kind)))
                 .collect();
-            for (index, (name, document)) in own.iter().enumerate() {
-                let mirrors: Vec<(&'static str, Value)> = others
-                    .iter()
-                    .map(|(env, theirs)| {
-                        assert_eq!(&theirs[index].0, name, "{mode}: the policies differ");
-                        (*env, theirs[index].1.clone())
-                    })
-                    .collect();
-                let probes = probes(name, document, &mirrors);
-                judge(&emulator, &mode, document, &probes, &mut found);
-            }
+            judge_mode(&emulator, &mode, &own, &others, &mut found);
         }
     }
     let stale: Vec<&str> = exposure::CROSS_ENVIRONMENT
