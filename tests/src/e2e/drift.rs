@@ -94,7 +94,16 @@ async fn role(clients: &Clients, role: &str) -> Result<String> {
         .send()
         .await
         .context("editing a role's description by hand")?;
-    Ok(format!("{role}: EC2 may assume it, description edited"))
+    clients
+        .iam
+        .delete_role_permissions_boundary()
+        .role_name(role)
+        .send()
+        .await
+        .context("removing a role's permissions boundary by hand")?;
+    Ok(format!(
+        "{role}: EC2 may assume it, description edited, permissions boundary removed"
+    ))
 }
 
 /// Another function's zip uploaded in place of the function's code.

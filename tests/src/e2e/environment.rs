@@ -54,6 +54,18 @@ pub(super) async fn create_deployer(
         }
         _ => deployer_policy,
     };
+    let mut boundary_args = vec!["deployer-policy", "--env", &opts.env, "--boundary"];
+    boundary_args.extend(target_args);
+    boundary_args.extend(["--output", "json"]);
+    let boundary_stdout = bootstrap(opts, emu, &[], &boundary_args, say).await?;
+    let boundary: Value = serde_json::from_str(&boundary_stdout).with_context(|| {
+        format!("`bootstrap deployer-policy --boundary` printed no policy; it printed:\n{boundary_stdout}")
+    })?;
+    let boundary_arn = deployer::create_boundary(&clients.iam, &opts.env, &boundary).await?;
+    say.say(&format!(
+        "the administrator created the roles' permissions boundary {boundary_arn} ({} statements)",
+        boundary["Statement"].as_array().map_or(0, Vec::len)
+    ));
     let deployer = deployer::Deployer::create(
         &clients.iam,
         &clients.sts,
@@ -62,6 +74,13 @@ pub(super) async fn create_deployer(
         deployer_policy,
     )
     .await?;
+    let deployer_iam = aws_sdk_iam::Client::new(&emu.sdk_config_with(&deployer.env).await);
+    let role = opts_names(opts)?.names().codebuild_role();
+    let refusals = deployer::cannot_create_unbounded_roles(&deployer_iam, &role).await?;
+    deployer::forget_probe_denials(emu, refusals.len())?;
+    for refusal in refusals {
+        say.say(&refusal);
+    }
     say.say(&format!(
         "role {} holds only that policy ({} statements); every `bootstrap` command below runs as a session of it, with IAM enforced",
         deployer.role,
@@ -116,6 +135,19 @@ pub(super) async fn deploy(
     let deploy_stdout = bootstrap(opts, emu, &deployer.env, deploy_args, say).await?;
     reconfigure_and_restore(opts, emu, deployer, deploy_args, say).await?;
     drift_and_repair(opts, emu, clients, deployer, deploy_args, say).await?;
+    say.step("The deployer tries to get past the roles' permissions boundary");
+    let role = opts_names(opts)?.names().event_notifier_role();
+    let boundary_arn = format!(
+        "arn:aws:iam::{}:policy/{}",
+        testkit::ACCOUNT_ID,
+        opts_names(opts)?.names().permissions_boundary()
+    );
+    let refusals =
+        deployer::boundary_holds(emu, &clients.sts, deployer, &role, &boundary_arn).await?;
+    deployer::forget_probe_denials(emu, refusals.len())?;
+    for refusal in refusals {
+        say.say(&refusal);
+    }
     if let Some(mutant) = opts.mutant.as_ref().filter(|m| m.role != mutants::DEPLOYER) {
         mutate_role(clients, opts, mutant, say).await?;
     }
