@@ -1112,7 +1112,14 @@ async fn a_base_image_cache_is_created_with_the_environment_and_destroyed_with_i
             .collect::<Vec<_>>()
     };
     let option = ["--base-image-source", "pull-through-cache"];
-    let mut args = vec!["deploy", "--env", "dev", "--github-repo", "octo/app", "--yes"];
+    let mut args = vec![
+        "deploy",
+        "--env",
+        "dev",
+        "--github-repo",
+        "octo/app",
+        "--yes",
+    ];
     args.extend(option);
     assert_code(&cli.run(&args), 0);
 
@@ -1157,7 +1164,11 @@ async fn a_base_image_cache_is_created_with_the_environment_and_destroyed_with_i
         .expect("cached repository");
     assert_code(&cli.run_env_only(&["destroy", "--env", "dev", "--yes"]), 0);
     assert_eq!(rules().await, vec![]);
-    let left = ecr.describe_repositories().send().await.expect("repositories");
+    let left = ecr
+        .describe_repositories()
+        .send()
+        .await
+        .expect("repositories");
     assert!(
         left.repositories().is_empty(),
         "destroy leaves no repository: {:?}",

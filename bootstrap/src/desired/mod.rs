@@ -3,6 +3,8 @@
 //! notification rules in [`notifications`]; every id an environment can own in [`inventory`].
 
 #[cfg(test)]
+mod base_image_tests;
+#[cfg(test)]
 mod build_tests;
 mod inventory;
 mod notifications;
