@@ -25,6 +25,9 @@ struct Options {
     reuse_variants: bool,
     cold_starts: usize,
     warm: usize,
+    /// `--zip FUNCTION=PATH`: measure these zips (another build of a function) instead of the
+    /// shipped ones; the figures are printed and BENCHMARKS.md is left as it is.
+    zips: Vec<(String, PathBuf)>,
 }
 
 impl Options {
@@ -34,8 +37,10 @@ impl Options {
             reuse_variants: false,
             cold_starts: 20,
             warm: 20,
+            zips: Vec::new(),
         };
-        for arg in args {
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--smoke" => {
                     options.smoke = true;
@@ -43,9 +48,16 @@ impl Options {
                     options.warm = 3;
                 }
                 "--reuse-variants" => options.reuse_variants = true,
+                "--zip" => {
+                    let given = args
+                        .next()
+                        .context("--zip needs FUNCTION=PATH (a function's bootstrap.zip)")?;
+                    options.zips.push(given_zip(given)?);
+                }
                 other => bail!(
-                    "unknown bench option `{other}`; use --smoke (quick CI check, writes nothing) \
-                     or --reuse-variants (skip rebuilding the comparison variants)"
+                    "unknown bench option `{other}`; use --smoke (quick CI check, writes nothing), \
+                     --reuse-variants (skip rebuilding the comparison variants) or --zip \
+                     FUNCTION=PATH (measure that zip, print, write nothing)"
                 ),
             }
         }
@@ -53,6 +65,14 @@ impl Options {
     }
 
     fn command(&self) -> String {
+        if !self.zips.is_empty() {
+            let zips: Vec<String> = self
+                .zips
+                .iter()
+                .map(|(function, zip)| format!(" --zip {function}={}", zip.display()))
+                .collect();
+            return format!("cargo xtask bench{}", zips.concat());
+        }
         let mut command = "cargo xtask bench".to_owned();
         if self.reuse_variants {
             command.push_str(" --reuse-variants");
@@ -66,6 +86,9 @@ pub fn run(args: &[String]) -> Result<()> {
         return deploy::run(args);
     }
     let options = Options::parse(args)?;
+    if !options.zips.is_empty() {
+        return measure_given(&options);
+    }
     let variants = if options.smoke {
         Vec::new()
     } else {
@@ -103,6 +126,55 @@ pub fn run(args: &[String]) -> Result<()> {
     std::fs::write(&path, report.render(report::deploy_section(&old)))
         .with_context(|| format!("writing {}", path.display()))?;
     eprintln!("\nwrote {}", path.display());
+    Ok(())
+}
+
+/// `FUNCTION=PATH` of `--zip`.
+fn given_zip(given: &str) -> Result<(String, PathBuf)> {
+    match given.split_once('=') {
+        Some((function, path)) if FUNCTIONS.contains(&function) && !path.is_empty() => {
+            Ok((function.to_owned(), PathBuf::from(path)))
+        }
+        _ => bail!(
+            "--zip takes FUNCTION=PATH with FUNCTION one of {}, not `{given}`",
+            FUNCTIONS.join(", ")
+        ),
+    }
+}
+
+/// `--zip`: each given zip measured as the shipped ones are, printed as one table.
+fn measure_given(options: &Options) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let (machine, figures) = runtime.block_on(async {
+        let machine = machine()?;
+        let fixture = Fixture::start().await?;
+        let unpacked = build::bench_dir().join(format!("run-{}", std::process::id()));
+        let mut figures = Vec::new();
+        for (index, (function, zip)) in options.zips.iter().enumerate() {
+            step(&format!("measuring {function} ({})", zip.display()));
+            let mut measured = measure_zip(
+                &fixture,
+                &workload(&fixture, function),
+                zip,
+                &unpacked.join(format!("given-{index}")),
+                function,
+                options,
+            )
+            .await?;
+            measured.function = format!("{function} (`{}`)", zip.display());
+            figures.push(measured);
+        }
+        std::fs::remove_dir_all(&unpacked).ok();
+        anyhow::Ok((machine, figures))
+    })?;
+    print!(
+        "{}",
+        report::given_zips(&machine, &options.command(), &figures)
+    );
+    eprintln!("\nBENCHMARKS.md left as it is (--zip)");
     Ok(())
 }
 
@@ -500,6 +572,36 @@ mod tests {
     fn unknown_and_deploy_options_say_what_to_run_instead() {
         let err = Options::parse(&args(&["--fast"])).expect_err("unknown");
         assert!(err.to_string().contains("--smoke"), "{err}");
+    }
+
+    #[test]
+    fn zips_name_a_function_and_a_path() {
+        let options = Options::parse(&args(&[
+            "--zip",
+            "deploy-handler=/tmp/a.zip",
+            "--zip",
+            "deploy-handler=/tmp/b.zip",
+        ]))
+        .expect("two zips");
+        assert_eq!(
+            options.zips,
+            vec![
+                ("deploy-handler".to_owned(), PathBuf::from("/tmp/a.zip")),
+                ("deploy-handler".to_owned(), PathBuf::from("/tmp/b.zip")),
+            ]
+        );
+        assert_eq!(
+            options.command(),
+            "cargo xtask bench --zip deploy-handler=/tmp/a.zip --zip deploy-handler=/tmp/b.zip"
+        );
+        for bad in [
+            &["--zip"][..],
+            &["--zip", "other=/x.zip"],
+            &["--zip", "deploy-handler="],
+        ] {
+            let err = Options::parse(&args(bad)).expect_err("refused");
+            assert!(err.to_string().contains("FUNCTION=PATH"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

@@ -146,7 +146,8 @@ impl Report {
         let _ = writeln!(
             out,
             "# Benchmarks\n\n\
-             Written by `{}`; do not edit by hand except the deploy section. Every figure below was \
+             Written by `{}`; do not edit by hand except the deploy section and the sections \
+             after it. Every figure below was \
              measured on {machine}, in the same run. Functions run as Lambda runs them: the release \
              `bootstrap` unpacked from the shipped zip, driven by the Runtime API emulator \
              (`testkit::RuntimeApi`), talking to the local AWS emulator on loopback (real S3 \
@@ -378,6 +379,13 @@ impl Report {
     }
 }
 
+/// `--zip`: the given zips' figures, headed by where and how they were measured.
+pub fn given_zips(machine: &Machine, command: &str, functions: &[FunctionFigures]) -> String {
+    let mut out = format!("\nMeasured on {} by `{command}`.\n\n", machine.describe());
+    function_table(&mut out, functions);
+    out
+}
+
 fn function_table(out: &mut String, functions: &[FunctionFigures]) {
     let _ = writeln!(
         out,
@@ -403,12 +411,11 @@ fn function_table(out: &mut String, functions: &[FunctionFigures]) {
     }
 }
 
-/// What the old file says under the deploy heading (up to the next `## ` heading), if anything.
+/// What the old file says under the deploy heading, if anything: the deploy section and the
+/// hand-written `## ` sections after it, all kept as they are.
 pub fn deploy_section(old: &str) -> Option<&str> {
     let start = old.find(DEPLOY_HEADING)? + DEPLOY_HEADING.len();
-    let rest = &old[start..];
-    let end = rest.find("\n## ").unwrap_or(rest.len());
-    Some(&rest[..end])
+    Some(&old[start..])
 }
 
 const ROOTS_NOTE: &str = "Debian's OpenSSL probe finds both a bundle file and a certificate \
@@ -554,9 +561,13 @@ mod tests {
             fresh.replace(DEPLOY_PLACEHOLDER, "")
         );
         let kept = deploy_section(&filled).expect("section found");
-        assert_eq!(kept.trim(), "| deploy | 42 s |");
+        assert_eq!(kept.trim(), "| deploy | 42 s |\n\n## Later\nother");
         let again = r.render(Some(kept));
         assert!(again.contains("| deploy | 42 s |"));
+        assert!(
+            again.ends_with("\n## Later\nother\n"),
+            "hand sections kept: {again}"
+        );
         assert!(!again.contains(DEPLOY_PLACEHOLDER));
     }
 }
