@@ -130,6 +130,28 @@ pub fn lambda_zip(binary: &Path) -> Result<Vec<u8>> {
     }])
 }
 
+/// Packs `binary` into the zip at `zip_path` unless the zip was already made from this very
+/// build of it: a stamp beside the zip records the binary's size and modification time (cargo
+/// touches the binary only when it links it again). Deflating a Lambda binary takes seconds in
+/// xtask's unoptimised build, and CI asks for the zips several times. Returns the zip's size.
+pub fn repack_if_rebuilt(binary: &Path, zip_path: &Path) -> Result<u64> {
+    let meta =
+        std::fs::metadata(binary).with_context(|| format!("{} was not built", binary.display()))?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let source = format!("{} {} {modified}\n", binary.display(), meta.len());
+    let stamp = zip_path.with_extension("zip.source");
+    let fresh = std::fs::read_to_string(&stamp).is_ok_and(|old| old == source);
+    if !fresh || !zip_path.exists() {
+        write_if_changed(zip_path, &lambda_zip(binary)?)?;
+        std::fs::write(&stamp, source).with_context(|| format!("writing {}", stamp.display()))?;
+    }
+    Ok(std::fs::metadata(zip_path)?.len())
+}
+
 /// Writes `bytes` to `path` unless it already holds them: an unchanged zip keeps its
 /// modification time, so nothing that embeds it (bootstrap's build script) is rebuilt.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
@@ -243,6 +265,43 @@ mod tests {
             at += 46 + name_len;
         }
         assert_eq!(names, ["a", "b", "bootstrap"]);
+    }
+
+    #[test]
+    fn a_zip_is_made_again_only_when_its_binary_was_linked_again() {
+        let dir = scratch("rebuilt");
+        let binary = dir.join("bin");
+        let zip = dir.join("f/bootstrap.zip");
+        std::fs::write(&binary, b"\x7fELF first").expect("write");
+        repack_if_rebuilt(&binary, &zip).expect("first");
+        let first = std::fs::read(&zip).expect("zip");
+        std::fs::write(&zip, b"left alone while the binary is unchanged").expect("write");
+        repack_if_rebuilt(&binary, &zip).expect("unchanged binary");
+        assert_eq!(
+            std::fs::read(&zip).expect("zip"),
+            b"left alone while the binary is unchanged"
+        );
+        std::fs::write(&binary, b"\x7fELF second build").expect("relink");
+        let later = SystemTime::now() + Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&binary)
+            .and_then(|f| f.set_modified(later))
+            .expect("set mtime");
+        repack_if_rebuilt(&binary, &zip).expect("relinked binary");
+        let second = std::fs::read(&zip).expect("zip");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+        assert_ne!(first, second);
+        assert_eq!(second, lambda_zip_of(b"\x7fELF second build"));
+    }
+
+    fn lambda_zip_of(content: &[u8]) -> Vec<u8> {
+        reproducible_zip(&[Entry {
+            name: "bootstrap",
+            content,
+            mode: 0o755,
+        }])
+        .expect("zip")
     }
 
     #[test]

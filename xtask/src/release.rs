@@ -87,15 +87,16 @@ pub fn dist(steps: &mut Steps, arch: Arch) -> Result<()> {
     ];
     let label = format!("Lambda zips {} (cargo lambda)", arch.lambda_name());
     steps.cargo(&label, Profile::Release, &args)?;
+    // cargo's own output (cargo lambda copies it into `binaries`, with a new time each run).
+    let built = target_dir().join(arch.rust_target()).join("release");
     for function in FUNCTIONS {
-        let zip = lambda_zip::lambda_zip(&binaries.join(function).join("bootstrap"))?;
         let path = arch.zips_dir().join(function).join("bootstrap.zip");
-        lambda_zip::write_if_changed(&path, &zip)?;
+        let size = lambda_zip::repack_if_rebuilt(&built.join(function), &path)?;
         eprintln!(
             "{function} ({}): {} ({:.2} MB, CodeSha256 {})",
             arch.lambda_name(),
             path.display(),
-            zip.len() as f64 / 1e6,
+            size as f64 / 1e6,
             sha256_base64(&path)?
         );
     }
