@@ -30,10 +30,13 @@ const ENVIRONMENT_COUNTS: [usize; 3] = [1, 4, 16];
 const BUCKET_VERSIONS: [usize; 3] = [100, 1_000, 10_000];
 const COMMAND: &str = "cargo xtask bench --deploy";
 
-/// Targets from the brief: ratios against the critical-path bound, and the no-op ceiling.
+/// Targets: ratios against the critical-path bound, and wall times at [`LATENCY_MS`] per call
+/// (issue 28: a fresh deploy within 1.5 s; a no-op deploy, and so plan, within 0.4 s, which
+/// leaves room for STS and one round of reads).
 const FRESH_RATIO_TARGET: f64 = 1.3;
 const DESTROY_RATIO_TARGET: f64 = 1.5;
-const NOOP_TARGET: Duration = Duration::from_secs(1);
+const FRESH_TARGET: Duration = Duration::from_millis(1500);
+const NOOP_TARGET: Duration = Duration::from_millis(400);
 
 pub fn run(args: &[String]) -> Result<()> {
     let smoke = parse_options(args)?;
@@ -148,6 +151,51 @@ impl Bench<'_> {
         command
     }
 
+    /// Resets the emulator and creates each environment's permissions boundary as its
+    /// administrator does, once (plan and deploy refuse without it). Its calls are not counted:
+    /// `measure` clears the emulator's record first.
+    fn reset(&self, envs: &[&str]) -> Result<()> {
+        self.emulator.reset()?;
+        envs.iter().try_for_each(|env| self.create_boundary(env))
+    }
+
+    /// The policy `bootstrap deployer-policy --boundary` prints, created under its name.
+    fn create_boundary(&self, env: &str) -> Result<()> {
+        let printed = Command::new(&self.binary)
+            .args(["deployer-policy", "--boundary", "--env", env])
+            .args(["--github-repo", "octo/app"])
+            .args(["--output", "json", "--artifacts-dir"])
+            .arg(&self.artifacts)
+            .envs(self.emulator.env())
+            .current_dir(&self.workdir)
+            .output()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        if !printed.status.success() {
+            bail!(
+                "bootstrap deployer-policy --boundary --env {env} failed ({}):\n{}",
+                printed.status,
+                String::from_utf8_lossy(&printed.stderr)
+            );
+        }
+        let document = String::from_utf8(printed.stdout).context("the boundary is not UTF-8")?;
+        let name = pipeline_common::EnvName::parse(env)?
+            .names()
+            .permissions_boundary();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            let iam = aws_sdk_iam::Client::new(&self.emulator.sdk_config().await);
+            iam.create_policy()
+                .policy_name(&name)
+                .policy_document(document)
+                .send()
+                .await
+                .with_context(|| format!("creating the permissions boundary {name}"))?;
+            anyhow::Ok(())
+        })
+    }
+
     fn set_latency(&self, latency_ms: u64) -> Result<()> {
         if latency_ms == 0 {
             self.emulator.clear_faults()
@@ -216,6 +264,7 @@ fn check(op: Op, env: &str, output: &Output) -> Result<()> {
 
 fn smoke_run(bench: &Bench<'_>) -> Result<()> {
     step("deploy benchmark smoke: fresh deploy, no-op deploy, destroy at 0 ms");
+    bench.reset(&["smoke"])?;
     let fresh = bench.measure(Op::Deploy, "smoke")?;
     let noop = bench.measure(Op::Deploy, "smoke")?;
     let destroy = bench.measure(Op::Destroy, "smoke")?;
@@ -269,7 +318,7 @@ fn full_run(bench: &Bench<'_>, machine: &super::report::Machine) -> Result<()> {
             step(&format!(
                 "fresh / no-op / plan / destroy at {latency_ms} ms ({repeat}/{REPEATS})"
             ));
-            bench.emulator.reset()?;
+            bench.reset(&["bench"])?;
             bench.set_latency(latency_ms)?;
             scenario.empty_plan.push(bench.measure(Op::Plan, "bench")?);
             scenario.fresh.push(bench.measure(Op::Deploy, "bench")?);
@@ -297,9 +346,9 @@ fn full_run(bench: &Bench<'_>, machine: &super::report::Machine) -> Result<()> {
         step(&format!(
             "{count} environment(s) deployed at once at {LATENCY_MS} ms"
         ));
-        bench.emulator.reset()?;
-        bench.set_latency(LATENCY_MS)?;
         let envs: Vec<String> = (1..=count).map(|i| format!("scale{i}")).collect();
+        bench.reset(&envs.iter().map(String::as_str).collect::<Vec<_>>())?;
+        bench.set_latency(LATENCY_MS)?;
         let deploy = bench.measure_concurrent(Op::Deploy, &envs)?;
         let destroy = bench.measure_concurrent(Op::Destroy, &envs)?;
         scale.push((count, deploy, destroy));
@@ -310,7 +359,7 @@ fn full_run(bench: &Bench<'_>, machine: &super::report::Machine) -> Result<()> {
         step(&format!(
             "destroy with {versions} object versions in the bucket at 0 ms"
         ));
-        bench.emulator.reset()?;
+        bench.reset(&["bucket"])?;
         bench.set_latency(0)?;
         bench.measure(Op::Deploy, "bucket")?;
         fill_bucket(bench.emulator, "bucket", versions)?;
