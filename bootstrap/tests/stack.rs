@@ -1146,6 +1146,22 @@ async fn a_base_image_cache_is_created_with_the_environment_and_destroyed_with_i
     );
     let (code, _) = plan_json_with(&cli, "dev", &option);
     assert_eq!(code, 0, "deployed as planned: nothing to do");
+    // Drift: the rule deleted by hand is planned back and deployed back.
+    ecr.delete_pull_through_cache_rule()
+        .ecr_repository_prefix("base-images-dev")
+        .send()
+        .await
+        .expect("delete by hand");
+    let (code, plan) = plan_json_with(&cli, "dev", &option);
+    assert_eq!(code, 2);
+    assert!(
+        changed(&plan)
+            .iter()
+            .any(|(action, id, _)| action == "create" && id == "app-dev/base-images-dev"),
+        "{plan}"
+    );
+    assert_code(&cli.run(&args), 0);
+    assert_eq!(rules().await.len(), 1);
     let (code, plan) = plan_json_with(&cli, "dev", &["--base-image-source", "ecr-public"]);
     assert_eq!(code, 2);
     let changes = changed(&plan);
