@@ -103,7 +103,8 @@ pub enum Command {
     Outputs(Layer),
     /// Print the least-privilege IAM policy for running plan, deploy, outputs and destroy of
     /// the environment (give the same --source, --connection-arn, --github-token-secret,
-    /// --deploy-webhook-secret-arn and --deploy-target as `deploy`: they add grants).
+    /// --deploy-webhook-secret-arn, --deploy-target and --base-image-source as `deploy`: they
+    /// add grants).
     DeployerPolicy {
         #[command(flatten)]
         inputs: Layer,
