@@ -3,6 +3,7 @@
 
 use crate::support::{Fixture, create_role, operations, our_tags, spec_of};
 use base64::Engine;
+use bootstrap::artifacts::Package;
 use bootstrap::model::{FunctionSpec, PermissionSpec, Spec, Tags};
 use bootstrap::resources::{Ctx, lambda};
 use sha2::{Digest, Sha256};
@@ -31,7 +32,7 @@ async fn observed_function(ctx: Ctx<'_>, name: &str) -> Option<FunctionSpec> {
 /// What observe reports for `spec`: everything but the zip path, which is not observable.
 fn as_observed(spec: &FunctionSpec) -> FunctionSpec {
     FunctionSpec {
-        zip_path: Default::default(),
+        package: Default::default(),
         ..spec.clone()
     }
 }
@@ -63,7 +64,7 @@ async fn function_lifecycle_and_permissions() {
         log_group: "/pipeline/dev/deploy-handler".into(),
         log_format: "JSON".into(),
         code_sha256: sha.clone(),
-        zip_path: zip_path.clone(),
+        package: Package::File(zip_path.clone()),
         on_failure_destination: Some("arn:aws:sns:us-east-1:123456789012:failures".into()),
         max_retry_attempts: Some(1),
         tags: our_tags([("project", "pipeline")]),
@@ -246,7 +247,7 @@ async fn create_waits_out_iam_propagation_and_names_a_missing_zip() {
         log_group: "/aws/lambda/fresh".into(),
         log_format: "JSON".into(),
         code_sha256: sha,
-        zip_path,
+        package: Package::File(zip_path),
         on_failure_destination: None,
         max_retry_attempts: None,
         tags: Tags::new(),
@@ -261,10 +262,10 @@ async fn create_waits_out_iam_propagation_and_names_a_missing_zip() {
 
     let mut missing = spec.clone();
     missing.name = "other".into();
-    missing.zip_path = dir.path().join("absent.zip");
+    missing.package = Package::File(dir.path().join("absent.zip"));
     let err = format!("{:#}", lambda::create(ctx, &missing).await.unwrap_err());
     assert!(
-        err.contains("absent.zip") && err.contains("cargo lambda build"),
+        err.contains("absent.zip") && err.contains("cargo xtask dist"),
         "{err}"
     );
 }
