@@ -372,8 +372,8 @@ type Policies = Vec<(String, Value)>;
 fn judge_mode(
     emulator: &Emulator,
     mode: &str,
-    own: &Policies,
-    others: &Vec<(&'static str, Policies)>,
+    own: &[(String, Value)],
+    others: &[(&'static str, Policies)],
     found: &mut Findings,
 ) {
     for (index, (name, document)) in own.iter().enumerate() {
@@ -391,7 +391,7 @@ fn judge_mode(
 
 /// `statement` of `policy` in every environment's policies, given back the way it was before
 /// issue 25 closed it (`widen`).
-fn widened(mut all: Policies, policy: &str, sid: &str, widen: &dyn Fn(&mut Value)) -> Policies {
+fn widened(mut all: Policies, policy: &str, sid: &str, widen: fn(&mut Value)) -> Policies {
     for (name, document) in &mut all {
         if name != policy {
             continue;
@@ -405,35 +405,56 @@ fn widened(mut all: Policies, policy: &str, sid: &str, widen: &dyn Fn(&mut Value
     all
 }
 
+/// One statement given back its pre-issue-25 width.
+struct Widening {
+    policy: &'static str,
+    sid: &'static str,
+    /// The action that must then reach `prod`.
+    action: &'static str,
+    widen: fn(&mut Value),
+}
+
+/// TagResource allowed by the request's tag alone, on any connection.
+fn tag_by_request_alone(statement: &mut Value) {
+    if let Some(condition) = statement["Condition"].as_object_mut() {
+        condition.remove("StringEqualsIfExists");
+    }
+}
+
+/// PutEvents of any source and detail type.
+fn any_source(statement: &mut Value) {
+    if let Some(statement) = statement.as_object_mut() {
+        statement.remove("Condition");
+    }
+}
+
 /// The test fails when a statement is widened back: the connection grant of issue 25's first
 /// hole (TagResource under the request's tag alone) and the deploy-handler's PutEvents without
 /// its source condition (the third) each let a request reach another environment.
 #[test]
 fn a_statement_widened_back_is_caught() {
     let emulator = Emulator::start().expect("the emulator starts");
-    let cases: [(&str, &str, &str, &dyn Fn(&mut Value)); 2] = [
-        (
-            "deployer",
-            "CreateEnvironmentConnection",
-            "codestar-connections:TagResource",
-            &|s| {
-                if let Some(condition) = s["Condition"].as_object_mut() {
-                    condition.remove("StringEqualsIfExists");
-                }
-            },
-        ),
-        (
-            "deploy-handler-role",
-            "EmitDeploymentEvents",
-            "events:PutEvents",
-            &|s| {
-                if let Some(statement) = s.as_object_mut() {
-                    statement.remove("Condition");
-                }
-            },
-        ),
+    let cases = [
+        Widening {
+            policy: "deployer",
+            sid: "CreateEnvironmentConnection",
+            action: "codestar-connections:TagResource",
+            widen: tag_by_request_alone,
+        },
+        Widening {
+            policy: "deploy-handler-role",
+            sid: "EmitDeploymentEvents",
+            action: "events:PutEvents",
+            widen: any_source,
+        },
     ];
-    for (policy, sid, action, widen) in cases {
+    for Widening {
+        policy,
+        sid,
+        action,
+        widen,
+    } in cases
+    {
         let mode = format!("{policy} {sid} widened back");
         let own = widened(
             policies(&emulator, ATTACKER, "codeconnections", "eventbridge"),
@@ -441,7 +462,7 @@ fn a_statement_widened_back_is_caught() {
             sid,
             widen,
         );
-        let others = VICTIMS
+        let others: Vec<_> = VICTIMS
             .iter()
             .map(|env| {
                 let theirs = policies(&emulator, env, "codeconnections", "eventbridge");
@@ -494,7 +515,7 @@ fn no_environment_reaches_another_in_any_mode() {
         for kind in KINDS {
             let mode = format!("--source {source}, {kind} target");
             let own = policies(&emulator, ATTACKER, source, kind);
-            let others = VICTIMS
+            let others: Vec<_> = VICTIMS
                 .iter()
                 .map(|env| (*env, policies(&emulator, env, source, kind)))
                 .collect();
