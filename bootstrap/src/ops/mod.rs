@@ -490,8 +490,8 @@ async fn print_outputs(
                 .map(|id| (id.clone(), known.get(id).cloned().flatten()))
                 .collect();
             let url = match known.get(&webhook) {
-                Some(seen) => seen.as_ref().and_then(|w| w.status.clone()),
-                None => resources::webhook::url_of(ctx, &webhook.name).await?,
+                Some(seen) => Ok(seen.as_ref().and_then(|w| w.status.clone())),
+                None => resources::webhook::url_of(ctx, &webhook.name).await,
             };
             (observed, url)
         }
@@ -500,12 +500,14 @@ async fn print_outputs(
                 engine::observe_all(ctx, &ids),
                 resources::webhook::url_of(ctx, &webhook.name)
             );
-            (observed?, url?)
+            (observed?, url)
         }
     };
     let Some(Some(pipeline)) = observed.get(&ids[0]) else {
         return Err(not_deployed(ctx, env).await);
     };
+    // Only once the pipeline is known to exist: "not deployed" is the more useful answer.
+    let webhook_url = webhook_url?;
     let connection = match observed.get(&ids[1]).and_then(Option::as_ref) {
         Some(own) => Some((own.arn.clone(), own.status.clone())),
         None => given_connection(ctx, pipeline).await?,
