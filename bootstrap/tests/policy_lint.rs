@@ -2,7 +2,7 @@
 //! (parliament).
 //! Zero findings are allowed except those in `ACCEPTED`, each with its reason.
 
-use bootstrap::artifacts::LambdaZip;
+use bootstrap::artifacts::{LambdaZip, Package};
 use bootstrap::aws::Target;
 use bootstrap::config::{Layer, resolve};
 use bootstrap::desired::{Late, Zips, build};
@@ -37,7 +37,7 @@ const ACCEPTED: [(&str, &str, &str, &str); 3] = [
 
 fn zip() -> LambdaZip {
     LambdaZip {
-        path: "x.zip".into(),
+        package: Package::File("x.zip".into()),
         code_sha256: "x".into(),
         architecture: "x86_64".into(),
     }
