@@ -330,18 +330,16 @@ mod tests {
     use aws_smithy_types::error::ErrorMetadata;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    type Answer = Result<(), SdkError<PutBucketVersioningError, HttpResponse>>;
-
-    fn refusal(code: &str, status: u16) -> Answer {
+    fn refusal(code: &str, status: u16) -> SdkError<PutBucketVersioningError, HttpResponse> {
         let meta = ErrorMetadata::builder()
             .code(code)
             .message("refused")
             .build();
         let status = StatusCode::try_from(status).expect("a valid status");
-        Err(SdkError::service_error(
+        SdkError::service_error(
             PutBucketVersioningError::generic(meta),
             HttpResponse::new(status, SdkBody::empty()),
-        ))
+        )
     }
 
     #[tokio::test]
@@ -351,7 +349,7 @@ mod tests {
             let attempt = attempts.fetch_add(1, Ordering::SeqCst);
             async move {
                 if attempt < 2 {
-                    refusal("OperationAborted", 409)
+                    Err(refusal("OperationAborted", 409))
                 } else {
                     Ok(())
                 }
@@ -367,7 +365,7 @@ mod tests {
         let attempts = AtomicUsize::new(0);
         let answer = send((), |()| {
             attempts.fetch_add(1, Ordering::SeqCst);
-            async { refusal("AccessDenied", 403) }
+            async { Err::<(), _>(refusal("AccessDenied", 403)) }
         })
         .await;
         let code = answer.expect_err("refused").code().map(str::to_owned);
