@@ -87,11 +87,10 @@ pub fn dist(steps: &mut Steps, arch: Arch) -> Result<()> {
     ];
     let label = format!("Lambda zips {} (cargo lambda)", arch.lambda_name());
     steps.cargo(&label, Profile::Release, &args)?;
-    // cargo's own output (cargo lambda copies it into `binaries`, with a new time each run).
-    let built = target_dir().join(arch.rust_target()).join("release");
     for function in FUNCTIONS {
         let path = arch.zips_dir().join(function).join("bootstrap.zip");
-        let size = lambda_zip::repack_if_rebuilt(&built.join(function), &path)?;
+        let binary = binaries.join(function).join("bootstrap");
+        let size = lambda_zip::repack_if_rebuilt(&binary, &path)?;
         eprintln!(
             "{function} ({}): {} ({:.2} MB, CodeSha256 {})",
             arch.lambda_name(),
