@@ -24,24 +24,33 @@ errors::variants! { AlreadyExists: CreateLogGroupError => is_resource_already_ex
 
 pub async fn observe(ctx: Ctx<'_>, name: &str) -> Result<Option<Observed>> {
     let logs = &ctx.clients.logs;
+    // The tags are read beside the group, under the ARN its name gives: one round.
+    let named_arn = ctx.target.arn("logs", &format!("log-group:{name}"));
+    let (page, listed) = futures::join!(
+        logs.describe_log_groups()
+            .log_group_name_prefix(name)
+            .send(),
+        logs.list_tags_for_resource()
+            .resource_arn(&named_arn)
+            .send(),
+    );
     // DescribeLogGroups filters by prefix only: pick the exact name out of the page.
-    let page = logs
-        .describe_log_groups()
-        .log_group_name_prefix(name)
-        .send()
-        .await?;
+    let page = page?;
     let Some(group) = util::named(page.log_groups(), name, LogGroup::log_group_name) else {
         return Ok(None);
     };
     let arn = group
         .arn()
         .map(|a| a.trim_end_matches(":*").to_owned())
-        .unwrap_or_else(|| ctx.target.arn("logs", &format!("log-group:{name}")));
-    let listed = logs
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
-        .await?;
+        .unwrap_or_else(|| named_arn.clone());
+    let listed = if arn == named_arn {
+        listed?
+    } else {
+        logs.list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await?
+    };
     let tags = map_tags(listed.tags());
     let spec = LogGroupSpec {
         name: name.to_owned(),
