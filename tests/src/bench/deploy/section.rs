@@ -236,8 +236,8 @@ Why (found with this benchmark; recheck when the figures move):
   the role's inline policy under the name the desired state gives it, GetBucketVersioning's
   NoSuchBucket standing for HeadBucket), beside the boundary's check, and the outputs take the
   webhook's URL from the plan's read: STS, then one round. The price is calls: what does not
-  exist answers \"not found\" to each of its reads (plan with nothing deployed: 56 calls, was 22;
-  fresh deploy 103, was 69).
+  exist answers \"not found\" to each of its reads (plan with nothing deployed: 59 calls, was 22;
+  fresh deploy 106, was 69).
 - The fresh deploy's critical path was the S3 bucket: CreateBucket and seven configuration
   writes one after another (9 calls). They now go out at once after CreateBucket (2 calls);
   S3 may answer overlapping configuration writes on one bucket with `OperationAborted` (409),
