@@ -7,7 +7,7 @@
 
 /// (action, what the holder of one environment's policy can still do to another's, why AWS
 /// leaves no narrower scope, with the page that says so).
-pub const CROSS_ENVIRONMENT: [(&str, &str, &str); 12] = [
+pub const CROSS_ENVIRONMENT: [(&str, &str, &str); 15] = [
     (
         "codepipeline:GetJobDetails",
         "the deploy-handler role could read another environment's job, given its id (job ids reach \
@@ -38,6 +38,34 @@ pub const CROSS_ENVIRONMENT: [(&str, &str, &str); 12] = [
         "ECR's pull-through cache rules have no ARN: ECR defines no resource type for it (Service \
          Authorization Reference, \"Actions, resources, and condition keys for Amazon Elastic \
          Container Registry\", \
+         https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerregistry.html)",
+    ),
+    (
+        "ecr:CreatePullThroughCacheRule",
+        "creating a pull-through cache rule under any free prefix of the account's registry; with \
+         --base-image-source pull-through-cache only (a prefix already taken, another \
+         environment's included, is refused by ECR)",
+        PULL_THROUGH_CACHE_RULES,
+    ),
+    (
+        "ecr:DeletePullThroughCacheRule",
+        "deleting another environment's pull-through cache rule: that environment's builds pull \
+         base images through no cache (and fail) until its next deploy creates the rule again; \
+         with --base-image-source pull-through-cache only. Only an account per environment \
+         closes this",
+        PULL_THROUGH_CACHE_RULES,
+    ),
+    (
+        "ecr:DescribeRepositories",
+        "reading the settings of every repository in the account (names, URIs, tag mutability, \
+         encryption; not images); with --base-image-source pull-through-cache only, where destroy \
+         must find the repositories the cache created under the environment's prefix. A \
+         repository creation template tagging them (so tag:GetResources finds them) would close \
+         it",
+        "ECR lists repositories by exact name or all of them: DescribeRepositories without names \
+         is authorised on every repository, and no condition key selects by prefix (ECR API \
+         Reference, DescribeRepositories; Service Authorization Reference, \"Actions, resources, \
+         and condition keys for Amazon Elastic Container Registry\", \
          https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerregistry.html)",
     ),
     (
@@ -100,6 +128,11 @@ pub const CROSS_ENVIRONMENT: [(&str, &str, &str); 12] = [
 const JOBS: &str = "CodePipeline's job actions have no resource type: jobs have no ARN \
     (Service Authorization Reference, \"Actions, resources, and condition keys for AWS \
     CodePipeline\", https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscodepipeline.html)";
+
+const PULL_THROUGH_CACHE_RULES: &str = "ECR's pull-through cache rules have no ARN and ECR \
+    defines no resource type and no condition key for their actions (Service Authorization \
+    Reference, \"Actions, resources, and condition keys for Amazon Elastic Container Registry\", \
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerregistry.html)";
 
 const ECS_READS: &str = "ECS defines no resource type for it (Service Authorization Reference, \
     \"Actions, resources, and condition keys for Amazon Elastic Container Service\", \
