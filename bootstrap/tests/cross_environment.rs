@@ -466,7 +466,11 @@ fn a_statement_widened_back_is_caught() {
     {
         let mode = format!("{policy} {sid} widened back");
         let own = widened(
-            policies(&emulator, ATTACKER, ("codeconnections", "eventbridge", "docker-hub")),
+            policies(
+                &emulator,
+                ATTACKER,
+                ("codeconnections", "eventbridge", "docker-hub"),
+            ),
             policy,
             sid,
             widen,
@@ -474,7 +478,11 @@ fn a_statement_widened_back_is_caught() {
         let others: Vec<_> = VICTIMS
             .iter()
             .map(|env| {
-                let theirs = policies(&emulator, env, ("codeconnections", "eventbridge", "docker-hub"));
+                let theirs = policies(
+                    &emulator,
+                    env,
+                    ("codeconnections", "eventbridge", "docker-hub"),
+                );
                 (*env, widened(theirs, policy, sid, widen))
             })
             .collect();
@@ -566,10 +574,14 @@ fn no_environment_reaches_another_in_any_mode() {
 #[tokio::test]
 async fn a_deploy_handler_puts_only_its_own_environments_events() {
     let emulator = Emulator::start().expect("the emulator starts");
-    let (_, policy) = policies(&emulator, ATTACKER, ("github-webhook", "eventbridge", "docker-hub"))
-        .into_iter()
-        .find(|(name, _)| name == "deploy-handler-role")
-        .expect("the deploy-handler role");
+    let (_, policy) = policies(
+        &emulator,
+        ATTACKER,
+        ("github-webhook", "eventbridge", "docker-hub"),
+    )
+    .into_iter()
+    .find(|(name, _)| name == "deploy-handler-role")
+    .expect("the deploy-handler role");
     let admin = emulator.sdk_config().await;
     let iam = aws_sdk_iam::Client::new(&admin);
     let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
