@@ -292,7 +292,9 @@ pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
             "Effect": "Allow",
             "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"],
             "Resource": roles,
-            "Condition": { "StringEquals": { "iam:PermissionsBoundary": boundary } }
+            // The key's value is an ARN (the Service Authorization Reference types it so): the
+            // ARN operator, which IAM's delegation example writes as StringEquals, to the same effect.
+            "Condition": { "ArnEquals": { "iam:PermissionsBoundary": boundary } }
         }),
         statement("ReadBoundary", &["iam:GetPolicy"], vec![boundary.clone()]),
         pass_role("PassBuildRole", &roles[..1], "codebuild.amazonaws.com"),
