@@ -20,7 +20,7 @@ pub type ObservedMap = BTreeMap<ResourceId, Option<Observed>>;
 pub async fn observe_all(ctx: Ctx<'_>, ids: &[ResourceId]) -> Result<ObservedMap> {
     let results: Vec<_> = futures::stream::iter(ids.iter().cloned())
         .map(|id| async move {
-            let observed = resources::observe(ctx, &id).await;
+            let observed = observe_settled(ctx, &id).await;
             (id, observed)
         })
         .buffer_unordered(OBSERVE_CONCURRENCY)
@@ -44,6 +44,24 @@ pub async fn observe_all(ctx: Ctx<'_>, ids: &[ResourceId]) -> Result<ObservedMap
     }
     Ok(map)
 }
+
+/// One resource's reads, sent together, can straddle another process creating or deleting it
+/// (a second `deploy` of the same environment): the main read finds it and a side read (its
+/// tags, its policy) answers "no such resource", or the reverse. Such a read is made once more
+/// after [`RE_READ_AFTER`], when the other process's step has landed; a second failure is
+/// reported as it is. A read that failed for any other reason costs that one extra round.
+async fn observe_settled(ctx: Ctx<'_>, id: &ResourceId) -> Result<Option<Observed>> {
+    match resources::observe(ctx, id).await {
+        Ok(observed) => Ok(observed),
+        Err(_) => {
+            tokio::time::sleep(RE_READ_AFTER).await;
+            resources::observe(ctx, id).await
+        }
+    }
+}
+
+/// How long a read that disagreed with itself waits before it is made again.
+const RE_READ_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Runs the plan: each resource starts as soon as everything it depends on is in place, at
 /// most [`CONCURRENCY`] at once; deletes of resources no longer desired run last, in reverse
