@@ -9,9 +9,9 @@ use deploy_handler::delivery::eventbridge::EventBridgePublisher;
 use deploy_handler::delivery::secret::{SecretSource, SecretsManagerSecret, StaticSecret};
 use deploy_handler::handler::{Deps, handle};
 use deploy_handler::report::CodePipelineReporter;
+use deploy_handler::rollout::sdk::SdkApi;
 use deploy_handler::s3_artifact::S3ArtifactStore;
 use deploy_handler::transport::HyperTransport;
-use deploy_handler::transport::aws::AwsApi;
 use lambda_runtime::{Error, service_fn};
 
 fn main() -> Result<(), Error> {
@@ -54,9 +54,8 @@ async fn run() -> Result<(), Error> {
             http.clone(),
             config.s3(region.as_deref(), shared_endpoint),
         )),
-        rollout: Arc::new(AwsApi::new(
-            http.clone(),
-            sdk_config.credentials_provider(),
+        rollout: Arc::new(SdkApi::new(
+            sdk_config.clone(),
             config.rollout(region.as_deref(), shared_endpoint),
         )),
         http,

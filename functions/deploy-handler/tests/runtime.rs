@@ -773,3 +773,141 @@ async fn a_rollout_that_never_ends_fails_at_its_bound_naming_what_still_runs() {
         assert!(message.contains(needle), "{needle}: {message}");
     }
 }
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Pushes a manifest (its config differing by `label`) and returns its digest.
+async fn push_image(ecr: &aws_sdk_ecr::Client, tag: &str, label: &str) -> String {
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{"Labels":{{"v":"{label}"}}}}}}"#
+    );
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(),
+            "digest": format!("sha256:{}", sha256_hex(config.as_bytes()))},
+        "layers": []
+    })
+    .to_string();
+    ecr.put_image()
+        .repository_name("team-app")
+        .image_manifest(&manifest)
+        .image_tag(tag)
+        .send()
+        .await
+        .expect("push image");
+    format!("sha256:{}", sha256_hex(manifest.as_bytes()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lambda_rollout_updates_the_code_publishes_a_version_and_moves_the_alias() {
+    let h = Harness::start(&[("DEPLOY_TARGET", "lambda:team-fn:live")]).await;
+    let config = h.emu.sdk_config().await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let role = iam
+        .create_role()
+        .role_name("team-fn-role")
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("role");
+    let repo = ecr
+        .create_repository()
+        .repository_name("team-app")
+        .send()
+        .await
+        .expect("repository");
+    let uri = repo
+        .repository()
+        .and_then(|r| r.repository_uri())
+        .unwrap()
+        .to_owned();
+    push_image(&ecr, "v1", "one").await;
+    let second = push_image(&ecr, "v2", "two").await;
+    lambda
+        .create_function()
+        .function_name("team-fn")
+        .role(role.role().map(|r| r.arn().to_owned()).unwrap())
+        .package_type(aws_sdk_lambda::types::PackageType::Image)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .image_uri(format!("{uri}:v1"))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("function");
+    let v1 = lambda
+        .publish_version()
+        .function_name("team-fn")
+        .send()
+        .await
+        .expect("v1");
+    lambda
+        .create_alias()
+        .function_name("team-fn")
+        .name("live")
+        .function_version(v1.version().unwrap())
+        .send()
+        .await
+        .expect("alias");
+
+    let image = format!("{uri}@{second}");
+    h.put_artifact(
+        "p/fn.zip",
+        zip_of(&[(
+            "imageDetail.json",
+            format!(r#"{{"ImageURI":"{image}"}}"#).as_bytes(),
+        )]),
+    )
+    .await;
+    let first = h.new_job();
+    h.invoke(h.job_event(&first, "p/fn.zip", None, None)).await;
+    let mut job = h.job(&first);
+    let mut token = job["results"][0]["continuationToken"]
+        .as_str()
+        .map(str::to_owned);
+    assert_eq!(job["status"], "InProgress", "{job:#}\n{}", h.process.logs());
+    for _ in 0..6 {
+        let Some(current) = token.clone() else { break };
+        let next = h.new_job();
+        h.invoke(h.job_event(&next, "p/fn.zip", None, Some(&current)))
+            .await;
+        job = h.job(&next);
+        token = job["results"][0]["continuationToken"]
+            .as_str()
+            .map(str::to_owned);
+    }
+    assert_eq!(job["status"], "Succeeded", "{job:#}\n{}", h.process.logs());
+    let alias = lambda
+        .get_alias()
+        .function_name("team-fn")
+        .name("live")
+        .send()
+        .await
+        .expect("alias");
+    let moved_to = alias.function_version().unwrap().to_owned();
+    assert_ne!(Some(moved_to.as_str()), v1.version(), "{job:#}");
+    let at = lambda
+        .get_function()
+        .function_name("team-fn")
+        .qualifier(&moved_to)
+        .send()
+        .await
+        .expect("version");
+    let resolved = at
+        .code()
+        .and_then(|c| c.resolved_image_uri())
+        .unwrap_or_default();
+    assert!(resolved.ends_with(&second), "{resolved}");
+    h.assert_logs_clean();
+}

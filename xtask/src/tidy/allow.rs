@@ -26,6 +26,10 @@ pub const TRANSPORT_MODULES: &[Transport] = &[
         "the webhook's secret from Secrets Manager, behind `SecretSource`",
     ),
     (
+        "functions/deploy-handler/src/rollout/sdk.rs",
+        "the rollouts' ECS and Lambda calls, behind `RolloutApi`",
+    ),
+    (
         "functions/event-notifier/src/publish.rs",
         "the notification to SNS, behind its publisher trait",
     ),

@@ -1,7 +1,8 @@
 //! The function's one HTTP client and the request and response shapes every outbound call
-//! uses: the webhook, the S3 artifact read, and the ECS and Lambda calls of a rollout. hyper over
-//! rustls, built on first use, so init does no TLS work. [`sigv4`] signs a request for AWS;
-//! [`aws`] is the signed JSON client the rollouts call through.
+//! uses: the webhook and the S3 artifact read (the rollouts' ECS and Lambda calls go through
+//! the SDK's clients, `rollout/sdk.rs`). hyper over rustls, built on first use, so init does no
+//! TLS work. [`sigv4`] signs the S3 read; [`aws`] holds the rollout calls' request and error
+//! shapes.
 
 pub mod aws;
 pub mod sigv4;

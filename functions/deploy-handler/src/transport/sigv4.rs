@@ -1,6 +1,6 @@
 //! AWS Signature Version 4 for the function's hand-built requests, with the `aws-sigv4` crate
-//! (AWS IAM User Guide, "AWS Signature Version 4 for API requests"), in the two flavours they
-//! need: the standard one (ECS, Lambda) and S3's (Amazon S3 API Reference, "Signature
+//! (AWS IAM User Guide, "AWS Signature Version 4 for API requests"), in two flavours: the
+//! standard one and S3's, the one the artifact read uses (Amazon S3 API Reference, "Signature
 //! Calculations for the Authorization Header"): the path signed exactly as sent, encoded once
 //! and never normalized, with the payload hash in `x-amz-content-sha256`.
 
