@@ -735,6 +735,60 @@ async fn an_ecs_rollout_changes_only_the_app_containers_image_of_a_task_with_sid
     h.assert_logs_clean();
 }
 
+/// An amd64 image for a service whose tasks run on ARM64 (the task definition's runtimePlatform,
+/// read through the SDK) is refused before a revision is registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_for_another_architecture_than_the_tasks_is_refused_before_registering() {
+    use aws_sdk_ecs::types::{ContainerDefinition, CpuArchitecture, RuntimePlatform};
+    let h = Harness::start(&[("DEPLOY_TARGET", "ecs:prod/web")]).await;
+    let ecs = team_service(&h, true).await;
+    ecs.register_task_definition()
+        .family("web")
+        .runtime_platform(
+            RuntimePlatform::builder()
+                .cpu_architecture(CpuArchitecture::Arm64)
+                .build(),
+        )
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/app-dev:old")
+                .memory(256)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("arm64 task definition");
+    ecs.update_service()
+        .cluster("prod")
+        .service("web")
+        .task_definition("web:2")
+        .send()
+        .await
+        .expect("service on web:2");
+    let detail = format!(r#"{{"ImageURI":"{DIGEST_URI}","ImageArchitecture":"amd64"}}"#);
+    h.put_artifact(
+        "p/amd64.zip",
+        zip_of(&[("imageDetail.json", detail.as_bytes())]),
+    )
+    .await;
+    let job_id = h.new_job();
+    h.invoke(h.job_event(&job_id, "p/amd64.zip", None, None))
+        .await;
+    let job = h.job(&job_id);
+    assert_eq!(job["status"], "Failed", "{job:#}\n{}", h.process.logs());
+    let (kind, message) = failure(&job);
+    assert_eq!(kind, "ConfigurationError");
+    assert!(message.contains("runs on arm64"), "{message}");
+    let listed = ecs
+        .list_task_definitions()
+        .family_prefix("web")
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(listed.task_definition_arns().len(), 2, "{listed:?}");
+}
+
 /// Without a circuit breaker a failing deployment never ends; the rollout's bound fails the job
 /// naming the deployment, its task counts and the newest event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
