@@ -40,13 +40,22 @@ class Shim:
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.state = ShimState()
         self.iam = Enforcer(  # IAM enforcement hook (awsshim/iam)
-            ACCOUNT_ID, s3_location=s3_bucket_and_key, stored_bucket_policies=lambda: self.state.bucket_policies
+            ACCOUNT_ID,
+            s3_location=s3_bucket_and_key,
+            stored_bucket_policies=lambda: self.state.bucket_policies,
+            connection_tags=self.connection_tags,
         )
         # The docker-registry child main() starts; a shim built in-process fronts none.
         self.registry = registry or RegistryBackend("the shim runs without its registry (only main() starts one)")
         # One manifest PUT at a time, so the tag check before forwarding and the record after see the same tags.
         self.registry_manifests = threading.Lock()
         configure_moto()
+
+    def connection_tags(self, arn: str) -> dict[str, str] | None:
+        """The tags of the connection `arn` names, as stored (None when there is none)."""
+        with self.state.lock:
+            connection = self.state.connections.get(arn.rsplit("/", 1)[-1])
+            return dict(connection["Tags"]) if connection is not None else None
 
     def call_moto(
         self,

@@ -61,9 +61,11 @@ class Enforcer:
         *,
         s3_location: Callable[[dict[str, Any], str], tuple[str | None, str | None]],
         stored_bucket_policies: Callable[[], dict[str, bytes]],
+        connection_tags: Callable[[str], dict[str, str] | None] = lambda arn: None,
     ) -> None:
         self.account = account
         self.s3_location = s3_location
+        self.connection_tags = connection_tags
         self.resources = ResourceLookup(account, stored_bucket_policies)
         self.lock = threading.Lock()
         self.reset()
@@ -252,7 +254,9 @@ class Enforcer:
                     principal_arn=identity.arn,
                     role_arn=identity.role_arn,
                     account=identity.account,
-                    condition_keys=self.condition_keys(req, identity, dict(check.context), secure),
+                    condition_keys=self.condition_keys(
+                        req, identity, {**self.tag_keys(req.service, params, resource), **dict(check.context)}, secure
+                    ),
                 )
                 decision = evaluate(
                     context,
@@ -374,6 +378,28 @@ class Enforcer:
                 params["Qualifier"] = req.query["Qualifier"][0]
             return params
         return dict(req.params)
+
+    def tag_keys(self, service: str, params: dict[str, Any], resource: str) -> dict[str, Any]:
+        """The tag condition keys of a CodeStar connections request: `aws:RequestTag/KEY` and
+        `aws:TagKeys` from the tags it sets (CreateConnection, TagResource) or removes (UntagResource),
+        and `aws:ResourceTag/KEY` from the tags the named connection carries as the emulator stores
+        them (Service Authorization Reference, "Actions, resources, and condition keys for AWS CodeStar
+        Connections": the connection resource type takes aws:ResourceTag/${TagKey}; CreateConnection
+        and TagResource take aws:RequestTag/${TagKey} and aws:TagKeys). A connection not yet created
+        (the tag check of CreateConnection names connection/*) has no resource tags."""
+        if service not in ("codestar-connections", "codeconnections"):
+            return {}
+        keys: dict[str, Any] = {}
+        tags = params.get("Tags")
+        if isinstance(tags, list):
+            pairs = [t for t in tags if isinstance(t, dict) and isinstance(t.get("Key"), str)]
+            keys.update({f"aws:RequestTag/{t['Key']}": str(t.get("Value", "")) for t in pairs})
+            keys["aws:TagKeys"] = [t["Key"] for t in pairs]
+        elif isinstance(params.get("TagKeys"), list):
+            keys["aws:TagKeys"] = [str(k) for k in params["TagKeys"]]
+        stored = self.connection_tags(resource) if ":connection/" in resource and "*" not in resource else None
+        keys.update({f"aws:ResourceTag/{key}": value for key, value in (stored or {}).items()})
+        return keys
 
     def condition_keys(self, req: Any, identity: Identity, extra: dict[str, str], secure: bool = False) -> dict[str, Any]:
         now = datetime.datetime.now(datetime.timezone.utc)
