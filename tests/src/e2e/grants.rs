@@ -309,8 +309,10 @@ pub fn security_md(tables: &[(&str, String)]) -> String {
          `*`, or every resource of a type, for an action that has a resource type (two listings \
          AWS authorises only that way excepted, in the same file).\n\n\
          EventBridge's deliveries are judged by the topic's policy and the function's \
-         permission, with the rule as `aws:SourceArn`. Not judged: conditions on resource tags \
-         (the codeconnections mode's connection grants; the rehearsal uses the webhook mode).\n\n\
+         permission, with the rule as `aws:SourceArn`. The codeconnections mode's connection grants \
+         (conditioned on the connection's tags) are not rehearsed here, as the rehearsal uses the \
+         webhook mode: `bootstrap/tests/cross_environment_signed.rs` makes those calls, signed, \
+         with the deployer's policy.\n\n\
          Artifacts: the pipeline's artifact store names the AWS managed key `aws/s3` \
          (`encryptionKey`, type KMS), the key CodePipeline and CodeBuild use when none is named, \
          so the artifacts are SSE-KMS under it. Its key policy lets the account's principals use \
