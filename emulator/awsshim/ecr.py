@@ -456,7 +456,36 @@ def ecr_create_pull_through_cache_rule(shim: Shim, req: AwsRequest) -> Response:
         if credential:
             rule["credentialArn"] = credential
         shim.state.ecr_cache_rules[key] = rule
+    ecr_pull_through_cache_role(key[0])
     return json_response(req, rule)
+
+
+def ecr_pull_through_cache_role(account: str) -> None:
+    """ECR creates the service-linked role AWSServiceRoleForECRPullThroughCache, trusting
+    pullthroughcache.ecr.amazonaws.com, with the account's first rule (ECR User Guide, "Using service-linked
+    roles for Amazon ECR": "After you configure replication or pull through cache for your registry, a
+    service-linked role is created automatically on your behalf"; the IAM evaluator requires the caller's
+    iam:CreateServiceLinkedRole while it is absent, iam/operations/ecr.py)."""
+    from moto.iam.models import iam_backends
+
+    service = "pullthroughcache.ecr.amazonaws.com"
+    iam = iam_backends[account]["aws"]
+    if any(role.name == "AWSServiceRoleForECRPullThroughCache" for role in iam.roles.values()):
+        return
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+    iam.create_role(
+        "AWSServiceRoleForECRPullThroughCache",
+        json.dumps(trust),
+        f"/aws-service-role/{service}/",
+        None,
+        "",
+        [],
+        None,
+        linked_service=service,
+    )
 
 
 def ecr_describe_pull_through_cache_rules(shim: Shim, req: AwsRequest) -> Response:

@@ -6,6 +6,15 @@ from __future__ import annotations
 
 from shim_helpers import ACCOUNT, client, denied, error_code, iam_user
 
+SERVICE = "pullthroughcache.ecr.amazonaws.com"
+ROLE = "AWSServiceRoleForECRPullThroughCache"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/{SERVICE}/{ROLE}"
+SERVICE_LINKED_ROLE = {
+    "Effect": "Allow",
+    "Action": "iam:CreateServiceLinkedRole",
+    "Resource": ROLE_ARN,
+    "Condition": {"StringEquals": {"iam:AWSServiceName": SERVICE}},
+}
 SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:ecr-pullthroughcache/docker-hub-AbCdEf"
 
 
@@ -104,10 +113,35 @@ def test_the_rule_actions_are_authorised_on_any_resource(shim: str) -> None:
         "Action": ["ecr:CreatePullThroughCacheRule", "ecr:DescribePullThroughCacheRules"],
         "Resource": "*",
     }
-    key, secret = iam_user(shim, "cache-maker", allowed)
+    key, secret = iam_user(shim, "cache-maker", allowed, SERVICE_LINKED_ROLE)
     ecr = client(shim, "ecr", key, secret)
     ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="base-images-dev", upstreamRegistryUrl="public.ecr.aws")
     assert len(ecr.describe_pull_through_cache_rules()["pullThroughCacheRules"]) == 1
     error = denied(lambda: ecr.delete_pull_through_cache_rule(ecrRepositoryPrefix="base-images-dev"))
     assert error_code(error) == "AccessDeniedException"
     assert "ecr:DeletePullThroughCacheRule" in error.response["Error"]["Message"]
+
+
+def test_the_first_rule_needs_the_service_linked_role_grant_and_creates_the_role(shim: str) -> None:
+    rules = {"Effect": "Allow", "Action": "ecr:*PullThroughCache*", "Resource": "*"}
+    key, secret = iam_user(shim, "cache-first", rules)
+    ecr = client(shim, "ecr", key, secret)
+    error = denied(
+        lambda: ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="slr-a", upstreamRegistryUrl="public.ecr.aws")
+    )
+    assert error_code(error) == "AccessDeniedException"
+    assert "iam:CreateServiceLinkedRole" in error.response["Error"]["Message"]
+    assert ecr.describe_pull_through_cache_rules()["pullThroughCacheRules"] == []
+    iam = client(shim, "iam")
+    assert not [r for r in iam.list_roles()["Roles"] if r["RoleName"] == "AWSServiceRoleForECRPullThroughCache"]
+
+    key, secret = iam_user(shim, "cache-granted", rules, SERVICE_LINKED_ROLE)
+    client(shim, "ecr", key, secret).create_pull_through_cache_rule(
+        ecrRepositoryPrefix="slr-a", upstreamRegistryUrl="public.ecr.aws"
+    )
+    role = iam.get_role(RoleName="AWSServiceRoleForECRPullThroughCache")["Role"]
+    assert role["Arn"] == ROLE_ARN and role["Path"] == f"/aws-service-role/{SERVICE}/"
+
+    # The role exists: a second rule asks for no IAM grant.
+    ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="slr-b", upstreamRegistryUrl="public.ecr.aws")
+    assert len(ecr.describe_pull_through_cache_rules()["pullThroughCacheRules"]) == 2

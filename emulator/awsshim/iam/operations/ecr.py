@@ -28,6 +28,23 @@ def _ecr_create(r: Request) -> list[Check]:
     return result
 
 
+PULL_THROUGH_CACHE_SERVICE = "pullthroughcache.ecr.amazonaws.com"
+PULL_THROUGH_CACHE_ROLE = "AWSServiceRoleForECRPullThroughCache"
+
+
+def _ecr_create_cache_rule(r: Request) -> list[Check]:
+    """CreatePullThroughCacheRule; while the account has no AWSServiceRoleForECRPullThroughCache, ECR creates
+    it, so the caller also needs iam:CreateServiceLinkedRole on it for that service (Service Authorization
+    Reference, Amazon ECR: a dependent action; ECR User Guide, "Amazon ECR service-linked role for pull through
+    cache", https://docs.aws.amazon.com/AmazonECR/latest/userguide/slr-pullthroughcache.html)."""
+    result = [Check("ecr:CreatePullThroughCacheRule", ("*",))]
+    if r.resolve is not None and r.resolved("iam-role", PULL_THROUGH_CACHE_ROLE) is None:
+        role = f"arn:aws:iam::{r.account}:role/aws-service-role/{PULL_THROUGH_CACHE_SERVICE}/{PULL_THROUGH_CACHE_ROLE}"
+        context = (("iam:AWSServiceName", PULL_THROUGH_CACHE_SERVICE),)
+        result.append(Check("iam:CreateServiceLinkedRole", (role,), context))
+    return result
+
+
 def _ecr_describe(r: Request) -> list[Check]:
     """DescribeRepositories: each repository named; repository/* when it lists them all."""
     registry = str(r.param("registryId") or r.account)
@@ -82,7 +99,7 @@ OPERATIONS: OperationTable = {
     },
     # Pull-through cache rules have no ARN: the Service Authorization Reference lists no resource type for
     # these three actions, so they are authorised on "*".
-    ("ecr", "CreatePullThroughCacheRule"): any_resource("ecr:CreatePullThroughCacheRule"),
+    ("ecr", "CreatePullThroughCacheRule"): _ecr_create_cache_rule,
     ("ecr", "DescribePullThroughCacheRules"): any_resource("ecr:DescribePullThroughCacheRules"),
     ("ecr", "DeletePullThroughCacheRule"): any_resource("ecr:DeletePullThroughCacheRule"),
     ("ecr", "CreateRepository"): _ecr_create,
