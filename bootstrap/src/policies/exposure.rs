@@ -7,7 +7,7 @@
 
 /// (action, what the holder of one environment's policy can still do to another's, why AWS
 /// leaves no narrower scope, with the page that says so).
-pub const CROSS_ENVIRONMENT: [(&str, &str, &str); 15] = [
+pub const CROSS_ENVIRONMENT: [(&str, &str, &str); 16] = [
     (
         "codepipeline:GetJobDetails",
         "the deploy-handler role could read another environment's job, given its id (job ids reach \
@@ -67,6 +67,16 @@ pub const CROSS_ENVIRONMENT: [(&str, &str, &str); 15] = [
          Reference, DescribeRepositories; Service Authorization Reference, \"Actions, resources, \
          and condition keys for Amazon Elastic Container Registry\", \
          https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerregistry.html)",
+    ),
+    (
+        "iam:CreateServiceLinkedRole",
+        "creating the account's one AWSServiceRoleForECRPullThroughCache role, which ECR makes with \
+         the account's first pull-through cache rule and every rule shares (nothing else: the \
+         grant names that role and its service); with --base-image-source pull-through-cache only",
+        "a service-linked role is one per account and service, its name fixed by AWS (IAM User \
+         Guide, \"Service-linked role permissions\"; ECR User Guide, \"Amazon ECR service-linked \
+         role for pull through cache\", \
+         https://docs.aws.amazon.com/AmazonECR/latest/userguide/slr-pullthroughcache.html)",
     ),
     (
         "ecs:DescribeTaskDefinition",

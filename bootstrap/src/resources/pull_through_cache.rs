@@ -33,7 +33,7 @@ use aws_sdk_ecr::operation::{
     list_tags_for_resource::ListTagsForResourceError,
 };
 use aws_sdk_ecr::types::PullThroughCacheRule;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 errors::variants! {
     NotFound:
@@ -225,6 +225,30 @@ pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
             &["ecr:DeleteRepository"],
             vec![scope.target.arn("ecr", &format!("repository/{prefix}/*"))],
         ),
+        service_linked_role(scope),
     ]);
     grants
+}
+
+/// The service-linked role ECR creates with the account's first pull-through cache rule:
+/// AWSServiceRoleForECRPullThroughCache, trusting `pullthroughcache.ecr.amazonaws.com` (ECR User
+/// Guide, "Amazon ECR service-linked role for pull through cache",
+/// https://docs.aws.amazon.com/AmazonECR/latest/userguide/slr-pullthroughcache.html, and "Using
+/// service-linked roles for Amazon ECR": "After you configure replication or pull through cache
+/// for your registry, a service-linked role is created automatically on your behalf"), so
+/// `iam:CreateServiceLinkedRole` is a dependent action of `ecr:CreatePullThroughCacheRule`
+/// (Service Authorization Reference, Amazon ECR). Granted in the documented shape, that one
+/// role's ARN conditioned on `iam:AWSServiceName` (IAM User Guide, "Service-linked role
+/// permissions"). The role is the account's, shared by every rule: bootstrap never deletes it.
+fn service_linked_role(scope: &Scope<'_>) -> Value {
+    let service = "pullthroughcache.ecr.amazonaws.com";
+    json!({
+        "Sid": "CreateBaseImageCacheServiceLinkedRole",
+        "Effect": "Allow",
+        "Action": ["iam:CreateServiceLinkedRole"],
+        "Resource": scope.target.iam_arn(&format!(
+            "role/aws-service-role/{service}/AWSServiceRoleForECRPullThroughCache"
+        )),
+        "Condition": { "StringEquals": { "iam:AWSServiceName": service } }
+    })
 }
