@@ -168,6 +168,7 @@ pub fn release(steps: &mut Steps, args: &[String]) -> Result<Vec<PathBuf>> {
             build_cli_release(steps, target)?
         };
         steps.timed(&format!("archive {target}"), || {
+            check_embedded(&binary, &archs)?;
             archives.push(pack(&binary, &version, target)?);
             Ok(())
         })?;
@@ -175,8 +176,11 @@ pub fn release(steps: &mut Steps, args: &[String]) -> Result<Vec<PathBuf>> {
     Ok(archives)
 }
 
-/// The CLI in release for one target, cross-built with zig through cargo lambda as the functions
-/// are (glibc 2.17-compatible symbols by default, so older distributions run it too).
+/// The CLI in release for one target, built through cargo lambda as the functions are: for a
+/// target that is not the host it links with zig (cargo-zigbuild), so no cross toolchain is
+/// needed, and in release it adds `-C target-cpu=haswell` (x86_64) or `neoverse-n1` (aarch64)
+/// unless RUSTFLAGS names a target-cpu (cargo-lambda, crates/cargo-lambda-build/src/lib.rs and
+/// target_arch.rs). What the binaries need (glibc, CPU): BENCHMARKS.md, "Release build".
 fn build_cli_release(steps: &mut Steps, target: &str) -> Result<PathBuf> {
     let out = target_dir().join("release-cli").join(target);
     let out_arg = out.display().to_string();
@@ -219,7 +223,7 @@ fn package_version() -> Result<String> {
 /// Entries are sorted, owned by root, dated 1970 and gzip stores no time: packing the same binary
 /// twice gives the same archive.
 fn pack(binary: &Path, version: &str, target: &str) -> Result<PathBuf> {
-    let name = format!("bootstrap-{version}-{target}");
+    let name = archive_stem(version, target);
     let dist = target_dir().join("dist");
     let stage = dist.join("stage");
     let dir = stage.join(&name);
@@ -267,6 +271,57 @@ fn pack(binary: &Path, version: &str, target: &str) -> Result<PathBuf> {
             .unwrap_or("")
     );
     Ok(archive)
+}
+
+/// The archive's name without `.tar.gz`, which is also the one directory inside it.
+fn archive_stem(version: &str, target: &str) -> String {
+    format!("bootstrap-{version}-{target}")
+}
+
+/// Fails unless `binary` holds each zip of `archs` byte for byte: bootstrap/build.rs builds them
+/// in with `include_bytes!`, so they sit in the binary unchanged. It checks a cross-built binary
+/// this machine cannot run (`--version` lists the same zips' hashes where it runs), and catches a
+/// build that kept stale zips.
+fn check_embedded(binary: &Path, archs: &[Arch]) -> Result<()> {
+    let bytes = std::fs::read(binary).with_context(|| format!("reading {}", binary.display()))?;
+    for arch in archs {
+        for function in FUNCTIONS {
+            let zip_path = arch.zips_dir().join(function).join("bootstrap.zip");
+            let zip = std::fs::read(&zip_path)
+                .with_context(|| format!("reading {}", zip_path.display()))?;
+            if !contains(&bytes, &zip) {
+                bail!(
+                    "{} does not hold {} byte for byte (built with other zips?)",
+                    binary.display(),
+                    zip_path.display()
+                );
+            }
+        }
+    }
+    eprintln!(
+        "{}: holds the {} zips byte for byte",
+        binary.display(),
+        archs
+            .iter()
+            .map(|a| a.lambda_name())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    );
+    Ok(())
+}
+
+/// Whether `haystack` holds `needle` as one run of bytes.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some(&first) = needle.first() else {
+        return true;
+    };
+    let Some(last_start) = haystack.len().checked_sub(needle.len()) else {
+        return false;
+    };
+    haystack[..=last_start]
+        .iter()
+        .enumerate()
+        .any(|(at, &byte)| byte == first && haystack[at..].starts_with(needle))
 }
 
 fn run(command: &mut Command) -> Result<()> {
@@ -526,6 +581,72 @@ mod tests {
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(&[0xfb, 0xff]), "+/8=");
+    }
+
+    #[test]
+    fn contains_finds_a_run_of_bytes_anywhere() {
+        assert!(contains(b"xxPK\x03\x04zipyy", b"PK\x03\x04zip"));
+        assert!(contains(b"PKzip", b"PKzip"));
+        assert!(!contains(b"PKzi", b"PKzip"));
+        assert!(!contains(b"PKzipPKzi", b"PKzap"));
+        assert!(contains(b"abc", b""));
+    }
+
+    /// bootstrap/Cargo.toml's `[package.metadata.binstall]`, rendered as cargo-binstall renders
+    /// it, names the archives `pack` writes. `{ archive-suffix }` is tried with each suffix of the
+    /// format, `.tgz` then `.tar.gz` for tgz (binstalk-types' `PkgFmt::extensions`, each tried by
+    /// binstalk-fetchers' `gh_crate_meta.rs`); `bin-dir` is the binary's path inside the archive.
+    #[test]
+    fn binstall_metadata_names_the_release_archives() {
+        let manifest = std::fs::read_to_string(root().join("bootstrap/Cargo.toml"))
+            .expect("bootstrap/Cargo.toml");
+        let section = manifest
+            .split("[package.metadata.binstall]")
+            .nth(1)
+            .expect("a [package.metadata.binstall] section");
+        let key = |name: &str| {
+            section
+                .lines()
+                .take_while(|line| !line.starts_with('['))
+                .find_map(|line| line.strip_prefix(&format!("{name} = ")))
+                .unwrap_or_else(|| panic!("no {name} in [package.metadata.binstall]"))
+                .trim_matches('"')
+                .to_owned()
+        };
+        assert_eq!(key("pkg-fmt"), "tgz");
+        // crates.io's `bootstrap` is another project: never its build, never a compile.
+        assert_eq!(
+            key("disabled-strategies"),
+            r#"["quick-install", "compile"]"#
+        );
+        let version = package_version().expect("version");
+        for arch in [Arch::X86_64, Arch::Arm64] {
+            let target = arch.rust_target();
+            let render = |template: &str| {
+                let out = [
+                    ("{ repo }", "https://example.com/org/pipeline"),
+                    ("{ name }", "bootstrap"),
+                    ("{ version }", version.as_str()),
+                    ("{ target }", target),
+                    ("{ archive-suffix }", ".tar.gz"),
+                    ("{ bin }", "bootstrap"),
+                    ("{ binary-ext }", ""),
+                ]
+                .iter()
+                .fold(template.to_owned(), |out, (var, value)| {
+                    out.replace(var, value)
+                });
+                assert!(
+                    !out.contains('{'),
+                    "a variable this test does not set: {out}"
+                );
+                out
+            };
+            let stem = archive_stem(&version, target);
+            let url = render(&key("pkg-url"));
+            assert!(url.ends_with(&format!("/{stem}.tar.gz")), "{url}");
+            assert_eq!(render(&key("bin-dir")), format!("{stem}/bootstrap"));
+        }
     }
 
     #[test]
