@@ -613,13 +613,19 @@ impl Sandbox {
     }
 
     fn run(&self, commit: &str) -> BuildOutcome {
+        self.run_for(commit, "linux/amd64")
+    }
+
+    /// A build for a deploy target of `platform` (bootstrap sets IMAGE_PLATFORM from the
+    /// target's architecture).
+    fn run_for(&self, commit: &str, platform: &str) -> BuildOutcome {
         let mut config = RunConfig::new(&self.source, &self.tools)
             .with_env(codebuild_env::ACCOUNT_ID, ACCOUNT)
             .with_env(codebuild_env::REPOSITORY_URI, self.repository_uri())
             .with_env(codebuild_env::REPOSITORY_NAME, &self.repository_name)
             .with_env(codebuild_env::PIPELINE_ENV, "dev")
             .with_env(codebuild_env::DOCKER_CONTEXT, "examples/hello-app")
-            .with_env(codebuild_env::IMAGE_PLATFORM, "linux/amd64")
+            .with_env(codebuild_env::IMAGE_PLATFORM, platform)
             .with_env("AWS_REGION", REGION)
             .with_env("AWS_DEFAULT_REGION", REGION)
             .with_env("CODEBUILD_RESOLVED_SOURCE_VERSION", commit);
@@ -674,11 +680,12 @@ fn a_new_commit_is_tested_then_built_pushed_and_handed_on() {
     let outcome = sandbox.run(COMMIT_A);
     assert!(outcome.succeeded(), "build failed:\n{}", outcome.log);
 
-    let tag = &COMMIT_A[..12];
+    let tag = &format!("{}-amd64", &COMMIT_A[..12]);
     let image = format!("{}:{tag}", sandbox.repository_uri());
     assert_eq!(
-        outcome.final_env.get("IMAGE_TAG").map(String::as_str),
-        Some(tag)
+        outcome.final_env.get("IMAGE_TAG"),
+        Some(tag),
+        "the tag names the commit and the architecture"
     );
 
     let calls = sandbox.calls();
@@ -819,7 +826,7 @@ fn rerunning_a_pushed_commit_reuses_its_image() {
     let sandbox = Sandbox::new();
     let first = sandbox.run(COMMIT_A);
     assert!(first.succeeded(), "{}", first.log);
-    let tag = &COMMIT_A[..12];
+    let tag = &format!("{}-amd64", &COMMIT_A[..12]);
     let digest = sandbox.pushed_digest(tag);
     fs::remove_file(sandbox.source.join("imageDetail.json")).unwrap();
     fs::remove_file(sandbox.source.join("imagedefinitions.json")).unwrap();
@@ -850,12 +857,99 @@ fn rerunning_a_pushed_commit_reuses_its_image() {
     let image = format!("{}:{tag}", sandbox.repository_uri());
     assert_eq!(
         sandbox.artifact("imageDetail.json"),
-        Some(serde_json::json!({"ImageURI": image, "ImageDigest": digest}))
+        Some(
+            serde_json::json!({"ImageURI": image, "ImageDigest": digest, "ImageArchitecture": "amd64"})
+        ),
+        "the reused image's tag names its architecture, so its imageDetail.json states it"
     );
     assert_eq!(
         sandbox.artifact("imagedefinitions.json"),
         Some(serde_json::json!([{"name": sandbox.repository_name, "imageUri": image}]))
     );
+}
+
+/// The target moved to Graviton after the commit's x86_64 image was pushed: that image must
+/// not be reused (it would fail to start with "exec format error"); the commit is built again
+/// for arm64, under its own tag, since the x86_64 one can never be moved.
+#[test]
+fn a_commit_built_for_x86_64_is_rebuilt_for_an_arm64_target() {
+    let sandbox = Sandbox::new();
+    let first = sandbox.run_for(COMMIT_A, "linux/amd64");
+    assert!(first.succeeded(), "{}", first.log);
+    let amd64_tag = format!("{}-amd64", &COMMIT_A[..12]);
+    let amd64_digest = sandbox.pushed_digest(&amd64_tag);
+
+    let second = sandbox.run_for(COMMIT_A, "linux/arm64");
+    assert!(second.succeeded(), "{}", second.log);
+    let arm64_tag = format!("{}-arm64", &COMMIT_A[..12]);
+    let image = format!("{}:{arm64_tag}", sandbox.repository_uri());
+    assert!(
+        second
+            .log
+            .contains(&format!("Image {image} is not in ECR yet: building it.")),
+        "the x86_64 image must not be reused for an arm64 target:\n{}",
+        second.log
+    );
+    let calls = sandbox.calls();
+    let build = position(&calls, "image build", is_image_build);
+    assert!(
+        calls[build].contains("--platform linux/arm64"),
+        "{}",
+        calls[build]
+    );
+    assert!(
+        calls.contains(&format!("docker push {image}")),
+        "{calls:#?}"
+    );
+    let arm64_digest = sandbox.pushed_digest(&arm64_tag);
+    assert_ne!(arm64_digest, amd64_digest);
+    assert_eq!(
+        second.final_env.get("IMAGE_TAG"),
+        Some(&arm64_tag),
+        "{}",
+        second.log
+    );
+    assert_eq!(
+        sandbox.artifact("imageDetail.json"),
+        Some(
+            serde_json::json!({"ImageURI": image, "ImageDigest": arm64_digest, "ImageArchitecture": "arm64"})
+        )
+    );
+
+    // Both images stay: a target moved back to x86_64 reuses the first one as it was.
+    let third = sandbox.run_for(COMMIT_A, "linux/amd64");
+    assert!(third.succeeded(), "{}", third.log);
+    let amd64_image = format!("{}:{amd64_tag}", sandbox.repository_uri());
+    assert!(
+        third
+            .log
+            .contains(&format!("Image {amd64_image} is already in ECR")),
+        "{}",
+        third.log
+    );
+    assert_eq!(
+        sandbox.artifact("imageDetail.json").unwrap()["ImageArchitecture"],
+        "amd64"
+    );
+}
+
+#[test]
+fn a_platform_other_than_amd64_or_arm64_fails_before_building() {
+    let sandbox = Sandbox::new();
+    let outcome = sandbox.run_for(COMMIT_A, "linux/s390x");
+    assert!(
+        matches!(outcome.phase("pre_build"), Some(PhaseStatus::Failed { .. })),
+        "{}",
+        outcome.log
+    );
+    assert!(
+        outcome
+            .log
+            .contains("IMAGE_PLATFORM is 'linux/s390x', not linux/amd64 or linux/arm64"),
+        "{}",
+        outcome.log
+    );
+    assert!(sandbox.calls().is_empty(), "{:#?}", sandbox.calls());
 }
 
 #[test]
@@ -865,7 +959,7 @@ fn the_next_commit_seeds_its_layer_cache_from_the_previous_image() {
     let outcome = sandbox.run(COMMIT_B);
     assert!(outcome.succeeded(), "{}", outcome.log);
     let calls = sandbox.calls();
-    let previous = format!("{}:{}", sandbox.repository_uri(), &COMMIT_A[..12]);
+    let previous = format!("{}:{}-amd64", sandbox.repository_uri(), &COMMIT_A[..12]);
     let build = position(&calls, "image build", is_image_build);
     assert!(
         calls[build].contains(&format!("--cache-from {previous}")),
@@ -878,7 +972,7 @@ fn the_next_commit_seeds_its_layer_cache_from_the_previous_image() {
     );
     assert!(
         calls.contains(&format!(
-            "docker push {}:{}",
+            "docker push {}:{}-amd64",
             sandbox.repository_uri(),
             &COMMIT_B[..12]
         )),

@@ -69,7 +69,13 @@ pub(super) async fn build_stage(
     let started = action_level(&d.build, "Build", None);
     emit(ctx, execution, started, "STARTED", log).await?;
     let report = run_build(ctx, commit, source_key, &build_id).await?;
-    let image_tag = commit.id[..12].to_owned();
+    // The buildspec tags the image with the commit and the architecture it builds for
+    // (`<commit:12>-amd64`); pre_build exports the tag before anything can fail.
+    let image_tag = report
+        .exported
+        .get("IMAGE_TAG")
+        .cloned()
+        .with_context(|| format!("the build of {} exported no IMAGE_TAG", &commit.id[..12]))?;
     let image = ecr_image(ctx.clients, &d.repository, &image_tag).await?;
     let url = format!(
         "https://{0}.console.aws.amazon.com/codesuite/codebuild/projects/{1}/build/{2}/log?region={0}",
