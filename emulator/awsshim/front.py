@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import awslambda, codebuild, codepipeline, connections, ecr, ecs, s3
+from . import awslambda, codebuild, codepipeline, connections, ecr, ecs, registry, s3
 from .control import control
 from .core import Handler, Shim
 from .ecr import fix_moto_ecr_images
@@ -17,7 +17,7 @@ from .parsing import parse_aws_request, read_body
 from .protocol import AwsError, AwsRequest, Response, error_response, log
 from .quirks import configure_moto
 from .recorder import record_call, response_error_code
-from .registry import registry_call, registry_request
+from .registry import LAYER_URL_PREFIX, ecr_layer_download, registry_call, registry_request
 from .registry_backend import RegistryBackend
 from .validation import validation_error
 
@@ -30,6 +30,7 @@ SERVED: dict[tuple[str, str], Handler] = {
     **connections.SERVED,
     **ecr.SERVED,
     **ecs.SERVED,
+    **registry.SERVED,
     **s3.SERVED,
 }
 
@@ -47,6 +48,8 @@ class ShimApp:
             response = control(self.shim, environ)
         elif path.startswith("/moto-api"):
             response = self.moto_api(environ)
+        elif path.startswith(LAYER_URL_PREFIX):
+            response = ecr_layer_download(self.shim, environ)  # a URL GetDownloadUrlForLayer handed out
         elif registry_request(environ):
             response = registry_call(self.shim, environ)
         else:

@@ -8,19 +8,21 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import hmac
 import json
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, quote, urlencode
 
-from .core import ControlCall, Shim
+from .core import ControlCall, Handler, Shim
 from .ecr import ecr_record_image, ecr_repository, ecr_tag_immutable, ecr_track_scan
 from .iam.enforcer import Denial
 from .images import record_image_platform
 from .parsing import read_body
-from .protocol import ACCOUNT_ID, DEFAULT_REGION, AwsRequest, Response, control_json, log
+from .protocol import ACCOUNT_ID, DEFAULT_REGION, AwsError, AwsRequest, Response, control_json, json_response, log
 from .registry_backend import REGISTRY_API_VERSION, registry_error, registry_json
 from .state import RegistryToken
 
@@ -415,3 +417,103 @@ def registry_get_manifest(
         REGISTRY_API_VERSION,
     ]
     return Response(200, headers, b"" if method == "HEAD" else text)
+
+
+# ---- GetDownloadUrlForLayer and the URL it hands out ----
+# Amazon ECR API Reference, GetDownloadUrlForLayer
+# (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_GetDownloadUrlForLayer.html): "Retrieves the
+# pre-signed Amazon S3 download URL corresponding to an image layer. You can only get URLs for image layers that
+# are referenced in an image." Answer {downloadUrl, layerDigest}; errors InvalidParameterException,
+# LayerInaccessibleException, LayersNotFoundException, RepositoryNotFoundException. The URL is S3's, pre-signed:
+# whoever holds it downloads the blob without ECR's token. Here it points back at this process, signed with a
+# process secret, and expires like a pre-signed URL (ECR documents no lifetime; the emulator's is its own choice).
+LAYER_URL_PREFIX = "/_ecr-layer/"
+LAYER_URL_SECONDS = 600
+LAYER_URL_SECRET = secrets.token_bytes(32)
+LAYER_DIGEST = re.compile(r"^[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+$")  # the API reference's layerDigest pattern
+
+
+def layer_url_signature(path: str, issued: int) -> str:
+    return hmac.new(LAYER_URL_SECRET, f"{path}\n{issued}".encode(), hashlib.sha256).hexdigest()
+
+
+def manifest_blob_digests(manifest: str) -> set[str]:
+    """The blobs an image manifest references: its config and its layers (an index references manifests,
+    which are not layers)."""
+    try:
+        parsed = json.loads(manifest)
+    except ValueError:
+        return set()
+    if not isinstance(parsed, dict):
+        return set()
+    entries = [parsed.get("config")] + list(parsed.get("layers") or [])
+    return {entry["digest"] for entry in entries if isinstance(entry, dict) and isinstance(entry.get("digest"), str)}
+
+
+def ecr_get_download_url_for_layer(shim: Shim, req: AwsRequest) -> Response:
+    """GetDownloadUrlForLayer for a blob an image of the repository references (its config blob included, as
+    a registry client fetches it through the same blob endpoint)."""
+    account = str(req.params.get("registryId") or ACCOUNT_ID)
+    name = str(req.params.get("repositoryName") or "")
+    digest = str(req.params.get("layerDigest") or "")
+    if not LAYER_DIGEST.match(digest):
+        raise AwsError("InvalidParameterException", f"Invalid parameter at 'layerDigest' failed to satisfy constraint: '{digest}' is not a digest")
+    with shim.state.lock:
+        repository = ecr_repository(account, req.region, name)
+        if repository is None:
+            raise AwsError(
+                "RepositoryNotFoundException",
+                f"The repository with name '{name}' does not exist in the registry with id '{account}'",
+            )
+        referenced = any(digest in manifest_blob_digests(image.image_manifest) for image in repository.images)
+    stored = shim.registry.request("HEAD", registry_target(f"/v2/{name}/blobs/{digest}", ""), {}, b"").status == 200
+    if not referenced and stored:
+        # ECR API Reference, LayerInaccessibleException: "The specified layer is not available because it is
+        # not associated with an image. Unassociated image layers may be cleaned up at any time."
+        raise AwsError(
+            "LayerInaccessibleException",
+            "The specified layer is not available because it is not associated with an image. Unassociated image layers may be cleaned up at any time.",
+        )
+    if not referenced or not stored:
+        # The message as ECR words it (monken/aws-ecr-public issue #11).
+        raise AwsError(
+            "LayersNotFoundException",
+            f"The layer with digest {digest} does not exist within the repository with name '{name}' in the registry with id '{account}'",
+        )
+    path = f"{LAYER_URL_PREFIX}{name}/blobs/{digest}"
+    issued = int(time.time())
+    query = urlencode({"X-Amz-Date": str(issued), "X-Amz-Expires": str(LAYER_URL_SECONDS), "X-Amz-Signature": layer_url_signature(path, issued)})
+    host = req.environ.get("HTTP_HOST") or f"{req.environ.get('SERVER_NAME')}:{req.environ.get('SERVER_PORT')}"
+    scheme = req.environ.get("wsgi.url_scheme", "http")
+    return json_response(req, {"downloadUrl": f"{scheme}://{host}{quote(path, safe='/:@+')}?{query}", "layerDigest": digest})
+
+
+def s3_refusal(status: int, code: str, message: str) -> Response:
+    """An error as S3 answers a pre-signed GET (Amazon S3 API Reference, "Error responses": XML Error)."""
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'.encode()
+    return Response(status, [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))], body)
+
+
+def ecr_layer_download(shim: Shim, environ: dict[str, Any]) -> Response:
+    """GET of a URL GetDownloadUrlForLayer handed out: the blob, with no Authorization (the URL is the
+    permission), until it expires; a tampered or expired URL is refused as S3 refuses a pre-signed one."""
+    path = environ.get("PATH_INFO", "")
+    query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+    try:
+        issued = int(query.get("X-Amz-Date", ""))
+        lifetime = int(query.get("X-Amz-Expires", ""))
+    except ValueError:
+        return s3_refusal(403, "AccessDenied", "Query-string authentication requires the X-Amz-Date and X-Amz-Expires parameters")
+    if not hmac.compare_digest(layer_url_signature(path, issued), query.get("X-Amz-Signature", "")) or lifetime != LAYER_URL_SECONDS:
+        return s3_refusal(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.")
+    if time.time() > issued + lifetime:
+        return s3_refusal(403, "AccessDenied", "Request has expired")
+    name, _, digest = path[len(LAYER_URL_PREFIX) :].rpartition("/blobs/")
+    blob = shim.registry.request("GET", registry_target(f"/v2/{name}/blobs/{digest}", ""), {}, b"")
+    if blob.status != 200:
+        return s3_refusal(404, "NoSuchKey", "The specified key does not exist.")
+    return blob
+
+
+# The operations this module answers, by (signing name, operation); front.py merges every service's table.
+SERVED: dict[tuple[str, str], Handler] = {("ecr", "GetDownloadUrlForLayer"): ecr_get_download_url_for_layer}
