@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 mod check;
 mod parts;
+pub mod stages;
 
 use parts::{Delivery, Notifications, Sizes, SourceInputs, merged_tags};
 
@@ -171,9 +172,50 @@ pub struct Layer {
     /// pull-through-cache (that mirror cached in the account by an ECR rule; adds grants).
     #[arg(long, env = "BOOTSTRAP_BASE_IMAGE_SOURCE")]
     pub base_image_source: Option<BaseImageSource>,
+    /// A deploy stage NAME=TARGET (repeatable, in order; target as --deploy-target): the same
+    /// image goes through each; needs --source codeconnections; instead of --deploy-target.
+    #[arg(long = "stage", env = "BOOTSTRAP_STAGE", value_delimiter = ',')]
+    #[serde(skip)]
+    pub stage: Option<Vec<String>>,
+    /// A manual approval before stage NAME (repeatable).
+    #[arg(
+        long = "approve-before",
+        env = "BOOTSTRAP_APPROVE_BEFORE",
+        value_delimiter = ','
+    )]
+    #[serde(skip)]
+    pub approve_before: Option<Vec<String>>,
+    /// NAME=MINUTES a stage's alarms are watched after it deploys (default 10 with an alarm).
+    #[arg(
+        long = "bake-minutes",
+        env = "BOOTSTRAP_BAKE_MINUTES",
+        value_delimiter = ','
+    )]
+    #[serde(skip)]
+    pub bake_minutes: Option<Vec<String>>,
+    /// NAME=ALARM: a CloudWatch alarm whose ALARM state during the bake rolls stage NAME back
+    /// (repeatable).
+    #[arg(long = "alarm", env = "BOOTSTRAP_ALARM", value_delimiter = ',')]
+    #[serde(skip)]
+    pub alarm: Option<Vec<String>>,
+    /// `[[stage]]` tables of bootstrap.toml (name, target, approve, bake-minutes, alarms).
+    #[arg(skip)]
+    #[serde(rename = "stage", default)]
+    pub stage_tables: Option<Vec<stages::StageTable>>,
 }
 
 impl Layer {
+    /// The stage flags of this layer.
+    fn stage_flags(&self) -> stages::StageFlags {
+        let list = |v: &Option<Vec<String>>| v.clone().unwrap_or_default();
+        stages::StageFlags {
+            stages: list(&self.stage),
+            approve_before: list(&self.approve_before),
+            bake_minutes: list(&self.bake_minutes),
+            alarms: list(&self.alarm),
+        }
+    }
+
     /// The long flags given in this layer other than `--env` (for commands that read only it).
     pub fn given_besides_env(&self) -> Vec<&'static str> {
         let given = [
@@ -212,6 +254,13 @@ impl Layer {
                 self.rollout_timeout_minutes.is_some(),
             ),
             ("--base-image-source", self.base_image_source.is_some()),
+            (
+                "--stage",
+                self.stage.is_some() || self.stage_tables.is_some(),
+            ),
+            ("--approve-before", self.approve_before.is_some()),
+            ("--bake-minutes", self.bake_minutes.is_some()),
+            ("--alarm", self.alarm.is_some()),
         ];
         given
             .into_iter()
@@ -264,6 +313,9 @@ pub struct Config {
     pub rollout_timeout_minutes: i32,
     /// Where the build pulls its official base images from.
     pub base_image_source: BaseImageSource,
+    /// The deploy stages in order (`--stage`); empty: one Deploy stage (`--deploy-target` or a
+    /// deployment request), as before.
+    pub stages: Vec<stages::StageConfig>,
 }
 
 /// CloudWatch Logs accepts only these retention periods.
@@ -319,12 +371,18 @@ pub struct PolicyScope {
     pub base_image_source: BaseImageSource,
     /// `--topic-kms-key`: the roles' permissions boundary lets the notifier use it.
     pub topic_kms_key: Option<String>,
+    /// The stages' targets (`--stage`), read at plan and rolled out to like `--deploy-target`.
+    pub stage_targets: Vec<DeployTarget>,
 }
 
 /// Like [`resolve`], but only the environment is required: the policy does not depend on the
 /// repository, the branch or the sizes.
 pub fn resolve_policy_scope(given: Layer, file: Layer) -> Result<PolicyScope> {
     let env = resolve_env(&given, &file)?;
+    let stage_targets = resolve_stages(&given, &file)?
+        .into_iter()
+        .map(|stage| stage.target)
+        .collect();
     let source = pick(given.source, file.source).unwrap_or(SourceMode::GithubWebhook);
     let connection_arn = pick(given.connection_arn, file.connection_arn);
     if connection_arn.is_some() && source != SourceMode::Codeconnections {
@@ -346,7 +404,21 @@ pub fn resolve_policy_scope(given: Layer, file: Layer) -> Result<PolicyScope> {
         base_image_source: pick(given.base_image_source, file.base_image_source)
             .unwrap_or(BaseImageSource::DockerHub),
         topic_kms_key: pick(given.topic_kms_key, file.topic_kms_key),
+        stage_targets,
     })
+}
+
+/// The stages of the flags, else of the file.
+fn resolve_stages(given: &Layer, file: &Layer) -> Result<Vec<stages::StageConfig>> {
+    let mut flags = given.stage_flags();
+    if flags.stages.is_empty() {
+        let from_file = file.stage_flags();
+        flags.approve_before.extend(from_file.approve_before);
+        flags.bake_minutes.extend(from_file.bake_minutes);
+        flags.alarms.extend(from_file.alarms);
+    }
+    let tables = pick(given.stage_tables.clone(), file.stage_tables.clone()).unwrap_or_default();
+    stages::resolve(&flags, &tables)
 }
 
 /// Merges the layers (flags and environment first, then the file) and validates every value:
@@ -374,9 +446,13 @@ pub fn resolve(given: Layer, file: Layer) -> Result<Config> {
     let delivery = Delivery::resolve(&given, &file)?;
     let sizes = Sizes::resolve(&given, &file)?;
     let source = SourceInputs::resolve(&given, &file)?;
+    let stages = resolve_stages(&given, &file)?;
     let topic_kms_key = pick(given.topic_kms_key, file.topic_kms_key);
     if let Some(key) = &topic_kms_key {
         kms_key_region(key)?;
+    }
+    if !stages.is_empty() {
+        check_stage_inputs(&source, &delivery)?;
     }
     Ok(Config {
         env,
@@ -406,10 +482,43 @@ pub fn resolve(given: Layer, file: Layer) -> Result<Config> {
         rollout_timeout_minutes: sizes.rollout_timeout_minutes,
         base_image_source: pick(given.base_image_source, file.base_image_source)
             .unwrap_or(BaseImageSource::DockerHub),
+        stages,
     })
 }
 
+/// Stages run in a V2 pipeline only (stage rollback, conditions and the QUEUED execution mode are
+/// V2 features: CodePipeline User Guide, "Pipeline types"), and the project runs the GitHub
+/// version 1 source (OAuth app, webhook) only in V1 pipelines, as AWS no longer recommends it
+/// for new pipelines (CodePipeline User Guide, "GitHub (via OAuth app)" action reference).
+fn check_stage_inputs(source: &SourceInputs, delivery: &Delivery) -> Result<()> {
+    if source.mode != SourceMode::Codeconnections {
+        bail!(
+            "stages need --source codeconnections: they run in a V2 pipeline, whose GitHub source is a connection (the webhook source stays on one Deploy stage)"
+        );
+    }
+    if delivery.target.is_some() {
+        bail!(
+            "--deploy-target and --stage both say where the image goes: give the target as a stage (--stage NAME=TARGET) instead"
+        );
+    }
+    if delivery.webhook_url.is_some() {
+        bail!(
+            "--deploy-webhook-url is one Deploy stage's delivery; with --stage every stage rolls out to its own target: drop one of them"
+        );
+    }
+    Ok(())
+}
+
 impl Config {
+    /// Every target the deploy-handler rolls out to: each stage's, or `--deploy-target`.
+    pub fn rollout_targets(&self) -> Vec<&DeployTarget> {
+        if self.stages.is_empty() {
+            self.deploy_target.iter().collect()
+        } else {
+            self.stages.iter().map(|stage| &stage.target).collect()
+        }
+    }
+
     /// Checks what needs the account and region, known only once connected; before any call
     /// that changes anything.
     pub fn check_target(&self, target: &crate::aws::Target) -> Result<()> {

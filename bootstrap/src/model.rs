@@ -400,7 +400,36 @@ pub struct PipelineSpec {
     pub deploy_function: String,
     /// JSON text handed to the deploy-handler as `UserParameters` (≤ 1000 chars).
     pub deploy_user_parameters: String,
+    /// The deploy stages in order (a V2 pipeline); empty: the one `Deploy` stage above.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<DeployStageSpec>,
     pub tags: Tags,
+}
+
+/// One deploy stage of a pipeline with stages: an optional approval stage before it, the
+/// deploy-handler's action, rollback on failure, and a bake watching alarms after it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeployStageSpec {
+    pub name: String,
+    /// The manual approval stage `Approve-NAME` that runs before it, when asked for.
+    pub approval: Option<ApprovalSpec>,
+    /// JSON text handed to the deploy-handler as `UserParameters` (target and stage included).
+    pub user_parameters: String,
+    /// `onFailure: ROLLBACK` (re-runs the stage with the last successful execution's artifacts).
+    pub rollback_on_failure: bool,
+    /// Minutes each alarm is watched after the stage deployed (the rules' `WaitTime`).
+    pub bake_minutes: u32,
+    /// CloudWatch alarms of the `onSuccess` condition; ALARM rolls the stage back.
+    pub alarms: Vec<String>,
+}
+
+/// A manual approval action's configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalSpec {
+    /// `CustomData`: what the approver reads (≤ 500 characters).
+    pub custom_data: String,
+    /// `ExternalEntityLink`: where to review what is approved.
+    pub external_link: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

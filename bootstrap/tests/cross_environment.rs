@@ -142,6 +142,7 @@ fn policies(
         }),
         deploy_webhook_secret_arn: config.deploy_webhook_secret_arn.clone(),
         deploy_target: facts(env, kind),
+        stage_targets: Vec::new(),
     };
     let mut found = vec![("deployer".to_owned(), deployer)];
     for desired in build(&config, &target, &zips, &late) {

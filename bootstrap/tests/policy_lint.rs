@@ -128,6 +128,7 @@ fn parliament_finds_nothing_unaccepted_in_any_role_policy() {
                 ),
                 deploy_webhook_secret_arn: config.deploy_webhook_secret_arn.clone(),
                 deploy_target: facts.clone(),
+                stage_targets: Vec::new(),
             };
             for desired in build(&config, &target, &zips, &late) {
                 if let Spec::Role(role) = &desired.spec {
@@ -142,6 +143,7 @@ fn parliament_finds_nothing_unaccepted_in_any_role_policy() {
                 github_token_secret: Some("gh-token"),
                 deploy_webhook_secret_arn: config.deploy_webhook_secret_arn.as_deref(),
                 deploy_target: config.deploy_target.as_ref(),
+                stage_targets: &[],
                 // The mode with the most grants: the others' are a subset.
                 base_image_source: bootstrap::config::BaseImageSource::PullThroughCache,
             });
@@ -193,6 +195,7 @@ fn wildcard_grants_of_every_scope() -> (Vec<String>, Vec<String>) {
                 github_token_secret: Some("gh-token"),
                 deploy_webhook_secret_arn: None,
                 deploy_target: deploy_target.as_ref(),
+                stage_targets: &[],
                 // The mode with the most grants: the others' are a subset.
                 base_image_source: bootstrap::config::BaseImageSource::PullThroughCache,
             });
@@ -309,6 +312,7 @@ fn the_readme_states_the_deployer_policy_size() {
         github_token_secret: None,
         deploy_webhook_secret_arn: None,
         deploy_target: None,
+        stage_targets: &[],
         base_image_source: bootstrap::config::BaseImageSource::DockerHub,
     });
     let size = deployer::size(&document);

@@ -53,6 +53,18 @@ pub struct Late {
     pub deploy_webhook_secret_arn: Option<String>,
     /// What `--deploy-target` was found to be: what the deploy-handler's grants are scoped to.
     pub deploy_target: Option<crate::target_facts::TargetFacts>,
+    /// What each stage's target (`--stage`) was found to be, in the stages' order.
+    pub stage_targets: Vec<crate::target_facts::TargetFacts>,
+}
+
+impl Late {
+    /// Every target the deploy-handler rolls out to: `--deploy-target`'s or the stages'.
+    pub fn rollout_targets(&self) -> Vec<&crate::target_facts::TargetFacts> {
+        self.deploy_target
+            .iter()
+            .chain(self.stage_targets.iter())
+            .collect()
+    }
 }
 
 pub fn arns(env: &EnvName, target: &Target) -> Arns {
@@ -223,7 +235,7 @@ fn identities(s: &Stack<'_>, out: &mut Vec<Desired>) {
                 arns,
                 true,
                 late.deploy_webhook_secret_arn.as_deref(),
-                late.deploy_target.as_ref(),
+                &late.rollout_targets(),
             ),
         ),
         (
@@ -307,7 +319,7 @@ fn storage(s: &Stack<'_>, out: &mut Vec<Desired>) {
             encryption_type: "AES256".to_owned(),
             kms_key: None,
             lifecycle_policy: policies::repository_lifecycle(KEEP_TAGGED_IMAGES),
-            repository_policy: policies::repository(late.deploy_target.as_ref()),
+            repository_policy: policies::repository(&late.rollout_targets()),
             tags: tags.clone(),
         }),
         vec![id(Kind::Role, n.codebuild_role())],

@@ -40,9 +40,10 @@ pub(super) fn build_project(s: &Stack<'_>, out: &mut Vec<Desired>) {
     } = s;
     let mut push = |kind, name, spec, depends_on| out.push(desired(kind, name, spec, depends_on));
     // The image runs where the deploy target runs: its architecture, read at plan.
+    // Every stage's target shares one architecture (plan refuses otherwise): the image is built once.
     let architecture = late
-        .deploy_target
-        .as_ref()
+        .rollout_targets()
+        .first()
         .map_or(CpuArchitecture::X86_64, |facts| facts.architecture());
     let (build_image, environment_type) = build_environment(architecture);
 
@@ -180,6 +181,13 @@ pub(super) fn pipeline(s: &Stack<'_>, out: &mut Vec<Desired>) {
         "timeoutSeconds": i64::from(config.rollout_timeout_minutes) * 60,
     })
     .to_string();
+    let stages = deploy_stages(s);
+    // With stages, each stage's action carries its own parameters.
+    let user_parameters = if stages.is_empty() {
+        user_parameters
+    } else {
+        String::new()
+    };
     push(
         Kind::Pipeline,
         n.pipeline(),
@@ -193,6 +201,7 @@ pub(super) fn pipeline(s: &Stack<'_>, out: &mut Vec<Desired>) {
             build_project: n.codebuild_project(),
             deploy_function: n.deploy_handler(),
             deploy_user_parameters: user_parameters,
+            stages,
             tags: tags.clone(),
         }),
         pipeline_deps,
@@ -241,6 +250,46 @@ pub(super) fn pipeline(s: &Stack<'_>, out: &mut Vec<Desired>) {
             vec![],
         );
     }
+}
+
+/// The deploy stages (`--stage`), each with its target in its action's `UserParameters`, so
+/// that one deploy-handler serves them all; every stage deploys the image the one Build made.
+fn deploy_stages(s: &Stack<'_>) -> Vec<DeployStageSpec> {
+    let Stack { config, env, n, .. } = s;
+    let build = pipeline_common::pipeline_variables::BUILD_NAMESPACE;
+    let (commit, image) = (
+        pipeline_common::pipeline_variables::COMMIT_ID,
+        pipeline_common::pipeline_variables::IMAGE_URI,
+    );
+    config
+        .stages
+        .iter()
+        .map(|stage| DeployStageSpec {
+            name: stage.name.clone(),
+            approval: stage.approve.then(|| ApprovalSpec {
+                custom_data: format!(
+                    "Deploy #{{{build}.{image}}} (commit #{{{build}.{commit}}}) to {} of {}",
+                    stage.name,
+                    n.pipeline()
+                ),
+                external_link: format!(
+                    "https://github.com/{}/{}/commit/#{{{build}.{commit}}}",
+                    config.github_owner, config.github_repo
+                ),
+            }),
+            user_parameters: json!({
+                "environment": env.as_str(),
+                "service": n.ecr_repository(),
+                "timeoutSeconds": i64::from(config.rollout_timeout_minutes) * 60,
+                "stage": stage.name,
+                "target": stage.target.spec(),
+            })
+            .to_string(),
+            rollback_on_failure: true,
+            bake_minutes: stage.bake_minutes,
+            alarms: stage.alarms.clone(),
+        })
+        .collect()
 }
 
 /// The pipeline's source and the pipeline type it needs: a GitHub (version 1) source on V1, or

@@ -15,6 +15,7 @@ use crate::progress::{Progress, StepAction};
 use crate::resources::{self, Ctx, Inputs};
 use crate::retry_notice::RetryNotice;
 use crate::secret::Secret;
+use crate::target_facts::TargetFacts;
 use anyhow::{Context, Result, bail};
 use pipeline_common::EnvName;
 use render::{confirm, print_plan};
@@ -99,6 +100,7 @@ async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<
         Some(target) => Some(resources::deploy_target::inspect(ctx, target).await?),
         None => None,
     };
+    let stage_targets = stage_targets(ctx, config).await?;
     let connection_warning = match &config.connection_arn {
         Some(arn) => resources::connection::inspect_given(ctx, arn).await?,
         None => None,
@@ -110,11 +112,19 @@ async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<
             .and_then(|o| o.arn.clone()),
         deploy_webhook_secret_arn,
         deploy_target,
+        stage_targets,
     };
     let mut warnings: Vec<String> = match (&config.deploy_target, &late.deploy_target) {
         (Some(target), Some(facts)) => facts.warning(target).into_iter().collect(),
         _ => Vec::new(),
     };
+    for (stage, facts) in config.stages.iter().zip(&late.stage_targets) {
+        warnings.extend(
+            facts
+                .warning(&stage.target)
+                .map(|warning| format!("stage {}: {warning}", stage.name)),
+        );
+    }
     warnings.extend(connection_warning);
     let desired = desired::build(config, &session.target, &zips, &late);
     let plan = plan::plan(&desired, &observed, &inventory, config.env.as_str());
@@ -124,6 +134,33 @@ async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<
         plan,
         warnings,
     })
+}
+
+/// Reads every stage's target as `--deploy-target` is read, all at once. The image is built
+/// once for all of them, so they must share one CPU architecture.
+async fn stage_targets(ctx: Ctx<'_>, config: &Config) -> Result<Vec<TargetFacts>> {
+    let reads = config.stages.iter().map(|stage| async move {
+        resources::deploy_target::inspect(ctx, &stage.target)
+            .await
+            .with_context(|| format!("stage {}", stage.name))
+    });
+    let facts = futures::future::try_join_all(reads).await?;
+    let architectures: Vec<String> = config
+        .stages
+        .iter()
+        .zip(&facts)
+        .map(|(stage, facts)| format!("{} {}", stage.name, facts.architecture()))
+        .collect();
+    if facts
+        .windows(2)
+        .any(|pair| pair[0].architecture() != pair[1].architecture())
+    {
+        anyhow::bail!(
+            "the stages' targets run on different CPU architectures ({}): the one image the build makes runs on one; move the targets to one architecture, or give each its own environment",
+            architectures.join(", ")
+        );
+    }
+    Ok(facts)
 }
 
 /// Refuses, before any write, when the roles' permissions boundary is missing: the deployer may
@@ -582,6 +619,7 @@ pub async fn deployer_policy(
         github_token_secret: scope.github_token_secret.as_deref(),
         deploy_webhook_secret_arn: scope.deploy_webhook_secret_arn.as_deref(),
         deploy_target: scope.deploy_target.as_ref(),
+        stage_targets: &scope.stage_targets,
         base_image_source: scope.base_image_source,
     });
     let text = serde_json::to_string_pretty(&policy).context("rendering the policy")?;
@@ -604,6 +642,10 @@ async fn boundary_policy(session: &Session, scope: &crate::config::PolicyScope) 
         }
         None => None,
     };
+    let mut stage_facts = Vec::new();
+    for target in &scope.stage_targets {
+        stage_facts.push(resources::deploy_target::inspect(session.ctx(&inputs), target).await?);
+    }
     let target = &session.target;
     let cache =
         (scope.base_image_source == crate::config::BaseImageSource::PullThroughCache).then(|| {
@@ -617,6 +659,7 @@ async fn boundary_policy(session: &Session, scope: &crate::config::PolicyScope) 
         connection_arn: scope.connection_arn.as_deref(),
         webhook_secret: scope.deploy_webhook_secret_arn.as_deref(),
         deploy_target: facts.as_ref(),
+        stage_targets: &stage_facts,
         topic_kms_key: scope.topic_kms_key.as_deref(),
         base_image_cache: cache.as_deref(),
     };

@@ -41,6 +41,8 @@ pub struct RoleInputs<'a> {
     pub webhook_secret: Option<&'a str>,
     /// What the deploy target was found to be.
     pub deploy_target: Option<&'a TargetFacts>,
+    /// The stages' targets (`--stage`), granted like `--deploy-target`'s.
+    pub stage_targets: &'a [TargetFacts],
     /// `--topic-kms-key`.
     pub topic_kms_key: Option<&'a str>,
     /// The ARN pattern of the repositories the build pulls base images through, when it uses
@@ -79,7 +81,16 @@ pub fn role_policies(
         ),
         (
             "DeployHandler",
-            super::deploy_handler_role(arns, true, secret.as_deref(), inputs.deploy_target),
+            super::deploy_handler_role(
+                arns,
+                true,
+                secret.as_deref(),
+                &inputs
+                    .deploy_target
+                    .into_iter()
+                    .chain(inputs.stage_targets)
+                    .collect::<Vec<_>>(),
+            ),
         ),
         (
             "EventNotifier",
@@ -141,6 +152,7 @@ mod tests {
         let facts = ecs_facts("dev");
         let inputs = RoleInputs {
             deploy_target: Some(&facts),
+            stage_targets: &[],
             topic_kms_key: Some("arn:aws:kms:eu-west-1:123456789012:key/k"),
             ..RoleInputs::default()
         };
@@ -219,6 +231,7 @@ mod tests {
             connection_arn: None,
             webhook_secret: Some("a-deploy-webhook-signing-secret-with-a-long-name"),
             deploy_target: Some(&facts),
+            stage_targets: &[],
             topic_kms_key: Some(
                 "arn:aws:kms:eu-west-1:123456789012:key/0d3b1a1e-0000-4000-8000-000000000000",
             ),

@@ -90,8 +90,20 @@ pub struct Scope<'a> {
     pub deploy_webhook_secret_arn: Option<&'a str>,
     /// `--deploy-target`: plan reads it to check it and to scope the deploy-handler's grants.
     pub deploy_target: Option<&'a DeployTarget>,
+    /// `--stage` targets: plan reads each, as it reads `--deploy-target`.
+    pub stage_targets: &'a [DeployTarget],
     /// `--base-image-source`: pull-through-cache adds the cache rule's grants.
     pub base_image_source: BaseImageSource,
+}
+
+impl Scope<'_> {
+    /// Every target plan reads: `--deploy-target`'s and the stages'.
+    pub fn rollout_targets(&self) -> Vec<&DeployTarget> {
+        self.deploy_target
+            .into_iter()
+            .chain(self.stage_targets)
+            .collect()
+    }
 }
 
 /// Secrets Manager appends `-` and six random characters to every secret's name in its ARN
@@ -202,6 +214,7 @@ mod tests {
             github_token_secret: None,
             deploy_webhook_secret_arn: None,
             deploy_target: None,
+            stage_targets: &[],
             base_image_source: BaseImageSource::DockerHub,
         }
     }

@@ -227,7 +227,7 @@ pub fn deploy_handler_role(
     arns: &Arns,
     event_bus: bool,
     webhook_secret_arn: Option<&str>,
-    target: Option<&TargetFacts>,
+    targets: &[&TargetFacts],
 ) -> Value {
     let mut statements = vec![
         log_write("WriteFunctionLogs", &arns.deploy_handler_log_group),
@@ -270,10 +270,57 @@ pub fn deploy_handler_role(
             vec![secret.to_owned()],
         ));
     }
-    if let Some(target) = target {
-        statements.extend(rollout_statements(arns, target));
-    }
+    let rollouts = targets
+        .iter()
+        .flat_map(|target| rollout_statements(arns, target))
+        .collect();
+    statements.extend(merge_statements(rollouts));
     document(statements)
+}
+
+/// One statement per Sid: statements of several targets that differ only in their resources
+/// become one over all of them (IAM wants each Sid once in a policy: IAM User Guide, "IAM JSON
+/// policy elements: Sid"); ones that differ otherwise keep their own, numbered Sid.
+pub fn merge_statements(statements: Vec<Value>) -> Vec<Value> {
+    let mut merged: Vec<Value> = Vec::new();
+    for statement in statements {
+        let same = merged.iter_mut().find(|m| {
+            m["Sid"] == statement["Sid"]
+                && m["Action"] == statement["Action"]
+                && m["Condition"] == statement["Condition"]
+                && m["Effect"] == statement["Effect"]
+        });
+        match same {
+            Some(existing) => {
+                let mut resources = resources_of(&existing["Resource"]);
+                for resource in resources_of(&statement["Resource"]) {
+                    if !resources.contains(&resource) {
+                        resources.push(resource);
+                    }
+                }
+                existing["Resource"] = json!(resources);
+            }
+            None => {
+                let mut statement = statement;
+                let sid = statement["Sid"].as_str().unwrap_or_default().to_owned();
+                let taken = |candidate: &str| merged.iter().any(|m| m["Sid"] == candidate);
+                if taken(&sid) {
+                    let n = (2..).find(|n| !taken(&format!("{sid}{n}"))).unwrap_or(2);
+                    statement["Sid"] = json!(format!("{sid}{n}"));
+                }
+                merged.push(statement);
+            }
+        }
+    }
+    merged
+}
+
+fn resources_of(resource: &Value) -> Vec<Value> {
+    match resource {
+        Value::Array(items) => items.clone(),
+        Value::Null => Vec::new(),
+        one => vec![one.clone()],
+    }
 }
 
 /// What a rollout to the `--deploy-target` needs, scoped to that service or function.
@@ -358,22 +405,30 @@ fn rollout_statements(arns: &Arns, target: &TargetFacts) -> Vec<Value> {
 /// unqualified ARN refuses a pull made for a version. Without this statement Lambda adds its own
 /// only when the caller may `ecr:GetRepositoryPolicy` and `ecr:SetRepositoryPolicy`, which the
 /// deploy-handler may not. The build role's own policy grants push and pull (see [`bucket`]).
-pub fn repository(target: Option<&TargetFacts>) -> Value {
-    match target {
-        Some(TargetFacts::Lambda { function_arn, .. }) => json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "LambdaPullsTheDeployedImage",
-                "Effect": "Allow",
-                "Principal": { "Service": "lambda.amazonaws.com" },
-                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                "Condition": {
-                    "StringLike": { "aws:sourceArn": lambda_source_arns(function_arn) }
-                }
-            }]
-        }),
-        _ => Value::Null,
+pub fn repository(targets: &[&TargetFacts]) -> Value {
+    let source_arns: Vec<String> = targets
+        .iter()
+        .filter_map(|target| match target {
+            TargetFacts::Lambda { function_arn, .. } => Some(lambda_source_arns(function_arn)),
+            TargetFacts::Ecs { .. } => None,
+        })
+        .flatten()
+        .collect();
+    if source_arns.is_empty() {
+        return Value::Null;
     }
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "LambdaPullsTheDeployedImage",
+            "Effect": "Allow",
+            "Principal": { "Service": "lambda.amazonaws.com" },
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Condition": {
+                "StringLike": { "aws:sourceArn": source_arns }
+            }
+        }]
+    })
 }
 
 /// The `aws:sourceArn` values a pull on behalf of `function_arn` (unqualified) may carry.

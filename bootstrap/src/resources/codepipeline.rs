@@ -4,7 +4,7 @@
 use super::adopt::created_or_adopted_in;
 use super::errors::{self, absent_as_none};
 use super::tags::{model_tags, retag_with, sdk_tags};
-use super::{Ctx, Inputs, util};
+use super::{Ctx, Inputs, codepipeline_stages, util};
 use crate::model::{Kind, Observed, PipelineSpec, ResourceId, SourceSpec, Tags};
 use crate::policies::deployer::Scope;
 use crate::policies::statement;
@@ -142,6 +142,19 @@ pub fn pipeline_spec(declaration: &PipelineDeclaration) -> PipelineSpec {
         }
     };
     let deploy = action(declaration, DEPLOY_STAGE);
+    let (stages, stages_function) = if codepipeline_stages::has_stages(declaration) {
+        codepipeline_stages::read(declaration)
+    } else {
+        (Vec::new(), String::new())
+    };
+    let (deploy_function, deploy_user_parameters) = if stages.is_empty() {
+        (
+            namespaced_value(deploy, "FunctionName", DEPLOY_NAMESPACE),
+            config_value(deploy, "UserParameters"),
+        )
+    } else {
+        (stages_function, String::new())
+    };
     PipelineSpec {
         name: declaration.name().to_owned(),
         role_arn: declaration.role_arn().to_owned(),
@@ -164,8 +177,9 @@ pub fn pipeline_spec(declaration: &PipelineDeclaration) -> PipelineSpec {
             "ProjectName",
             BUILD_NAMESPACE,
         ),
-        deploy_function: namespaced_value(deploy, "FunctionName", DEPLOY_NAMESPACE),
-        deploy_user_parameters: config_value(deploy, "UserParameters"),
+        deploy_function,
+        deploy_user_parameters,
+        stages,
         tags: Tags::new(),
     }
 }
@@ -368,15 +382,21 @@ pub fn declaration(inputs: &Inputs, spec: &PipelineSpec) -> Result<PipelineDecla
     let (source, trigger) = source_action(inputs, spec)?;
     let (build, deploy) = build_and_deploy_actions(spec)?;
     let pipeline_type = PipelineType::from(spec.pipeline_type.as_str());
-    // V2 runs every push (QUEUED); V1 keeps its only mode, SUPERSEDED.
+    // V2 runs every push (QUEUED): an execution waiting at an approval holds the ones behind it
+    // rather than being superseded; V1 keeps its only mode, SUPERSEDED (CodePipeline User Guide,
+    // "Set or change the pipeline execution mode"; stage rollback is refused only with PARALLEL).
     let execution_mode = (pipeline_type == PipelineType::V2).then_some(ExecutionMode::Queued);
+    let mut stages = vec![stage(SOURCE_STAGE, source)?, stage(BUILD_STAGE, build)?];
+    if spec.stages.is_empty() {
+        stages.push(stage(DEPLOY_STAGE, deploy)?);
+    } else {
+        stages.extend(codepipeline_stages::declare(spec)?);
+    }
     PipelineDeclaration::builder()
         .name(&spec.name)
         .role_arn(&spec.role_arn)
         .artifact_store(artifact_store(spec)?)
-        .stages(stage(SOURCE_STAGE, source)?)
-        .stages(stage(BUILD_STAGE, build)?)
-        .stages(stage(DEPLOY_STAGE, deploy)?)
+        .set_stages(Some(stages))
         .pipeline_type(pipeline_type)
         .set_execution_mode(execution_mode)
         .set_triggers(trigger.map(|t| vec![t]))
@@ -562,6 +582,7 @@ mod tests {
             build_project: "build-dev".into(),
             deploy_function: "deploy-handler-dev".into(),
             deploy_user_parameters: "{}".into(),
+            stages: Vec::new(),
             tags: Tags::new(),
         };
         let store = artifact_store(&spec).expect("store");

@@ -100,6 +100,7 @@ fn spec(source: SourceSpec) -> PipelineSpec {
         build_project: "build-dev".into(),
         deploy_function: "deploy-handler-dev".into(),
         deploy_user_parameters: r#"{"environment":"dev"}"#.into(),
+        stages: Vec::new(),
         tags: Tags::new(),
     }
 }

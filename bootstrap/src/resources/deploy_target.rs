@@ -209,28 +209,32 @@ async fn lambda(ctx: Ctx<'_>, function: &str, alias: Option<&str>) -> Result<Tar
 /// alias; and the signing secret a webhook target names (`--deploy-webhook-secret-arn`).
 pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
     let target = scope.target;
-    let mut grants = match scope.deploy_target {
-        Some(DeployTarget::Ecs {
-            cluster, service, ..
-        }) => vec![
-            statement(
+    let inspections = scope
+        .rollout_targets()
+        .into_iter()
+        .flat_map(|deploy_target| match deploy_target {
+            DeployTarget::Ecs {
+                cluster, service, ..
+            } => vec![
+                statement(
+                    "InspectDeployTarget",
+                    &["ecs:DescribeServices"],
+                    vec![target.arn("ecs", &format!("service/{cluster}/{service}"))],
+                ),
+                statement(
+                    "ReadTargetTaskDefinition",
+                    &["ecs:DescribeTaskDefinition"],
+                    vec!["*".to_owned()],
+                ),
+            ],
+            DeployTarget::Lambda { function, .. } => vec![statement(
                 "InspectDeployTarget",
-                &["ecs:DescribeServices"],
-                vec![target.arn("ecs", &format!("service/{cluster}/{service}"))],
-            ),
-            statement(
-                "ReadTargetTaskDefinition",
-                &["ecs:DescribeTaskDefinition"],
-                vec!["*".to_owned()],
-            ),
-        ],
-        Some(DeployTarget::Lambda { function, .. }) => vec![statement(
-            "InspectDeployTarget",
-            &["lambda:GetAlias", "lambda:GetFunction"],
-            vec![target.arn("lambda", &format!("function:{function}"))],
-        )],
-        None => Vec::new(),
-    };
+                &["lambda:GetAlias", "lambda:GetFunction"],
+                vec![target.arn("lambda", &format!("function:{function}"))],
+            )],
+        })
+        .collect();
+    let mut grants = crate::policies::merge_statements(inspections);
     if let Some(secret) = scope.deploy_webhook_secret_arn {
         grants.push(statement(
             "CheckDeploySigningSecret",

@@ -234,8 +234,9 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
 /// What the deployer needs for the image repository.
 pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
     let lambda_target = scope
-        .deploy_target
-        .filter(|t| matches!(t, DeployTarget::Lambda { .. }));
+        .rollout_targets()
+        .into_iter()
+        .find(|t| matches!(t, DeployTarget::Lambda { .. }));
     let repository = scope.env.names().ecr_repository();
     vec![statement(
         "ImageRepository",

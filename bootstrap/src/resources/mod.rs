@@ -9,6 +9,7 @@ pub mod account;
 pub mod adopt;
 pub mod codebuild;
 pub mod codepipeline;
+pub mod codepipeline_stages;
 pub mod connection;
 pub mod deploy_target;
 pub mod ecr;

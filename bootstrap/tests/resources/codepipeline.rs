@@ -25,6 +25,7 @@ fn github_spec(name: &str, role_arn: &str) -> PipelineSpec {
         build_project: "pipeline-dev-build".into(),
         deploy_function: "pipeline-dev-deploy-handler".into(),
         deploy_user_parameters: r#"{"env":"dev"}"#.into(),
+        stages: Vec::new(),
         tags: our_tags([("project", "pipeline")]),
     }
 }

@@ -74,7 +74,7 @@ async fn the_repository_policy_of_a_lambda_target_lets_lambda_pull_by_itself() {
         function_arn: FUNCTION_ARN.into(),
         architecture: CpuArchitecture::X86_64,
     };
-    let policy = policies::repository(Some(&facts));
+    let policy = policies::repository(&[&facts]);
     repository_with(&fx, &policy).await;
     image_function(&fx, "api", Architecture::X8664).await;
     let after = fx

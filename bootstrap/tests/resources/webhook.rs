@@ -36,6 +36,7 @@ async fn webhook_lifecycle_registers_converges_and_deletes() {
             build_project: "build-dev".into(),
             deploy_function: "deploy-handler-dev".into(),
             deploy_user_parameters: "{}".into(),
+            stages: Vec::new(),
             tags: Tags::new(),
         },
     )

@@ -175,7 +175,7 @@ pub fn rehearsed_policies(env: &EnvName, target: &Target) -> Vec<(String, Value)
         ),
         (
             "deploy-handler-role".to_owned(),
-            policies::deploy_handler_role(&arns, true, None, Some(&facts)),
+            policies::deploy_handler_role(&arns, true, None, &[&facts]),
         ),
         (
             "event-notifier-role".to_owned(),
@@ -191,6 +191,7 @@ pub fn rehearsed_policies(env: &EnvName, target: &Target) -> Vec<(String, Value)
                 github_token_secret: None,
                 deploy_webhook_secret_arn: None,
                 deploy_target: Some(&deploy_target),
+                stage_targets: &[],
                 base_image_source: bootstrap::config::BaseImageSource::DockerHub,
             }),
         ),
