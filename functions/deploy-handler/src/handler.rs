@@ -18,6 +18,7 @@ use crate::delivery::{DeploymentEvent, ImageFields, TargetError};
 use crate::deploy_target::{self, KINDS, Plan, Resume, Started, Work};
 use crate::event::{Artifact, EventError, Job, parse_job};
 use crate::image::ImageRef;
+use crate::image_platform::{ImageRegistry, RegistryError, registry_platform};
 use crate::inflight;
 use crate::params::UserParameters;
 use crate::report::{
@@ -42,6 +43,8 @@ pub struct Deps {
     pub events: Arc<dyn EventPublisher>,
     /// ECS and Lambda calls of a rollout (`DEPLOY_TARGET`); nothing is built until a job needs it.
     pub rollout: Arc<dyn RolloutApi>,
+    /// ECR, asked what an image is built for when the artifact does not say.
+    pub registry: Arc<dyn ImageRegistry>,
     pub settings: Settings,
 }
 
@@ -353,7 +356,7 @@ async fn try_work(
         )
     })?;
     trace.commit = input.revision.clone();
-    let image = read_image(job, deps, &params, input, deadline).await?;
+    let mut image = read_image(job, deps, &params, input, deadline).await?;
     trace.image_uri = Some(image.uri.clone());
     trace.image_digest = image.digest.clone();
     let variables = output_variables(&image, input.revision.as_deref(), &job.id);
@@ -370,6 +373,10 @@ async fn try_work(
         return deploy_target::owner_of(token).poll(deps, &resume).await;
     }
 
+    // Before anything starts (a continuation polls what this check already let through).
+    if plan.target.is_some() && image.architecture.is_none() {
+        image.architecture = registry_architecture(deps, &image).await?;
+    }
     let event = deployment_event(job, deps, &params, &image, input, trace).await;
     let described = format!(
         "{image}{} to {}",
@@ -435,6 +442,27 @@ async fn read_image(
     let artifact = read_image_artifact(&zip, params.service())
         .map_err(|e| JobError::new(e.failure_kind(), e.to_string()))?;
     Ok(artifact.image)
+}
+
+/// What the registry says the image is built for, when the artifact does not: the rollout then
+/// refuses a mismatch as it refuses a labelled one. An unreadable registry fails the job rather
+/// than deploying an image that may not start (exec format error) and reporting success.
+async fn registry_architecture(
+    deps: &Deps,
+    image: &ImageRef,
+) -> Result<Option<pipeline_common::CpuArchitecture>, JobError> {
+    let platform = registry_platform(deps.registry.as_ref(), image)
+        .await
+        .map_err(|e| {
+            let kind = match e {
+                RegistryError::Denied { .. } => FailureKind::PermissionError,
+                RegistryError::Failed { .. } => FailureKind::JobFailed,
+            };
+            JobError::new(kind, e.to_string())
+        })?;
+    platform
+        .architecture(image)
+        .map_err(|problem| JobError::new(FailureKind::JobFailed, problem))
 }
 
 /// The event every target receives, with the pipeline and execution when CodePipeline says.

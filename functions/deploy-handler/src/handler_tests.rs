@@ -191,6 +191,9 @@ fn fixture_with(
             .map(|s| Arc::new(StaticSecret(WebhookSecret::new(s))) as Arc<dyn SecretSource>),
         events: publisher.clone(),
         rollout: Arc::new(rollout::fake::FakeApi::default()),
+        registry: Arc::new(crate::image_platform::fake::FakeRegistry::single(
+            "linux", "amd64",
+        )),
         settings,
     };
     Fixture {

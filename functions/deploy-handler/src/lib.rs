@@ -9,6 +9,7 @@ pub mod deploy_target;
 pub mod event;
 pub mod handler;
 pub mod image;
+pub mod image_platform;
 pub mod inflight;
 pub mod panic_report;
 pub mod params;

@@ -8,6 +8,7 @@ use deploy_handler::config::{Config, SecretSetting};
 use deploy_handler::delivery::eventbridge::EventBridgePublisher;
 use deploy_handler::delivery::secret::{SecretSource, SecretsManagerSecret, StaticSecret};
 use deploy_handler::handler::{Deps, handle};
+use deploy_handler::image_platform::EcrRegistry;
 use deploy_handler::report::CodePipelineReporter;
 use deploy_handler::rollout::sdk::SdkApi;
 use deploy_handler::s3_artifact::S3ArtifactStore;
@@ -48,6 +49,14 @@ async fn run() -> Result<(), Error> {
         SecretSetting::Inline(secret) => Some(Arc::new(StaticSecret(secret.clone()))),
         SecretSetting::None => None,
     };
+    let registry = Arc::new(EcrRegistry::new(
+        http.clone(),
+        sdk_config.credentials_provider(),
+        region.clone().unwrap_or_default(),
+        std::env::var("AWS_ENDPOINT_URL_ECR")
+            .ok()
+            .or_else(|| shared_endpoint.map(str::to_owned)),
+    ));
     let deps = Deps {
         reporter: Arc::new(CodePipelineReporter::new(codepipeline)),
         artifacts: Arc::new(S3ArtifactStore::new(
@@ -59,6 +68,7 @@ async fn run() -> Result<(), Error> {
             config.rollout(region.as_deref(), shared_endpoint),
         )),
         http,
+        registry,
         webhook_secret,
         events: Arc::new(EventBridgePublisher::new(
             aws_sdk_eventbridge::Client::new(&sdk_config),

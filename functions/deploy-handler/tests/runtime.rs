@@ -158,10 +158,12 @@ fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     writer.finish().unwrap().into_inner()
 }
 
+/// An imageDetail.json as the buildspec writes it, architecture included (without it the
+/// handler asks ECR, where these tests' images do not exist).
 fn image_detail_zip() -> Vec<u8> {
     zip_of(&[(
         "imageDetail.json",
-        format!(r#"{{"ImageURI":"{DIGEST_URI}"}}"#).as_bytes(),
+        format!(r#"{{"ImageURI":"{DIGEST_URI}","ImageArchitecture":"amd64"}}"#).as_bytes(),
     )])
 }
 
@@ -920,7 +922,7 @@ async fn a_lambda_rollout_updates_the_code_publishes_a_version_and_moves_the_ali
         "p/fn.zip",
         zip_of(&[(
             "imageDetail.json",
-            format!(r#"{{"ImageURI":"{image}"}}"#).as_bytes(),
+            format!(r#"{{"ImageURI":"{image}","ImageArchitecture":"amd64"}}"#).as_bytes(),
         )]),
     )
     .await;
@@ -964,4 +966,233 @@ async fn a_lambda_rollout_updates_the_code_publishes_a_version_and_moves_the_ali
         .unwrap_or_default();
     assert!(resolved.ends_with(&second), "{resolved}");
     h.assert_logs_clean();
+}
+
+/// One HTTP/1.1 exchange with the emulator's registry front (`127.0.0.1:PORT`), as docker makes it.
+fn registry_http(
+    endpoint: &str,
+    request_line: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(endpoint).expect("connect to the registry");
+    let mut head = format!("{request_line} HTTP/1.1\r\nHost: {endpoint}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
+
+/// Pushes an image built for `architecture` through the registry as docker does (the config
+/// blob in one upload's POST and PUT, then the manifest under `tag`); returns the manifest digest.
+fn registry_push(endpoint: &str, token: &str, tag: &str, architecture: &str) -> String {
+    let auth = format!("Basic {token}");
+    let config = format!(
+        r#"{{"architecture":"{architecture}","os":"linux","config":{{"Labels":{{"tag":"{tag}"}}}},"rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+    );
+    let config_digest = format!("sha256:{}", sha256_hex(config.as_bytes()));
+    let (status, answer) = registry_http(
+        endpoint,
+        "POST /v2/team-app/blobs/uploads/",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(status, 202, "upload start:\n{answer}");
+    let location = answer
+        .lines()
+        .find_map(|line| line.strip_prefix("Location: "))
+        .expect("the upload's Location")
+        .trim()
+        .to_owned();
+    let separator = if location.contains('?') { '&' } else { '?' };
+    let (status, answer) = registry_http(
+        endpoint,
+        &format!("PUT {location}{separator}digest={config_digest}"),
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/octet-stream"),
+        ],
+        config.as_bytes(),
+    );
+    assert_eq!(status, 201, "config upload:\n{answer}");
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": config.len(), "digest": config_digest},
+        "layers": []
+    })
+    .to_string();
+    let (status, answer) = registry_http(
+        endpoint,
+        &format!("PUT /v2/team-app/manifests/{tag}"),
+        &[
+            ("Authorization", &auth),
+            (
+                "Content-Type",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            ),
+        ],
+        manifest.as_bytes(),
+    );
+    assert_eq!(status, 201, "manifest push:\n{answer}");
+    format!("sha256:{}", sha256_hex(manifest.as_bytes()))
+}
+
+/// An artifact that does not say what the image was built for (an imageDetail.json of an older
+/// build; imagedefinitions.json never says, but a rollout refuses it for want of a digest anyway):
+/// the handler reads it from the image's config in ECR. An x86_64 image for an arm64 function is refused before the code
+/// changes, naming both architectures; the arm64 image of the same repository rolls out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlabelled_image_is_checked_against_its_config_in_the_registry() {
+    let h = Harness::start(&[("DEPLOY_TARGET", "lambda:team-fn:live")]).await;
+    let registry = h.emu.registry().expect("registry status");
+    let endpoint = registry.endpoint.clone().filter(|_| registry.running);
+    let endpoint = endpoint.unwrap_or_else(|| {
+        panic!(
+            "this test needs the emulator's registry (install docker-registry with `cargo xtask setup`): {:?}",
+            registry.reason
+        )
+    });
+    let config = h.emu.sdk_config().await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let role = iam
+        .create_role()
+        .role_name("team-fn-role")
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("role");
+    let repo = ecr
+        .create_repository()
+        .repository_name("team-app")
+        .send()
+        .await
+        .expect("repository");
+    let uri = repo
+        .repository()
+        .and_then(|r| r.repository_uri())
+        .unwrap()
+        .to_owned();
+    let token = ecr.get_authorization_token().send().await.expect("token");
+    let token = token.authorization_data()[0]
+        .authorization_token()
+        .unwrap()
+        .to_owned();
+    registry_push(&endpoint, &token, "v1", "arm64");
+    let amd64 = registry_push(&endpoint, &token, "v2-amd64", "amd64");
+    let arm64 = registry_push(&endpoint, &token, "v3-arm64", "arm64");
+    lambda
+        .create_function()
+        .function_name("team-fn")
+        .role(role.role().map(|r| r.arn().to_owned()).unwrap())
+        .package_type(aws_sdk_lambda::types::PackageType::Image)
+        .architectures(aws_sdk_lambda::types::Architecture::Arm64)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .image_uri(format!("{uri}:v1"))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("function");
+    let v1 = lambda
+        .publish_version()
+        .function_name("team-fn")
+        .send()
+        .await
+        .expect("v1");
+    lambda
+        .create_alias()
+        .function_name("team-fn")
+        .name("live")
+        .function_version(v1.version().unwrap())
+        .send()
+        .await
+        .expect("alias");
+    // As an older build wrote it: the image and its digest, but not what it was built for.
+    let unlabelled = |tag: &str, digest: &str| {
+        zip_of(&[(
+            "imageDetail.json",
+            format!(r#"{{"ImageURI":"{uri}:{tag}","ImageDigest":"{digest}"}}"#).as_bytes(),
+        )])
+    };
+    let service = Some(r#"{"service":"team-app"}"#);
+
+    h.put_artifact("p/amd64.zip", unlabelled("v2-amd64", &amd64))
+        .await;
+    let refused = h.new_job();
+    h.invoke(h.job_event(&refused, "p/amd64.zip", service, None))
+        .await;
+    let job = h.job(&refused);
+    assert_eq!(job["status"], "Failed", "{job:#}\n{}", h.process.logs());
+    let (_, message) = failure(&job);
+    assert!(
+        message.contains("was built for x86_64") && message.contains("runs on arm64"),
+        "the failure names both architectures: {message}"
+    );
+    let alias = lambda
+        .get_alias()
+        .function_name("team-fn")
+        .name("live")
+        .send()
+        .await
+        .expect("alias");
+    assert_eq!(alias.function_version(), v1.version(), "the alias stays");
+
+    h.put_artifact("p/arm64.zip", unlabelled("v3-arm64", &arm64))
+        .await;
+    let first = h.new_job();
+    h.invoke(h.job_event(&first, "p/arm64.zip", service, None))
+        .await;
+    let mut job = h.job(&first);
+    for _ in 0..6 {
+        let Some(token) = job["results"][0]["continuationToken"]
+            .as_str()
+            .map(str::to_owned)
+        else {
+            break;
+        };
+        let next = h.new_job();
+        h.invoke(h.job_event(&next, "p/arm64.zip", service, Some(&token)))
+            .await;
+        job = h.job(&next);
+    }
+    assert_eq!(job["status"], "Succeeded", "{job:#}\n{}", h.process.logs());
+    let live = lambda
+        .get_alias()
+        .function_name("team-fn")
+        .name("live")
+        .send()
+        .await
+        .expect("alias");
+    let at = lambda
+        .get_function()
+        .function_name("team-fn")
+        .qualifier(live.function_version().unwrap())
+        .send()
+        .await
+        .expect("version");
+    let resolved = at
+        .code()
+        .and_then(|c| c.resolved_image_uri())
+        .unwrap_or_default();
+    assert!(resolved.ends_with(&arm64), "{resolved}");
 }
