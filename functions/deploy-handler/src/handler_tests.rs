@@ -950,3 +950,48 @@ async fn a_bad_target_or_a_target_with_a_webhook_is_a_configuration_error() {
         assert!(api.calls.lock().unwrap().is_empty(), "nothing was called");
     }
 }
+
+// ---- the image's architecture, from ECR when the artifact does not say ----
+
+#[tokio::test]
+async fn an_unreadable_registry_fails_the_job_naming_the_grant_before_any_rollout_call() {
+    let (mut f, api) = rollout_fixture(rollout::fake::FakeApi::default(), lambda_target());
+    f.deps.registry = Arc::new(crate::image_platform::fake::FakeRegistry {
+        manifest: Some(Err(crate::image_platform::RegistryError::Denied {
+            action: "ecr:BatchGetImage",
+            repository: "app-dev".to_owned(),
+            message: "not authorized to perform: ecr:BatchGetImage".to_owned(),
+        })),
+        blobs: Vec::new(),
+    });
+    let outcome = handle(invoke(sample_event(None, None)), &f.deps)
+        .await
+        .unwrap();
+    assert_eq!(outcome.result, JobResult::Failed);
+    expect_failure(
+        f.reporter.only_put(),
+        FailureKind::PermissionError,
+        "grant the role ecr:BatchGetImage and ecr:GetDownloadUrlForLayer",
+    );
+    assert!(
+        api.calls_to("GET /2015-03-31/functions/api").is_empty(),
+        "nothing of the target is touched"
+    );
+}
+
+#[tokio::test]
+async fn an_image_the_registry_says_is_for_another_platform_is_refused() {
+    let (mut f, _) = rollout_fixture(rollout::fake::FakeApi::default(), lambda_target());
+    f.deps.registry = Arc::new(crate::image_platform::fake::FakeRegistry::single(
+        "linux", "s390x",
+    ));
+    let outcome = handle(invoke(sample_event(None, None)), &f.deps)
+        .await
+        .unwrap();
+    assert_eq!(outcome.result, JobResult::Failed);
+    expect_failure(
+        f.reporter.only_put(),
+        FailureKind::JobFailed,
+        "is built for linux/s390x (its config in ECR says so)",
+    );
+}
