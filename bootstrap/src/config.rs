@@ -373,16 +373,17 @@ pub struct PolicyScope {
     pub topic_kms_key: Option<String>,
     /// The stages' targets (`--stage`), read at plan and rolled out to like `--deploy-target`.
     pub stage_targets: Vec<DeployTarget>,
+    /// The alarms the stages bake with (`--alarm`).
+    pub stage_alarms: Vec<String>,
 }
 
 /// Like [`resolve`], but only the environment is required: the policy does not depend on the
 /// repository, the branch or the sizes.
 pub fn resolve_policy_scope(given: Layer, file: Layer) -> Result<PolicyScope> {
     let env = resolve_env(&given, &file)?;
-    let stage_targets = resolve_stages(&given, &file)?
-        .into_iter()
-        .map(|stage| stage.target)
-        .collect();
+    let stages = resolve_stages(&given, &file)?;
+    let stage_alarms = stages.iter().flat_map(|s| s.alarms.clone()).collect();
+    let stage_targets = stages.into_iter().map(|stage| stage.target).collect();
     let source = pick(given.source, file.source).unwrap_or(SourceMode::GithubWebhook);
     let connection_arn = pick(given.connection_arn, file.connection_arn);
     if connection_arn.is_some() && source != SourceMode::Codeconnections {
@@ -405,6 +406,7 @@ pub fn resolve_policy_scope(given: Layer, file: Layer) -> Result<PolicyScope> {
             .unwrap_or(BaseImageSource::DockerHub),
         topic_kms_key: pick(given.topic_kms_key, file.topic_kms_key),
         stage_targets,
+        stage_alarms,
     })
 }
 

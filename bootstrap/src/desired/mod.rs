@@ -57,6 +57,20 @@ pub struct Late {
     pub stage_targets: Vec<crate::target_facts::TargetFacts>,
 }
 
+/// The ARNs of the alarms the stages bake with (CloudWatch alarm ARN:
+/// `arn:PARTITION:cloudwatch:REGION:ACCOUNT:alarm:NAME`).
+pub fn bake_alarm_arns(config: &Config, target: &Target) -> Vec<String> {
+    let mut arns: Vec<String> = config
+        .stages
+        .iter()
+        .flat_map(|stage| &stage.alarms)
+        .map(|alarm| target.arn("cloudwatch", &format!("alarm:{alarm}")))
+        .collect();
+    arns.sort();
+    arns.dedup();
+    arns
+}
+
 impl Late {
     /// Every target the deploy-handler rolls out to: `--deploy-target`'s or the stages'.
     pub fn rollout_targets(&self) -> Vec<&crate::target_facts::TargetFacts> {
@@ -225,7 +239,11 @@ fn identities(s: &Stack<'_>, out: &mut Vec<Desired>) {
             n.pipeline_role(),
             "codepipeline.amazonaws.com",
             "CodePipeline runs Source, Build and Deploy",
-            policies::pipeline_role(arns, connection_arn.as_deref()),
+            policies::pipeline_role_watching(
+                arns,
+                connection_arn.as_deref(),
+                &bake_alarm_arns(config, target),
+            ),
         ),
         (
             n.deploy_handler_role(),

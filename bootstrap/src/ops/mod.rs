@@ -642,6 +642,11 @@ async fn boundary_policy(session: &Session, scope: &crate::config::PolicyScope) 
         }
         None => None,
     };
+    let alarm_arns: Vec<String> = scope
+        .stage_alarms
+        .iter()
+        .map(|alarm| session.target.arn("cloudwatch", &format!("alarm:{alarm}")))
+        .collect();
     let mut stage_facts = Vec::new();
     for target in &scope.stage_targets {
         stage_facts.push(resources::deploy_target::inspect(session.ctx(&inputs), target).await?);
@@ -660,6 +665,7 @@ async fn boundary_policy(session: &Session, scope: &crate::config::PolicyScope) 
         webhook_secret: scope.deploy_webhook_secret_arn.as_deref(),
         deploy_target: facts.as_ref(),
         stage_targets: &stage_facts,
+        bake_alarms: &alarm_arns,
         topic_kms_key: scope.topic_kms_key.as_deref(),
         base_image_cache: cache.as_deref(),
     };

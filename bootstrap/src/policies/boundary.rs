@@ -43,6 +43,8 @@ pub struct RoleInputs<'a> {
     pub deploy_target: Option<&'a TargetFacts>,
     /// The stages' targets (`--stage`), granted like `--deploy-target`'s.
     pub stage_targets: &'a [TargetFacts],
+    /// The ARNs of the alarms the stages bake with (the pipeline role reads them).
+    pub bake_alarms: &'a [String],
     /// `--topic-kms-key`.
     pub topic_kms_key: Option<&'a str>,
     /// The ARN pattern of the repositories the build pulls base images through, when it uses
@@ -67,6 +69,15 @@ pub fn role_policies(
     } else {
         None
     };
+    // The boundary caps the role at reading any alarm (`*`): the role's own policy names each
+    // bake alarm, but the boundary is within a few dozen characters of a managed policy's 6,144
+    // (IAM User Guide, "IAM and AWS STS quotas") for the longest environment name, and
+    // DescribeAlarms only reads, so nothing of another environment can be changed through it.
+    let bake_alarms: Vec<String> = if inputs.bake_alarms.is_empty() {
+        Vec::new()
+    } else {
+        vec!["*".to_owned()]
+    };
     let secret = inputs
         .webhook_secret
         .map(|given| super::deployer::secret_arn(target, given));
@@ -77,7 +88,7 @@ pub fn role_policies(
         ),
         (
             "Pipeline",
-            super::pipeline_role(arns, connection.as_deref()),
+            super::pipeline_role_watching(arns, connection.as_deref(), &bake_alarms),
         ),
         (
             "DeployHandler",
@@ -150,9 +161,11 @@ mod tests {
         let target = target();
         let arns = crate::desired::arns(&env, &target);
         let facts = ecs_facts("dev");
+        let alarms = [target.arn("cloudwatch", "alarm:web-5xx")];
         let inputs = RoleInputs {
             deploy_target: Some(&facts),
             stage_targets: &[],
+            bake_alarms: &alarms,
             topic_kms_key: Some("arn:aws:kms:eu-west-1:123456789012:key/k"),
             ..RoleInputs::default()
         };
@@ -226,12 +239,17 @@ mod tests {
             "ecr",
             &format!("repository/{}/*", env.names().base_image_cache()),
         );
+        let alarms = [
+            target.arn("cloudwatch", "alarm:web-5xx-errors-over-one-percent"),
+            target.arn("cloudwatch", "alarm:web-p99-latency-over-two-seconds"),
+        ];
         let inputs = RoleInputs {
             codeconnections: true,
             connection_arn: None,
             webhook_secret: Some("a-deploy-webhook-signing-secret-with-a-long-name"),
             deploy_target: Some(&facts),
             stage_targets: &[],
+            bake_alarms: &alarms,
             topic_kms_key: Some(
                 "arn:aws:kms:eu-west-1:123456789012:key/0d3b1a1e-0000-4000-8000-000000000000",
             ),

@@ -186,6 +186,18 @@ pub fn codebuild_role_with(arns: &Arns, base_image_cache: Option<&str>) -> Value
 }
 
 pub fn pipeline_role(arns: &Arns, connection_arn: Option<&str>) -> Value {
+    pipeline_role_watching(arns, connection_arn, &[])
+}
+
+/// The pipeline's role when stages bake: CodePipeline evaluates a stage condition's
+/// CloudWatchAlarm rules as the pipeline's service role, reading the named alarms (CodePipeline
+/// User Guide, rule reference "CloudWatchAlarm"; DescribeAlarms takes the alarm resource type in
+/// the Service Authorization Reference, Amazon CloudWatch), so the read is scoped to them.
+pub fn pipeline_role_watching(
+    arns: &Arns,
+    connection_arn: Option<&str>,
+    alarm_arns: &[String],
+) -> Value {
     let mut statements = vec![
         statement(
             "ArtifactObjects",
@@ -218,6 +230,13 @@ pub fn pipeline_role(arns: &Arns, connection_arn: Option<&str>) -> Value {
             "UseGitHubConnection",
             &[action],
             vec![connection.to_owned()],
+        ));
+    }
+    if !alarm_arns.is_empty() {
+        statements.push(statement(
+            "WatchBakeAlarms",
+            &["cloudwatch:DescribeAlarms"],
+            alarm_arns.to_vec(),
         ));
     }
     document(statements)
@@ -362,6 +381,16 @@ fn rollout_statements(arns: &Arns, target: &TargetFacts) -> Vec<Value> {
                     "Condition": { "StringEquals": { "ecs:CreateAction": "RegisterTaskDefinition" } }
                 }),
             ];
+            // The deploy-handler reads what an image is built for from its config in ECR when
+            // the build artifact does not say (BatchGetImage for the manifest, then
+            // GetDownloadUrlForLayer for the config blob; both act on the repository ARN:
+            // Service Authorization Reference, Amazon ECR). A Lambda target holds these already
+            // (ReadImageForFunction).
+            statements.push(statement(
+                "ReadImagePlatform",
+                &["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                vec![arns.repository.clone()],
+            ));
             if !pass_roles.is_empty() {
                 statements.push(json!({
                     "Sid": "PassTaskRoles",

@@ -346,7 +346,7 @@ async fn try_work(
     }
     let plan = Plan::new(&deps.settings, &params);
     trace.target = plan.label();
-    let plan = plan.with_target(&deps.settings)?;
+    let plan = plan.with_target(&deps.settings, &params)?;
     trace.target = plan.label();
 
     let input = job.input_artifact().ok_or_else(|| {

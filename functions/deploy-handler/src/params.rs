@@ -28,6 +28,12 @@ pub struct UserParameters {
     /// Longest a long (202 Accepted) deployment or a rollout may stay in progress before the job
     /// fails (a rollout's default: [`DEFAULT_ROLLOUT_TIMEOUT_SECONDS`]).
     pub timeout_seconds: Option<u64>,
+    /// Where this action rolls the image out (`ecs:CLUSTER/SERVICE[/CONTAINER]` or
+    /// `lambda:FUNCTION[:ALIAS]`); overrides `DEPLOY_TARGET`, so one function serves every stage
+    /// of a pipeline with stages.
+    pub target: Option<String>,
+    /// The pipeline stage this action belongs to, named in logs and summaries.
+    pub stage: Option<String>,
     /// Debug builds only: panic inside the handler, to prove the panic hook reports the job.
     #[cfg(debug_assertions)]
     #[serde(default)]
@@ -44,7 +50,7 @@ pub enum ParamsError {
     #[error(
         "UserParameters is not a valid JSON object ({problem}); set it to e.g. \
          {{\"environment\": \"dev\", \"service\": \"app\"}} with only the keys \
-         environment, service, webhookUrl, timeoutSeconds"
+         environment, service, webhookUrl, timeoutSeconds, target, stage"
     )]
     Invalid { problem: String },
     #[error("UserParameters key `{key}` {problem}")]
@@ -72,6 +78,7 @@ impl UserParameters {
         for (key, value) in [
             ("environment", &self.environment),
             ("service", &self.service),
+            ("stage", &self.stage),
         ] {
             if let Some(value) = value
                 && (value.is_empty()
@@ -123,6 +130,18 @@ impl UserParameters {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stage_names_its_target_and_itself() {
+        let params = UserParameters::parse(Some(
+            r#"{"environment":"dev","stage":"prod","target":"ecs:prod/web"}"#,
+        ))
+        .unwrap();
+        assert_eq!(params.target.as_deref(), Some("ecs:prod/web"));
+        assert_eq!(params.stage.as_deref(), Some("prod"));
+        let err = UserParameters::parse(Some(r#"{"stage":""}"#)).unwrap_err();
+        assert!(err.to_string().contains("`stage`"), "{err}");
+    }
 
     #[test]
     fn absent_or_blank_means_defaults() {

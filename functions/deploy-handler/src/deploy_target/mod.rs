@@ -93,17 +93,24 @@ impl Plan {
         }
     }
 
-    /// Adds `DEPLOY_TARGET`, refusing a bad one or one beside a webhook.
-    pub fn with_target(mut self, settings: &Settings) -> Result<Self, JobError> {
-        self.target = settings
-            .deploy_target
-            .as_deref()
-            .map(Target::parse)
+    /// Adds the action's `target` (UserParameters), else `DEPLOY_TARGET`, refusing a bad one or
+    /// one beside a webhook.
+    pub fn with_target(
+        mut self,
+        settings: &Settings,
+        params: &UserParameters,
+    ) -> Result<Self, JobError> {
+        let (source, raw) = match (&params.target, &settings.deploy_target) {
+            (Some(raw), _) => ("UserParameters target", Some(raw)),
+            (None, raw) => ("DEPLOY_TARGET", raw.as_ref()),
+        };
+        self.target = raw
+            .map(|raw| Target::parse(raw))
             .transpose()
             .map_err(|problem| {
                 JobError::new(
                     FailureKind::ConfigurationError,
-                    format!("DEPLOY_TARGET: {problem}"),
+                    format!("{source}: {problem}"),
                 )
             })?;
         if let Some(target) = &self.target
