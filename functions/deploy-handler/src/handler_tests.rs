@@ -957,7 +957,7 @@ async fn a_bad_target_or_a_target_with_a_webhook_is_a_configuration_error() {
 async fn an_unreadable_registry_fails_the_job_naming_the_grant_before_any_rollout_call() {
     let (mut f, api) = rollout_fixture(rollout::fake::FakeApi::default(), lambda_target());
     f.deps.registry = Arc::new(crate::image_platform::fake::FakeRegistry {
-        manifest: Some(Err(crate::image_platform::RegistryError::Denied {
+        manifest: Some(Err(RegistryError::Denied {
             action: "ecr:BatchGetImage",
             repository: "app-dev".to_owned(),
             message: "not authorized to perform: ecr:BatchGetImage".to_owned(),
