@@ -113,6 +113,16 @@ pub enum Command {
         #[arg(long)]
         boundary: bool,
     },
+    /// Print the least-privilege IAM policy for approving the environment's promotions: read the
+    /// pipeline's state and answer its approvals, nothing else (give the stages as for
+    /// `deploy`: --stage ... --approve-before NAME).
+    ApproverPolicy {
+        #[command(flatten)]
+        inputs: Layer,
+        /// Only the approval before this stage (default: every stage with one).
+        #[arg(long)]
+        for_stage: Option<String>,
+    },
 }
 
 #[cfg(test)]

@@ -375,6 +375,8 @@ pub struct PolicyScope {
     pub stage_targets: Vec<DeployTarget>,
     /// The alarms the stages bake with (`--alarm`).
     pub stage_alarms: Vec<String>,
+    /// The stages with an approval before them (`--approve-before`), in order.
+    pub approval_stages: Vec<String>,
 }
 
 /// Like [`resolve`], but only the environment is required: the policy does not depend on the
@@ -383,6 +385,11 @@ pub fn resolve_policy_scope(given: Layer, file: Layer) -> Result<PolicyScope> {
     let env = resolve_env(&given, &file)?;
     let stages = resolve_stages(&given, &file)?;
     let stage_alarms = stages.iter().flat_map(|s| s.alarms.clone()).collect();
+    let approval_stages = stages
+        .iter()
+        .filter(|s| s.approve)
+        .map(|s| s.name.clone())
+        .collect();
     let stage_targets = stages.into_iter().map(|stage| stage.target).collect();
     let source = pick(given.source, file.source).unwrap_or(SourceMode::GithubWebhook);
     let connection_arn = pick(given.connection_arn, file.connection_arn);
@@ -407,6 +414,7 @@ pub fn resolve_policy_scope(given: Layer, file: Layer) -> Result<PolicyScope> {
         topic_kms_key: pick(given.topic_kms_key, file.topic_kms_key),
         stage_targets,
         stage_alarms,
+        approval_stages,
     })
 }
 

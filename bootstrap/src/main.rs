@@ -87,6 +87,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 .await
                 .map(|()| 0)
         }
+        Command::ApproverPolicy { inputs, for_stage } => {
+            let scope = config::resolve_policy_scope(inputs, file)?;
+            ops::approver::approver_policy(&scope, for_stage.as_deref(), region, output)
+                .await
+                .map(|()| 0)
+        }
         Command::Outputs(inputs) => {
             note_ignored("outputs", &inputs);
             let env = config::resolve_env(&inputs, &file)?;

@@ -235,3 +235,53 @@ async fn stages_are_refused_before_any_call_where_they_cannot_run() {
     }
     assert!(emulator.mutating_calls().expect("calls").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_approver_policy_answers_the_approval_and_nothing_else() {
+    let emulator = testkit::Emulator::start().expect("emulator");
+    let cli = setup("approver", &emulator);
+    let mut args = vec!["approver-policy", "--env", "dev", "--output", "json"];
+    args.extend(STAGES);
+    let output = cli.run(&args);
+    assert_code(&output, 0);
+    let policy: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON policy");
+    let arn = |resource: &str| format!("arn:aws:codepipeline:us-east-1:123456789012:{resource}");
+    let ask = |action: &str, resource: &str| serde_json::json!({ "action": action, "resource": arn(resource), "keys": {} });
+    let requests = [
+        ask(
+            "codepipeline:PutApprovalResult",
+            "pipeline-dev/Approve-prod/Approval",
+        ),
+        ask("codepipeline:GetPipelineState", "pipeline-dev"),
+        ask("codepipeline:ListPipelineExecutions", "pipeline-dev"),
+        // Another environment's approval, another action, and what an approver must not do.
+        ask(
+            "codepipeline:PutApprovalResult",
+            "pipeline-prod/Approve-prod/Approval",
+        ),
+        ask("codepipeline:PutApprovalResult", "pipeline-dev/prod/Deploy"),
+        ask("codepipeline:StartPipelineExecution", "pipeline-dev"),
+        ask("codepipeline:UpdatePipeline", "pipeline-dev"),
+        ask("codepipeline:RetryStageExecution", "pipeline-dev"),
+        ask("codepipeline:GetPipelineState", "pipeline-prod"),
+    ];
+    let decisions = emulator
+        .iam_evaluate(&[policy], &requests)
+        .expect("evaluated");
+    let allowed: Vec<bool> = decisions
+        .iter()
+        .map(|d| d["allowed"].as_bool().unwrap_or(false))
+        .collect();
+    assert_eq!(
+        allowed,
+        [true, true, true, false, false, false, false, false, false],
+        "{decisions:?}"
+    );
+
+    // A stage without an approval is refused, naming those with one, before any call.
+    let mut only = args.clone();
+    only.extend(["--for-stage", "staging"]);
+    let refused = cli.run(&only);
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(text(&refused).contains("[\"prod\"]"), "{}", text(&refused));
+}

@@ -40,6 +40,13 @@ pub const DEFAULT_BAKE_MINUTES: u32 = 10;
 pub const MAX_BAKE_MINUTES: u32 = 1440;
 /// The stage that holds the manual approval before `stage`.
 pub const APPROVAL_STAGE_PREFIX: &str = "Approve-";
+/// The one action of an approval stage.
+pub const APPROVAL_ACTION: &str = "Approval";
+
+/// The stage holding the manual approval before stage `name`.
+pub fn approval_stage(name: &str) -> String {
+    format!("{APPROVAL_STAGE_PREFIX}{name}")
+}
 
 /// The flags' form: `--stage NAME=TARGET` (in order), `--approve-before NAME`,
 /// `--bake-minutes NAME=MIN`, `--alarm NAME=ALARM`.

@@ -2,6 +2,7 @@
 //! desired state, observation, the pure plan and the engine; the CLI layer only parses, what
 //! the user sees is drawn in [`render`], and every AWS call is made in `resources/`.
 
+pub mod approver;
 mod render;
 
 use crate::artifacts;

@@ -7,6 +7,7 @@ use crate::aws::Target;
 use crate::target_facts::TargetFacts;
 use serde_json::{Value, json};
 
+pub mod approver;
 pub mod boundary;
 pub mod deployer;
 pub mod exposure;

@@ -12,12 +12,7 @@ use aws_sdk_codepipeline::types::{
 };
 use std::collections::HashMap;
 
-/// The stage holding the manual approval before stage `name`.
-pub fn approval_stage(name: &str) -> String {
-    format!("{}{name}", crate::config::stages::APPROVAL_STAGE_PREFIX)
-}
-/// The one action of an approval stage.
-pub const APPROVAL_ACTION: &str = "Approval";
+pub use crate::config::stages::{APPROVAL_ACTION, approval_stage};
 /// The one action of a deploy stage.
 pub const DEPLOY_ACTION: &str = "Deploy";
 /// The namespace of stage `name`'s deploy action: each action's namespace is unique in a
