@@ -12,6 +12,7 @@ import time
 import uuid
 from typing import Any, Callable
 
+from . import codepipeline_structure
 from .backends import pipeline_backend
 from .core import ControlCall, Handler, Shim
 from .protocol import ACCOUNT_ID, AwsError, AwsRequest, Response, control_json, json_response, require
@@ -363,10 +364,17 @@ def codepipeline_create_pipeline(shim: Shim, req: AwsRequest) -> Response:
     """AWS answers PipelineNameInUseException for a taken name; moto an InvalidStructureException."""
     pipeline = req.params.get("pipeline")
     name = pipeline.get("name") if isinstance(pipeline, dict) else None
+    codepipeline_structure.check(pipeline)
     with CREATE_PIPELINE:
         if isinstance(name, str) and name in pipeline_backend(req).pipelines:
             raise AwsError("PipelineNameInUseException", f"A pipeline with the name '{name}' already exists in account '{ACCOUNT_ID}'")
         return shim.forward(req)
+
+
+def codepipeline_update_pipeline(shim: Shim, req: AwsRequest) -> Response:
+    """Refuses what CodePipeline refuses in the new declaration before moto stores it."""
+    codepipeline_structure.check(req.params.get("pipeline"))
+    return shim.forward(req)
 
 
 def register_job(shim: Shim, call: ControlCall) -> Response:
@@ -442,6 +450,7 @@ def stored_webhooks(shim: Shim, call: ControlCall) -> Response:
 # The operations this module answers, by (signing name, operation); front.py merges every service's table.
 SERVED: dict[tuple[str, str], Handler] = {
     ("codepipeline", "CreatePipeline"): codepipeline_create_pipeline,
+    ("codepipeline", "UpdatePipeline"): codepipeline_update_pipeline,
     ("codepipeline", "PutWebhook"): put_webhook,
     ("codepipeline", "ListWebhooks"): list_webhooks,
     ("codepipeline", "DeleteWebhook"): delete_webhook,

@@ -1,0 +1,122 @@
+"""CreatePipeline and UpdatePipeline refuse what CodePipeline refuses in a declaration: V2-only
+parts on V1, bad stage conditions and rules, rollback where it cannot run, manual approval
+actions with what they do not take, and a namespace used twice; a V2 pipeline with stages,
+an approval, rollback and a bake condition is stored and read back as sent."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from shim_helpers import client, create_role, error_code, pipeline_definition
+
+
+def staged(name: str, role: str) -> dict[str, Any]:
+    """The shape bootstrap makes with stages: V2, QUEUED, an approval, rollback and a bake."""
+    pipeline = pipeline_definition(name, role)
+    deploy = pipeline["stages"][1]
+    deploy["name"] = "prod"
+    deploy["actions"][0]["namespace"] = "Deploy-prod"
+    deploy["onFailure"] = {"result": "ROLLBACK"}
+    deploy["onSuccess"] = {
+        "conditions": [
+            {
+                "result": "ROLLBACK",
+                "rules": [
+                    {
+                        "name": "Bake1",
+                        "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1"},
+                        "configuration": {"AlarmName": "web-5xx", "WaitTime": "15"},
+                    }
+                ],
+            }
+        ]
+    }
+    approval = {
+        "name": "Approve-prod",
+        "actions": [
+            {
+                "name": "Approval",
+                "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"},
+                "configuration": {"CustomData": "Deploy to prod", "ExternalEntityLink": "https://github.com/o/r"},
+            }
+        ],
+    }
+    pipeline["stages"].insert(1, approval)
+    pipeline["pipelineType"] = "V2"
+    pipeline["executionMode"] = "QUEUED"
+    return pipeline
+
+
+def test_a_v2_pipeline_with_stages_is_stored_as_sent(shim: str) -> None:
+    role = create_role(shim, "staged-role", "codepipeline.amazonaws.com")
+    codepipeline = client(shim, "codepipeline")
+    sent = staged("staged", role)
+    codepipeline.create_pipeline(pipeline=sent)
+    got = codepipeline.get_pipeline(name="staged")["pipeline"]
+    prod = got["stages"][2]
+    assert prod["onFailure"] == {"result": "ROLLBACK"}
+    assert prod["onSuccess"]["conditions"][0]["rules"][0]["configuration"]["AlarmName"] == "web-5xx"
+    assert got["executionMode"] == "QUEUED"
+    # UpdatePipeline checks the new declaration too.
+    bad = copy.deepcopy(got)
+    bad["executionMode"] = "PARALLEL"
+    with pytest.raises(ClientError) as refused:
+        codepipeline.update_pipeline(pipeline=bad)
+    assert error_code(refused.value) == "InvalidStructureException"
+    assert "PARALLEL" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "change, code, says",
+    [
+        (lambda p: p.pop("pipelineType"), "InvalidStructureException", "can only be used with V2 pipelines"),
+        (lambda p: p["stages"][0].update(onFailure={"result": "ROLLBACK"}), "InvalidStructureException", "first (source) stage"),
+        (
+            lambda p: p["stages"][2]["onSuccess"]["conditions"][0].update(result="SKIP"),
+            "InvalidStructureException",
+            "is not one of",
+        ),
+        (
+            lambda p: p["stages"][2]["onSuccess"]["conditions"][0]["rules"][0]["configuration"].pop("AlarmName"),
+            "InvalidStructureException",
+            "needs AlarmName",
+        ),
+        (
+            lambda p: p["stages"][2]["onSuccess"]["conditions"][0]["rules"][0]["configuration"].update(WaitTime="0"),
+            "InvalidStructureException",
+            "WaitTime",
+        ),
+        (
+            lambda p: p["stages"][2]["onSuccess"]["conditions"][0]["rules"][0]["ruleTypeId"].update(provider="Pager"),
+            "InvalidStructureException",
+            "provider one of",
+        ),
+        (
+            lambda p: p["stages"][1]["actions"][0]["configuration"].update(Approvers="me"),
+            "InvalidActionDeclarationException",
+            "unknown configuration",
+        ),
+        (
+            lambda p: p["stages"][1]["actions"][0]["configuration"].update(CustomData="x" * 501),
+            "InvalidActionDeclarationException",
+            "500",
+        ),
+        (
+            lambda p: p["stages"][0]["actions"][0].update(namespace="Deploy-prod"),
+            "InvalidStructureException",
+            "more than one action",
+        ),
+    ],
+)
+def test_what_codepipeline_refuses_in_a_declaration(shim: str, change: Any, code: str, says: str) -> None:
+    role = create_role(shim, "refused-role", "codepipeline.amazonaws.com")
+    pipeline = staged("refused", role)
+    change(pipeline)
+    with pytest.raises(ClientError) as refused:
+        client(shim, "codepipeline").create_pipeline(pipeline=pipeline)
+    assert error_code(refused.value) == code
+    assert says in str(refused.value)
