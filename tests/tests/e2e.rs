@@ -111,7 +111,9 @@ async fn a_push_is_built_deployed_and_notified_and_a_failing_test_stops_the_pipe
     assert!(green.push.starts_execution);
     assert!(green.build.succeeded, "{}", green.build.log);
     assert_eq!(green.pipeline_state, "SUCCEEDED");
-    let tag = &green.commit[..12];
+    // The rehearsal's service runs on x86_64: the tag names the commit and that architecture.
+    let tag = format!("{}-amd64", &green.commit[..12]);
+    let tag = tag.as_str();
     let image = green
         .image
         .as_ref()
