@@ -164,6 +164,26 @@ async fn two_stages_with_an_approval_and_a_bake_make_the_v2_shape_and_converge()
             .contains("alarm:web-5xx")
     );
 
+    // The approval's action events reach the notifier whatever pipeline states notify.
+    let rule = pipeline_common::EnvName::parse("dev")
+        .expect("env")
+        .names()
+        .events_rule();
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let described = events
+        .describe_rule()
+        .name(&rule)
+        .send()
+        .await
+        .expect("rule");
+    let pattern: serde_json::Value =
+        serde_json::from_str(described.event_pattern().expect("pattern")).expect("JSON");
+    let states = pattern["detail"]["state"].to_string();
+    assert!(
+        states.contains("STARTED") && states.contains("SUCCEEDED"),
+        "{states}"
+    );
+
     let (code, plan) = plan_json_with(&cli, "dev", &STAGES);
     assert_eq!(code, 0, "{plan}");
     assert!(changed(&plan).is_empty(), "{:?}", changed(&plan));

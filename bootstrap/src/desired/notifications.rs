@@ -21,6 +21,16 @@ pub(super) fn events(s: &Stack<'_>, out: &mut Vec<Desired>) {
         if !states.contains(&"FAILED") {
             states.push("FAILED");
         }
+        // An approval asks for someone when its action STARTS and tells when it ends: those
+        // action events must reach the notifier whatever pipeline states notify (it filters
+        // pipeline-level events by NOTIFY_STATES itself).
+        if config.stages.iter().any(|stage| stage.approve) {
+            for state in ["STARTED", "SUCCEEDED"] {
+                if !states.contains(&state) {
+                    states.push(state);
+                }
+            }
+        }
         states
     };
     push(

@@ -44,6 +44,8 @@ pub struct ActionRecord {
     pub action: String,
     pub provider: Option<String>,
     pub failed: bool,
+    /// The action finished successfully (what an approval message shows of earlier stages).
+    pub succeeded: bool,
     pub summary: Option<String>,
     pub error_code: Option<String>,
     pub url: Option<String>,
@@ -77,6 +79,9 @@ pub struct Enrichment {
     pub started_at: Option<String>,
     /// Why some details are missing, for the reader: "failure details unavailable: <why>".
     pub unavailable: Option<String>,
+    /// The execution's actions that succeeded, in CodePipeline's order, with their summaries
+    /// (the image a stage deployed): what an approval is asked after.
+    pub succeeded_actions: Vec<FailedAction>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -140,6 +145,17 @@ pub async fn enrich<L: ExecutionLookup>(
         Ok(records) => {
             enrichment.started_at =
                 earliest(records.iter().filter_map(|r| r.start_time.as_deref()));
+            enrichment.succeeded_actions = records
+                .iter()
+                .filter(|r| r.succeeded)
+                .map(|r| FailedAction {
+                    stage: r.stage.clone(),
+                    action: r.action.clone(),
+                    provider: r.provider.clone(),
+                    summary: r.summary.clone(),
+                    ..FailedAction::default()
+                })
+                .collect();
             let failed: Vec<FailedAction> = records
                 .into_iter()
                 .filter(|r| r.failed)
@@ -310,6 +326,7 @@ fn action_record(detail: &ActionExecutionDetail) -> ActionRecord {
             .and_then(|i| i.action_type_id())
             .map(|t| t.provider().to_owned()),
         failed: detail.status() == Some(&ActionExecutionStatus::Failed),
+        succeeded: detail.status() == Some(&ActionExecutionStatus::Succeeded),
         summary: result
             .and_then(|r| {
                 r.external_execution_summary()

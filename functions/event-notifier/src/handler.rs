@@ -89,8 +89,12 @@ impl From<HandlerError> for Diagnostic {
 }
 
 /// Whether an event notifies: pipeline-level events when their state is configured
-/// (`NOTIFY_STATES`); stage and action events only when FAILED.
+/// (`NOTIFY_STATES`); manual approvals when they start and end; other stage and action events
+/// only when FAILED.
 pub fn should_notify(event: &PipelineEvent, config: &Config) -> bool {
+    if crate::approval::is_approval(event) {
+        return crate::approval::notifies(event);
+    }
     match event.level {
         Level::Pipeline => config.notify_states.contains(&event.state),
         Level::Stage | Level::Action => event.state == "FAILED",
@@ -127,7 +131,12 @@ pub async fn handle<L: ExecutionLookup, P: Publisher>(
         });
     }
 
-    let enrichment = if parsed.level == Level::Pipeline && parsed.state == "FAILED" {
+    // A failed execution is enriched with what failed; an approval asked for, with the commit
+    // and what the earlier stages deployed.
+    let asks_approval = crate::approval::is_approval(&parsed) && parsed.state == "STARTED";
+    let enrichment = if (parsed.level == Level::Pipeline && parsed.state == "FAILED")
+        || asks_approval
+    {
         match &parsed.execution_id {
             Some(execution_id) => {
                 let budget = enrich_budget(deps.enrich_budget, context.deadline, SystemTime::now());
@@ -275,6 +284,45 @@ mod tests {
 
     fn sent(d: &Deps<FakeLookup, FakePublisher>) -> Vec<Notification> {
         d.publisher.sent.lock().expect("not poisoned").clone()
+    }
+
+    fn approval(id: &str, state: &str) -> LambdaEvent<Value> {
+        raw(
+            id,
+            "CodePipeline Action Execution State Change",
+            json!({"pipeline": "pipeline-dev", "execution-id": "exec-1", "stage": "Approve-prod",
+                   "action": "Approval", "state": state,
+                   "type": {"owner": "AWS", "category": "Approval", "provider": "Manual", "version": "1"}}),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_approval_asked_is_enriched_and_its_end_published_without_lookups() {
+        let d = deps(FakeLookup::default(), FakePublisher::default());
+        handle(approval("a1", "STARTED"), &d).await.expect("ok");
+        assert_eq!(d.lookup.calls.load(Ordering::SeqCst), 1);
+        handle(approval("a2", "SUCCEEDED"), &d).await.expect("ok");
+        assert_eq!(d.lookup.calls.load(Ordering::SeqCst), 1);
+        let subjects: Vec<String> = sent(&d).into_iter().map(|n| n.subject).collect();
+        assert_eq!(
+            subjects,
+            [
+                "[STARTED] pipeline-dev: approval needed to deploy to prod",
+                "[SUCCEEDED] pipeline-dev: deploy to prod approved"
+            ]
+        );
+        // A non-approval action that starts still does not notify.
+        let other = raw(
+            "a3",
+            "CodePipeline Action Execution State Change",
+            json!({"pipeline": "pipeline-dev", "execution-id": "exec-1", "stage": "prod",
+                   "action": "Deploy", "state": "STARTED",
+                   "type": {"owner": "AWS", "category": "Invoke", "provider": "Lambda", "version": "1"}}),
+        );
+        assert!(matches!(
+            handle(other, &d).await.expect("ok"),
+            Outcome::Filtered { .. }
+        ));
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 //!
 //! `main.rs` only wires these modules together; each is usable and tested on its own.
 
+pub mod approval;
 pub mod config;
 pub mod dedupe;
 pub mod enrich;

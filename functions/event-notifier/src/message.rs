@@ -229,6 +229,7 @@ fn human_text(event: &PipelineEvent, enrichment: &Enrichment, facts: &Facts<'_>)
             );
         }
     }
+    crate::approval::earlier_stages(event, enrichment, &mut out);
     if let Some(why) = facts.unavailable {
         let _ = writeln!(out, "\nFailure details unavailable: {why}");
     }
@@ -341,6 +342,9 @@ fn state_words(state: &str) -> String {
 }
 
 fn headline(event: &PipelineEvent, failures: &[FailedAction]) -> String {
+    if let Some(approval) = crate::approval::headline(event) {
+        return approval;
+    }
     let state = state_words(&event.state);
     match event.level {
         Level::Pipeline if event.state == "FAILED" => {
@@ -364,6 +368,9 @@ fn headline(event: &PipelineEvent, failures: &[FailedAction]) -> String {
 }
 
 fn sentence(event: &PipelineEvent, failures: &[FailedAction]) -> String {
+    if let Some(approval) = crate::approval::sentence(event) {
+        return approval;
+    }
     let state = state_words(&event.state);
     match event.level {
         Level::Pipeline => match failures.first() {

@@ -66,6 +66,7 @@ fn failed_enrichment() -> Enrichment {
         more_failed_actions: 0,
         started_at: None,
         unavailable: None,
+        succeeded_actions: vec![],
     }
 }
 
