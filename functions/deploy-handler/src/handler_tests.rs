@@ -951,6 +951,47 @@ async fn a_bad_target_or_a_target_with_a_webhook_is_a_configuration_error() {
     }
 }
 
+#[tokio::test]
+async fn a_stage_s_action_names_its_own_target_over_deploy_target() {
+    let api = rollout::fake::FakeApi::default();
+    api.answer(
+        "GET /2015-03-31/functions/api",
+        Ok(image_function("Successful", "sha256:00")),
+    )
+    .answer(
+        "GET /2015-03-31/functions/api/aliases/live",
+        Ok(serde_json::json!({"FunctionVersion": "7"})),
+    )
+    .answer(
+        "PUT /2015-03-31/functions/api/code",
+        Ok(serde_json::json!({})),
+    );
+    // The function's DEPLOY_TARGET names another service: the action's target wins.
+    let settings = Settings {
+        deploy_target: Some("ecs:other/web".into()),
+        ..settings()
+    };
+    let (f, api) = rollout_fixture(api, settings);
+    let params = r#"{"environment":"dev","stage":"prod","target":"lambda:api:live"}"#;
+    handle(invoke(sample_event(Some(params), None)), &f.deps)
+        .await
+        .unwrap();
+    assert_eq!(api.calls_to("PUT /2015-03-31/functions/api/code").len(), 1);
+
+    // A bad target in the action fails the job, naming where it came from; nothing is called.
+    let (f, api) = rollout_fixture(rollout::fake::FakeApi::default(), settings());
+    let params = r#"{"stage":"prod","target":"kubernetes:web"}"#;
+    handle(invoke(sample_event(Some(params), None)), &f.deps)
+        .await
+        .unwrap();
+    expect_failure(
+        f.reporter.only_put(),
+        FailureKind::ConfigurationError,
+        "UserParameters target: deploy target `kubernetes:web` has no kind",
+    );
+    assert!(api.calls.lock().unwrap().is_empty(), "nothing was called");
+}
+
 // ---- the image's architecture, from ECR when the artifact does not say ----
 
 #[tokio::test]
