@@ -967,11 +967,11 @@ async fn a_stage_s_action_names_its_own_target_over_deploy_target() {
         Ok(serde_json::json!({})),
     );
     // The function's DEPLOY_TARGET names another service: the action's target wins.
-    let settings = Settings {
+    let elsewhere = Settings {
         deploy_target: Some("ecs:other/web".into()),
         ..settings()
     };
-    let (f, api) = rollout_fixture(api, settings);
+    let (f, api) = rollout_fixture(api, elsewhere);
     let params = r#"{"environment":"dev","stage":"prod","target":"lambda:api:live"}"#;
     handle(invoke(sample_event(Some(params), None)), &f.deps)
         .await
