@@ -16,23 +16,7 @@ pub(super) fn events(s: &Stack<'_>, out: &mut Vec<Desired>) {
     let mut push = |kind, name, spec, depends_on| out.push(desired(kind, name, spec, depends_on));
 
     let pipeline_arn = arns.pipeline.clone();
-    let notify_states: Vec<&str> = {
-        let mut states: Vec<&str> = config.notify_states.iter().map(String::as_str).collect();
-        if !states.contains(&"FAILED") {
-            states.push("FAILED");
-        }
-        // An approval asks for someone when its action STARTS and tells when it ends: those
-        // action events must reach the notifier whatever pipeline states notify (it filters
-        // pipeline-level events by NOTIFY_STATES itself).
-        if config.stages.iter().any(|stage| stage.approve) {
-            for state in ["STARTED", "SUCCEEDED"] {
-                if !states.contains(&state) {
-                    states.push(state);
-                }
-            }
-        }
-        states
-    };
+    let notify_states = rule_states(config);
     push(
         Kind::Rule,
         n.events_rule(),
@@ -104,4 +88,23 @@ pub(super) fn events(s: &Stack<'_>, out: &mut Vec<Desired>) {
         }),
         vec![id(Kind::Function, n.event_notifier())],
     );
+}
+
+/// The states the events rule passes: those that notify, FAILED always; and when a stage asks for
+/// approval, STARTED and SUCCEEDED too: an approval asks for someone when its action starts and
+/// tells when it ends, whatever pipeline states notify (the notifier filters pipeline-level
+/// events by NOTIFY_STATES itself).
+fn rule_states(config: &Config) -> Vec<&str> {
+    let mut states: Vec<&str> = config.notify_states.iter().map(String::as_str).collect();
+    let mut add = |state| {
+        if !states.contains(&state) {
+            states.push(state);
+        }
+    };
+    add("FAILED");
+    if config.stages.iter().any(|stage| stage.approve) {
+        add("STARTED");
+        add("SUCCEEDED");
+    }
+    states
 }
