@@ -40,8 +40,8 @@ tasks:
   dist        build the Lambda zips with cargo lambda, repacked reproducibly
               (target/lambda/<fn>/bootstrap.zip; `dist --arm64`: Graviton, in target/lambda-arm64)
   release     bootstrap with both architectures' zips inside, as target/dist/
-              bootstrap-VERSION-TARGET.tar.gz + .sha256 for x86_64 and aarch64 Linux (release
-              profile, cross-built with zig); `release --profile dev` packs the debug build for
+              bootstrap-VERSION-TARGET.tar.gz + .sha256 for x86_64 and aarch64 Linux (the `cli`
+              profile: release settings, any CPU; cross-built with zig); `release --profile dev` packs the debug build for
               this machine only, `--host-only` skips the cross-builds, `--check` then
               deploys, plans and destroys with the unpacked archive alone (what CI does)
   emulator    run the local AWS emulator until Ctrl-C and print the environment to use it

@@ -176,18 +176,20 @@ pub fn release(steps: &mut Steps, args: &[String]) -> Result<Vec<PathBuf>> {
     Ok(archives)
 }
 
-/// The CLI in release for one target, built through cargo lambda as the functions are: for a
-/// target that is not the host it links with zig (cargo-zigbuild), so no cross toolchain is
-/// needed, and in release it adds `-C target-cpu=haswell` (x86_64) or `neoverse-n1` (aarch64)
-/// unless RUSTFLAGS names a target-cpu (cargo-lambda, crates/cargo-lambda-build/src/lib.rs and
-/// target_arch.rs). What the binaries need (glibc, CPU): BENCHMARKS.md, "Release build".
+/// The CLI for one target in the workspace's `cli` profile (the release settings), built through
+/// cargo lambda as the functions are: it links with zig (cargo-zigbuild), so no cross toolchain
+/// is needed. Not with `--release`: that adds `-C target-cpu=haswell` / `neoverse-n1`, while a
+/// named profile gets no such flag (cargo-lambda, crates/cargo-lambda-build/src/lib.rs: the
+/// target-cpu only `if self.build.release`; target_arch.rs: the CPUs), so the CLI runs on any
+/// CPU of its architecture. What the binaries need: BENCHMARKS.md, "Release build".
 fn build_cli_release(steps: &mut Steps, target: &str) -> Result<PathBuf> {
     let out = target_dir().join("release-cli").join(target);
     let out_arg = out.display().to_string();
     let args = [
         "lambda",
         "build",
-        "--release",
+        "--profile",
+        "cli",
         "--target",
         target,
         "--output-format",
