@@ -142,6 +142,8 @@ struct Trace {
     commit: Option<String>,
     /// The selected deploy targets (`Plan::label`).
     target: String,
+    /// The pipeline stage of the action (UserParameters `stage`), with stages.
+    stage: Option<String>,
 }
 
 pub async fn handle(
@@ -207,6 +209,7 @@ pub async fn handle(
         image_digest = trace.image_digest.as_deref(),
         commit = trace.commit.as_deref(),
         target = trace.target.as_str(),
+        stage = trace.stage.as_deref(),
         outcome = outcome_label,
         report = result.as_ref().ok().map(|(o, _)| format!("{:?}", o.report)).as_deref(),
         failure = failure_message,
@@ -344,6 +347,7 @@ async fn try_work(
     if params.wants_test_panic() {
         panic!("panic requested by UserParameters panicForTest (debug builds only)");
     }
+    trace.stage = params.stage.clone();
     let plan = Plan::new(&deps.settings, &params);
     trace.target = plan.label();
     let plan = plan.with_target(&deps.settings, &params)?;
