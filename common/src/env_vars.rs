@@ -26,3 +26,13 @@ pub const NOTIFY_CHATBOT_FORMAT: &str = "NOTIFY_CHATBOT_FORMAT";
 /// The deploy-handler's rollout target: `ecs:CLUSTER/SERVICE[/CONTAINER]` or
 /// `lambda:FUNCTION[:ALIAS]` (bootstrap's `--deploy-target`).
 pub const DEPLOY_TARGET: &str = "DEPLOY_TARGET";
+
+/// event-notifier: ARN of the Secrets Manager secret holding a GitHub token allowed to set
+/// commit statuses (`repo:status` scope, or a fine-grained token with "Commit statuses: write").
+/// Absent: the notifier sets no commit statuses.
+pub const GITHUB_STATUS_TOKEN_SECRET: &str = "GITHUB_STATUS_TOKEN_SECRET";
+/// event-notifier: the repository whose commits get the statuses, as `owner/repo`.
+pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
+/// event-notifier: base URL of GitHub's REST API (default `https://api.github.com`; the
+/// rehearsal points it at the emulator's GitHub stand-in).
+pub const GITHUB_API_URL: &str = "GITHUB_API_URL";
