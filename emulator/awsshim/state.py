@@ -204,6 +204,7 @@ class ShimState:
         self.bad_images: list[str] = []
         # Lifetime of the registry passwords GetAuthorizationToken issues (POST /_shim/registry).
         self.registry_token_seconds: float = REGISTRY_TOKEN_SECONDS
+        self.github: Any = None  # the GitHub stand-in's GitHubState (github.py), made at its first use
         self.clear_resources()
 
     def clear_resources(self) -> None:
