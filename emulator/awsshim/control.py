@@ -13,6 +13,7 @@ from .codebuild import record_build
 from .codepipeline import job_status, register_job, seed_execution, stored_webhooks
 from .connections import set_connection_status
 from .core import ControlCall, Shim
+from .github import github_faults, github_records, github_settings
 from .images import bad_images
 from .parsing import read_body
 from .protocol import Response, control_json
@@ -114,6 +115,9 @@ ROUTES: list[tuple[frozenset[str] | None, str | re.Pattern[str], ControlRoute]] 
     (GET_POST | DELETE, "/_shim/ecs/bad-images", bad_images),
     (GET_POST | DELETE, "/_shim/lambda/bad-images", bad_images),
     (GET_POST, "/_shim/registry", registry_status),
+    (GET_POST, "/_shim/github", github_settings),
+    (GET_POST | DELETE, "/_shim/github/faults", github_faults),
+    (GET | DELETE, re.compile(r"^/_shim/github/(?:statuses|requests)$"), github_records),
 ]
 
 ENDPOINTS = [
@@ -136,6 +140,9 @@ ENDPOINTS = [
     "GET|POST|DELETE /_shim/ecs/bad-images (= /_shim/lambda/bad-images)",
     "GET|POST /_shim/ecr/scan-polls",
     "GET|POST /_shim/registry",
+    "GET|POST /_shim/github",
+    "GET|POST|DELETE /_shim/github/faults",
+    "GET|DELETE /_shim/github/statuses, /_shim/github/requests",
 ]
 
 

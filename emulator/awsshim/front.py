@@ -12,6 +12,7 @@ from .control import control
 from .core import Handler, Shim
 from .ecr import fix_moto_ecr_images
 from .faults import inject_faults, observe
+from .github import github_call, github_request
 from .handover import trust_rejection
 from .parsing import parse_aws_request, read_body
 from .protocol import AwsError, AwsRequest, Response, error_response, log
@@ -50,6 +51,8 @@ class ShimApp:
             response = self.moto_api(environ)
         elif path.startswith(LAYER_URL_PREFIX):
             response = ecr_layer_download(self.shim, environ)  # a URL GetDownloadUrlForLayer handed out
+        elif github_request(environ):
+            response = github_call(self.shim, environ)  # GitHub's REST API stand-in (github.py)
         elif registry_request(environ):
             response = registry_call(self.shim, environ)
         else:
