@@ -451,3 +451,48 @@ impl Drop for Emulator {
         let _ = self.child.wait();
     }
 }
+
+/// The GitHub REST API stand-in the emulator serves on its own port (`emulator/awsshim/github.py`).
+impl Emulator {
+    /// Base URL of the GitHub stand-in, what `GITHUB_API_URL` is set to (`http://127.0.0.1:PORT/_github`).
+    pub fn github_api_url(&self) -> String {
+        format!("{}/_github", self.endpoint())
+    }
+
+    /// Sets the tokens the stand-in accepts (each seeing every repository) and the repositories
+    /// (`owner/repo`) it has; anything else answers GitHub's 401 or 404.
+    pub fn github_configure(&self, tokens: &[&str], repositories: &[&str]) -> Result<()> {
+        let settings = serde_json::json!({ "tokens": tokens, "repositories": repositories });
+        self.control("POST", "/_shim/github", Some(&settings))
+            .map(drop)
+    }
+
+    /// Queues `count` answers of `kind` (`rate-limit`, `secondary-rate-limit`, `server-error`) for
+    /// the next GitHub calls; `extra` adds `status`, `retry_after` or `reset_in` (seconds).
+    pub fn github_inject(&self, kind: &str, count: u32, extra: Value) -> Result<()> {
+        let mut fault = serde_json::json!({ "kind": kind, "count": count });
+        if let (Some(fault), Value::Object(extra)) = (fault.as_object_mut(), extra) {
+            fault.extend(extra);
+        }
+        self.control("POST", "/_shim/github/faults", Some(&fault))
+            .map(drop)
+    }
+
+    /// Every commit status created, oldest first (`repository`, `sha`, `state`, `context`, ...).
+    pub fn github_statuses(&self) -> Result<Vec<Value>> {
+        Ok(serde_json::from_value(self.control(
+            "GET",
+            "/_shim/github/statuses",
+            None,
+        )?)?)
+    }
+
+    /// Every GitHub call received (`method`, `path`, answered `status`; never the token).
+    pub fn github_requests(&self) -> Result<Vec<Value>> {
+        Ok(serde_json::from_value(self.control(
+            "GET",
+            "/_shim/github/requests",
+            None,
+        )?)?)
+    }
+}
