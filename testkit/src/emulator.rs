@@ -452,7 +452,7 @@ impl Drop for Emulator {
     }
 }
 
-/// The GitHub REST API stand-in the emulator serves on its own port (`emulator/awsshim/github.py`).
+/// The GitHub REST API stand-in the emulator serves under `/_github` (`emulator/awsshim/github.py`).
 impl Emulator {
     /// Base URL of the GitHub stand-in, what `GITHUB_API_URL` is set to (`http://127.0.0.1:PORT/_github`).
     pub fn github_api_url(&self) -> String {
