@@ -113,10 +113,13 @@ pub mod pipeline_variables {
     pub const NEW_REVISION: &str = "NEW_REVISION";
     /// What ran before: the task definition ARN or the function version.
     pub const PREVIOUS_REVISION: &str = "PREVIOUS_REVISION";
+    /// The pipeline stage the action deployed in (its UserParameters `stage`), with stages.
+    pub const STAGE: &str = "STAGE";
 
-    /// Every output variable the deploy-handler may report on its final success; the last
-    /// three only with a deploy target.
-    pub const DEPLOY_OUTPUTS: [&str; 8] = [
+    /// Every output variable the deploy-handler may report on its final success;
+    /// `TARGET`, `NEW_REVISION` and `PREVIOUS_REVISION` only with a deploy target, `STAGE` only
+    /// when the action names its stage.
+    pub const DEPLOY_OUTPUTS: [&str; 9] = [
         IMAGE_URI,
         IMAGE_TAG,
         IMAGE_DIGEST,
@@ -125,5 +128,6 @@ pub mod pipeline_variables {
         TARGET,
         NEW_REVISION,
         PREVIOUS_REVISION,
+        STAGE,
     ];
 }
