@@ -328,9 +328,44 @@ async fn report(
 }
 
 async fn work(job: &Job, deps: &Deps, deadline: Instant, trace: &mut Trace) -> Decision {
-    match try_work(job, deps, deadline, trace).await {
+    let decision = match try_work(job, deps, deadline, trace).await {
         Ok(decision) => decision,
         Err(error) => Decision::Fail(error),
+    };
+    match trace.stage.as_deref() {
+        Some(stage) => decision.in_stage(stage),
+        None => decision,
+    }
+}
+
+impl Decision {
+    /// The decision as the stage's own: its summary or failure message starts with the stage's
+    /// name (one function serves every stage, and the execution's details show each action's
+    /// summary), and a final success exports it as `STAGE`.
+    fn in_stage(self, stage: &str) -> Self {
+        match self {
+            Self::Final {
+                summary,
+                mut variables,
+            } => {
+                variables.insert(
+                    pipeline_common::pipeline_variables::STAGE.to_owned(),
+                    stage.to_owned(),
+                );
+                Self::Final {
+                    summary: format!("Stage {stage}: {summary}"),
+                    variables,
+                }
+            }
+            Self::Continue { summary, token } => Self::Continue {
+                summary: format!("Stage {stage}: {summary}"),
+                token,
+            },
+            Self::Fail(error) => Self::Fail(JobError::new(
+                error.kind,
+                format!("stage {stage}: {}", error.message),
+            )),
+        }
     }
 }
 

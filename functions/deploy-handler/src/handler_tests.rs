@@ -977,6 +977,13 @@ async fn a_stage_s_action_names_its_own_target_over_deploy_target() {
         .await
         .unwrap();
     assert_eq!(api.calls_to("PUT /2015-03-31/functions/api/code").len(), 1);
+    let Put::Success(SuccessReport::Continue { summary, .. }) = f.reporter.only_put() else {
+        panic!("the rollout goes on with a continuation")
+    };
+    assert!(
+        summary.starts_with("Stage prod: Updating Lambda function api"),
+        "{summary}"
+    );
 
     // A bad target in the action fails the job, naming where it came from; nothing is called.
     let (f, api) = rollout_fixture(rollout::fake::FakeApi::default(), settings());
@@ -987,9 +994,54 @@ async fn a_stage_s_action_names_its_own_target_over_deploy_target() {
     expect_failure(
         f.reporter.only_put(),
         FailureKind::ConfigurationError,
-        "UserParameters target: deploy target `kubernetes:web` has no kind",
+        "stage prod: UserParameters target: deploy target `kubernetes:web` has no kind",
     );
     assert!(api.calls.lock().unwrap().is_empty(), "nothing was called");
+}
+
+#[tokio::test]
+async fn a_stage_s_final_success_exports_its_name() {
+    let f = fixture(
+        StoreAnswer::Bytes(image_detail_zip(IMAGE)),
+        FakeTransport::default(),
+        settings(),
+        None,
+    );
+    let params = r#"{"environment":"dev","stage":"staging"}"#;
+    handle(invoke(sample_event(Some(params), None)), &f.deps)
+        .await
+        .unwrap();
+    let Put::Success(SuccessReport::Final {
+        summary,
+        output_variables,
+        ..
+    }) = f.reporter.only_put()
+    else {
+        panic!("a recorded-only job succeeds at once")
+    };
+    assert!(summary.starts_with("Stage staging: Deployment of"), "{summary}");
+    assert_eq!(output_variables["STAGE"], "staging");
+
+    // Without a stage: no STAGE variable, the summary as before.
+    let f = fixture(
+        StoreAnswer::Bytes(image_detail_zip(IMAGE)),
+        FakeTransport::default(),
+        settings(),
+        None,
+    );
+    handle(invoke(sample_event(None, None)), &f.deps)
+        .await
+        .unwrap();
+    let Put::Success(SuccessReport::Final {
+        summary,
+        output_variables,
+        ..
+    }) = f.reporter.only_put()
+    else {
+        panic!("a recorded-only job succeeds at once")
+    };
+    assert!(summary.starts_with("Deployment of"), "{summary}");
+    assert!(!output_variables.contains_key("STAGE"));
 }
 
 // ---- the image's architecture, from ECR when the artifact does not say ----
