@@ -1019,7 +1019,10 @@ async fn a_stage_s_final_success_exports_its_name() {
     else {
         panic!("a recorded-only job succeeds at once")
     };
-    assert!(summary.starts_with("Stage staging: Deployment of"), "{summary}");
+    assert!(
+        summary.starts_with("Stage staging: Deployment of"),
+        "{summary}"
+    );
     assert_eq!(output_variables["STAGE"], "staging");
 
     // Without a stage: no STAGE variable, the summary as before.
