@@ -102,11 +102,20 @@ fn tag_value<'a>(tags: &'a Value, key: &str) -> Option<&'a str> {
         .and_then(|t| t["value"].as_str())
 }
 
-/// The revision this job registered earlier (a re-delivered job), among the family's newest.
-async fn find_job_revision(
+/// A revision among the family's newest that the rollout can run instead of registering one:
+/// the one this job registered (its tag names the job: a re-delivered job), or one whose
+/// registerable parameters are exactly `wanted`'s. The second makes a rollback clean and a
+/// retried stage idempotent: a stage rollback "will result in a new execution" that uses "the
+/// variables and artifacts from the execution to which it is rolling back" (CodePipeline User
+/// Guide, "Configuring stage rollback",
+/// https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-rollback.html) and a retry
+/// of a failed stage runs a new job, so neither carries the job id of the run that registered
+/// the revision holding that image; both find it by content.
+async fn find_reusable_revision(
     api: &dyn RolloutApi,
     family: &str,
     job_id: &str,
+    wanted: &serde_json::Map<String, Value>,
 ) -> Result<Option<String>, ApiError> {
     let listed = api
         .call(shape::ecs(
@@ -125,7 +134,9 @@ async fn find_job_revision(
             continue;
         }
         let described = describe_task_definition(api, arn).await?;
-        if tag_value(&described["tags"], JOB_TAG) == Some(job_id) {
+        if tag_value(&described["tags"], JOB_TAG) == Some(job_id)
+            || registerable(&described["taskDefinition"]) == *wanted
+        {
             return Ok(Some(arn.to_owned()));
         }
     }
@@ -326,7 +337,8 @@ async fn choose_revision(
         }
         Ok((current.clone(), current.clone()))
     } else {
-        match find_job_revision(api, family, request.job_id).await {
+        let wanted = with_image(registerable(definition), container, request.image);
+        match find_reusable_revision(api, family, request.job_id, &wanted).await {
             Ok(Some(arn)) => Ok((arn, current.clone())),
             Ok(None) => register(api, definition, &described["tags"], container, request)
                 .await
@@ -433,6 +445,35 @@ fn failure_message(
     )
 }
 
+/// RegisterTaskDefinition's parameters of a described task definition, ECS's bookkeeping left out.
+fn registerable(definition: &Value) -> serde_json::Map<String, Value> {
+    REGISTERABLE
+        .into_iter()
+        .filter_map(|key| {
+            definition
+                .get(key)
+                .filter(|v| !v.is_null())
+                .map(|value| (key.to_owned(), value.clone()))
+        })
+        .collect()
+}
+
+/// `parameters` with the container's image replaced.
+fn with_image(
+    mut parameters: serde_json::Map<String, Value>,
+    container: usize,
+    image: &str,
+) -> serde_json::Map<String, Value> {
+    if let Some(slot) = parameters
+        .get_mut("containerDefinitions")
+        .and_then(Value::as_array_mut)
+        .and_then(|containers| containers.get_mut(container))
+    {
+        slot["image"] = json!(image);
+    }
+    parameters
+}
+
 /// RegisterTaskDefinition's request for the new revision: the current one's parameters and tags,
 /// the container's image replaced, the job id added as a tag. Nothing else changes: sidecars,
 /// secrets, volumes and the runtime platform are the team's.
@@ -443,19 +484,7 @@ pub fn revision_body(
     image: &str,
     job_id: &str,
 ) -> Value {
-    let mut body = serde_json::Map::new();
-    for key in REGISTERABLE {
-        if let Some(value) = definition.get(key).filter(|v| !v.is_null()) {
-            body.insert(key.to_owned(), value.clone());
-        }
-    }
-    if let Some(slot) = body
-        .get_mut("containerDefinitions")
-        .and_then(Value::as_array_mut)
-        .and_then(|containers| containers.get_mut(container))
-    {
-        slot["image"] = json!(image);
-    }
+    let mut body = with_image(registerable(definition), container, image);
     let mut new_tags: Vec<Value> = tags
         .as_array()
         .into_iter()

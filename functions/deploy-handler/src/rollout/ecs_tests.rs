@@ -138,6 +138,83 @@ async fn a_redelivered_job_reuses_its_revision_and_registers_nothing() {
 }
 
 #[tokio::test]
+async fn a_rollback_reuses_the_revision_that_ran_the_older_image_and_registers_nothing() {
+    // web:3 ran IMAGE (job-1); web:4 runs a newer image (job-2). A stage rollback (a new job,
+    // job-3, with the older artifact) deploys IMAGE again: web:3 is web:4 but for the image.
+    let api = FakeApi::default();
+    let rolled_back = Request {
+        job_id: "job-3",
+        ..request()
+    };
+    api.answer("DescribeServices", Ok(service(NEW, json!([]), true)))
+        .answer(
+            "DescribeTaskDefinition",
+            Ok(definition(NEW, "newer@sha256:bb", Some("job-2"))),
+        )
+        .answer(
+            "ListTaskDefinitions",
+            Ok(json!({"taskDefinitionArns": [NEW, OLD]})),
+        )
+        .answer(
+            "DescribeTaskDefinition",
+            Ok(definition(NEW, "newer@sha256:bb", Some("job-2"))),
+        )
+        .answer(
+            "DescribeTaskDefinition",
+            Ok(definition(OLD, IMAGE, Some("job-1"))),
+        )
+        .answer("UpdateService", Ok(json!({})));
+    let step = start(&api, "prod", "web", None, &rolled_back).await;
+    let Step::InProgress {
+        state:
+            RolloutState::Ecs {
+                task_definition,
+                previous,
+                ..
+            },
+        ..
+    } = step
+    else {
+        panic!("{step:?}")
+    };
+    assert_eq!((task_definition.as_str(), previous.as_str()), (OLD, NEW));
+    assert!(api.calls_to("RegisterTaskDefinition").is_empty());
+    assert_eq!(api.calls_to("UpdateService")[0]["taskDefinition"], OLD);
+
+    // The older revision differs in more than the image (the team raised the memory since):
+    // it is not reused, a revision with today's parameters and the older image is registered.
+    let api = FakeApi::default();
+    let mut bigger = definition(NEW, "newer@sha256:bb", Some("job-2"));
+    bigger["taskDefinition"]["memory"] = json!("1024");
+    api.answer("DescribeServices", Ok(service(NEW, json!([]), true)))
+        .answer("DescribeTaskDefinition", Ok(bigger.clone()))
+        .answer(
+            "ListTaskDefinitions",
+            Ok(json!({"taskDefinitionArns": [NEW, OLD]})),
+        )
+        .answer("DescribeTaskDefinition", Ok(bigger))
+        .answer(
+            "DescribeTaskDefinition",
+            Ok(definition(OLD, IMAGE, Some("job-1"))),
+        )
+        .answer(
+            "RegisterTaskDefinition",
+            Ok(json!({"taskDefinition": {"taskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/web:5"}})),
+        )
+        .answer("UpdateService", Ok(json!({})));
+    let step = start(&api, "prod", "web", None, &rolled_back).await;
+    assert!(matches!(step, Step::InProgress { .. }), "{step:?}");
+    let registered = &api.calls_to("RegisterTaskDefinition")[0];
+    assert_eq!(
+        (
+            registered["memory"].as_str(),
+            registered["containerDefinitions"][0]["image"].as_str()
+        ),
+        (Some("1024"), Some(IMAGE))
+    );
+}
+
+#[tokio::test]
 async fn a_missing_service_or_container_is_a_configuration_error_that_says_what_to_fix() {
     let api = FakeApi::default();
     api.answer(
