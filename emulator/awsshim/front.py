@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import awslambda, codebuild, codepipeline, connections, ecr, ecs, registry, s3
+from . import awslambda, cloudwatch, codebuild, codepipeline, connections, ecr, ecs, registry, s3
 from .control import control
 from .core import Handler, Shim
 from .ecr import fix_moto_ecr_images
@@ -26,6 +26,7 @@ from .validation import validation_error
 # Every operation the shim answers itself, by (signing name, operation): each service module's table.
 SERVED: dict[tuple[str, str], Handler] = {
     **awslambda.SERVED,
+    **cloudwatch.SERVED,
     **codebuild.SERVED,
     **codepipeline.SERVED,
     **connections.SERVED,
