@@ -16,7 +16,7 @@ from socketserver import ThreadingMixIn
 import pytest
 from botocore.exceptions import ClientError
 
-from shim_helpers import client, error_code
+from shim_helpers import client, denied, error_code, iam_user
 
 EMULATOR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(EMULATOR))
@@ -123,6 +123,30 @@ def test_an_alarm_without_tags_can_be_untagged(shim: str) -> None:
     put_alarm(cw, "plain")
     cw.untag_resource(ResourceARN=arn("plain"), TagKeys=["Environment"])
     assert cw.list_tags_for_resource(ResourceARN=arn("plain"))["Tags"] == []
+
+
+def test_iam_judges_alarm_calls_on_the_alarm_arn(shim: str) -> None:
+    """A principal allowed one alarm may set and read that alarm only; tagging at creation also needs
+    cloudwatch:TagResource."""
+    cw = client(shim, "cloudwatch")
+    put_alarm(cw, "mine")
+    put_alarm(cw, "theirs")
+    allowed = {
+        "Effect": "Allow",
+        "Action": ["cloudwatch:SetAlarmState", "cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm"],
+        "Resource": arn("mine"),
+    }
+    key, secret = iam_user(shim, "operator", allowed)
+    operator = client(shim, "cloudwatch", key, secret)
+    operator.set_alarm_state(AlarmName="mine", StateValue="ALARM", StateReason="drill")
+    assert only_alarm(operator, "mine")["StateValue"] == "ALARM"
+    refused = [
+        denied(lambda: operator.set_alarm_state(AlarmName="theirs", StateValue="ALARM", StateReason="drill")),
+        denied(lambda: operator.describe_alarms(AlarmNames=["mine", "theirs"])),
+        denied(lambda: operator.describe_alarms()),
+        denied(lambda: put_alarm(operator, "mine", Tags=[{"Key": "Environment", "Value": "dev"}])),
+    ]
+    assert all(error_code(error).startswith("AccessDenied") for error in refused), refused
 
 
 def arn(name: str) -> str:

@@ -6,12 +6,19 @@ an approval, rollback and a bake condition is stored and read back as sent."""
 from __future__ import annotations
 
 import copy
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from shim_helpers import client, create_role, error_code, pipeline_definition
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from awsshim.iam.catalogue import known_action  # noqa: E402
+from awsshim.iam.operations import checks_for  # noqa: E402
 
 
 def staged(name: str, role: str) -> dict[str, Any]:
@@ -120,3 +127,24 @@ def test_what_codepipeline_refuses_in_a_declaration(shim: str, change: Any, code
         client(shim, "codepipeline").create_pipeline(pipeline=pipeline)
     assert error_code(refused.value) == code
     assert says in str(refused.value)
+
+
+def test_approving_and_rolling_back_are_judged_on_the_action_and_the_stage() -> None:
+    """Service Authorization Reference, AWS CodePipeline: PutApprovalResult takes the action resource
+    type (PIPELINE/STAGE/ACTION), RollbackStage and OverrideStageCondition the stage (PIPELINE/STAGE),
+    ListPipelineExecutions and GetPipelineState the pipeline."""
+    prefix = "arn:aws:codepipeline:us-east-1:123456789012:"
+    approval = {"pipelineName": "p", "stageName": "Approve-prod", "actionName": "Approval"}
+    stage = {"pipelineName": "p", "stageName": "prod"}
+    expected = {
+        "PutApprovalResult": (approval, "p/Approve-prod/Approval"),
+        "RollbackStage": (stage, "p/prod"),
+        "OverrideStageCondition": (stage, "p/prod"),
+        "ListPipelineExecutions": ({"pipelineName": "p"}, "p"),
+        "GetPipelineState": ({"name": "p"}, "p"),
+    }
+    for operation, (params, resource) in expected.items():
+        checks = checks_for("codepipeline", operation, params, "123456789012", "us-east-1")
+        assert checks is not None, f"{operation} is not mapped"
+        assert [(c.action, c.resources) for c in checks] == [(f"codepipeline:{operation}", (prefix + resource,))]
+        assert known_action(checks[0].action), checks[0].action

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import awslambda, codebuild, codepipeline, ecr, ecs, iam, others, s3
+from . import awslambda, cloudwatch, codebuild, codepipeline, ecr, ecs, iam, others, s3
 from .common import Check, OperationTable, Request, Resolver
 
 
 OPERATIONS: OperationTable = {
     **awslambda.OPERATIONS,
+    **cloudwatch.OPERATIONS,
     **codebuild.OPERATIONS,
     **codepipeline.OPERATIONS,
     **ecr.OPERATIONS,

@@ -24,6 +24,18 @@ def _pipeline(action: str, *names: str) -> Callable[[Request], list[Check]]:
     return checks
 
 
+def _stage(action: str, *parts: str) -> Callable[[Request], list[Check]]:
+    """Operations on a stage (RollbackStage, OverrideStageCondition, RetryStageExecution) or an action
+    (PutApprovalResult): the stage resource type PIPELINE/STAGE and the action resource type
+    PIPELINE/STAGE/ACTION of the Service Authorization Reference."""
+
+    def checks(r: Request) -> list[Check]:
+        path = "/".join(str(r.param(part) or "") for part in parts)
+        return [Check(action, (r.arn("codepipeline", path),))]
+
+    return checks
+
+
 def _pipeline_connections(pipeline: dict[str, Any]) -> list[str]:
     """The ConnectionArn of every action (CodeStarSourceConnection) in a pipeline declaration."""
     found: list[str] = []
@@ -103,6 +115,19 @@ OPERATIONS: OperationTable = {
     ("codepipeline", "GetPipelineExecution"): _pipeline("codepipeline:GetPipelineExecution", "pipelineName"),
     ("codepipeline", "ListActionExecutions"): _pipeline("codepipeline:ListActionExecutions", "pipelineName"),
     ("codepipeline", "GetPipelineState"): _pipeline("codepipeline:GetPipelineState", "name"),
+    ("codepipeline", "ListPipelineExecutions"): _pipeline("codepipeline:ListPipelineExecutions", "pipelineName"),
+    ("codepipeline", "ListRuleExecutions"): _pipeline("codepipeline:ListRuleExecutions", "pipelineName"),
+    ("codepipeline", "StopPipelineExecution"): _pipeline("codepipeline:StopPipelineExecution", "pipelineName"),
+    # Stage and action resource types: arn:aws:codepipeline:REGION:ACCOUNT:PIPELINE/STAGE and
+    # .../PIPELINE/STAGE/ACTION (the reference's "stage" and "action" rows; approving takes the action).
+    ("codepipeline", "PutApprovalResult"): _stage(
+        "codepipeline:PutApprovalResult", "pipelineName", "stageName", "actionName"
+    ),
+    ("codepipeline", "RollbackStage"): _stage("codepipeline:RollbackStage", "pipelineName", "stageName"),
+    ("codepipeline", "OverrideStageCondition"): _stage(
+        "codepipeline:OverrideStageCondition", "pipelineName", "stageName"
+    ),
+    ("codepipeline", "RetryStageExecution"): _stage("codepipeline:RetryStageExecution", "pipelineName", "stageName"),
     ("codepipeline", "GetPipeline"): _pipeline("codepipeline:GetPipeline", "name"),
     ("codepipeline", "StartPipelineExecution"): _pipeline("codepipeline:StartPipelineExecution", "name"),
     ("codepipeline", "DeletePipeline"): _pipeline("codepipeline:DeletePipeline", "name"),
