@@ -37,6 +37,10 @@ pub const TRANSPORT_MODULES: &[Transport] = &[
         "functions/event-notifier/src/enrich.rs",
         "the CodePipeline lookups that explain a failure",
     ),
+    (
+        "functions/event-notifier/src/github_token.rs",
+        "the GitHub token from Secrets Manager, behind `TokenSource`",
+    ),
 ];
 
 /// Imports the pure modules still make: `(path, resolved import, reason)`.
