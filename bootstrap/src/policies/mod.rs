@@ -409,6 +409,8 @@ fn rollout_statements(arns: &Arns, target: &TargetFacts) -> Vec<Value> {
                 &[
                     "lambda:GetAlias",
                     "lambda:GetFunction",
+                    // A rollback finds the version that already runs the older image.
+                    "lambda:ListVersionsByFunction",
                     "lambda:PublishVersion",
                     "lambda:UpdateAlias",
                     "lambda:UpdateFunctionCode",
