@@ -810,6 +810,10 @@ async fn a_rollout_starts_with_a_continuation_token_and_finishes_with_the_revisi
         Ok(serde_json::json!({"FunctionVersion": "7"})),
     )
     .answer(
+        "GET /2015-03-31/functions/api/versions",
+        Ok(serde_json::json!({"Versions": []})),
+    )
+    .answer(
         "PUT /2015-03-31/functions/api/code",
         Ok(serde_json::json!({})),
     );
@@ -961,6 +965,10 @@ async fn a_stage_s_action_names_its_own_target_over_deploy_target() {
     .answer(
         "GET /2015-03-31/functions/api/aliases/live",
         Ok(serde_json::json!({"FunctionVersion": "7"})),
+    )
+    .answer(
+        "GET /2015-03-31/functions/api/versions",
+        Ok(serde_json::json!({"Versions": []})),
     )
     .answer(
         "PUT /2015-03-31/functions/api/code",

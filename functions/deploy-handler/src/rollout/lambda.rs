@@ -55,28 +55,33 @@ pub async fn start(
         return step;
     }
     let previous_version = match alias {
-        Some(alias) => {
-            let path = format!("{}/aliases/{alias}", function_path(function));
-            match api.call(shape::lambda(Method::GET, &path, None)).await {
-                Ok(answer) => answer["FunctionVersion"].as_str().map(str::to_owned),
-                Err(err) if err.is("ResourceNotFoundException") => {
-                    return Step::failed(
-                        FailureKind::ConfigurationError,
-                        format!(
-                            "the Lambda function {function} has no alias {alias}; create it (aws lambda create-alias \
-                             --function-name {function} --name {alias} --function-version 1) or drop it from --deploy-target"
-                        ),
-                    );
-                }
-                Err(err) => return call_failed(&format!("GetAlias {function}:{alias}"), &err),
-            }
-        }
+        Some(alias) => match alias_version(api, function, alias).await {
+            Ok(version) => version,
+            Err(step) => return step,
+        },
         None => None,
     };
     // A re-delivered job (or a re-run of the same image) finds the code already updated; after a
     // Failed update the function may still name the image it could not run, so it is sent again.
     let last_failed = current["Configuration"]["LastUpdateStatus"] == "Failed";
-    if last_failed || resolved_digest(&current) != Some(request.digest) {
+    let holds_image = !last_failed && resolved_digest(&current) == Some(request.digest);
+    // An image a published version already runs (a stage rollback, a retried stage): the alias
+    // moves to that version, the code is not updated.
+    if let Some(alias) = alias
+        && !holds_image
+        && let Some(step) = reuse_version(
+            api,
+            function,
+            alias,
+            &current,
+            previous_version.as_deref(),
+            request,
+        )
+        .await
+    {
+        return step;
+    }
+    if !holds_image {
         let path = format!("{}/code", function_path(function));
         let updated = api
             .call(shape::lambda(
@@ -133,6 +138,103 @@ pub async fn start(
             deployment_id: request.job_id.to_owned(),
         },
     }
+}
+
+/// The version the alias points at.
+async fn alias_version(
+    api: &dyn RolloutApi,
+    function: &str,
+    alias: &str,
+) -> Result<Option<String>, Step> {
+    let path = format!("{}/aliases/{alias}", function_path(function));
+    match api.call(shape::lambda(Method::GET, &path, None)).await {
+        Ok(answer) => Ok(answer["FunctionVersion"].as_str().map(str::to_owned)),
+        Err(err) if err.is("ResourceNotFoundException") => Err(Step::failed(
+            FailureKind::ConfigurationError,
+            format!(
+                "the Lambda function {function} has no alias {alias}; create it (aws lambda create-alias \
+                 --function-name {function} --name {alias} --function-version 1) or drop it from --deploy-target"
+            ),
+        )),
+        Err(err) => Err(call_failed(&format!("GetAlias {function}:{alias}"), &err)),
+    }
+}
+
+/// The rollout's end when a published version already runs the image with today's settings
+/// ([`super::lambda_versions::version_running`]): the alias moved to it (or left there), nothing
+/// published. `None` when no version does, or the role may not list versions (a role granted
+/// before `lambda:ListVersionsByFunction` was: the image is updated and published as before).
+async fn reuse_version(
+    api: &dyn RolloutApi,
+    function: &str,
+    alias: &str,
+    current: &Value,
+    previous_version: Option<&str>,
+    request: &Request<'_>,
+) -> Option<Step> {
+    let found = super::lambda_versions::version_running(
+        api,
+        function,
+        &current["Configuration"],
+        request.digest,
+    )
+    .await;
+    let version = match found {
+        Ok(version) => version?,
+        Err(err) if err.is_access_denied() => {
+            tracing::warn!(
+                function,
+                error = %err,
+                "cannot list the function's versions (grant lambda:ListVersionsByFunction: run `bootstrap deploy`); \
+                 updating the code instead of reusing a version"
+            );
+            return None;
+        }
+        Err(err) => {
+            return Some(call_failed(
+                &format!("ListVersionsByFunction {function}"),
+                &err,
+            ));
+        }
+    };
+    let moved = if previous_version == Some(version.as_str()) {
+        format!("alias {alias} already points at it")
+    } else {
+        let path = format!("{}/aliases/{alias}", function_path(function));
+        let body = json!({ "FunctionVersion": version });
+        if let Err(err) = api
+            .call(shape::lambda(Method::PUT, &path, Some(body)))
+            .await
+        {
+            return Some(call_failed(
+                &format!("UpdateAlias {function}:{alias} to version {version}"),
+                &err,
+            ));
+        }
+        format!(
+            "alias {alias} moved from version {} to it",
+            previous_version.unwrap_or("?")
+        )
+    };
+    use pipeline_common::pipeline_variables as names;
+    Some(Step::Done {
+        summary: format!(
+            "Lambda function {function} runs {} as version {version}, published before with this image; {moved} \
+             (no code update, nothing published)",
+            request.image
+        ),
+        variables: BTreeMap::from([
+            (
+                names::TARGET.to_owned(),
+                format!("lambda:{function}:{alias}"),
+            ),
+            (names::NEW_REVISION.to_owned(), version),
+            (
+                names::PREVIOUS_REVISION.to_owned(),
+                previous_version.unwrap_or_default().to_owned(),
+            ),
+        ]),
+    })
 }
 
 /// Why the function cannot run the image, if it cannot: a .zip function, or an image built for
@@ -357,6 +459,10 @@ mod tests {
                 "GET /2015-03-31/functions/api/aliases/live",
                 Ok(json!({"FunctionVersion": "3"})),
             )
+            .answer(
+                "GET /2015-03-31/functions/api/versions",
+                Ok(json!({"Versions": []})),
+            )
             .answer("PUT /2015-03-31/functions/api/code", Ok(json!({})));
         let step = start(&api, "api", Some("live"), &request()).await;
         assert_eq!(
@@ -533,6 +639,10 @@ mod tests {
                 Ok(json!({"FunctionVersion": "3"})),
             )
             .answer(
+                "GET /2015-03-31/functions/api/versions",
+                Ok(json!({"Versions": []})),
+            )
+            .answer(
                 "PUT /2015-03-31/functions/api/code",
                 error(
                     "InvalidParameterValueException",
@@ -559,6 +669,10 @@ mod tests {
             .answer(
                 "GET /2015-03-31/functions/api/aliases/live",
                 Ok(json!({"FunctionVersion": "3"})),
+            )
+            .answer(
+                "GET /2015-03-31/functions/api/versions",
+                Ok(json!({"Versions": []})),
             )
             .answer("PUT /2015-03-31/functions/api/code", Ok(json!({})));
         let step = start(&api, "api", Some("live"), &request()).await;

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod ecs;
 pub mod lambda;
+mod lambda_versions;
 pub mod sdk;
 
 use std::collections::BTreeMap;

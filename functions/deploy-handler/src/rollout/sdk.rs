@@ -247,6 +247,7 @@ impl SdkApi {
                         "LastUpdateStatusReasonCode": configuration.and_then(|c| c.last_update_status_reason_code()).map(|s| s.as_str()),
                         "CodeSha256": configuration.and_then(|c| c.code_sha256()),
                         "Architectures": configuration.map(|c| c.architectures().iter().map(|a| a.as_str()).collect::<Vec<_>>()),
+                        "Settings": configuration.map(frozen_settings),
                     },
                     "Code": {
                         "ImageUri": code.and_then(|c| c.image_uri()),
@@ -296,6 +297,25 @@ impl SdkApi {
                     .map_err(|e| api_error("lambda", e))?;
                 Ok(json!({ "Version": out.version() }))
             }
+            ("GET", ("versions", "")) => {
+                let out = lambda
+                    .list_versions_by_function()
+                    .function_name(function)
+                    .set_marker(field("Marker"))
+                    .set_max_items(
+                        body.and_then(|b| b["MaxItems"].as_i64())
+                            .and_then(|n| i32::try_from(n).ok()),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| api_error("lambda", e))?;
+                let versions: Vec<Value> = out
+                    .versions()
+                    .iter()
+                    .map(|c| json!({ "Version": c.version(), "CodeSha256": c.code_sha256(), "Settings": frozen_settings(c) }))
+                    .collect();
+                Ok(json!({ "Versions": versions, "NextMarker": out.next_marker() }))
+            }
             _ => Err(local(&format!(
                 "the Lambda call {method} {path} is not mapped"
             ))),
@@ -316,6 +336,36 @@ impl RolloutApi for SdkApi {
             }
         })
     }
+}
+
+/// What a published version freezes besides its code, each absent setting as Lambda's default,
+/// so a version equals `$LATEST` when it would run the same way (`rollout::lambda_versions`).
+/// The environment's values are compared, never logged.
+fn frozen_settings(c: &aws_sdk_lambda::types::FunctionConfiguration) -> Value {
+    let environment: std::collections::BTreeMap<&String, &String> = c
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|variables| variables.iter().collect())
+        .unwrap_or_default();
+    let image = c.image_config_response().and_then(|r| r.image_config());
+    let vpc = c.vpc_config();
+    json!({
+        "Role": c.role(),
+        "MemorySize": c.memory_size().unwrap_or(128),
+        "Timeout": c.timeout().unwrap_or(3),
+        "Environment": environment,
+        "EntryPoint": image.map(|i| i.entry_point()).unwrap_or_default(),
+        "Command": image.map(|i| i.command()).unwrap_or_default(),
+        "WorkingDirectory": image.and_then(|i| i.working_directory()),
+        "Architectures": c.architectures().iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        "EphemeralStorage": c.ephemeral_storage().map_or(512, |e| e.size()),
+        "KMSKeyArn": c.kms_key_arn(),
+        "Tracing": c.tracing_config().and_then(|t| t.mode()).map_or("PassThrough", |m| m.as_str()),
+        "Subnets": vpc.map(|v| v.subnet_ids()).unwrap_or_default(),
+        "SecurityGroups": vpc.map(|v| v.security_group_ids()).unwrap_or_default(),
+        "DeadLetterTarget": c.dead_letter_config().and_then(|d| d.target_arn()),
+        "FileSystems": c.file_system_configs().iter().map(|f| json!([f.arn(), f.local_mount_path()])).collect::<Vec<_>>(),
+    })
 }
 
 fn strings(value: &Value) -> Vec<String> {
