@@ -19,6 +19,15 @@ pub struct Config {
     pub chatbot_format: bool,
     /// `AWS_REGION`, for console links of events without a region.
     pub region: Option<String>,
+    /// Commit statuses on GitHub: set when `GITHUB_STATUS_TOKEN_SECRET` is.
+    pub github: Option<GitHubSettings>,
+}
+
+/// Where commit statuses go and which secret holds the token (its ARN; never the token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GitHubSettings {
+    pub token_secret: String,
+    pub target: crate::github::GitHubTarget,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +52,8 @@ pub enum ConfigError {
     BadBool { name: &'static str, value: String },
     #[error("{name}: {reason}")]
     BadEnvironment { name: &'static str, reason: String },
+    #[error("{name}: {reason}")]
+    BadGitHub { name: &'static str, reason: String },
 }
 
 impl Config {
@@ -96,6 +107,7 @@ impl Config {
             environment,
             chatbot_format,
             region: set("AWS_REGION"),
+            github: github_settings(&set)?,
         })
     }
 
@@ -107,6 +119,40 @@ impl Config {
             .filter(|s| !DOCUMENTED_PIPELINE_STATES.contains(s))
             .collect()
     }
+}
+
+/// `GITHUB_STATUS_TOKEN_SECRET` turns commit statuses on; then `GITHUB_REPOSITORY` is required and
+/// `GITHUB_API_URL` optional. Without the secret, the other two are ignored.
+fn github_settings(
+    set: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<GitHubSettings>, ConfigError> {
+    let Some(token_secret) = set(env_vars::GITHUB_STATUS_TOKEN_SECRET) else {
+        return Ok(None);
+    };
+    let repository = set(env_vars::GITHUB_REPOSITORY).ok_or(ConfigError::BadGitHub {
+        name: env_vars::GITHUB_REPOSITORY,
+        reason: format!(
+            "not set, but {} is; set it to the repository whose commits get the statuses (owner/repo), or unset {} to set none",
+            env_vars::GITHUB_STATUS_TOKEN_SECRET,
+            env_vars::GITHUB_STATUS_TOKEN_SECRET
+        ),
+    })?;
+    let api_url = set(env_vars::GITHUB_API_URL);
+    let target =
+        crate::github::GitHubTarget::parse(&repository, api_url.as_deref()).map_err(|reason| {
+            ConfigError::BadGitHub {
+                name: if reason.contains("owner/repo") {
+                    env_vars::GITHUB_REPOSITORY
+                } else {
+                    env_vars::GITHUB_API_URL
+                },
+                reason,
+            }
+        })?;
+    Ok(Some(GitHubSettings {
+        token_secret,
+        target,
+    }))
 }
 
 fn parse_states(raw: &str) -> Result<BTreeSet<String>, ConfigError> {
@@ -139,6 +185,7 @@ fn is_topic_arn(arn: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
@@ -202,6 +249,50 @@ mod tests {
             ]),
             Err(ConfigError::BadState { .. })
         ));
+    }
+
+    #[test]
+    fn github_settings_need_a_repository_and_a_safe_url() {
+        let off = config(&[("NOTIFY_TOPIC_ARN", TOPIC), ("GITHUB_REPOSITORY", "a/b")]).unwrap();
+        assert_eq!(off.github, None);
+        let secret = (
+            "GITHUB_STATUS_TOKEN_SECRET",
+            "arn:aws:secretsmanager:eu-west-1:1:secret:gh-AbCdEf",
+        );
+        let on = config(&[
+            ("NOTIFY_TOPIC_ARN", TOPIC),
+            secret,
+            ("GITHUB_REPOSITORY", "octo-org/app"),
+        ])
+        .unwrap();
+        let github = on.github.unwrap();
+        assert_eq!(github.target.api_url, "https://api.github.com");
+        assert_eq!(github.target.repository, "octo-org/app");
+        let missing = config(&[("NOTIFY_TOPIC_ARN", TOPIC), secret]).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .starts_with("GITHUB_REPOSITORY: not set"),
+            "{missing}"
+        );
+        let bad_repo = config(&[
+            ("NOTIFY_TOPIC_ARN", TOPIC),
+            secret,
+            ("GITHUB_REPOSITORY", "app"),
+        ])
+        .unwrap_err();
+        assert!(
+            bad_repo.to_string().starts_with("GITHUB_REPOSITORY:"),
+            "{bad_repo}"
+        );
+        let plain = config(&[
+            ("NOTIFY_TOPIC_ARN", TOPIC),
+            secret,
+            ("GITHUB_REPOSITORY", "a/b"),
+            ("GITHUB_API_URL", "http://ghe.example.com/api/v3"),
+        ])
+        .unwrap_err();
+        assert!(plain.to_string().starts_with("GITHUB_API_URL:"), "{plain}");
     }
 
     #[test]

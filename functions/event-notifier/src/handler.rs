@@ -10,6 +10,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tracing::{info, warn};
 
+use crate::commit_status::{CommitStatuses, STATUS_BUDGET};
 use crate::config::Config;
 use crate::dedupe::RecentIds;
 use crate::enrich::{Enrichment, ExecutionLookup, enrich};
@@ -30,6 +31,8 @@ pub struct Deps<L, P> {
     pub publisher: P,
     pub recent: Mutex<RecentIds>,
     pub enrich_budget: Duration,
+    /// Commit statuses on GitHub, when configured (`GITHUB_STATUS_TOKEN_SECRET`).
+    pub github: Option<CommitStatuses>,
 }
 
 impl<L, P> Deps<L, P> {
@@ -40,7 +43,15 @@ impl<L, P> Deps<L, P> {
             publisher,
             recent: Mutex::new(RecentIds::default()),
             enrich_budget: ENRICH_BUDGET,
+            github: None,
         }
+    }
+
+    /// Sets commit statuses on GitHub for stage events, besides notifying.
+    #[must_use]
+    pub fn with_github(mut self, github: CommitStatuses) -> Self {
+        self.github = Some(github);
+        self
     }
 }
 
@@ -117,6 +128,13 @@ pub async fn handle<L: ExecutionLookup, P: Publisher>(
             });
         }
     };
+    // Every stage state moves its commit status, whether or not it notifies; GitHub's answer
+    // (or silence) is logged and never fails the invocation.
+    if let Some(github) = &deps.github {
+        let budget = enrich_budget(STATUS_BUDGET, context.deadline, SystemTime::now());
+        let region = deps.config.region.as_deref();
+        github.report(&parsed, &deps.lookup, region, budget).await;
+    }
     if !should_notify(&parsed, &deps.config) {
         info!(event_id = %parsed.id, pipeline = %parsed.pipeline, state = %parsed.state, level = parsed.level.as_str(), "state does not notify");
         return Ok(Outcome::Filtered {

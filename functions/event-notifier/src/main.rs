@@ -1,7 +1,11 @@
 //! event-notifier Lambda: wiring only (tracing, configuration, SDK clients, runtime loop).
 
+use event_notifier::commit_status::CommitStatuses;
 use event_notifier::config::Config;
 use event_notifier::enrich::CodePipelineLookup;
+use event_notifier::github::TokioPause;
+use event_notifier::github_http::HyperGitHub;
+use event_notifier::github_token::SecretsManagerToken;
 use event_notifier::handler::{Deps, handle};
 use event_notifier::publish::SnsPublisher;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
@@ -28,7 +32,23 @@ async fn main() -> Result<(), Error> {
         .await;
     let lookup = CodePipelineLookup::new(aws_sdk_codepipeline::Client::new(&sdk));
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn.clone());
+    let github = config.github.clone().map(|settings| {
+        let token = SecretsManagerToken::new(
+            aws_sdk_secretsmanager::Client::new(&sdk),
+            settings.token_secret,
+        );
+        CommitStatuses::new(
+            settings.target,
+            Box::new(token),
+            Box::new(HyperGitHub::default()),
+            Box::new(TokioPause),
+        )
+    });
     let deps = Deps::new(config, lookup, publisher);
+    let deps = match github {
+        Some(github) => deps.with_github(github),
+        None => deps,
+    };
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         handle(event, &deps)
     }))

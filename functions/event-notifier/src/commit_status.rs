@@ -1,0 +1,297 @@
+//! Stage events become GitHub commit statuses: one per stage and commit, context
+//! `PIPELINE/STAGE` (`pipeline-dev/staging`), linked to the execution in the console. The commit is
+//! the execution's source revision (`GetPipelineExecution`'s `artifactRevisions[].revisionId`),
+//! remembered per execution while the instance is warm. Whatever GitHub or Secrets Manager do,
+//! this only logs: a commit status never fails the invocation.
+//!
+//! Stage states are those of "CodePipeline stage-level states" (CodePipeline User Guide,
+//! "Monitoring CodePipeline events",
+//! <https://docs.aws.amazon.com/codepipeline/latest/userguide/detect-state-changes-cloudwatch-events.html>):
+//! STARTED, SUCCEEDED, RESUMED, FAILED, STOPPING, STOPPED, CANCELED.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use crate::enrich::ExecutionLookup;
+use crate::event::{Level, PipelineEvent};
+use crate::github::{
+    CommitStatus, GitHubTarget, GitHubTransport, Pause, StatusOutcome, StatusState, create_status,
+};
+use crate::github_token::TokenSource;
+
+/// Most time one event's status may take, lookups and retries included (less near the deadline).
+pub const STATUS_BUDGET: Duration = Duration::from_secs(8);
+/// Executions whose commit a warm instance remembers (each stage of a run needs the same one).
+const REMEMBERED_EXECUTIONS: usize = 64;
+
+/// The status a stage state sets, and the words its description uses; None for states that
+/// change nothing on GitHub (STOPPING: STOPPED follows).
+pub fn state_for(stage_state: &str) -> Option<(StatusState, &'static str)> {
+    Some(match stage_state {
+        "STARTED" => (StatusState::Pending, "in progress"),
+        // A stage retried after a failure runs again.
+        "RESUMED" => (StatusState::Pending, "in progress again (retried)"),
+        "SUCCEEDED" => (StatusState::Success, "succeeded"),
+        "FAILED" => (StatusState::Failure, "failed"),
+        "CANCELED" => (
+            StatusState::Error,
+            "canceled (a newer execution took its place)",
+        ),
+        "STOPPED" => (StatusState::Error, "stopped"),
+        _ => return None,
+    })
+}
+
+/// The status of a stage event, without its commit (`sha` empty); None for other events.
+pub fn status_for(event: &PipelineEvent, fallback_region: Option<&str>) -> Option<CommitStatus> {
+    if event.level != Level::Stage {
+        return None;
+    }
+    let stage = event.stage.as_deref()?;
+    let (state, words) = state_for(&event.state)?;
+    Some(CommitStatus {
+        sha: String::new(),
+        state,
+        context: format!("{}/{stage}", event.pipeline),
+        description: format!("{stage} {words}"),
+        target_url: crate::message::console_url(event, fallback_region),
+    })
+}
+
+/// A git commit id (SHA-1, or SHA-256 for repositories in that format); S3 sources' version ids
+/// and image digests are not commits and get no status.
+pub fn is_commit_id(revision: &str) -> bool {
+    matches!(revision.len(), 40 | 64) && revision.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Sets commit statuses in one repository.
+pub struct CommitStatuses {
+    target: GitHubTarget,
+    token: Box<dyn TokenSource>,
+    transport: Box<dyn GitHubTransport>,
+    pause: Box<dyn Pause>,
+    commits: Mutex<VecDeque<(String, String)>>,
+}
+
+impl fmt::Debug for CommitStatuses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommitStatuses")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CommitStatuses {
+    pub fn new(
+        target: GitHubTarget,
+        token: Box<dyn TokenSource>,
+        transport: Box<dyn GitHubTransport>,
+        pause: Box<dyn Pause>,
+    ) -> Self {
+        Self {
+            target,
+            token,
+            transport,
+            pause,
+            commits: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Sets the stage event's status on its commit within `budget`; logs what happened.
+    pub async fn report<L: ExecutionLookup>(
+        &self,
+        event: &PipelineEvent,
+        lookup: &L,
+        fallback_region: Option<&str>,
+        budget: Duration,
+    ) -> Option<StatusOutcome> {
+        let mut status = status_for(event, fallback_region)?;
+        let started = tokio::time::Instant::now();
+        let sha = self.commit(event, lookup, budget).await?;
+        status.sha = sha;
+        let token = match self.token.token().await {
+            Ok(token) => token,
+            Err(why) => {
+                warn!(event_id = %event.id, context = %status.context, reason = %why, "commit status not set: no GitHub token");
+                return None;
+            }
+        };
+        let left = budget.saturating_sub(started.elapsed());
+        let outcome = create_status(
+            self.transport.as_ref(),
+            self.pause.as_ref(),
+            &self.target,
+            &token,
+            &status,
+            left,
+        )
+        .await;
+        log_outcome(event, &status, &self.target, &outcome);
+        Some(outcome)
+    }
+
+    /// The execution's commit: the event's trigger names it, or the execution's source revision.
+    async fn commit<L: ExecutionLookup>(
+        &self,
+        event: &PipelineEvent,
+        lookup: &L,
+        budget: Duration,
+    ) -> Option<String> {
+        let from_trigger = event.trigger.as_ref().and_then(|t| t.commit_id.clone());
+        if let Some(sha) = from_trigger.filter(|s| is_commit_id(s)) {
+            return Some(sha.to_ascii_lowercase());
+        }
+        let Some(execution_id) = event.execution_id.as_deref() else {
+            warn!(event_id = %event.id, "commit status not set: the event names no execution");
+            return None;
+        };
+        if let Some(sha) = self.remembered(execution_id) {
+            return Some(sha);
+        }
+        let looked_up =
+            tokio::time::timeout(budget, lookup.execution(&event.pipeline, execution_id)).await;
+        let revisions = match looked_up {
+            Ok(Ok(info)) => info.revisions,
+            Ok(Err(why)) => {
+                warn!(event_id = %event.id, execution_id, reason = %why, "commit status not set: the execution's commit is unknown");
+                return None;
+            }
+            Err(_) => {
+                warn!(event_id = %event.id, execution_id, "commit status not set: GetPipelineExecution did not answer in time");
+                return None;
+            }
+        };
+        let sha = revisions
+            .iter()
+            .filter_map(|r| r.revision_id.as_deref())
+            .find(|r| is_commit_id(r))
+            .map(str::to_ascii_lowercase);
+        match &sha {
+            Some(sha) => self.remember(execution_id, sha),
+            None => {
+                info!(event_id = %event.id, execution_id, "no commit status: the execution's source revision is not a git commit")
+            }
+        }
+        sha
+    }
+
+    fn remembered(&self, execution_id: &str) -> Option<String> {
+        let commits = self
+            .commits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        commits
+            .iter()
+            .find(|(id, _)| id == execution_id)
+            .map(|(_, sha)| sha.clone())
+    }
+
+    fn remember(&self, execution_id: &str, sha: &str) {
+        let mut commits = self
+            .commits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if commits.len() >= REMEMBERED_EXECUTIONS {
+            commits.pop_front();
+        }
+        commits.push_back((execution_id.to_owned(), sha.to_owned()));
+    }
+}
+
+/// What to do about a refusal, by GitHub's status code.
+fn fix_for(status: u16) -> &'static str {
+    match status {
+        401 => {
+            "the token in GITHUB_STATUS_TOKEN_SECRET is wrong, expired or revoked; put a valid token in the secret"
+        }
+        403 => {
+            "the token may not set commit statuses; give it the repo:status scope (classic) or \"Commit statuses: write\" (fine-grained)"
+        }
+        404 => {
+            "the repository does not exist or the token cannot see it; check GITHUB_REPOSITORY and the token's repository access"
+        }
+        422 => {
+            "GitHub does not know this commit in the repository, or the context reached its 1000 statuses"
+        }
+        _ => "see GitHub's message",
+    }
+}
+
+fn log_outcome(
+    event: &PipelineEvent,
+    status: &CommitStatus,
+    target: &GitHubTarget,
+    outcome: &StatusOutcome,
+) {
+    let (context, sha, repository) = (&status.context, &status.sha, &target.repository);
+    let state = serde_json::to_value(status.state).ok();
+    let state = state.as_ref().and_then(|s| s.as_str()).unwrap_or("?");
+    match outcome {
+        StatusOutcome::Created { attempts } => {
+            info!(event_id = %event.id, repository, sha, context, state, attempts, "commit status set");
+        }
+        StatusOutcome::Refused { status, message } => {
+            warn!(event_id = %event.id, repository, sha, context, state, http_status = status, github_message = %message, fix = fix_for(*status), "GitHub refused the commit status");
+        }
+        StatusOutcome::GaveUp { attempts, last } => {
+            warn!(event_id = %event.id, repository, sha, context, state, attempts, reason = %last, "commit status not set: GitHub kept failing; giving up (the pipeline is not affected)");
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn stage(state: &str) -> PipelineEvent {
+        crate::event::parse(&serde_json::json!({
+            "id": "e1", "source": "aws.codepipeline", "region": "eu-west-1",
+            "detail-type": "CodePipeline Stage Execution State Change",
+            "detail": {"pipeline": "pipeline-dev", "execution-id": "x-1", "stage": "staging", "state": state}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn every_stage_state_maps_to_the_contract() {
+        let cases = [
+            ("STARTED", Some(StatusState::Pending)),
+            ("RESUMED", Some(StatusState::Pending)),
+            ("SUCCEEDED", Some(StatusState::Success)),
+            ("FAILED", Some(StatusState::Failure)),
+            ("CANCELED", Some(StatusState::Error)),
+            ("STOPPED", Some(StatusState::Error)),
+            ("STOPPING", None),
+            ("SOMETHING_NEW", None),
+        ];
+        for (state, expected) in cases {
+            assert_eq!(state_for(state).map(|(s, _)| s), expected, "{state}");
+        }
+        let status = status_for(&stage("STARTED"), None).unwrap();
+        assert_eq!(status.context, "pipeline-dev/staging");
+        assert_eq!(status.description, "staging in progress");
+        assert!(
+            status.target_url.starts_with("https://eu-west-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/pipeline-dev/executions/x-1"),
+            "{}",
+            status.target_url
+        );
+    }
+
+    #[test]
+    fn only_stage_events_and_git_commits_get_statuses() {
+        let mut action = stage("FAILED");
+        action.level = Level::Action;
+        assert!(status_for(&action, None).is_none());
+        assert!(is_commit_id(&"a1".repeat(20)));
+        assert!(is_commit_id(&"B".repeat(64)));
+        assert!(!is_commit_id(
+            "3sL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo"
+        ));
+        assert!(!is_commit_id(&"g".repeat(40)));
+    }
+}
