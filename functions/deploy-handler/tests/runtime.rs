@@ -1196,3 +1196,234 @@ async fn an_unlabelled_image_is_checked_against_its_config_in_the_registry() {
         .unwrap_or_default();
     assert!(resolved.ends_with(&arm64), "{resolved}");
 }
+
+// ---- stages: a stage rollback deploys the older image cleanly, and again changes nothing ----
+
+impl Harness {
+    /// One job of a stage from its first invocation through its continuations (each a job of
+    /// its own id, as CodePipeline makes them); the last job's record.
+    async fn run_stage_job(&self, key: &str, params: &str) -> Value {
+        let first = self.new_job();
+        self.invoke(self.job_event(&first, key, Some(params), None))
+            .await;
+        let mut job = self.job(&first);
+        for _ in 0..8 {
+            let Some(token) = job["results"][0]["continuationToken"].as_str() else {
+                break;
+            };
+            let next = self.new_job();
+            self.invoke(self.job_event(&next, key, Some(params), Some(token)))
+                .await;
+            job = self.job(&next);
+        }
+        assert_eq!(
+            job["status"],
+            "Succeeded",
+            "{job:#}\n{}",
+            self.process.logs()
+        );
+        job
+    }
+}
+
+fn image_artifact(image: &str) -> Vec<u8> {
+    zip_of(&[(
+        "imageDetail.json",
+        format!(r#"{{"ImageURI":"{image}","ImageArchitecture":"amd64"}}"#).as_bytes(),
+    )])
+}
+
+/// The stage's action names the target (no DEPLOY_TARGET): B replaces A, then a rollback (a new
+/// job with A's artifact) moves the alias back to A's version without updating the code or
+/// publishing, and a repeat of the rollback changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lambda_stage_rolls_back_to_the_version_that_ran_the_older_image() {
+    let h = Harness::start(&[]).await;
+    let config = h.emu.sdk_config().await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let role = iam
+        .create_role()
+        .role_name("team-fn-role")
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("role");
+    let repo = ecr
+        .create_repository()
+        .repository_name("team-app")
+        .send()
+        .await
+        .expect("repository");
+    let uri = repo
+        .repository()
+        .and_then(|r| r.repository_uri())
+        .unwrap()
+        .to_owned();
+    let older = push_image(&ecr, "a", "older").await;
+    let newer = push_image(&ecr, "b", "newer").await;
+    lambda
+        .create_function()
+        .function_name("team-fn")
+        .role(role.role().map(|r| r.arn().to_owned()).unwrap())
+        .package_type(aws_sdk_lambda::types::PackageType::Image)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .image_uri(format!("{uri}@{older}"))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("function");
+    let first = lambda
+        .publish_version()
+        .function_name("team-fn")
+        .send()
+        .await
+        .expect("v1");
+    let first = first.version().unwrap().to_owned();
+    lambda
+        .create_alias()
+        .function_name("team-fn")
+        .name("live")
+        .function_version(&first)
+        .send()
+        .await
+        .expect("alias");
+    let params = r#"{"environment":"dev","stage":"prod","target":"lambda:team-fn:live"}"#;
+    let alias_version = || async {
+        let alias = lambda
+            .get_alias()
+            .function_name("team-fn")
+            .name("live")
+            .send()
+            .await;
+        alias.expect("alias").function_version().unwrap().to_owned()
+    };
+    let versions = || async {
+        let listed = lambda
+            .list_versions_by_function()
+            .function_name("team-fn")
+            .send()
+            .await;
+        listed.expect("versions").versions().len()
+    };
+
+    h.put_artifact("p/newer.zip", image_artifact(&format!("{uri}@{newer}")))
+        .await;
+    let forward = h.run_stage_job("p/newer.zip", params).await;
+    let forward_vars = &forward["results"][0]["outputVariables"];
+    let second = alias_version().await;
+    assert_ne!(second, first, "{forward:#}");
+    assert_eq!(forward_vars["STAGE"], "prod", "{forward_vars:#}");
+    let published = versions().await;
+
+    h.put_artifact("p/older.zip", image_artifact(&format!("{uri}@{older}")))
+        .await;
+    for attempt in ["rollback", "repeat"] {
+        let job = h.run_stage_job("p/older.zip", params).await;
+        let result = &job["results"][0];
+        let variables = &result["outputVariables"];
+        assert_eq!(alias_version().await, first, "{attempt}: {job:#}");
+        assert_eq!(
+            variables["NEW_REVISION"],
+            first.as_str(),
+            "{attempt}: {variables:#}"
+        );
+        assert_eq!(variables["STAGE"], "prod");
+        assert_eq!(versions().await, published, "{attempt}: nothing published");
+        let summary = result["executionDetails"]["summary"]
+            .as_str()
+            .unwrap_or_default();
+        let expected = if attempt == "rollback" {
+            format!("alias live moved from version {second} to it")
+        } else {
+            "alias live already points at it".to_owned()
+        };
+        assert!(
+            summary.starts_with("Stage prod: ") && summary.contains(&expected),
+            "{attempt}: {summary}"
+        );
+    }
+    // $LATEST still holds the newer image: the code was not updated back.
+    let latest = lambda
+        .get_function()
+        .function_name("team-fn")
+        .send()
+        .await
+        .expect("function");
+    let resolved = latest
+        .code()
+        .and_then(|c| c.resolved_image_uri())
+        .unwrap_or_default();
+    assert!(resolved.ends_with(&newer), "{resolved}");
+    h.assert_logs_clean();
+}
+
+/// ECS: A, then B, then a rollback to A goes back to A's revision, registering nothing; a repeat
+/// of the rollback registers nothing and leaves the service on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ecs_stage_rolls_back_to_the_revision_that_ran_the_older_image() {
+    let h = Harness::start(&[]).await;
+    let ecs = team_service(&h, true).await;
+    let params = r#"{"environment":"dev","stage":"prod","target":"ecs:prod/web"}"#;
+    let older = DIGEST_URI;
+    let newer = format!("{}{}", &DIGEST_URI[..DIGEST_URI.len() - 4], "ffff");
+    h.put_artifact("p/older.zip", image_artifact(older)).await;
+    h.put_artifact("p/newer.zip", image_artifact(&newer)).await;
+    let revisions = || async {
+        let listed = ecs
+            .list_task_definitions()
+            .family_prefix("web")
+            .send()
+            .await;
+        listed.expect("list").task_definition_arns().len()
+    };
+
+    let first = h.run_stage_job("p/older.zip", params).await;
+    let older_revision = first["results"][0]["outputVariables"]["NEW_REVISION"]
+        .as_str()
+        .expect("NEW_REVISION")
+        .to_owned();
+    let second = h.run_stage_job("p/newer.zip", params).await;
+    let newer_revision = second["results"][0]["outputVariables"]["NEW_REVISION"]
+        .as_str()
+        .expect("NEW_REVISION")
+        .to_owned();
+    assert_ne!(older_revision, newer_revision);
+    let registered = revisions().await;
+
+    for attempt in ["rollback", "repeat"] {
+        let job = h.run_stage_job("p/older.zip", params).await;
+        let variables = &job["results"][0]["outputVariables"];
+        assert_eq!(
+            variables["NEW_REVISION"],
+            older_revision.as_str(),
+            "{attempt}: {variables:#}"
+        );
+        assert_eq!(variables["STAGE"], "prod");
+        assert_eq!(
+            revisions().await,
+            registered,
+            "{attempt}: nothing registered"
+        );
+        let service = ecs
+            .describe_services()
+            .cluster("prod")
+            .services("web")
+            .send()
+            .await;
+        let service = service.expect("service");
+        assert_eq!(
+            service.services()[0].task_definition(),
+            Some(older_revision.as_str()),
+            "{attempt}"
+        );
+    }
+    h.assert_logs_clean();
+}
