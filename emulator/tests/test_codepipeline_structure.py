@@ -77,6 +77,37 @@ def test_a_v2_pipeline_with_stages_is_stored_as_sent(shim: str) -> None:
     assert "PARALLEL" in str(refused.value)
 
 
+def test_a_v1_pipeline_takes_no_v2_parts(shim: str) -> None:
+    role = create_role(shim, "v1-role", "codepipeline.amazonaws.com")
+    codepipeline = client(shim, "codepipeline")
+    for change, says in [
+        ({"variables": [{"name": "Release", "defaultValue": "1"}]}, "Pipeline variables can only be used with V2 pipelines"),
+        ({"executionMode": "QUEUED"}, "Execution mode QUEUED can only be used with V2 pipelines"),
+    ]:
+        pipeline = {**pipeline_definition("v1", role), **change}
+        with pytest.raises(ClientError) as refused:
+            codepipeline.create_pipeline(pipeline=pipeline)
+        assert error_code(refused.value) == "InvalidStructureException"
+        assert says in str(refused.value)
+    codepipeline.create_pipeline(pipeline=pipeline_definition("v1", role))
+
+
+def test_update_pipeline_stores_the_new_declaration_and_counts_versions(shim: str) -> None:
+    role = create_role(shim, "versions-role", "codepipeline.amazonaws.com")
+    codepipeline = client(shim, "codepipeline")
+    sent = staged("versions", role)
+    assert codepipeline.create_pipeline(pipeline=sent)["pipeline"]["version"] == 1
+    sent["stages"][2]["onSuccess"]["conditions"][0]["rules"][0]["configuration"]["WaitTime"] = "30"
+    sent["executionMode"] = "SUPERSEDED"
+    updated = codepipeline.update_pipeline(pipeline=sent)["pipeline"]
+    assert updated["version"] == 2
+    got = codepipeline.get_pipeline(name="versions")["pipeline"]
+    assert got["version"] == 2 and got["executionMode"] == "SUPERSEDED" and got["pipelineType"] == "V2"
+    rule = got["stages"][2]["onSuccess"]["conditions"][0]["rules"][0]
+    assert rule == sent["stages"][2]["onSuccess"]["conditions"][0]["rules"][0]
+    assert got["stages"][1]["actions"][0]["configuration"] == sent["stages"][1]["actions"][0]["configuration"]
+
+
 @pytest.mark.parametrize(
     "change, code, says",
     [
@@ -93,7 +124,7 @@ def test_a_v2_pipeline_with_stages_is_stored_as_sent(shim: str) -> None:
             "needs AlarmName",
         ),
         (
-            lambda p: p["stages"][2]["onSuccess"]["conditions"][0]["rules"][0]["configuration"].update(WaitTime="0"),
+            lambda p: p["stages"][2]["onSuccess"]["conditions"][0]["rules"][0]["configuration"].update(WaitTime="ten"),
             "InvalidStructureException",
             "WaitTime",
         ),
@@ -108,9 +139,50 @@ def test_a_v2_pipeline_with_stages_is_stored_as_sent(shim: str) -> None:
             "unknown configuration",
         ),
         (
-            lambda p: p["stages"][1]["actions"][0]["configuration"].update(CustomData="x" * 501),
+            lambda p: p["stages"][1]["actions"][0]["configuration"].update(CustomData="x" * 1001),
+            "ValidationException",
+            "1000",
+        ),
+        (
+            lambda p: p["stages"][1]["actions"][0].update(inputArtifacts=[{"name": "src"}]),
             "InvalidActionDeclarationException",
-            "500",
+            "declares 1 input artifacts which is more than the maximum count (0)",
+        ),
+        (
+            lambda p: p["stages"][2]["actions"][0]["configuration"].pop("FunctionName"),
+            "InvalidActionDeclarationException",
+            "is missing required configuration 'FunctionName'",
+        ),
+        (
+            lambda p: p["stages"][2]["actions"][0]["configuration"].update(Qualifier="live"),
+            "InvalidActionDeclarationException",
+            "contains unknown configuration 'Qualifier'",
+        ),
+        (lambda p: p["stages"][1].update(name="prod"), "InvalidStructureException", "Stage name prod is used more than once"),
+        (
+            lambda p: p["stages"][2]["actions"].append(copy.deepcopy(p["stages"][2]["actions"][0])),
+            "InvalidStructureException",
+            "action name Deploy is used more than once",
+        ),
+        (
+            lambda p: p["stages"][0]["actions"].append(copy.deepcopy(p["stages"][2]["actions"][0])),
+            "InvalidStructureException",
+            "may contain only source actions",
+        ),
+        (
+            lambda p: p["stages"][2]["actions"].append({**copy.deepcopy(p["stages"][0]["actions"][0]), "name": "Late"}),
+            "InvalidStructureException",
+            "source actions belong in the first stage only",
+        ),
+        (
+            lambda p: p["stages"][2]["actions"][0].update(inputArtifacts=[{"name": "BuildOutput"}]),
+            "InvalidStructureException",
+            "is not the output artifact of any earlier action",
+        ),
+        (
+            lambda p: p["stages"][2]["actions"][0].update(outputArtifacts=[{"name": "src"}]),
+            "InvalidStructureException",
+            "Output artifact name src is used more than once",
         ),
         (
             lambda p: p["stages"][0]["actions"][0].update(namespace="Deploy-prod"),
