@@ -297,25 +297,7 @@ impl SdkApi {
                     .map_err(|e| api_error("lambda", e))?;
                 Ok(json!({ "Version": out.version() }))
             }
-            ("GET", ("versions", "")) => {
-                let out = lambda
-                    .list_versions_by_function()
-                    .function_name(function)
-                    .set_marker(field("Marker"))
-                    .set_max_items(
-                        body.and_then(|b| b["MaxItems"].as_i64())
-                            .and_then(|n| i32::try_from(n).ok()),
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| api_error("lambda", e))?;
-                let versions: Vec<Value> = out
-                    .versions()
-                    .iter()
-                    .map(|c| json!({ "Version": c.version(), "CodeSha256": c.code_sha256(), "Settings": frozen_settings(c) }))
-                    .collect();
-                Ok(json!({ "Versions": versions, "NextMarker": out.next_marker() }))
-            }
+            ("GET", ("versions", "")) => list_versions(lambda, function, body).await,
             _ => Err(local(&format!(
                 "the Lambda call {method} {path} is not mapped"
             ))),
@@ -336,6 +318,34 @@ impl RolloutApi for SdkApi {
             }
         })
     }
+}
+
+/// ListVersionsByFunction's page: each version's number, code and frozen settings.
+async fn list_versions(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    body: Option<&Value>,
+) -> Result<Value, ApiError> {
+    let field = |key: &str| body.and_then(|b| b[key].as_str()).map(str::to_owned);
+    let out = lambda
+        .list_versions_by_function()
+        .function_name(function)
+        .set_marker(field("Marker"))
+        .set_max_items(
+            body.and_then(|b| b["MaxItems"].as_i64())
+                .and_then(|n| i32::try_from(n).ok()),
+        )
+        .send()
+        .await
+        .map_err(|e| api_error("lambda", e))?;
+    let versions: Vec<Value> = out
+        .versions()
+        .iter()
+        .map(|c| {
+            json!({ "Version": c.version(), "CodeSha256": c.code_sha256(), "Settings": frozen_settings(c) })
+        })
+        .collect();
+    Ok(json!({ "Versions": versions, "NextMarker": out.next_marker() }))
 }
 
 /// What a published version freezes besides its code, each absent setting as Lambda's default,
