@@ -74,10 +74,40 @@ pub fn sentence(event: &PipelineEvent) -> Option<String> {
     })
 }
 
-/// What the stages before the approval did (their succeeded actions' summaries: the image each
-/// deployed), for the approval-needed message.
+/// Where to approve: the pipeline's view in the console, where the waiting action has its
+/// Review button (CodePipeline User Guide, "Approve or reject an approval action in
+/// CodePipeline", <https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-approve-or-reject.html>).
+pub fn approve_url(event: &PipelineEvent) -> String {
+    let pipeline_view = PipelineEvent {
+        execution_id: None,
+        ..event.clone()
+    };
+    crate::message::console_url(&pipeline_view, None)
+}
+
+/// The fields an approval-needed message adds to the machine-readable body.
+pub fn body_fields(event: &PipelineEvent, enrichment: &Enrichment) -> Vec<(&'static str, String)> {
+    if !is_approval(event) || event.state != "STARTED" {
+        return Vec::new();
+    }
+    let mut fields = vec![("approveUrl", approve_url(event))];
+    if let Some(digest) = &enrichment.image_digest {
+        fields.push(("imageDigest", digest.clone()));
+    }
+    fields
+}
+
+/// The image being promoted, where to approve, and what the stages before the approval did
+/// (their succeeded actions' summaries: the image each deployed), for the approval-needed message.
 pub fn earlier_stages(event: &PipelineEvent, enrichment: &Enrichment, out: &mut String) {
-    if !is_approval(event) || event.state != "STARTED" || enrichment.succeeded_actions.is_empty() {
+    if !is_approval(event) || event.state != "STARTED" {
+        return;
+    }
+    if let Some(digest) = &enrichment.image_digest {
+        let _ = writeln!(out, "\nImage:       {digest}");
+    }
+    let _ = writeln!(out, "\nApprove or reject: {}", approve_url(event));
+    if enrichment.succeeded_actions.is_empty() {
         return;
     }
     let _ = writeln!(out, "\nWhat the earlier stages did:");
@@ -131,6 +161,19 @@ mod tests {
         assert!(
             out.contains("staging/Deploy: Deployed app@sha256:ab12"),
             "{out}"
+        );
+        assert!(
+            out.contains("Approve or reject: https://eu-west-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/pipeline-dev/view?region=eu-west-1"),
+            "{out}"
+        );
+        let digest = Enrichment {
+            image_digest: Some("sha256:ab12".into()),
+            ..enrichment
+        };
+        let fields = body_fields(&started, &digest);
+        assert!(
+            fields.contains(&("imageDigest", "sha256:ab12".to_owned())),
+            "{fields:?}"
         );
 
         let mut rejected = approval("FAILED");

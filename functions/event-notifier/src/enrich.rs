@@ -16,6 +16,8 @@ use crate::text::bounded;
 
 /// Longest failure summary or commit message kept from CodePipeline (SNS messages are capped at 256 KB).
 const MAX_DETAIL_CHARS: usize = 1000;
+/// The Build action's output variable naming the pushed image's digest (buildspec.yml).
+pub const IMAGE_DIGEST_VARIABLE: &str = "IMAGE_DIGEST";
 /// More failed actions than this in one execution are summarised as a count.
 pub const MAX_FAILED_ACTIONS: usize = 10;
 
@@ -51,6 +53,9 @@ pub struct ActionRecord {
     pub url: Option<String>,
     /// RFC 3339.
     pub start_time: Option<String>,
+    /// The `IMAGE_DIGEST` output variable (buildspec.yml's `exported-variables`), when the
+    /// action set one: the image the Build stage pushed and every stage deploys.
+    pub image_digest: Option<String>,
 }
 
 /// A failed action, as shown in the notification.
@@ -82,6 +87,8 @@ pub struct Enrichment {
     /// The execution's actions that succeeded, in CodePipeline's order, with their summaries
     /// (the image a stage deployed): what an approval is asked after.
     pub succeeded_actions: Vec<FailedAction>,
+    /// The image digest a succeeded action exported (`IMAGE_DIGEST`): what an approval promotes.
+    pub image_digest: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -145,6 +152,10 @@ pub async fn enrich<L: ExecutionLookup>(
         Ok(records) => {
             enrichment.started_at =
                 earliest(records.iter().filter_map(|r| r.start_time.as_deref()));
+            enrichment.image_digest = records
+                .iter()
+                .filter(|r| r.succeeded)
+                .find_map(|r| r.image_digest.clone());
             enrichment.succeeded_actions = records
                 .iter()
                 .filter(|r| r.succeeded)
@@ -343,6 +354,14 @@ fn action_record(detail: &ActionExecutionDetail) -> ActionRecord {
         start_time: detail
             .start_time()
             .and_then(|t| t.fmt(Format::DateTime).ok()),
+        // ListActionExecutions reports an action's `outputVariables` (CodePipeline API Reference,
+        // "ActionExecutionOutput"); only a sha256 digest is taken, bounded like any detail.
+        image_digest: detail
+            .output()
+            .and_then(|o| o.output_variables())
+            .and_then(|vars| vars.get(IMAGE_DIGEST_VARIABLE))
+            .filter(|d| d.starts_with("sha256:"))
+            .map(|d| bounded(d, MAX_DETAIL_CHARS)),
     }
 }
 

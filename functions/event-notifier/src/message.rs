@@ -326,6 +326,9 @@ fn machine_body(event: &PipelineEvent, enrichment: &Enrichment, facts: &Facts<'_
         facts.unavailable.map(|s| json!(s)),
     );
     put("consoleUrl", Some(json!(facts.console_url)));
+    for (key, value) in crate::approval::body_fields(event, enrichment) {
+        put(key, Some(json!(value)));
+    }
     Value::Object(body)
 }
 

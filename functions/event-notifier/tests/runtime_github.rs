@@ -240,6 +240,16 @@ async fn stage_events_set_commit_statuses_and_github_failures_never_fail_the_inv
                 .is_some_and(|s| s.contains("approval needed"))
         })
         .unwrap_or_else(|| panic!("no approval message in {envelopes:?}"));
+    let body: Value = serde_json::from_str(approval["Message"].as_str().unwrap_or("{}"))
+        .expect("the sqs body is JSON");
+    assert_eq!(body["imageDigest"], "sha256:ab12", "{body}");
+    assert_eq!(body["commit"]["id"], SHA, "{body}");
+    assert!(
+        body["approveUrl"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/pipelines/pipeline-dev/view?region=us-east-1")),
+        "{body}"
+    );
     assert_eq!(
         approval["Subject"],
         "[STARTED] pipeline-dev: approval needed to deploy to prod"

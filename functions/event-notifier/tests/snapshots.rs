@@ -67,6 +67,39 @@ fn failed_enrichment() -> Enrichment {
         started_at: None,
         unavailable: None,
         succeeded_actions: vec![],
+        image_digest: None,
+    }
+}
+
+/// What the handler learns from CodePipeline when an approval starts: the commit, the image the
+/// Build action exported, what staging did.
+fn approval_enrichment() -> Enrichment {
+    let digest = "sha256:4f1c0c6d2b7e9a8f3d5c1b0a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d";
+    let action = |stage: &str, action: &str, provider: &str, summary: String| FailedAction {
+        stage: stage.into(),
+        action: action.into(),
+        provider: Some(provider.into()),
+        summary: Some(summary),
+        ..FailedAction::default()
+    };
+    Enrichment {
+        execution: failed_enrichment().execution,
+        succeeded_actions: vec![
+            action(
+                "Build",
+                "BuildImage",
+                "CodeBuild",
+                format!("Pushed app@{digest}"),
+            ),
+            action(
+                "staging",
+                "Deploy",
+                "Lambda",
+                format!("Deployed app@{digest} to ecs:stg/web"),
+            ),
+        ],
+        image_digest: Some(digest.into()),
+        ..Enrichment::default()
     }
 }
 
@@ -169,6 +202,13 @@ fn every_fixture_formats_exactly_as_its_snapshot() {
     check(
         "pipeline-failed.chatbot",
         &render(&format(&failed, &failed_enrichment(), &chatbot)),
+        &mut mismatches,
+    );
+    let approval = all.iter().find(|(n, _)| n == "action-approval-started");
+    let approval = parse(&approval.expect("fixture").1).expect("parses");
+    check(
+        "action-approval-started.enriched",
+        &render(&format(&approval, &approval_enrichment(), &options)),
         &mut mismatches,
     );
     assert!(
