@@ -329,6 +329,8 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
     "codepipeline": {
         "name": "app",
         "pipelineName": "app",
+        "stageName": "prod",
+        "actionName": "Approval",
         "webhookName": "app-push",
         "resourceArn": f"arn:aws:codepipeline:us-east-1:{ACCOUNT}:app",
         "pipeline": {
@@ -406,6 +408,12 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
         "ConnectionArn": f"arn:aws:codestar-connections:us-east-1:{ACCOUNT}:connection/0a1b",
         "ResourceArn": f"arn:aws:codestar-connections:us-east-1:{ACCOUNT}:connection/0a1b",
         "Tags": [{"Key": "owner", "Value": "ci"}],
+    },
+    "monitoring": {
+        "AlarmName": "web-5xx",
+        "AlarmNames": ["web-5xx"],
+        "Tags": [{"Key": "owner", "Value": "ci"}],
+        "ResourceARN": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:web-5xx",
     },
     "tagging": {"TagFilters": [{"Key": "owner", "Values": ["ci"]}]},
     "kms": {"KeyId": "0d3b1a1e-0000-4000-8000-000000000000"},
