@@ -282,6 +282,108 @@ mod tests {
         );
     }
 
+    use crate::enrich::{ActionRecord, ExecutionInfo, LookupError, SourceRevision};
+    use crate::github::{BoxFuture, GitHubAnswer, GitHubToken};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex as StdMutex};
+
+    /// GetPipelineExecution answering one revision, counting its calls.
+    struct Revision(&'static str, AtomicUsize);
+    impl ExecutionLookup for Revision {
+        async fn execution(&self, _: &str, _: &str) -> Result<ExecutionInfo, LookupError> {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            Ok(ExecutionInfo {
+                revisions: vec![SourceRevision {
+                    revision_id: Some(self.0.to_owned()),
+                    ..SourceRevision::default()
+                }],
+                ..ExecutionInfo::default()
+            })
+        }
+        async fn actions(&self, _: &str, _: &str) -> Result<Vec<ActionRecord>, LookupError> {
+            Ok(Vec::new())
+        }
+    }
+    struct Token(Option<&'static str>);
+    impl TokenSource for Token {
+        fn token(&self) -> BoxFuture<'_, Result<GitHubToken, String>> {
+            let token = self.0.and_then(GitHubToken::from_secret);
+            Box::pin(async move { token.ok_or_else(|| "no such secret".to_owned()) })
+        }
+    }
+    struct Created(Arc<StdMutex<Vec<String>>>);
+    impl GitHubTransport for Created {
+        fn post(
+            &self,
+            url: String,
+            _: GitHubToken,
+            _: Vec<u8>,
+            _: Duration,
+        ) -> BoxFuture<'_, Result<GitHubAnswer, String>> {
+            self.0.lock().unwrap().push(url);
+            Box::pin(async {
+                Ok(GitHubAnswer {
+                    status: 201,
+                    ..GitHubAnswer::default()
+                })
+            })
+        }
+    }
+
+    fn statuses(token: Option<&'static str>) -> (CommitStatuses, Arc<StdMutex<Vec<String>>>) {
+        let urls = Arc::new(StdMutex::new(Vec::new()));
+        let target = GitHubTarget::parse("octo-org/app", None).unwrap();
+        let github = CommitStatuses::new(
+            target,
+            Box::new(Token(token)),
+            Box::new(Created(urls.clone())),
+            Box::new(crate::github::TokioPause),
+        );
+        (github, urls)
+    }
+
+    #[tokio::test]
+    async fn the_commit_is_looked_up_once_per_execution_and_problems_only_log() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let lookup = Revision(sha, AtomicUsize::new(0));
+        let (github, urls) = statuses(Some("t0k3n"));
+        let budget = Duration::from_secs(5);
+        for state in ["STARTED", "SUCCEEDED"] {
+            let outcome = github.report(&stage(state), &lookup, None, budget).await;
+            assert_eq!(outcome, Some(StatusOutcome::Created { attempts: 1 }));
+        }
+        assert_eq!(
+            lookup.1.load(Ordering::SeqCst),
+            1,
+            "the commit is remembered"
+        );
+        assert_eq!(urls.lock().unwrap().len(), 2);
+        assert!(urls.lock().unwrap()[0].ends_with(&format!("/repos/octo-org/app/statuses/{sha}")));
+        // STOPPING changes nothing; a missing token or a non-git revision sets nothing.
+        assert_eq!(
+            github
+                .report(&stage("STOPPING"), &lookup, None, budget)
+                .await,
+            None
+        );
+        let (no_token, urls) = statuses(None);
+        assert_eq!(
+            no_token
+                .report(&stage("FAILED"), &lookup, None, budget)
+                .await,
+            None
+        );
+        let s3_version = Revision("3sL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY", AtomicUsize::new(0));
+        let (github, _) = statuses(Some("t0k3n"));
+        assert_eq!(
+            github
+                .report(&stage("FAILED"), &s3_version, None, budget)
+                .await,
+            None
+        );
+        assert!(urls.lock().unwrap().is_empty());
+    }
+
     #[test]
     fn only_stage_events_and_git_commits_get_statuses() {
         let mut action = stage("FAILED");
