@@ -385,6 +385,36 @@ mod tests {
     }
 
     #[test]
+    fn aws_documented_stage_samples_map_as_the_contract_says() {
+        let samples = [
+            (
+                include_str!("../tests/fixtures/stage-started.json"),
+                Some(StatusState::Pending),
+            ),
+            (
+                include_str!("../tests/fixtures/stage-resumed-after-retry.json"),
+                Some(StatusState::Pending),
+            ),
+            (
+                include_str!("../tests/fixtures/stage-stopped.json"),
+                Some(StatusState::Error),
+            ),
+            (include_str!("../tests/fixtures/stage-stopping.json"), None),
+            (include_str!("../tests/fixtures/action-failed.json"), None),
+            (include_str!("../tests/fixtures/pipeline-failed.json"), None),
+        ];
+        for (sample, expected) in samples {
+            let event = crate::event::parse(&serde_json::from_str(sample).unwrap()).unwrap();
+            let status = status_for(&event, None);
+            assert_eq!(status.as_ref().map(|s| s.state), expected, "{}", event.id);
+            if let Some(status) = status {
+                let stage = event.stage.as_deref().unwrap();
+                assert_eq!(status.context, format!("{}/{stage}", event.pipeline));
+            }
+        }
+    }
+
+    #[test]
     fn only_stage_events_and_git_commits_get_statuses() {
         let mut action = stage("FAILED");
         action.level = Level::Action;
