@@ -120,6 +120,7 @@ def put_metric_alarm(shim: Shim, req: AwsRequest) -> Response:
     ignored" (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html).
     moto starts every alarm in OK and replaces an updated one whole, state and history included."""
     name = req.params.get("AlarmName")
+    check_periods(req.params.get("Period"), req.params.get("EvaluationPeriods"))
     cloudwatch = request_backend(req)
     with ALARMS:
         before = cloudwatch.alarms.get(name)
@@ -142,6 +143,26 @@ def put_metric_alarm(shim: Shim, req: AwsRequest) -> Response:
         cloudwatch.tagger.tag_resource(alarm.alarm_arn, cloudwatch.tagger.convert_dict_to_tags_input(tags_before))
         record(cloudwatch, name, "ConfigurationUpdate", f'Alarm "{name}" updated', {"type": "Update"}, None)
     return response
+
+
+def check_periods(period: Any, evaluation_periods: Any) -> None:
+    """API Reference, PutMetricAlarm, Period: "Valid values are 10, 20, 30, and any multiple of 60"; "Period
+    multiplied by EvaluationPeriods can't be more than 604,800 seconds. For alarms with a period of less
+    than one hour (3,600 seconds), the total evaluation period can't be longer than one day (86,400
+    seconds)." (moto accepts any period.) A metric-math alarm gives its periods per metric: unchecked."""
+    if period in (None, ""):
+        return
+    seconds = int(period)
+    if seconds not in (10, 20, 30) and (seconds <= 0 or seconds % 60):
+        raise AwsError("ValidationError", f"Period {seconds} is not valid: use 10, 20, 30 or a multiple of 60 seconds")
+    total = seconds * int(evaluation_periods or 1)
+    limit = 86_400 if seconds < 3_600 else 604_800
+    if total > limit:
+        raise AwsError(
+            "ValidationError",
+            f"Period {seconds} times EvaluationPeriods {evaluation_periods} is {total} seconds, over the {limit} "
+            "a period of this length allows; use fewer evaluation periods",
+        )
 
 
 def set_alarm_state(shim: Shim, req: AwsRequest) -> Response:
@@ -247,8 +268,36 @@ def describe_alarm_history(self: CloudWatchResponse) -> ActionResult:
     return ActionResult(result)
 
 
-# moto 5.2.5 has no DescribeAlarmHistory: its dispatcher finds this method by the operation's name.
+def describe_alarms(self: CloudWatchResponse) -> ActionResult:
+    """DescribeAlarms (API Reference): AlarmNames, AlarmNamePrefix or ActionPrefix choose the alarms
+    and StateValue narrows them further (moto applies only the first filter given, so a StateValue
+    beside names was ignored); names that exist are answered, a missing one is simply absent."""
+    names = self._get_param("AlarmNames") or []
+    prefix = self._get_param("AlarmNamePrefix")
+    action_prefix = self._get_param("ActionPrefix")
+    state = self._get_param("StateValue")
+    with ALARMS:
+        alarms = [
+            alarm
+            for alarm in self.cloudwatch_backend.alarms.values()
+            if (not names or alarm.name in names)
+            and (not prefix or alarm.name.startswith(prefix))
+            and (not action_prefix or any(action.startswith(action_prefix) for action in alarm.alarm_actions))
+            and (not state or alarm.state_value == state)
+        ]
+    alarms.sort(key=lambda alarm: alarm.name)
+    return ActionResult(
+        {
+            "MetricAlarms": [alarm for alarm in alarms if alarm.rule is None],
+            "CompositeAlarms": [alarm for alarm in alarms if alarm.rule is not None],
+        }
+    )
+
+
+# moto 5.2.5 has no DescribeAlarmHistory and filters DescribeAlarms by one parameter only: its
+# dispatcher finds these methods by the operation's name.
 CloudWatchResponse.describe_alarm_history = describe_alarm_history  # type: ignore[attr-defined]
+CloudWatchResponse.describe_alarms = describe_alarms  # type: ignore[method-assign]
 
 
 SERVED: dict[tuple[str, str], Handler] = {

@@ -93,11 +93,16 @@ def test_set_alarm_state_is_history_that_outlives_the_alarm(shim: str) -> None:
     assert len(rest["AlarmHistoryItems"]) == 3
 
 
-def test_describe_alarms_by_name_leaves_missing_names_out(shim: str) -> None:
+def test_describe_alarms_by_name_leaves_missing_names_out_and_narrows_by_state(shim: str) -> None:
     cw = client(shim, "cloudwatch")
     put_alarm(cw, "present")
     answer = cw.describe_alarms(AlarmNames=["present", "absent"])
     assert [alarm["AlarmName"] for alarm in answer["MetricAlarms"]] == ["present"]
+    put_alarm(cw, "firing")
+    cw.set_alarm_state(AlarmName="firing", StateValue="ALARM", StateReason="drill")
+    alarming = cw.describe_alarms(AlarmNames=["present", "firing"], StateValue="ALARM")["MetricAlarms"]
+    assert [alarm["AlarmName"] for alarm in alarming] == ["firing"], "StateValue narrows the names given"
+    assert [a["AlarmName"] for a in cw.describe_alarms(AlarmNamePrefix="fir")["MetricAlarms"]] == ["firing"]
 
 
 @pytest.mark.parametrize(
@@ -107,6 +112,8 @@ def test_describe_alarms_by_name_leaves_missing_names_out(shim: str) -> None:
         (lambda cw: cw.set_alarm_state(AlarmName="present", StateValue="RED", StateReason="x"), "ValidationException"),
         (lambda cw: cw.set_alarm_state(AlarmName="present", StateValue="OK", StateReason="x", StateReasonData="{"), "InvalidFormat"),
         (lambda cw: cw.list_tags_for_resource(ResourceARN=arn("absent")), "ResourceNotFoundException"),
+        (lambda cw: put_alarm(cw, "odd-period", Period=45), "ValidationError"),
+        (lambda cw: put_alarm(cw, "too-long", Period=60, EvaluationPeriods=1441), "ValidationError"),
         (lambda cw: cw.tag_resource(ResourceARN=arn("absent"), Tags=[{"Key": "k", "Value": "v"}]), "ResourceNotFoundException"),
     ],
 )
