@@ -35,6 +35,14 @@ RULE_PROVIDERS = {"CloudWatchAlarm", "DeploymentWindow", "LambdaInvoke", "Variab
 # AlarmName required; AlarmStates "ALARM, OK, and INSUFFICIENT_DATA"; WaitTime "in minutes" (no range
 # documented: whole minutes are checked, nothing more).
 ALARM_RULE_KEYS = {"AlarmName", "AlarmStates", "WaitTime"}
+# The other rule pages' required configuration: "DeploymentWindow" Cron, "LambdaInvoke" FunctionName,
+# "VariableCheck" Variable, Value and Operator (rule-reference-<Provider>.html beside the one above).
+RULE_REQUIRED_KEYS = {
+    "CloudWatchAlarm": {"AlarmName"},
+    "DeploymentWindow": {"Cron"},
+    "LambdaInvoke": {"FunctionName"},
+    "VariableCheck": {"Variable", "Value", "Operator"},
+}
 ALARM_STATES = {"ALARM", "OK", "INSUFFICIENT_DATA"}
 # CodePipeline User Guide, "Configure conditions for a stage"
 # (https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html): entry conditions
@@ -205,11 +213,11 @@ def check_rule(stage: Any, rule: dict[str, Any]) -> None:
             f"Stage {stage}: rule {rule.get('name')} has type {type_id}; a rule is category Rule, owner AWS, "
             f"provider one of {sorted(RULE_PROVIDERS)}"
         )
+    config = rule.get("configuration") or {}
+    for key in sorted(RULE_REQUIRED_KEYS.get(provider, set()) - {k for k, v in config.items() if v}):
+        raise refuse(f"Stage {stage}: {provider} rule {rule.get('name')} is missing required configuration '{key}'")
     if provider != "CloudWatchAlarm":
         return
-    config = rule.get("configuration") or {}
-    if not config.get("AlarmName"):
-        raise refuse(f"Stage {stage}: CloudWatchAlarm rule {rule.get('name')} needs AlarmName")
     unknown = set(config) - ALARM_RULE_KEYS
     if unknown:
         raise refuse(f"Stage {stage}: CloudWatchAlarm rule {rule.get('name')} has unknown configuration {sorted(unknown)}")

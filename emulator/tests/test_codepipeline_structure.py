@@ -121,7 +121,15 @@ def test_update_pipeline_stores_the_new_declaration_and_counts_versions(shim: st
         (
             lambda p: p["stages"][2]["onSuccess"]["conditions"][0]["rules"][0]["configuration"].pop("AlarmName"),
             "InvalidStructureException",
-            "needs AlarmName",
+            "is missing required configuration 'AlarmName'",
+        ),
+        (
+            lambda p: p["stages"][2]["onSuccess"]["conditions"][0]["rules"][0].update(
+                ruleTypeId={"category": "Rule", "owner": "AWS", "provider": "DeploymentWindow", "version": "1"},
+                configuration={"TimeZone": "UTC"},
+            ),
+            "InvalidStructureException",
+            "DeploymentWindow rule Bake1 is missing required configuration 'Cron'",
         ),
         (
             lambda p: p["stages"][2]["onSuccess"]["conditions"][0]["rules"][0]["configuration"].update(WaitTime="ten"),
