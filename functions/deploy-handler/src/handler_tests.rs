@@ -888,6 +888,7 @@ async fn a_rollout_past_timeout_seconds_fails_and_says_it_goes_on() {
         previous_version: Some("7".into()),
         started_at: "2020-01-01T00:00:00Z".into(),
         deployment_id: JOB.into(),
+        shifting: None,
     })
     .unwrap();
     let event = sample_event(Some(r#"{"timeoutSeconds": 600}"#), Some(&token));
@@ -1098,4 +1099,37 @@ async fn an_image_the_registry_says_is_for_another_platform_is_refused() {
         FailureKind::JobFailed,
         "is built for linux/s390x (its config in ECR says so)",
     );
+}
+
+#[tokio::test]
+async fn a_traffic_shift_needs_a_lambda_alias_and_must_fit_the_rollout_bound() {
+    let cases = [
+        (
+            r#"{"target":"ecs:prod/web","trafficShift":"canary10-5m"}"#,
+            "an ECS service's own deploymentConfiguration",
+        ),
+        (
+            r#"{"target":"lambda:api","alarms":["api-errors"]}"#,
+            "the target names no alias",
+        ),
+        (
+            r#"{"target":"lambda:api:live","trafficShift":"linear10-10m","timeoutSeconds":3600}"#,
+            "waits 5400 s in all, not less than the rollout's bound of 3600 s",
+        ),
+    ];
+    for (params, needle) in cases {
+        let (f, api) = rollout_fixture(rollout::fake::FakeApi::default(), settings());
+        handle(invoke(sample_event(Some(params), None)), &f.deps)
+            .await
+            .unwrap();
+        expect_failure(
+            f.reporter.only_put(),
+            FailureKind::ConfigurationError,
+            needle,
+        );
+        assert!(
+            api.calls.lock().unwrap().is_empty(),
+            "{params}: nothing was called"
+        );
+    }
 }

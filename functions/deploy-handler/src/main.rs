@@ -63,10 +63,18 @@ async fn run() -> Result<(), Error> {
             http.clone(),
             config.s3(region.as_deref(), shared_endpoint),
         )),
-        rollout: Arc::new(SdkApi::new(
-            sdk_config.clone(),
-            config.rollout(region.as_deref(), shared_endpoint),
-        )),
+        rollout: Arc::new(
+            SdkApi::new(
+                sdk_config.clone(),
+                config.rollout(region.as_deref(), shared_endpoint),
+            )
+            .with_cloudwatch(
+                http.clone(),
+                std::env::var("AWS_ENDPOINT_URL_CLOUDWATCH")
+                    .ok()
+                    .or_else(|| shared_endpoint.map(str::to_owned)),
+            ),
+        ),
         http,
         registry,
         webhook_secret,

@@ -2,6 +2,8 @@
 
 use serde::Deserialize;
 
+use crate::rollout::lambda_shift::{MAX_ALARM_NAME_LEN, MAX_ALARMS, ShiftPlan, TrafficShift};
+
 /// CodePipeline's limit for an action configuration value.
 pub const MAX_USER_PARAMETERS_LEN: usize = 1000;
 /// Upper bound for `timeoutSeconds`: CodePipeline gives an action at most 24 hours in all.
@@ -34,6 +36,12 @@ pub struct UserParameters {
     pub target: Option<String>,
     /// The pipeline stage this action belongs to, named in logs and summaries.
     pub stage: Option<String>,
+    /// How a Lambda alias's traffic moves to the new version: `all-at-once` (the default),
+    /// `canaryP-Mm` or `linearP-Mm` ([`TrafficShift::parse`]).
+    pub traffic_shift: Option<String>,
+    /// CloudWatch alarms read between the steps of a Lambda traffic shift: one in ALARM sends
+    /// all traffic back to the previous version and fails the job.
+    pub alarms: Option<Vec<String>>,
     /// Debug builds only: panic inside the handler, to prove the panic hook reports the job.
     #[cfg(debug_assertions)]
     #[serde(default)]
@@ -50,7 +58,7 @@ pub enum ParamsError {
     #[error(
         "UserParameters is not a valid JSON object ({problem}); set it to e.g. \
          {{\"environment\": \"dev\", \"service\": \"app\"}} with only the keys \
-         environment, service, webhookUrl, timeoutSeconds, target, stage"
+         environment, service, webhookUrl, timeoutSeconds, target, stage, trafficShift, alarms"
     )]
     Invalid { problem: String },
     #[error("UserParameters key `{key}` {problem}")]
@@ -93,6 +101,28 @@ impl UserParameters {
                 });
             }
         }
+        if let Some(raw) = &self.traffic_shift {
+            TrafficShift::parse(raw).map_err(|problem| ParamsError::BadValue {
+                key: "trafficShift",
+                problem,
+            })?;
+        }
+        if let Some(alarms) = &self.alarms {
+            let bad = alarms.iter().find(|name| {
+                name.is_empty()
+                    || name.chars().count() > MAX_ALARM_NAME_LEN
+                    || name.chars().any(char::is_control)
+            });
+            if alarms.is_empty() || alarms.len() > MAX_ALARMS || bad.is_some() {
+                return Err(ParamsError::BadValue {
+                    key: "alarms",
+                    problem: format!(
+                        "must list 1-{MAX_ALARMS} CloudWatch alarm names of 1-{MAX_ALARM_NAME_LEN} printable \
+                         characters; got {alarms:?}"
+                    ),
+                });
+            }
+        }
         if let Some(seconds) = self.timeout_seconds
             && !(1..=MAX_TIMEOUT_SECONDS).contains(&seconds)
         {
@@ -109,6 +139,23 @@ impl UserParameters {
     pub fn rollout_timeout_seconds(&self) -> u64 {
         self.timeout_seconds
             .unwrap_or(DEFAULT_ROLLOUT_TIMEOUT_SECONDS)
+    }
+
+    /// The Lambda traffic shift and the alarms it watches (all at once, none, when absent).
+    pub fn shift_plan(&self) -> ShiftPlan {
+        ShiftPlan {
+            shift: self
+                .traffic_shift
+                .as_deref()
+                .and_then(|raw| TrafficShift::parse(raw).ok())
+                .unwrap_or_default(),
+            alarms: self.alarms.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Whether the action asks for a gradual shift or alarms, which only a Lambda alias takes.
+    pub fn wants_shift(&self) -> bool {
+        self.traffic_shift.is_some() || self.alarms.is_some()
     }
 
     pub fn service(&self) -> &str {
@@ -141,6 +188,41 @@ mod tests {
         assert_eq!(params.stage.as_deref(), Some("prod"));
         let err = UserParameters::parse(Some(r#"{"stage":""}"#)).unwrap_err();
         assert!(err.to_string().contains("`stage`"), "{err}");
+    }
+
+    #[test]
+    fn a_traffic_shift_and_its_alarms_are_read_and_checked() {
+        let params = UserParameters::parse(Some(
+            r#"{"trafficShift":"linear25-2m","alarms":["api-errors","api-p99"]}"#,
+        ))
+        .unwrap();
+        let plan = params.shift_plan();
+        assert_eq!(
+            plan.shift,
+            TrafficShift::Linear {
+                percent: 25,
+                minutes: 2
+            }
+        );
+        assert_eq!(plan.alarms, ["api-errors", "api-p99"]);
+        assert_eq!(UserParameters::default().shift_plan(), ShiftPlan::default());
+        for bad in [
+            r#"{"trafficShift":"canary0-5m"}"#,
+            r#"{"trafficShift":"canary100-5m"}"#,
+            r#"{"trafficShift":"linear10-0m"}"#,
+            r#"{"trafficShift":"bluegreen"}"#,
+            r#"{"alarms":[]}"#,
+            r#"{"alarms":[""]}"#,
+        ] {
+            let err = UserParameters::parse(Some(bad)).unwrap_err();
+            assert!(matches!(err, ParamsError::BadValue { .. }), "{bad}: {err}");
+        }
+        let err = UserParameters::parse(Some(r#"{"trafficShift":"canary"}"#)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("accepted: all-at-once, canaryP-Mm or linearP-Mm"),
+            "{err}"
+        );
     }
 
     #[test]

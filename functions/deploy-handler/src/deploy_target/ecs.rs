@@ -38,6 +38,14 @@ impl TargetKind for EcsService {
             else {
                 return Err(not_selected());
             };
+            if work.params.wants_shift() {
+                return Err(JobError::new(
+                    FailureKind::ConfigurationError,
+                    "UserParameters trafficShift and alarms shift a Lambda alias's traffic; an ECS service's own \
+                     deploymentConfiguration (its alarms, circuit breaker and canary or linear strategies) governs \
+                     its rollout: drop them from the action",
+                ));
+            }
             let (image, digest) = pinned(work.image)?;
             let request = rollout_steps::request(work, &image, digest);
             let api = deps.rollout.as_ref();

@@ -26,6 +26,28 @@ pub fn ecs(operation: &str, body: Value) -> AwsRequest {
     }
 }
 
+/// CloudWatch's AWS JSON 1.0 target prefix (the service model's `targetPrefix`; CloudWatch takes
+/// the JSON protocol besides its query protocol: CloudWatch API Reference, "Making API
+/// requests").
+const CLOUDWATCH_TARGET_PREFIX: &str = "GraniteServiceVersion20100801";
+
+/// A CloudWatch AWS JSON 1.0 operation (`DescribeAlarms`), signed as `monitoring`.
+pub fn cloudwatch(operation: &str, body: Value) -> AwsRequest {
+    AwsRequest {
+        service: "monitoring",
+        method: Method::POST,
+        path: "/".to_owned(),
+        headers: vec![
+            ("content-type", "application/x-amz-json-1.0".to_owned()),
+            (
+                "x-amz-target",
+                format!("{CLOUDWATCH_TARGET_PREFIX}.{operation}"),
+            ),
+        ],
+        body: Some(body),
+    }
+}
+
 /// A Lambda REST-JSON call (`GET /2015-03-31/functions/NAME`, ...).
 pub fn lambda(method: Method, path: &str, body: Option<Value>) -> AwsRequest {
     let headers = if body.is_some() {

@@ -246,7 +246,7 @@ pub async fn start(
                 variables: variables(target, &current, &current),
             };
         }
-        Err(Chosen::Failed(step)) => return step,
+        Err(Chosen::Failed(step)) => return *step,
     };
     if current != new
         && let Err(step) = update_service(api, cluster, service_name, &new).await
@@ -291,7 +291,7 @@ struct Revision<'a> {
 enum Chosen {
     /// The service already runs the image, and its deployment completed.
     AlreadyRunning,
-    Failed(Step),
+    Failed(Box<Step>),
 }
 
 /// The revision to roll out and the one it replaces: the one this job registered earlier (a
@@ -343,11 +343,11 @@ async fn choose_revision(
             Ok(None) => register(api, definition, &described["tags"], container, request)
                 .await
                 .map(|arn| (arn, current.clone()))
-                .map_err(Chosen::Failed),
-            Err(err) => Err(Chosen::Failed(call_failed(
+                .map_err(|step| Chosen::Failed(Box::new(step))),
+            Err(err) => Err(Chosen::Failed(Box::new(call_failed(
                 &format!("ListTaskDefinitions {family}"),
                 &err,
-            ))),
+            )))),
         }
     }
 }

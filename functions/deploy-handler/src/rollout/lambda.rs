@@ -10,6 +10,7 @@ use pipeline_common::CpuArchitecture;
 use serde_json::{Value, json};
 
 use super::api as shape;
+use super::lambda_shift::{self, Advanced, ShiftPlan, Shifting, TrafficShift};
 use super::{Request, RolloutApi, RolloutState, Step, call_failed};
 use crate::report::FailureKind;
 
@@ -136,6 +137,7 @@ pub async fn start(
             previous_version,
             started_at: request.started_at.to_owned(),
             deployment_id: request.job_id.to_owned(),
+            shifting: None,
         },
     }
 }
@@ -265,17 +267,26 @@ fn kept(alias: Option<&str>, previous_version: Option<&str>) -> String {
     }
 }
 
-pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> Step {
+pub async fn poll(
+    api: &dyn RolloutApi,
+    state: &RolloutState,
+    image: &str,
+    plan: &ShiftPlan,
+) -> Step {
     let RolloutState::Lambda {
         function,
         alias,
         digest,
         previous_version,
+        shifting,
         ..
     } = state
     else {
         return Step::failed(FailureKind::JobFailed, "not a Lambda rollout");
     };
+    if let Some(shifting) = shifting {
+        return poll_shift(api, state, shifting, image, plan).await;
+    }
     let current = match get_function(api, function).await {
         Ok(current) => current,
         Err(step) => return step,
@@ -320,9 +331,23 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
             ),
         );
     }
-    let version = match publish_and_move_alias(api, state, &current, image).await {
-        Ok(version) => version,
-        Err(step) => return step,
+    match publish_and_move_alias(api, state, &current, image, plan.shift).await {
+        Ok(Moved::All(version)) => done(state, &version, image),
+        Ok(Moved::Shifting(shifting)) => shifting_step(state, shifting, image, plan),
+        Err(step) => step,
+    }
+}
+
+/// The rollout's end: the function (through its alias) runs `version`.
+fn done(state: &RolloutState, version: &str, image: &str) -> Step {
+    let RolloutState::Lambda {
+        function,
+        alias,
+        previous_version,
+        ..
+    } = state
+    else {
+        return Step::failed(FailureKind::JobFailed, "not a Lambda rollout");
     };
     let target = match alias {
         Some(alias) => format!("lambda:{function}:{alias}"),
@@ -342,13 +367,84 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
         ),
         variables: BTreeMap::from([
             (names::TARGET.to_owned(), target),
-            (names::NEW_REVISION.to_owned(), version),
+            (names::NEW_REVISION.to_owned(), version.to_owned()),
             (
                 names::PREVIOUS_REVISION.to_owned(),
                 previous_version.clone().unwrap_or_default(),
             ),
         ]),
     }
+}
+
+/// A shift in progress as the job's continuation: where the traffic is, when the next step is.
+fn shifting_step(state: &RolloutState, shifting: Shifting, image: &str, plan: &ShiftPlan) -> Step {
+    let mut next = state.clone();
+    let RolloutState::Lambda {
+        function,
+        alias,
+        previous_version,
+        shifting: slot,
+        ..
+    } = &mut next
+    else {
+        return Step::failed(FailureKind::JobFailed, "not a Lambda rollout");
+    };
+    let watched = if plan.alarms.is_empty() {
+        String::new()
+    } else {
+        format!("; watching alarms {}", plan.alarms.join(", "))
+    };
+    let summary = format!(
+        "Shifting alias {} of Lambda function {function} to version {} ({image}): {}% of its traffic, the rest on \
+         version {}; next step at {}{watched}",
+        alias.as_deref().unwrap_or("?"),
+        shifting.version,
+        shifting.weight,
+        previous_version.as_deref().unwrap_or("?"),
+        shifting.next_at,
+    );
+    *slot = Some(shifting);
+    Step::InProgress {
+        summary,
+        state: next,
+    }
+}
+
+/// One poll of a shift in progress ([`lambda_shift::advance`]).
+async fn poll_shift(
+    api: &dyn RolloutApi,
+    state: &RolloutState,
+    shifting: &Shifting,
+    image: &str,
+    plan: &ShiftPlan,
+) -> Step {
+    let RolloutState::Lambda {
+        function,
+        alias: Some(alias),
+        previous_version: Some(previous),
+        ..
+    } = state
+    else {
+        return Step::failed(
+            FailureKind::JobFailed,
+            "a traffic shift's token names no alias or no previous version",
+        );
+    };
+    match lambda_shift::advance(api, (function, alias, previous), shifting, plan).await {
+        Ok(Advanced::Finished) => done(state, &shifting.version, image),
+        Ok(Advanced::Waiting(next) | Advanced::Stepped(next)) => {
+            shifting_step(state, next, image, plan)
+        }
+        Err(step) => step,
+    }
+}
+
+/// Where the alias went once the version was published.
+enum Moved {
+    /// All traffic on the version.
+    All(String),
+    /// The first step of a gradual shift.
+    Shifting(Shifting),
 }
 
 /// Publishes the updated code as a version and moves the alias to it; a version Lambda is
@@ -358,11 +454,13 @@ async fn publish_and_move_alias(
     state: &RolloutState,
     current: &Value,
     image: &str,
-) -> Result<String, Step> {
+    shift: TrafficShift,
+) -> Result<Moved, Step> {
     let RolloutState::Lambda {
         function,
         alias,
         digest,
+        previous_version,
         ..
     } = state
     else {
@@ -394,13 +492,22 @@ async fn publish_and_move_alias(
         Err(err) => return Err(call_failed(&format!("PublishVersion {function}"), &err)),
     };
     if let Some(alias) = alias {
+        if let Some(previous) = previous_version.as_deref()
+            && shift != TrafficShift::AllAtOnce
+            && previous != version
+        {
+            let shifting =
+                lambda_shift::begin(api, function, alias, previous, &version, shift).await?;
+            return Ok(Moved::Shifting(shifting));
+        }
         let path = format!("{}/aliases/{alias}", function_path(function));
+        // No weights left from an earlier shift that did not finish.
+        let body = json!({
+            "FunctionVersion": version,
+            "RoutingConfig": { "AdditionalVersionWeights": {} },
+        });
         if let Err(err) = api
-            .call(shape::lambda(
-                Method::PUT,
-                &path,
-                Some(json!({ "FunctionVersion": version })),
-            ))
+            .call(shape::lambda(Method::PUT, &path, Some(body)))
             .await
         {
             return Err(call_failed(
@@ -409,277 +516,9 @@ async fn publish_and_move_alias(
             ));
         }
     }
-    Ok(version)
+    Ok(Moved::All(version))
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::super::fake::{FakeApi, error};
-    use super::*;
-
-    const IMAGE: &str = "1.dkr.ecr.us-east-1.amazonaws.com/app-dev@sha256:bb";
-    const FN: &str = "GET /2015-03-31/functions/api";
-
-    fn request() -> Request<'static> {
-        Request {
-            job_id: "job-1",
-            image: IMAGE,
-            digest: "sha256:bb",
-            started_at: "2026-01-01T00:00:00Z",
-            architecture: Some(CpuArchitecture::X86_64),
-        }
-    }
-
-    fn function(status: &str, digest: &str) -> Value {
-        json!({
-            "Configuration": {"FunctionName": "api", "PackageType": "Image", "LastUpdateStatus": status,
-                "LastUpdateStatusReason": "The image manifest or layer media type is not supported.",
-                "LastUpdateStatusReasonCode": "ImageNotSupported", "CodeSha256": "c0de"},
-            "Code": {"ImageUri": "1.dkr.ecr.us-east-1.amazonaws.com/app-dev:v1", "ResolvedImageUri": format!("1.dkr.ecr.us-east-1.amazonaws.com/app-dev@{digest}")}
-        })
-    }
-
-    fn state() -> RolloutState {
-        RolloutState::Lambda {
-            function: "api".into(),
-            alias: Some("live".into()),
-            digest: "sha256:bb".into(),
-            previous_version: Some("3".into()),
-            started_at: "2026-01-01T00:00:00Z".into(),
-            deployment_id: "job-1".into(),
-        }
-    }
-
-    #[tokio::test]
-    async fn start_updates_the_code_and_remembers_the_alias_version() {
-        let api = FakeApi::default();
-        api.answer(FN, Ok(function("Successful", "sha256:aa")))
-            .answer(
-                "GET /2015-03-31/functions/api/aliases/live",
-                Ok(json!({"FunctionVersion": "3"})),
-            )
-            .answer(
-                "GET /2015-03-31/functions/api/versions",
-                Ok(json!({"Versions": []})),
-            )
-            .answer("PUT /2015-03-31/functions/api/code", Ok(json!({})));
-        let step = start(&api, "api", Some("live"), &request()).await;
-        assert_eq!(
-            step,
-            Step::InProgress {
-                summary: format!(
-                    "Updating Lambda function api to {IMAGE}; alias live stays on version 3 until the update succeeds"
-                ),
-                state: state()
-            }
-        );
-        assert_eq!(
-            api.calls_to("PUT /2015-03-31/functions/api/code")[0]["ImageUri"],
-            IMAGE
-        );
-    }
-
-    #[tokio::test]
-    async fn an_image_for_another_architecture_is_refused_before_the_code_changes() {
-        // An arm64 function and an x86_64 image: Lambda would take it and fail every invoke.
-        let api = FakeApi::default();
-        let mut arm = function("Successful", "sha256:aa");
-        arm["Configuration"]["Architectures"] = json!(["arm64"]);
-        api.answer(FN, Ok(arm));
-        let Step::Failed { kind, message } = start(&api, "api", Some("live"), &request()).await
-        else {
-            panic!("an x86_64 image must not roll out to an arm64 function")
-        };
-        assert_eq!(kind, FailureKind::ConfigurationError);
-        assert!(
-            message.contains(&format!(
-                "the image {IMAGE} was built for x86_64 (linux/amd64)"
-            )) && message.contains("the Lambda function api runs on arm64")
-                && message.contains("so the build makes arm64 images (linux/arm64)"),
-            "{message}"
-        );
-        // nothing else was asked: no alias read, no code update, no version
-        assert_eq!(api.calls.lock().unwrap().len(), 1);
-
-        // the other way round, and a matching image goes on
-        let api = FakeApi::default();
-        api.answer(FN, Ok(function("Successful", "sha256:aa")));
-        let arm64 = Request {
-            architecture: Some(CpuArchitecture::Arm64),
-            ..request()
-        };
-        let Step::Failed { message, .. } = start(&api, "api", None, &arm64).await else {
-            panic!("an arm64 image must not roll out to an x86_64 function")
-        };
-        assert!(message.contains("runs on x86_64"), "{message}");
-        let api = FakeApi::default();
-        let mut arm = function("Successful", "sha256:aa");
-        arm["Configuration"]["Architectures"] = json!(["arm64"]);
-        api.answer(FN, Ok(arm))
-            .answer("PUT /2015-03-31/functions/api/code", Ok(json!({})));
-        assert!(matches!(
-            start(&api, "api", None, &arm64).await,
-            Step::InProgress { .. }
-        ));
-    }
-
-    #[tokio::test]
-    async fn a_redelivered_job_does_not_update_the_code_twice() {
-        let api = FakeApi::default();
-        api.answer(FN, Ok(function("InProgress", "sha256:bb")))
-            .answer(
-                "GET /2015-03-31/functions/api/aliases/live",
-                Ok(json!({"FunctionVersion": "3"})),
-            );
-        assert!(matches!(
-            start(&api, "api", Some("live"), &request()).await,
-            Step::InProgress { .. }
-        ));
-        assert!(
-            api.calls_to("PUT /2015-03-31/functions/api/code")
-                .is_empty()
-        );
-    }
-
-    #[tokio::test]
-    async fn wrong_or_missing_targets_are_configuration_errors() {
-        let api = FakeApi::default();
-        api.answer(FN, error("ResourceNotFoundException", "Function not found"));
-        let Step::Failed { kind, message } = start(&api, "api", None, &request()).await else {
-            panic!()
-        };
-        assert_eq!(kind, FailureKind::ConfigurationError);
-        assert!(message.contains("does not exist (any more)"), "{message}");
-
-        let api = FakeApi::default();
-        let mut zip = function("Successful", "sha256:aa");
-        zip["Configuration"]["PackageType"] = json!("Zip");
-        api.answer(FN, Ok(zip));
-        let Step::Failed { message, .. } = start(&api, "api", None, &request()).await else {
-            panic!()
-        };
-        assert!(message.contains("packaged as a .zip"), "{message}");
-
-        let api = FakeApi::default();
-        api.answer(FN, Ok(function("Successful", "sha256:aa")))
-            .answer(
-                "GET /2015-03-31/functions/api/aliases/live",
-                error("ResourceNotFoundException", "Alias not found"),
-            );
-        let Step::Failed { message, .. } = start(&api, "api", Some("live"), &request()).await
-        else {
-            panic!()
-        };
-        assert!(
-            message.contains("has no alias live; create it"),
-            "{message}"
-        );
-    }
-
-    #[tokio::test]
-    async fn poll_waits_then_publishes_and_moves_the_alias() {
-        let api = FakeApi::default();
-        api.answer(FN, Ok(function("InProgress", "sha256:bb")))
-            .answer(FN, Ok(function("Successful", "sha256:bb")))
-            .answer(
-                "POST /2015-03-31/functions/api/versions",
-                Ok(json!({"Version": "4"})),
-            )
-            .answer("PUT /2015-03-31/functions/api/aliases/live", Ok(json!({})));
-        assert!(matches!(
-            poll(&api, &state(), IMAGE).await,
-            Step::InProgress { .. }
-        ));
-        let Step::Done { summary, variables } = poll(&api, &state(), IMAGE).await else {
-            panic!()
-        };
-        assert!(
-            summary.contains("as version 4; alias live moved from version 3"),
-            "{summary}"
-        );
-        assert_eq!(variables["NEW_REVISION"], "4");
-        assert_eq!(variables["PREVIOUS_REVISION"], "3");
-        assert_eq!(
-            api.calls_to("POST /2015-03-31/functions/api/versions")[0]["CodeSha256"],
-            "c0de"
-        );
-        assert_eq!(
-            api.calls_to("PUT /2015-03-31/functions/api/aliases/live")[0]["FunctionVersion"],
-            "4"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_failed_update_names_the_reason_and_keeps_the_alias() {
-        let api = FakeApi::default();
-        api.answer(FN, Ok(function("Failed", "sha256:bb")));
-        let Step::Failed { kind, message } = poll(&api, &state(), IMAGE).await else {
-            panic!()
-        };
-        assert_eq!(kind, FailureKind::JobFailed);
-        assert!(
-            message.contains(
-                "media type is not supported. (ImageNotSupported); alias live stays on version 3"
-            ),
-            "{message}"
-        );
-        assert!(
-            api.calls_to("POST /2015-03-31/functions/api/versions")
-                .is_empty()
-        );
-    }
-
-    #[tokio::test]
-    async fn an_image_refused_at_once_keeps_the_alias_as_a_failed_update_does() {
-        let api = FakeApi::default();
-        api.answer(FN, Ok(function("Successful", "sha256:aa")))
-            .answer(
-                "GET /2015-03-31/functions/api/aliases/live",
-                Ok(json!({"FunctionVersion": "3"})),
-            )
-            .answer(
-                "GET /2015-03-31/functions/api/versions",
-                Ok(json!({"Versions": []})),
-            )
-            .answer(
-                "PUT /2015-03-31/functions/api/code",
-                error(
-                    "InvalidParameterValueException",
-                    "The image manifest, config or layer media type for the source image x is not supported.",
-                ),
-            );
-        let Step::Failed { kind, message } = start(&api, "api", Some("live"), &request()).await
-        else {
-            panic!()
-        };
-        assert_eq!(kind, FailureKind::JobFailed);
-        assert!(
-            message.contains(
-                "media type for the source image x is not supported.; alias live stays on version 3"
-            ),
-            "{message}"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_function_whose_last_update_failed_gets_the_same_image_again() {
-        let api = FakeApi::default();
-        api.answer(FN, Ok(function("Failed", "sha256:bb")))
-            .answer(
-                "GET /2015-03-31/functions/api/aliases/live",
-                Ok(json!({"FunctionVersion": "3"})),
-            )
-            .answer(
-                "GET /2015-03-31/functions/api/versions",
-                Ok(json!({"Versions": []})),
-            )
-            .answer("PUT /2015-03-31/functions/api/code", Ok(json!({})));
-        let step = start(&api, "api", Some("live"), &request()).await;
-        assert!(matches!(step, Step::InProgress { .. }), "{step:?}");
-        assert_eq!(
-            api.calls_to("PUT /2015-03-31/functions/api/code")[0]["ImageUri"],
-            IMAGE
-        );
-    }
-}
+#[path = "lambda_tests.rs"]
+mod tests;

@@ -11,8 +11,10 @@
 pub mod api;
 pub mod ecs;
 pub mod lambda;
+pub mod lambda_shift;
 mod lambda_versions;
 pub mod sdk;
+mod signed;
 
 use std::collections::BTreeMap;
 
@@ -54,6 +56,9 @@ pub enum RolloutState {
         started_at: String,
         #[serde(default)]
         deployment_id: String,
+        /// A gradual shift of the alias's traffic in progress (UserParameters `trafficShift`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shifting: Option<lambda_shift::Shifting>,
     },
 }
 
@@ -241,6 +246,7 @@ mod tests {
             previous_version: Some("3".into()),
             started_at: "2026-01-01T00:00:00Z".into(),
             deployment_id: "job-1".into(),
+            shifting: None,
         };
         let token = serde_json::to_string(&state).unwrap();
         assert!(token.contains(r#""kind":"lambda""#), "{token}");

@@ -23,6 +23,9 @@ pub struct SdkApi {
     /// The typed task definition a RegisterTaskDefinition copies: the first one described after
     /// the latest DescribeServices (the service's current revision).
     source: Mutex<Option<aws_sdk_ecs::types::TaskDefinition>>,
+    /// CloudWatch, hand-signed over the shared HTTP client ([`super::signed`]); None: its calls
+    /// fail naming what is missing.
+    cloudwatch: Option<super::signed::SignedJson>,
 }
 
 impl std::fmt::Debug for SdkApi {
@@ -41,7 +44,23 @@ impl SdkApi {
             ecs: OnceLock::new(),
             lambda: OnceLock::new(),
             source: Mutex::new(None),
+            cloudwatch: None,
         }
+    }
+
+    /// Sends CloudWatch's calls over `http`, signed with the SDK configuration's credentials.
+    pub fn with_cloudwatch(
+        mut self,
+        http: std::sync::Arc<dyn crate::transport::HttpTransport>,
+        endpoint: Option<String>,
+    ) -> Self {
+        self.cloudwatch = Some(super::signed::SignedJson {
+            http,
+            credentials: self.sdk_config.credentials_provider(),
+            region: self.endpoints.region.clone(),
+            endpoint,
+        });
+        self
     }
 
     fn ecs(&self) -> &aws_sdk_ecs::Client {
@@ -271,6 +290,7 @@ impl SdkApi {
                     .function_name(function)
                     .name(alias)
                     .set_function_version(field("FunctionVersion"))
+                    .set_routing_config(body.and_then(routing_config))
                     .send()
                     .await
                     .map_err(|e| api_error("lambda", e))?;
@@ -311,6 +331,10 @@ impl RolloutApi for SdkApi {
             let body = request.body.clone().unwrap_or(Value::Null);
             match request.service {
                 "ecs" => self.ecs_call(&request.name(), &body).await,
+                "monitoring" => match &self.cloudwatch {
+                    Some(cloudwatch) => cloudwatch.call(&request).await,
+                    None => Err(local("CloudWatch calls are not wired in this build")),
+                },
                 _ => {
                     self.lambda_call(&request.method, &request.path, request.body.as_ref())
                         .await
@@ -346,6 +370,21 @@ async fn list_versions(
         })
         .collect();
     Ok(json!({ "Versions": versions, "NextMarker": out.next_marker() }))
+}
+
+/// An alias's `RoutingConfig` from the request (`{"AdditionalVersionWeights": {"5": 0.1}}`; an
+/// empty map clears the weights).
+fn routing_config(body: &Value) -> Option<aws_sdk_lambda::types::AliasRoutingConfiguration> {
+    let weights = body["RoutingConfig"]["AdditionalVersionWeights"].as_object()?;
+    let weights = weights
+        .iter()
+        .filter_map(|(version, weight)| Some((version.clone(), weight.as_f64()?)))
+        .collect();
+    Some(
+        aws_sdk_lambda::types::AliasRoutingConfiguration::builder()
+            .set_additional_version_weights(Some(weights))
+            .build(),
+    )
 }
 
 /// What a published version freezes besides its code, each absent setting as Lambda's default,
