@@ -1427,3 +1427,219 @@ async fn an_ecs_stage_rolls_back_to_the_revision_that_ran_the_older_image() {
     }
     h.assert_logs_clean();
 }
+
+/// CloudWatch through the real AWS CLI of the project's virtualenv (the workspace carries no
+/// CloudWatch SDK crate), against the emulator.
+fn cloudwatch(h: &Harness, args: &[&str]) {
+    let cli = testkit::workspace_root().join(".venv/bin/aws");
+    let output = std::process::Command::new(&cli)
+        .arg("cloudwatch")
+        .args(args)
+        .envs(h.emu.env())
+        .output()
+        .unwrap_or_else(|e| panic!("{} cannot run ({e}): create the virtualenv", cli.display()));
+    assert!(
+        output.status.success(),
+        "aws cloudwatch {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A canary shift gives the new version 10% of the alias's traffic and waits; the stage's alarm
+/// going into ALARM sends all traffic back to the previous version and fails the job naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_during_a_canary_shift_sends_the_traffic_back() {
+    let h = Harness::start(&[]).await;
+    let config = h.emu.sdk_config().await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let role = iam
+        .create_role()
+        .role_name("team-fn-role")
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("role");
+    let repo = ecr
+        .create_repository()
+        .repository_name("team-app")
+        .send()
+        .await
+        .expect("repository");
+    let uri = repo
+        .repository()
+        .and_then(|r| r.repository_uri())
+        .unwrap()
+        .to_owned();
+    let older = push_image(&ecr, "a", "older").await;
+    let newer = push_image(&ecr, "b", "newer").await;
+    lambda
+        .create_function()
+        .function_name("team-fn")
+        .role(role.role().map(|r| r.arn().to_owned()).unwrap())
+        .package_type(aws_sdk_lambda::types::PackageType::Image)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .image_uri(format!("{uri}@{older}"))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("function");
+    let first = lambda
+        .publish_version()
+        .function_name("team-fn")
+        .send()
+        .await
+        .expect("v1");
+    let first = first.version().unwrap().to_owned();
+    lambda
+        .create_alias()
+        .function_name("team-fn")
+        .name("live")
+        .function_version(&first)
+        .send()
+        .await
+        .expect("alias");
+    cloudwatch(
+        &h,
+        &[
+            "put-metric-alarm",
+            "--alarm-name",
+            "api-errors",
+            "--namespace",
+            "AWS/Lambda",
+            "--metric-name",
+            "Errors",
+            "--statistic",
+            "Sum",
+            "--period",
+            "60",
+            "--evaluation-periods",
+            "1",
+            "--threshold",
+            "1",
+            "--comparison-operator",
+            "GreaterThanOrEqualToThreshold",
+        ],
+    );
+    cloudwatch(
+        &h,
+        &[
+            "set-alarm-state",
+            "--alarm-name",
+            "api-errors",
+            "--state-value",
+            "OK",
+            "--state-reason",
+            "quiet",
+        ],
+    );
+    let alias = || async {
+        let alias = lambda
+            .get_alias()
+            .function_name("team-fn")
+            .name("live")
+            .send()
+            .await;
+        let alias = alias.expect("alias");
+        let weights = alias
+            .routing_config()
+            .and_then(|r| r.additional_version_weights())
+            .cloned()
+            .unwrap_or_default();
+        (alias.function_version().unwrap().to_owned(), weights)
+    };
+
+    let params = r#"{"stage":"prod","target":"lambda:team-fn:live","trafficShift":"canary10-5m","alarms":["api-errors"]}"#;
+    h.put_artifact("p/newer.zip", image_artifact(&format!("{uri}@{newer}")))
+        .await;
+    let mut job = h.new_job();
+    h.invoke(h.job_event(&job, "p/newer.zip", Some(params), None))
+        .await;
+    let mut record = h.job(&job);
+    for _ in 0..8 {
+        let summary = record["results"][0]["executionDetails"]["summary"]
+            .as_str()
+            .unwrap_or_default();
+        if summary.contains("10% of its traffic") {
+            break;
+        }
+        let token = record["results"][0]["continuationToken"]
+            .as_str()
+            .expect("in progress")
+            .to_owned();
+        job = h.new_job();
+        h.invoke(h.job_event(&job, "p/newer.zip", Some(params), Some(&token)))
+            .await;
+        record = h.job(&job);
+    }
+    assert_eq!(
+        record["status"],
+        "InProgress",
+        "{record:#}\n{}",
+        h.process.logs()
+    );
+    let (primary, weights) = alias().await;
+    assert_eq!(primary, first, "the previous version stays primary");
+    assert_eq!(weights.len(), 1, "{weights:?}");
+    let (new_version, weight) = weights.iter().next().unwrap();
+    assert_ne!(new_version, &first);
+    assert!((weight - 0.1).abs() < 1e-9, "{weights:?}");
+
+    // Quiet alarm, wait not over: the shift stays where it is.
+    let token = record["results"][0]["continuationToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    job = h.new_job();
+    h.invoke(h.job_event(&job, "p/newer.zip", Some(params), Some(&token)))
+        .await;
+    record = h.job(&job);
+    assert_eq!(record["status"], "InProgress", "{record:#}");
+    assert_eq!(alias().await.1.len(), 1);
+
+    cloudwatch(
+        &h,
+        &[
+            "set-alarm-state",
+            "--alarm-name",
+            "api-errors",
+            "--state-value",
+            "ALARM",
+            "--state-reason",
+            "Threshold Crossed: 3 errors",
+        ],
+    );
+    let token = record["results"][0]["continuationToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    job = h.new_job();
+    h.invoke(h.job_event(&job, "p/newer.zip", Some(params), Some(&token)))
+        .await;
+    record = h.job(&job);
+    assert_eq!(
+        record["status"],
+        "Failed",
+        "{record:#}\n{}",
+        h.process.logs()
+    );
+    let (kind, message) = failure(&record);
+    assert_eq!(kind, "JobFailed");
+    assert!(
+        message.starts_with(
+            "stage prod: alarm api-errors (Threshold Crossed: 3 errors) went into ALARM"
+        ) && message.contains(&format!("all traffic is back on version {first}")),
+        "{message}"
+    );
+    let (primary, weights) = alias().await;
+    assert_eq!(primary, first);
+    assert!(weights.is_empty(), "{weights:?}");
+    h.assert_logs_clean();
+}
