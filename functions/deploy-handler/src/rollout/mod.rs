@@ -7,6 +7,11 @@
 //! started instead of starting a second one: the task definition revision is tagged with the
 //! job id and looked for before registering; the function's code is updated only when it does
 //! not hold the image yet, and publishing a version of unchanged code returns the existing one.
+//! It is idempotent by content as well, so a stage rollback or a retried stage (new jobs with an
+//! image that ran before) goes back to what ran it: the family's revision that is exactly the
+//! wanted one, the published version that already runs the image with today's settings
+//! (`lambda_versions`). A Lambda alias's traffic can move in steps (`lambda_shift`), the stage's
+//! alarms read between them through `signed` (CloudWatch, hand-signed).
 
 pub mod api;
 pub mod ecs;
