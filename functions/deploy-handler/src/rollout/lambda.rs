@@ -55,12 +55,12 @@ pub async fn start(
     if let Some(step) = cannot_run(&current, function, request) {
         return step;
     }
-    let previous_version = match alias {
+    let (previous_version, weighted) = match alias {
         Some(alias) => match alias_version(api, function, alias).await {
-            Ok(version) => version,
+            Ok(now) => now,
             Err(step) => return step,
         },
-        None => None,
+        None => (None, false),
     };
     // A re-delivered job (or a re-run of the same image) finds the code already updated; after a
     // Failed update the function may still name the image it could not run, so it is sent again.
@@ -75,7 +75,7 @@ pub async fn start(
             function,
             alias,
             &current,
-            previous_version.as_deref(),
+            (previous_version.as_deref(), weighted),
             request,
         )
         .await
@@ -142,15 +142,21 @@ pub async fn start(
     }
 }
 
-/// The version the alias points at.
+/// The version the alias points at, and whether it also sends some traffic elsewhere
+/// (`RoutingConfig` weights, left by a shift that did not finish).
 async fn alias_version(
     api: &dyn RolloutApi,
     function: &str,
     alias: &str,
-) -> Result<Option<String>, Step> {
+) -> Result<(Option<String>, bool), Step> {
     let path = format!("{}/aliases/{alias}", function_path(function));
     match api.call(shape::lambda(Method::GET, &path, None)).await {
-        Ok(answer) => Ok(answer["FunctionVersion"].as_str().map(str::to_owned)),
+        Ok(answer) => Ok((
+            answer["FunctionVersion"].as_str().map(str::to_owned),
+            answer["RoutingConfig"]["AdditionalVersionWeights"]
+                .as_object()
+                .is_some_and(|weights| !weights.is_empty()),
+        )),
         Err(err) if err.is("ResourceNotFoundException") => Err(Step::failed(
             FailureKind::ConfigurationError,
             format!(
@@ -171,7 +177,7 @@ async fn reuse_version(
     function: &str,
     alias: &str,
     current: &Value,
-    previous_version: Option<&str>,
+    (previous_version, weighted): (Option<&str>, bool),
     request: &Request<'_>,
 ) -> Option<Step> {
     let found = super::lambda_versions::version_running(
@@ -199,11 +205,15 @@ async fn reuse_version(
             ));
         }
     };
-    let moved = if previous_version == Some(version.as_str()) {
+    let moved = if previous_version == Some(version.as_str()) && !weighted {
         format!("alias {alias} already points at it")
     } else {
         let path = format!("{}/aliases/{alias}", function_path(function));
-        let body = json!({ "FunctionVersion": version });
+        // All traffic on the version: no weights left from a shift that did not finish.
+        let body = json!({
+            "FunctionVersion": version,
+            "RoutingConfig": { "AdditionalVersionWeights": {} },
+        });
         if let Err(err) = api
             .call(shape::lambda(Method::PUT, &path, Some(body)))
             .await

@@ -209,7 +209,18 @@ pub async fn advance(
     plan: &ShiftPlan,
 ) -> Result<Advanced, Step> {
     let (function, alias, previous) = target;
-    let firing = firing_alarms(api, &plan.alarms).await?;
+    // Alarms that cannot be read cannot be watched: the traffic goes back before the job fails.
+    let firing = match firing_alarms(api, &plan.alarms).await {
+        Ok(firing) => firing,
+        Err(Step::Failed { kind, message }) => {
+            route(api, function, alias, previous, None).await?;
+            return Err(Step::failed(
+                kind,
+                format!("{message}; all traffic is back on version {previous}"),
+            ));
+        }
+        Err(step) => return Err(step),
+    };
     if !firing.is_empty() {
         route(api, function, alias, previous, None).await?;
         return Err(Step::failed(

@@ -169,17 +169,22 @@ async fn quiet_alarms_let_the_shift_go_on_and_missing_or_unreadable_ones_fail_it
     ));
 
     let api = FakeApi::default();
-    api.answer("DescribeAlarms", alarms(&[]));
+    api.answer("DescribeAlarms", alarms(&[]))
+        .answer(ALIAS, Ok(json!({})));
     let Err(Step::Failed { kind, message }) =
         advance(&api, ("api", "live", "3"), &due_now("4", 10), &canary).await
     else {
         panic!("a missing alarm is a configuration error")
     };
     assert_eq!(kind, FailureKind::ConfigurationError);
-    assert!(message.contains("do not exist in CloudWatch"), "{message}");
+    assert!(
+        message.contains("do not exist in CloudWatch")
+            && message.contains("all traffic is back on version 3"),
+        "{message}"
+    );
 
     let api = FakeApi::default();
-    api.answer(
+    api.answer(ALIAS, Ok(json!({}))).answer(
         "DescribeAlarms",
         error(
             "AccessDenied",
@@ -192,5 +197,9 @@ async fn quiet_alarms_let_the_shift_go_on_and_missing_or_unreadable_ones_fail_it
         panic!("an unreadable alarm fails the job")
     };
     assert_eq!(kind, FailureKind::PermissionError);
-    assert!(api.calls_to(ALIAS).is_empty(), "the alias is not touched");
+    assert_eq!(
+        api.calls_to(ALIAS)[0],
+        json!({"FunctionVersion": "3", "RoutingConfig": {"AdditionalVersionWeights": {}}}),
+        "the traffic goes back to the previous version"
+    );
 }

@@ -220,6 +220,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_rollback_after_an_unfinished_shift_clears_the_weights_it_left() {
+        use crate::rollout::{Step, lambda};
+        // The alias is on version 3 but still sends 10% to version 4 (a shift that failed).
+        let api = rolled_forward();
+        api.answer(
+            ALIAS,
+            Ok(json!({"FunctionVersion": "3", "RoutingConfig": {"AdditionalVersionWeights": {"4": 0.1}}})),
+        )
+        .answer("PUT /2015-03-31/functions/api/aliases/live", Ok(json!({})));
+        let step = lambda::start(&api, "api", Some("live"), &rollback_request()).await;
+        assert!(matches!(step, Step::Done { .. }), "{step:?}");
+        assert_eq!(
+            api.calls_to("PUT /2015-03-31/functions/api/aliases/live")[0],
+            json!({"FunctionVersion": "3", "RoutingConfig": {"AdditionalVersionWeights": {}}})
+        );
+    }
+
+    #[tokio::test]
     async fn without_the_grant_to_list_versions_the_image_is_updated_as_before() {
         use crate::rollout::{Step, lambda};
         let api = FakeApi::default();

@@ -282,7 +282,15 @@ impl SdkApi {
                     .send()
                     .await
                     .map_err(|e| api_error("lambda", e))?;
-                Ok(json!({ "FunctionVersion": out.function_version() }))
+                let weights = out
+                    .routing_config()
+                    .and_then(|r| r.additional_version_weights())
+                    .cloned()
+                    .unwrap_or_default();
+                Ok(json!({
+                    "FunctionVersion": out.function_version(),
+                    "RoutingConfig": { "AdditionalVersionWeights": weights },
+                }))
             }
             ("PUT", ("aliases", alias)) => {
                 lambda
