@@ -345,9 +345,11 @@ async fn bad_configuration_fails_init_with_the_fix() {
     let status = process.wait_exit(WAIT).expect("exits on bad configuration");
     assert!(!status.success());
     let logs = process.logs();
+    // stdout (the JSON log) and stderr (`Error: ...` from main) share one capture, so a line may
+    // start with the other stream's text: the JSON object is read from its first brace.
     let error_line = logs
         .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|l| serde_json::from_str::<Value>(&l[l.find('{').unwrap_or(0)..]).ok())
         .find(|l| l["level"] == "ERROR")
         .unwrap_or_else(|| panic!("no JSON error log line in {logs}"));
     let error = error_line["fields"]["error"].as_str().expect("error field");
