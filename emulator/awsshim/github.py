@@ -39,7 +39,14 @@ STATES = ("error", "failure", "pending", "success")
 # Commit statuses: at most 1000 per sha and context in a repository (see the module docstring).
 MAX_STATUSES_PER_CONTEXT = 1000
 RATE_LIMIT = 5000  # a personal access token's primary limit per hour ("Rate limits for the REST API")
-SHA = re.compile(r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$")
+# A commit id as the notifier sends it: 40 hex digits (SHA-1). GitHub resolves the path's sha as a commit and
+# answers 422 "No commit found for SHA" when none matches (observed; the docs document only "422 Validation
+# failed, or the endpoint has been spammed"); a 64-hex SHA-256 id is refused here too, as the notifier never sends one.
+SHA = re.compile(r"^[0-9a-fA-F]{40}$")
+# GitHub answers 422 "Validation Failed" (field description, "is too long (maximum is 140 characters)") for a
+# longer description: observed behaviour, not in the endpoint's documentation, which says only "a short
+# description of the status". The `state` list is documented (enum error, failure, pending, success).
+MAX_DESCRIPTION_CHARS = 140
 STATUSES_PATH = re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/statuses/(?P<sha>[^/]+)$")
 LIST_PATH = re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/commits/(?P<ref>[^/]+)/statuses$")
 FAULT_KINDS = ("rate-limit", "secondary-rate-limit", "server-error")
@@ -160,6 +167,10 @@ def create_status(state: GitHubState, repository: str, sha: str, body: bytes) ->
     for member in ("target_url", "description", "context"):
         if payload.get(member) is not None and not isinstance(payload[member], str):
             return github_error(422, f"Invalid request.\n\nFor '{member}', {json.dumps(payload[member])} is not a string.")
+    description = payload.get("description")
+    if isinstance(description, str) and len(description) > MAX_DESCRIPTION_CHARS:
+        errors = [{"resource": "Status", "code": "custom", "field": "description", "message": f"description is too long (maximum is {MAX_DESCRIPTION_CHARS} characters)"}]
+        return github_error(422, "Validation Failed", errors=errors)
     same = [s for s in state.statuses if s["repository"] == repository and s["sha"] == sha.lower() and s["context"].lower() == context.lower()]
     if len(same) >= MAX_STATUSES_PER_CONTEXT:
         errors = [{"resource": "Status", "code": "custom", "message": "This SHA and context has reached the maximum number of statuses."}]

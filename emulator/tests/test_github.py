@@ -91,9 +91,15 @@ def test_bad_states_shas_and_bodies_are_refused(shim: str) -> None:
     assert status == 422 and body["message"] == "No commit found for SHA: not-a-sha"
     status, _, body = github(shim, "POST", f"/repos/{REPO}/statuses/{SHA}", {"state": "pending", "description": 7})
     assert status == 422 and "description" in body["message"]
+    status, _, body = github(shim, "POST", f"/repos/{REPO}/statuses/{SHA}", {"state": "pending", "description": "d" * 141})
+    assert status == 422 and body["message"] == "Validation Failed" and body["errors"][0]["field"] == "description"
+    status, _, body = github(shim, "POST", f"/repos/{REPO}/statuses/{SHA + SHA[:24]}", {"state": "pending"})  # 64 hex: not a SHA-1 commit id
+    assert status == 422 and body["message"].startswith("No commit found")
     status, _, body = github(shim, "POST", f"/repos/{REPO}/statuses/{SHA}", [1])
     assert status == 400 and body["message"] == "Problems parsing JSON"
     assert control(shim, "GET", "/_shim/github/statuses") == []
+    status, _, created = github(shim, "POST", f"/repos/{REPO}/statuses/{SHA}", {"state": "error", "description": "d" * 140})
+    assert status == 201 and len(created["description"]) == 140
 
 
 def test_a_context_holds_at_most_1000_statuses(shim: str) -> None:
