@@ -1,6 +1,8 @@
 //! Stage events become GitHub commit statuses: one per stage and commit, context
-//! `PIPELINE/STAGE` (`pipeline-dev/staging`), linked to the execution in the console. The commit is
-//! the execution's source revision (`GetPipelineExecution`'s `artifactRevisions[].revisionId`),
+//! `pipeline-ENV/STAGE` (`pipeline-dev/staging`, ENV from `PIPELINE_ENV`; the pipeline's name when
+//! unset), linked to the execution in the console. The `Source` stage sets none (it runs before the
+//! commit is the pipeline's). The commit is the event's trigger commit, else the execution's source
+//! revision (`GetPipelineExecution`'s `artifactRevisions[].revisionId`), a 40-hex id only,
 //! remembered per execution while the instance is warm. Whatever GitHub or Secrets Manager do,
 //! this only logs: a commit status never fails the invocation.
 //!
@@ -23,49 +25,63 @@ use crate::github::{
 };
 use crate::github_token::TokenSource;
 
-/// Most time one event's status may take, lookups and retries included (less near the deadline).
-pub const STATUS_BUDGET: Duration = Duration::from_secs(8);
+/// Most time one event's status may take, lookups and retries included (less near the deadline):
+/// three attempts with two waits of at most [`crate::github::MAX_WAIT`].
+pub const STATUS_BUDGET: Duration = Duration::from_secs(12);
+/// The stage that fetches the commit: no status of its own.
+pub const SOURCE_STAGE: &str = "Source";
 /// Executions whose commit a warm instance remembers (each stage of a run needs the same one).
 const REMEMBERED_EXECUTIONS: usize = 64;
 
-/// The status a stage state sets, and the words its description uses; None for states that
-/// change nothing on GitHub (STOPPING: STOPPED follows).
-pub fn state_for(stage_state: &str) -> Option<(StatusState, &'static str)> {
+/// The status a stage state sets, and the words its description uses (the Build stage builds,
+/// the others deploy); None for states that change nothing on GitHub.
+pub fn state_for(stage_state: &str, stage: &str) -> Option<(StatusState, &'static str)> {
+    let build = stage == "Build";
     Some(match stage_state {
-        "STARTED" => (StatusState::Pending, "in progress"),
+        "STARTED" if build => (StatusState::Pending, "building"),
+        "STARTED" => (StatusState::Pending, "deploying"),
         // A stage retried after a failure runs again.
-        "RESUMED" => (StatusState::Pending, "in progress again (retried)"),
-        "SUCCEEDED" => (StatusState::Success, "succeeded"),
+        "RESUMED" => (StatusState::Pending, "retrying"),
+        "SUCCEEDED" if build => (StatusState::Success, "built"),
+        "SUCCEEDED" => (StatusState::Success, "deployed"),
         "FAILED" => (StatusState::Failure, "failed"),
         "CANCELED" => (
             StatusState::Error,
             "canceled (a newer execution took its place)",
         ),
+        "STOPPING" => (StatusState::Error, "stopping"),
         "STOPPED" => (StatusState::Error, "stopped"),
         _ => return None,
     })
 }
 
-/// The status of a stage event, without its commit (`sha` empty); None for other events.
-pub fn status_for(event: &PipelineEvent, fallback_region: Option<&str>) -> Option<CommitStatus> {
+/// The status of a stage event, without its commit (`sha` empty); None for other events and
+/// for the `Source` stage. `environment` is `PIPELINE_ENV`.
+pub fn status_for(
+    event: &PipelineEvent,
+    environment: Option<&str>,
+    fallback_region: Option<&str>,
+) -> Option<CommitStatus> {
     if event.level != Level::Stage {
         return None;
     }
-    let stage = event.stage.as_deref()?;
-    let (state, words) = state_for(&event.state)?;
+    let stage = event.stage.as_deref().filter(|s| *s != SOURCE_STAGE)?;
+    let (state, words) = state_for(&event.state, stage)?;
+    let pipeline =
+        environment.map_or_else(|| event.pipeline.clone(), |env| format!("pipeline-{env}"));
     Some(CommitStatus {
         sha: String::new(),
         state,
-        context: format!("{}/{stage}", event.pipeline),
-        description: format!("{stage} {words}"),
+        context: format!("{pipeline}/{stage}"),
+        description: format!("{stage}: {words}"),
         target_url: crate::message::console_url(event, fallback_region),
     })
 }
 
-/// A git commit id (SHA-1, or SHA-256 for repositories in that format); S3 sources' version ids
+/// A git commit id as GitHub's status endpoint takes it: 40 hex digits. S3 sources' version ids
 /// and image digests are not commits and get no status.
 pub fn is_commit_id(revision: &str) -> bool {
-    matches!(revision.len(), 40 | 64) && revision.chars().all(|c| c.is_ascii_hexdigit())
+    revision.len() == 40 && revision.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// Sets commit statuses in one repository.
@@ -74,6 +90,8 @@ pub struct CommitStatuses {
     token: Box<dyn TokenSource>,
     transport: Box<dyn GitHubTransport>,
     pause: Box<dyn Pause>,
+    /// `PIPELINE_ENV`, for the context's `pipeline-ENV`.
+    environment: Option<String>,
     commits: Mutex<VecDeque<(String, String)>>,
 }
 
@@ -97,8 +115,16 @@ impl CommitStatuses {
             token,
             transport,
             pause,
+            environment: None,
             commits: Mutex::new(VecDeque::new()),
         }
+    }
+
+    /// Names the contexts `pipeline-ENV/STAGE` after `PIPELINE_ENV`.
+    #[must_use]
+    pub fn for_environment(mut self, environment: Option<String>) -> Self {
+        self.environment = environment;
+        self
     }
 
     /// Sets the stage event's status on its commit within `budget`; logs what happened.
@@ -109,7 +135,7 @@ impl CommitStatuses {
         fallback_region: Option<&str>,
         budget: Duration,
     ) -> Option<StatusOutcome> {
-        let mut status = status_for(event, fallback_region)?;
+        let mut status = status_for(event, self.environment.as_deref(), fallback_region)?;
         let started = tokio::time::Instant::now();
         let sha = self.commit(event, lookup, budget).await?;
         status.sha = sha;
@@ -266,15 +292,27 @@ mod tests {
             ("FAILED", Some(StatusState::Failure)),
             ("CANCELED", Some(StatusState::Error)),
             ("STOPPED", Some(StatusState::Error)),
-            ("STOPPING", None),
+            ("STOPPING", Some(StatusState::Error)),
             ("SOMETHING_NEW", None),
+            ("", None),
         ];
         for (state, expected) in cases {
-            assert_eq!(state_for(state).map(|(s, _)| s), expected, "{state}");
+            assert_eq!(
+                state_for(state, "prod").map(|(s, _)| s),
+                expected,
+                "{state}"
+            );
         }
-        let status = status_for(&stage("STARTED"), None).unwrap();
+        let status = status_for(&stage("STARTED"), Some("qa"), None).unwrap();
+        assert_eq!(status.context, "pipeline-qa/staging");
+        assert_eq!(status.description, "staging: deploying");
+        let words = |state: &str, stage: &str| state_for(state, stage).unwrap().1;
+        assert_eq!(words("SUCCEEDED", "prod"), "deployed");
+        assert_eq!(words("SUCCEEDED", "Build"), "built");
+        assert_eq!(words("FAILED", "prod"), "failed");
+        // Without PIPELINE_ENV the context names the pipeline.
+        let status = status_for(&stage("STARTED"), None, None).unwrap();
         assert_eq!(status.context, "pipeline-dev/staging");
-        assert_eq!(status.description, "staging in progress");
         assert!(
             status.target_url.starts_with("https://eu-west-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/pipeline-dev/executions/x-1"),
             "{}",
@@ -359,11 +397,9 @@ mod tests {
         );
         assert_eq!(urls.lock().unwrap().len(), 2);
         assert!(urls.lock().unwrap()[0].ends_with(&format!("/repos/octo-org/app/statuses/{sha}")));
-        // STOPPING changes nothing; a missing token or a non-git revision sets nothing.
+        // An undocumented state changes nothing; a missing token or a non-git revision sets nothing.
         assert_eq!(
-            github
-                .report(&stage("STOPPING"), &lookup, None, budget)
-                .await,
+            github.report(&stage("PAUSED"), &lookup, None, budget).await,
             None
         );
         let (no_token, urls) = statuses(None);
@@ -399,13 +435,16 @@ mod tests {
                 include_str!("../tests/fixtures/stage-stopped.json"),
                 Some(StatusState::Error),
             ),
-            (include_str!("../tests/fixtures/stage-stopping.json"), None),
+            (
+                include_str!("../tests/fixtures/stage-stopping.json"),
+                Some(StatusState::Error),
+            ),
             (include_str!("../tests/fixtures/action-failed.json"), None),
             (include_str!("../tests/fixtures/pipeline-failed.json"), None),
         ];
         for (sample, expected) in samples {
             let event = crate::event::parse(&serde_json::from_str(sample).unwrap()).unwrap();
-            let status = status_for(&event, None);
+            let status = status_for(&event, None, None);
             assert_eq!(status.as_ref().map(|s| s.state), expected, "{}", event.id);
             if let Some(status) = status {
                 let stage = event.stage.as_deref().unwrap();
@@ -418,9 +457,13 @@ mod tests {
     fn only_stage_events_and_git_commits_get_statuses() {
         let mut action = stage("FAILED");
         action.level = Level::Action;
-        assert!(status_for(&action, None).is_none());
+        assert!(status_for(&action, None, None).is_none());
+        let mut source = stage("STARTED");
+        source.stage = Some(SOURCE_STAGE.to_owned());
+        assert!(status_for(&source, Some("dev"), None).is_none());
         assert!(is_commit_id(&"a1".repeat(20)));
-        assert!(is_commit_id(&"B".repeat(64)));
+        assert!(!is_commit_id(&"B".repeat(64)));
+        assert!(!is_commit_id(&"a".repeat(39)));
         assert!(!is_commit_id(
             "3sL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo"
         ));

@@ -29,7 +29,7 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 pub const MAX_ATTEMPTS: u32 = 3;
 /// Longest wait between attempts, whatever `retry-after` or `x-ratelimit-reset` ask: the
 /// notifier has seconds, not the minutes a primary limit may need; a status given up on is logged.
-pub const MAX_WAIT: Duration = Duration::from_secs(3);
+pub const MAX_WAIT: Duration = Duration::from_secs(5);
 /// Wait before a retry when GitHub names none (doubled for the next).
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// One request's limit, connection included.
@@ -201,13 +201,23 @@ pub enum StatusOutcome {
 }
 
 /// Whether an answer is worth another attempt, and after how long.
-enum Verdict {
+///
+/// Retried: 5xx (GitHub's outages), 429, and 403 when it is a rate limit — `x-ratelimit-remaining:
+/// 0` (primary), or `retry-after` / a "rate limit" message (secondary) — as "Rate limits for the
+/// REST API" (docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api) says to wait
+/// and retry. Final: 401 Bad credentials, a plain 403, 404 (a repository the token cannot see) and
+/// 422 Validation Failed, which "Troubleshooting the REST API"
+/// (docs.github.com/rest/using-the-rest-api/troubleshooting-the-rest-api) fixes by changing the
+/// token or the request, not by retrying it. Network errors are retried by [`create_status`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
     Done,
     Refused(String),
     Retry { why: String, wait: Option<Duration> },
 }
 
-fn judge(answer: &GitHubAnswer, now: SystemTime) -> Verdict {
+/// The retry decision for one answer received at `now` (pure: no clock, no I/O).
+pub fn judge(answer: &GitHubAnswer, now: SystemTime) -> Verdict {
     let message = answer.message.clone().unwrap_or_default();
     let seconds = |v: &Option<String>| v.as_deref().and_then(|s| s.trim().parse::<u64>().ok());
     match answer.status {
@@ -439,6 +449,50 @@ mod tests {
             "{outcome:?}"
         );
         assert_eq!(waits, vec![FIRST_BACKOFF, FIRST_BACKOFF * 2]);
+    }
+
+    #[test]
+    fn retry_decisions_follow_githubs_documents() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let with = |status, remaining: Option<&str>, reset: Option<&str>, after: Option<&str>| {
+            let answer = GitHubAnswer {
+                status,
+                ratelimit_remaining: remaining.map(str::to_owned),
+                ratelimit_reset: reset.map(str::to_owned),
+                retry_after: after.map(str::to_owned),
+                message: None,
+            };
+            judge(&answer, now)
+        };
+        let wait = |v: Verdict| match v {
+            Verdict::Retry { wait, .. } => wait,
+            other => panic!("not retried: {other:?}"),
+        };
+        assert_eq!(with(201, None, None, None), Verdict::Done);
+        for status in [500, 502, 503, 504] {
+            assert_eq!(wait(with(status, None, None, None)), None, "{status}");
+        }
+        assert_eq!(wait(with(429, None, None, None)), None);
+        assert_eq!(
+            wait(with(429, None, None, Some("2"))),
+            Some(Duration::from_secs(2))
+        );
+        let primary = with(403, Some("0"), Some("1000004"), None);
+        assert_eq!(wait(primary), Some(Duration::from_secs(4)));
+        // A reset already past: retry at once.
+        let past = with(403, Some("0"), Some("999990"), None);
+        assert_eq!(wait(past), Some(Duration::ZERO));
+        for status in [401, 404, 422] {
+            assert!(
+                matches!(with(status, Some("0"), None, None), Verdict::Refused(_)),
+                "{status}"
+            );
+        }
+        // A 403 with requests left is a permission problem, not a rate limit.
+        assert!(matches!(
+            with(403, Some("4999"), Some("1000004"), None),
+            Verdict::Refused(_)
+        ));
     }
 
     #[test]

@@ -43,6 +43,7 @@ async fn main() -> Result<(), Error> {
             Box::new(HyperGitHub::default()),
             Box::new(TokioPause),
         )
+        .for_environment(config.environment.clone())
     });
     let deps = Deps::new(config, lookup, publisher);
     let deps = match github {

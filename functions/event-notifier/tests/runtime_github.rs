@@ -104,8 +104,16 @@ fn answered(emu: &Emulator) -> Vec<u64> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stage_events_set_commit_statuses_and_github_failures_never_fail_the_invocation() {
+/// The emulator, the Runtime API and the notifier binary running with commit statuses on.
+struct Running {
+    emu: Emulator,
+    runtime: RuntimeApi,
+    process: LambdaProcess,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+async fn start() -> Running {
     let emu = Emulator::start().expect("start the AWS emulator");
     let (topic_arn, sqs, queue_url) = topic_and_queue(&emu).await;
     let secret = secret_arn(&emu).await;
@@ -141,20 +149,30 @@ async fn stage_events_set_commit_statuses_and_github_failures_never_fail_the_inv
         .wait_for_first_next(WAIT)
         .await
         .expect("the function polls for work");
+    Running {
+        emu,
+        runtime,
+        process,
+        sqs,
+        queue_url,
+    }
+}
+
+/// Source sets nothing; a deploy stage goes pending, then success, on the seeded commit.
+async fn statuses_follow_the_stage(r: &Running) {
+    let (emu, runtime, process) = (&r.emu, &r.runtime, &r.process);
+    // The Source stage sets no status; the commit is not the pipeline's until it has run.
+    invoke(runtime, process, stage_event("s-0", "Source", "SUCCEEDED")).await;
+    assert!(answered(emu).is_empty(), "{}", process.logs());
 
     // STARTED then SUCCEEDED: pending, then success, on the execution's commit.
-    let started = invoke(&runtime, &process, stage_event("s-1", "staging", "STARTED")).await;
+    let started = invoke(runtime, process, stage_event("s-1", "prod", "STARTED")).await;
     assert_eq!(
         started["outcome"], "filtered",
         "a stage STARTED does not notify: {started}"
     );
-    invoke(
-        &runtime,
-        &process,
-        stage_event("s-2", "staging", "SUCCEEDED"),
-    )
-    .await;
-    let context = "pipeline-dev/staging".to_owned();
+    invoke(runtime, process, stage_event("s-2", "prod", "SUCCEEDED")).await;
+    let context = "pipeline-dev/prod".to_owned();
     let expected = |state: &str| {
         (
             REPOSITORY.to_owned(),
@@ -164,13 +182,15 @@ async fn stage_events_set_commit_statuses_and_github_failures_never_fail_the_inv
         )
     };
     assert_eq!(
-        statuses(&emu),
+        statuses(emu),
         vec![expected("pending"), expected("success")],
         "{}",
         process.logs()
     );
-    let first = &emu.github_statuses().expect("statuses")[0];
-    assert_eq!(first["description"], "staging in progress");
+    let recorded = emu.github_statuses().expect("statuses");
+    let first = &recorded[0];
+    assert_eq!(first["description"], "prod: deploying");
+    assert_eq!(recorded[1]["description"], "prod: deployed");
     let url = first["target_url"].as_str().unwrap_or_default();
     assert!(
         url.contains(&format!(
@@ -178,21 +198,35 @@ async fn stage_events_set_commit_statuses_and_github_failures_never_fail_the_inv
         )),
         "{url}"
     );
+}
 
-    // A rate-limited first answer is waited out and retried.
-    emu.github_inject("rate-limit", 1, json!({"status": 429, "reset_in": 1}))
+/// Rate limits are waited out; an outage and a revoked token are logged, never failing.
+async fn github_failures_only_log(r: &Running) {
+    let (emu, runtime, process) = (&r.emu, &r.runtime, &r.process);
+    // A rate-limited first answer (403, x-ratelimit-remaining 0) is waited out and retried; so is a
+    // 429 with retry-after.
+    emu.github_inject("rate-limit", 1, json!({"status": 403, "reset_in": 1}))
         .expect("inject");
-    invoke(&runtime, &process, stage_event("s-3", "prod", "STARTED")).await;
-    assert_eq!(answered(&emu)[2..], [429, 201], "{}", process.logs());
-    assert_eq!(statuses(&emu).len(), 3);
+    invoke(runtime, process, stage_event("s-3", "prod", "STARTED")).await;
+    assert_eq!(answered(emu)[2..], [403, 201], "{}", process.logs());
+    assert_eq!(statuses(emu).len(), 3);
+    emu.github_inject(
+        "secondary-rate-limit",
+        1,
+        json!({"status": 429, "retry_after": 1}),
+    )
+    .expect("inject");
+    invoke(runtime, process, stage_event("s-3b", "prod", "SUCCEEDED")).await;
+    assert_eq!(answered(emu)[4..], [429, 201], "{}", process.logs());
+    assert_eq!(statuses(emu).len(), 4);
 
     // An outage (every attempt a 5xx) is logged; the invocation succeeds, the FAILED stage still notifies.
     emu.github_inject("server-error", 3, json!({}))
         .expect("inject");
-    let failed = invoke(&runtime, &process, stage_event("s-4", "prod", "FAILED")).await;
+    let failed = invoke(runtime, process, stage_event("s-4", "prod", "FAILED")).await;
     assert_eq!(failed["outcome"], "published", "{failed}");
-    assert_eq!(answered(&emu)[4..], [503, 503, 503]);
-    assert_eq!(statuses(&emu).len(), 3);
+    assert_eq!(answered(emu)[6..], [503, 503, 503]);
+    assert_eq!(statuses(emu).len(), 4);
     assert!(
         process.logs().contains("GitHub kept failing"),
         "{}",
@@ -202,26 +236,30 @@ async fn stage_events_set_commit_statuses_and_github_failures_never_fail_the_inv
     // A revoked token: GitHub's "Bad credentials" is logged with the fix, the token never.
     emu.github_configure(&["another-token"], &[REPOSITORY])
         .expect("revoke");
-    invoke(&runtime, &process, stage_event("s-5", "prod", "STARTED")).await;
+    invoke(runtime, process, stage_event("s-5", "prod", "STARTED")).await;
     let logs = process.logs();
     assert!(
         logs.contains("Bad credentials") && logs.contains("GITHUB_STATUS_TOKEN_SECRET"),
         "{logs}"
     );
     assert!(!logs.contains(TOKEN), "the token reached the logs");
-    assert_eq!(answered(&emu).last(), Some(&401));
+    assert_eq!(answered(emu).last(), Some(&401));
+}
 
-    // The approval action: "approval needed" on the topic, with the commit and the image.
+/// The approval action: "approval needed" on the topic, with the commit and the image.
+async fn approval_is_announced(r: &Running) {
+    let (runtime, process) = (&r.runtime, &r.process);
     let mut approval: Value =
         serde_json::from_str(include_str!("fixtures/action-approval-started.json"))
             .expect("fixture");
     approval["detail"]["pipeline"] = json!("pipeline-dev");
     approval["detail"]["execution-id"] = json!(EXECUTION);
-    let published = invoke(&runtime, &process, approval).await;
+    let published = invoke(runtime, process, approval).await;
     assert_eq!(published["outcome"], "published", "{published}");
-    let received = sqs
+    let received = r
+        .sqs
         .receive_message()
-        .queue_url(&queue_url)
+        .queue_url(&r.queue_url)
         .max_number_of_messages(10)
         .wait_time_seconds(5)
         .send()
@@ -254,4 +292,12 @@ async fn stage_events_set_commit_statuses_and_github_failures_never_fail_the_inv
         approval["Subject"],
         "[STARTED] pipeline-dev: approval needed to deploy to prod"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stage_events_set_commit_statuses_and_github_failures_never_fail_the_invocation() {
+    let running = start().await;
+    statuses_follow_the_stage(&running).await;
+    github_failures_only_log(&running).await;
+    approval_is_announced(&running).await;
 }
