@@ -496,3 +496,93 @@ impl Emulator {
         )?)?)
     }
 }
+
+/// CodePipeline's stage machinery in the emulator (`emulator/awsshim/codepipeline_runs.py`):
+/// what a rehearsal reports of each stage, the manual approvals, the bake conditions and the
+/// rollback executions they start.
+impl Emulator {
+    /// Reports a stage's outcome in an execution (`InProgress`, `Succeeded` or `Failed`); a
+    /// failure of a stage declaring `onFailure: ROLLBACK` answers the rollback it started.
+    pub fn stage_result(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+        stage: &str,
+        status: &str,
+    ) -> Result<Value> {
+        let body = serde_json::json!({
+            "pipelineName": pipeline,
+            "pipelineExecutionId": execution_id,
+            "stageName": stage,
+            "status": status,
+        });
+        self.control("POST", "/_shim/codepipeline/stage-results", Some(&body))
+    }
+
+    /// Opens the manual approval `stage`/`action` of an execution, as CodePipeline does when the
+    /// execution reaches it; answers its token (what GetPipelineState then shows approvers).
+    pub fn open_approval(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+        stage: &str,
+        action: &str,
+    ) -> Result<String> {
+        let body = serde_json::json!({
+            "pipelineName": pipeline,
+            "pipelineExecutionId": execution_id,
+            "stageName": stage,
+            "actionName": action,
+        });
+        let opened = self.control("POST", "/_shim/codepipeline/approvals", Some(&body))?;
+        opened["token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("the emulator opened an approval without a token")
+    }
+
+    /// The approval's record: `status` (`InProgress`, `Approved`, `Rejected`), `summary`,
+    /// `approvedBy`, `approvedAt`.
+    pub fn approval(&self, token: &str) -> Result<Value> {
+        self.control(
+            "GET",
+            &format!("/_shim/codepipeline/approvals/{token}"),
+            None,
+        )
+    }
+
+    /// Starts evaluating the `onSuccess` conditions of an execution's stage (its bake); answers
+    /// the evaluation's id for [`Self::condition`].
+    pub fn start_conditions(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+        stage: &str,
+    ) -> Result<String> {
+        let body = serde_json::json!({
+            "pipelineName": pipeline,
+            "pipelineExecutionId": execution_id,
+            "stageName": stage,
+            "condition": "onSuccess",
+        });
+        let started = self.control("POST", "/_shim/codepipeline/conditions", Some(&body))?;
+        started["conditionExecutionId"]
+            .as_str()
+            .map(str::to_owned)
+            .context("the emulator started a condition without an id")
+    }
+
+    /// The condition evaluation now: `status` (`InProgress`, `Succeeded`, `Failed`, `Errored`),
+    /// `ruleResults`, and `rollback` (`pipelineExecutionId`, `targetPipelineExecutionId`) when
+    /// its failure rolled the stage back.
+    pub fn condition(&self, id: &str) -> Result<Value> {
+        self.control("GET", &format!("/_shim/codepipeline/conditions/{id}"), None)
+    }
+
+    /// How many seconds a minute of a condition's `WaitTime` lasts (60 by default).
+    pub fn set_pipeline_minute_seconds(&self, seconds: f64) -> Result<()> {
+        let body = serde_json::json!({ "minuteSeconds": seconds });
+        self.control("POST", "/_shim/codepipeline/clock", Some(&body))
+            .map(drop)
+    }
+}
