@@ -1,9 +1,11 @@
 //! `cargo xtask demo`: the product's front door, the whole pipeline run end to end on the local
-//! emulator, once deploying to an ECS service and once to a Lambda function. `cargo xtask demo`
+//! emulator, once deploying to an ECS service and once to a Lambda function, then the road to
+//! production (staging, an approval, production with a bake that rolls back). `cargo xtask demo`
 //! builds the Lambda zips and the debug binaries, then runs this. `--security-md PATH` (`cargo
 //! xtask security`) also writes the grant-usage tables of both runs.
 
 use anyhow::{Context, Result};
+use integration_tests::e2e::promotion::run_promotion_demo;
 use integration_tests::e2e::team::Rollout;
 use integration_tests::e2e::{DemoOptions, run_pipeline_demo};
 
@@ -29,6 +31,14 @@ fn main() -> Result<()> {
     let first = runtime.block_on(run_pipeline_demo(&ecs))?;
     eprintln!("\n==> The same pipeline once more, deploying to a Lambda container-image function");
     let second = runtime.block_on(run_pipeline_demo(&lambda))?;
+    eprintln!(
+        "\n==> The road to production: staging, an approval, production baked and rolled back"
+    );
+    let promotion = DemoOptions {
+        env: "rel".into(),
+        ..ecs.clone()
+    };
+    let promoted = runtime.block_on(run_promotion_demo(&promotion))?;
     for (options, report) in [(&ecs, &first), (&lambda, &second)] {
         println!(
             "\nEnvironment `{}`: deploy, a filtered push, {} pipeline runs and destroy in {:.0}s.",
@@ -42,6 +52,23 @@ fn main() -> Result<()> {
                 report.destroy.leftovers.join(", ")
             );
         }
+    }
+    for release in &promoted.releases {
+        println!(
+            "Environment `{}`, {}: built once ({}), {}{}.",
+            promotion.env,
+            release.label,
+            release.digest,
+            release.pipeline_state,
+            release
+                .rollback
+                .as_ref()
+                .map(|r| format!(
+                    ", production rolled back to execution {}",
+                    r.target_execution_id
+                ))
+                .unwrap_or_default()
+        );
     }
     if let Some(path) = security_md {
         let tables = [

@@ -251,7 +251,7 @@ pub(super) async fn seed_failed_execution(
             "pipelineExecutionId": execution.execution_id,
             "pipelineVersion": 1,
             "status": "Failed",
-            "trigger": {"triggerType": "Webhook", "triggerDetail": d.webhook_arn},
+            "trigger": {"triggerType": execution.trigger.0, "triggerDetail": execution.trigger.1},
             "artifactRevisions": [{
                 "name": d.source.output_artifact.clone().unwrap_or_default(),
                 "revisionId": commit.id,

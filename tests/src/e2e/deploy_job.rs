@@ -5,6 +5,7 @@
 
 use super::context::{INVOKE_WAIT, RunContext};
 use super::delivery::{action_level, emit, seed_failed_execution};
+use super::deployed::Action;
 use super::events::{Execution, Level};
 use super::github;
 use super::report::{BuildReport, DeployReport, EcrImage, EventDelivery};
@@ -47,7 +48,15 @@ pub(super) async fn deploy_stage(
             image.digest
         ));
     }
-    let report = run_deploy(ctx, execution, commit, &output_key, log).await?;
+    let report = run_deploy(
+        ctx,
+        &ctx.deployed.deploy,
+        execution,
+        commit,
+        &output_key,
+        log,
+    )
+    .await?;
     let mut team_image = None;
     if let Some(team) = ctx.team {
         let running = team.running_image(ctx.clients).await?;
@@ -76,15 +85,16 @@ pub(super) async fn deploy_stage(
     })
 }
 
-/// The Invoke action: jobs handed to the deploy-handler until one is no longer in progress.
-async fn run_deploy(
+/// An Invoke action (`action`, of any deploy stage): jobs handed to the deploy-handler until one
+/// is no longer in progress, with the stage's and the action's events around them.
+pub(super) async fn run_deploy(
     ctx: &RunContext<'_>,
+    action: &Action,
     execution: &Execution,
     commit: &github::Commit,
     output_key: &str,
     log: &mut Vec<EventDelivery>,
 ) -> Result<DeployReport> {
-    let action = &ctx.deployed.deploy;
     emit(ctx, execution, Level::Stage(&action.stage), "STARTED", log).await?;
     emit(
         ctx,
@@ -97,8 +107,13 @@ async fn run_deploy(
     let mut continuation: Option<String> = None;
     let mut polls = 0;
     let (job_id, job, status, last) = loop {
-        let job_id =
-            invoke_job(ctx, execution, commit, output_key, continuation.as_deref()).await?;
+        let job = JobInput {
+            action,
+            execution,
+            commit,
+            output_key,
+        };
+        let job_id = invoke_job(ctx, &job, continuation.as_deref()).await?;
         let job = ctx.emu.job(&job_id)?;
         let status = job["status"].as_str().unwrap_or_default().to_owned();
         let last = job["results"]
@@ -172,17 +187,29 @@ async fn run_deploy(
     })
 }
 
+/// What one job of an action is made of: the action, its execution, the commit and the build's
+/// output artifact it deploys.
+struct JobInput<'a> {
+    action: &'a Action,
+    execution: &'a Execution,
+    commit: &'a github::Commit,
+    output_key: &'a str,
+}
+
 /// One job of the action, handed to the deploy-handler as CodePipeline invokes it; returns the
 /// job's id once the function has answered.
 async fn invoke_job(
     ctx: &RunContext<'_>,
-    execution: &Execution,
-    commit: &github::Commit,
-    output_key: &str,
+    job: &JobInput<'_>,
     continuation: Option<&str>,
 ) -> Result<String> {
     let d = ctx.deployed;
-    let action = &d.deploy;
+    let JobInput {
+        action,
+        execution,
+        commit,
+        output_key,
+    } = *job;
     // CodePipeline hands the function short-lived credentials of the pipeline's role for the artifacts.
     let assumed = ctx
         .clients
@@ -197,7 +224,7 @@ async fn invoke_job(
         .credentials()
         .context("AssumeRole returned no credentials")?;
     let job_id = ctx.emu.create_job(
-        json!({"pipelineName": d.pipeline, "stageName": action.stage, "actionName": action.name}),
+        json!({"pipelineName": d.pipeline, "stageName": action.stage, "actionName": action.name, "pipelineExecutionId": execution.execution_id}),
     )?;
     let mut configuration = json!({});
     for (key, value) in &action.configuration {
@@ -236,7 +263,7 @@ async fn invoke_job(
                 .map_or("none", String::as_str)
         ));
     }
-    pipeline_role_may_invoke(ctx).await?;
+    pipeline_role_may_invoke(ctx, action).await?;
     let invocation = ctx
         .runtime_deploy
         .invoke(event, INVOKE_WAIT)
@@ -261,10 +288,8 @@ async fn invoke_job(
 /// Reference, Invoke: "DryRun – Validate parameter values and verify that the user or role
 /// has permission to invoke the function"); the job itself reaches the function through the
 /// Runtime API.
-async fn pipeline_role_may_invoke(ctx: &RunContext<'_>) -> Result<()> {
-    let function_name = ctx
-        .deployed
-        .deploy
+async fn pipeline_role_may_invoke(ctx: &RunContext<'_>, action: &Action) -> Result<()> {
+    let function_name = action
         .configuration
         .get("FunctionName")
         .context("the Deploy action names no FunctionName")?;

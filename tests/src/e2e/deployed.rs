@@ -37,6 +37,34 @@ pub(super) struct RuleTarget {
     pub(super) input_template: Option<String>,
 }
 
+/// The webhook a push reaches (webhook source mode), and the secret GitHub signs with.
+#[derive(Debug)]
+pub(super) struct Webhook {
+    pub(super) name: String,
+    pub(super) arn: String,
+    pub(super) url: String,
+    pub(super) filters: Vec<github::Filter>,
+    pub(super) secret_token: String,
+    /// What the user pasted into GitHub's webhook settings (the environment's webhook secret).
+    pub(super) github_secret: String,
+}
+
+/// A deploy stage of a pipeline with stages: its optional approval and its deploy action.
+#[derive(Clone, Debug)]
+pub(super) struct DeployStage {
+    pub(super) approval: Option<Action>,
+    pub(super) deploy: Action,
+    /// The alarms the stage's `onSuccess` condition watches: its bake.
+    pub(super) bake: Vec<BakeRule>,
+}
+
+/// One CloudWatchAlarm rule of a stage's `onSuccess` condition.
+#[derive(Clone, Debug)]
+pub(super) struct BakeRule {
+    pub(super) alarm: String,
+    pub(super) wait_minutes: String,
+}
+
 /// What the deploy created, read back from the emulator.
 #[derive(Debug)]
 pub(super) struct Deployed {
@@ -46,15 +74,14 @@ pub(super) struct Deployed {
     pub(super) bucket: String,
     pub(super) source: Action,
     pub(super) build: Action,
+    /// The first deploy action (the only one without stages).
     pub(super) deploy: Action,
+    /// Every deploy stage in pipeline order, each with the approval before it.
+    pub(super) stages: Vec<DeployStage>,
     pub(super) build_env: Vec<(String, String)>,
     pub(super) buildspec_name: String,
-    pub(super) webhook_name: String,
-    pub(super) webhook_arn: String,
-    pub(super) webhook_url: String,
-    pub(super) webhook_filters: Vec<github::Filter>,
-    pub(super) webhook_secret_token: String,
-    pub(super) github_secret: String,
+    /// `None` in codeconnections mode, where the connection starts the pipeline.
+    pub(super) webhook: Option<Webhook>,
     pub(super) deploy_handler_env: Vec<(String, String)>,
     pub(super) notifier_env: Vec<(String, String)>,
     pub(super) notifier_arn: String,
@@ -66,6 +93,32 @@ pub(super) struct Deployed {
 }
 
 impl Deployed {
+    /// The webhook, which a push in webhook source mode needs.
+    pub(super) fn webhook(&self) -> Result<&Webhook> {
+        self.webhook.as_ref().with_context(|| {
+            format!(
+                "{} has no webhook (codeconnections mode): the connection starts it",
+                self.pipeline
+            )
+        })
+    }
+
+    /// How CodePipeline names what started an execution: the webhook, or the connection
+    /// (ListPipelineExecutions trigger types `Webhook` and `WebhookV2`).
+    pub(super) fn trigger(&self) -> (&'static str, String) {
+        match &self.webhook {
+            Some(hook) => ("Webhook", hook.arn.clone()),
+            None => (
+                "WebhookV2",
+                self.source
+                    .configuration
+                    .get("ConnectionArn")
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+
     pub(super) fn role_arn(&self, name: &str) -> String {
         format!("arn:aws:iam::{}:role/{name}", self.account)
     }
@@ -79,7 +132,9 @@ impl Deployed {
                 .configuration
                 .get("ProjectName")
                 .map_or("?", String::as_str),
-            self.webhook_name,
+            self.webhook
+                .as_ref()
+                .map_or("none (codeconnections)", |w| w.name.as_str()),
             self.rules
                 .iter()
                 .map(|r| r.name.as_str())
@@ -89,23 +144,14 @@ impl Deployed {
     }
 }
 
-/// The pipeline as GetPipeline answers: its ARN, role, artifact bucket and three actions.
+/// The pipeline as GetPipeline answers: its ARN, role, artifact bucket and actions.
 struct PipelineReadBack {
     arn: String,
     role_arn: String,
     bucket: String,
     source: Action,
     build: Action,
-    deploy: Action,
-}
-
-/// The webhook that targets the pipeline, as ListWebhooks answers.
-struct WebhookReadBack {
-    name: String,
-    arn: String,
-    url: String,
-    filters: Vec<github::Filter>,
-    secret_token: String,
+    stages: Vec<DeployStage>,
 }
 
 /// Reads back what `bootstrap deploy` created: every later step works from this, never from
@@ -120,19 +166,16 @@ pub(super) async fn read_deployed(
     let pipeline_name = names.pipeline();
     let pipeline = read_pipeline(clients, &pipeline_name, outputs).await?;
     let (build_env, buildspec_name) = read_build_project(clients, &pipeline.build).await?;
-    let webhook = read_webhook(clients, &pipeline_name).await?;
-    let github_secret = clients
-        .secrets
-        .get_secret_value()
-        .secret_id(names.webhook_secret())
-        .send()
-        .await
-        .with_context(|| format!("reading the webhook secret {}", names.webhook_secret()))?
-        .secret_string()
-        .context("the webhook secret has no string value")?
-        .to_owned();
-    let deploy_function = pipeline
-        .deploy
+    let webhook = match pipeline.source.provider.as_str() {
+        "CodeStarSourceConnection" => None,
+        _ => Some(read_webhook(clients, &pipeline_name, &names.webhook_secret()).await?),
+    };
+    let deploy = pipeline
+        .stages
+        .first()
+        .map(|stage| stage.deploy.clone())
+        .context("the deployed pipeline has no deploy action")?;
+    let deploy_function = deploy
         .configuration
         .get("FunctionName")
         .cloned()
@@ -152,15 +195,11 @@ pub(super) async fn read_deployed(
         bucket: pipeline.bucket,
         source: pipeline.source,
         build: pipeline.build,
-        deploy: pipeline.deploy,
+        deploy,
+        stages: pipeline.stages,
         build_env,
         buildspec_name,
-        webhook_name: webhook.name,
-        webhook_arn: webhook.arn,
-        webhook_url: webhook.url,
-        webhook_filters: webhook.filters,
-        webhook_secret_token: webhook.secret_token,
-        github_secret,
+        webhook,
         deploy_handler_env,
         notifier_env,
         notifier_arn,
@@ -199,7 +238,23 @@ async fn read_pipeline(
             )
         });
     let mut actions = Vec::new();
+    let mut bakes = BTreeMap::new();
     for stage in pipeline.stages() {
+        let rules = stage
+            .on_success()
+            .into_iter()
+            .flat_map(|c| c.conditions())
+            .flat_map(|c| c.rules());
+        let bake: Vec<BakeRule> = rules
+            .filter_map(|rule| {
+                let config = rule.configuration()?;
+                Some(BakeRule {
+                    alarm: config.get("AlarmName")?.clone(),
+                    wait_minutes: config.get("WaitTime").cloned().unwrap_or_default(),
+                })
+            })
+            .collect();
+        bakes.insert(stage.name().to_owned(), bake);
         for action in stage.actions() {
             let type_id = action
                 .action_type_id()
@@ -226,7 +281,8 @@ async fn read_pipeline(
             format!("the deployed pipeline {pipeline_name} has no {category} action; redeploy with `bootstrap deploy`")
         })
     };
-    let (source, build, deploy) = (find("Source")?, find("Build")?, find("Invoke")?);
+    let (source, build) = (find("Source")?, find("Build")?);
+    let stages = deploy_stages(&actions, &mut bakes);
     let bucket = pipeline
         .artifact_store()
         .map(|s| s.location().to_owned())
@@ -238,8 +294,30 @@ async fn read_pipeline(
         bucket,
         source,
         build,
-        deploy,
+        stages,
     })
+}
+
+/// The deploy actions in pipeline order, each with the manual approval of the stage before it
+/// (bootstrap puts an approval in a stage of its own, `Approve-NAME`, before stage `NAME`).
+fn deploy_stages(
+    actions: &[Action],
+    bakes: &mut BTreeMap<String, Vec<BakeRule>>,
+) -> Vec<DeployStage> {
+    let mut stages = Vec::new();
+    let mut approval = None;
+    for action in actions {
+        match action.category.as_str() {
+            "Approval" => approval = Some(action.clone()),
+            "Invoke" => stages.push(DeployStage {
+                approval: approval.take(),
+                deploy: action.clone(),
+                bake: bakes.remove(&action.stage).unwrap_or_default(),
+            }),
+            _ => {}
+        }
+    }
+    stages
 }
 
 /// The Build action's project: its environment variables and the buildspec it runs.
@@ -280,7 +358,17 @@ async fn read_build_project(
     Ok((build_env, buildspec_name))
 }
 
-async fn read_webhook(clients: &Clients, pipeline_name: &str) -> Result<WebhookReadBack> {
+async fn read_webhook(clients: &Clients, pipeline_name: &str, secret: &str) -> Result<Webhook> {
+    let github_secret = clients
+        .secrets
+        .get_secret_value()
+        .secret_id(secret)
+        .send()
+        .await
+        .with_context(|| format!("reading the webhook secret {secret}"))?
+        .secret_string()
+        .context("the webhook secret has no string value")?
+        .to_owned();
     let webhooks = clients.codepipeline.list_webhooks().send().await?;
     let webhook = webhooks
         .webhooks()
@@ -306,12 +394,13 @@ async fn read_webhook(clients: &Clients, pipeline_name: &str) -> Result<WebhookR
         .and_then(|a| a.secret_token())
         .unwrap_or_default()
         .to_owned();
-    Ok(WebhookReadBack {
+    Ok(Webhook {
         name: definition.name().to_owned(),
         arn: webhook.arn().unwrap_or_default().to_owned(),
         url: webhook.url().to_owned(),
         filters,
         secret_token,
+        github_secret,
     })
 }
 

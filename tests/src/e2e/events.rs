@@ -18,7 +18,8 @@ pub struct Execution {
     pub region: String,
     pub account: String,
     pub start_time: String,
-    pub webhook_arn: String,
+    /// What started it: `(trigger-type, trigger-detail)`, e.g. the webhook's ARN.
+    pub trigger: (&'static str, String),
 }
 
 /// Which part of the pipeline changed state.
@@ -56,7 +57,7 @@ pub fn state_change(
         Level::Pipeline => {
             detail.insert(
                 "execution-trigger".into(),
-                json!({"trigger-type": "Webhook", "trigger-detail": execution.webhook_arn}),
+                json!({"trigger-type": execution.trigger.0, "trigger-detail": execution.trigger.1}),
             );
             PIPELINE_DETAIL_TYPE
         }
@@ -170,7 +171,10 @@ mod tests {
             region: "us-east-1".into(),
             account: "123456789012".into(),
             start_time: "2025-01-01T00:00:00Z".into(),
-            webhook_arn: "arn:aws:codepipeline:us-east-1:123456789012:webhook:webhook-demo".into(),
+            trigger: (
+                "Webhook",
+                "arn:aws:codepipeline:us-east-1:123456789012:webhook:webhook-demo".into(),
+            ),
         }
     }
 

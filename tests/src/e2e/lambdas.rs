@@ -74,6 +74,16 @@ pub(super) async fn start(
         .await?,
     );
     say.simulated("each Lambda runs with its execution role's credentials, the build's commands with the build role's, and what CodePipeline does itself (writing the source artifact, starting and reading the build) with the pipeline role's, so the emulator evaluates every call they make against those roles' policies and refuses what they do not grant, as IAM would");
+    // Commit statuses go to the emulator's GitHub stand-in instead of api.github.com.
+    if notifier_env
+        .iter()
+        .any(|(k, _)| k == pipeline_common::env_vars::GITHUB_STATUS_TOKEN_SECRET)
+    {
+        notifier_env.push((
+            pipeline_common::env_vars::GITHUB_API_URL.into(),
+            emu.github_api_url(),
+        ));
+    }
     notifier_env.push((
         "AWS_LAMBDA_FUNCTION_NAME".into(),
         opts_names(opts)?.names().event_notifier(),

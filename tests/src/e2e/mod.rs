@@ -36,6 +36,7 @@ pub mod grants;
 mod lambdas;
 pub mod mutants;
 mod notifications;
+pub mod promotion;
 mod report;
 mod source;
 pub mod support;
@@ -107,18 +108,20 @@ pub async fn run_pipeline_demo(opts: &DemoOptions) -> Result<DemoReport> {
     let say = Narrator::new(opts.narrate);
     say.step("Starting the local AWS emulator");
     let emu = Emulator::start().context("starting the local AWS emulator")?;
-    match rehearse(opts, &emu, &say).await {
-        Ok(report) => Ok(report),
-        // A step that failed because IAM refused a call says so, whatever the step saw of it.
-        Err(err) => match emu.iam_enforcement() {
-            Ok((_, denials)) if !denials.is_empty() => Err(err.context(format!(
-                "IAM denied {} call(s):\n  {}",
-                denials.len(),
-                one_per_line(&denials)
-            ))),
-            _ => Err(err),
-        },
-    }
+    let outcome = rehearse(opts, &emu, &say).await;
+    with_denials(&emu, outcome)
+}
+
+/// A step that failed because IAM refused a call says so, whatever the step saw of it.
+fn with_denials<T>(emu: &Emulator, outcome: Result<T>) -> Result<T> {
+    outcome.map_err(|err| match emu.iam_enforcement() {
+        Ok((_, denials)) if !denials.is_empty() => err.context(format!(
+            "IAM denied {} call(s):\n  {}",
+            denials.len(),
+            one_per_line(&denials)
+        )),
+        _ => err,
+    })
 }
 
 /// The emulator's denial records, one per line.

@@ -69,7 +69,7 @@ pub(super) async fn start_execution(
         region: d.region.clone(),
         account: d.account.clone(),
         start_time: now_iso8601(),
-        webhook_arn: d.webhook_arn.clone(),
+        trigger: d.trigger(),
     };
     ctx.say.say(&format!(
         "CodePipeline starts execution {}",
@@ -202,25 +202,25 @@ async fn deliver_push(
     branch: &str,
     commit: &github::Commit,
 ) -> Result<PushCheck> {
+    let hook = ctx.deployed.webhook()?;
     let d = ctx.deployed;
     ctx.emu.clear_calls()?;
     let payload = github::push_payload(&ctx.opts.github_repo, branch, &random_hex(40), commit);
     let body = serde_json::to_vec(&payload)?;
     // GitHub signs with the secret the user pasted into the repository's webhook settings.
-    let header = github::signature_header(d.github_secret.as_bytes(), &body);
+    let header = github::signature_header(hook.github_secret.as_bytes(), &body);
     ctx.say.say(&format!(
         "GitHub sends push {} ({}) to {} with X-Hub-Signature-256: {}…",
         payload["ref"].as_str().unwrap_or_default(),
         &commit.id[..12],
-        d.webhook_url,
+        hook.url,
         &header[..19]
     ));
     ctx.say.simulated("on AWS, GitHub calls the webhook URL and CodePipeline checks and starts the execution; here the same checks run locally against the deployed webhook");
     // CodePipeline verifies with the SecretToken stored in the webhook definition.
-    let signature_valid =
-        github::signature_is_valid(d.webhook_secret_token.as_bytes(), &body, &header);
+    let signature_valid = github::signature_is_valid(hook.secret_token.as_bytes(), &body, &header);
     let filters = github::evaluate_filters(
-        &d.webhook_filters,
+        &hook.filters,
         &payload,
         &d.source
             .configuration
