@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any, Callable
 
-from . import codepipeline_structure
+from . import codepipeline_runs, codepipeline_structure
 from .backends import pipeline_backend
 from .core import ControlCall, Handler, Shim
 from .protocol import ACCOUNT_ID, AwsError, AwsRequest, Response, control_json, json_response, require
@@ -288,6 +288,9 @@ def get_pipeline_state(shim: Shim, req: AwsRequest) -> Response:
     if pipeline is None:
         raise pipeline_not_found(name)
     definition = pipeline.pipeline
+    with shim.state.lock:
+        # What the stage machinery knows: each stage's latest execution, open approvals' tokens, the bake.
+        machinery = [codepipeline_runs.stage_state(shim, name, stage) for stage in definition.get("stages", [])]
     return json_response(
         req,
         {
@@ -297,14 +300,33 @@ def get_pipeline_state(shim: Shim, req: AwsRequest) -> Response:
                 {
                     "stageName": stage["name"],
                     "inboundTransitionState": {"enabled": True},
-                    "actionStates": [{"actionName": action["name"]} for action in stage.get("actions", [])],
+                    **known,
                 }
-                for stage in definition.get("stages", [])
+                for stage, known in zip(definition.get("stages", []), machinery)
             ],
             "created": epoch_seconds(pipeline._created),
             "updated": epoch_seconds(pipeline._updated),
         },
     )
+
+
+def list_pipeline_executions(shim: Shim, req: AwsRequest) -> Response:
+    """moto's executions (StartPipelineExecution) after the shim's own (seeded and rollback
+    executions), most recent first as ListPipelineExecutions answers."""
+    name = require(req.params, "pipelineName")
+    with shim.state.lock:
+        own = codepipeline_runs.executions_of(shim, name)
+        if not own:
+            return codepipeline_forward_fixing_timestamps(shim, req)
+    response = codepipeline_forward_fixing_timestamps(shim, req)
+    moto = json.loads(response.body).get("pipelineExecutionSummaries", []) if response.status == 200 else []
+    if response.status != 200 and not pipeline_known(shim, req, name):
+        return response
+    summaries = timestamps_to_epoch(own) + moto
+    max_results = req.params.get("maxResults")
+    if isinstance(max_results, int) and max_results > 0:
+        summaries = summaries[:max_results]
+    return json_response(req, {"pipelineExecutionSummaries": summaries})
 
 
 def codepipeline_forward_fixing_timestamps(shim: Shim, req: AwsRequest) -> Response:
@@ -467,5 +489,5 @@ SERVED: dict[tuple[str, str], Handler] = {
     ("codepipeline", "UntagResource"): codepipeline_untag,
     ("codepipeline", "GetPipeline"): codepipeline_forward_fixing_timestamps,
     ("codepipeline", "ListPipelines"): codepipeline_forward_fixing_timestamps,
-    ("codepipeline", "ListPipelineExecutions"): codepipeline_forward_fixing_timestamps,
+    ("codepipeline", "ListPipelineExecutions"): list_pipeline_executions,
 }

@@ -11,6 +11,7 @@ from moto.moto_api._internal.models import moto_api_backend
 
 from .codebuild import record_build
 from .codepipeline import job_status, register_job, seed_execution, stored_webhooks
+from .codepipeline_runs import approval_record, clock, condition_status, open_approval, stage_result, start_conditions
 from .connections import set_connection_status
 from .core import ControlCall, Shim
 from .github import github_faults, github_records, github_settings
@@ -108,6 +109,12 @@ ROUTES: list[tuple[frozenset[str] | None, str | re.Pattern[str], ControlRoute]] 
     (POST, "/_shim/codepipeline/jobs", register_job),
     (GET, re.compile(r"^/_shim/codepipeline/jobs/(?P<id>[^/]+)$"), job_status),
     (POST, "/_shim/codepipeline/executions", seed_execution),
+    (POST, "/_shim/codepipeline/stage-results", stage_result),
+    (POST, "/_shim/codepipeline/approvals", open_approval),
+    (GET, re.compile(r"^/_shim/codepipeline/approvals/(?P<token>[^/]+)$"), approval_record),
+    (POST, "/_shim/codepipeline/conditions", start_conditions),
+    (GET, re.compile(r"^/_shim/codepipeline/conditions/(?P<id>[^/]+)$"), condition_status),
+    (GET_POST, "/_shim/codepipeline/clock", clock),
     (POST, "/_shim/codebuild/builds", record_build),
     (GET, "/_shim/codepipeline/webhooks", stored_webhooks),
     (POST, re.compile(r"^/_shim/connections/(?P<arn>.+)/status$"), set_connection_status),
@@ -132,6 +139,12 @@ ENDPOINTS = [
     "POST /_shim/codepipeline/jobs",
     "GET /_shim/codepipeline/jobs/{jobId}",
     "POST /_shim/codepipeline/executions",
+    "POST /_shim/codepipeline/stage-results",
+    "POST /_shim/codepipeline/approvals",
+    "GET /_shim/codepipeline/approvals/{token}",
+    "POST /_shim/codepipeline/conditions",
+    "GET /_shim/codepipeline/conditions/{id}",
+    "GET|POST /_shim/codepipeline/clock",
     "GET /_shim/codepipeline/webhooks",
     "POST /_shim/connections/{connectionArn}/status",
     "POST /_shim/codebuild/builds",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import awslambda, cloudwatch, codebuild, codepipeline, connections, ecr, ecs, registry, s3
+from . import awslambda, cloudwatch, codebuild, codepipeline, codepipeline_runs, connections, ecr, ecs, registry, s3
 from .control import control
 from .core import Handler, Shim
 from .ecr import fix_moto_ecr_images
@@ -29,6 +29,7 @@ SERVED: dict[tuple[str, str], Handler] = {
     **cloudwatch.SERVED,
     **codebuild.SERVED,
     **codepipeline.SERVED,
+    **codepipeline_runs.SERVED,
     **connections.SERVED,
     **ecr.SERVED,
     **ecs.SERVED,

@@ -220,6 +220,8 @@ class ShimState:
         self.function_logging: dict[str, dict[str, Any]] = {}
         # (pipelineName, pipelineExecutionId) -> seeded answers
         self.executions: dict[tuple[str, str], dict[str, Any]] = {}
+        # CodePipeline's stage machinery (codepipeline_runs.PipelineRuns), made at its first use
+        self.pipeline_runs: Any = None
         # CodeBuild report groups (moto has none): ARN -> ReportGroup as AWS answers it,
         # and report-group ARN -> its reports, oldest first.
         self.report_groups: dict[str, dict[str, Any]] = {}
