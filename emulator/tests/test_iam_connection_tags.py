@@ -40,3 +40,46 @@ def test_an_environment_tags_its_own_connection_and_no_other(shim: str) -> None:
     assert "codestar-connections:TagResource" in error.response["Error"]["Message"]
     tags = admin.list_tags_for_resource(ResourceArn=prod_arn)["Tags"]
     assert tags == env_tag("prod")
+
+
+def test_a_pipeline_may_use_its_environments_connection_and_no_other(shim: str) -> None:
+    """CreatePipeline authorises codestar-connections:PassConnection on the source's connection, and
+    the connection's resource tags are its condition keys there too: the deployer's
+    EnvironmentConnection statement passes dev's connection, never prod's."""
+    from shim_helpers import create_role, pipeline_definition
+
+    admin = client(shim, "codestar-connections")
+    arns = {
+        env: admin.create_connection(ConnectionName=env, ProviderType="GitHub", Tags=env_tag(env))["ConnectionArn"]
+        for env in ("dev", "prod")
+    }
+    role = create_role(shim, "pipeline-role", "codepipeline.amazonaws.com")
+    deployer = client(
+        shim,
+        "codepipeline",
+        *iam_user(
+            shim,
+            "deployer-dev-pipeline",
+            {"Effect": "Allow", "Action": ["codepipeline:CreatePipeline", "codepipeline:TagResource", "iam:PassRole"], "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": "codestar-connections:PassConnection",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/Environment": "dev"}},
+            },
+        ),
+    )
+
+    def declaration(env: str) -> dict:
+        pipeline = pipeline_definition(f"pipeline-{env}", role)
+        pipeline["stages"][0]["actions"][0]["actionTypeId"] = {
+            "category": "Source", "owner": "AWS", "provider": "CodeStarSourceConnection", "version": "1"
+        }
+        pipeline["stages"][0]["actions"][0]["configuration"] = {
+            "ConnectionArn": arns[env], "FullRepositoryId": "o/r", "BranchName": "main"
+        }
+        return pipeline
+
+    deployer.create_pipeline(pipeline=declaration("dev"))
+    error = denied(lambda: deployer.create_pipeline(pipeline=declaration("prod")))
+    assert "codestar-connections:PassConnection" in error.response["Error"]["Message"]

@@ -188,10 +188,19 @@ pub async fn read_value_if_exists(ctx: Ctx<'_>, name: &str) -> Result<Option<Sec
 /// What the deployer needs for the webhook's secret and to read `--github-token-secret` (GitHub
 /// webhook mode only).
 pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
-    if scope.source != SourceMode::GithubWebhook {
-        return Vec::new();
-    }
     let (target, name) = (scope.target, scope.env.names().webhook_secret());
+    if scope.source != SourceMode::GithubWebhook {
+        // In codeconnections mode the webhook's secret is looked for too, and one an earlier
+        // webhook-mode deploy left is deleted when the source mode changes.
+        return vec![statement(
+            "WebhookSecretLeftover",
+            &["secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret"],
+            vec![
+                secret_arn(target, &name),
+                target.arn("secretsmanager", &format!("secret:{name}")),
+            ],
+        )];
+    }
     let mut grants = vec![statement(
         "WebhookSecret",
         &[

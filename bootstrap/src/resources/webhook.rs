@@ -250,10 +250,30 @@ pub async fn url_of(ctx: Ctx<'_>, name: &str) -> Result<Option<String>> {
 
 /// What the deployer needs for the webhook (GitHub webhook mode only).
 pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
-    if scope.source != SourceMode::GithubWebhook {
-        return Vec::new();
-    }
     let (target, n) = (scope.target, scope.env.names());
+    // ListWebhooks authorises on the account's webhooks as a whole
+    let find = statement(
+        "FindWebhook",
+        &["codepipeline:ListWebhooks"],
+        vec![target.arn("codepipeline", "webhook:*")],
+    );
+    if scope.source != SourceMode::GithubWebhook {
+        // In codeconnections mode every deploy still looks for the environment's webhook, so that
+        // one an earlier webhook-mode deploy left is deleted when the source mode changes: read
+        // and delete, never create.
+        return vec![
+            statement(
+                "WebhookLeftover",
+                &[
+                    "codepipeline:DeleteWebhook",
+                    "codepipeline:DeregisterWebhookWithThirdParty",
+                    "codepipeline:ListTagsForResource",
+                ],
+                vec![target.arn("codepipeline", &format!("webhook:{}", n.webhook()))],
+            ),
+            find,
+        ];
+    }
     vec![
         statement(
             "PipelineWebhook",
@@ -275,11 +295,6 @@ pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
             &["codepipeline:PutWebhook"],
             vec![target.arn("codepipeline", &n.pipeline())],
         ),
-        // ListWebhooks authorises on the account's webhooks as a whole
-        statement(
-            "FindWebhook",
-            &["codepipeline:ListWebhooks"],
-            vec![target.arn("codepipeline", "webhook:*")],
-        ),
+        find,
     ]
 }

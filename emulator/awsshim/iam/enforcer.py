@@ -386,17 +386,19 @@ class Enforcer:
         them (Service Authorization Reference, "Actions, resources, and condition keys for AWS CodeStar
         Connections": the connection resource type takes aws:ResourceTag/${TagKey}; CreateConnection
         and TagResource take aws:RequestTag/${TagKey} and aws:TagKeys). A connection not yet created
-        (the tag check of CreateConnection names connection/*) has no resource tags."""
-        if service not in ("codestar-connections", "codeconnections"):
-            return {}
+        (the tag check of CreateConnection names connection/*) has no resource tags. A connection
+        checked for another service's call (codestar-connections:PassConnection when CreatePipeline or
+        UpdatePipeline names it) carries its resource tags too: the condition keys belong to the
+        resource type, whichever call is authorised on it."""
         keys: dict[str, Any] = {}
-        tags = params.get("Tags")
-        if isinstance(tags, list):
-            pairs = [t for t in tags if isinstance(t, dict) and isinstance(t.get("Key"), str)]
-            keys.update({f"aws:RequestTag/{t['Key']}": str(t.get("Value", "")) for t in pairs})
-            keys["aws:TagKeys"] = [t["Key"] for t in pairs]
-        elif isinstance(params.get("TagKeys"), list):
-            keys["aws:TagKeys"] = [str(k) for k in params["TagKeys"]]
+        if service in ("codestar-connections", "codeconnections"):
+            tags = params.get("Tags")
+            if isinstance(tags, list):
+                pairs = [t for t in tags if isinstance(t, dict) and isinstance(t.get("Key"), str)]
+                keys.update({f"aws:RequestTag/{t['Key']}": str(t.get("Value", "")) for t in pairs})
+                keys["aws:TagKeys"] = [t["Key"] for t in pairs]
+            elif isinstance(params.get("TagKeys"), list):
+                keys["aws:TagKeys"] = [str(k) for k in params["TagKeys"]]
         stored = self.connection_tags(resource) if ":connection/" in resource and "*" not in resource else None
         keys.update({f"aws:ResourceTag/{key}": value for key, value in (stored or {}).items()})
         return keys
