@@ -8,10 +8,12 @@ mod architecture;
 mod deploy_target;
 pub mod env_vars;
 mod names;
+pub mod traffic_shift;
 
 pub use architecture::CpuArchitecture;
 pub use deploy_target::{DEFAULT_CONTAINER, DeployTarget, pick_container, unsupported_controller};
 pub use names::{EnvName, EnvNameError, MAX_ENV_LEN, ResourceNames};
+pub use traffic_shift::TrafficShift;
 
 /// Tag keys every resource carries; `ManagedBy` plus `Environment` prove a resource is ours.
 pub mod tags {

@@ -10,103 +10,24 @@
 //! back to the previous version and fails the job naming the alarm: the same steps CodeDeploy's
 //! `Canary10Percent5Minutes` / `Linear10PercentEvery1Minute` configurations take.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_smithy_types::date_time::{DateTime, Format};
 use hyper::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub use pipeline_common::traffic_shift::{MAX_STEP_MINUTES, TrafficShift};
+
 use super::api as shape;
 use super::{RolloutApi, Step, call_failed};
 use crate::report::FailureKind;
 
-/// Longest wait between two steps: a shift must end inside the job's rollout bound, at most
-/// CodePipeline's 24 hours for the action.
-pub const MAX_STEP_MINUTES: u32 = 24 * 60;
 /// DescribeAlarms takes at most 100 `AlarmNames` (CloudWatch API Reference, DescribeAlarms,
 /// https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html).
 pub const MAX_ALARMS: usize = 100;
 /// An alarm name's length (CloudWatch API Reference, PutMetricAlarm `AlarmName`: 1-255).
 pub const MAX_ALARM_NAME_LEN: usize = 255;
-
-/// How the alias's traffic moves to the new version.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum TrafficShift {
-    /// The alias moves at once (the default).
-    #[default]
-    AllAtOnce,
-    /// `percent` of the traffic for `minutes`, then all of it.
-    Canary { percent: u8, minutes: u32 },
-    /// `percent` more of the traffic every `minutes` until all of it.
-    Linear { percent: u8, minutes: u32 },
-}
-
-impl TrafficShift {
-    /// `all-at-once`, `canaryP-Mm` or `linearP-Mm` (P 1-99 percent, M 1-1440 minutes).
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let accepted = "accepted: all-at-once, canaryP-Mm or linearP-Mm with P a percentage of 1-99 and M \
-                        minutes of 1-1440 (canary10-5m: 10% for 5 minutes, then all; linear25-2m: 25% more \
-                        every 2 minutes)";
-        if raw == "all-at-once" {
-            return Ok(Self::AllAtOnce);
-        }
-        let (kind, rest) = if let Some(rest) = raw.strip_prefix("canary") {
-            ("canary", rest)
-        } else if let Some(rest) = raw.strip_prefix("linear") {
-            ("linear", rest)
-        } else {
-            return Err(format!("`{raw}` is not a traffic shift; {accepted}"));
-        };
-        let parsed = rest
-            .strip_suffix('m')
-            .and_then(|r| r.split_once('-'))
-            .and_then(|(p, m)| Some((p.parse::<u8>().ok()?, m.parse::<u32>().ok()?)))
-            .filter(|(p, m)| (1..=99).contains(p) && (1..=MAX_STEP_MINUTES).contains(m));
-        match (kind, parsed) {
-            ("canary", Some((percent, minutes))) => Ok(Self::Canary { percent, minutes }),
-            (_, Some((percent, minutes))) => Ok(Self::Linear { percent, minutes }),
-            (_, None) => Err(format!("`{raw}` is not a traffic shift; {accepted}")),
-        }
-    }
-
-    /// The weight (percent) of the first step, or None when the alias moves at once.
-    pub fn first_weight(self) -> Option<u8> {
-        match self {
-            Self::AllAtOnce => None,
-            Self::Canary { percent, .. } | Self::Linear { percent, .. } => Some(percent),
-        }
-    }
-
-    /// The weight after `weight`; 100 means the new version takes all traffic.
-    fn next_weight(self, weight: u8) -> u8 {
-        match self {
-            Self::Linear { percent, .. } => weight.saturating_add(percent).min(100),
-            Self::AllAtOnce | Self::Canary { .. } => 100,
-        }
-    }
-
-    fn wait(self) -> Duration {
-        match self {
-            Self::AllAtOnce => Duration::ZERO,
-            Self::Canary { minutes, .. } | Self::Linear { minutes, .. } => {
-                Duration::from_secs(u64::from(minutes) * 60)
-            }
-        }
-    }
-
-    /// The waits of a whole shift, for checking it fits the rollout's bound.
-    pub fn total_wait(self) -> Duration {
-        match self {
-            Self::AllAtOnce => Duration::ZERO,
-            Self::Canary { .. } => self.wait(),
-            Self::Linear { percent, .. } => {
-                let steps = u32::from(100_u8.div_ceil(percent)).saturating_sub(1);
-                self.wait() * steps
-            }
-        }
-    }
-}
 
 /// What a job's UserParameters say of the shift: its strategy and the alarms it watches.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

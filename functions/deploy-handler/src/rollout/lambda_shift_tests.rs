@@ -29,40 +29,6 @@ fn alarms(states: &[(&str, &str)]) -> Result<Value, super::super::ApiError> {
     Ok(json!({"MetricAlarms": metric, "CompositeAlarms": []}))
 }
 
-#[test]
-fn shifts_parse_and_say_how_long_they_wait() {
-    assert_eq!(
-        TrafficShift::parse("all-at-once").unwrap(),
-        TrafficShift::AllAtOnce
-    );
-    let canary = TrafficShift::parse("canary10-5m").unwrap();
-    assert_eq!(
-        canary,
-        TrafficShift::Canary {
-            percent: 10,
-            minutes: 5
-        }
-    );
-    assert_eq!(canary.total_wait(), Duration::from_secs(300));
-    let linear = TrafficShift::parse("linear25-2m").unwrap();
-    // 25, 50, 75 then 100: three waits
-    assert_eq!(linear.total_wait(), Duration::from_secs(360));
-    assert_eq!(
-        TrafficShift::parse("linear30-1m").unwrap().total_wait(),
-        Duration::from_secs(180)
-    );
-    for bad in [
-        "canary10-5",
-        "canary10m",
-        "linear-5m",
-        "canary99-1441m",
-        "Canary10-5m",
-        "",
-    ] {
-        assert!(TrafficShift::parse(bad).is_err(), "{bad}");
-    }
-}
-
 #[tokio::test]
 async fn a_linear_shift_steps_the_weight_then_makes_the_version_primary() {
     let api = FakeApi::default();
