@@ -93,6 +93,11 @@ pub struct Layer {
     /// mode only; adds a deployer grant.
     #[arg(long, env = "BOOTSTRAP_GITHUB_TOKEN_SECRET")]
     pub github_token_secret: Option<String>,
+    /// Secrets Manager secret (name or ARN) holding a GitHub token the event-notifier sets commit
+    /// statuses with (default in github-webhook mode: --github-token-secret; a connection cannot
+    /// set statuses); adds grants.
+    #[arg(long, env = "BOOTSTRAP_GITHUB_STATUS_TOKEN_SECRET")]
+    pub github_status_token_secret: Option<String>,
     /// Existing CodeStar/CodeConnections connection to use (codeconnections mode; default: one
     /// is created); adds deployer grants.
     #[arg(long, env = "BOOTSTRAP_CONNECTION_ARN")]
@@ -198,7 +203,17 @@ pub struct Layer {
     #[arg(long = "alarm", env = "BOOTSTRAP_ALARM", value_delimiter = ',')]
     #[serde(skip)]
     pub alarm: Option<Vec<String>>,
-    /// `[[stage]]` tables of bootstrap.toml (name, target, approve, bake-minutes, alarms).
+    /// NAME=SHIFT: how a Lambda alias stage moves its traffic to the new version (all-at-once,
+    /// canaryP-Mm or linearP-Mm), its alarms read between steps (repeatable).
+    #[arg(
+        long = "traffic-shift",
+        env = "BOOTSTRAP_TRAFFIC_SHIFT",
+        value_delimiter = ','
+    )]
+    #[serde(skip)]
+    pub traffic_shift: Option<Vec<String>>,
+    /// `[[stage]]` tables of bootstrap.toml (name, target, approve, bake-minutes, alarms,
+    /// traffic-shift).
     #[arg(skip)]
     #[serde(rename = "stage", default)]
     pub stage_tables: Option<Vec<stages::StageTable>>,
@@ -213,6 +228,7 @@ impl Layer {
             approve_before: list(&self.approve_before),
             bake_minutes: list(&self.bake_minutes),
             alarms: list(&self.alarm),
+            traffic_shifts: list(&self.traffic_shift),
         }
     }
 
@@ -223,6 +239,10 @@ impl Layer {
             ("--branch", self.branch.is_some()),
             ("--source", self.source.is_some()),
             ("--github-token-secret", self.github_token_secret.is_some()),
+            (
+                "--github-status-token-secret",
+                self.github_status_token_secret.is_some(),
+            ),
             ("--connection-arn", self.connection_arn.is_some()),
             ("--file-path-include", self.file_path_includes.is_some()),
             ("--file-path-exclude", self.file_path_excludes.is_some()),
@@ -261,6 +281,7 @@ impl Layer {
             ("--approve-before", self.approve_before.is_some()),
             ("--bake-minutes", self.bake_minutes.is_some()),
             ("--alarm", self.alarm.is_some()),
+            ("--traffic-shift", self.traffic_shift.is_some()),
         ];
         given
             .into_iter()
@@ -287,6 +308,9 @@ pub struct Config {
     pub branch: String,
     pub source: SourceMode,
     pub github_token_secret: Option<String>,
+    /// The secret holding the token the event-notifier sets commit statuses with; `None`: no
+    /// commit status is set.
+    pub github_status_token_secret: Option<String>,
     pub connection_arn: Option<String>,
     pub file_path_includes: Vec<String>,
     pub file_path_excludes: Vec<String>,
@@ -377,6 +401,11 @@ pub struct PolicyScope {
     pub stage_alarms: Vec<String>,
     /// The stages with an approval before them (`--approve-before`), in order.
     pub approval_stages: Vec<String>,
+    /// `--github-status-token-secret` (or its webhook-mode default): plan resolves it, the
+    /// event-notifier reads it.
+    pub github_status_token_secret: Option<String>,
+    /// The alarms of the stages with a traffic shift: the deploy-handler reads them.
+    pub shift_alarms: Vec<String>,
 }
 
 /// Like [`resolve`], but only the environment is required: the policy does not depend on the
@@ -385,6 +414,7 @@ pub fn resolve_policy_scope(given: Layer, file: Layer) -> Result<PolicyScope> {
     let env = resolve_env(&given, &file)?;
     let stages = resolve_stages(&given, &file)?;
     let stage_alarms = stages.iter().flat_map(|s| s.alarms.clone()).collect();
+    let shift_alarms = shift_alarms(&stages);
     let approval_stages = stages
         .iter()
         .filter(|s| s.approve)
@@ -396,11 +426,22 @@ pub fn resolve_policy_scope(given: Layer, file: Layer) -> Result<PolicyScope> {
     if connection_arn.is_some() && source != SourceMode::Codeconnections {
         bail!("--connection-arn is used only with --source codeconnections; pass both or neither");
     }
+    let github_token_secret = pick(given.github_token_secret, file.github_token_secret);
+    let github_status_token_secret = status_token_secret(
+        source,
+        pick(
+            given.github_status_token_secret,
+            file.github_status_token_secret,
+        ),
+        github_token_secret.as_deref(),
+    )?;
     Ok(PolicyScope {
         env,
         source,
         connection_arn,
-        github_token_secret: pick(given.github_token_secret, file.github_token_secret),
+        github_token_secret,
+        github_status_token_secret,
+        shift_alarms,
         deploy_webhook_secret_arn: pick(
             given.deploy_webhook_secret_arn,
             file.deploy_webhook_secret_arn,
@@ -426,6 +467,7 @@ fn resolve_stages(given: &Layer, file: &Layer) -> Result<Vec<stages::StageConfig
         flags.approve_before.extend(from_file.approve_before);
         flags.bake_minutes.extend(from_file.bake_minutes);
         flags.alarms.extend(from_file.alarms);
+        flags.traffic_shifts.extend(from_file.traffic_shifts);
     }
     let tables = pick(given.stage_tables.clone(), file.stage_tables.clone()).unwrap_or_default();
     stages::resolve(&flags, &tables)
@@ -464,6 +506,15 @@ pub fn resolve(given: Layer, file: Layer) -> Result<Config> {
     if !stages.is_empty() {
         check_stage_inputs(&source, &delivery)?;
     }
+    check_shifts_fit(&stages, sizes.rollout_timeout_minutes)?;
+    let github_status_token_secret = status_token_secret(
+        source.mode,
+        pick(
+            given.github_status_token_secret.clone(),
+            file.github_status_token_secret.clone(),
+        ),
+        source.github_token_secret.as_deref(),
+    )?;
     Ok(Config {
         env,
         region: pick(given.region, file.region),
@@ -472,6 +523,7 @@ pub fn resolve(given: Layer, file: Layer) -> Result<Config> {
         branch,
         source: source.mode,
         github_token_secret: source.github_token_secret,
+        github_status_token_secret,
         connection_arn: source.connection_arn,
         file_path_includes: source.file_path_includes,
         file_path_excludes: source.file_path_excludes,
@@ -494,6 +546,64 @@ pub fn resolve(given: Layer, file: Layer) -> Result<Config> {
             .unwrap_or(BaseImageSource::DockerHub),
         stages,
     })
+}
+
+/// The alarms of the stages that shift traffic, which the deploy-handler reads between steps.
+pub fn shift_alarms(stages: &[stages::StageConfig]) -> Vec<String> {
+    let mut alarms: Vec<String> = stages
+        .iter()
+        .filter(|stage| stage.traffic_shift.is_some())
+        .flat_map(|stage| stage.alarms.clone())
+        .collect();
+    alarms.sort();
+    alarms.dedup();
+    alarms
+}
+
+/// The secret of the token commit statuses are set with: the one given, else in github-webhook
+/// mode the source's own token (`--github-token-secret`), which may set them: the version 1
+/// source needs the OAuth scope `repo` (CodePipeline User Guide, "GitHub (via OAuth app) source
+/// action reference"), and `repo` "grants full access to ... commit statuses" (GitHub Docs,
+/// "Scopes for OAuth apps"). A connection's app installation token never reaches bootstrap or
+/// the functions, so codeconnections mode sets statuses only with a secret given.
+fn status_token_secret(
+    mode: SourceMode,
+    given: Option<String>,
+    source_token_secret: Option<&str>,
+) -> Result<Option<String>> {
+    let chosen = match (given, mode) {
+        (Some(given), _) => Some(given),
+        (None, SourceMode::GithubWebhook) => source_token_secret.map(str::to_owned),
+        (None, SourceMode::Codeconnections) => None,
+    };
+    if let Some(secret) = &chosen {
+        secret_reference(secret, "--github-status-token-secret")?;
+    }
+    Ok(chosen)
+}
+
+/// Every traffic shift must end inside the rollout's bound, as the deploy-handler checks each
+/// job (it refuses a shift whose waits are not less than `timeoutSeconds`): refused at plan
+/// instead of at the first deploy to the stage.
+fn check_shifts_fit(stages: &[stages::StageConfig], rollout_timeout_minutes: i32) -> Result<()> {
+    let limit = u64::try_from(rollout_timeout_minutes).unwrap_or_default() * 60;
+    for stage in stages {
+        let (Some(raw), Some(shift)) = (&stage.traffic_shift, stage.shift()) else {
+            continue;
+        };
+        let waits = shift.total_wait().as_secs();
+        if waits >= limit {
+            bail!(
+                "stage `{}`: --traffic-shift {raw} waits {} minutes in all, not less than \
+                 --rollout-timeout-minutes {rollout_timeout_minutes}: raise \
+                 --rollout-timeout-minutes above {} or shorten the shift",
+                stage.name,
+                waits / 60,
+                waits / 60
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Stages run in a V2 pipeline only (stage rollback, conditions and the QUEUED execution mode are
@@ -543,17 +653,31 @@ impl Config {
                 );
             }
         }
-        if let Some(secret) = &self.deploy_webhook_secret_arn
-            && let Some((region, account)) = secret_reference(secret)?
-            && (region != target.region || account != target.account_id)
-        {
-            bail!(
-                "--deploy-webhook-secret-arn `{secret}` is in account {account} region {region}, \
-                 but the stack is in account {} region {}: the deploy-handler reads the secret \
-                 with its own role, so keep the secret in the stack's account and region",
-                target.account_id,
-                target.region
-            );
+        let secrets = [
+            (
+                "--deploy-webhook-secret-arn",
+                &self.deploy_webhook_secret_arn,
+                "deploy-handler",
+            ),
+            (
+                "--github-status-token-secret",
+                &self.github_status_token_secret,
+                "event-notifier",
+            ),
+        ];
+        for (flag, secret, reader) in secrets {
+            if let Some(secret) = secret
+                && let Some((region, account)) = secret_reference(secret, flag)?
+                && (region != target.region || account != target.account_id)
+            {
+                bail!(
+                    "{flag} `{secret}` is in account {account} region {region}, but the stack is \
+                     in account {} region {}: the {reader} reads the secret with its own role, so \
+                     keep the secret in the stack's account and region",
+                    target.account_id,
+                    target.region
+                );
+            }
         }
         Ok(())
     }
@@ -589,8 +713,7 @@ fn kms_key_region(raw: &str) -> Result<&str> {
 
 /// A Secrets Manager secret named by a name or an ARN of this account; the region and account of
 /// an ARN, when it is one. The full ARN is resolved once connected (`secrets::resolve_arn`).
-fn secret_reference(raw: &str) -> Result<Option<(&str, &str)>> {
-    let flag = "--deploy-webhook-secret-arn";
+fn secret_reference<'a>(raw: &'a str, flag: &str) -> Result<Option<(&'a str, &'a str)>> {
     if let Some(rest) = raw.strip_prefix("arn:") {
         let parts: Vec<&str> = rest.splitn(6, ':').collect();
         return match parts.as_slice() {

@@ -143,6 +143,12 @@ fn policies(
         deploy_webhook_secret_arn: config.deploy_webhook_secret_arn.clone(),
         deploy_target: facts(env, kind),
         stage_targets: Vec::new(),
+        // In github-webhook mode the source's token secret sets commit statuses too: the
+        // notifier's grant names the environment's own secret, as plan resolves it.
+        github_status_token_secret_arn: config
+            .github_status_token_secret
+            .as_ref()
+            .map(|name| format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-AbCdEf")),
     };
     let mut found = vec![("deployer".to_owned(), deployer)];
     for desired in build(&config, &target, &zips, &late) {

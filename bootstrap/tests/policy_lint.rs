@@ -129,6 +129,10 @@ fn parliament_finds_nothing_unaccepted_in_any_role_policy() {
                 deploy_webhook_secret_arn: config.deploy_webhook_secret_arn.clone(),
                 deploy_target: facts.clone(),
                 stage_targets: Vec::new(),
+                // the commit status token's grant, linted with the rest
+                github_status_token_secret_arn: Some(
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:gh-status-AbCdEf".into(),
+                ),
             };
             for desired in build(&config, &target, &zips, &late) {
                 if let Spec::Role(role) = &desired.spec {
@@ -146,6 +150,7 @@ fn parliament_finds_nothing_unaccepted_in_any_role_policy() {
                 stage_targets: &[],
                 // The mode with the most grants: the others' are a subset.
                 base_image_source: bootstrap::config::BaseImageSource::PullThroughCache,
+                github_status_token_secret: Some("gh-status"),
             });
             lint("deployer", &deployer);
         }
@@ -198,6 +203,7 @@ fn wildcard_grants_of_every_scope() -> (Vec<String>, Vec<String>) {
                 stage_targets: &[],
                 // The mode with the most grants: the others' are a subset.
                 base_image_source: bootstrap::config::BaseImageSource::PullThroughCache,
+                github_status_token_secret: Some("gh-status"),
             });
             for statement in document["Statement"].as_array().expect("statements") {
                 let resources: Vec<&str> = match &statement["Resource"] {
@@ -314,6 +320,7 @@ fn the_readme_states_the_deployer_policy_size() {
         deploy_target: None,
         stage_targets: &[],
         base_image_source: bootstrap::config::BaseImageSource::DockerHub,
+        github_status_token_secret: None,
     });
     let size = deployer::size(&document);
     let readme =

@@ -105,7 +105,7 @@ impl Delivery {
                  Secrets Manager secret with a random key and give its name or ARN too"
             ),
             (Some(_), Some(secret)) => {
-                secret_reference(secret)?;
+                secret_reference(secret, "--deploy-webhook-secret-arn")?;
             }
             (None, None) => {}
         }

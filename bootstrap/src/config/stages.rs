@@ -2,7 +2,7 @@
 //! approval before it, and a bake (alarms watched for some minutes after it deploys).
 
 use anyhow::{Result, bail};
-use pipeline_common::DeployTarget;
+use pipeline_common::{DeployTarget, TrafficShift};
 use serde::Deserialize;
 
 /// One `[[stage]]` table of bootstrap.toml.
@@ -17,6 +17,9 @@ pub struct StageTable {
     pub bake_minutes: Option<u32>,
     #[serde(default)]
     pub alarms: Vec<String>,
+    /// How a Lambda alias stage moves its traffic (`all-at-once`, `canaryP-Mm`, `linearP-Mm`).
+    #[serde(default)]
+    pub traffic_shift: Option<String>,
 }
 
 /// One validated deploy stage.
@@ -30,6 +33,18 @@ pub struct StageConfig {
     pub bake_minutes: u32,
     /// CloudWatch alarms whose ALARM state during the bake rolls the stage back.
     pub alarms: Vec<String>,
+    /// The traffic shift of a Lambda alias stage (UserParameters `trafficShift`), as given;
+    /// validated with the deploy-handler's own grammar ([`TrafficShift::parse`]).
+    pub traffic_shift: Option<String>,
+}
+
+impl StageConfig {
+    /// The stage's traffic shift, parsed (validated when the stage was).
+    pub fn shift(&self) -> Option<TrafficShift> {
+        self.traffic_shift
+            .as_deref()
+            .and_then(|raw| TrafficShift::parse(raw).ok())
+    }
 }
 
 /// The bake when alarms are named without `--bake-minutes`.
@@ -49,13 +64,14 @@ pub fn approval_stage(name: &str) -> String {
 }
 
 /// The flags' form: `--stage NAME=TARGET` (in order), `--approve-before NAME`,
-/// `--bake-minutes NAME=MIN`, `--alarm NAME=ALARM`.
+/// `--bake-minutes NAME=MIN`, `--alarm NAME=ALARM`, `--traffic-shift NAME=SHIFT`.
 #[derive(Clone, Debug, Default)]
 pub struct StageFlags {
     pub stages: Vec<String>,
     pub approve_before: Vec<String>,
     pub bake_minutes: Vec<String>,
     pub alarms: Vec<String>,
+    pub traffic_shifts: Vec<String>,
 }
 
 impl StageFlags {
@@ -64,6 +80,7 @@ impl StageFlags {
             && self.approve_before.is_empty()
             && self.bake_minutes.is_empty()
             && self.alarms.is_empty()
+            && self.traffic_shifts.is_empty()
     }
 }
 
@@ -91,7 +108,7 @@ pub fn resolve(flags: &StageFlags, file: &[StageTable]) -> Result<Vec<StageConfi
     if tables.is_empty() {
         if !flags.is_empty() {
             bail!(
-                "--approve-before, --bake-minutes and --alarm name a stage, but no stage is given: add --stage NAME=TARGET for each (or [[stage]] in bootstrap.toml)"
+                "--approve-before, --bake-minutes, --alarm and --traffic-shift name a stage, but no stage is given: add --stage NAME=TARGET for each (or [[stage]] in bootstrap.toml)"
             );
         }
         return Ok(Vec::new());
@@ -144,7 +161,34 @@ fn apply_modifiers(flags: &StageFlags, tables: &mut [StageTable]) -> Result<()> 
             .alarms
             .push(alarm.trim().to_owned());
     }
+    for raw in &flags.traffic_shifts {
+        let Some((name, shift)) = raw.split_once('=') else {
+            bail!(
+                "--traffic-shift `{raw}`: write NAME=SHIFT, e.g. --traffic-shift prod=canary10-5m"
+            );
+        };
+        find(tables, "--traffic-shift", name.trim())?.traffic_shift = Some(shift.trim().to_owned());
+    }
     Ok(())
+}
+
+/// A stage's traffic shift: the handler's grammar, for a Lambda alias target only.
+fn traffic_shift(name: &str, target: &DeployTarget, raw: &str) -> Result<()> {
+    TrafficShift::parse(raw)
+        .map_err(|problem| anyhow::anyhow!("stage `{name}`: --traffic-shift {problem}"))?;
+    match target {
+        DeployTarget::Ecs { .. } => bail!(
+            "stage `{name}`: --traffic-shift moves a Lambda alias's traffic; an ECS service shifts \
+             its own through its deployment configuration (rolling update with the deployment \
+             circuit breaker, or blue/green): drop --traffic-shift {name}=... and configure the \
+             service instead"
+        ),
+        DeployTarget::Lambda { alias: None, .. } => bail!(
+            "stage `{name}`: --traffic-shift moves an alias's traffic between versions, and the \
+             target names no alias: give the stage lambda:FUNCTION:ALIAS"
+        ),
+        DeployTarget::Lambda { .. } => Ok(()),
+    }
 }
 
 fn stage(table: &StageTable) -> Result<StageConfig> {
@@ -154,6 +198,9 @@ fn stage(table: &StageTable) -> Result<StageConfig> {
         .map_err(|problem| anyhow::anyhow!("stage `{name}`: target: {problem}"))?;
     for alarm in &table.alarms {
         alarm_name(name, alarm)?;
+    }
+    if let Some(shift) = &table.traffic_shift {
+        traffic_shift(name, &target, shift)?;
     }
     let bake_minutes = match (table.bake_minutes, table.alarms.is_empty()) {
         (Some(0), false) => bail!(
@@ -175,6 +222,7 @@ fn stage(table: &StageTable) -> Result<StageConfig> {
         approve: table.approve,
         bake_minutes,
         alarms: table.alarms.clone(),
+        traffic_shift: table.traffic_shift.clone(),
     })
 }
 
@@ -258,10 +306,52 @@ mod tests {
             approve: true,
             bake_minutes: Some(5),
             alarms: vec!["api-errors".into()],
+            traffic_shift: Some("linear25-2m".into()),
         }];
         let stages = resolve(&StageFlags::default(), &file).unwrap();
         assert_eq!(stages[0].bake_minutes, 5);
         assert!(stages[0].approve);
+        assert_eq!(
+            stages[0].shift(),
+            Some(TrafficShift::Linear {
+                percent: 25,
+                minutes: 2
+            })
+        );
+    }
+
+    #[test]
+    fn a_traffic_shift_is_for_a_lambda_alias_stage_in_the_handlers_grammar() {
+        let shifted = |target: &str, shift: &str| {
+            resolve(
+                &StageFlags {
+                    traffic_shifts: vec![format!("prod={shift}")],
+                    ..flags(&[&format!("prod={target}")])
+                },
+                &[],
+            )
+        };
+        let ok = shifted("lambda:api:live", "canary10-5m").unwrap();
+        assert_eq!(ok[0].traffic_shift.as_deref(), Some("canary10-5m"));
+        assert_eq!(ok[0].alarms, Vec::<String>::new(), "allowed without alarms");
+        for (target, shift, expected) in [
+            ("ecs:c/s", "canary10-5m", "deployment configuration"),
+            ("lambda:api", "canary10-5m", "names no alias"),
+            ("lambda:api:live", "canary10-5", "is not a traffic shift"),
+            ("lambda:api:live", "linear0-1m", "is not a traffic shift"),
+        ] {
+            let err = shifted(target, shift).unwrap_err().to_string();
+            assert!(err.contains(expected), "{target} {shift}: {err}");
+        }
+        let err = resolve(
+            &StageFlags {
+                traffic_shifts: vec!["prod".into()],
+                ..flags(&["prod=lambda:api:live"])
+            },
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("NAME=SHIFT"), "{err}");
     }
 
     #[test]

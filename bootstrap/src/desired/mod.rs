@@ -9,6 +9,8 @@ mod build_tests;
 mod inventory;
 mod notifications;
 mod pipeline;
+#[cfg(test)]
+mod status_shift_tests;
 
 pub use pipeline::{ECR_PUBLIC, OFFICIAL_IMAGES, base_image_registry};
 
@@ -35,6 +37,8 @@ pub const KEEP_TAGGED_IMAGES: u32 = 30;
 /// Artifacts and their old versions expire after this many days.
 pub const ARTIFACT_EXPIRY_DAYS: i32 = 30;
 pub use crate::model::INLINE_POLICY_NAME;
+/// The event-notifier's timeout: a commit status's retries are bounded to 19 s in all.
+pub const NOTIFIER_TIMEOUT_SECONDS: i32 = 30;
 /// Statement id of the permission letting the events rule invoke the notifier.
 pub const EVENTS_PERMISSION_SID: &str = "events-rule-invoke";
 
@@ -55,6 +59,9 @@ pub struct Late {
     pub deploy_target: Option<crate::target_facts::TargetFacts>,
     /// What each stage's target (`--stage`) was found to be, in the stages' order.
     pub stage_targets: Vec<crate::target_facts::TargetFacts>,
+    /// `--github-status-token-secret` resolved to the secret's full ARN: the event-notifier sets
+    /// commit statuses with the token in it; `None`: no commit status.
+    pub github_status_token_secret_arn: Option<String>,
 }
 
 /// The ARNs of the alarms the stages bake with (CloudWatch alarm ARN:
@@ -69,6 +76,14 @@ pub fn bake_alarm_arns(config: &Config, target: &Target) -> Vec<String> {
     arns.sort();
     arns.dedup();
     arns
+}
+
+/// The ARNs of the alarms the stages' traffic shifts watch (the deploy-handler reads them).
+pub fn shift_alarm_arns(config: &Config, target: &Target) -> Vec<String> {
+    crate::config::shift_alarms(&config.stages)
+        .iter()
+        .map(|alarm| target.arn("cloudwatch", &format!("alarm:{alarm}")))
+        .collect()
 }
 
 impl Late {
@@ -249,18 +264,23 @@ fn identities(s: &Stack<'_>, out: &mut Vec<Desired>) {
             n.deploy_handler_role(),
             "lambda.amazonaws.com",
             "deploy-handler reports job results and triggers deployments",
-            policies::deploy_handler_role(
+            policies::deploy_handler_role_shifting(
                 arns,
                 true,
                 late.deploy_webhook_secret_arn.as_deref(),
                 &late.rollout_targets(),
+                &shift_alarm_arns(config, target),
             ),
         ),
         (
             n.event_notifier_role(),
             "lambda.amazonaws.com",
             "event-notifier reads failure details and publishes notifications",
-            policies::event_notifier_role(arns, config.topic_kms_key.as_deref()),
+            policies::event_notifier_role_with_statuses(
+                arns,
+                config.topic_kms_key.as_deref(),
+                late.github_status_token_secret_arn.as_deref(),
+            ),
         ),
     ];
     for (name, service, description, policy) in roles {
@@ -404,7 +424,7 @@ fn functions(s: &Stack<'_>, out: &mut Vec<Desired>) {
     if let Some(target) = &config.deploy_target {
         deploy_env.insert(env_vars::DEPLOY_TARGET.to_owned(), target.spec());
     }
-    let notifier_env = BTreeMap::from([
+    let mut notifier_env = BTreeMap::from([
         (env_vars::PIPELINE_ENV.to_owned(), env.to_string()),
         (env_vars::NOTIFY_TOPIC_ARN.to_owned(), arns.topic.clone()),
         (
@@ -412,6 +432,16 @@ fn functions(s: &Stack<'_>, out: &mut Vec<Desired>) {
             config.notify_states.join(","),
         ),
     ]);
+    if let Some(secret) = &late.github_status_token_secret_arn {
+        notifier_env.insert(
+            env_vars::GITHUB_STATUS_TOKEN_SECRET.to_owned(),
+            secret.clone(),
+        );
+        notifier_env.insert(
+            env_vars::GITHUB_REPOSITORY.to_owned(),
+            format!("{}/{}", config.github_owner, config.github_repo),
+        );
+    }
     let functions = [
         (
             n.deploy_handler(),
@@ -429,7 +459,10 @@ fn functions(s: &Stack<'_>, out: &mut Vec<Desired>) {
             n.event_notifier_log_group(),
             &zips.event_notifier,
             notifier_env,
-            30,
+            // Room for a commit status's bounded retries (functions/event-notifier/src/github.rs:
+            // 3 attempts of at most 3 s with at most 5 s between them, 19 s) after the token and
+            // execution reads, with the SNS publish of a failed stage still to come.
+            NOTIFIER_TIMEOUT_SECONDS,
             Some(arns.topic.clone()),
             Some(2),
         ),

@@ -23,12 +23,7 @@ pub(super) fn events(s: &Stack<'_>, out: &mut Vec<Desired>) {
         Spec::Rule(RuleSpec {
             name: n.events_rule(),
             description: format!("{} state changes to the event-notifier", n.pipeline()),
-            event_pattern: json!({
-                "source": ["aws.codepipeline"],
-                "detail-type": ["CodePipeline Pipeline Execution State Change", "CodePipeline Action Execution State Change"],
-                "resources": [pipeline_arn],
-                "detail": { "state": notify_states }
-            }),
+            event_pattern: events_pattern(&pipeline_arn, &notify_states, s.late),
             targets: vec![RuleTarget {
                 id: "event-notifier".to_owned(),
                 arn: target.arn("lambda", &format!("function:{}", n.event_notifier())),
@@ -88,6 +83,52 @@ pub(super) fn events(s: &Stack<'_>, out: &mut Vec<Desired>) {
         }),
         vec![id(Kind::Function, n.event_notifier())],
     );
+}
+
+/// The stage states CodePipeline documents for "CodePipeline Stage Execution State Change"
+/// events (CodePipeline User Guide, "Monitoring CodePipeline events", stage-level states); the
+/// event-notifier sets a commit status for each (STOPPING and STOPPED: `error`).
+pub const STAGE_STATES: [&str; 7] = [
+    "STARTED",
+    "SUCCEEDED",
+    "RESUMED",
+    "FAILED",
+    "CANCELED",
+    "STOPPING",
+    "STOPPED",
+];
+
+/// The events rule's pattern: pipeline and action events in the notifying states and, when the
+/// notifier sets commit statuses, every stage event of the pipeline too, through `$or` in the
+/// same rule (EventBridge User Guide, "Content filtering in Amazon EventBridge event patterns",
+/// "Or matching"): one rule, one target and one invoke permission, so commit statuses add no
+/// resource, and EventBridge does not charge for AWS service events on the default bus either
+/// way; a second rule would only add one more of each to keep in step. Without statuses the
+/// pattern is exactly the one before.
+fn events_pattern(pipeline_arn: &str, notify_states: &[&str], late: &Late) -> serde_json::Value {
+    let pipeline_events = json!({
+        "detail-type": ["CodePipeline Pipeline Execution State Change", "CodePipeline Action Execution State Change"],
+        "detail": { "state": notify_states }
+    });
+    if late.github_status_token_secret_arn.is_none() {
+        return json!({
+            "source": ["aws.codepipeline"],
+            "detail-type": pipeline_events["detail-type"],
+            "resources": [pipeline_arn],
+            "detail": pipeline_events["detail"]
+        });
+    }
+    json!({
+        "source": ["aws.codepipeline"],
+        "resources": [pipeline_arn],
+        "$or": [
+            pipeline_events,
+            {
+                "detail-type": ["CodePipeline Stage Execution State Change"],
+                "detail": { "state": STAGE_STATES }
+            }
+        ]
+    })
 }
 
 /// The states the events rule passes: those that notify, FAILED always; and when a stage asks for

@@ -255,7 +255,7 @@ pub(super) fn pipeline(s: &Stack<'_>, out: &mut Vec<Desired>) {
 /// The deploy stages (`--stage`), each with its target in its action's `UserParameters`, so
 /// that one deploy-handler serves them all; every stage deploys the image the one Build made.
 fn deploy_stages(s: &Stack<'_>) -> Vec<DeployStageSpec> {
-    let Stack { config, env, n, .. } = s;
+    let Stack { config, n, .. } = s;
     let build = pipeline_common::pipeline_variables::BUILD_NAMESPACE;
     let (commit, image) = (
         pipeline_common::pipeline_variables::COMMIT_ID,
@@ -266,6 +266,7 @@ fn deploy_stages(s: &Stack<'_>) -> Vec<DeployStageSpec> {
         .iter()
         .map(|stage| DeployStageSpec {
             name: stage.name.clone(),
+            user_parameters: stage_user_parameters(s, stage),
             approval: stage.approve.then(|| ApprovalSpec {
                 custom_data: format!(
                     "Deploy #{{{build}.{image}}} (commit #{{{build}.{commit}}}) to {} of {}",
@@ -277,19 +278,31 @@ fn deploy_stages(s: &Stack<'_>) -> Vec<DeployStageSpec> {
                     config.github_owner, config.github_repo
                 ),
             }),
-            user_parameters: json!({
-                "environment": env.as_str(),
-                "service": n.ecr_repository(),
-                "timeoutSeconds": i64::from(config.rollout_timeout_minutes) * 60,
-                "stage": stage.name,
-                "target": stage.target.spec(),
-            })
-            .to_string(),
             rollback_on_failure: true,
             bake_minutes: stage.bake_minutes,
             alarms: stage.alarms.clone(),
         })
         .collect()
+}
+
+/// A stage's deploy action `UserParameters`: its target and, when it shifts traffic, the shift
+/// (`trafficShift`) and the alarms the deploy-handler reads between steps (`alarms`), in the
+/// handler's keys (functions/deploy-handler/README.md). A stage without a shift has neither.
+fn stage_user_parameters(s: &Stack<'_>, stage: &crate::config::stages::StageConfig) -> String {
+    let mut parameters = json!({
+        "environment": s.env.as_str(),
+        "service": s.n.ecr_repository(),
+        "timeoutSeconds": i64::from(s.config.rollout_timeout_minutes) * 60,
+        "stage": stage.name,
+        "target": stage.target.spec(),
+    });
+    if let Some(shift) = &stage.traffic_shift {
+        parameters["trafficShift"] = json!(shift);
+        if !stage.alarms.is_empty() {
+            parameters["alarms"] = json!(stage.alarms);
+        }
+    }
+    parameters.to_string()
 }
 
 /// The pipeline's source and the pipeline type it needs: a GitHub (version 1) source on V1, or

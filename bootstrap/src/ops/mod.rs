@@ -102,6 +102,14 @@ async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<
         None => None,
     };
     let stage_targets = stage_targets(ctx, config).await?;
+    // The same refusal as --deploy-webhook-secret-arn's: the secret must exist in the stack's
+    // account and region, and the notifier's grant names its full ARN.
+    let github_status_token_secret_arn = match &config.github_status_token_secret {
+        Some(given) => {
+            Some(resources::secrets::resolve_arn(ctx, given, "--github-status-token-secret").await?)
+        }
+        None => None,
+    };
     let connection_warning = match &config.connection_arn {
         Some(arn) => resources::connection::inspect_given(ctx, arn).await?,
         None => None,
@@ -114,6 +122,7 @@ async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<
         deploy_webhook_secret_arn,
         deploy_target,
         stage_targets,
+        github_status_token_secret_arn,
     };
     let mut warnings: Vec<String> = match (&config.deploy_target, &late.deploy_target) {
         (Some(target), Some(facts)) => facts.warning(target).into_iter().collect(),
@@ -622,6 +631,7 @@ pub async fn deployer_policy(
         deploy_target: scope.deploy_target.as_ref(),
         stage_targets: &scope.stage_targets,
         base_image_source: scope.base_image_source,
+        github_status_token_secret: scope.github_status_token_secret.as_deref(),
     });
     let text = serde_json::to_string_pretty(&policy).context("rendering the policy")?;
     if output == Output::Json {
@@ -648,6 +658,11 @@ async fn boundary_policy(session: &Session, scope: &crate::config::PolicyScope) 
         .iter()
         .map(|alarm| session.target.arn("cloudwatch", &format!("alarm:{alarm}")))
         .collect();
+    let shift_alarm_arns: Vec<String> = scope
+        .shift_alarms
+        .iter()
+        .map(|alarm| session.target.arn("cloudwatch", &format!("alarm:{alarm}")))
+        .collect();
     let mut stage_facts = Vec::new();
     for target in &scope.stage_targets {
         stage_facts.push(resources::deploy_target::inspect(session.ctx(&inputs), target).await?);
@@ -669,6 +684,8 @@ async fn boundary_policy(session: &Session, scope: &crate::config::PolicyScope) 
         bake_alarms: &alarm_arns,
         topic_kms_key: scope.topic_kms_key.as_deref(),
         base_image_cache: cache.as_deref(),
+        status_token_secret: scope.github_status_token_secret.as_deref(),
+        shift_alarms: &shift_alarm_arns,
     };
     let arns = desired::arns(&scope.env, target);
     let policy = boundary::document_for(&scope.env, &arns, target, &role_inputs);

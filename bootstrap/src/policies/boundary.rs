@@ -47,6 +47,11 @@ pub struct RoleInputs<'a> {
     pub bake_alarms: &'a [String],
     /// `--topic-kms-key`.
     pub topic_kms_key: Option<&'a str>,
+    /// `--github-status-token-secret` as given (a name or an ARN): the event-notifier reads it.
+    pub status_token_secret: Option<&'a str>,
+    /// The ARNs of the alarms the stages' traffic shifts watch (the deploy-handler reads them);
+    /// always among `bake_alarms`.
+    pub shift_alarms: &'a [String],
     /// The ARN pattern of the repositories the build pulls base images through, when it uses
     /// the environment's pull-through cache.
     pub base_image_cache: Option<&'a str>,
@@ -81,6 +86,9 @@ pub fn role_policies(
     let secret = inputs
         .webhook_secret
         .map(|given| super::deployer::secret_arn(target, given));
+    let status_secret = inputs
+        .status_token_secret
+        .map(|given| super::deployer::secret_arn(target, given));
     vec![
         (
             "Build",
@@ -92,7 +100,7 @@ pub fn role_policies(
         ),
         (
             "DeployHandler",
-            super::deploy_handler_role(
+            super::deploy_handler_role_shifting(
                 arns,
                 true,
                 secret.as_deref(),
@@ -101,11 +109,19 @@ pub fn role_policies(
                     .into_iter()
                     .chain(inputs.stage_targets)
                     .collect::<Vec<_>>(),
+                // No statement of its own: a shift's alarms are always bake alarms too (a stage
+                // with alarms bakes at least a minute), and the pipeline's statement above
+                // already caps DescribeAlarms at `*` for every role under the boundary.
+                &[],
             ),
         ),
         (
             "EventNotifier",
-            super::event_notifier_role(arns, inputs.topic_kms_key),
+            super::event_notifier_role_with_statuses(
+                arns,
+                inputs.topic_kms_key,
+                status_secret.as_deref(),
+            ),
         ),
     ]
 }
@@ -129,7 +145,35 @@ pub fn document_for(env: &EnvName, arns: &Arns, target: &Target, inputs: &RoleIn
             statements.push(statement);
         }
     }
-    document(statements)
+    document(same_grants_merged(statements))
+}
+
+/// Statements of different roles that grant the same actions under the same condition become
+/// one over all their resources (the first one's Sid): a boundary is a union of allows, so the
+/// document allows exactly the same, in fewer characters (the roles' log writes, their artifact
+/// reads, their secret reads), which keeps it under a managed policy's size limit.
+fn same_grants_merged(statements: Vec<Value>) -> Vec<Value> {
+    let mut merged: Vec<Value> = Vec::new();
+    for statement in statements {
+        let same = merged.iter_mut().find(|m| {
+            m["Action"] == statement["Action"]
+                && m["Effect"] == statement["Effect"]
+                && m.get("Condition") == statement.get("Condition")
+        });
+        match same {
+            Some(existing) => {
+                let mut resources = super::resources_of(&existing["Resource"]);
+                for resource in super::resources_of(&statement["Resource"]) {
+                    if !resources.contains(&resource) {
+                        resources.push(resource);
+                    }
+                }
+                existing["Resource"] = json!(resources);
+            }
+            None => merged.push(statement),
+        }
+    }
+    merged
 }
 
 #[cfg(test)]
@@ -167,6 +211,8 @@ mod tests {
             stage_targets: &[],
             bake_alarms: &alarms,
             topic_kms_key: Some("arn:aws:kms:eu-west-1:123456789012:key/k"),
+            status_token_secret: Some("gh-status"),
+            shift_alarms: &alarms,
             ..RoleInputs::default()
         };
         let boundary = document_for(&env, &arns, &target, &inputs);
@@ -174,12 +220,18 @@ mod tests {
         for (role, policy) in role_policies(&arns, &target, &inputs) {
             for statement in policy["Statement"].as_array().unwrap() {
                 let sid = format!("{role}{}", statement["Sid"].as_str().unwrap());
+                // under its own Sid, or merged into one granting the same over more resources
                 let found = statements
                     .iter()
-                    .find(|s| s["Sid"] == sid.as_str())
-                    .unwrap();
-                assert_eq!(found["Action"], statement["Action"], "{sid}");
-                assert_eq!(found["Resource"], statement["Resource"], "{sid}");
+                    .find(|s| {
+                        s["Action"] == statement["Action"]
+                            && s.get("Condition").is_none() == statement.get("Condition").is_none()
+                    })
+                    .unwrap_or_else(|| panic!("{sid} not in {boundary}"));
+                let allowed = crate::policies::resources_of(&found["Resource"]);
+                for resource in crate::policies::resources_of(&statement["Resource"]) {
+                    assert!(allowed.contains(&resource), "{sid}: {resource}");
+                }
             }
         }
         let mut sids: Vec<&str> = statements
@@ -191,6 +243,18 @@ mod tests {
         sids.dedup();
         assert_eq!(sids.len(), count, "a Sid twice in {boundary}");
         assert!(arn(&env, &target).ends_with(":policy/pipeline-boundary-dev"));
+        let by_sid = |sid: &str| statements.iter().find(|s| s["Sid"] == sid).unwrap();
+        // the deploy-handler's reads of the shifts' alarms pass the bake alarms' cap
+        assert_eq!(by_sid("PipelineWatchBakeAlarms")["Resource"], json!(["*"]));
+        assert!(
+            !statements
+                .iter()
+                .any(|s| s["Sid"] == "DeployHandlerWatchShiftAlarms")
+        );
+        assert_eq!(
+            by_sid("EventNotifierReadCommitStatusToken")["Resource"],
+            json!(["arn:aws:secretsmanager:eu-west-1:123456789012:secret:gh-status-??????"])
+        );
     }
 
     #[test]
@@ -254,6 +318,8 @@ mod tests {
                 "arn:aws:kms:eu-west-1:123456789012:key/0d3b1a1e-0000-4000-8000-000000000000",
             ),
             base_image_cache: Some(&cache),
+            status_token_secret: Some("a-github-commit-status-token-with-a-long-name"),
+            shift_alarms: &alarms,
         };
         let size = size(&document_for(&env, &arns, &target, &inputs));
         assert!(

@@ -94,6 +94,8 @@ pub struct Scope<'a> {
     pub stage_targets: &'a [DeployTarget],
     /// `--base-image-source`: pull-through-cache adds the cache rule's grants.
     pub base_image_source: BaseImageSource,
+    /// `--github-status-token-secret` (or its webhook-mode default): plan resolves its ARN.
+    pub github_status_token_secret: Option<&'a str>,
 }
 
 impl Scope<'_> {
@@ -216,6 +218,7 @@ mod tests {
             deploy_target: None,
             stage_targets: &[],
             base_image_source: BaseImageSource::DockerHub,
+            github_status_token_secret: None,
         }
     }
 

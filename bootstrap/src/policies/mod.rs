@@ -249,6 +249,20 @@ pub fn deploy_handler_role(
     webhook_secret_arn: Option<&str>,
     targets: &[&TargetFacts],
 ) -> Value {
+    deploy_handler_role_shifting(arns, event_bus, webhook_secret_arn, targets, &[])
+}
+
+/// The deploy-handler's role when stages shift a Lambda alias's traffic: it reads the stages'
+/// alarms between steps (UserParameters `alarms`) with DescribeAlarms, which takes the alarm
+/// resource type (Service Authorization Reference, Amazon CloudWatch), so the read is scoped to
+/// those alarms' ARNs.
+pub fn deploy_handler_role_shifting(
+    arns: &Arns,
+    event_bus: bool,
+    webhook_secret_arn: Option<&str>,
+    targets: &[&TargetFacts],
+    shift_alarm_arns: &[String],
+) -> Value {
     let mut statements = vec![
         log_write("WriteFunctionLogs", &arns.deploy_handler_log_group),
         statement(
@@ -295,6 +309,13 @@ pub fn deploy_handler_role(
         .flat_map(|target| rollout_statements(arns, target))
         .collect();
     statements.extend(merge_statements(rollouts));
+    if !shift_alarm_arns.is_empty() {
+        statements.push(statement(
+            "WatchShiftAlarms",
+            &["cloudwatch:DescribeAlarms"],
+            shift_alarm_arns.to_vec(),
+        ));
+    }
     document(statements)
 }
 
@@ -335,7 +356,7 @@ pub fn merge_statements(statements: Vec<Value>) -> Vec<Value> {
     merged
 }
 
-fn resources_of(resource: &Value) -> Vec<Value> {
+pub(crate) fn resources_of(resource: &Value) -> Vec<Value> {
     match resource {
         Value::Array(items) => items.clone(),
         Value::Null => Vec::new(),
@@ -469,6 +490,16 @@ fn lambda_source_arns(function_arn: &str) -> Vec<String> {
 }
 
 pub fn event_notifier_role(arns: &Arns, topic_kms_key: Option<&str>) -> Value {
+    event_notifier_role_with_statuses(arns, topic_kms_key, None)
+}
+
+/// The event-notifier's role when it sets commit statuses: it reads the GitHub token from the
+/// one secret named (`GITHUB_STATUS_TOKEN_SECRET`), by its full ARN.
+pub fn event_notifier_role_with_statuses(
+    arns: &Arns,
+    topic_kms_key: Option<&str>,
+    status_token_secret_arn: Option<&str>,
+) -> Value {
     let mut statements = vec![
         log_write("WriteFunctionLogs", &arns.event_notifier_log_group),
         statement(
@@ -491,6 +522,13 @@ pub fn event_notifier_role(arns: &Arns, topic_kms_key: Option<&str>) -> Value {
             "UseTopicKey",
             &["kms:GenerateDataKey", "kms:Decrypt"],
             vec![key.to_owned()],
+        ));
+    }
+    if let Some(secret) = status_token_secret_arn {
+        statements.push(statement(
+            "ReadCommitStatusToken",
+            &["secretsmanager:GetSecretValue"],
+            vec![secret.to_owned()],
         ));
     }
     document(statements)

@@ -188,13 +188,32 @@ pub async fn read_value_if_exists(ctx: Ctx<'_>, name: &str) -> Result<Option<Sec
 /// What the deployer needs for the webhook's secret and to read `--github-token-secret` (GitHub
 /// webhook mode only).
 pub fn deployer_grants(scope: &Scope<'_>) -> Vec<Value> {
+    let mut grants = source_secret_grants(scope);
+    // plan resolves the commit status token's secret to its full ARN (DescribeSecret), which
+    // the event-notifier's grant names; the deployer never reads the token itself.
+    grants.extend(scope.github_status_token_secret.map(|secret| {
+        let arn = vec![secret_arn(scope.target, secret)];
+        statement(
+            "FindCommitStatusToken",
+            &["secretsmanager:DescribeSecret"],
+            arn,
+        )
+    }));
+    grants
+}
+
+/// The webhook's secret and the GitHub token of the source, by source mode.
+fn source_secret_grants(scope: &Scope<'_>) -> Vec<Value> {
     let (target, name) = (scope.target, scope.env.names().webhook_secret());
     if scope.source != SourceMode::GithubWebhook {
         // In codeconnections mode the webhook's secret is looked for too, and one an earlier
         // webhook-mode deploy left is deleted when the source mode changes.
         return vec![statement(
             "WebhookSecretLeftover",
-            &["secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret"],
+            &[
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:DescribeSecret",
+            ],
             vec![
                 secret_arn(target, &name),
                 target.arn("secretsmanager", &format!("secret:{name}")),

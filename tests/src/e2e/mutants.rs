@@ -193,6 +193,7 @@ pub fn rehearsed_policies(env: &EnvName, target: &Target) -> Vec<(String, Value)
                 deploy_target: Some(&deploy_target),
                 stage_targets: &[],
                 base_image_source: bootstrap::config::BaseImageSource::DockerHub,
+                github_status_token_secret: None,
             }),
         ),
     ]
