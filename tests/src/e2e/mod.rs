@@ -227,6 +227,12 @@ async fn runs(ctx: &RunContext<'_>) -> Result<Vec<RunReport>> {
             team.describe(),
             green.digest
         ));
+        if team.rollout == team::Rollout::Ecs {
+            let revision = team::only_the_image_changed(ctx.clients, "web:1").await?;
+            ctx.say.say(&format!(
+                "{revision} differs from web:1 in the app container's image only: the log router, the agent, their secrets, the EFS volume and the runtime platform carried over"
+            ));
+        }
         let run = run_once(
             ctx,
             "image that crashes",

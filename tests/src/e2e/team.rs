@@ -1,6 +1,7 @@
 //! The team's existing service, made in the emulator before `bootstrap deploy` the way a team
 //! would have made it: an ECS service (Fargate, two tasks, a task role, the deployment circuit
-//! breaker with rollback) or a Lambda container-image function with a `live` alias. The
+//! breaker with rollback; `app` beside a log router and an agent, with secrets, an EFS volume and
+//! a runtime platform) or a Lambda container-image function with a `live` alias. The
 //! pipeline rolls its image out; the rehearsal reads back which image it runs.
 
 use super::Clients;
@@ -67,22 +68,7 @@ impl TeamService {
             .await
             .context("creating the team's cluster")?;
         let first_image = "public.ecr.aws/nginx/nginx:1.27".to_owned();
-        let registered = clients
-            .ecs
-            .register_task_definition()
-            .family(SERVICE)
-            .task_role_arn(&role_arn)
-            .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
-            .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
-            .cpu("256")
-            .memory("512")
-            .container_definitions(
-                aws_sdk_ecs::types::ContainerDefinition::builder()
-                    .name("app")
-                    .image(&first_image)
-                    .essential(true)
-                    .build(),
-            )
+        let registered = task_definition_as_teams_run_it(clients, &role_arn, &first_image)
             .send()
             .await
             .context("registering the team's task definition")?;
@@ -235,10 +221,14 @@ impl TeamService {
                     .await?;
                 described
                     .task_definition()
-                    .and_then(|t| t.container_definitions().first())
+                    .and_then(|t| {
+                        t.container_definitions()
+                            .iter()
+                            .find(|c| c.name() == Some("app"))
+                    })
                     .and_then(|c| c.image())
                     .map(str::to_owned)
-                    .context("the task definition has no container image")
+                    .context("the task definition has no `app` container image")
             }
             Rollout::Lambda => {
                 let alias = clients
@@ -269,13 +259,164 @@ impl TeamService {
     pub fn describe(&self) -> String {
         match self.rollout {
             Rollout::Ecs => format!(
-                "ECS service {SERVICE} in cluster {CLUSTER} (2 Fargate tasks, circuit breaker with rollback)"
+                "ECS service {SERVICE} in cluster {CLUSTER} (2 Fargate tasks, app + log router + agent, circuit breaker with rollback)"
             ),
             Rollout::Lambda => {
                 format!("Lambda function {FUNCTION} (container image, alias {ALIAS})")
             }
         }
     }
+}
+
+/// The team's task definition as teams run them: `app` beside a FireLens log router and an
+/// agent sidecar, secrets, an EFS volume, an execution role and an x86-64 runtime platform.
+fn task_definition_as_teams_run_it(
+    clients: &Clients,
+    task_role_arn: &str,
+    image: &str,
+) -> aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder
+{
+    use aws_sdk_ecs::types::{
+        Compatibility, ContainerDefinition, CpuArchitecture, EfsVolumeConfiguration,
+        FirelensConfiguration, FirelensConfigurationType, MountPoint, NetworkMode, OsFamily,
+        RuntimePlatform, Secret, Volume,
+    };
+    let secret = |name: &str, from: &str| Secret::builder().name(name).value_from(from).build();
+    let firelens = FirelensConfiguration::builder()
+        .r#type(FirelensConfigurationType::Fluentbit)
+        .build();
+    let efs = EfsVolumeConfiguration::builder()
+        .file_system_id("fs-0a1b2c3d")
+        .build();
+    let mut request = clients
+        .ecs
+        .register_task_definition()
+        .family(SERVICE)
+        .task_role_arn(task_role_arn)
+        .execution_role_arn(format!(
+            "arn:aws:iam::{}:role/{TASK_ROLE}-exec",
+            testkit::ACCOUNT_ID
+        ))
+        .network_mode(NetworkMode::Awsvpc)
+        .requires_compatibilities(Compatibility::Fargate)
+        .cpu("512")
+        .memory("1024")
+        .runtime_platform(
+            RuntimePlatform::builder()
+                .cpu_architecture(CpuArchitecture::X8664)
+                .operating_system_family(OsFamily::Linux)
+                .build(),
+        )
+        .volumes(
+            Volume::builder()
+                .name("shared")
+                .set_efs_volume_configuration(efs.ok())
+                .build(),
+        )
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("log_router")
+                .image("public.ecr.aws/aws-observability/aws-for-fluent-bit:stable")
+                .essential(true)
+                .set_firelens_configuration(firelens.ok())
+                .build(),
+        );
+    let app = ContainerDefinition::builder()
+        .name("app")
+        .image(image)
+        .essential(true)
+        .mount_points(
+            MountPoint::builder()
+                .source_volume("shared")
+                .container_path("/data")
+                .build(),
+        );
+    let agent = ContainerDefinition::builder()
+        .name("datadog-agent")
+        .image("public.ecr.aws/datadog/agent:7")
+        .essential(false);
+    let db = format!(
+        "arn:aws:secretsmanager:{}:{}:secret:db-AbCdEf",
+        testkit::REGION,
+        testkit::ACCOUNT_ID
+    );
+    let dd = format!(
+        "arn:aws:ssm:{}:{}:parameter/dd-api-key",
+        testkit::REGION,
+        testkit::ACCOUNT_ID
+    );
+    if let (Ok(db), Ok(dd)) = (secret("DB_PASSWORD", &db), secret("DD_API_KEY", &dd)) {
+        request = request
+            .container_definitions(app.secrets(db).build())
+            .container_definitions(agent.secrets(dd).build());
+    }
+    request
+}
+
+/// Fails unless the service's task definition now differs from revision `first` only in the
+/// `app` container's image: the sidecars, secrets, volume, roles and runtime platform carry over.
+pub(super) async fn only_the_image_changed(clients: &Clients, first: &str) -> Result<String> {
+    let described = |arn: String| async move {
+        clients
+            .ecs
+            .describe_task_definition()
+            .task_definition(&arn)
+            .send()
+            .await
+            .with_context(|| format!("DescribeTaskDefinition {arn}"))?
+            .task_definition
+            .with_context(|| format!("{arn} has no task definition"))
+    };
+    let services = clients
+        .ecs
+        .describe_services()
+        .cluster(CLUSTER)
+        .services(SERVICE)
+        .send()
+        .await?;
+    let now = services
+        .services()
+        .first()
+        .and_then(|s| s.task_definition())
+        .context("the team's service is gone")?
+        .to_owned();
+    let (before, after) = (
+        described(first.to_owned()).await?,
+        described(now.clone()).await?,
+    );
+    let image = |t: &aws_sdk_ecs::types::TaskDefinition| {
+        t.container_definitions()
+            .iter()
+            .find(|c| c.name() == Some("app"))
+            .and_then(|c| c.image())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (old, new) = (image(&before), image(&after));
+    // Everything a revision carries, as text with the image put back: equal or a field was lost.
+    let shape = |t: &aws_sdk_ecs::types::TaskDefinition| {
+        format!(
+            "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+            t.container_definitions(),
+            t.volumes(),
+            t.runtime_platform(),
+            t.cpu(),
+            t.memory(),
+            t.task_role_arn(),
+            t.execution_role_arn(),
+            t.network_mode(),
+            t.requires_compatibilities(),
+            t.family()
+        )
+    };
+    if old == new || shape(&before) != shape(&after).replace(&new, &old) {
+        bail!(
+            "the rollout's revision {now} must differ from {first} in the app image only:\nbefore {}\nafter  {}",
+            shape(&before),
+            shape(&after)
+        );
+    }
+    Ok(now)
 }
 
 /// The digest part of an image reference, when it has one.

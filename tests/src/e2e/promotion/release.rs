@@ -122,6 +122,72 @@ async fn release(
     } else {
         "Greet people in French"
     };
+    let mut built = push_and_build(ctx, label, message).await?;
+    let mut report = ReleaseReport {
+        label: label.to_owned(),
+        commit: built.commit.id.clone(),
+        execution_id: built.execution.execution_id.clone(),
+        digest: built.digest.clone(),
+        builds: 0,
+        deployed: BTreeMap::new(),
+        approvals: Vec::new(),
+        bake: None,
+        rollback: None,
+        running: BTreeMap::new(),
+        pipeline_state: "SUCCEEDED".into(),
+        notifications: Vec::new(),
+    };
+    for stage in &ctx.deployed.stages {
+        through_stage(ctx, approver, stage, previous, &mut built, &mut report).await?;
+    }
+    let Built {
+        commit,
+        execution,
+        output_key,
+        done,
+        mut log,
+        ..
+    } = built;
+    if report.pipeline_state == "SUCCEEDED" {
+        record_execution(ctx, &execution, &commit, "Succeeded", &done)?;
+        emit(ctx, &execution, Level::Pipeline, "SUCCEEDED", &mut log).await?;
+    }
+    report.builds = ctx
+        .emu
+        .calls()?
+        .iter()
+        .filter(|c| c.service == "codebuild" && c.operation == "StartBuild")
+        .count();
+    for stage in &ctx.deployed.stages {
+        let (name, team) = (&stage.deploy.stage, teams.of(&stage.deploy.stage));
+        let running = team.running_image(ctx.clients).await?;
+        ctx.say
+            .say(&format!("{name}: {} now runs {running}", team.describe()));
+        report.running.insert(name.clone(), running);
+    }
+    report.notifications = notifications::received(ctx, &log).await?;
+    let execution_id = execution.execution_id;
+    let released = Released {
+        commit,
+        execution_id,
+        output_key,
+    };
+    Ok((report, released))
+}
+
+/// What a release has once its one build succeeded.
+struct Built {
+    commit: github::Commit,
+    execution: Execution,
+    output_key: String,
+    digest: String,
+    /// What the execution's finished actions reported, for ListActionExecutions.
+    done: Vec<Value>,
+    log: Vec<EventDelivery>,
+}
+
+/// The push, the execution it starts, Source and the one Build of the release.
+async fn push_and_build(ctx: &RunContext<'_>, label: &str, message: &str) -> Result<Built> {
     ctx.say.step(&format!(
         "Release `{label}`: push \"{message}\" to {}",
         ctx.opts.branch
@@ -149,99 +215,85 @@ async fn release(
         .output_key
         .clone()
         .context("the build wrote no output artifact")?;
-    let mut done = vec![json!({
+    let done = vec![json!({
         "stageName": ctx.deployed.build.stage, "actionName": ctx.deployed.build.name, "status": "Succeeded",
         "output": {"outputVariables": built.report.exported}
     })];
-    let mut report = ReleaseReport {
-        label: label.to_owned(),
-        commit: commit.id.clone(),
-        execution_id: execution.execution_id.clone(),
-        digest: image.digest.clone(),
-        builds: 0,
-        deployed: BTreeMap::new(),
-        approvals: Vec::new(),
-        bake: None,
-        rollback: None,
-        running: BTreeMap::new(),
-        pipeline_state: "SUCCEEDED".into(),
-        notifications: Vec::new(),
-    };
+    Ok(Built {
+        commit,
+        execution,
+        output_key,
+        digest: image.digest,
+        done,
+        log,
+    })
+}
+
+/// One stage of the release: its approval, its deploy, its bake; with `previous`, the bake's
+/// alarm fires and the rollback to `previous` runs.
+async fn through_stage(
+    ctx: &RunContext<'_>,
+    approver: &Approver,
+    stage: &DeployStage,
+    previous: Option<&Released>,
+    built: &mut Built,
+    report: &mut ReleaseReport,
+) -> Result<()> {
+    let Built {
+        commit,
+        execution,
+        output_key,
+        done,
+        log,
+        ..
+    } = built;
     let run = Run {
         ctx,
-        execution: &execution,
-        commit: &commit,
-        output_key: &output_key,
-    };
-    for stage in &ctx.deployed.stages {
-        if let Some(action) = &stage.approval {
-            record_execution(ctx, &execution, &commit, "InProgress", &done)?;
-            let approved = approval::approve(&run, approver, action, &mut log).await?;
-            report.approvals.push(approved);
-        }
-        let deploy = run.deploy(stage, &mut log).await?;
-        done.push(json!({
-            "stageName": stage.deploy.stage, "actionName": stage.deploy.name, "status": "Succeeded",
-            "output": {"executionResult": {"externalExecutionSummary": deploy.job["results"].as_array().and_then(|r| r.last()).map(|r| r["executionDetails"]["summary"].clone()).unwrap_or_default()},
-                       "outputVariables": deploy.output_variables}
-        }));
-        report.deployed.insert(
-            stage.deploy.stage.clone(),
-            deploy
-                .output_variables
-                .get("IMAGE_DIGEST")
-                .cloned()
-                .unwrap_or_default(),
-        );
-        if stage.bake.is_empty() {
-            continue;
-        }
-        let fires = previous.is_some();
-        let baked = bake::bake(&run, stage, fires, &mut log).await?;
-        let rollback = baked["rollback"].clone();
-        report.bake = Some(baked);
-        if let Some(previous) = previous {
-            report.pipeline_state = "FAILED".into();
-            emit(
-                ctx,
-                &execution,
-                Level::Stage(&stage.deploy.stage),
-                "FAILED",
-                &mut log,
-            )
-            .await?;
-            record_execution(ctx, &execution, &commit, "Failed", &done)?;
-            emit(ctx, &execution, Level::Pipeline, "FAILED", &mut log).await?;
-            report.rollback =
-                Some(bake::roll_back(ctx, stage, &rollback, previous, &mut log).await?);
-        }
-    }
-    if report.pipeline_state == "SUCCEEDED" {
-        record_execution(ctx, &execution, &commit, "Succeeded", &done)?;
-        emit(ctx, &execution, Level::Pipeline, "SUCCEEDED", &mut log).await?;
-    }
-    report.builds = ctx
-        .emu
-        .calls()?
-        .iter()
-        .filter(|c| c.service == "codebuild" && c.operation == "StartBuild")
-        .count();
-    for stage in &ctx.deployed.stages {
-        let name = &stage.deploy.stage;
-        let running = teams.of(name).running_image(ctx.clients).await?;
-        ctx.say.say(&format!(
-            "{name}: {} now runs {running}",
-            teams.of(name).describe()
-        ));
-        report.running.insert(name.clone(), running);
-    }
-    report.notifications = notifications::received(ctx, &log).await?;
-    let released = Released {
+        execution,
         commit,
-        execution_id: execution.execution_id.clone(),
         output_key,
     };
-    Ok((report, released))
+    if let Some(action) = &stage.approval {
+        record_execution(ctx, execution, commit, "InProgress", done)?;
+        report
+            .approvals
+            .push(approval::approve(&run, approver, action, log).await?);
+    }
+    let deploy = run.deploy(stage, log).await?;
+    let summary = deploy.job["results"]
+        .as_array()
+        .and_then(|r| r.last())
+        .map(|r| r["executionDetails"]["summary"].clone())
+        .unwrap_or_default();
+    done.push(json!({
+        "stageName": stage.deploy.stage, "actionName": stage.deploy.name, "status": "Succeeded",
+        "output": {"executionResult": {"externalExecutionSummary": summary}, "outputVariables": deploy.output_variables}
+    }));
+    let digest = deploy.output_variables.get("IMAGE_DIGEST").cloned();
+    report
+        .deployed
+        .insert(stage.deploy.stage.clone(), digest.unwrap_or_default());
+    if stage.bake.is_empty() {
+        return Ok(());
+    }
+    let baked = bake::bake(&run, stage, previous.is_some(), log).await?;
+    let rollback = baked["rollback"].clone();
+    report.bake = Some(baked);
+    if let Some(previous) = previous {
+        report.pipeline_state = "FAILED".into();
+        emit(
+            ctx,
+            execution,
+            Level::Stage(&stage.deploy.stage),
+            "FAILED",
+            log,
+        )
+        .await?;
+        record_execution(ctx, execution, commit, "Failed", done)?;
+        emit(ctx, execution, Level::Pipeline, "FAILED", log).await?;
+        report.rollback = Some(bake::roll_back(ctx, stage, &rollback, previous, log).await?);
+    }
+    Ok(())
 }
 
 /// One execution's context, as each stage's steps need it.
