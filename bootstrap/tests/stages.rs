@@ -1,6 +1,8 @@
 //! A pipeline with stages, against the emulator: two stages, an approval before production and a
 //! bake alarm make the documented V2 shape; plan is then clean, a hand edit is found and
-//! repaired, and destroy leaves nothing.
+//! repaired, and destroy leaves nothing. The same for commit statuses (the notifier's token,
+//! grant and stage events) and a Lambda stage's traffic shift (its UserParameters and the
+//! deploy-handler's alarm reads).
 
 mod common;
 
@@ -304,4 +306,326 @@ async fn the_approver_policy_answers_the_approval_and_nothing_else() {
     let refused = cli.run(&only);
     assert_ne!(refused.status.code(), Some(0));
     assert!(text(&refused).contains("[\"prod\"]"), "{}", text(&refused));
+}
+
+/// Commit statuses and a canary stage: the token's secret (made by the team, not by bootstrap),
+/// a staging ECS service and a production Lambda alias on one image of the team's registry.
+const STATUS_AND_SHIFT: [&str; 14] = [
+    "--source",
+    "codeconnections",
+    "--stage",
+    "staging=ecs:team/stg",
+    "--stage",
+    "prod=lambda:api:live",
+    "--alarm",
+    "prod=api-errors",
+    "--traffic-shift",
+    "prod=canary10-5m",
+    "--github-status-token-secret",
+    "team/gh-status",
+    "--rollout-timeout-minutes",
+    "30",
+];
+
+/// The production Lambda: a container-image function with a published version behind `live`.
+async fn api_function(config: &aws_config::SdkConfig) {
+    let ecr = aws_sdk_ecr::Client::new(config);
+    ecr.create_repository()
+        .repository_name("team-api")
+        .send()
+        .await
+        .expect("repository");
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023,
+                   "digest": "sha256:b5b2b2c507a0944348e0303114d8d93aaaa081732b86451d9bce1f432a537bc7"},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 32654,
+                    "digest": "sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f"}]
+    });
+    ecr.put_image()
+        .repository_name("team-api")
+        .image_tag("v1")
+        .image_manifest(manifest.to_string())
+        .send()
+        .await
+        .expect("image");
+    let lambda_pulls = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}]});
+    ecr.set_repository_policy()
+        .repository_name("team-api")
+        .policy_text(lambda_pulls.to_string())
+        .send()
+        .await
+        .expect("repository policy");
+    let role = aws_sdk_iam::Client::new(config)
+        .create_role()
+        .role_name("api-fn")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .expect("role");
+    let lambda = aws_sdk_lambda::Client::new(config);
+    let image = format!(
+        "{}.dkr.ecr.{}.amazonaws.com/team-api:v1",
+        testkit::ACCOUNT_ID,
+        testkit::REGION
+    );
+    lambda
+        .create_function()
+        .function_name("api")
+        .role(role.role().expect("role").arn())
+        .package_type(aws_sdk_lambda::types::PackageType::Image)
+        .architectures(aws_sdk_lambda::types::Architecture::X8664)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .image_uri(image)
+                .build(),
+        )
+        .publish(true)
+        .send()
+        .await
+        .expect("function");
+    lambda
+        .create_alias()
+        .function_name("api")
+        .name("live")
+        .function_version("1")
+        .send()
+        .await
+        .expect("alias");
+}
+
+fn status_and_shift_deploy() -> Vec<&'static str> {
+    let mut args = vec![
+        "deploy",
+        "--env",
+        "dev",
+        "--github-repo",
+        "octo/app",
+        "--yes",
+        "--output",
+        "json",
+    ];
+    args.extend(STATUS_AND_SHIFT);
+    args
+}
+
+/// A role's inline policy statement with `sid`.
+async fn role_statement(
+    config: &aws_config::SdkConfig,
+    role: &str,
+    sid: &str,
+) -> serde_json::Value {
+    let got = aws_sdk_iam::Client::new(config)
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(bootstrap::model::INLINE_POLICY_NAME)
+        .send()
+        .await
+        .expect("role policy");
+    let document = bootstrap::resources::util::parse_policy(got.policy_document()).expect("policy");
+    document["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .find(|s| s["Sid"] == sid)
+        .unwrap_or_else(|| panic!("no {sid} in {document}"))
+        .clone()
+}
+
+async fn events_pattern(config: &aws_config::SdkConfig) -> serde_json::Value {
+    let described = aws_sdk_eventbridge::Client::new(config)
+        .describe_rule()
+        .name("pipeline-events-dev")
+        .send()
+        .await
+        .expect("rule");
+    serde_json::from_str(described.event_pattern().expect("pattern")).expect("JSON")
+}
+
+async fn notifier(
+    config: &aws_config::SdkConfig,
+) -> aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput {
+    aws_sdk_lambda::Client::new(config)
+        .get_function_configuration()
+        .function_name("event-notifier-dev")
+        .send()
+        .await
+        .expect("notifier")
+}
+
+/// What the deploy wired: the notifier's token, repository, timeout and grant, the stage events
+/// in the rule, and the canary with its alarm in production's UserParameters and handler grant.
+async fn assert_status_and_shift_wired(config: &aws_config::SdkConfig, secret_arn: &str) {
+    let function = notifier(config).await;
+    let env = function
+        .environment()
+        .and_then(|e| e.variables())
+        .expect("environment");
+    let var = |key: &str| env.get(key).map(String::as_str);
+    assert_eq!(var("GITHUB_STATUS_TOKEN_SECRET"), Some(secret_arn));
+    assert_eq!(var("GITHUB_REPOSITORY"), Some("octo/app"));
+    assert_eq!(function.timeout(), Some(30));
+    let read = role_statement(config, "event-notifier-role-dev", "ReadCommitStatusToken").await;
+    assert_eq!(
+        read["Action"],
+        serde_json::json!(["secretsmanager:GetSecretValue"])
+    );
+    assert_eq!(read["Resource"], serde_json::json!([secret_arn]));
+
+    let pattern = events_pattern(config).await;
+    let stage_branch = pattern["$or"]
+        .as_array()
+        .and_then(|branches| {
+            branches.iter().find(|b| {
+                b["detail-type"] == serde_json::json!(["CodePipeline Stage Execution State Change"])
+            })
+        })
+        .unwrap_or_else(|| panic!("no stage events in {pattern}"));
+    let states = stage_branch["detail"]["state"].to_string();
+    for state in [
+        "STARTED",
+        "SUCCEEDED",
+        "FAILED",
+        "CANCELED",
+        "STOPPED",
+        "RESUMED",
+    ] {
+        assert!(states.contains(state), "{state} not in {states}");
+    }
+
+    let declaration = pipeline(config).await;
+    let parameters = |stage: usize| -> serde_json::Value {
+        let action = &declaration.stages()[stage].actions()[0];
+        let raw = action.configuration().and_then(|c| c.get("UserParameters"));
+        serde_json::from_str(raw.expect("UserParameters")).expect("JSON")
+    };
+    assert!(
+        parameters(2).get("trafficShift").is_none(),
+        "staging shifts nothing"
+    );
+    let prod = parameters(3);
+    assert_eq!(prod["trafficShift"], "canary10-5m");
+    assert_eq!(prod["alarms"], serde_json::json!(["api-errors"]));
+    let watch = role_statement(config, "deploy-handler-role-dev", "WatchShiftAlarms").await;
+    assert_eq!(
+        watch["Action"],
+        serde_json::json!(["cloudwatch:DescribeAlarms"])
+    );
+    assert_eq!(
+        watch["Resource"],
+        serde_json::json!([format!(
+            "arn:aws:cloudwatch:{}:{}:alarm:api-errors",
+            testkit::REGION,
+            testkit::ACCOUNT_ID
+        )])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_statuses_and_a_canary_stage_are_wired_converge_and_go_with_destroy() {
+    let emulator = testkit::Emulator::start().expect("emulator");
+    let cli = setup("stages-status-shift", &emulator);
+    let config = emulator.sdk_config().await;
+    team_services(&config).await;
+    api_function(&config).await;
+
+    // The token's secret is the team's: plan refuses a missing one with the command to make it.
+    let (code, printed) = plan_json_code(&cli);
+    assert_ne!(code, 0, "{printed}");
+    assert!(
+        printed.contains("aws secretsmanager create-secret"),
+        "{printed}"
+    );
+    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    let created = secrets
+        .create_secret()
+        .name("team/gh-status")
+        .secret_string("ghp_status_token_for_tests")
+        .send()
+        .await
+        .expect("secret");
+    let secret_arn = created.arn().expect("arn").to_owned();
+
+    assert_code(&cli.run(&status_and_shift_deploy()), 0);
+    assert_status_and_shift_wired(&config, &secret_arn).await;
+    let (code, plan) = plan_json_with(&cli, "dev", &STATUS_AND_SHIFT);
+    assert_eq!(code, 0, "{plan}");
+
+    // Someone drops the repository from the notifier and the stage events from the rule.
+    let mut env = notifier(&config)
+        .await
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .expect("environment");
+    env.remove("GITHUB_REPOSITORY");
+    aws_sdk_lambda::Client::new(&config)
+        .update_function_configuration()
+        .function_name("event-notifier-dev")
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .set_variables(Some(env))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("hand edit of the notifier");
+    let pattern = events_pattern(&config).await;
+    let without_stages = serde_json::json!({
+        "source": pattern["source"],
+        "resources": pattern["resources"],
+        "detail-type": pattern["$or"][0]["detail-type"],
+        "detail": pattern["$or"][0]["detail"],
+    });
+    aws_sdk_eventbridge::Client::new(&config)
+        .put_rule()
+        .name("pipeline-events-dev")
+        .event_pattern(without_stages.to_string())
+        .send()
+        .await
+        .expect("hand edit of the rule");
+    let (_, plan) = plan_json_with(&cli, "dev", &STATUS_AND_SHIFT);
+    let mut updated: Vec<String> = changed(&plan)
+        .into_iter()
+        .map(|(_, name, _)| name)
+        .collect();
+    updated.sort();
+    assert_eq!(
+        updated,
+        ["event-notifier-dev", "pipeline-events-dev"],
+        "{plan}"
+    );
+    assert_code(&cli.run(&status_and_shift_deploy()), 0);
+    assert_status_and_shift_wired(&config, &secret_arn).await;
+
+    assert_code(&cli.run(&["destroy", "--env", "dev", "--yes"]), 0);
+    // nothing of the environment: what is left is the team's own
+    assert_eq!(
+        inventory(&emulator).await,
+        [
+            "function api",
+            "repository team-api",
+            "role api-fn",
+            "secret team/gh-status"
+        ]
+    );
+    secrets
+        .describe_secret()
+        .secret_id(&secret_arn)
+        .send()
+        .await
+        .expect("destroy leaves the team's secret alone");
+}
+
+/// `plan` with the statuses and the shift: its exit code and everything it printed.
+fn plan_json_code(cli: &common::Cli<'_>) -> (i32, String) {
+    let mut args = vec!["plan", "--env", "dev", "--github-repo", "octo/app"];
+    args.extend(STATUS_AND_SHIFT);
+    let output = cli.run(&args);
+    (output.status.code().unwrap_or(-1), text(&output))
 }
