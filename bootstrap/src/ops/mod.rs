@@ -106,7 +106,13 @@ async fn compute(session: &Session, config: &Config, inputs: &Inputs) -> Result<
     // account and region, and the notifier's grant names its full ARN.
     let github_status_token_secret_arn = match &config.github_status_token_secret {
         Some(given) => {
-            Some(resources::secrets::resolve_arn(ctx, given, "--github-status-token-secret").await?)
+            // in github-webhook mode the source's token secret sets statuses unless one is given
+            let flag = if config.github_token_secret.as_ref() == Some(given) {
+                "--github-token-secret (the token commit statuses are set with too)"
+            } else {
+                "--github-status-token-secret"
+            };
+            Some(resources::secrets::resolve_arn(ctx, given, flag).await?)
         }
         None => None,
     };

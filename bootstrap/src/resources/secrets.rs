@@ -137,9 +137,14 @@ pub async fn delete(ctx: Ctx<'_>, name: &str) -> Result<()> {
 /// the bare name or a partial ARN never matches and the read is denied at run time.
 pub async fn resolve_arn(ctx: Ctx<'_>, given: &str, flag: &str) -> Result<String> {
     let Some(described) = describe(ctx, given).await? else {
+        let name = if given.starts_with("arn:") {
+            "NAME"
+        } else {
+            given
+        };
         bail!(
             "{flag} `{given}`: no such secret in account {} region {}; create it first \
-             (`aws secretsmanager create-secret --name NAME --secret-string ...`) or fix the name",
+             (`aws secretsmanager create-secret --name {name} --secret-string ...`) or fix the name",
             ctx.target.account_id,
             ctx.target.region
         );
