@@ -393,6 +393,37 @@ fn storage(s: &Stack<'_>, out: &mut Vec<Desired>) {
     );
 }
 
+/// The event-notifier's environment: what it notifies, and with commit statuses the token's
+/// secret and the repository the statuses go to.
+fn notifier_environment(s: &Stack<'_>) -> BTreeMap<String, String> {
+    let Stack {
+        config,
+        late,
+        env,
+        arns,
+        ..
+    } = s;
+    let mut notifier_env = BTreeMap::from([
+        (env_vars::PIPELINE_ENV.to_owned(), env.to_string()),
+        (env_vars::NOTIFY_TOPIC_ARN.to_owned(), arns.topic.clone()),
+        (
+            env_vars::NOTIFY_STATES.to_owned(),
+            config.notify_states.join(","),
+        ),
+    ]);
+    if let Some(secret) = &late.github_status_token_secret_arn {
+        notifier_env.insert(
+            env_vars::GITHUB_STATUS_TOKEN_SECRET.to_owned(),
+            secret.clone(),
+        );
+        notifier_env.insert(
+            env_vars::GITHUB_REPOSITORY.to_owned(),
+            format!("{}/{}", config.github_owner, config.github_repo),
+        );
+    }
+    notifier_env
+}
+
 /// The deploy-handler and the event-notifier.
 fn functions(s: &Stack<'_>, out: &mut Vec<Desired>) {
     let Stack {
@@ -424,24 +455,7 @@ fn functions(s: &Stack<'_>, out: &mut Vec<Desired>) {
     if let Some(target) = &config.deploy_target {
         deploy_env.insert(env_vars::DEPLOY_TARGET.to_owned(), target.spec());
     }
-    let mut notifier_env = BTreeMap::from([
-        (env_vars::PIPELINE_ENV.to_owned(), env.to_string()),
-        (env_vars::NOTIFY_TOPIC_ARN.to_owned(), arns.topic.clone()),
-        (
-            env_vars::NOTIFY_STATES.to_owned(),
-            config.notify_states.join(","),
-        ),
-    ]);
-    if let Some(secret) = &late.github_status_token_secret_arn {
-        notifier_env.insert(
-            env_vars::GITHUB_STATUS_TOKEN_SECRET.to_owned(),
-            secret.clone(),
-        );
-        notifier_env.insert(
-            env_vars::GITHUB_REPOSITORY.to_owned(),
-            format!("{}/{}", config.github_owner, config.github_repo),
-        );
-    }
+    let notifier_env = notifier_environment(s);
     let functions = [
         (
             n.deploy_handler(),
