@@ -507,6 +507,7 @@ pub fn resolve(given: Layer, file: Layer) -> Result<Config> {
         check_stage_inputs(&source, &delivery)?;
     }
     check_shifts_fit(&stages, sizes.rollout_timeout_minutes)?;
+    stages::check_user_parameters(&env, sizes.rollout_timeout_minutes, &stages)?;
     let github_status_token_secret = status_token_secret(
         source.mode,
         pick(

@@ -2,7 +2,7 @@
 //! approval before it, and a bake (alarms watched for some minutes after it deploys).
 
 use anyhow::{Result, bail};
-use pipeline_common::{DeployTarget, TrafficShift};
+use pipeline_common::{DeployTarget, EnvName, TrafficShift};
 use serde::Deserialize;
 
 /// One `[[stage]]` table of bootstrap.toml.
@@ -224,6 +224,51 @@ fn stage(table: &StageTable) -> Result<StageConfig> {
         alarms: table.alarms.clone(),
         traffic_shift: table.traffic_shift.clone(),
     })
+}
+
+/// The longest `UserParameters` CodePipeline takes (API Reference, ActionDeclaration:
+/// configuration values are 1-1000 characters).
+pub const MAX_USER_PARAMETERS: usize = 1000;
+
+/// A stage's deploy action `UserParameters`: its target and, when it shifts traffic, the shift
+/// (`trafficShift`) and the alarms the deploy-handler reads between steps (`alarms`), in the
+/// handler's keys (functions/deploy-handler/README.md). A stage without a shift has neither.
+pub fn user_parameters(env: &EnvName, rollout_timeout_minutes: i32, stage: &StageConfig) -> String {
+    let mut parameters = serde_json::json!({
+        "environment": env.as_str(),
+        "service": env.names().ecr_repository(),
+        "timeoutSeconds": i64::from(rollout_timeout_minutes) * 60,
+        "stage": stage.name,
+        "target": stage.target.spec(),
+    });
+    if let Some(shift) = &stage.traffic_shift {
+        parameters["trafficShift"] = serde_json::json!(shift);
+        if !stage.alarms.is_empty() {
+            parameters["alarms"] = serde_json::json!(stage.alarms);
+        }
+    }
+    parameters.to_string()
+}
+
+/// Every stage's `UserParameters` fits CodePipeline's limit; a shifted stage's alarms are what
+/// can make it long.
+pub fn check_user_parameters(
+    env: &EnvName,
+    rollout_timeout_minutes: i32,
+    stages: &[StageConfig],
+) -> Result<()> {
+    for stage in stages {
+        let length = user_parameters(env, rollout_timeout_minutes, stage).len();
+        if length > MAX_USER_PARAMETERS {
+            bail!(
+                "stage `{}`: its action's UserParameters (target, traffic shift and the alarms the \
+                 shift reads) would be {length} characters; CodePipeline takes at most \
+                 {MAX_USER_PARAMETERS}: name fewer or shorter alarms for it",
+                stage.name
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A stage name as CodePipeline takes it (API Reference, StageDeclaration: 1–100 of

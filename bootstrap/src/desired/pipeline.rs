@@ -266,7 +266,11 @@ fn deploy_stages(s: &Stack<'_>) -> Vec<DeployStageSpec> {
         .iter()
         .map(|stage| DeployStageSpec {
             name: stage.name.clone(),
-            user_parameters: stage_user_parameters(s, stage),
+            user_parameters: crate::config::stages::user_parameters(
+                &config.env,
+                config.rollout_timeout_minutes,
+                stage,
+            ),
             approval: stage.approve.then(|| ApprovalSpec {
                 custom_data: format!(
                     "Deploy #{{{build}.{image}}} (commit #{{{build}.{commit}}}) to {} of {}",
@@ -283,26 +287,6 @@ fn deploy_stages(s: &Stack<'_>) -> Vec<DeployStageSpec> {
             alarms: stage.alarms.clone(),
         })
         .collect()
-}
-
-/// A stage's deploy action `UserParameters`: its target and, when it shifts traffic, the shift
-/// (`trafficShift`) and the alarms the deploy-handler reads between steps (`alarms`), in the
-/// handler's keys (functions/deploy-handler/README.md). A stage without a shift has neither.
-fn stage_user_parameters(s: &Stack<'_>, stage: &crate::config::stages::StageConfig) -> String {
-    let mut parameters = json!({
-        "environment": s.env.as_str(),
-        "service": s.n.ecr_repository(),
-        "timeoutSeconds": i64::from(s.config.rollout_timeout_minutes) * 60,
-        "stage": stage.name,
-        "target": stage.target.spec(),
-    });
-    if let Some(shift) = &stage.traffic_shift {
-        parameters["trafficShift"] = json!(shift);
-        if !stage.alarms.is_empty() {
-            parameters["alarms"] = json!(stage.alarms);
-        }
-    }
-    parameters.to_string()
 }
 
 /// The pipeline's source and the pipeline type it needs: a GitHub (version 1) source on V1, or

@@ -254,3 +254,29 @@ fn a_shift_longer_than_the_rollout_bound_is_refused_naming_both() {
     };
     assert!(resolve(fits, Layer::default()).is_ok());
 }
+
+#[test]
+fn user_parameters_over_codepipelines_limit_are_refused_before_any_call() {
+    let alarms: Vec<String> = (0..8)
+        .map(|i| format!("prod={}", "a".repeat(120) + &i.to_string()))
+        .collect();
+    let given = Layer {
+        env: Some("dev".into()),
+        github_repo: Some("octo/app".into()),
+        source: Some(SourceMode::Codeconnections),
+        stage: Some(vec!["prod=lambda:api:live".into()]),
+        alarm: Some(alarms),
+        traffic_shift: Some(vec!["prod=canary10-5m".into()]),
+        ..Layer::default()
+    };
+    let err = resolve(given.clone(), Layer::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("CodePipeline takes at most 1000"), "{err}");
+    // the same alarms bake a stage without a shift: they stay out of its UserParameters
+    let unshifted = Layer {
+        traffic_shift: None,
+        ..given
+    };
+    assert!(resolve(unshifted, Layer::default()).is_ok());
+}
