@@ -143,6 +143,48 @@ async fn a_release_is_built_once_promoted_after_approval_and_rolled_back_when_it
         "{:#?}",
         report.statuses
     );
+    // Least privilege: every grant stages add was used by a call of the releases, and the
+    // replayed mutation test found no survivor among them (each was needed).
+    for (role, action) in [
+        ("codepipeline-role-rel", "cloudwatch:DescribeAlarms"),
+        ("deploy-handler-role-rel", "lambda:ListVersionsByFunction"),
+        (
+            "event-notifier-role-rel",
+            "codepipeline:ListActionExecutions",
+        ),
+        ("event-notifier-role-rel", "secretsmanager:GetSecretValue"),
+    ] {
+        let used = report
+            .grants
+            .iter()
+            .any(|g| g.role == role && g.action == action && !g.used_by.is_empty());
+        assert!(used, "{role} {action}: no call used it");
+        let survivor = report
+            .audit
+            .survivors
+            .iter()
+            .find(|s| s.contains(role) && s.contains(action));
+        assert!(
+            survivor.is_none(),
+            "{survivor:?}: a release would not miss it"
+        );
+    }
+    // The approvers' policy is exactly what the approval needed: every grant used, none spare.
+    let approver_findings: Vec<&String> = report
+        .audit
+        .survivors
+        .iter()
+        .chain(&report.audit.scope_problems)
+        .filter(|finding| finding.starts_with("approvers"))
+        .collect();
+    assert!(approver_findings.is_empty(), "{approver_findings:#?}");
+    let approver_unused: Vec<String> = report
+        .grants
+        .iter()
+        .filter(|g| g.role == "approvers-rel" && g.used_by.is_empty())
+        .map(|g| format!("{} {}", g.sid, g.action))
+        .collect();
+    assert!(approver_unused.is_empty(), "{approver_unused:?}");
     let pending_first = report
         .statuses
         .iter()

@@ -107,6 +107,21 @@ pub fn pattern_matches(pattern: &Value, event: &Value) -> Result<bool> {
         bail!("an event pattern must be a JSON object, got {pattern}");
     };
     for (key, wanted) in fields {
+        // `"$or": [pattern, ...]`: any of the patterns, each applied at this level (EventBridge
+        // User Guide, "Content filtering in Amazon EventBridge event patterns": $or matching).
+        if key == "$or" {
+            let Some(alternatives) = wanted.as_array().filter(|a| !a.is_empty()) else {
+                bail!("event pattern `$or` must be a non-empty array of patterns, got {wanted}");
+            };
+            let mut any = false;
+            for alternative in alternatives {
+                any |= pattern_matches(alternative, event)?;
+            }
+            if !any {
+                return Ok(false);
+            }
+            continue;
+        }
         let Some(actual) = event.get(key) else {
             return Ok(false);
         };
@@ -176,6 +191,25 @@ mod tests {
                 "arn:aws:codepipeline:us-east-1:123456789012:webhook:webhook-demo".into(),
             ),
         }
+    }
+
+    #[test]
+    fn or_matches_when_any_alternative_matches_at_its_level() {
+        let pattern = json!({
+            "source": ["aws.codepipeline"],
+            "$or": [
+                {"detail-type": [PIPELINE_DETAIL_TYPE], "detail": {"state": ["FAILED"]}},
+                {"detail-type": [STAGE_DETAIL_TYPE], "detail": {"state": ["STARTED"]}}
+            ]
+        });
+        let event = |kind: &str, state: &str| json!({"source": "aws.codepipeline", "detail-type": kind, "detail": {"state": state}});
+        assert!(pattern_matches(&pattern, &event(STAGE_DETAIL_TYPE, "STARTED")).unwrap());
+        assert!(pattern_matches(&pattern, &event(PIPELINE_DETAIL_TYPE, "FAILED")).unwrap());
+        assert!(!pattern_matches(&pattern, &event(PIPELINE_DETAIL_TYPE, "STARTED")).unwrap());
+        assert!(!pattern_matches(&pattern, &event(ACTION_DETAIL_TYPE, "STARTED")).unwrap());
+        assert!(
+            pattern_matches(&json!({"$or": []}), &event(STAGE_DETAIL_TYPE, "STARTED")).is_err()
+        );
     }
 
     fn rule() -> Value {

@@ -21,6 +21,9 @@ use testkit::Emulator;
 /// The approvers' role: exactly `bootstrap approver-policy`, assumed as a person would.
 pub(super) struct Approver {
     pub(super) role_arn: String,
+    pub(super) role: String,
+    /// What `bootstrap approver-policy` printed, the role's one policy.
+    pub(super) policy: Value,
     env: Vec<(String, String)>,
 }
 
@@ -83,7 +86,12 @@ pub(super) async fn create_approver(
         policy["Statement"].as_array().map_or(0, Vec::len)
     ));
     let env = role_credentials(&clients.sts, &role_arn, "approver").await?;
-    Ok(Approver { role_arn, env })
+    Ok(Approver {
+        role_arn,
+        role,
+        policy,
+        env,
+    })
 }
 
 /// The approval action of `action`'s stage: CodePipeline opens it and notifies; the approver
@@ -137,6 +145,7 @@ pub(super) async fn approve(
             "GetPipelineState shows the approver the token {read:?}, not the open approval's {token}"
         );
     }
+    review(&codepipeline, pipeline, &execution.execution_id, ctx.say).await?;
     let summary = "staging is healthy; promoting to production";
     codepipeline
         .put_approval_result()
@@ -186,4 +195,45 @@ pub(super) async fn approve(
 /// `approvers-ENV` of `arn:aws:iam::ACCOUNT:role/approvers-ENV`.
 fn approver_role_name(arn: &str) -> String {
     arn.rsplit('/').next().unwrap_or(arn).to_owned()
+}
+
+/// What the approver reads before answering, as `approver-policy` allows: the executions of the
+/// pipeline, and the one waiting, with the commit it would promote.
+async fn review(
+    codepipeline: &aws_sdk_codepipeline::Client,
+    pipeline: &str,
+    execution_id: &str,
+    say: &Narrator,
+) -> Result<()> {
+    let listed = codepipeline
+        .list_pipeline_executions()
+        .pipeline_name(pipeline)
+        .send()
+        .await
+        .context("the approver listing the pipeline's executions (ListPipelineExecutions)")?;
+    let waiting = listed
+        .pipeline_execution_summaries()
+        .iter()
+        .any(|e| e.pipeline_execution_id() == Some(execution_id));
+    if !waiting {
+        bail!("ListPipelineExecutions does not show the approver execution {execution_id}");
+    }
+    let execution = codepipeline
+        .get_pipeline_execution()
+        .pipeline_name(pipeline)
+        .pipeline_execution_id(execution_id)
+        .send()
+        .await
+        .context("the approver reading the waiting execution (GetPipelineExecution)")?;
+    let commit = execution
+        .pipeline_execution()
+        .and_then(|e| e.artifact_revisions().first())
+        .and_then(|r| r.revision_id())
+        .unwrap_or("?")
+        .to_owned();
+    say.say(&format!(
+        "the approver reviews execution {execution_id}: commit {}",
+        &commit[..12.min(commit.len())]
+    ));
+    Ok(())
 }

@@ -19,7 +19,7 @@ pub use release::{PromotionReport, ReleaseReport};
 use super::cli::{bootstrap, bootstrap_exit};
 use super::context::{Clients, RunContext, role_credentials};
 use super::support::Narrator;
-use super::{DemoOptions, deployed, engine, environment, lambdas, notifications, team};
+use super::{DemoOptions, audit, deployed, engine, environment, lambdas, notifications, team};
 use anyhow::{Context, Result, bail};
 use testkit::Emulator;
 
@@ -64,61 +64,11 @@ async fn promote(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<P
     say.say(&format!("emulator listening on {}", emu.endpoint()));
     let sdk = emu.sdk_config().await;
     let clients = Clients::new(&sdk);
-    say.step("The team's services: staging is a Lambda function, production an ECS service with an alarm");
-    let staging = team::TeamService::create(&clients, team::Rollout::Lambda).await?;
-    let prod = team::TeamService::create(&clients, team::Rollout::Ecs).await?;
-    say.say(&format!(
-        "staging: {} runs {}",
-        staging.describe(),
-        staging.first_image
-    ));
-    say.say(&format!(
-        "production: {} runs {}",
-        prod.describe(),
-        prod.first_image
-    ));
-    bake::create_alarm(emu, PROD_ALARM)?;
-    say.say(&format!(
-        "production's alarm {PROD_ALARM} (5xx responses) is OK"
-    ));
-    status_token(emu, &clients, opts).await?;
-    let (staging_arg, prod_arg) = (
-        format!("staging={}", staging.target),
-        format!("prod={}", prod.target),
-    );
-    let mut target_args = stage_args(&staging_arg, &prod_arg);
-    target_args.extend(["--github-status-token-secret", STATUS_SECRET]);
-    let deployer = environment::create_deployer(opts, emu, &clients, &target_args, say).await?;
-    let artifacts_dir = opts.artifacts_dir.display().to_string();
-    let deploy_args = environment::deploy_args(opts, &artifacts_dir, &target_args);
-    say.step(&format!(
-        "Deploying environment `{}` with two stages, an approval before production and a bake",
-        opts.env
-    ));
-    let stdout = bootstrap(opts, emu, &deployer.env, &deploy_args, say).await?;
-    let outputs: serde_json::Value = serde_json::from_str(super::cli::last_json_document(&stdout))
-        .context("`bootstrap deploy --output json` printed no JSON outputs")?;
-    plan_is_clean(opts, emu, &deployer.env, &deploy_args, say).await?;
-    let deployed = deployed::read_deployed(&clients, opts, &outputs).await?;
-    let stages: Vec<&str> = deployed
-        .stages
-        .iter()
-        .map(|s| s.deploy.stage.as_str())
-        .collect();
-    if stages != ["staging", "prod"] || deployed.stages[1].approval.is_none() {
-        bail!(
-            "the deployed pipeline's deploy stages are {stages:?} (approval before prod: {}); expected staging, then prod after an approval",
-            deployed.stages.get(1).is_some_and(|s| s.approval.is_some())
-        );
-    }
-    say.say(&format!(
-        "read back: pipeline {} (Source → Build → staging → Approve-prod → prod, bake on {PROD_ALARM})",
-        deployed.pipeline
-    ));
-    let approver = approval::create_approver(opts, emu, &clients, &target_args, say).await?;
+    let env = environment_with_stages(opts, emu, &clients, say).await?;
+    let deployed = &env.deployed;
     let inbox = notifications::subscribe_inbox(&clients, &deployed.topic_arn).await?;
     let runtimes = lambdas::Runtimes::start().await?;
-    let functions = lambdas::start(opts, emu, &clients, &deployed, &runtimes, say).await?;
+    let functions = lambdas::start(opts, emu, &clients, deployed, &runtimes, say).await?;
     let emulator_matches_patterns = super::delivery::pattern_evaluation(&clients, say).await;
     let scratch = tempfile::tempdir()?;
     let engine = engine::choose(emu)?;
@@ -134,7 +84,7 @@ async fn promote(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<P
         opts,
         emu,
         clients: &clients,
-        deployed: &deployed,
+        deployed,
         runtime_deploy: &runtimes.deploy,
         runtime_notify: &runtimes.notify,
         deploy_handler: &functions.deploy_handler,
@@ -144,20 +94,111 @@ async fn promote(opts: &DemoOptions, emu: &Emulator, say: &Narrator) -> Result<P
         scratch: scratch.path(),
         pipeline_role: role_credentials(&clients.sts, &deployed.pipeline_role_arn, "codepipeline")
             .await?,
-        team: Some(&prod),
+        team: Some(&env.prod),
     };
     let teams = release::Teams {
-        staging: &staging,
-        prod: &prod,
+        staging: &env.staging,
+        prod: &env.prod,
     };
-    let report = release::releases(&ctx, &teams, &approver).await?;
+    let report = release::releases(&ctx, &teams, &env.approver).await?;
+    let real_build = ctx.engine.is_real();
     notifications::unsubscribe_inbox(&clients, &inbox, say).await?;
     drop(functions);
+    // Which grants the releases used, read before destroy takes the roles away.
+    let (mut grants, policies) = audit::grant_usage(&clients, emu, opts, !real_build).await?;
+    let approver = &env.approver;
+    grants.extend(super::grants::usage(
+        &approver.role,
+        &approver.policy,
+        &emu.iam_grants()?,
+    ));
     say.step(&format!("Destroying environment `{}`", opts.env));
     let destroy_args = ["destroy", "--env", opts.env.as_str(), "--yes"];
-    bootstrap(opts, emu, &deployer.env, &destroy_args, say).await?;
-    super::audit::nothing_denied(emu, say)?;
-    Ok(PromotionReport { outputs, ..report })
+    bootstrap(opts, emu, &env.deployer.env, &destroy_args, say).await?;
+    let (grants, audit) = audit::audit_grants(emu, opts, &env.deployer, grants, policies, say)?;
+    audit::nothing_denied(emu, say)?;
+    Ok(PromotionReport {
+        outputs: env.outputs,
+        grants,
+        audit,
+        ..report
+    })
+}
+
+/// The environment before the first release: the team's services and alarm, the status token,
+/// the deployer and the approvers, and the deploy read back.
+struct StagedEnvironment {
+    staging: team::TeamService,
+    prod: team::TeamService,
+    deployer: super::deployer::Deployer,
+    approver: approval::Approver,
+    outputs: serde_json::Value,
+    deployed: deployed::Deployed,
+}
+
+async fn environment_with_stages(
+    opts: &DemoOptions,
+    emu: &Emulator,
+    clients: &Clients,
+    say: &Narrator,
+) -> Result<StagedEnvironment> {
+    say.step("The team's services: staging is a Lambda function, production an ECS service with an alarm");
+    let staging = team::TeamService::create(clients, team::Rollout::Lambda).await?;
+    let prod = team::TeamService::create(clients, team::Rollout::Ecs).await?;
+    for (stage, service) in [("staging", &staging), ("production", &prod)] {
+        say.say(&format!(
+            "{stage}: {} runs {}",
+            service.describe(),
+            service.first_image
+        ));
+    }
+    bake::create_alarm(emu, PROD_ALARM)?;
+    say.say(&format!(
+        "production's alarm {PROD_ALARM} (5xx responses) is OK"
+    ));
+    status_token(emu, clients, opts).await?;
+    let (staging_arg, prod_arg) = (
+        format!("staging={}", staging.target),
+        format!("prod={}", prod.target),
+    );
+    let mut target_args = stage_args(&staging_arg, &prod_arg);
+    target_args.extend(["--github-status-token-secret", STATUS_SECRET]);
+    let deployer = environment::create_deployer(opts, emu, clients, &target_args, say).await?;
+    let artifacts_dir = opts.artifacts_dir.display().to_string();
+    let deploy_args = environment::deploy_args(opts, &artifacts_dir, &target_args);
+    say.step(&format!(
+        "Deploying environment `{}` with two stages, an approval before production and a bake",
+        opts.env
+    ));
+    let stdout = bootstrap(opts, emu, &deployer.env, &deploy_args, say).await?;
+    let outputs: serde_json::Value = serde_json::from_str(super::cli::last_json_document(&stdout))
+        .context("`bootstrap deploy --output json` printed no JSON outputs")?;
+    plan_is_clean(opts, emu, &deployer.env, &deploy_args, say).await?;
+    let deployed = deployed::read_deployed(clients, opts, &outputs).await?;
+    let stages: Vec<&str> = deployed
+        .stages
+        .iter()
+        .map(|s| s.deploy.stage.as_str())
+        .collect();
+    if stages != ["staging", "prod"] || deployed.stages[1].approval.is_none() {
+        bail!(
+            "the deployed pipeline's deploy stages are {stages:?} (approval before prod: {}); expected staging, then prod after an approval",
+            deployed.stages.get(1).is_some_and(|s| s.approval.is_some())
+        );
+    }
+    say.say(&format!(
+        "read back: pipeline {} (Source → Build → staging → Approve-prod → prod, bake on {PROD_ALARM})",
+        deployed.pipeline
+    ));
+    let approver = approval::create_approver(opts, emu, clients, &target_args, say).await?;
+    Ok(StagedEnvironment {
+        staging,
+        prod,
+        deployer,
+        approver,
+        outputs,
+        deployed,
+    })
 }
 
 /// `bootstrap plan` right after deploy has nothing to do.

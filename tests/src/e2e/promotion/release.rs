@@ -10,7 +10,7 @@ use crate::e2e::deployed::DeployStage;
 use crate::e2e::events::{Execution, Level};
 use crate::e2e::report::{DeployReport, EventDelivery, Notification};
 use crate::e2e::support::random_hex;
-use crate::e2e::{build, deploy_job, github, notifications, source, team};
+use crate::e2e::{build, deploy_job, github, grants, notifications, source, team};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -39,6 +39,10 @@ pub struct PromotionReport {
     pub releases: Vec<ReleaseReport>,
     /// Every commit status GitHub received, oldest first.
     pub statuses: Vec<Value>,
+    /// Every grant of the environment's roles and the deployer's, with the calls that used it.
+    pub grants: Vec<grants::GrantUse>,
+    /// The replayed mutation test and the scope lint of the exercised policies.
+    pub audit: grants::Audit,
 }
 
 /// One release: what was built once and where each stage's job deployed it.
@@ -105,6 +109,8 @@ pub(super) async fn releases(
         outputs: Value::Null,
         releases: vec![first, second],
         statuses,
+        grants: Vec::new(),
+        audit: grants::Audit::default(),
     })
 }
 
