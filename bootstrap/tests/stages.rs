@@ -629,3 +629,103 @@ fn plan_json_code(cli: &common::Cli<'_>) -> (i32, String) {
     let output = cli.run(&args);
     (output.status.code().unwrap_or(-1), text(&output))
 }
+
+/// Credentials of a role holding exactly `policy`, assumed through the emulator, so that every
+/// request made with them is judged by its IAM evaluator.
+async fn session_env(
+    emulator: &testkit::Emulator,
+    policy: &serde_json::Value,
+) -> Vec<(String, String)> {
+    let admin = emulator.sdk_config().await;
+    let iam = aws_sdk_iam::Client::new(&admin);
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{}:root", testkit::ACCOUNT_ID)},
+        "Action": "sts:AssumeRole"}]});
+    let role = iam
+        .create_role()
+        .role_name("bootstrap-deployer-dev")
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .expect("CreateRole");
+    iam.put_role_policy()
+        .role_name("bootstrap-deployer-dev")
+        .policy_name("deployer")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .expect("PutRolePolicy");
+    let assumed = aws_sdk_sts::Client::new(&admin)
+        .assume_role()
+        .role_arn(role.role().expect("role").arn())
+        .role_session_name("deployer-dev")
+        .send()
+        .await
+        .expect("AssumeRole");
+    let credentials = assumed.credentials().expect("credentials");
+    let mut env = emulator.env();
+    env.extend([
+        (
+            "AWS_ACCESS_KEY_ID".to_owned(),
+            credentials.access_key_id().to_owned(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY".to_owned(),
+            credentials.secret_access_key().to_owned(),
+        ),
+        (
+            "AWS_SESSION_TOKEN".to_owned(),
+            credentials.session_token().to_owned(),
+        ),
+    ]);
+    env
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deployer_policy_alone_deploys_and_destroys_statuses_and_a_shift() {
+    let emulator = testkit::Emulator::start().expect("emulator");
+    let cli = setup("stages-status-shift-deployer", &emulator);
+    let config = emulator.sdk_config().await;
+    team_services(&config).await;
+    api_function(&config).await;
+    aws_sdk_secretsmanager::Client::new(&config)
+        .create_secret()
+        .name("team/gh-status")
+        .secret_string("ghp_status_token_for_tests")
+        .send()
+        .await
+        .expect("secret");
+    // The administrator's part: the boundary (made before this plan) and the deployer's policy.
+    assert_eq!(plan_json_code(&cli).0, 2);
+    let mut policy_args = vec!["deployer-policy", "--env", "dev"];
+    policy_args.extend(STATUS_AND_SHIFT);
+    policy_args.extend(["--output", "json"]);
+    let printed = cli.run_env_only(&policy_args);
+    assert_code(&printed, 0);
+    let policy = serde_json::from_slice(&printed.stdout).expect("the policy is JSON");
+    let deployer = session_env(&emulator, &policy).await;
+
+    let as_deployer = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+            .args(args)
+            .arg("--artifacts-dir")
+            .arg(&cli.artifacts)
+            .envs(deployer.clone())
+            .output()
+            .expect("bootstrap runs")
+    };
+    let mut deploy = status_and_shift_deploy();
+    deploy.retain(|arg| *arg != "json" && *arg != "--output");
+    assert_code(&as_deployer(&deploy), 0);
+    let secret_arn = aws_sdk_secretsmanager::Client::new(&config)
+        .describe_secret()
+        .secret_id("team/gh-status")
+        .send()
+        .await
+        .expect("secret")
+        .arn()
+        .expect("arn")
+        .to_owned();
+    assert_status_and_shift_wired(&config, &secret_arn).await;
+    assert_code(&as_deployer(&["destroy", "--env", "dev", "--yes"]), 0);
+}
