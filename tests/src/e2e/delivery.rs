@@ -245,12 +245,28 @@ pub(super) async fn seed_failed_execution(
         "input": {"actionTypeId": {"category": failed.category, "owner": failed.owner, "provider": failed.provider, "version": "1"}},
         "output": {"executionResult": {"externalExecutionSummary": summary, "externalExecutionUrl": url, "errorDetails": {"code": "JobFailed", "message": summary}}}
     }));
+    seed_execution(ctx, execution, commit, "Failed", details)?;
+    ctx.say.simulated("the emulator cannot run a pipeline execution, so what CodePipeline would record for this failed run is seeded for the notifier to look up");
+    Ok(())
+}
+
+/// Seeds what GetPipelineExecution and ListActionExecutions answer for `execution`: its status,
+/// trigger and source revision (the commit), and the action executions in `details`.
+pub(super) fn seed_execution(
+    ctx: &RunContext<'_>,
+    execution: &Execution,
+    commit: &github::Commit,
+    status: &str,
+    details: Vec<Value>,
+) -> Result<()> {
+    let d = ctx.deployed;
     ctx.emu.seed_execution(json!({
         "pipelineName": d.pipeline,
         "pipelineExecution": {
             "pipelineExecutionId": execution.execution_id,
             "pipelineVersion": 1,
-            "status": "Failed",
+            "status": status,
+            "executionType": "STANDARD",
             "trigger": {"triggerType": execution.trigger.0, "triggerDetail": execution.trigger.1},
             "artifactRevisions": [{
                 "name": d.source.output_artifact.clone().unwrap_or_default(),
@@ -260,7 +276,5 @@ pub(super) async fn seed_failed_execution(
             }]
         },
         "actionExecutionDetails": details
-    }))?;
-    ctx.say.simulated("the emulator cannot run a pipeline execution, so what CodePipeline would record for this failed run is seeded for the notifier to look up");
-    Ok(())
+    }))
 }

@@ -210,14 +210,7 @@ async fn drift_and_repair(
     for change in drift::by_hand(clients, &env, &opts.artifacts_dir).await? {
         say.say(&change);
     }
-    let plan_args: Vec<&str> = std::iter::once("plan")
-        .chain(
-            deploy_args[1..]
-                .iter()
-                .copied()
-                .filter(|a| !matches!(*a, "--yes" | "--output" | "json")),
-        )
-        .collect();
+    let plan_args = plan_args(deploy_args);
     let (code, stdout, _) = bootstrap_exit(opts, emu, &deployer.env, &plan_args, say).await?;
     say.block(stdout.trim_end());
     if code != 2 {
@@ -246,6 +239,18 @@ async fn drift_and_repair(
     }
     say.say("plan showed each change, deploy put everything back, plan now shows nothing to do");
     Ok(())
+}
+
+/// `bootstrap plan` with `deploy`'s options (`deploy_args` starts with `deploy`), in text.
+pub(super) fn plan_args<'a>(deploy_args: &[&'a str]) -> Vec<&'a str> {
+    std::iter::once("plan")
+        .chain(
+            deploy_args[1..]
+                .iter()
+                .copied()
+                .filter(|a| !matches!(*a, "--yes" | "--output" | "json")),
+        )
+        .collect()
 }
 
 /// Replaces a pipeline role's policy by the mutant's, as an administrator would by hand.

@@ -200,19 +200,7 @@ impl TeamService {
     pub(super) async fn running_image(&self, clients: &Clients) -> Result<String> {
         match self.rollout {
             Rollout::Ecs => {
-                let services = clients
-                    .ecs
-                    .describe_services()
-                    .cluster(CLUSTER)
-                    .services(SERVICE)
-                    .send()
-                    .await?;
-                let task_definition = services
-                    .services()
-                    .first()
-                    .and_then(|s| s.task_definition())
-                    .context("the team's service is gone")?
-                    .to_owned();
+                let task_definition = current_task_definition(clients).await?;
                 let described = clients
                     .ecs
                     .describe_task_definition()
@@ -353,6 +341,23 @@ fn task_definition_as_teams_run_it(
     request
 }
 
+/// The task definition the team's ECS service runs now.
+async fn current_task_definition(clients: &Clients) -> Result<String> {
+    let services = clients
+        .ecs
+        .describe_services()
+        .cluster(CLUSTER)
+        .services(SERVICE)
+        .send()
+        .await?;
+    services
+        .services()
+        .first()
+        .and_then(|s| s.task_definition())
+        .map(str::to_owned)
+        .context("the team's service is gone")
+}
+
 /// Fails unless the service's task definition now differs from revision `first` only in the
 /// `app` container's image: the sidecars, secrets, volume, roles and runtime platform carry over.
 pub(super) async fn only_the_image_changed(clients: &Clients, first: &str) -> Result<String> {
@@ -367,19 +372,7 @@ pub(super) async fn only_the_image_changed(clients: &Clients, first: &str) -> Re
             .task_definition
             .with_context(|| format!("{arn} has no task definition"))
     };
-    let services = clients
-        .ecs
-        .describe_services()
-        .cluster(CLUSTER)
-        .services(SERVICE)
-        .send()
-        .await?;
-    let now = services
-        .services()
-        .first()
-        .and_then(|s| s.task_definition())
-        .context("the team's service is gone")?
-        .to_owned();
+    let now = current_task_definition(clients).await?;
     let (before, after) = (
         described(first.to_owned()).await?,
         described(now.clone()).await?,

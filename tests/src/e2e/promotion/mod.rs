@@ -209,14 +209,7 @@ async fn plan_is_clean(
     deploy_args: &[&str],
     say: &Narrator,
 ) -> Result<()> {
-    let plan_args: Vec<&str> = std::iter::once("plan")
-        .chain(
-            deploy_args[1..]
-                .iter()
-                .copied()
-                .filter(|a| !matches!(*a, "--yes" | "--output" | "json")),
-        )
-        .collect();
+    let plan_args = environment::plan_args(deploy_args);
     let (code, stdout, _) = bootstrap_exit(opts, emu, identity, &plan_args, say).await?;
     if code != 0 {
         bail!("`bootstrap plan` right after deploy shows changes (exit {code}):\n{stdout}");

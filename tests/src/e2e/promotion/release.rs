@@ -5,7 +5,7 @@
 use super::approval::{self, Approver};
 use super::bake;
 use crate::e2e::context::RunContext;
-use crate::e2e::delivery::emit;
+use crate::e2e::delivery::{emit, seed_execution};
 use crate::e2e::deployed::DeployStage;
 use crate::e2e::events::{Execution, Level};
 use crate::e2e::report::{DeployReport, EventDelivery, Notification};
@@ -357,7 +357,6 @@ pub(super) fn record_execution(
     status: &str,
     done: &[Value],
 ) -> Result<()> {
-    let d = ctx.deployed;
     let details: Vec<Value> = done
         .iter()
         .map(|detail| {
@@ -367,22 +366,5 @@ pub(super) fn record_execution(
             detail
         })
         .collect();
-    ctx.emu.seed_execution(json!({
-        "pipelineName": d.pipeline,
-        "pipelineExecution": {
-            "pipelineExecutionId": execution.execution_id,
-            "pipelineVersion": 1,
-            "status": status,
-            "executionMode": "QUEUED",
-            "executionType": "STANDARD",
-            "trigger": {"triggerType": execution.trigger.0, "triggerDetail": execution.trigger.1},
-            "artifactRevisions": [{
-                "name": d.source.output_artifact.clone().unwrap_or_default(),
-                "revisionId": commit.id,
-                "revisionSummary": commit.message,
-                "revisionUrl": format!("https://github.com/{}/commit/{}", ctx.opts.github_repo, commit.id)
-            }]
-        },
-        "actionExecutionDetails": details
-    }))
+    seed_execution(ctx, execution, commit, status, details)
 }
