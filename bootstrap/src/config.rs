@@ -93,9 +93,9 @@ pub struct Layer {
     /// mode only; adds a deployer grant.
     #[arg(long, env = "BOOTSTRAP_GITHUB_TOKEN_SECRET")]
     pub github_token_secret: Option<String>,
-    /// Secrets Manager secret (name or ARN) holding a GitHub token the event-notifier sets commit
-    /// statuses with (default in github-webhook mode: --github-token-secret; a connection cannot
-    /// set statuses); adds grants.
+    /// Secrets Manager secret (name or ARN) holding a GitHub token the event-notifier sets each
+    /// stage's commit status with (none by default; a connection cannot set statuses, the
+    /// webhook source's --github-token-secret may be named here too); adds grants.
     #[arg(long, env = "BOOTSTRAP_GITHUB_STATUS_TOKEN_SECRET")]
     pub github_status_token_secret: Option<String>,
     /// Existing CodeStar/CodeConnections connection to use (codeconnections mode; default: one
@@ -427,14 +427,10 @@ pub fn resolve_policy_scope(given: Layer, file: Layer) -> Result<PolicyScope> {
         bail!("--connection-arn is used only with --source codeconnections; pass both or neither");
     }
     let github_token_secret = pick(given.github_token_secret, file.github_token_secret);
-    let github_status_token_secret = status_token_secret(
-        source,
-        pick(
-            given.github_status_token_secret,
-            file.github_status_token_secret,
-        ),
-        github_token_secret.as_deref(),
-    )?;
+    let github_status_token_secret = status_token_secret(pick(
+        given.github_status_token_secret,
+        file.github_status_token_secret,
+    ))?;
     Ok(PolicyScope {
         env,
         source,
@@ -508,14 +504,10 @@ pub fn resolve(given: Layer, file: Layer) -> Result<Config> {
     }
     check_shifts_fit(&stages, sizes.rollout_timeout_minutes)?;
     stages::check_user_parameters(&env, sizes.rollout_timeout_minutes, &stages)?;
-    let github_status_token_secret = status_token_secret(
-        source.mode,
-        pick(
-            given.github_status_token_secret.clone(),
-            file.github_status_token_secret.clone(),
-        ),
-        source.github_token_secret.as_deref(),
-    )?;
+    let github_status_token_secret = status_token_secret(pick(
+        given.github_status_token_secret.clone(),
+        file.github_status_token_secret.clone(),
+    ))?;
     Ok(Config {
         env,
         region: pick(given.region, file.region),
@@ -561,26 +553,18 @@ pub fn shift_alarms(stages: &[stages::StageConfig]) -> Vec<String> {
     alarms
 }
 
-/// The secret of the token commit statuses are set with: the one given, else in github-webhook
-/// mode the source's own token (`--github-token-secret`), which may set them: the version 1
-/// source needs the OAuth scope `repo` (CodePipeline User Guide, "GitHub (via OAuth app) source
-/// action reference"), and `repo` "grants full access to ... commit statuses" (GitHub Docs,
-/// "Scopes for OAuth apps"). A connection's app installation token never reaches bootstrap or
-/// the functions, so codeconnections mode sets statuses only with a secret given.
-fn status_token_secret(
-    mode: SourceMode,
-    given: Option<String>,
-    source_token_secret: Option<&str>,
-) -> Result<Option<String>> {
-    let chosen = match (given, mode) {
-        (Some(given), _) => Some(given),
-        (None, SourceMode::GithubWebhook) => source_token_secret.map(str::to_owned),
-        (None, SourceMode::Codeconnections) => None,
-    };
-    if let Some(secret) = &chosen {
+/// The secret of the token commit statuses are set with, checked: only the one given. The
+/// webhook source's own token could set them (the version 1 source needs the OAuth scope `repo`,
+/// CodePipeline User Guide, "GitHub (via OAuth app) source action reference", and `repo` "grants
+/// full access to ... commit statuses", GitHub Docs, "Scopes for OAuth apps"), but statuses stay
+/// opt-in: an environment deployed before they existed keeps its rule, its notifier, its grants
+/// and its administrator's boundary unchanged on its next deploy. A connection's app
+/// installation token never reaches bootstrap or the functions.
+fn status_token_secret(given: Option<String>) -> Result<Option<String>> {
+    if let Some(secret) = &given {
         secret_reference(secret, "--github-status-token-secret")?;
     }
-    Ok(chosen)
+    Ok(given)
 }
 
 /// Every traffic shift must end inside the rollout's bound, as the deploy-handler checks each

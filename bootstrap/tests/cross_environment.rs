@@ -59,6 +59,12 @@ fn options(env: &str, source: &str, kind: &str, base: &str) -> Vec<String> {
     if source == "github-webhook" {
         args.extend(["--github-token-secret".into(), format!("gh-token-{env}")]);
     }
+    // Commit statuses on, so the notifier's and the deployer's grants on the status token's
+    // secret are judged across environments too.
+    args.extend([
+        "--github-status-token-secret".into(),
+        format!("gh-status-{env}"),
+    ]);
     args.extend(["--base-image-source".into(), base.into()]);
     args
 }
@@ -78,6 +84,7 @@ fn layer(env: &str, source: &str, kind: &str, base: &str) -> Layer {
             "lambda" => Some(format!("lambda:api-{env}:live")),
             _ => None,
         },
+        github_status_token_secret: Some(format!("gh-status-{env}")),
         ..Layer::default()
     }
 }
@@ -143,8 +150,8 @@ fn policies(
         deploy_webhook_secret_arn: config.deploy_webhook_secret_arn.clone(),
         deploy_target: facts(env, kind),
         stage_targets: Vec::new(),
-        // In github-webhook mode the source's token secret sets commit statuses too: the
-        // notifier's grant names the environment's own secret, as plan resolves it.
+        // The status secret given: the notifier's grant names the environment's own secret, as
+        // plan resolves it.
         github_status_token_secret_arn: config
             .github_status_token_secret
             .as_ref()

@@ -206,7 +206,7 @@ fn a_shift_goes_into_its_stages_user_parameters_with_its_alarms_and_the_handler_
 }
 
 #[test]
-fn the_status_secret_defaults_to_the_source_token_in_webhook_mode_only() {
+fn commit_statuses_are_set_only_when_a_status_secret_is_given() {
     let layer = |source: SourceMode| Layer {
         env: Some("dev".into()),
         github_repo: Some("octo/app".into()),
@@ -214,11 +214,9 @@ fn the_status_secret_defaults_to_the_source_token_in_webhook_mode_only() {
         github_token_secret: (source == SourceMode::GithubWebhook).then(|| "gh-token".into()),
         ..Layer::default()
     };
+    // The webhook source's token is not taken for statuses: an existing environment stays as it is.
     let webhook = resolve(layer(SourceMode::GithubWebhook), Layer::default()).unwrap();
-    assert_eq!(
-        webhook.github_status_token_secret.as_deref(),
-        Some("gh-token")
-    );
+    assert_eq!(webhook.github_status_token_secret, None);
     let connection = resolve(layer(SourceMode::Codeconnections), Layer::default()).unwrap();
     assert_eq!(connection.github_status_token_secret, None);
     let given = Layer {
