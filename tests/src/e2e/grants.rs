@@ -316,9 +316,11 @@ pub fn security_md(tables: &[(&str, String)]) -> String {
          AWS authorises only that way excepted, in the same file).\n\n\
          EventBridge's deliveries are judged by the topic's policy and the function's \
          permission, with the rule as `aws:SourceArn`. The codeconnections mode's connection grants \
-         (conditioned on the connection's tags) are not rehearsed here, as the rehearsal uses the \
-         webhook mode: `bootstrap/tests/cross_environment_signed.rs` makes those calls, signed, \
-         with the deployer's policy.\n\n\
+         (conditioned on the connection's tags) are not in the tables below, whose rehearsals use \
+         the webhook mode: the promotion rehearsal (`tests/tests/e2e_promotion.rs`, codeconnections \
+         with stages) deploys and destroys with them as the deployer, and \
+         `bootstrap/tests/cross_environment_signed.rs` makes those calls, signed, with the \
+         deployer's policy.\n\n\
          Artifacts: the pipeline's artifact store names the AWS managed key `aws/s3` \
          (`encryptionKey`, type KMS), the key CodePipeline and CodeBuild use when none is named, \
          so the artifacts are SSE-KMS under it. Its key policy lets the account's principals use \
@@ -340,9 +342,13 @@ pub fn security_md(tables: &[(&str, String)]) -> String {
          role without it or with another, remove it or change it, and that a grant-everything \
          policy the deployer writes on a role leaves a session of the role refused outside the \
          boundary; a boundary removed by hand is put back by the next deploy.\n\n\
-         {table}{trust}\n{wide}{cross}"
+         {table}{trust}\n{wide}{STAGES_SECTION}{cross}"
     )
 }
+
+/// What commit statuses and traffic shifts add, and what the user names that bootstrap does not
+/// own: written by hand, carried into every generated SECURITY.md.
+const STAGES_SECTION: &str = include_str!("security_stages.md");
 
 /// SECURITY.md's cross-environment block, carried over from the current file: the
 /// cross-environment test (`bootstrap/tests/cross_environment.rs`) generates it from every
