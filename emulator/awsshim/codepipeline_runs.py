@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import cloudwatch
+from . import cloudwatch, codepipeline_role
 from .backends import pipeline_backend
 from .core import ControlCall, Handler, Shim
 from .iam.identity import access_key_id, find_identity
@@ -75,6 +75,7 @@ class ConditionRun:
     rules: list[dict[str, Any]]
     started_at: float
     minute_seconds: float
+    role_arn: str | None = None
     status: str = "InProgress"
     rule_results: list[dict[str, Any]] = field(default_factory=list)
     rollback: dict[str, Any] | None = None
@@ -368,7 +369,7 @@ def start_conditions(shim: Shim, call: ControlCall) -> Response:
     payload = control_payload(call, "pipelineName", "pipelineExecutionId", "stageName")
     if payload.get("condition", "onSuccess") != "onSuccess":
         raise ValueError("only onSuccess conditions are evaluated here")
-    _, stage = control_declaration(payload)
+    definition, stage = control_declaration(payload)
     result, rules = bake_rules(stage)
     with shim.state.lock:
         state = runs(shim)
@@ -382,14 +383,20 @@ def start_conditions(shim: Shim, call: ControlCall) -> Response:
             rules=rules,
             started_at=now(),
             minute_seconds=state.minute_seconds,
+            role_arn=definition.get("roleArn"),
         )
         state.conditions[run.id] = run
     return control_json({"conditionExecutionId": run.id})
 
 
-def judge_rule(run: ConditionRun, rule: dict[str, Any], at: float) -> dict[str, Any]:
+def judge_rule(shim: Shim, run: ConditionRun, rule: dict[str, Any], at: float) -> dict[str, Any]:
     """The rule's result once its wait is over: Failed when the alarm is then in one of the
-    monitored states (or is missing), with every state it went through during the wait."""
+    monitored states (or is missing), with every state it went through during the wait; Errored
+    when the pipeline's service role may not describe the alarm (rule reference "CloudWatchAlarm":
+    the service role needs cloudwatch:DescribeAlarms)."""
+    denied = codepipeline_role.read_alarm_as_pipeline_role(shim, run.role_arn, run.region, rule["alarmName"])
+    if denied is not None:
+        return {**rule, "status": "Errored", "summary": denied}
     states = cloudwatch.alarm_states_since(ACCOUNT_ID, run.region, rule["alarmName"], run.started_at)
     seen = [s.value for s in states if s.since <= at]
     current = cloudwatch.alarm_state(ACCOUNT_ID, run.region, rule["alarmName"])
@@ -405,17 +412,17 @@ def evaluate(shim: Shim, run: ConditionRun) -> None:
     if run.status != "InProgress":
         return
     elapsed = now() - run.started_at
-    results = []
-    for rule in run.rules:
-        wait = rule["waitMinutes"] * run.minute_seconds
-        if elapsed < wait:
-            return
-        results.append(judge_rule(run, rule, run.started_at + wait))
+    waits = [rule["waitMinutes"] * run.minute_seconds for rule in run.rules]
+    if any(elapsed < wait for wait in waits):
+        return  # each rule is judged once, when every wait is over
+    results = [judge_rule(shim, run, rule, run.started_at + wait) for rule, wait in zip(run.rules, waits)]
     run.rule_results = results
     if all(r["status"] == "Succeeded" for r in results):
         run.status = "Succeeded"
         return
-    run.status = "Failed"
+    # A rule that could not be run errors the condition (API Reference, ConditionExecution status:
+    # InProgress | Failed | Errored | Succeeded | Cancelled | Abandoned | Overridden).
+    run.status = "Errored" if any(r["status"] == "Errored" for r in results) else "Failed"
     if run.result == "ROLLBACK":
         runs(shim).stage_history.setdefault((run.pipeline, run.stage), []).append((now(), run.execution_id, "Failed"))
         target = last_success(shim, run.pipeline, run.stage, before=run.execution_id)

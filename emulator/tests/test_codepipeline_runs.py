@@ -19,10 +19,15 @@ from shim_helpers import assumed_client, client, control, create_role, error_cod
 from test_codepipeline_structure import staged
 
 ACCOUNT = "123456789012"
+ALARM_ARN = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:web-5xx"
 
 
-def pipeline(shim: str, name: str = "pipeline-dev") -> str:
+def pipeline(shim: str, name: str = "pipeline-dev", describe_alarms: bool = True) -> str:
+    """The pipeline, its service role allowed cloudwatch:DescribeAlarms on the bake's alarm unless told not."""
     role = create_role(shim, f"{name}-role", "codepipeline.amazonaws.com")
+    if describe_alarms:
+        grant = policy({"Effect": "Allow", "Action": "cloudwatch:DescribeAlarms", "Resource": ALARM_ARN})
+        client(shim, "iam").put_role_policy(RoleName=f"{name}-role", PolicyName="bake", PolicyDocument=json.dumps(grant))
     client(shim, "codepipeline").create_pipeline(pipeline=staged(name, role))
     return name
 
