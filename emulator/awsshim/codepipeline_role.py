@@ -3,10 +3,12 @@ today the CloudWatchAlarm rule's read of its alarm. Each is judged by the emulat
 evaluator as a session of that role and recorded like a signed call (a grant with its replay, or
 a denial), so the grants audit sees the pipeline role's cloudwatch:DescribeAlarms used.
 
-Source: CodePipeline User Guide, rule reference "CloudWatchAlarm" ("Service role policy
-permissions for the CloudWatchAlarm rule": the pipeline's service role needs
-cloudwatch:DescribeAlarms), and "CodePipeline service role" (CodePipeline uses the service role
-for the actions and rules of the pipeline).
+Sources: CodePipeline User Guide, "Manage the CodePipeline service role" ("CodePipeline uses this
+service role when processing revisions through the stages and actions in a pipeline"; its
+session ARN is arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION in the service's AccessDenied
+messages), and rule reference "CloudWatchAlarm" (the rule reads the alarm named by AlarmName).
+That reading the alarm is cloudwatch:DescribeAlarms on the alarm's ARN is the emulator's reading:
+the rule reference names no permission.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def alarm_arn(region: str, name: str) -> str:
 
 def read_alarm_as_pipeline_role(shim: Shim, role_arn: str | None, region: str, alarm_name: str) -> str | None:
     """None when the pipeline's role may describe the alarm (and the grant is recorded); else the
-    AccessDenied message CloudWatch would answer the role's session (the denial is recorded)."""
+    AccessDenied message CloudWatch would answer the role's session (the denial is recorded).
+    With enforcement off (POST /_shim/iam {"enforce": false}) every read is allowed, unrecorded."""
     from moto.iam.models import iam_backends
 
     with shim.iam.lock:

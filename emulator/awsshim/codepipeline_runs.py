@@ -13,6 +13,7 @@ action", "Configuring stage rollback", "How do stage conditions work?", rule ref
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -24,8 +25,9 @@ from .core import ControlCall, Handler, Shim
 from .iam.identity import access_key_id, find_identity
 from .protocol import ACCOUNT_ID, DEFAULT_REGION, AwsError, AwsRequest, Response, control_json, json_response, require
 
-# A minute of a rule's WaitTime, in seconds: 60 unless a test shortens it (POST /_shim/codepipeline/clock).
-MINUTE_SECONDS = 60.0
+# A minute of a rule's WaitTime, in seconds: 60 (the real length) unless EMULATOR_CODEPIPELINE_MINUTE_SECONDS
+# or a test (POST /_shim/codepipeline/clock) shortens it.
+MINUTE_SECONDS = float(os.environ.get("EMULATOR_CODEPIPELINE_MINUTE_SECONDS", "60"))
 # An approval not answered in 7 days fails (User Guide, "Add a manual approval action": "If no response
 # is received within seven days, the action status changes to Failed").
 APPROVAL_SECONDS = 7 * 24 * 3600
@@ -392,8 +394,7 @@ def start_conditions(shim: Shim, call: ControlCall) -> Response:
 def judge_rule(shim: Shim, run: ConditionRun, rule: dict[str, Any], at: float) -> dict[str, Any]:
     """The rule's result once its wait is over: Failed when the alarm is then in one of the
     monitored states (or is missing), with every state it went through during the wait; Errored
-    when the pipeline's service role may not describe the alarm (rule reference "CloudWatchAlarm":
-    the service role needs cloudwatch:DescribeAlarms)."""
+    when the pipeline's service role may not describe the alarm (codepipeline_role)."""
     denied = codepipeline_role.read_alarm_as_pipeline_role(shim, run.role_arn, run.region, rule["alarmName"])
     if denied is not None:
         return {**rule, "status": "Errored", "summary": denied}
