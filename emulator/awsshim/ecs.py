@@ -1,7 +1,8 @@
 """ECS rollouts (README "ECS rollouts"): deployments that `DescribeServices` polls move on, the
 deployment circuit breaker and its rollback, tasks of images marked bad failing to start, services
-behind a Classic Load Balancer answering without `rolloutState`, and the task-definition refusal of
-services another deployment controller deploys.
+behind a Classic Load Balancer answering without `rolloutState`, the task-definition refusal of
+services another deployment controller deploys, deployment alarms that fail (and roll back) a
+deployment, and blue/green deployments that bake before they complete.
 """
 
 from __future__ import annotations
@@ -10,12 +11,16 @@ import copy
 import json
 import math
 import random
+import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from moto.core.utils import utcnow
 
+from . import cloudwatch
 from .backends import ecs_backend
+from .codepipeline_runs import runs as pipeline_runs
 from .core import Handler, Shim
 from .images import architecture_mismatch, image_marked_bad
 from .protocol import AwsError, AwsRequest, Response, json_body, json_response
@@ -32,6 +37,113 @@ ECS_DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
 }
 ECS_MAX_EVENTS = 100  # DescribeServices returns the 100 most recent service events
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113"
+# ECS API Reference, DeploymentConfiguration `strategy` (botocore's ecs model: ROLLING | BLUE_GREEN |
+# LINEAR | CANARY); all but ROLLING shift production traffic and then bake (`bakeTimeInMinutes`).
+ECS_STRATEGIES = ("ROLLING", "BLUE_GREEN", "LINEAR", "CANARY")
+# AWS::ECS::Service DeploymentConfiguration, BakeTimeInMinutes: Minimum 0, Maximum 1440.
+ECS_MAX_BAKE_MINUTES = 1440
+
+
+@dataclass(frozen=True)
+class EcsFailure:
+    """Why ECS fails a deployment, as DescribeServices and the service events word it."""
+
+    reason: str  # the failed deployment's rolloutStateReason
+    event: str  # what follows "(deployment ID) deployment failed: "
+    rollback_reason: str  # the rollback deployment's rolloutStateReason, "{id}" the deployment it returns to
+    rollback: bool  # whether the configuration asks for a rollback
+    failed_tasks: bool  # whether tasks failing to start caused it (failedTasks at the threshold)
+
+
+def ecs_breaker_failure(service: Any) -> EcsFailure:
+    """ECS Developer Guide, "How the Amazon ECS deployment circuit breaker detects failures"."""
+    return EcsFailure(
+        reason="ECS deployment circuit breaker: tasks failed to start.",
+        event="tasks failed to start.",
+        rollback_reason="ECS deployment circuit breaker: rolling back to deploymentId {id}.",
+        rollback=bool(ecs_breaker(service).get("rollback")),
+        failed_tasks=True,
+    )
+
+
+def ecs_alarm_failure(service: Any, alarm: str) -> EcsFailure:
+    """ECS Developer Guide, "How CloudWatch alarms detect Amazon ECS deployment failures": ECS "set[s] the
+    deployment to failed when it detects that a specified CloudWatch alarm has gone into the ALARM state"
+    and, with `rollback`, rolls back "to the last completed deployment". The service events are the ones
+    ECS posts ("(deployment ID) deployment failed: alarm detected.", then "rolling back to deployment
+    ID."); the rolloutStateReason naming the alarm is modelled on the circuit breaker's (the Developer
+    Guide does not quote it)."""
+    return EcsFailure(
+        reason=f"ECS deployment alarms: alarm {alarm} is in ALARM state.",
+        event="alarm detected.",
+        rollback_reason="ECS deployment alarms: rolling back to deploymentId {id}.",
+        rollback=bool(ecs_alarms(service).get("rollback")),
+        failed_tasks=False,
+    )
+
+
+def ecs_alarms(service: Any) -> dict[str, Any]:
+    config = getattr(service, "deployment_configuration", None) or {}
+    alarms = config.get("alarms") if isinstance(config, dict) else None
+    return alarms if isinstance(alarms, dict) else {}
+
+
+def ecs_check_deployment_configuration(config: Any) -> None:
+    """CreateService / UpdateService `deploymentConfiguration` refused as ECS refuses it (ECS API Reference,
+    DeploymentConfiguration and DeploymentAlarms): `strategy` one of ROLLING, BLUE_GREEN, LINEAR, CANARY;
+    `bakeTimeInMinutes` "You must provide this parameter when you use the BLUE_GREEN deployment strategy",
+    0 to 1440; `alarms` needs `alarmNames`, `enable` and `rollback` (all three "Required: Yes")."""
+    if not isinstance(config, dict):
+        return
+    strategy = config.get("strategy")
+    if strategy is not None and strategy not in ECS_STRATEGIES:
+        raise AwsError(
+            "InvalidParameterException",
+            f"Invalid deployment strategy: {strategy}. Valid values are {', '.join(ECS_STRATEGIES)}.",
+        )
+    bake = config.get("bakeTimeInMinutes")
+    if bake is not None and (isinstance(bake, bool) or not isinstance(bake, int) or not 0 <= bake <= ECS_MAX_BAKE_MINUTES):
+        raise AwsError("InvalidParameterException", f"bakeTimeInMinutes must be between 0 and {ECS_MAX_BAKE_MINUTES}.")
+    if strategy == "BLUE_GREEN" and bake is None:
+        raise AwsError("InvalidParameterException", "bakeTimeInMinutes is required for the BLUE_GREEN deployment strategy.")
+    alarms = config.get("alarms")
+    if alarms is None:
+        return
+    names = alarms.get("alarmNames") if isinstance(alarms, dict) else None
+    if (
+        not isinstance(names, list)
+        or not all(isinstance(n, str) and n for n in names)
+        or not isinstance(alarms.get("enable"), bool)
+        or not isinstance(alarms.get("rollback"), bool)
+    ):
+        raise AwsError("InvalidParameterException", "alarms requires alarmNames, enable and rollback.")
+
+
+def ecs_alarm_in_alarm(service: Any, deployment: dict[str, Any]) -> str | None:
+    """The first of the service's deployment alarms (enabled) that went into ALARM since the deployment
+    started, read from cloudwatch.py in the service's account and Region; an alarm already in ALARM when
+    the deployment started does not fail it (aws/copilot-cli PR #4512: the setting "is ignored if
+    associated alarms are already in alarm state")."""
+    alarms = ecs_alarms(service)
+    if alarms.get("enable") is not True:
+        return None
+    _, _, _, region, account, _ = str(service.arn).split(":", 5)
+    started = cloudwatch.epoch(deployment["createdAt"])
+    for name in alarms.get("alarmNames") or []:
+        state = cloudwatch.alarm_state(account, region, name)
+        if state is not None and state.value == "ALARM" and state.since >= started:
+            return str(name)
+    return None
+
+
+def ecs_bake_minutes(service: Any) -> int | None:
+    """The bake of a deployment that shifts production traffic (ECS Developer Guide, "Amazon ECS
+    blue/green deployments": "Monitor application health, performance metrics, and alarm states during
+    the bake time period"); None for a rolling update."""
+    config = getattr(service, "deployment_configuration", None) or {}
+    if config.get("strategy") in (None, "ROLLING"):
+        return None
+    return int(config.get("bakeTimeInMinutes") or 0)
 
 
 def ecs_cluster_name(value: Any) -> str:
@@ -175,31 +287,26 @@ def ecs_complete(tracked: EcsServiceState, service: Any, deployment: dict[str, A
     ecs_event(service, "has reached a steady state.")
 
 
-def ecs_fail(shim: Shim, tracked: EcsServiceState, service: Any, deployment: dict[str, Any]) -> None:
-    """The circuit breaker stops a deployment whose tasks keep failing to start (ECS Developer Guide,
-    "How the Amazon ECS deployment circuit breaker detects failures"): rolloutState FAILED with the
-    reason ECS gives, "ECS deployment circuit breaker: tasks failed to start." (as DescribeServices
-    shows it; the Developer Guide's EventBridge example has "task failed to start."), failedTasks at the
-    threshold, and the event "(deployment ID) deployment failed: tasks failed to start.". With rollback
-    on, ECS rolls back to the last deployment that completed: a new PRIMARY deployment of its task
-    definition whose reason is "ECS deployment circuit breaker: rolling back to deploymentId ID." (the
-    Developer Guide's rollback event), the event "rolling back to deployment ID.", and the failed
-    deployment ACTIVE until the rollback completes."""
+def ecs_fail(shim: Shim, tracked: EcsServiceState, service: Any, deployment: dict[str, Any], failure: EcsFailure) -> None:
+    """ECS stops a deployment: the circuit breaker, whose tasks keep failing to start (ECS Developer Guide,
+    "How the Amazon ECS deployment circuit breaker detects failures"), or a deployment alarm in ALARM
+    (ecs_alarm_failure). rolloutState FAILED with the reason ECS gives ("ECS deployment circuit breaker:
+    tasks failed to start." as DescribeServices shows it; the Developer Guide's EventBridge example has
+    "task failed to start."), failedTasks at the threshold when tasks failed, and the event "(deployment ID)
+    deployment failed: ...". With rollback on, ECS rolls back to the last deployment that completed: a new
+    PRIMARY deployment of its task definition whose reason is "ECS deployment circuit breaker: rolling back
+    to deploymentId ID." (the Developer Guide's rollback event), the event "rolling back to deployment
+    ID.", and the failed deployment ACTIVE until the rollback completes."""
     now = utcnow()
-    deployment.update(
-        rolloutState="FAILED",
-        rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.",
-        failedTasks=ecs_failure_threshold(deployment["desiredCount"]),
-        runningCount=0,
-        pendingCount=0,
-        updatedAt=now,
-    )
-    ecs_event(service, f"(deployment {deployment['id']}) deployment failed: tasks failed to start.")
+    deployment.update(rolloutState="FAILED", rolloutStateReason=failure.reason, updatedAt=now)
+    if failure.failed_tasks:
+        deployment.update(failedTasks=ecs_failure_threshold(deployment["desiredCount"]), runningCount=0, pendingCount=0)
+    ecs_event(service, f"(deployment {deployment['id']}) deployment failed: {failure.event}")
     rollout = tracked.rollout
     tracked.rollout = None
     stable = tracked.stable
     if (
-        not ecs_breaker(service).get("rollback")
+        not failure.rollback
         or rollout is None
         or rollout.rollback
         or stable is None
@@ -209,9 +316,7 @@ def ecs_fail(shim: Shim, tracked: EcsServiceState, service: Any, deployment: dic
     stable_id, stable_task_definition = stable
     previous = next((d for d in service.deployments if d["taskDefinition"] == stable_task_definition and d is not deployment), None)
     deployment["status"] = "ACTIVE"
-    back = ecs_new_deployment(
-        service, stable_task_definition, f"ECS deployment circuit breaker: rolling back to deploymentId {stable_id}."
-    )
+    back = ecs_new_deployment(service, stable_task_definition, failure.rollback_reason.format(id=stable_id))
     if previous is not None:  # the tasks the last completed deployment still runs
         back["runningCount"] = min(previous.get("runningCount") or 0, back["desiredCount"])
         back["pendingCount"] = back["desiredCount"] - back["runningCount"]
@@ -221,12 +326,29 @@ def ecs_fail(shim: Shim, tracked: EcsServiceState, service: Any, deployment: dic
     ecs_event(service, f"rolling back to deployment {stable_id}.")
 
 
+def ecs_bake(shim: Shim, tracked: EcsServiceState, service: Any, deployment: dict[str, Any], minutes: int) -> None:
+    """Every task of the new revision runs and production traffic has shifted: the deployment stays
+    IN_PROGRESS through its bake ("the time period when both blue and green service revisions are running
+    simultaneously after the production traffic has shifted", ECS API Reference, DeploymentConfiguration
+    `bakeTimeInMinutes`; ECS Developer Guide, "Amazon ECS blue/green deployments"), then completes. A minute
+    lasts as long as a minute of a CodePipeline rule's WaitTime (POST /_shim/codepipeline/clock)."""
+    rollout = tracked.rollout
+    if rollout is None:
+        return
+    if rollout.bake_until is None:
+        rollout.bake_until = time.time() + minutes * pipeline_runs(shim).minute_seconds
+        deployment.update(runningCount=deployment["desiredCount"], pendingCount=0, updatedAt=utcnow())
+    if time.time() >= rollout.bake_until:
+        ecs_complete(tracked, service, deployment)
+
+
 def ecs_advance(shim: Shim, backend: Any, service: Any) -> None:
     """One DescribeServices poll of a service: its deployment in progress stays IN_PROGRESS for the
-    configured number of polls, then completes; one whose image is marked bad gains a failed task per
-    poll and, with the circuit breaker on, fails at the next poll after that (with rollback, ECS rolls
-    back); without the circuit breaker it stays IN_PROGRESS, ECS launching tasks again and again.
-    Caller holds the lock."""
+    configured number of polls, then completes (a blue/green, linear or canary one after its bake); one
+    whose image is marked bad gains a failed task per poll and, with the circuit breaker on, fails at the
+    next poll after that (with rollback, ECS rolls back); without the circuit breaker it stays
+    IN_PROGRESS, ECS launching tasks again and again. A deployment alarm that goes into ALARM fails the
+    deployment at the next poll, whatever else holds (ecs_alarm_failure). Caller holds the lock."""
     tracked = shim.state.ecs_services.get(service.arn)
     rollout = tracked.rollout if tracked is not None else None
     if tracked is None or rollout is None:
@@ -236,6 +358,10 @@ def ecs_advance(shim: Shim, backend: Any, service: Any) -> None:
         tracked.rollout = None
         return
     rollout.polls += 1
+    alarm = None if rollout.rollback else ecs_alarm_in_alarm(service, deployment)
+    if alarm is not None:
+        ecs_fail(shim, tracked, service, deployment, ecs_alarm_failure(service, alarm))
+        return
     bad = image_marked_bad(
         shim.state, *ecs_task_definition_images(backend, deployment["taskDefinition"])
     ) or ecs_wrong_architecture(shim, backend, deployment["taskDefinition"])
@@ -247,8 +373,11 @@ def ecs_advance(shim: Shim, backend: Any, service: Any) -> None:
                 failed = min(failed, ecs_failure_threshold(deployment["desiredCount"]) - 1)
             deployment.update(failedTasks=failed, updatedAt=utcnow())
         return
+    bake = None if rollout.rollback else ecs_bake_minutes(service)
     if bad:
-        ecs_fail(shim, tracked, service, deployment)
+        ecs_fail(shim, tracked, service, deployment, ecs_breaker_failure(service))
+    elif bake is not None:
+        ecs_bake(shim, tracked, service, deployment, bake)
     else:
         ecs_complete(tracked, service, deployment)
 
@@ -319,6 +448,7 @@ def ecs_create_service(shim: Shim, req: AwsRequest) -> Response:
     """moto drops deploymentConfiguration and reports the first deployment IN_PROGRESS with no task
     running for good. The service starts settled: its deploymentConfiguration (with AWS's defaults),
     one PRIMARY deployment COMPLETED with every task running, the steady-state event."""
+    ecs_check_deployment_configuration(req.params.get("deploymentConfiguration"))
     with shim.state.lock:
         response = shim.forward(req)
         if response.status >= 300:
@@ -391,10 +521,12 @@ def ecs_update_service(shim: Shim, req: AwsRequest) -> Response:
             body["taskDefinition"] = new_task_definition
         old_task_definition = service.task_definition
         config = copy.deepcopy(getattr(service, "deployment_configuration", None) or ECS_DEFAULT_DEPLOYMENT_CONFIGURATION)
+        given = params.get("deploymentConfiguration")
+        if isinstance(given, dict):
+            ecs_check_deployment_configuration({**config, **given})
         response = shim.forward(req, json.dumps(body).encode())
         if response.status >= 300:
             return response
-        given = params.get("deploymentConfiguration")
         if isinstance(given, dict):
             config.update(copy.deepcopy(given))
         service.deployment_configuration = config

@@ -132,7 +132,9 @@ class EcsRollout:
     deployment_id: str
     needed: int  # polls that still show it IN_PROGRESS
     polls: int = 0
-    rollback: bool = False  # a circuit-breaker rollback deployment (it is not rolled back in turn)
+    rollback: bool = False  # a rollback (circuit breaker or deployment alarm) deployment (it is not rolled back in turn)
+    # A blue/green deployment baking (every task of the new revision running): when its bake is over, epoch seconds.
+    bake_until: float | None = None
 
 
 @dataclass
