@@ -49,8 +49,10 @@ impl TargetKind for EcsService {
             let (image, digest) = pinned(work.image)?;
             let request = rollout_steps::request(work, &image, digest);
             let api = deps.rollout.as_ref();
+            let bound = work.params.rollout_timeout_seconds();
             let step =
-                rollout::ecs::start(api, cluster, service, container.as_deref(), &request).await;
+                rollout::ecs::start(api, cluster, service, container.as_deref(), &request, bound)
+                    .await;
             Ok(Started::Decided(rollout_steps::decision(
                 step,
                 work.variables.clone(),

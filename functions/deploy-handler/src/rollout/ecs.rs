@@ -2,7 +2,8 @@
 //! for the container's image (pinned by digest), the service updated to it, and the service's
 //! deployment followed until its `rolloutState` is COMPLETED or FAILED (ECS Developer Guide,
 //! "Deployment circuit breaker"; ECS API Reference, `Deployment`), or, for a service that reports
-//! no `rolloutState`, until it is stable as botocore's `ServicesStable` waiter judges it.
+//! no `rolloutState`, until it is stable as botocore's `ServicesStable` waiter judges it. What
+//! else watches the deployment (deployment alarms, a blue/green bake) is [`watch`]'s.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,10 @@ use serde_json::{Value, json};
 use super::api as shape;
 use super::{ApiError, JOB_TAG, Request, RolloutApi, RolloutState, Step, call_failed};
 use crate::report::FailureKind;
+
+#[path = "ecs_watch.rs"]
+mod watch;
+use watch::{Cause, Watch};
 
 /// RegisterTaskDefinition's parameters that DescribeTaskDefinition returns: everything else in
 /// the description is ECS's own bookkeeping (ARN, revision, status, registeredAt, ...).
@@ -176,12 +181,15 @@ fn task_architecture(described: &Value) -> CpuArchitecture {
         .unwrap_or(CpuArchitecture::X86_64)
 }
 
+/// Starts the rollout; `bound_seconds` is the rollout's bound (`timeoutSeconds`), which a
+/// blue/green bake must end inside.
 pub async fn start(
     api: &dyn RolloutApi,
     cluster: &str,
     service_name: &str,
     container: Option<&str>,
     request: &Request<'_>,
+    bound_seconds: u64,
 ) -> Step {
     let service = match describe_service(api, cluster, service_name).await {
         Ok(service) => service,
@@ -204,8 +212,15 @@ pub async fn start(
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let breaker = &service["deploymentConfiguration"]["deploymentCircuitBreaker"];
-    let rollback = breaker["enable"] == true && breaker["rollback"] == true;
+    let watch = Watch::of(&service);
+    let rollback = watch.breaker == Some(true);
+    if let Err(problem) = watch::bake_fits(
+        &watch,
+        bound_seconds,
+        &format!("ECS service {service_name} (cluster {cluster})"),
+    ) {
+        return Step::failed(FailureKind::ConfigurationError, problem);
+    }
     let described = match describe_task_definition(api, &current).await {
         Ok(d) => d,
         Err(err) => {
@@ -255,15 +270,11 @@ pub async fn start(
     }
     Step::InProgress {
         summary: format!(
-            "Rolling out {} to ECS service {service_name} (cluster {cluster}): {} replaces {}{}",
+            "Rolling out {} to ECS service {service_name} (cluster {cluster}): {} replaces {}; {}",
             request.image,
             short(&new),
             short(&previous),
-            if rollback {
-                ""
-            } else {
-                "; the circuit breaker's rollback is off, so a failed rollout is not rolled back"
-            }
+            watch.describe()
         ),
         state: RolloutState::Ecs {
             cluster: cluster.to_owned(),
@@ -403,12 +414,13 @@ async fn update_service(
     }
 }
 
-/// Why a rollout failed, and whether ECS rolled the service back (or is doing so).
+/// Why a rollout failed (who failed it: [`Cause`]), and whether ECS rolled the service back (or
+/// is doing so).
 fn failure_message(
     state: &RolloutState,
     image: &str,
     running_now: &str,
-    reason: &str,
+    (reason, cause): (&str, &Cause),
     failed: u64,
 ) -> String {
     let RolloutState::Ecs {
@@ -416,15 +428,19 @@ fn failure_message(
         service: service_name,
         task_definition,
         previous,
-        rollback,
         ..
     } = state
     else {
         return format!("the rollout of {image} failed: {reason}");
     };
     let rolled_back = running_now == previous && previous != task_definition;
+    let by = if cause.by.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", cause.by)
+    };
     format!(
-        "the rollout of {image} to ECS service {service_name} (cluster {cluster}) failed: {reason}{}; {}",
+        "the rollout of {image} to ECS service {service_name} (cluster {cluster}) failed: {by}{reason}{}; {}",
         if failed > 0 {
             format!(" ({failed} tasks failed to start)")
         } else {
@@ -432,13 +448,13 @@ fn failure_message(
         },
         if rolled_back {
             format!("ECS rolled the service back to {}", short(previous))
-        } else if *rollback {
+        } else if cause.rollback {
             format!("ECS is rolling the service back to {}", short(previous))
         } else {
             format!(
-                "it was NOT rolled back and stays on {}: turn on the deployment circuit breaker's rollback, \
-                 or update the service to {} by hand",
+                "it was NOT rolled back and stays on {}: turn on {}, or update the service to {} by hand",
                 short(running_now),
+                cause.turn_on,
                 short(previous)
             )
         }
@@ -611,8 +627,17 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
         .into_iter()
         .flatten()
         .find(|d| d["taskDefinition"] == task_definition.as_str());
-    let rolled_back_message =
-        |reason: &str, failed: u64| failure_message(state, image, running_now, reason, failed);
+    let watch = Watch::of(&service);
+    let rolled_back_message = |reason: &str, failed: u64| {
+        let mut cause = watch.cause(reason);
+        // The token's breaker setting is what held when the rollout started.
+        if cause.by.is_empty()
+            && let RolloutState::Ecs { rollback, .. } = state
+        {
+            cause.rollback = *rollback;
+        }
+        failure_message(state, image, running_now, (reason, &cause), failed)
+    };
     match ours {
         Some(deployment) => match rollout_state(&service, deployment) {
             Some("COMPLETED") => Step::Done {
@@ -633,8 +658,9 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
             ),
             _ => Step::InProgress {
                 summary: format!(
-                    "Rolling out {image} to ECS service {service_name}: {}",
-                    progress(&service, deployment, task_definition)
+                    "Rolling out {image} to ECS service {service_name}: {}; {}",
+                    progress(&service, deployment, task_definition),
+                    watch.describe()
                 ),
                 state: state.clone(),
             },
@@ -667,3 +693,7 @@ pub async fn poll(api: &dyn RolloutApi, state: &RolloutState, image: &str) -> St
 #[cfg(test)]
 #[path = "ecs_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "ecs_watch_tests.rs"]
+mod watch_tests;

@@ -4,11 +4,13 @@
 use super::super::fake::{FakeApi, error};
 use super::*;
 
-const OLD: &str = "arn:aws:ecs:us-east-1:1:task-definition/web:3";
-const NEW: &str = "arn:aws:ecs:us-east-1:1:task-definition/web:4";
-const IMAGE: &str = "1.dkr.ecr.us-east-1.amazonaws.com/app-dev@sha256:aa";
+pub(super) const OLD: &str = "arn:aws:ecs:us-east-1:1:task-definition/web:3";
+pub(super) const NEW: &str = "arn:aws:ecs:us-east-1:1:task-definition/web:4";
+/// The rollout's bound (the default timeoutSeconds).
+pub(super) const BOUND: u64 = 3600;
+pub(super) const IMAGE: &str = "1.dkr.ecr.us-east-1.amazonaws.com/app-dev@sha256:aa";
 
-fn request() -> Request<'static> {
+pub(super) fn request() -> Request<'static> {
     Request {
         job_id: "job-1",
         image: IMAGE,
@@ -18,7 +20,7 @@ fn request() -> Request<'static> {
     }
 }
 
-fn service(task_definition: &str, deployments: Value, rollback: bool) -> Value {
+pub(super) fn service(task_definition: &str, deployments: Value, rollback: bool) -> Value {
     json!({"services": [{
         "serviceName": "web", "status": "ACTIVE", "taskDefinition": task_definition,
         "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": true, "rollback": rollback}},
@@ -26,7 +28,7 @@ fn service(task_definition: &str, deployments: Value, rollback: bool) -> Value {
     }]})
 }
 
-fn definition(arn: &str, image: &str, job: Option<&str>) -> Value {
+pub(super) fn definition(arn: &str, image: &str, job: Option<&str>) -> Value {
     let mut tags = vec![json!({"key": "team", "value": "web"})];
     if let Some(job) = job {
         tags.push(json!({"key": JOB_TAG, "value": job}));
@@ -41,7 +43,7 @@ fn definition(arn: &str, image: &str, job: Option<&str>) -> Value {
     }, "tags": tags})
 }
 
-fn state(rollback: bool) -> RolloutState {
+pub(super) fn state(rollback: bool) -> RolloutState {
     RolloutState::Ecs {
         cluster: "prod".into(),
         service: "web".into(),
@@ -74,12 +76,13 @@ async fn start_registers_a_revision_with_only_the_image_changed_and_updates_the_
             Ok(json!({"taskDefinition": {"taskDefinitionArn": NEW}})),
         )
         .answer("UpdateService", Ok(json!({})));
-    let step = start(&api, "prod", "web", None, &request()).await;
+    let step = start(&api, "prod", "web", None, &request(), BOUND).await;
     assert_eq!(
         step,
         Step::InProgress {
             summary: format!(
-                "Rolling out {IMAGE} to ECS service web (cluster prod): web:4 replaces web:3"
+                "Rolling out {IMAGE} to ECS service web (cluster prod): web:4 replaces web:3; watched by the \
+                 circuit breaker (rollback on)"
             ),
             state: state(true)
         }
@@ -117,7 +120,7 @@ async fn a_redelivered_job_reuses_its_revision_and_registers_nothing() {
             Ok(definition(NEW, IMAGE, Some("job-1"))),
         )
         .answer("UpdateService", Ok(json!({})));
-    let step = start(&api, "prod", "web", None, &request()).await;
+    let step = start(&api, "prod", "web", None, &request(), BOUND).await;
     assert!(matches!(step, Step::InProgress { .. }), "{step:?}");
     assert!(api.calls_to("RegisterTaskDefinition").is_empty());
     assert_eq!(api.calls_to("UpdateService")[0]["taskDefinition"], NEW);
@@ -129,7 +132,7 @@ async fn a_redelivered_job_reuses_its_revision_and_registers_nothing() {
         Ok(service(NEW, json!([{"status": "PRIMARY", "taskDefinition": NEW, "rolloutState": "IN_PROGRESS"}, {"status": "ACTIVE", "taskDefinition": OLD}]), true)),
     )
     .answer("DescribeTaskDefinition", Ok(definition(NEW, IMAGE, Some("job-1"))));
-    let step = start(&api, "prod", "web", None, &request()).await;
+    let step = start(&api, "prod", "web", None, &request(), BOUND).await;
     assert!(
         matches!(step, Step::InProgress { state: RolloutState::Ecs { ref previous, .. }, .. } if previous == OLD),
         "{step:?}"
@@ -164,7 +167,7 @@ async fn a_rollback_reuses_the_revision_that_ran_the_older_image_and_registers_n
             Ok(definition(OLD, IMAGE, Some("job-1"))),
         )
         .answer("UpdateService", Ok(json!({})));
-    let step = start(&api, "prod", "web", None, &rolled_back).await;
+    let step = start(&api, "prod", "web", None, &rolled_back, BOUND).await;
     let Step::InProgress {
         state:
             RolloutState::Ecs {
@@ -202,7 +205,7 @@ async fn a_rollback_reuses_the_revision_that_ran_the_older_image_and_registers_n
             Ok(json!({"taskDefinition": {"taskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/web:5"}})),
         )
         .answer("UpdateService", Ok(json!({})));
-    let step = start(&api, "prod", "web", None, &rolled_back).await;
+    let step = start(&api, "prod", "web", None, &rolled_back, BOUND).await;
     assert!(matches!(step, Step::InProgress { .. }), "{step:?}");
     let registered = &api.calls_to("RegisterTaskDefinition")[0];
     assert_eq!(
@@ -221,7 +224,8 @@ async fn a_missing_service_or_container_is_a_configuration_error_that_says_what_
         "DescribeServices",
         Ok(json!({"services": [], "failures": [{"reason": "MISSING"}]})),
     );
-    let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request()).await else {
+    let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request(), BOUND).await
+    else {
         panic!()
     };
     assert_eq!(kind, FailureKind::ConfigurationError);
@@ -233,7 +237,8 @@ async fn a_missing_service_or_container_is_a_configuration_error_that_says_what_
     let api = FakeApi::default();
     api.answer("DescribeServices", Ok(service(OLD, json!([]), true)))
         .answer("DescribeTaskDefinition", Ok(definition(OLD, "old", None)));
-    let Step::Failed { kind, message } = start(&api, "prod", "web", Some("api"), &request()).await
+    let Step::Failed { kind, message } =
+        start(&api, "prod", "web", Some("api"), &request(), BOUND).await
     else {
         panic!()
     };
@@ -256,7 +261,8 @@ async fn a_missing_service_or_container_is_a_configuration_error_that_says_what_
             "UpdateService",
             error("ServiceNotActiveException", "Service was deleted."),
         );
-    let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request()).await else {
+    let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request(), BOUND).await
+    else {
         panic!()
     };
     assert_eq!(kind, FailureKind::ConfigurationError);
@@ -276,7 +282,8 @@ async fn a_denied_call_is_a_permission_error_naming_the_call() {
             "User: x is not authorized to perform: ecs:DescribeServices",
         ),
     );
-    let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request()).await else {
+    let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request(), BOUND).await
+    else {
         panic!()
     };
     assert_eq!(kind, FailureKind::PermissionError);
@@ -371,7 +378,8 @@ async fn a_service_deployed_by_codedeploy_or_an_external_controller_is_refused_b
         let mut described = service(OLD, json!([]), true);
         described["services"][0]["deploymentController"] = json!({ "type": controller });
         api.answer("DescribeServices", Ok(described));
-        let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request()).await
+        let Step::Failed { kind, message } =
+            start(&api, "prod", "web", None, &request(), BOUND).await
         else {
             panic!("{controller} was not refused")
         };
@@ -400,7 +408,8 @@ async fn a_service_deployed_by_codedeploy_or_an_external_controller_is_refused_b
                 "Unable to update task definition on services with a CODE_DEPLOY deployment controller. Use AWS CodeDeploy to trigger a new deployment.",
             ),
         );
-    let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request()).await else {
+    let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request(), BOUND).await
+    else {
         panic!()
     };
     assert_eq!(kind, FailureKind::ConfigurationError);
@@ -550,7 +559,7 @@ async fn a_task_with_sidecars_rolls_out_to_app_whatever_the_service_parameter_sa
             Ok(json!({"taskDefinition": {"taskDefinitionArn": NEW}})),
         )
         .answer("UpdateService", Ok(json!({})));
-    let step = start(&api, "prod", "web", None, &request()).await;
+    let step = start(&api, "prod", "web", None, &request(), BOUND).await;
     assert!(matches!(step, Step::InProgress { .. }), "{step:?}");
     let registered = &api.calls_to("RegisterTaskDefinition")[0];
     assert_eq!(registered["containerDefinitions"][1]["image"], IMAGE);
@@ -573,7 +582,8 @@ async fn an_image_for_another_architecture_is_refused_before_a_revision_is_regis
         json!({"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"});
     api.answer("DescribeServices", Ok(service(OLD, json!([]), true)))
         .answer("DescribeTaskDefinition", Ok(arm));
-    let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request()).await else {
+    let Step::Failed { kind, message } = start(&api, "prod", "web", None, &request(), BOUND).await
+    else {
         panic!("an x86_64 image must not roll out to ARM64 tasks")
     };
     assert_eq!(kind, FailureKind::ConfigurationError);
@@ -600,7 +610,7 @@ async fn an_image_for_another_architecture_is_refused_before_a_revision_is_regis
         architecture: Some(CpuArchitecture::Arm64),
         ..request()
     };
-    let Step::Failed { message, .. } = start(&api, "prod", "web", None, &arm64).await else {
+    let Step::Failed { message, .. } = start(&api, "prod", "web", None, &arm64, BOUND).await else {
         panic!("an arm64 image must not roll out to X86_64 tasks")
     };
     assert!(message.contains("runs on x86_64"), "{message}");
