@@ -336,6 +336,13 @@ def put_approval_result(shim: Shim, req: AwsRequest) -> Response:
         approval.approved_by = caller_arn(req)
         approval.approved_at = now()
         approved_at = approval.approved_at
+        # The approval's outcome is its stage's; a rejection fails the execution (User Guide, "Approve
+        # or reject an approval action in CodePipeline": "If the approver rejects the action ... the
+        # pipeline status changes to Failed").
+        outcome = "Succeeded" if status == "Approved" else "Failed"
+        runs(shim).stage_history.setdefault((name, stage_name), []).append((approved_at, approval.execution_id, outcome))
+        if status == "Rejected":
+            set_execution_status(shim, name, approval.execution_id, "Failed")
     return json_response(req, {"approvedAt": approved_at})
 
 

@@ -109,6 +109,11 @@ def test_put_approval_result_refusals(shim: str) -> None:
     assert "approvedAt" in rejected
     record = control(shim, "GET", f"/_shim/codepipeline/approvals/{token}")
     assert (record["status"], record["summary"]) == ("Rejected", "not now")
+    state = codepipeline.get_pipeline_state(name=name)["stageStates"]
+    stage = next(s for s in state if s["stageName"] == "Approve-prod")
+    assert stage["latestExecution"] == {"pipelineExecutionId": record["pipelineExecutionId"], "status": "Failed"}
+    execution = codepipeline.get_pipeline_execution(pipelineName=name, pipelineExecutionId=record["pipelineExecutionId"])
+    assert execution["pipelineExecution"]["status"] == "Failed", "a rejection fails the execution"
 
 
 def test_executions_are_listed_most_recent_first_with_their_type(shim: str) -> None:
