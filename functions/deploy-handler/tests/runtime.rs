@@ -1643,3 +1643,102 @@ async fn an_alarm_during_a_canary_shift_sends_the_traffic_back() {
     assert!(weights.is_empty(), "{weights:?}");
     h.assert_logs_clean();
 }
+
+/// A service whose deployment alarm goes into ALARM during a rolling deployment: the summary in
+/// progress names the alarm, ECS (the emulator) fails the deployment and rolls back, and the job
+/// fails naming the alarm, quoting ECS's reason and saying the service was rolled back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ecs_deployment_alarm_in_alarm_fails_the_rollout_and_ecs_rolls_back() {
+    use aws_sdk_ecs::types::{DeploymentAlarms, DeploymentConfiguration};
+    let h = Harness::start(&[("DEPLOY_TARGET", "ecs:prod/web")]).await;
+    let ecs = team_service(&h, true).await;
+    cloudwatch(
+        &h,
+        &[
+            "put-metric-alarm",
+            "--alarm-name",
+            "web-5xx",
+            "--namespace",
+            "AWS/ApplicationELB",
+            "--metric-name",
+            "HTTPCode_Target_5XX_Count",
+            "--statistic",
+            "Sum",
+            "--period",
+            "60",
+            "--evaluation-periods",
+            "1",
+            "--threshold",
+            "1",
+            "--comparison-operator",
+            "GreaterThanOrEqualToThreshold",
+        ],
+    );
+    let alarms = DeploymentAlarms::builder()
+        .alarm_names("web-5xx")
+        .enable(true)
+        .rollback(true)
+        .build()
+        .expect("alarms");
+    ecs.update_service()
+        .cluster("prod")
+        .service("web")
+        .deployment_configuration(DeploymentConfiguration::builder().alarms(alarms).build())
+        .send()
+        .await
+        .expect("deployment alarms");
+    h.put_artifact("p/ok.zip", image_detail_zip()).await;
+    let params = r#"{"timeoutSeconds":3600}"#;
+    let first = h.new_job();
+    h.invoke(h.job_event(&first, "p/ok.zip", Some(params), None))
+        .await;
+    let job = h.job(&first);
+    assert_eq!(job["status"], "InProgress", "{job:#}\n{}", h.process.logs());
+    let summary = job["results"][0]["executionDetails"]["summary"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        summary.contains("the deployment alarms web-5xx (rollback on)"),
+        "{summary}"
+    );
+    let token = job["results"][0]["continuationToken"]
+        .as_str()
+        .expect("continuation")
+        .to_owned();
+    cloudwatch(
+        &h,
+        &[
+            "set-alarm-state",
+            "--alarm-name",
+            "web-5xx",
+            "--state-value",
+            "ALARM",
+            "--state-reason",
+            "5xx above 1",
+        ],
+    );
+    let next = h.new_job();
+    h.invoke(h.job_event(&next, "p/ok.zip", Some(params), Some(&token)))
+        .await;
+    let job = h.job(&next);
+    assert_eq!(job["status"], "Failed", "{job:#}\n{}", h.process.logs());
+    let (kind, message) = failure(&job);
+    assert_eq!(kind, "JobFailed");
+    for needle in [
+        "ECS failed the deployment on its deployment alarms (web-5xx)",
+        "alarm web-5xx is in ALARM state",
+        "ECS rolled the service back to web:1",
+    ] {
+        assert!(message.contains(needle), "{needle}: {message}");
+    }
+    let running = ecs
+        .describe_services()
+        .cluster("prod")
+        .services("web")
+        .send()
+        .await
+        .expect("describe");
+    let running = running.services()[0].task_definition().unwrap_or_default();
+    assert!(running.ends_with("/web:1"), "{running}");
+    h.assert_logs_clean();
+}

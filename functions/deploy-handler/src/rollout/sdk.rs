@@ -440,11 +440,29 @@ fn ecs_tags_json(tags: &[aws_sdk_ecs::types::Tag]) -> Value {
         .collect()
 }
 
+/// What watches a service's deployments (`rollout::ecs`'s watch): the circuit breaker, the
+/// deployment alarms, the strategy and its bake.
+fn deployment_configuration_json(service: &aws_sdk_ecs::types::Service) -> Value {
+    let config = service.deployment_configuration();
+    let breaker = config.and_then(|c| c.deployment_circuit_breaker());
+    let alarms = config.and_then(|c| c.alarms());
+    json!({
+        "deploymentCircuitBreaker": {
+            "enable": breaker.map(|b| b.enable()),
+            "rollback": breaker.map(|b| b.rollback()),
+        },
+        "alarms": alarms.map(|a| json!({
+            "alarmNames": a.alarm_names(),
+            "enable": a.enable(),
+            "rollback": a.rollback(),
+        })),
+        "strategy": config.and_then(|c| c.strategy()).map(|s| s.as_str()),
+        "bakeTimeInMinutes": config.and_then(|c| c.bake_time_in_minutes()),
+    })
+}
+
 /// The fields of a service the rollout steps read.
 fn service_json(service: &aws_sdk_ecs::types::Service) -> Value {
-    let breaker = service
-        .deployment_configuration()
-        .and_then(|c| c.deployment_circuit_breaker());
     let deployments: Vec<Value> = service
         .deployments()
         .iter()
@@ -470,10 +488,7 @@ fn service_json(service: &aws_sdk_ecs::types::Service) -> Value {
         "deploymentController": {
             "type": service.deployment_controller().map(|c| c.r#type().as_str()),
         },
-        "deploymentConfiguration": { "deploymentCircuitBreaker": {
-            "enable": breaker.map(|b| b.enable()),
-            "rollback": breaker.map(|b| b.rollback()),
-        }},
+        "deploymentConfiguration": deployment_configuration_json(service),
         "deployments": deployments,
         "runningCount": service.running_count(),
         "desiredCount": service.desired_count(),
