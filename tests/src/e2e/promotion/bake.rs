@@ -24,18 +24,11 @@ const MAX_POLLS: u32 = 120;
 
 /// `aws cloudwatch ARGS` against the emulator with its administrator's keys.
 fn cloudwatch(emu: &Emulator, args: &[&str]) -> Result<()> {
-    cloudwatch_as(emu, &[], args)
-}
-
-/// `aws cloudwatch ARGS` against the emulator as `identity` (credentials as environment
-/// variables; none: the administrator).
-fn cloudwatch_as(emu: &Emulator, identity: &[(String, String)], args: &[&str]) -> Result<()> {
     let cli = testkit::workspace_root().join(".venv/bin/aws");
     let output = std::process::Command::new(&cli)
         .arg("cloudwatch")
         .args(args)
         .envs(emu.env())
-        .envs(identity.iter().cloned())
         .output()
         .with_context(|| format!("{} cannot run: create the virtualenv", cli.display()))?;
     if !output.status.success() {
@@ -101,22 +94,7 @@ pub(super) async fn bake(
     let Run { ctx, execution, .. } = *run;
     let _ = log;
     let name = &stage.deploy.stage;
-    // The CloudWatchAlarm rule reads the alarm as the pipeline's service role (CodePipeline User
-    // Guide, rule reference "CloudWatchAlarm"; bootstrap's `pipeline_role_watching` grants it).
-    for rule in &stage.bake {
-        cloudwatch_as(
-            ctx.emu,
-            &ctx.pipeline_role,
-            &["describe-alarms", "--alarm-names", &rule.alarm],
-        )
-        .with_context(|| {
-            format!(
-                "CodePipeline (pipeline role) reading the alarm {}",
-                rule.alarm
-            )
-        })?;
-    }
-    ctx.say.simulated("CodePipeline reads the stage's alarms with the pipeline role (cloudwatch:DescribeAlarms); the emulator's CodePipeline judges the rule from the alarm's state and history");
+    ctx.say.simulated("the emulator's CodePipeline evaluates the rule: it reads each alarm as the pipeline role (cloudwatch:DescribeAlarms, judged by IAM) and judges it from the alarm's state and history when the wait is over");
     let id = ctx
         .emu
         .start_conditions(&ctx.deployed.pipeline, &execution.execution_id, name)?;
