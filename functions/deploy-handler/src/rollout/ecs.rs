@@ -181,6 +181,29 @@ fn task_architecture(described: &Value) -> CpuArchitecture {
         .unwrap_or(CpuArchitecture::X86_64)
 }
 
+/// Why a service cannot be rolled out, found before anything is registered: another controller
+/// deploys it (UpdateService would refuse the new revision), or its bake would outlast the
+/// rollout's bound ([`watch::bake_fits`]).
+fn refused_up_front(
+    service: &Value,
+    watch: &Watch,
+    cluster: &str,
+    service_name: &str,
+    bound_seconds: u64,
+) -> Option<String> {
+    let controller = service["deploymentController"]["type"]
+        .as_str()
+        .unwrap_or("ECS");
+    pipeline_common::unsupported_controller(controller, cluster, service_name).or_else(|| {
+        watch::bake_fits(
+            watch,
+            bound_seconds,
+            &format!("ECS service {service_name} (cluster {cluster})"),
+        )
+        .err()
+    })
+}
+
 /// Starts the rollout; `bound_seconds` is the rollout's bound (`timeoutSeconds`), which a
 /// blue/green bake must end inside.
 pub async fn start(
@@ -195,12 +218,8 @@ pub async fn start(
         Ok(service) => service,
         Err(step) => return step,
     };
-    // Refused before anything is registered: UpdateService would refuse the new revision.
-    let controller = service["deploymentController"]["type"]
-        .as_str()
-        .unwrap_or("ECS");
-    if let Some(problem) =
-        pipeline_common::unsupported_controller(controller, cluster, service_name)
+    let watch = Watch::of(&service);
+    if let Some(problem) = refused_up_front(&service, &watch, cluster, service_name, bound_seconds)
     {
         return Step::failed(FailureKind::ConfigurationError, problem);
     }
@@ -212,15 +231,7 @@ pub async fn start(
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let watch = Watch::of(&service);
     let rollback = watch.breaker == Some(true);
-    if let Err(problem) = watch::bake_fits(
-        &watch,
-        bound_seconds,
-        &format!("ECS service {service_name} (cluster {cluster})"),
-    ) {
-        return Step::failed(FailureKind::ConfigurationError, problem);
-    }
     let described = match describe_task_definition(api, &current).await {
         Ok(d) => d,
         Err(err) => {
