@@ -1742,3 +1742,117 @@ async fn an_ecs_deployment_alarm_in_alarm_fails_the_rollout_and_ecs_rolls_back()
     assert!(running.ends_with("/web:1"), "{running}");
     h.assert_logs_clean();
 }
+
+/// A cluster `prod` with a one-container task definition `web:1` and service `web` made by
+/// `create`, as a team with another kind of service would have it.
+async fn plain_service(
+    h: &Harness,
+    create: impl FnOnce(
+        aws_sdk_ecs::operation::create_service::builders::CreateServiceFluentBuilder,
+    )
+        -> aws_sdk_ecs::operation::create_service::builders::CreateServiceFluentBuilder,
+) -> aws_sdk_ecs::Client {
+    use aws_sdk_ecs::types::ContainerDefinition;
+    let ecs = aws_sdk_ecs::Client::new(&h.emu.sdk_config().await);
+    ecs.create_cluster()
+        .cluster_name("prod")
+        .send()
+        .await
+        .expect("cluster");
+    ecs.register_task_definition()
+        .family("web")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/app-dev:old")
+                .memory(256)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("task definition");
+    let request = ecs
+        .create_service()
+        .cluster("prod")
+        .service_name("web")
+        .task_definition("web:1")
+        .desired_count(2);
+    create(request).send().await.expect("service");
+    ecs
+}
+
+/// ECS answers no `rolloutState` for a service behind a Classic Load Balancer (API Reference,
+/// Deployment: "only for services that use the rolling update (ECS) deployment type that aren't
+/// behind a Classic Load Balancer"); the rollout ends when the service is stable, as botocore's
+/// ServicesStable waiter judges it, instead of being polled until CodePipeline gives up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_behind_a_classic_load_balancer_completes_without_a_rollout_state() {
+    use aws_sdk_ecs::types::LoadBalancer;
+    let h = Harness::start(&[("DEPLOY_TARGET", "ecs:prod/web")]).await;
+    let clb = LoadBalancer::builder()
+        .load_balancer_name("web-clb")
+        .container_name("app")
+        .container_port(80)
+        .build();
+    let ecs = plain_service(&h, |create| create.load_balancers(clb)).await;
+    h.put_artifact("p/ok.zip", image_detail_zip()).await;
+    let first = h.new_job();
+    h.invoke(h.job_event(&first, "p/ok.zip", None, None)).await;
+    let mut job = h.job(&first);
+    assert_eq!(job["status"], "InProgress", "{job:#}\n{}", h.process.logs());
+    let described = ecs
+        .describe_services()
+        .cluster("prod")
+        .services("web")
+        .send()
+        .await
+        .expect("describe");
+    let deployments = described.services()[0].deployments();
+    assert!(
+        deployments.iter().all(|d| d.rollout_state().is_none()),
+        "{deployments:?}"
+    );
+    for _ in 0..8 {
+        let Some(token) = job["results"][0]["continuationToken"].as_str() else {
+            break;
+        };
+        let next = h.new_job();
+        h.invoke(h.job_event(&next, "p/ok.zip", None, Some(token)))
+            .await;
+        job = h.job(&next);
+    }
+    assert_eq!(job["status"], "Succeeded", "{job:#}\n{}", h.process.logs());
+    let summary = job["results"][0]["executionDetails"]["summary"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(summary.contains("web:2"), "{summary}");
+    h.assert_logs_clean();
+}
+
+/// A service deployed by CodeDeploy takes no new task definition from UpdateService (API
+/// Reference, UpdateService); the job fails before anything is registered, saying what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_deployed_by_codedeploy_is_refused_before_a_revision_is_registered() {
+    use aws_sdk_ecs::types::{DeploymentController, DeploymentControllerType};
+    let h = Harness::start(&[("DEPLOY_TARGET", "ecs:prod/web")]).await;
+    let controller = DeploymentController::builder()
+        .r#type(DeploymentControllerType::CodeDeploy)
+        .build()
+        .expect("controller");
+    let ecs = plain_service(&h, |create| create.deployment_controller(controller)).await;
+    h.put_artifact("p/ok.zip", image_detail_zip()).await;
+    let job_id = h.new_job();
+    h.invoke(h.job_event(&job_id, "p/ok.zip", None, None)).await;
+    let job = h.job(&job_id);
+    assert_eq!(job["status"], "Failed", "{job:#}\n{}", h.process.logs());
+    let (kind, message) = failure(&job);
+    assert_eq!(kind, "ConfigurationError");
+    assert!(message.contains("CODE_DEPLOY"), "{message}");
+    let listed = ecs
+        .list_task_definitions()
+        .family_prefix("web")
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(listed.task_definition_arns().len(), 1, "{listed:?}");
+}
