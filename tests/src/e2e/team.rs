@@ -60,6 +60,16 @@ impl TeamService {
             .await
             .context("creating the team's task role")?;
         let role_arn = role.role().map(|r| r.arn().to_owned()).unwrap_or_default();
+        // The execution role ECS pulls the image and reads the secrets with (ECS Developer
+        // Guide, "Amazon ECS task execution IAM role": required for secrets and FireLens).
+        clients
+            .iam
+            .create_role()
+            .role_name(format!("{TASK_ROLE}-exec"))
+            .assume_role_policy_document(trust("ecs-tasks.amazonaws.com"))
+            .send()
+            .await
+            .context("creating the team's task execution role")?;
         clients
             .ecs
             .create_cluster()
