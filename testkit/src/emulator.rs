@@ -191,6 +191,26 @@ impl Emulator {
             .with_context(|| format!("emulator control {method} {path}: {text}"))
     }
 
+    /// Runs the real AWS CLI of the project's virtualenv against the emulator with its
+    /// administrator's keys, for a service the workspace has no SDK crate of (CloudWatch):
+    /// `aws SERVICE ARGS...`. Fails with the CLI's error output.
+    pub fn aws_cli(&self, service: &str, args: &[&str]) -> Result<String> {
+        let cli = workspace_root().join(".venv/bin/aws");
+        let output = Command::new(&cli)
+            .arg(service)
+            .args(args)
+            .envs(self.env())
+            .output()
+            .with_context(|| format!("{} cannot run: create the virtualenv", cli.display()))?;
+        if !output.status.success() {
+            bail!(
+                "aws {service} {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
     /// Clears moto's and the shim's state (resources, calls, faults, jobs).
     pub fn reset(&self) -> Result<()> {
         self.control("POST", "/_shim/reset", None).map(drop)

@@ -687,6 +687,17 @@ async fn task_definition(
         .expect("task definition")
 }
 
+/// How many revisions family `web` has: a job refused up front registers none.
+async fn web_revisions(ecs: &aws_sdk_ecs::Client) -> usize {
+    let listed = ecs
+        .list_task_definitions()
+        .family_prefix("web")
+        .send()
+        .await
+        .expect("list");
+    listed.task_definition_arns().len()
+}
+
 /// The pipeline's UserParameters name the ECR repository as `service`; the task's `app`
 /// container gets the image all the same, every other field of the revision as it was, and
 /// every continuation (a job of its own id) reports the first job's DEPLOYMENT_ID.
@@ -782,13 +793,7 @@ async fn an_image_for_another_architecture_than_the_tasks_is_refused_before_regi
     let (kind, message) = failure(&job);
     assert_eq!(kind, "ConfigurationError");
     assert!(message.contains("runs on arm64"), "{message}");
-    let listed = ecs
-        .list_task_definitions()
-        .family_prefix("web")
-        .send()
-        .await
-        .expect("list");
-    assert_eq!(listed.task_definition_arns().len(), 2, "{listed:?}");
+    assert_eq!(web_revisions(&ecs).await, 2);
 }
 
 /// Without a circuit breaker a failing deployment never ends; the rollout's bound fails the job
@@ -1376,14 +1381,7 @@ async fn an_ecs_stage_rolls_back_to_the_revision_that_ran_the_older_image() {
     let newer = format!("{}{}", &DIGEST_URI[..DIGEST_URI.len() - 4], "ffff");
     h.put_artifact("p/older.zip", image_artifact(older)).await;
     h.put_artifact("p/newer.zip", image_artifact(&newer)).await;
-    let revisions = || async {
-        let listed = ecs
-            .list_task_definitions()
-            .family_prefix("web")
-            .send()
-            .await;
-        listed.expect("list").task_definition_arns().len()
-    };
+    let revisions = || web_revisions(&ecs);
 
     let first = h.run_stage_job("p/older.zip", params).await;
     let older_revision = first["results"][0]["outputVariables"]["NEW_REVISION"]
@@ -1431,18 +1429,9 @@ async fn an_ecs_stage_rolls_back_to_the_revision_that_ran_the_older_image() {
 /// CloudWatch through the real AWS CLI of the project's virtualenv (the workspace carries no
 /// CloudWatch SDK crate), against the emulator.
 fn cloudwatch(h: &Harness, args: &[&str]) {
-    let cli = testkit::workspace_root().join(".venv/bin/aws");
-    let output = std::process::Command::new(&cli)
-        .arg("cloudwatch")
-        .args(args)
-        .envs(h.emu.env())
-        .output()
-        .unwrap_or_else(|e| panic!("{} cannot run ({e}): create the virtualenv", cli.display()));
-    assert!(
-        output.status.success(),
-        "aws cloudwatch {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    h.emu
+        .aws_cli("cloudwatch", args)
+        .unwrap_or_else(|e| panic!("{e:#}"));
 }
 
 /// A canary shift gives the new version 10% of the alias's traffic and waits; the stage's alarm
@@ -1848,11 +1837,5 @@ async fn a_service_deployed_by_codedeploy_is_refused_before_a_revision_is_regist
     let (kind, message) = failure(&job);
     assert_eq!(kind, "ConfigurationError");
     assert!(message.contains("CODE_DEPLOY"), "{message}");
-    let listed = ecs
-        .list_task_definitions()
-        .family_prefix("web")
-        .send()
-        .await
-        .expect("list");
-    assert_eq!(listed.task_definition_arns().len(), 1, "{listed:?}");
+    assert_eq!(web_revisions(&ecs).await, 1);
 }

@@ -24,20 +24,7 @@ const MAX_POLLS: u32 = 120;
 
 /// `aws cloudwatch ARGS` against the emulator with its administrator's keys.
 fn cloudwatch(emu: &Emulator, args: &[&str]) -> Result<()> {
-    let cli = testkit::workspace_root().join(".venv/bin/aws");
-    let output = std::process::Command::new(&cli)
-        .arg("cloudwatch")
-        .args(args)
-        .envs(emu.env())
-        .output()
-        .with_context(|| format!("{} cannot run: create the virtualenv", cli.display()))?;
-    if !output.status.success() {
-        bail!(
-            "aws cloudwatch {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(())
+    emu.aws_cli("cloudwatch", args).map(drop)
 }
 
 fn set_alarm(emu: &Emulator, alarm: &str, state: &str, reason: &str) -> Result<()> {
